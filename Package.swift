@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Every machine builds from source, so kernels are compiled for the CPU they run on
+// (AVX2 + FMA on Zen 3, AVX-512 on Zen 5): without this, SIMD `addProduct` lowers to scalar fmaf calls.
+let native: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=native", "-Xcc", "-O3"])]
+
+let package = Package(
+    name: "Verba",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "VerbaTokenizers", targets: ["VerbaTokenizers"]),
+        .library(name: "VerbaTensor", targets: ["VerbaTensor"]),
+        .library(name: "VerbaModels", targets: ["VerbaModels"]),
+        .executable(name: "verba", targets: ["verba"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CUTF8Proc", path: "Sources/CUTF8Proc",
+                       providers: [.apt(["libutf8proc-dev"])]),
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "VerbaTokenizers", dependencies: ["CUTF8Proc"], swiftSettings: native),
+        .target(name: "VerbaTensor", dependencies: ["CBLAS"], swiftSettings: native),
+        .target(name: "VerbaModels", dependencies: ["VerbaTensor", "VerbaTokenizers"], swiftSettings: native),
+        .executableTarget(name: "verba", dependencies: [
+            "VerbaTokenizers", "VerbaTensor", "VerbaModels",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: native),
+        .testTarget(name: "VerbaTokenizersTests", dependencies: ["VerbaTokenizers"], swiftSettings: native),
+        .testTarget(name: "VerbaTensorTests", dependencies: ["VerbaTensor"], swiftSettings: native),
+        .testTarget(name: "VerbaModelsTests", dependencies: ["VerbaModels", "VerbaTensor", "VerbaTokenizers"], swiftSettings: native),
+        .testTarget(name: "VerbaCLITests", dependencies: ["verba"], swiftSettings: native),
+    ],
+    swiftLanguageModes: [.v5]
+)

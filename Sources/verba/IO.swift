@@ -1,0 +1,123 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A buffered writer for standard output: results go out in large `fwrite`s, not one syscall a line.
+final class StandardOutput {
+    nonisolated(unsafe) static let shared = StandardOutput()
+    private var buffer: [UInt8] = []
+    private let limit = 1 << 16
+
+    init() { buffer.reserveCapacity(limit + 4096) }
+
+    func write(_ s: String) {
+        var s = s
+        s.withUTF8 { write(bytes: $0) }
+    }
+
+    func write(bytes: UnsafeBufferPointer<UInt8>) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= limit { flush() }
+    }
+
+    func write(byte: UInt8) {
+        buffer.append(byte)
+        if buffer.count >= limit { flush() }
+    }
+
+    /// Appends a non-negative or negative integer in decimal without building a String.
+    func write(int value: Int) {
+        if value == 0 { buffer.append(48); return }
+        var v = value
+        if v < 0 { buffer.append(45); v = -v }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            while v > 0 { d[n] = UInt8(48 + v % 10); v /= 10; n += 1 }
+            while n > 0 { n -= 1; buffer.append(d[n]) }
+        }
+    }
+
+    /// Writes out what is buffered (call before reading more input in interactive use).
+    func flush() {
+        if buffer.isEmpty { return }
+        buffer.withUnsafeBytes { p in _ = fwrite(p.baseAddress, 1, p.count, stdout) }
+        fflush(stdout)
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Reads standard input (or a file) line by line as raw bytes, in large chunks.
+///
+/// Lines are yielded without their `\n` (a `\r\n` keeps its `\r`, which is part of the text). Bytes are
+/// not validated: invalid UTF-8 reaches the caller as it is. A final line without a newline is yielded
+/// too. Memory stays bounded by the longest line plus one chunk.
+final class LineReader {
+    private let file: UnsafeMutablePointer<FILE>
+    private var buffer: [UInt8] = []
+    private var start = 0
+    private var eof = false
+    private let chunk = 1 << 20
+
+    init(file: UnsafeMutablePointer<FILE> = stdin) { self.file = file }
+
+    /// Calls `body` with each line until the input ends or `body` returns false.
+    func forEachLine(_ body: (UnsafeBufferPointer<UInt8>) throws -> Bool) rethrows {
+        while true {
+            // Look for a newline in what is buffered.
+            let found: Int? = buffer.withUnsafeBufferPointer { p in
+                guard start < p.count else { return nil }
+                if let base = p.baseAddress,
+                   let hit = memchr(base + start, 10, p.count - start) {
+                    return base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                }
+                return nil
+            }
+            if let nl = found {
+                let keepGoing = try buffer.withUnsafeBufferPointer { p in
+                    try body(UnsafeBufferPointer(rebasing: p[start..<nl]))
+                }
+                start = nl + 1
+                if !keepGoing { return }
+                continue
+            }
+            if eof {
+                if start < buffer.count {
+                    _ = try buffer.withUnsafeBufferPointer { p in
+                        try body(UnsafeBufferPointer(rebasing: p[start..<p.count]))
+                    }
+                }
+                buffer.removeAll()
+                start = 0
+                return
+            }
+            // Compact and read another chunk.
+            if start > 0 {
+                buffer.removeSubrange(0..<start)
+                start = 0
+            }
+            let old = buffer.count
+            buffer.reserveCapacity(old + chunk)
+            buffer.append(contentsOf: repeatElement(0, count: chunk))
+            let n = buffer.withUnsafeMutableBufferPointer { p in
+                fread(p.baseAddress! + old, 1, chunk, file)
+            }
+            buffer.removeLast(chunk - n)
+            if n == 0 { eof = true }
+        }
+    }
+
+    /// Reads all remaining input as bytes.
+    func readAll() -> [UInt8] {
+        var all: [UInt8] = []
+        var tmp = [UInt8](repeating: 0, count: chunk)
+        while true {
+            let n = tmp.withUnsafeMutableBufferPointer { fread($0.baseAddress, 1, chunk, file) }
+            if n == 0 { break }
+            all.append(contentsOf: tmp[0..<n])
+        }
+        return all
+    }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `verba` command: tokenizers and a transformer engine for the command line.
+///
+/// Errors thrown while a command runs are printed as one line, `verba: error: <what and where>`, and
+/// the process exits with status 1. Usage errors keep swift-argument-parser's message and status 64.
+@main
+struct Verba: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verba",
+        abstract: "Tokenize text, and embed, classify and generate it with transformer models, in native Swift.",
+        discussion: """
+        Every command reads text from standard input (one text per line), writes results to standard
+        output and progress or errors to standard error.
+
+        Examples:
+          echo "Hello world" | verba tokenize --tokenizer path/to/tokenizer.json
+          echo "15496 995" | verba decode --tokenizer path/to/gpt2-folder
+        """,
+        subcommands: [
+            // Each subcommand lives in its own file; register it here.
+        ]
+    )
+
+    static func main() {
+        var command: ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            exit(withError: error)
+        }
+        do {
+            try command.run()
+            StandardOutput.shared.flush()
+        } catch {
+            StandardOutput.shared.flush()
+            // Help requests, usage errors, ExitCode and CleanExit keep swift-argument-parser's handling;
+            // every other error is a run-time failure and gets the one-line contract form.
+            if error is ExitCode || error is CleanExit || exitCode(for: error) != .failure {
+                exit(withError: error)
+            }
+            printError("\(error)")
+            Glibc.exit(1)
+        }
+    }
+}
+
+/// Prints `verba: error: <message>` on standard error.
+func printError(_ message: String) {
+    let line = "verba: error: \(message)\n"
+    fputs(line, stderr)
+}
+
+/// Prints a progress or statistics line on standard error.
+func printNote(_ message: String) {
+    fputs(message + "\n", stderr)
+}
