@@ -1,0 +1,150 @@
+// Conversions between float32 and the two 16-bit float formats found in checkpoints:
+// IEEE binary16 ("F16", 1 sign, 5 exponent, 10 mantissa bits) and bfloat16 ("BF16", the top half of a float32).
+// Widening to float32 is exact; narrowing rounds to nearest, ties to even, as PyTorch and numpy do.
+// The bulk converters read sources through raw pointers, so 16-bit values at odd byte offsets
+// (as a memory-mapped safetensors file may hold them) are fine.
+
+// MARK: - Scalar conversions
+
+/// The float32 value of an IEEE binary16 bit pattern (exact, including subnormals, infinities and NaN payloads).
+@inline(__always)
+public func halfToFloat(_ bits: UInt16) -> Float {
+    #if arch(x86_64) || arch(arm64)
+    return Float(Float16(bitPattern: bits))
+    #else
+    return referenceHalfToFloat(bits)
+    #endif
+}
+
+/// The IEEE binary16 bit pattern nearest to `x` (round to nearest, ties to even; overflow gives infinity,
+/// NaN stays NaN).
+@inline(__always)
+public func floatToHalf(_ x: Float) -> UInt16 {
+    #if arch(x86_64) || arch(arm64)
+    return Float16(x).bitPattern
+    #else
+    return referenceFloatToHalf(x)
+    #endif
+}
+
+/// The float32 value of a bfloat16 bit pattern (exact: the pattern is the high half of the float32).
+@inline(__always)
+public func bfloat16ToFloat(_ bits: UInt16) -> Float {
+    Float(bitPattern: UInt32(bits) << 16)
+}
+
+/// The bfloat16 bit pattern nearest to `x` (round to nearest, ties to even; NaN stays a quiet NaN).
+@inline(__always)
+public func floatToBFloat16(_ x: Float) -> UInt16 {
+    let bits = x.bitPattern
+    if bits & 0x7fff_ffff > 0x7f80_0000 { return UInt16(truncatingIfNeeded: bits >> 16) | 0x0040 }
+    return UInt16(truncatingIfNeeded: (bits &+ 0x7fff &+ ((bits >> 16) & 1)) >> 16)
+}
+
+// MARK: - Reference (pure integer) conversions, for tests and for targets without a Float16 type
+
+/// Bit-level version of `halfToFloat`.
+public func referenceHalfToFloat(_ h: UInt16) -> Float {
+    let sign = UInt32(h >> 15) << 31
+    let exponent = UInt32(h >> 10) & 0x1f
+    let mantissa = UInt32(h) & 0x3ff
+    if exponent == 0 {
+        // Zero or subnormal: mantissa · 2^-24, exactly representable in float32.
+        let magnitude = Float(mantissa) * Float(sign: .plus, exponent: -24, significand: 1)
+        return Float(bitPattern: sign | magnitude.bitPattern)
+    }
+    if exponent == 31 { return Float(bitPattern: sign | 0x7f80_0000 | (mantissa << 13)) }
+    return Float(bitPattern: sign | ((exponent + 112) << 23) | (mantissa << 13))
+}
+
+/// Bit-level version of `floatToHalf` (round to nearest, ties to even).
+public func referenceFloatToHalf(_ x: Float) -> UInt16 {
+    let bits = x.bitPattern
+    let sign = UInt16(truncatingIfNeeded: (bits >> 16) & 0x8000)
+    let magnitude = bits & 0x7fff_ffff
+    if magnitude > 0x7f80_0000 {                       // NaN: keep the top payload bits, force quiet
+        return sign | 0x7e00 | UInt16(truncatingIfNeeded: (magnitude >> 13) & 0x3ff)
+    }
+    if magnitude >= 0x477f_f000 { return sign | 0x7c00 }   // ≥ 65520 rounds to infinity
+    if magnitude < 0x3880_0000 {                        // below 2^-14: subnormal half (or zero)
+        let scaled = (Float(bitPattern: magnitude) * 16_777_216).rounded(.toNearestOrEven)  // exact scaling by 2^24
+        return sign | UInt16(scaled)
+    }
+    let exponent = ((magnitude >> 23) - 112) << 10
+    let mantissa = magnitude & 0x7f_ffff
+    var result = exponent | (mantissa >> 13)
+    let rest = mantissa & 0x1fff
+    if rest > 0x1000 || (rest == 0x1000 && result & 1 == 1) { result += 1 }
+    return sign | UInt16(truncatingIfNeeded: result)
+}
+
+// MARK: - Bulk conversions
+
+/// Widens `count` binary16 values read from `source` (any alignment) into `destination`.
+/// - Complexity: O(count); vectorized (F16C `vcvtph2ps` where the CPU has it).
+public func convertHalfToFloat(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, count: Int) {
+    precondition(count >= 0)
+    var i = 0
+    while i + 16 <= count {
+        let v = source.loadUnaligned(fromByteOffset: 2 * i, as: SIMD16<UInt16>.self)
+        for l in 0..<16 { destination[i + l] = halfToFloat(v[l]) }
+        i += 16
+    }
+    while i < count {
+        destination[i] = halfToFloat(source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+        i += 1
+    }
+}
+
+/// Narrows `count` floats into binary16 bit patterns written to `destination` (any alignment), rounding to nearest even.
+public func convertFloatToHalf(_ source: UnsafePointer<Float>, _ destination: UnsafeMutableRawPointer, count: Int) {
+    precondition(count >= 0)
+    var i = 0
+    while i + 16 <= count {
+        var v = SIMD16<UInt16>()
+        for l in 0..<16 { v[l] = floatToHalf(source[i + l]) }
+        destination.storeBytes(of: v, toByteOffset: 2 * i, as: SIMD16<UInt16>.self)
+        i += 16
+    }
+    while i < count {
+        destination.storeBytes(of: floatToHalf(source[i]), toByteOffset: 2 * i, as: UInt16.self)
+        i += 1
+    }
+}
+
+/// Widens `count` bfloat16 values read from `source` (any alignment) into `destination`.
+public func convertBFloat16ToFloat(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, count: Int) {
+    precondition(count >= 0)
+    var i = 0
+    let out = UnsafeMutableRawPointer(destination)
+    while i + 16 <= count {
+        let v = SIMD16<UInt32>(truncatingIfNeeded: source.loadUnaligned(fromByteOffset: 2 * i, as: SIMD16<UInt16>.self))
+        out.storeBytes(of: v &<< 16, toByteOffset: 4 * i, as: SIMD16<UInt32>.self)
+        i += 16
+    }
+    while i < count {
+        destination[i] = bfloat16ToFloat(source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+        i += 1
+    }
+}
+
+/// Narrows `count` floats into bfloat16 bit patterns written to `destination` (any alignment), rounding to nearest even.
+public func convertFloatToBFloat16(_ source: UnsafePointer<Float>, _ destination: UnsafeMutableRawPointer, count: Int) {
+    precondition(count >= 0)
+    var i = 0
+    let input = UnsafeRawPointer(source)
+    while i + 16 <= count {
+        let bits = input.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<UInt32>.self)
+        let rounded = (bits &+ 0x7fff &+ ((bits &>> 16) & 1)) &>> 16
+        let nan = (bits & 0x7fff_ffff) .> 0x7f80_0000
+        let quiet = (bits &>> 16) | 0x0040
+        let result = rounded.replacing(with: quiet, where: nan)
+        destination.storeBytes(of: SIMD16<UInt16>(truncatingIfNeeded: result), toByteOffset: 2 * i,
+                               as: SIMD16<UInt16>.self)
+        i += 16
+    }
+    while i < count {
+        destination.storeBytes(of: floatToBFloat16(source[i]), toByteOffset: 2 * i, as: UInt16.self)
+        i += 1
+    }
+}
