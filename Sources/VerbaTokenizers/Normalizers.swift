@@ -1,0 +1,433 @@
+// Normalizers: BERT's normalizer (fast, ASCII fast path) and the generic normalizers that tokenizer.json
+// files use (NFC, NFD, NFKC, NFKD, Lowercase, StripAccents, Strip, Replace, Prepend, Sequence).
+//
+// Offsets follow Hugging Face `tokenizers`: every normalized scalar carries the original byte range of
+// the character it came from (see `NormalizedText.origins`). While each output scalar sits exactly where
+// its source scalar sat (same offset, same length, e.g. ASCII lowercasing), `origins` stays empty.
+
+/// Builds a `NormalizedText`, keeping `origins` empty while output byte i still comes from input byte i.
+struct NormalizedBuilder {
+    var bytes: [UInt8]
+    var origins: [Range<Int>] = []
+    /// True while every output scalar occupies the same byte range as its source scalar.
+    var aligned = true
+    let input: UnsafeBufferPointer<UInt8>
+
+    init(input: UnsafeBufferPointer<UInt8>) {
+        self.input = input
+        bytes = []
+        bytes.reserveCapacity(input.count + input.count / 4 + 8)
+    }
+
+    /// Fills `origins` for the aligned prefix written so far.
+    mutating func materialize() {
+        aligned = false
+        origins.reserveCapacity(bytes.capacity)
+        guard let p = input.baseAddress else { return }
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            let len = UTF8Codec.decode(p, at: i, end: input.count).length
+            for _ in 0 ..< len { origins.append(i ..< i + len) }
+            i += len
+        }
+    }
+
+    /// Appends scalar `s` that came from the original byte range `r`.
+    @inline(__always)
+    mutating func append(_ s: UInt32, from r: Range<Int>) {
+        if aligned {
+            if s < 0x80 && r.lowerBound == bytes.count && r.count == 1 {
+                bytes.append(UInt8(truncatingIfNeeded: s))
+                return
+            }
+            let len = UTF8Codec.encodedLength(s)
+            if r.lowerBound == bytes.count && r.count == len {
+                UTF8Codec.encode(s, into: &bytes)
+                return
+            }
+            materialize()
+        }
+        let before = bytes.count
+        UTF8Codec.encode(s, into: &bytes)
+        for _ in before ..< bytes.count { origins.append(r) }
+    }
+
+    /// The result; `origins` empty when the output stayed aligned with the input.
+    func finish() -> NormalizedText {
+        if aligned && bytes.count != input.count {
+            // Only possible when trailing input was dropped: alignment is still byte for byte.
+            return NormalizedText(bytes: bytes, origins: [])
+        }
+        return NormalizedText(bytes: bytes, origins: aligned ? [] : origins)
+    }
+}
+
+/// Text as scalars, each with the original byte range it came from (the slow, general representation).
+struct ScalarText {
+    var scalars: [UInt32]
+    var origins: [Range<Int>]
+
+    init(scalars: [UInt32], origins: [Range<Int>]) {
+        self.scalars = scalars
+        self.origins = origins
+    }
+
+    init(_ text: UnsafeBufferPointer<UInt8>) {
+        (scalars, origins) = UTF8Codec.decodeScalars(text)
+    }
+
+    func normalized(input: UnsafeBufferPointer<UInt8>) -> NormalizedText {
+        var b = NormalizedBuilder(input: input)
+        for k in 0 ..< scalars.count { b.append(scalars[k], from: origins[k]) }
+        return b.finish()
+    }
+}
+
+extension Normalizer {
+    /// Normalizes a byte array (convenience for tests and non-hot paths).
+    public func normalize(_ bytes: [UInt8]) -> NormalizedText {
+        bytes.withUnsafeBufferPointer { normalize($0) }
+    }
+
+    /// Normalizes a string (convenience for tests and non-hot paths).
+    public func normalize(_ string: String) -> NormalizedText {
+        normalize(Array(string.utf8))
+    }
+}
+
+/// BERT's normalizer, as `tokenizers`' `BertNormalizer`.
+///
+/// In order: `cleanText` drops NUL, U+FFFD and control characters (Cc, Cf, Co; tab, newline and
+/// carriage return excepted) and turns whitespace into ' '; `handleChineseChars` puts a space on each
+/// side of CJK ideographs; `stripAccents` (when nil, equal to `lowercase`) decomposes to NFD and drops
+/// nonspacing marks (Mn); `lowercase` maps every character with Rust's `char::to_lowercase`.
+/// Ill-formed UTF-8 bytes pass through unchanged.
+public struct BertNormalizer: Normalizer, Equatable {
+    public var cleanText: Bool
+    public var handleChineseChars: Bool
+    /// nil: follow `lowercase` (tokenizer.json's `"strip_accents": null`).
+    public var stripAccents: Bool?
+    public var lowercase: Bool
+
+    public init(cleanText: Bool = true, handleChineseChars: Bool = true, stripAccents: Bool? = nil, lowercase: Bool = true) {
+        self.cleanText = cleanText
+        self.handleChineseChars = handleChineseChars
+        self.stripAccents = stripAccents
+        self.lowercase = lowercase
+        asciiMap = BertNormalizer.makeASCIIMap(cleanText: cleanText, lowercase: lowercase)
+    }
+
+    /// Whether accents are stripped (`stripAccents ?? lowercase`).
+    public var stripsAccents: Bool { stripAccents ?? lowercase }
+
+    /// Output byte for each ASCII byte, or 0xFF to drop it.
+    private let asciiMap: [UInt8]
+
+    public static func == (a: BertNormalizer, b: BertNormalizer) -> Bool {
+        a.cleanText == b.cleanText && a.handleChineseChars == b.handleChineseChars
+            && a.stripAccents == b.stripAccents && a.lowercase == b.lowercase
+    }
+
+    private static func makeASCIIMap(cleanText: Bool, lowercase: Bool) -> [UInt8] {
+        (0 ..< 128).map { (c: Int) -> UInt8 in
+            var out = UInt8(c)
+            if cleanText {
+                if c == 0x09 || c == 0x0A || c == 0x0D { return 0x20 }
+                if c < 0x20 || c == 0x7F { return 0xFF }   // NUL and the other Cc: dropped
+            }
+            if lowercase && (0x41 ... 0x5A).contains(c) { out |= 0x20 }
+            return out
+        }
+    }
+
+    /// - Complexity: O(n); ASCII bytes take one table load each.
+    public func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
+        let n = text.count
+        guard let p = text.baseAddress, n > 0 else { return NormalizedText(bytes: []) }
+        var b = NormalizedBuilder(input: text)
+        let strip = stripsAccents
+        // Non-starters kept while stripping accents, waiting for canonical reordering.
+        var run: [(scalar: UInt32, origin: Range<Int>)] = []
+        var decomposed: [UInt32] = []
+        return asciiMap.withUnsafeBufferPointer { map -> NormalizedText in
+            var i = 0
+            while i < n {
+                let c = p[i]
+                if c < 0x80 {
+                    if !run.isEmpty { flush(&run, &b) }
+                    let m = map[Int(c)]
+                    if m != 0xFF {
+                        if b.aligned && b.bytes.count == i {
+                            b.bytes.append(m)
+                        } else {
+                            b.append(UInt32(m), from: i ..< i + 1)
+                        }
+                    }
+                    i += 1
+                    continue
+                }
+                let (s, len) = UTF8Codec.decode(p, at: i, end: n)
+                let r = i ..< i + len
+                i += len
+                if UTF8Codec.isRawByte(s) {
+                    if !run.isEmpty { flush(&run, &b) }
+                    b.append(s, from: r)
+                    continue
+                }
+                let f = UnicodeProperties.flags(s)
+                if cleanText {
+                    if s == 0xFFFD || f.contains(.control) { continue }
+                    if f.contains(.whitespace) {
+                        if !run.isEmpty { flush(&run, &b) }
+                        b.append(0x20, from: r)
+                        continue
+                    }
+                }
+                let chinese = handleChineseChars && f.contains(.chinese)
+                if chinese {
+                    if !run.isEmpty { flush(&run, &b) }
+                    b.append(0x20, from: r)
+                }
+                if strip {
+                    decomposed.removeAll(keepingCapacity: true)
+                    UnicodeProperties.decompose(s, compatibility: false, into: &decomposed)
+                    for d in decomposed {
+                        let cc = UnicodeProperties.combiningClass(d)
+                        let mn = UnicodeProperties.isNonspacingMark(d)
+                        if cc == 0 {
+                            if !run.isEmpty { flush(&run, &b) }
+                            if !mn { emit(d, r, &b) }
+                        } else if !mn {
+                            run.append((d, r))
+                        }
+                    }
+                } else {
+                    emit(s, r, &b)
+                }
+                if chinese {
+                    if !run.isEmpty { flush(&run, &b) }
+                    b.append(0x20, from: r)
+                }
+            }
+            if !run.isEmpty { flush(&run, &b) }
+            return b.finish()
+        }
+    }
+
+    @inline(__always)
+    private func emit(_ s: UInt32, _ r: Range<Int>, _ b: inout NormalizedBuilder) {
+        if lowercase {
+            let (l, l2) = UnicodeProperties.lowercase(s)
+            b.append(l, from: r)
+            if let l2 { b.append(l2, from: r) }
+        } else {
+            b.append(s, from: r)
+        }
+    }
+
+    /// Emits a run of surviving non-starters in canonical order; origins stay in place, as in `tokenizers`.
+    private func flush(_ run: inout [(scalar: UInt32, origin: Range<Int>)], _ b: inout NormalizedBuilder) {
+        if run.count > 1 {
+            var scalars = run.map { $0.scalar }
+            UnicodeProperties.canonicallyReorder(&scalars)
+            for k in 0 ..< run.count { run[k].scalar = scalars[k] }
+        }
+        for (s, r) in run { emit(s, r, &b) }
+        run.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Unicode normalization (tokenizer.json `NFC`, `NFD`, `NFKC`, `NFKD`).
+public struct UnicodeNormalizer: Normalizer, Equatable {
+    public var form: NormalizationForm
+
+    public init(_ form: NormalizationForm) { self.form = form }
+
+    /// - Complexity: O(n); pure-ASCII text is returned as is.
+    public func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
+        if text.allSatisfy({ $0 < 0x80 }) { return NormalizedText(bytes: Array(text)) }
+        let t = ScalarText(text)
+        let (s, o) = UnicodeProperties.normalize(t.scalars, origins: t.origins, form: form)
+        return ScalarText(scalars: s, origins: o).normalized(input: text)
+    }
+}
+
+/// Lowercases every character with Rust's `char::to_lowercase` (tokenizer.json `Lowercase`).
+public struct LowercaseNormalizer: Normalizer, Equatable {
+    public init() {}
+
+    public func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
+        let n = text.count
+        guard let p = text.baseAddress, n > 0 else { return NormalizedText(bytes: []) }
+        var b = NormalizedBuilder(input: text)
+        var i = 0
+        while i < n {
+            let (s, len) = UTF8Codec.decode(p, at: i, end: n)
+            let (l, l2) = UnicodeProperties.lowercase(s)
+            b.append(l, from: i ..< i + len)
+            if let l2 { b.append(l2, from: i ..< i + len) }
+            i += len
+        }
+        return b.finish()
+    }
+}
+
+/// Drops every combining mark (Mn, Mc, Me) without decomposing first (tokenizer.json `StripAccents`;
+/// usually preceded by `NFD` or `NFKD`).
+public struct StripAccentsNormalizer: Normalizer, Equatable {
+    public init() {}
+
+    public func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
+        let n = text.count
+        guard let p = text.baseAddress, n > 0 else { return NormalizedText(bytes: []) }
+        var b = NormalizedBuilder(input: text)
+        var i = 0
+        while i < n {
+            let (s, len) = UTF8Codec.decode(p, at: i, end: n)
+            if !UnicodeProperties.isMark(s) { b.append(s, from: i ..< i + len) }
+            i += len
+        }
+        return b.finish()
+    }
+}
+
+/// Removes leading and/or trailing whitespace (Rust `char::is_whitespace`) (tokenizer.json `Strip`).
+public struct StripNormalizer: Normalizer, Equatable {
+    public var left: Bool
+    public var right: Bool
+
+    public init(left: Bool = true, right: Bool = true) {
+        self.left = left
+        self.right = right
+    }
+
+    public func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
+        let t = ScalarText(text)
+        var lo = 0, hi = t.scalars.count
+        if left { while lo < hi && UnicodeProperties.isWhitespace(t.scalars[lo]) { lo += 1 } }
+        if right { while hi > lo && UnicodeProperties.isWhitespace(t.scalars[hi - 1]) { hi -= 1 } }
+        if lo == 0 && hi == t.scalars.count { return NormalizedText(bytes: Array(text)) }
+        let start = lo < t.origins.count ? t.origins[lo].lowerBound : text.count
+        let end = hi > lo ? t.origins[hi - 1].upperBound : start
+        let bytes = Array(text[start ..< end])
+        var origins: [Range<Int>] = []
+        origins.reserveCapacity(bytes.count)
+        for k in lo ..< hi { for _ in t.origins[k] { origins.append(t.origins[k]) } }
+        return NormalizedText(bytes: bytes, origins: origins)
+    }
+}
+
+/// Replaces every occurrence of a literal string (tokenizer.json `Replace` with a `String` pattern).
+///
+/// Occurrences are found left to right without overlap. As in `tokenizers`, the replacement's
+/// characters all map to the original range of the last character of the occurrence. An empty
+/// pattern replaces nothing.
+public struct ReplaceNormalizer: Normalizer, Equatable {
+    public var pattern: String
+    public var content: String
+    private let patternBytes: [UInt8]
+    private let contentScalars: [UInt32]
+
+    public init(pattern: String, content: String) {
+        self.pattern = pattern
+        self.content = content
+        patternBytes = Array(pattern.utf8)
+        contentScalars = content.unicodeScalars.map { $0.value }
+    }
+
+    public func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
+        let n = text.count, m = patternBytes.count
+        guard let p = text.baseAddress, m > 0, n >= m else { return NormalizedText(bytes: Array(text)) }
+        var b = NormalizedBuilder(input: text)
+        let first = patternBytes[0]
+        var i = 0
+        while i < n {
+            if p[i] == first && i + m <= n && patternMatches(p + i) {
+                // Original range of the last character of the occurrence.
+                var last = i + m - 1
+                while last > i && p[last] & 0xC0 == 0x80 { last -= 1 }
+                let r = last ..< i + m
+                for s in contentScalars { b.append(s, from: r) }
+                i += m
+                continue
+            }
+            let (s, len) = UTF8Codec.decode(p, at: i, end: n)
+            b.append(s, from: i ..< i + len)
+            i += len
+        }
+        return b.finish()
+    }
+
+    private func patternMatches(_ at: UnsafePointer<UInt8>) -> Bool {
+        patternBytes.withUnsafeBufferPointer { pat in
+            for k in 0 ..< pat.count where at[k] != pat[k] { return false }
+            return true
+        }
+    }
+
+    public static func == (a: ReplaceNormalizer, b: ReplaceNormalizer) -> Bool {
+        a.pattern == b.pattern && a.content == b.content
+    }
+}
+
+/// Puts a string in front of non-empty text (tokenizer.json `Prepend`, e.g. "▁").
+/// The prepended characters map to the original range of the first character.
+public struct PrependNormalizer: Normalizer, Equatable {
+    public var prepend: String
+
+    public init(prepend: String) { self.prepend = prepend }
+
+    public func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
+        guard let p = text.baseAddress, !text.isEmpty else { return NormalizedText(bytes: []) }
+        let firstLen = UTF8Codec.decode(p, at: 0, end: text.count).length
+        var b = NormalizedBuilder(input: text)
+        b.materialize()
+        for s in prepend.unicodeScalars { b.append(s.value, from: 0 ..< firstLen) }
+        var i = 0
+        while i < text.count {
+            let (s, len) = UTF8Codec.decode(p, at: i, end: text.count)
+            b.append(s, from: i ..< i + len)
+            i += len
+        }
+        return b.finish()
+    }
+}
+
+/// Applies normalizers one after the other (tokenizer.json `Sequence`), composing their offsets.
+public struct SequenceNormalizer: Normalizer {
+    public var normalizers: [any Normalizer]
+
+    public init(_ normalizers: [any Normalizer]) { self.normalizers = normalizers }
+
+    public func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
+        var current = NormalizedText(bytes: Array(text))
+        for normalizer in normalizers {
+            let next = current.bytes.withUnsafeBufferPointer { normalizer.normalize($0) }
+            current = SequenceNormalizer.compose(current, then: next)
+        }
+        return current
+    }
+
+    /// Offsets of `second` (computed on `first.bytes`) mapped back to `first`'s original text.
+    static func compose(_ first: NormalizedText, then second: NormalizedText) -> NormalizedText {
+        if first.origins.isEmpty { return second }
+        if second.origins.isEmpty {
+            // Byte j of `second` came from byte j of `first.bytes`.
+            var origins = first.origins
+            if origins.count > second.bytes.count { origins.removeLast(origins.count - second.bytes.count) }
+            return NormalizedText(bytes: second.bytes, origins: origins)
+        }
+        var origins: [Range<Int>] = []
+        origins.reserveCapacity(second.origins.count)
+        for r in second.origins {
+            if r.lowerBound < first.origins.count {
+                origins.append(first.origins[r.lowerBound])
+            } else {
+                let end = first.origins.last?.upperBound ?? 0
+                origins.append(end ..< end)
+            }
+        }
+        return NormalizedText(bytes: second.bytes, origins: origins)
+    }
+}

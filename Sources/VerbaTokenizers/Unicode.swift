@@ -1,0 +1,466 @@
+// The Unicode layer of the tokenizers: UTF-8 decoding/encoding that survives invalid bytes, character
+// properties as Hugging Face `tokenizers` defines them, lowercasing, and the four normalization forms.
+//
+// Everything works on Unicode scalars held as `UInt32`. An ill-formed UTF-8 byte `b` decodes to the
+// pseudo-scalar `UTF8Codec.rawByteBase + b` (above U+10FFFF), which every stage passes through unchanged
+// and which encodes back to the single byte `b`: text round-trips byte for byte.
+//
+// Properties come from utf8proc (Unicode 15.0 in Debian's 2.8.0), corrected where the reference
+// implementation uses other Unicode versions (see `UnicodeProperties`).
+
+import CUTF8Proc
+
+/// UTF-8 decoding and encoding of Unicode scalars, with ill-formed bytes carried as raw-byte pseudo-scalars.
+public enum UTF8Codec {
+    /// Scalars at or above this value stand for one ill-formed input byte: `rawByteBase + byte`.
+    public static let rawByteBase: UInt32 = 0x11_0000
+
+    /// Whether `s` is a raw-byte pseudo-scalar rather than a Unicode scalar.
+    @inlinable @inline(__always)
+    public static func isRawByte(_ s: UInt32) -> Bool { s >= rawByteBase }
+
+    /// Decodes the scalar that starts at byte `i` of `p[..<end]` (`i < end`).
+    ///
+    /// Returns the scalar and its length in bytes. A byte that does not start a well-formed UTF-8
+    /// sequence (Unicode Table 3-7: no overlongs, no surrogates, nothing above U+10FFFF, no truncation)
+    /// decodes alone to `rawByteBase + byte` with length 1.
+    @inlinable @inline(__always)
+    public static func decode(_ p: UnsafePointer<UInt8>, at i: Int, end: Int) -> (scalar: UInt32, length: Int) {
+        let b0 = UInt32(p[i])
+        if b0 < 0x80 { return (b0, 1) }
+        let raw = (rawByteBase + b0, 1)
+        if b0 < 0xC2 { return raw }
+        if b0 < 0xE0 {
+            guard i + 1 < end else { return raw }
+            let b1 = UInt32(p[i + 1])
+            guard b1 & 0xC0 == 0x80 else { return raw }
+            return ((b0 & 0x1F) << 6 | (b1 & 0x3F), 2)
+        }
+        if b0 < 0xF0 {
+            guard i + 2 < end else { return raw }
+            let b1 = UInt32(p[i + 1]), b2 = UInt32(p[i + 2])
+            let lo: UInt32 = b0 == 0xE0 ? 0xA0 : 0x80
+            let hi: UInt32 = b0 == 0xED ? 0x9F : 0xBF
+            guard b1 >= lo, b1 <= hi, b2 & 0xC0 == 0x80 else { return raw }
+            return ((b0 & 0x0F) << 12 | (b1 & 0x3F) << 6 | (b2 & 0x3F), 3)
+        }
+        if b0 < 0xF5 {
+            guard i + 3 < end else { return raw }
+            let b1 = UInt32(p[i + 1]), b2 = UInt32(p[i + 2]), b3 = UInt32(p[i + 3])
+            let lo: UInt32 = b0 == 0xF0 ? 0x90 : 0x80
+            let hi: UInt32 = b0 == 0xF4 ? 0x8F : 0xBF
+            guard b1 >= lo, b1 <= hi, b2 & 0xC0 == 0x80, b3 & 0xC0 == 0x80 else { return raw }
+            return ((b0 & 0x07) << 18 | (b1 & 0x3F) << 12 | (b2 & 0x3F) << 6 | (b3 & 0x3F), 4)
+        }
+        return raw
+    }
+
+    /// Number of bytes `s` takes in UTF-8 (1 for a raw-byte pseudo-scalar).
+    @inlinable @inline(__always)
+    public static func encodedLength(_ s: UInt32) -> Int {
+        if s < 0x80 { return 1 }
+        if s < 0x800 { return 2 }
+        if s < 0x1_0000 { return 3 }
+        if s < rawByteBase { return 4 }
+        return 1
+    }
+
+    /// Appends the UTF-8 encoding of `s` (or the raw byte it stands for) to `out`.
+    @inlinable @inline(__always)
+    public static func encode(_ s: UInt32, into out: inout [UInt8]) {
+        if s < 0x80 {
+            out.append(UInt8(truncatingIfNeeded: s))
+        } else if s < 0x800 {
+            out.append(UInt8(truncatingIfNeeded: 0xC0 | s >> 6))
+            out.append(UInt8(truncatingIfNeeded: 0x80 | s & 0x3F))
+        } else if s < 0x1_0000 {
+            out.append(UInt8(truncatingIfNeeded: 0xE0 | s >> 12))
+            out.append(UInt8(truncatingIfNeeded: 0x80 | (s >> 6) & 0x3F))
+            out.append(UInt8(truncatingIfNeeded: 0x80 | s & 0x3F))
+        } else if s < rawByteBase {
+            out.append(UInt8(truncatingIfNeeded: 0xF0 | s >> 18))
+            out.append(UInt8(truncatingIfNeeded: 0x80 | (s >> 12) & 0x3F))
+            out.append(UInt8(truncatingIfNeeded: 0x80 | (s >> 6) & 0x3F))
+            out.append(UInt8(truncatingIfNeeded: 0x80 | s & 0x3F))
+        } else {
+            out.append(UInt8(truncatingIfNeeded: s - rawByteBase))
+        }
+    }
+
+    /// Decodes all of `bytes` into scalars, with each scalar's byte range in `bytes`.
+    /// - Complexity: O(n).
+    public static func decodeScalars(_ bytes: UnsafeBufferPointer<UInt8>) -> (scalars: [UInt32], ranges: [Range<Int>]) {
+        var scalars: [UInt32] = []
+        var ranges: [Range<Int>] = []
+        scalars.reserveCapacity(bytes.count)
+        ranges.reserveCapacity(bytes.count)
+        guard let p = bytes.baseAddress else { return ([], []) }
+        var i = 0
+        while i < bytes.count {
+            let (s, n) = decode(p, at: i, end: bytes.count)
+            scalars.append(s)
+            ranges.append(i ..< i + n)
+            i += n
+        }
+        return (scalars, ranges)
+    }
+
+    /// Decodes `bytes` into scalars (ill-formed bytes as raw-byte pseudo-scalars).
+    public static func decodeScalars(_ bytes: [UInt8]) -> [UInt32] {
+        bytes.withUnsafeBufferPointer { decodeScalars($0).scalars }
+    }
+
+    /// Encodes scalars (and raw-byte pseudo-scalars) to UTF-8.
+    public static func encodeScalars<S: Sequence>(_ scalars: S) -> [UInt8] where S.Element == UInt32 {
+        var out: [UInt8] = []
+        for s in scalars { encode(s, into: &out) }
+        return out
+    }
+
+    /// Number of scalars in `bytes` (each ill-formed byte counts as one), as HF counts characters.
+    /// - Complexity: O(n); ASCII runs are counted 8 bytes at a time.
+    public static func scalarCount(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        guard let p = bytes.baseAddress else { return 0 }
+        let n = bytes.count
+        var i = 0, count = 0
+        while i < n {
+            if i + 8 <= n {
+                let w = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
+                if w & 0x8080_8080_8080_8080 == 0 { i += 8; count += 8; continue }
+            }
+            i += decode(p, at: i, end: n).length
+            count += 1
+        }
+        return count
+    }
+}
+
+/// General category of a code point, in utf8proc's numbering.
+public enum GeneralCategory: UInt8, Sendable {
+    case cn = 0, lu, ll, lt, lm, lo, mn, mc, me, nd, nl, no, pc, pd, ps, pe, pi, pf, po, sm, sc, sk, so, zs, zl, zp, cc, cf, cs, co
+}
+
+/// Character properties as Hugging Face `tokenizers` sees them.
+///
+/// `tokenizers` mixes Unicode versions: Rust's standard library (whitespace, lowercase, numeric), the
+/// `unicode_categories` crate (control, punctuation, nonspacing mark: an old Unicode version, so code
+/// points assigned since then are neither punctuation nor marks), `unicode-normalization-alignments`
+/// (decompositions, combining marks) and the `regex` crate (`\w`). Each property here starts from
+/// utf8proc's Unicode 15.0 data and applies the differences measured against `tokenizers` 0.23.3 over
+/// every code point (`scripts/fixtures/wordpiece_cases.py` records them; `NormalizerTests` checks them all).
+public enum UnicodeProperties {
+    /// Property bits stored per code point.
+    public struct Flags: OptionSet, Sendable {
+        public let rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        /// Rust `char::is_whitespace` (the White_Space property).
+        public static let whitespace = Flags(rawValue: 1)
+        /// BERT's control characters: categories Cc, Cf, Co except tab, newline, carriage return.
+        public static let control = Flags(rawValue: 2)
+        /// BERT's punctuation: ASCII punctuation (33-47, 58-64, 91-96, 123-126) or a P* category.
+        public static let punctuation = Flags(rawValue: 4)
+        /// Category Mn (nonspacing mark).
+        public static let nonspacingMark = Flags(rawValue: 8)
+        /// Any mark: Mn, Mc, Me.
+        public static let mark = Flags(rawValue: 16)
+        /// A CJK ideograph in the ranges BERT surrounds with spaces.
+        public static let chinese = Flags(rawValue: 32)
+        /// A regex `\w` character (alphabetic, mark, decimal digit, connector punctuation, join control).
+        public static let word = Flags(rawValue: 64)
+        /// Rust `char::is_numeric` (categories Nd, Nl, No).
+        public static let numeric = Flags(rawValue: 128)
+    }
+
+    /// The flags of scalar `s` (none for raw-byte pseudo-scalars).
+    /// - Complexity: O(1): two table loads.
+    @inlinable @inline(__always)
+    public static func flags(_ s: UInt32) -> Flags {
+        if s >= UTF8Codec.rawByteBase { return [] }
+        return Flags(rawValue: PropertyTable.shared.lookup(s))
+    }
+
+    /// Rust `char::is_whitespace`.
+    @inlinable public static func isWhitespace(_ s: UInt32) -> Bool { flags(s).contains(.whitespace) }
+    /// BERT's whitespace: tab, newline, carriage return, or `isWhitespace`.
+    @inlinable public static func isBertWhitespace(_ s: UInt32) -> Bool { flags(s).contains(.whitespace) }
+    /// BERT's control test (Cc, Cf, Co; tab, newline and carriage return excluded).
+    @inlinable public static func isBertControl(_ s: UInt32) -> Bool { flags(s).contains(.control) }
+    /// BERT's punctuation test.
+    @inlinable public static func isPunctuation(_ s: UInt32) -> Bool { flags(s).contains(.punctuation) }
+    /// Nonspacing mark (Mn), as BERT's accent stripping uses it.
+    @inlinable public static func isNonspacingMark(_ s: UInt32) -> Bool { flags(s).contains(.nonspacingMark) }
+    /// Any combining mark (M*), as the `StripAccents` normalizer uses it.
+    @inlinable public static func isMark(_ s: UInt32) -> Bool { flags(s).contains(.mark) }
+    /// CJK ideograph per BERT's ranges.
+    @inlinable public static func isChinese(_ s: UInt32) -> Bool { isChineseRange(s) }
+    /// Regex `\w`.
+    @inlinable public static func isWord(_ s: UInt32) -> Bool { flags(s).contains(.word) }
+    /// Rust `char::is_numeric`.
+    @inlinable public static func isNumeric(_ s: UInt32) -> Bool { flags(s).contains(.numeric) }
+
+    /// BERT's CJK ranges, exactly as `tokenizers` lists them.
+    @inlinable @inline(__always)
+    public static func isChineseRange(_ c: UInt32) -> Bool {
+        (0x4E00 ... 0x9FFF).contains(c) || (0x3400 ... 0x4DBF).contains(c) || (0x20000 ... 0x2A6DF).contains(c)
+            || (0x2A700 ... 0x2B73F).contains(c) || (0x2B740 ... 0x2B81F).contains(c)
+            || (0x2B920 ... 0x2CEAF).contains(c) || (0xF900 ... 0xFAFF).contains(c) || (0x2F800 ... 0x2FA1F).contains(c)
+    }
+
+    /// utf8proc's general category of `s` (`.cn` for raw-byte pseudo-scalars).
+    public static func generalCategory(_ s: UInt32) -> GeneralCategory {
+        guard s < UTF8Codec.rawByteBase else { return .cn }
+        return GeneralCategory(rawValue: UInt8(utf8proc_category(Int32(s)).rawValue)) ?? .cn
+    }
+
+    /// Canonical combining class of `s` (0 for starters and raw bytes).
+    @inlinable @inline(__always)
+    public static func combiningClass(_ s: UInt32) -> UInt8 {
+        if s < 0x300 || s >= UTF8Codec.rawByteBase { return 0 }
+        return PropertyTable.shared.combiningClass(s)
+    }
+
+    /// Lowercase of `s` as Rust's `char::to_lowercase`: one scalar, or two for U+0130 (`i` + U+0307).
+    /// `second` is nil when the mapping is a single scalar. Raw bytes map to themselves.
+    @inlinable @inline(__always)
+    public static func lowercase(_ s: UInt32) -> (first: UInt32, second: UInt32?) {
+        if s < 0x80 { return ((s &- 0x41) < 26 ? s | 0x20 : s, nil) }
+        return PropertyTable.shared.lowercaseNonASCII(s)
+    }
+
+    /// Appends the full canonical (or, with `compatibility`, compatibility) decomposition of `s`,
+    /// before canonical reordering. Hangul syllables decompose to jamo.
+    public static func decompose(_ s: UInt32, compatibility: Bool, into out: inout [UInt32]) {
+        if s < 0xC0 && !compatibility || s < 0xA0 || s >= UTF8Codec.rawByteBase {
+            out.append(s)
+            return
+        }
+        PropertyTable.shared.decompose(s, compatibility: compatibility, into: &out)
+    }
+}
+
+/// Unicode normalization forms.
+public enum NormalizationForm: String, Sendable, CaseIterable {
+    case nfc = "NFC", nfd = "NFD", nfkc = "NFKC", nfkd = "NFKD"
+
+    var compatibility: Bool { self == .nfkc || self == .nfkd }
+    var composes: Bool { self == .nfc || self == .nfkc }
+}
+
+extension UnicodeProperties {
+    /// Normalizes `scalars` to `form`, carrying one origin per scalar the way `tokenizers` aligns them:
+    /// a decomposed scalar's pieces share its origin; canonical reordering moves scalars but leaves
+    /// origins in place; a composed scalar takes its starter's origin.
+    /// - Complexity: O(n) apart from reordering runs of combining marks.
+    public static func normalize<O>(_ scalars: [UInt32], origins: [O], form: NormalizationForm) -> (scalars: [UInt32], origins: [O]) {
+        precondition(scalars.count == origins.count, "one origin per scalar")
+        var outS: [UInt32] = []
+        var outO: [O] = []
+        outS.reserveCapacity(scalars.count + 8)
+        outO.reserveCapacity(scalars.count + 8)
+        var tmp: [UInt32] = []
+        let compat = form.compatibility
+        for (k, s) in scalars.enumerated() {
+            tmp.removeAll(keepingCapacity: true)
+            decompose(s, compatibility: compat, into: &tmp)
+            for d in tmp {
+                outS.append(d)
+                outO.append(origins[k])
+            }
+        }
+        canonicallyReorder(&outS)
+        if form.composes { compose(&outS, &outO) }
+        return (outS, outO)
+    }
+
+    /// Normalizes a scalar array to `form` (no origins).
+    public static func normalize(_ scalars: [UInt32], form: NormalizationForm) -> [UInt32] {
+        normalize(scalars, origins: [UInt8](repeating: 0, count: scalars.count), form: form).scalars
+    }
+
+    /// Stable sort of every run of non-starters by combining class (the Canonical Ordering Algorithm).
+    static func canonicallyReorder(_ s: inout [UInt32]) {
+        var i = 0
+        let n = s.count
+        while i < n {
+            if combiningClass(s[i]) == 0 { i += 1; continue }
+            var j = i
+            while j < n && combiningClass(s[j]) != 0 { j += 1 }
+            if j - i > 1 {
+                // Insertion sort keeps equal classes in order.
+                for a in (i + 1) ..< j {
+                    let v = s[a], cv = combiningClass(v)
+                    var b = a
+                    while b > i && combiningClass(s[b - 1]) > cv {
+                        s[b] = s[b - 1]
+                        b -= 1
+                    }
+                    s[b] = v
+                }
+            }
+            i = j
+        }
+    }
+
+    /// The Canonical Composition Algorithm over a decomposed, reordered array.
+    static func compose<O>(_ s: inout [UInt32], _ o: inout [O]) {
+        guard !s.isEmpty else { return }
+        var outS: [UInt32] = []
+        var outO: [O] = []
+        outS.reserveCapacity(s.count)
+        outO.reserveCapacity(s.count)
+        var starter = -1          // index in outS of the last starter
+        var lastClass = -1        // class of the last scalar kept after that starter (-1: none yet)
+        for k in 0 ..< s.count {
+            let c = s[k]
+            let cc = Int(combiningClass(c))
+            if starter >= 0, lastClass == -1 || lastClass < cc,
+               let composite = PropertyTable.shared.composePair(outS[starter], c) {
+                outS[starter] = composite   // the composite keeps the starter's origin
+                continue
+            }
+            if cc == 0 {
+                starter = outS.count
+                lastClass = -1
+            } else {
+                lastClass = cc
+            }
+            outS.append(c)
+            outO.append(o[k])
+        }
+        s = outS
+        o = outO
+    }
+}
+
+/// Two-stage lookup tables built once from utf8proc plus the measured differences from `tokenizers`.
+@usableFromInline
+final class PropertyTable: @unchecked Sendable {
+    @usableFromInline static let shared = PropertyTable()
+
+    /// stage1[cp >> 8] is the offset of cp's 256-entry block in stage2.
+    @usableFromInline let stage1: [UInt32]
+    @usableFromInline let stage2: [UInt8]
+
+    private init() {
+        let count = 0x11_0000
+        var flat = [UInt8](repeating: 0, count: count)
+        for cp in 0 ..< count { flat[cp] = PropertyTable.computeFlags(UInt32(cp)) }
+        for e in UnicodeExceptions.flagOverrides {
+            for cp in e.range { flat[Int(cp)] = (flat[Int(cp)] & ~e.mask) | (e.value & e.mask) }
+        }
+        var stage1 = [UInt32](repeating: 0, count: count >> 8)
+        var stage2: [UInt8] = []
+        var blockIndex: [ArraySlice<UInt8>: UInt32] = [:]
+        for hi in 0 ..< count >> 8 {
+            let block = flat[hi << 8 ..< (hi + 1) << 8]
+            if let at = blockIndex[block] {
+                stage1[hi] = at
+            } else {
+                let at = UInt32(stage2.count)
+                stage2.append(contentsOf: block)
+                blockIndex[block] = at
+                stage1[hi] = at
+            }
+        }
+        self.stage1 = stage1
+        self.stage2 = stage2
+    }
+
+    @inlinable @inline(__always)
+    func lookup(_ s: UInt32) -> UInt8 {
+        stage1.withUnsafeBufferPointer { s1 in
+            stage2.withUnsafeBufferPointer { s2 in s2[Int(s1[Int(s >> 8)]) + Int(s & 0xFF)] }
+        }
+    }
+
+    /// Flags of one code point from utf8proc, then corrected by the measured exception ranges.
+    static func computeFlags(_ cp: UInt32) -> UInt8 {
+        var f: UnicodeProperties.Flags = []
+        let cat = UnicodeProperties.generalCategory(cp)
+        switch cp {
+        case 0x09 ... 0x0D, 0x20, 0x85, 0xA0, 0x1680, 0x2000 ... 0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000:
+            f.insert(.whitespace)
+        default: break
+        }
+        switch cat {
+        case .cc, .cf, .co:
+            if cp != 0x09 && cp != 0x0A && cp != 0x0D { f.insert(.control) }
+        case .pc, .pd, .ps, .pe, .pi, .pf, .po:
+            f.insert(.punctuation)
+        case .mn: f.formUnion([.nonspacingMark, .mark])
+        case .mc, .me: f.insert(.mark)
+        case .nd, .nl, .no: f.insert(.numeric)
+        default: break
+        }
+        if (33 ... 47).contains(cp) || (58 ... 64).contains(cp) || (91 ... 96).contains(cp) || (123 ... 126).contains(cp) {
+            f.insert(.punctuation)
+        }
+        if UnicodeProperties.isChineseRange(cp) { f.insert(.chinese) }
+        switch cat {
+        case .lu, .ll, .lt, .lm, .lo, .mn, .mc, .me, .nd, .pc: f.insert(.word)
+        case .nl: f.insert(.word)   // Nl is Alphabetic
+        default:
+            if cp == 0x200C || cp == 0x200D { f.insert(.word) }
+        }
+        return f.rawValue
+    }
+
+    @usableFromInline
+    func combiningClass(_ s: UInt32) -> UInt8 {
+        if let c = UnicodeExceptions.combiningClass[s] { return c }
+        guard let p = utf8proc_get_property(Int32(s)) else { return 0 }
+        return UInt8(truncatingIfNeeded: p.pointee.combining_class)
+    }
+
+    @usableFromInline
+    func lowercaseNonASCII(_ s: UInt32) -> (first: UInt32, second: UInt32?) {
+        if s >= UTF8Codec.rawByteBase { return (s, nil) }
+        if s == 0x130 { return (0x69, 0x307) }
+        if let m = UnicodeExceptions.lowercase[s] { return (m, nil) }
+        return (UInt32(bitPattern: utf8proc_tolower(Int32(bitPattern: s))), nil)
+    }
+
+    func decompose(_ s: UInt32, compatibility: Bool, into out: inout [UInt32]) {
+        if UnicodeExceptions.noDecomposition.contains(s) {
+            out.append(s)
+            return
+        }
+        var opts = UTF8PROC_DECOMPOSE.rawValue
+        if compatibility { opts |= UTF8PROC_COMPAT.rawValue }
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: 32) { buf in
+            var boundclass: Int32 = 0
+            let n = utf8proc_decompose_char(Int32(bitPattern: s), buf.baseAddress, 32,
+                                            utf8proc_option_t(rawValue: opts), &boundclass)
+            if n <= 0 || n > 32 {
+                out.append(s)
+                return
+            }
+            for k in 0 ..< n { out.append(UInt32(bitPattern: buf[k])) }
+        }
+    }
+
+    /// The primary composite of `a` + `b`, if any (Hangul included, composition exclusions respected).
+    func composePair(_ a: UInt32, _ b: UInt32) -> UInt32? {
+        if a >= UTF8Codec.rawByteBase || b >= UTF8Codec.rawByteBase { return nil }
+        var buf: [Int32] = [Int32(bitPattern: a), Int32(bitPattern: b)]
+        let opts = UTF8PROC_COMPOSE.rawValue | UTF8PROC_STABLE.rawValue
+        let n = utf8proc_normalize_utf32(&buf, 2, utf8proc_option_t(rawValue: opts))
+        guard n == 1 else { return nil }
+        let c = UInt32(bitPattern: buf[0])
+        if UnicodeExceptions.noDecomposition.contains(c) { return nil }
+        return c
+    }
+}
+
+/// Where `tokenizers` 0.23.3 differs from utf8proc's Unicode 15.0 data, measured over every code point
+/// by `scripts/fixtures/wordpiece_cases.py` (fixture `Tests/Fixtures/wordpiece/unicode_properties.json`).
+enum UnicodeExceptions {
+    /// Ranges whose flags (bits in `mask`) are set to `value`.
+    static let flagOverrides: [(range: ClosedRange<UInt32>, mask: UInt8, value: UInt8)] = []
+    /// Combining classes that differ.
+    static let combiningClass: [UInt32: UInt8] = [:]
+    /// Lowercase mappings that differ.
+    static let lowercase: [UInt32: UInt32] = [:]
+    /// Code points that `tokenizers` does not decompose (or compose into).
+    static let noDecomposition: Set<UInt32> = []
+}
