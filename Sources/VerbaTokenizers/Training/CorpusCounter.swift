@@ -1,0 +1,150 @@
+import Foundation
+
+/// Errors of a training run: the input it could not use, or settings that cannot work.
+public enum TrainerError: Error, CustomStringConvertible, Equatable {
+    case unreadable(path: String, reason: String)
+    case emptyCorpus
+    case vocabTooSmall(requested: Int, minimum: Int)
+    case invalidOption(String)
+
+    public var description: String {
+        switch self {
+        case let .unreadable(path, reason): return "\(path): cannot read: \(reason)"
+        case .emptyCorpus: return "the corpus holds no words to learn from"
+        case let .vocabTooSmall(requested, minimum):
+            return "vocab size \(requested) is smaller than the special tokens and alphabet (\(minimum)); ask for at least \(minimum)"
+        case let .invalidOption(what): return what
+        }
+    }
+}
+
+/// Streams corpora and counts their words, the first stage of training.
+///
+/// Files are read in chunks and cut at line ends; each line keeps its `\n` (HF's trainers see lines with
+/// their endings). The lines of a chunk are normalized and pre-tokenized by `threads` workers, each with
+/// its own `WordCounts`, merged at the end: memory grows with the number of distinct words only.
+public struct CorpusCounter {
+    public var normalizer: (any Normalizer)?
+    public var preTokenizer: any PreTokenizer
+    public var threads: Int
+    /// Called after each chunk with (bytes read so far, total bytes if known, distinct words so far).
+    public var progress: ((Int, Int?, Int) -> Void)?
+
+    public init(normalizer: (any Normalizer)?, preTokenizer: any PreTokenizer, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.normalizer = normalizer
+        self.preTokenizer = preTokenizer
+        self.threads = max(1, threads)
+    }
+
+    /// Counts the words of every file in `paths` (`-` is standard input).
+    public func count(paths: [String]) throws -> WordCounts {
+        var tables = [WordCounts](repeating: WordCounts(), count: threads)
+        var total: Int? = 0
+        for p in paths where p != "-" {
+            guard let attrs = try? FileManager.default.attributesOfItem(atPath: p), let size = attrs[.size] as? Int else {
+                throw TrainerError.unreadable(path: p, reason: "no such file")
+            }
+            total = total.map { $0 + size }
+        }
+        if paths.contains("-") { total = nil }
+        var read = 0
+        for p in paths {
+            let file: UnsafeMutablePointer<FILE>
+            if p == "-" {
+                file = stdin
+            } else {
+                guard let f = fopen(p, "rb") else {
+                    throw TrainerError.unreadable(path: p, reason: String(cString: strerror(errno)))
+                }
+                file = f
+            }
+            defer { if p != "-" { fclose(file) } }
+            try countStream(file, path: p, tables: &tables) { n, distinct in
+                read += n
+                progress?(read, total, distinct)
+            }
+        }
+        var all = tables[0]
+        for t in tables.dropFirst() { all.merge(t) }
+        return all
+    }
+
+    /// Counts the words of in-memory text (tests, small inputs).
+    public func count(text: [UInt8]) -> WordCounts {
+        var tables = [WordCounts](repeating: WordCounts(), count: threads)
+        text.withUnsafeBufferPointer { countChunk($0, tables: &tables) }
+        var all = tables[0]
+        for t in tables.dropFirst() { all.merge(t) }
+        return all
+    }
+
+    private func countStream(_ file: UnsafeMutablePointer<FILE>, path: String, tables: inout [WordCounts],
+                             onChunk: (Int, Int) -> Void) throws {
+        let chunkSize = 4 << 20
+        var buffer = [UInt8](repeating: 0, count: chunkSize)
+        var carry: [UInt8] = []
+        while true {
+            let n = buffer.withUnsafeMutableBufferPointer { fread($0.baseAddress, 1, chunkSize, file) }
+            if n == 0 {
+                if ferror(file) != 0 { throw TrainerError.unreadable(path: path, reason: String(cString: strerror(errno))) }
+                break
+            }
+            onChunk(n, tables.reduce(0) { $0 + $1.count })
+            var data = carry
+            data.append(contentsOf: buffer[0..<n])
+            // Cut after the last newline; the rest waits for the next chunk.
+            if let lastNewline = data.lastIndex(of: 10) {
+                carry = Array(data[(lastNewline + 1)...])
+                data.removeSubrange((lastNewline + 1)...)
+                data.withUnsafeBufferPointer { countChunk($0, tables: &tables) }
+            } else {
+                carry = data
+            }
+        }
+        if !carry.isEmpty { carry.withUnsafeBufferPointer { countChunk($0, tables: &tables) } }
+    }
+
+    /// Splits `chunk` (whole lines) among the workers and counts each part into its own table.
+    private func countChunk(_ chunk: UnsafeBufferPointer<UInt8>, tables: inout [WordCounts]) {
+        let parts = min(threads, max(1, chunk.count / 65_536))
+        var bounds = [0]
+        for k in 1..<max(parts, 1) {
+            var cut = chunk.count * k / parts
+            while cut < chunk.count && chunk[cut - 1] != 10 { cut += 1 }
+            bounds.append(max(cut, bounds.last!))
+        }
+        bounds.append(chunk.count)
+        let normalizer = self.normalizer, preTokenizer = self.preTokenizer
+        tables.withUnsafeMutableBufferPointer { t in
+            let tablesBase = t.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: bounds.count - 1) { k in
+                let part = UnsafeBufferPointer(rebasing: chunk[bounds[k]..<bounds[k + 1]])
+                CorpusCounter.countLines(part, normalizer: normalizer, preTokenizer: preTokenizer, into: &tablesBase[k])
+            }
+        }
+    }
+
+    private static func countLines(_ text: UnsafeBufferPointer<UInt8>, normalizer: (any Normalizer)?,
+                                   preTokenizer: any PreTokenizer, into table: inout WordCounts) {
+        var pieces: [Range<Int>] = []
+        var start = 0
+        while start < text.count {
+            var end = start
+            while end < text.count && text[end] != 10 { end += 1 }
+            if end < text.count { end += 1 }  // keep the newline, as HF's trainers do
+            let line = UnsafeBufferPointer(rebasing: text[start..<end])
+            pieces.removeAll(keepingCapacity: true)
+            if let normalizer {
+                let normalized = normalizer.normalize(line)
+                normalized.bytes.withUnsafeBufferPointer { b in
+                    preTokenizer.split(b, into: &pieces)
+                    for r in pieces { table.add(UnsafeBufferPointer(rebasing: b[r])) }
+                }
+            } else {
+                preTokenizer.split(line, into: &pieces)
+                for r in pieces { table.add(UnsafeBufferPointer(rebasing: line[r])) }
+            }
+            start = end
+        }
+    }
+}
