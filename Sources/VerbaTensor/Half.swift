@@ -6,7 +6,8 @@
 
 // MARK: - Scalar conversions
 
-/// The float32 value of an IEEE binary16 bit pattern (exact, including subnormals, infinities and NaN payloads).
+/// The float32 value of an IEEE binary16 bit pattern (exact, including subnormals and infinities; NaN payloads
+/// are kept, signaling NaNs come back quiet).
 @inline(__always)
 public func halfToFloat(_ bits: UInt16) -> Float {
     #if arch(x86_64) || arch(arm64)
@@ -53,7 +54,9 @@ public func referenceHalfToFloat(_ h: UInt16) -> Float {
         let magnitude = Float(mantissa) * Float(sign: .plus, exponent: -24, significand: 1)
         return Float(bitPattern: sign | magnitude.bitPattern)
     }
-    if exponent == 31 { return Float(bitPattern: sign | 0x7f80_0000 | (mantissa << 13)) }
+    if exponent == 31 {   // infinity, or NaN with its payload kept and quieted (as IEEE conversions and F16C do)
+        return Float(bitPattern: sign | 0x7f80_0000 | (mantissa << 13) | (mantissa == 0 ? 0 : 0x0040_0000))
+    }
     return Float(bitPattern: sign | ((exponent + 112) << 23) | (mantissa << 13))
 }
 
