@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Tokenizer throughput: `verba tokenize` against the reference implementations, measured in the same run.
+#
+#   bash scripts/bench-tokenizers.sh
+#   REPEAT=3 SCRATCH=.build-me PYTHON=/work/pyenv/bin/python bash scripts/bench-tokenizers.sh
+#
+# Corpus: every Debian fortunes file (UTF-8 only), concatenated into bench-out/fortunes.txt (~38 MB,
+# git-ignored); each line is one text. For cl100k_base, o200k_base (tiktoken rank files), GPT-2
+# (tokenizer.json) and BERT uncased (all-MiniLM-L6-v2 tokenizer.json) it times:
+#   - `verba tokenize --threads 1` as a whole process: load, stdin -> ids on stdout (to a file);
+#   - the reference's per-line loop in one Python process (tiktoken encode_ordinary; HF Tokenizer.encode,
+#     special tokens added as `verba tokenize` adds them), timing the loop only;
+#   - `verba tokenize --threads <all cores>` (scaling = its speed / the one-thread speed);
+#   - HF encode_batch (all cores) as extra information.
+# Best of REPEAT runs (default 2; HF encode_batch once). Peak RSS from /usr/bin/time -v. The ids verba
+# printed are checked against the reference on 5,000 lines spread over the corpus.
+# Environment: SCRATCH (swift --scratch-path, default .build), PYTHON (default /work/pyenv/bin/python if
+# present, else python3), REPEAT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SCRATCH=${SCRATCH:-.build}
+REPEAT=${REPEAT:-2}
+if [ -z "${PYTHON:-}" ]; then
+    if [ -x /work/pyenv/bin/python ]; then PYTHON=/work/pyenv/bin/python; else PYTHON=python3; fi
+fi
+out=bench-out
+mkdir -p "$out"
+ref=scripts/bench/tokenizers_reference.py
+threads=$(nproc)
+
+if [ ! -x /usr/bin/time ]; then
+    echo "bench: installing GNU time (for peak RSS)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null 2>&1 || true
+fi
+[ -x /usr/bin/time ] || { echo "bench: /usr/bin/time is missing (apt-get install time)" >&2; exit 1; }
+for f in downloads/tiktoken/cl100k_base.tiktoken downloads/tiktoken/o200k_base.tiktoken \
+         downloads/minilm/tokenizer.json ../shared/fixtures/gpt2/tokenizer.json; do
+    [ -f "$f" ] || { echo "bench: missing $f (run scripts/fetch-assets.sh)" >&2; exit 1; }
+done
+"$PYTHON" -c "import tiktoken, tokenizers" || { echo "bench: $PYTHON lacks tiktoken/tokenizers" >&2; exit 1; }
+
+echo "bench: building verba (release, $SCRATCH)" >&2
+swift build -c release --scratch-path "$SCRATCH" --product verba >&2
+verba=$SCRATCH/release/verba
+
+corpus=$out/fortunes.txt
+if [ ! -s "$corpus" ]; then
+    echo "bench: building $corpus" >&2
+    tmp=$corpus.tmp
+    : > "$tmp"
+    (cd /usr/share/games/fortunes && find -L . -type f ! -name '*.dat' | LC_ALL=C sort) | while read -r f; do
+        p=/usr/share/games/fortunes/$f
+        if iconv -f UTF-8 -t UTF-8 "$p" >/dev/null 2>&1; then cat "$p" >> "$tmp"; fi
+    done
+    mv "$tmp" "$corpus"
+fi
+bytes=$(stat -c %s "$corpus")
+[ "$bytes" -gt 0 ] || { echo "bench: empty corpus (apt-get install fortunes fortunes-de ...)" >&2; exit 1; }
+
+# run_verba NAME THREADS ARGS... -> sets best (seconds), rss (MB), status; output in $out/verba-NAME.ids
+run_verba() {
+    local name=$1 nt=$2; shift 2
+    best="" rss=0 status=0
+    for ((r = 0; r < REPEAT; r++)); do
+        local t0 t1 s kb
+        t0=$(date +%s%N)
+        if ! /usr/bin/time -v -o "$out/time.txt" "$verba" tokenize "$@" --threads "$nt" \
+                < "$corpus" > "$out/verba-$name.ids" 2> "$out/verba-$name.err"; then
+            status=1
+            echo "bench: verba tokenize $* failed: $(tail -n 3 "$out/verba-$name.err")" >&2
+            return
+        fi
+        t1=$(date +%s%N)
+        s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')
+        kb=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$out/time.txt")
+        if [ -z "$best" ] || awk -v a="$s" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$s; fi
+        [ "${kb:-0}" -gt "$rss" ] && rss=$kb
+    done
+    rss=$((rss / 1024))
+}
+
+# run_ref ARGS... -> sets ref_json, ref_rss (MB)
+run_ref() {
+    ref_json=$(/usr/bin/time -v -o "$out/time.txt" "$PYTHON" "$ref" --corpus "$corpus" "$@")
+    ref_rss=$(( $(awk -F': ' '/Maximum resident set size/ { print $2 }' "$out/time.txt") / 1024 ))
+}
+field() { "$PYTHON" -c 'import json,sys; print(json.loads(sys.argv[1]).get(sys.argv[2], ""))' "$1" "$2"; }
+mbps() { awk -v b="$bytes" -v s="$1" 'BEGIN { if (s > 0) printf "%.2f", b / 1e6 / s; else print "-" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "-" && b != "-" && b > 0) printf "%.2fx", a / b; else print "-" }'; }
+
+results=$out/tokenizers-results.tsv
+printf 'tokenizer\tverba 1T MB/s\treference\tref MB/s\tverba/ref\tverba %dT MB/s\tscaling\tverba peak MB\tref peak MB\tHF batch MB/s\tids check\n' \
+    "$threads" > "$results"
+
+bench_one() {  # NAME VERBA_TOKENIZER REF_KIND REF_PATH REF_LABEL
+    local name=$1 tok=$2 kind=$3 path=$4 label=$5
+    echo "bench: $name" >&2
+    run_verba "$name" 1 --tokenizer "$tok"
+    local v1=- vn=- vrss=- check="verba failed"
+    if [ "$status" = 0 ]; then v1=$(mbps "$best"); vrss=$rss; fi
+    local checkargs=()
+    [ "$status" = 0 ] && checkargs=(--check "$out/verba-$name.ids" --check-lines 5000)
+    if [ "$kind" = tiktoken ]; then
+        run_ref --tiktoken "$path" --repeat "$REPEAT" "${checkargs[@]}"
+    else
+        run_ref --hf "$path" --repeat "$REPEAT" "${checkargs[@]}"
+    fi
+    local r1 rrss=$ref_rss batch=-
+    r1=$(mbps "$(field "$ref_json" seconds)")
+    [ "$status" = 0 ] && check=$(field "$ref_json" check)
+    if [ "$status" = 0 ]; then
+        run_verba "$name-mt" "$threads" --tokenizer "$tok"
+        [ "$status" = 0 ] && vn=$(mbps "$best")
+    fi
+    if [ "$kind" = hf ]; then
+        run_ref --hf "$path" --batch --repeat 1
+        batch=$(mbps "$(field "$ref_json" seconds)")
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$v1" "$label" "$r1" "$(ratio "$v1" "$r1")" \
+        "$vn" "$(ratio "$vn" "$v1")" "$vrss" "$rrss" "$batch" "$check" >> "$results"
+}
+
+start=$(date +%s)
+bench_one cl100k_base downloads/tiktoken/cl100k_base.tiktoken tiktoken downloads/tiktoken/cl100k_base.tiktoken \
+    "tiktoken encode_ordinary"
+bench_one o200k_base downloads/tiktoken/o200k_base.tiktoken tiktoken downloads/tiktoken/o200k_base.tiktoken \
+    "tiktoken encode_ordinary"
+bench_one gpt2 ../shared/fixtures/gpt2/tokenizer.json hf ../shared/fixtures/gpt2/tokenizer.json "HF tokenizers encode"
+bench_one bert-uncased downloads/minilm/tokenizer.json hf downloads/minilm/tokenizer.json "HF tokenizers encode"
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+avx512=no; grep -q avx512f /proc/cpuinfo && avx512=yes
+echo
+echo "CPU: $cpu, $threads cores, AVX-512: $avx512"
+echo "corpus: $corpus, $(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }') MB, $(wc -l < "$corpus") lines;" \
+     "best of $REPEAT runs (HF batch: 1); $(($(date +%s) - start)) s"
+echo "verba 1T: --threads 1, whole process (load + stdin -> ids in a file); ${threads}T: --threads $threads;" \
+     "reference: its encode loop only, one Python process; MB = 10^6 bytes"
+echo
+column -t -s $'\t' "$results"
