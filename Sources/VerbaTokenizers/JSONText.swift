@@ -1,0 +1,372 @@
+// A small JSON reader and writer for tokenizer files: fast on large vocabularies, keeps the order of
+// object keys (a vocabulary's order is meaningful when saving), and says where malformed input breaks.
+
+/// A parsed JSON value. Objects keep their keys in file order.
+public enum JSONValue: Sendable, Equatable {
+    case null
+    case bool(Bool)
+    /// An integer literal (no fraction, no exponent) that fits in `Int`.
+    case int(Int)
+    case double(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([(String, JSONValue)])
+
+    public static func == (a: JSONValue, b: JSONValue) -> Bool {
+        switch (a, b) {
+        case (.null, .null): return true
+        case let (.bool(x), .bool(y)): return x == y
+        case let (.int(x), .int(y)): return x == y
+        case let (.double(x), .double(y)): return x == y
+        case let (.string(x), .string(y)): return x == y
+        case let (.array(x), .array(y)): return x == y
+        case let (.object(x), .object(y)):
+            return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        default: return false
+        }
+    }
+
+    /// The value under `key` of an object (the first one if repeated); nil for other values.
+    public subscript(key: String) -> JSONValue? {
+        if case let .object(pairs) = self {
+            for (k, v) in pairs where k == key { return v }
+        }
+        return nil
+    }
+
+    public var stringValue: String? { if case let .string(s) = self { return s }; return nil }
+    public var boolValue: Bool? { if case let .bool(b) = self { return b }; return nil }
+    public var intValue: Int? {
+        switch self {
+        case let .int(i): return i
+        case let .double(d) where d == d.rounded() && abs(d) < 9e15: return Int(d)
+        default: return nil
+        }
+    }
+    public var doubleValue: Double? {
+        switch self {
+        case let .int(i): return Double(i)
+        case let .double(d): return d
+        default: return nil
+        }
+    }
+    public var arrayValue: [JSONValue]? { if case let .array(a) = self { return a }; return nil }
+    public var objectValue: [(String, JSONValue)]? { if case let .object(o) = self { return o }; return nil }
+    public var isNull: Bool { if case .null = self { return true }; return false }
+}
+
+/// Why a JSON text could not be parsed, with the place (line and column, 1-based).
+public struct JSONParseError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+/// Parses JSON text (UTF-8).
+///
+/// - Complexity: O(n) in the text's length.
+public func parseJSON(_ bytes: [UInt8]) throws -> JSONValue {
+    try bytes.withUnsafeBufferPointer { buffer in
+        var parser = JSONParser(bytes: buffer)
+        parser.skipSpace()
+        let value = try parser.parseValue(depth: 0)
+        parser.skipSpace()
+        if parser.pos < buffer.count { throw parser.failure("unexpected text after the JSON value") }
+        return value
+    }
+}
+
+private struct JSONParser {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var pos = 0
+    var scratch: [UInt8] = []
+
+    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    func failure(_ what: String) -> JSONParseError {
+        if pos >= bytes.count {
+            return JSONParseError(message: "truncated JSON: the text ends (after \(bytes.count) bytes) in the middle of a value")
+        }
+        var line = 1, column = 1
+        for i in 0..<min(pos, bytes.count) {
+            if bytes[i] == 10 { line += 1; column = 1 } else if bytes[i] & 0xC0 != 0x80 { column += 1 }
+        }
+        return JSONParseError(message: "invalid JSON at line \(line), column \(column): \(what)")
+    }
+
+    mutating func skipSpace() {
+        while pos < bytes.count {
+            let b = bytes[pos]
+            if b == 32 || b == 10 || b == 13 || b == 9 { pos += 1 } else { break }
+        }
+    }
+
+    mutating func expect(_ literal: StaticString, _ value: JSONValue) throws -> JSONValue {
+        let n = literal.utf8CodeUnitCount
+        let p = literal.utf8Start
+        for i in 0..<n {
+            guard pos + i < bytes.count else { pos = bytes.count; throw failure("") }
+            if bytes[pos + i] != p[i] { throw failure("unknown literal") }
+        }
+        pos += n
+        return value
+    }
+
+    mutating func parseValue(depth: Int) throws -> JSONValue {
+        guard depth < 512 else { throw failure("nesting deeper than 512 levels") }
+        guard pos < bytes.count else { throw failure("") }
+        switch bytes[pos] {
+        case UInt8(ascii: "{"):
+            pos += 1
+            var pairs: [(String, JSONValue)] = []
+            skipSpace()
+            if pos < bytes.count && bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(pairs) }
+            while true {
+                skipSpace()
+                guard pos < bytes.count else { throw failure("") }
+                guard bytes[pos] == UInt8(ascii: "\"") else { throw failure("expected a string key") }
+                let key = try parseString()
+                skipSpace()
+                guard pos < bytes.count else { throw failure("") }
+                guard bytes[pos] == UInt8(ascii: ":") else { throw failure("expected ':' after a key") }
+                pos += 1
+                skipSpace()
+                let value = try parseValue(depth: depth + 1)
+                pairs.append((key, value))
+                skipSpace()
+                guard pos < bytes.count else { throw failure("") }
+                if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
+                if bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(pairs) }
+                throw failure("expected ',' or '}' in an object")
+            }
+        case UInt8(ascii: "["):
+            pos += 1
+            var items: [JSONValue] = []
+            skipSpace()
+            if pos < bytes.count && bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(items) }
+            while true {
+                skipSpace()
+                items.append(try parseValue(depth: depth + 1))
+                skipSpace()
+                guard pos < bytes.count else { throw failure("") }
+                if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
+                if bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(items) }
+                throw failure("expected ',' or ']' in an array")
+            }
+        case UInt8(ascii: "\""):
+            return .string(try parseString())
+        case UInt8(ascii: "t"): return try expect("true", .bool(true))
+        case UInt8(ascii: "f"): return try expect("false", .bool(false))
+        case UInt8(ascii: "n"): return try expect("null", .null)
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return try parseNumber()
+        default:
+            throw failure("unexpected character")
+        }
+    }
+
+    mutating func parseNumber() throws -> JSONValue {
+        let start = pos
+        var integral = true
+        if bytes[pos] == UInt8(ascii: "-") { pos += 1 }
+        while pos < bytes.count {
+            let b = bytes[pos]
+            if b >= 48 && b <= 57 { pos += 1; continue }
+            if b == UInt8(ascii: ".") || b == UInt8(ascii: "e") || b == UInt8(ascii: "E") || b == UInt8(ascii: "+") || b == UInt8(ascii: "-") {
+                integral = false; pos += 1; continue
+            }
+            break
+        }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
+        if integral, let i = Int(text) { return .int(i) }
+        guard let d = Double(text) else { pos = start; throw failure("malformed number") }
+        return .double(d)
+    }
+
+    mutating func parseHex4() throws -> UInt32 {
+        guard pos + 4 <= bytes.count else { pos = bytes.count; throw failure("") }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let b = bytes[pos]
+            let d: UInt32
+            switch b {
+            case 48...57: d = UInt32(b - 48)
+            case 65...70: d = UInt32(b - 55)
+            case 97...102: d = UInt32(b - 87)
+            default: throw failure("malformed \\u escape")
+            }
+            v = v << 4 | d
+            pos += 1
+        }
+        return v
+    }
+
+    mutating func parseString() throws -> String {
+        pos += 1 // opening quote
+        let start = pos
+        // Fast path: no escapes.
+        while pos < bytes.count {
+            let b = bytes[pos]
+            if b == UInt8(ascii: "\"") {
+                let s = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
+                pos += 1
+                return s
+            }
+            if b == UInt8(ascii: "\\") { break }
+            if b < 0x20 { throw failure("control character inside a string") }
+            pos += 1
+        }
+        guard pos < bytes.count else { throw failure("") }
+        scratch.removeAll(keepingCapacity: true)
+        scratch.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<pos]))
+        while pos < bytes.count {
+            let b = bytes[pos]
+            if b == UInt8(ascii: "\"") {
+                pos += 1
+                return String(decoding: scratch, as: UTF8.self)
+            }
+            if b < 0x20 { throw failure("control character inside a string") }
+            if b != UInt8(ascii: "\\") { scratch.append(b); pos += 1; continue }
+            pos += 1
+            guard pos < bytes.count else { throw failure("") }
+            let e = bytes[pos]
+            pos += 1
+            switch e {
+            case UInt8(ascii: "\""): scratch.append(0x22)
+            case UInt8(ascii: "\\"): scratch.append(0x5C)
+            case UInt8(ascii: "/"): scratch.append(0x2F)
+            case UInt8(ascii: "b"): scratch.append(0x08)
+            case UInt8(ascii: "f"): scratch.append(0x0C)
+            case UInt8(ascii: "n"): scratch.append(0x0A)
+            case UInt8(ascii: "r"): scratch.append(0x0D)
+            case UInt8(ascii: "t"): scratch.append(0x09)
+            case UInt8(ascii: "u"):
+                var code = try parseHex4()
+                if code >= 0xD800 && code < 0xDC00 {
+                    // A high surrogate: a low one must follow, else it becomes U+FFFD.
+                    if pos + 6 <= bytes.count && bytes[pos] == UInt8(ascii: "\\") && bytes[pos + 1] == UInt8(ascii: "u") {
+                        let save = pos
+                        pos += 2
+                        let low = try parseHex4()
+                        if low >= 0xDC00 && low < 0xE000 {
+                            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                        } else {
+                            pos = save
+                            code = 0xFFFD
+                        }
+                    } else {
+                        code = 0xFFFD
+                    }
+                } else if code >= 0xDC00 && code < 0xE000 {
+                    code = 0xFFFD
+                }
+                appendUTF8(code, to: &scratch)
+            default:
+                pos -= 1
+                throw failure("unknown escape in a string")
+            }
+        }
+        throw failure("")
+    }
+}
+
+/// Appends the UTF-8 encoding of scalar value `code` (assumed valid) to `out`.
+@inline(__always)
+func appendUTF8(_ code: UInt32, to out: inout [UInt8]) {
+    if code < 0x80 {
+        out.append(UInt8(code))
+    } else if code < 0x800 {
+        out.append(UInt8(0xC0 | (code >> 6)))
+        out.append(UInt8(0x80 | (code & 0x3F)))
+    } else if code < 0x10000 {
+        out.append(UInt8(0xE0 | (code >> 12)))
+        out.append(UInt8(0x80 | ((code >> 6) & 0x3F)))
+        out.append(UInt8(0x80 | (code & 0x3F)))
+    } else {
+        out.append(UInt8(0xF0 | (code >> 18)))
+        out.append(UInt8(0x80 | ((code >> 12) & 0x3F)))
+        out.append(UInt8(0x80 | ((code >> 6) & 0x3F)))
+        out.append(UInt8(0x80 | (code & 0x3F)))
+    }
+}
+
+/// Appends `s` as a JSON string literal (quotes included) to `out`.
+public func appendJSONString(_ s: String, to out: inout [UInt8]) {
+    out.append(0x22)
+    for b in s.utf8 {
+        switch b {
+        case 0x22: out.append(0x5C); out.append(0x22)
+        case 0x5C: out.append(0x5C); out.append(0x5C)
+        case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
+        case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
+        case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
+        case 0..<0x20, 0x7F:
+            let hex: [UInt8] = Array("0123456789abcdef".utf8)
+            out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 48, 48, hex[Int(b >> 4)], hex[Int(b & 15)]])
+        default: out.append(b)
+        }
+    }
+    out.append(0x22)
+}
+
+/// Appends the decimal digits of `value` to `out` without building a String.
+@inline(__always)
+public func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+    if value == 0 { out.append(48); return }
+    var v = value
+    if v < 0 { out.append(45); v = -v }
+    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+    var n = 0
+    withUnsafeMutableBytes(of: &digits) { d in
+        while v > 0 { d[n] = UInt8(48 + v % 10); v /= 10; n += 1 }
+        while n > 0 { n -= 1; out.append(d[n]) }
+    }
+}
+
+extension JSONValue {
+    /// The value as JSON text. Objects and arrays holding containers are indented by two spaces per
+    /// level; arrays of scalars stay on one line.
+    public func serialized(indent: Int = 0) -> [UInt8] {
+        var out: [UInt8] = []
+        write(to: &out, indent: indent)
+        return out
+    }
+
+    func write(to out: inout [UInt8], indent: Int) {
+        switch self {
+        case .null: out.append(contentsOf: "null".utf8)
+        case let .bool(b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case let .int(i): appendDecimal(i, to: &out)
+        case let .double(d):
+            if d == d.rounded() && abs(d) < 1e15 { out.append(contentsOf: "\(Int(d)).0".utf8) } else { out.append(contentsOf: "\(d)".utf8) }
+        case let .string(s): appendJSONString(s, to: &out)
+        case let .array(items):
+            let flat = items.allSatisfy { if case .array = $0 { return false }; if case .object = $0 { return false }; return true }
+            if items.isEmpty { out.append(contentsOf: "[]".utf8); return }
+            out.append(UInt8(ascii: "["))
+            for (i, item) in items.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")); if flat { out.append(32) } }
+                if !flat { newline(&out, indent + 1) }
+                item.write(to: &out, indent: indent + 1)
+            }
+            if !flat { newline(&out, indent) }
+            out.append(UInt8(ascii: "]"))
+        case let .object(pairs):
+            if pairs.isEmpty { out.append(contentsOf: "{}".utf8); return }
+            out.append(UInt8(ascii: "{"))
+            for (i, (k, v)) in pairs.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                newline(&out, indent + 1)
+                appendJSONString(k, to: &out)
+                out.append(contentsOf: ": ".utf8)
+                v.write(to: &out, indent: indent + 1)
+            }
+            newline(&out, indent)
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    private func newline(_ out: inout [UInt8], _ indent: Int) {
+        out.append(10)
+        for _ in 0..<indent { out.append(32); out.append(32) }
+    }
+}
