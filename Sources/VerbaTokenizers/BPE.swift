@@ -1,0 +1,370 @@
+// Byte-pair encoding, id for id with Hugging Face `tokenizers` (BPE model) and `tiktoken`.
+//
+// Two ways to build one:
+// - `BPE(vocab:merges:options:path:)`: a tokenizer.json / vocab.json + merges.txt model. Merges are
+//   integer pairs -> (rank, merged id) in a flat hash table.
+// - `BPE(tiktokenRanks:)` / `BPE(tiktokenFile:)`: a tiktoken rank file; token id = rank, and a pair
+//   merges into the token its bytes spell (rank = that token's rank), found by hashing the byte slice.
+//
+// Byte-level models (`options.byteLevel`, always true for tiktoken) take raw piece bytes: the
+// GPT-2 byte->character mapping is folded into the tables (byte b starts as the id of the token that
+// spells b), so no strings are built while encoding.
+
+/// A byte-pair-encoding model.
+///
+/// Thread safety: immutable after `init`; `encode` may run on many threads at once.
+public final class BPE: TokenizationModel, @unchecked Sendable {
+    /// Settings of a Hugging Face BPE model (tokenizer.json `model` fields).
+    public struct Options: Sendable, Equatable {
+        /// Pieces are raw bytes and vocabulary strings spell bytes with GPT-2's byte characters (the
+        /// tokenizer has a ByteLevel pre-tokenizer). When false, pieces are UTF-8 characters.
+        public var byteLevel: Bool
+        /// Look the whole piece up before merging (`ignore_merges`; tiktoken always does).
+        public var ignoreMerges: Bool
+        /// Encode characters missing from the vocabulary as `<0xXX>` byte tokens (`byte_fallback`).
+        public var byteFallback: Bool
+        /// Token for characters missing from the vocabulary (`unk_token`); without one they are dropped.
+        public var unkToken: String?
+        /// Merge consecutive unknown characters into one `unk_token` (`fuse_unk`).
+        public var fuseUnk: Bool
+        /// Prefix of vocabulary strings for characters that do not start a piece (`continuing_subword_prefix`).
+        public var continuingSubwordPrefix: String?
+        /// Suffix of vocabulary strings for the last character of a piece (`end_of_word_suffix`).
+        public var endOfWordSuffix: String?
+        /// BPE dropout probability; only nil or 0 is supported (Verba encodes deterministically).
+        public var dropout: Double?
+
+        public init(byteLevel: Bool = true, ignoreMerges: Bool = false, byteFallback: Bool = false,
+                    unkToken: String? = nil, fuseUnk: Bool = false, continuingSubwordPrefix: String? = nil,
+                    endOfWordSuffix: String? = nil, dropout: Double? = nil) {
+            self.byteLevel = byteLevel
+            self.ignoreMerges = ignoreMerges
+            self.byteFallback = byteFallback
+            self.unkToken = unkToken
+            self.fuseUnk = fuseUnk
+            self.continuingSubwordPrefix = continuingSubwordPrefix
+            self.endOfWordSuffix = endOfWordSuffix
+            self.dropout = dropout
+        }
+    }
+
+    /// The settings this model was built with (tiktoken models: byte-level, ignoring merges).
+    public let options: Options
+    /// Number of ids: the largest id plus one.
+    public let vocabSize: Int
+    /// Whether this model came from a tiktoken rank file (ids are ranks, merges implied by ranks).
+    public let isTiktoken: Bool
+    /// Id of `options.unkToken`, if it is in the vocabulary.
+    public let unkId: Int?
+
+    /// Pieces at most this long merge with the O(n^2) array scan; longer ones with the heap.
+    public static let smallPieceLimit = 128
+
+    let table: ByteStringTable
+    let pairs: PairTable?
+    let byteIds: UnsafeMutablePointer<UInt32>  // 256: id of the token spelling one byte (fast path)
+    let fallbackIds: [Int]  // 256: id of "<0xXX>", or -1
+    let fastBytes: Bool
+    let prefix: [UInt8]
+    let suffix: [UInt8]
+    let vocab: [String: Int]
+    let tokens: [String?]
+    /// Per id: 1 when encoding the token's own bytes by merges gives back just that token, so the
+    /// whole-piece lookup is exact even without `ignoreMerges`. Nil when the lookup is not used.
+    let selfMerging: UnsafeMutablePointer<UInt8>?
+
+    struct Parts {
+        var options: Options
+        var vocabSize: Int
+        var isTiktoken: Bool
+        var table: ByteStringTable
+        var pairs: PairTable?
+        var vocab: [String: Int] = [:]
+        var tokens: [String?] = []
+        var prefix: [UInt8] = []
+        var suffix: [UInt8] = []
+    }
+
+    init(parts: Parts) {
+        options = parts.options
+        vocabSize = parts.vocabSize
+        isTiktoken = parts.isTiktoken
+        table = parts.table
+        pairs = parts.pairs
+        vocab = parts.vocab
+        tokens = parts.tokens
+        prefix = parts.prefix
+        suffix = parts.suffix
+        unkId = parts.options.unkToken.flatMap { parts.vocab[$0] }
+        byteIds = .allocate(capacity: 256)
+        var all = true
+        var fb = [Int](repeating: -1, count: 256)
+        for b in 0..<256 {
+            let id = parts.options.byteLevel ? parts.table.find([UInt8(b)]) : -1
+            byteIds[b] = id < 0 ? 0 : UInt32(id)
+            if id < 0 { all = false }
+            let hex = Array("0123456789ABCDEF".utf8)
+            fb[b] = parts.table.find(Array("<0x".utf8) + [hex[b >> 4], hex[b & 15], UInt8(ascii: ">")])
+        }
+        fallbackIds = fb
+        fastBytes = parts.options.byteLevel && all && parts.prefix.isEmpty && parts.suffix.isEmpty
+        if !parts.options.ignoreMerges && parts.prefix.isEmpty && parts.suffix.isEmpty && parts.vocabSize > 0 {
+            selfMerging = .allocate(capacity: parts.vocabSize)
+            selfMerging!.initialize(repeating: 0, count: parts.vocabSize)
+        } else {
+            selfMerging = nil
+        }
+        if let flags = selfMerging { computeSelfMerging(flags) }
+    }
+
+    deinit {
+        byteIds.deallocate()
+        selfMerging?.deallocate()
+    }
+
+    private func computeSelfMerging(_ flags: UnsafeMutablePointer<UInt8>) {
+        var out: [Int] = []
+        for id in 0..<vocabSize {
+            let b = table.bytes(of: id)
+            guard let base = b.baseAddress, b.count > 0, table.find(base, b.count) == id else { continue }
+            out.removeAll(keepingCapacity: true)
+            encodeByMerges(b, &out, nil)
+            if out.count == 1 && out[0] == id { flags[id] = 1 }
+        }
+    }
+
+    // MARK: Vocabulary
+
+    /// The id of vocabulary string `token` (tiktoken: the byte-level spelling of its bytes).
+    public func tokenToId(_ token: String) -> Int? {
+        if isTiktoken {
+            guard let bytes = ByteLevel.decode(token) else { return nil }
+            let id = table.find(bytes)
+            return id < 0 ? nil : id
+        }
+        return vocab[token]
+    }
+
+    /// The vocabulary string of `id` (tiktoken: its bytes spelled with GPT-2's byte characters).
+    public func idToToken(_ id: Int) -> String? {
+        guard id >= 0, id < vocabSize else { return nil }
+        if isTiktoken {
+            let b = table.bytes(of: id)
+            return b.isEmpty ? nil : ByteLevel.encode(b)
+        }
+        return tokens[id]
+    }
+
+    /// The bytes token `id` stands for: byte-level tokens decoded from their spelling (or, for a string
+    /// that is not byte-level, its UTF-8, as Hugging Face's ByteLevel decoder does), tiktoken tokens'
+    /// bytes, other tokens' UTF-8. Nil for an id out of range or without a token.
+    public func tokenBytes(_ id: Int) -> [UInt8]? {
+        guard id >= 0, id < vocabSize else { return nil }
+        let b = table.bytes(of: id)
+        if b.isEmpty && (isTiktoken || tokens[id] == nil) { return nil }
+        return Array(b)
+    }
+
+    /// Appends the bytes of token `id` (see `tokenBytes`) to `out`; false if there is no such token.
+    @inline(__always)
+    public func appendTokenBytes(_ id: Int, to out: inout [UInt8]) -> Bool {
+        guard id >= 0, id < vocabSize else { return false }
+        let b = table.bytes(of: id)
+        if b.isEmpty && (isTiktoken || tokens[id] == nil) { return false }
+        out.append(contentsOf: b)
+        return true
+    }
+
+    // MARK: Encoding
+
+    /// Encodes one piece: appends its token ids to `ids` and, when `ranges` is non-nil, each token's
+    /// byte range within `piece`. Byte-level models take the piece's raw bytes (any bytes, valid
+    /// UTF-8 or not); character models take UTF-8 (an ill-formed byte is an unknown character).
+    /// With `ranges` nil nothing is allocated beyond growing `ids`.
+    /// - Complexity: O(n) for a piece found whole; O(n^2) merging up to `smallPieceLimit` bytes,
+    ///   O(n log n) beyond.
+    @inline(__always)
+    public func encode(piece: UnsafeBufferPointer<UInt8>, ids: inout [Int], ranges: UnsafeMutablePointer<[Range<Int>]>?) {
+        let n = piece.count
+        guard n > 0, let p = piece.baseAddress else { return }
+        if fastBytes && n == 1 {
+            ids.append(Int(byteIds[Int(p[0])]))
+            ranges?.pointee.append(0..<1)
+            return
+        }
+        if options.ignoreMerges || selfMerging != nil {
+            let id = table.find(p, n)
+            if id >= 0 && (options.ignoreMerges || selfMerging![id] != 0) {
+                ids.append(id)
+                ranges?.pointee.append(0..<n)
+                return
+            }
+        }
+        encodeByMerges(piece, &ids, ranges)
+    }
+
+    /// Convenience: the ids of one piece.
+    public func encode(piece: [UInt8]) -> [Int] {
+        var ids: [Int] = []
+        piece.withUnsafeBufferPointer { encode(piece: $0, ids: &ids, ranges: nil) }
+        return ids
+    }
+
+    /// Encodes `piece` by merging from its bytes or characters, without the whole-piece lookup.
+    func encodeByMerges(_ piece: UnsafeBufferPointer<UInt8>, _ ids: inout [Int], _ ranges: UnsafeMutablePointer<[Range<Int>]>?) {
+        let n = piece.count
+        guard n > 0, let p = piece.baseAddress else { return }
+        precondition(n < Int(Int32.max), "BPE piece over 2 GiB")
+        if !fastBytes {
+            encodeCharacters(p, n, &ids, ranges)
+            return
+        }
+        if n <= BPE.smallPieceLimit {
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: n) { sym in
+                withUnsafeTemporaryAllocation(of: Int32.self, capacity: n + 1) { st in
+                    withUnsafeTemporaryAllocation(of: UInt64.self, capacity: n) { rk in
+                        let s = sym.baseAddress!, t = st.baseAddress!
+                        for i in 0..<n {
+                            s[i] = byteIds[Int(p[i])]
+                            t[i] = Int32(truncatingIfNeeded: i)
+                        }
+                        t[n] = Int32(truncatingIfNeeded: n)
+                        let m: Int
+                        if let pairs {
+                            m = mergeSmall(s, t, rk.baseAddress!, n, PairTableRanker(table: pairs))
+                        } else {
+                            m = mergeSmall(s, t, rk.baseAddress!, n, SliceRanker(table: table, base: p))
+                        }
+                        emit(s, t, m, &ids, ranges)
+                    }
+                }
+            }
+        } else {
+            let s = UnsafeMutablePointer<UInt32>.allocate(capacity: n)
+            let t = UnsafeMutablePointer<Int32>.allocate(capacity: n + 1)
+            defer {
+                s.deallocate()
+                t.deallocate()
+            }
+            for i in 0..<n {
+                s[i] = byteIds[Int(p[i])]
+                t[i] = Int32(truncatingIfNeeded: i)
+            }
+            t[n] = Int32(truncatingIfNeeded: n)
+            let m: Int
+            if let pairs {
+                m = mergeLarge(s, t, n, PairTableRanker(table: pairs))
+            } else {
+                m = mergeLarge(s, t, n, SliceRanker(table: table, base: p))
+            }
+            emit(s, t, m, &ids, ranges)
+        }
+    }
+
+    @inline(__always)
+    private func emit(_ s: UnsafeMutablePointer<UInt32>, _ t: UnsafeMutablePointer<Int32>, _ m: Int,
+                      _ ids: inout [Int], _ ranges: UnsafeMutablePointer<[Range<Int>]>?) {
+        for i in 0..<m { ids.append(Int(s[i])) }
+        if let ranges {
+            for i in 0..<m { ranges.pointee.append(Int(t[i])..<Int(t[i + 1])) }
+        }
+    }
+
+    /// The general path (Hugging Face `merge_word`): one initial symbol per character (per byte for
+    /// byte-level models) with prefix/suffix, byte fallback and unknown handling, then merges.
+    private func encodeCharacters(_ p: UnsafePointer<UInt8>, _ n: Int, _ ids: inout [Int],
+                                  _ ranges: UnsafeMutablePointer<[Range<Int>]>?) {
+        var sym: [UInt32] = []
+        var lens: [Int] = []
+        initialSymbols(p, n, &sym, &lens)
+        let count = sym.count
+        if count == 0 { return }
+        var starts = [Int32](repeating: 0, count: count + 1)
+        var at = 0
+        for i in 0..<count {
+            starts[i] = Int32(min(at, n))
+            at += lens[i]
+        }
+        starts[count] = Int32(min(at, n))
+        var ranks = [UInt64](repeating: 0, count: count)
+        sym.withUnsafeMutableBufferPointer { s in
+            starts.withUnsafeMutableBufferPointer { t in
+                ranks.withUnsafeMutableBufferPointer { rk in
+                    let m: Int
+                    if let pairs {
+                        m = count <= BPE.smallPieceLimit
+                            ? mergeSmall(s.baseAddress!, t.baseAddress!, rk.baseAddress!, count, PairTableRanker(table: pairs))
+                            : mergeLarge(s.baseAddress!, t.baseAddress!, count, PairTableRanker(table: pairs))
+                    } else {
+                        m = count <= BPE.smallPieceLimit
+                            ? mergeSmall(s.baseAddress!, t.baseAddress!, rk.baseAddress!, count, SliceRanker(table: table, base: p))
+                            : mergeLarge(s.baseAddress!, t.baseAddress!, count, SliceRanker(table: table, base: p))
+                    }
+                    emit(s.baseAddress!, t.baseAddress!, m, &ids, ranges)
+                }
+            }
+        }
+    }
+
+    /// Initial symbols of a piece and their byte lengths, exactly as `tokenizers`' `merge_word`.
+    func initialSymbols(_ p: UnsafePointer<UInt8>, _ n: Int, _ sym: inout [UInt32], _ lens: inout [Int]) {
+        var unk: (id: UInt32, len: Int)? = nil
+        var key: [UInt8] = []
+        var fallback: [UInt32] = []
+        let reader = CharReader(p, n)
+        var i = 0
+        while i < n {
+            let len = options.byteLevel ? 1 : reader.at(i).len
+            key.removeAll(keepingCapacity: true)
+            if i > 0 { key.append(contentsOf: prefix) }
+            key.append(contentsOf: UnsafeBufferPointer(start: p + i, count: len))
+            if i + len >= n { key.append(contentsOf: suffix) }
+            let id = table.find(key)
+            if id >= 0 {
+                if let u = unk {
+                    sym.append(u.id)
+                    lens.append(u.len)
+                    unk = nil
+                }
+                sym.append(UInt32(id))
+                lens.append(len)
+            } else {
+                var handled = false
+                if options.byteFallback {
+                    fallback.removeAll(keepingCapacity: true)
+                    for b in key {
+                        let f = fallbackIds[Int(b)]
+                        if f < 0 { break }
+                        fallback.append(UInt32(f))
+                    }
+                    if fallback.count == key.count {
+                        // As in `tokenizers`, a pending unknown is not flushed before byte tokens.
+                        for f in fallback {
+                            sym.append(f)
+                            lens.append(1)
+                        }
+                        handled = true
+                    }
+                }
+                if !handled, let unkId {
+                    if let u = unk {
+                        if options.fuseUnk {
+                            unk = (u.id, u.len + len)
+                        } else {
+                            sym.append(u.id)
+                            lens.append(u.len)
+                            unk = (UInt32(unkId), len)
+                        }
+                    } else {
+                        unk = (UInt32(unkId), len)
+                    }
+                }
+            }
+            i += len
+        }
+        if let u = unk {
+            sym.append(u.id)
+            lens.append(u.len)
+        }
+    }
+}

@@ -1,0 +1,198 @@
+// Building BPE models: from a Hugging Face vocabulary + merges, from tiktoken ranks, and parsing the
+// .tiktoken rank file format (one "base64-token rank" pair per line).
+
+import Foundation
+
+extension BPE {
+    /// A Hugging Face BPE model from its vocabulary (token string -> id) and merges (in rank order,
+    /// rank = index; a pair listed twice keeps its later rank, as `tokenizers` does).
+    ///
+    /// For byte-level models (`options.byteLevel`) vocabulary strings are decoded with `ByteLevel`;
+    /// strings that are not byte-level (added tokens such as "\n") stay in the vocabulary for
+    /// `tokenToId`/`idToToken` but pieces never match them.
+    /// - Throws: `TokenizerError.malformed` naming `path` for a negative id or a merge whose tokens (or
+    ///   merged token) are missing; `.unsupported` for dropout > 0, or a byte-level prefix/suffix that
+    ///   is not spelled in byte characters.
+    public convenience init(vocab: [String: Int], merges: [(String, String)], options: Options = Options(),
+                            path: String = "BPE") throws {
+        if let d = options.dropout, d > 0 { throw TokenizerError.unsupported(path: path, what: "BPE dropout \(d)") }
+        var maxId = -1
+        var tokens: [String?] = []
+        for (s, id) in vocab {
+            guard id >= 0, id < 1 << 30 else { throw TokenizerError.malformed(path: path, reason: "token \(quoted(s)) has id \(id)") }
+            maxId = max(maxId, id)
+        }
+        tokens = [String?](repeating: nil, count: maxId + 1)
+        var entries: [(id: Int, bytes: [UInt8], lookup: Bool)] = []
+        entries.reserveCapacity(vocab.count)
+        for (s, id) in vocab.sorted(by: { $0.value < $1.value || ($0.value == $1.value && $0.key < $1.key) }) {
+            tokens[id] = s
+            if options.byteLevel {
+                if let b = ByteLevel.decode(s) {
+                    entries.append((id, b, true))
+                } else {
+                    entries.append((id, Array(s.utf8), false))
+                }
+            } else {
+                entries.append((id, Array(s.utf8), true))
+            }
+        }
+        func affix(_ s: String?, _ what: String) throws -> [UInt8] {
+            guard let s, !s.isEmpty else { return [] }
+            if !options.byteLevel { return Array(s.utf8) }
+            guard let b = ByteLevel.decode(s) else {
+                throw TokenizerError.unsupported(path: path, what: "byte-level \(what) \(quoted(s))")
+            }
+            return b
+        }
+        let prefix = try affix(options.continuingSubwordPrefix, "continuing_subword_prefix")
+        let suffix = try affix(options.endOfWordSuffix, "end_of_word_suffix")
+        let prefixLength = options.continuingSubwordPrefix?.utf8.count ?? 0
+        var pairEntries: [(a: UInt32, b: UInt32, rank: UInt32, merged: UInt32)] = []
+        pairEntries.reserveCapacity(merges.count)
+        for (rank, (a, b)) in merges.enumerated() {
+            guard let ia = vocab[a] else { throw mergeError(path, rank, a) }
+            guard let ib = vocab[b] else { throw mergeError(path, rank, b) }
+            let bUTF8 = Array(b.utf8)
+            guard bUTF8.count >= prefixLength, let tail = String(validating: bUTF8[prefixLength...], as: UTF8.self) else {
+                throw TokenizerError.malformed(path: path, reason: "merge \(rank + 1): \(quoted(b)) lacks the continuing-subword prefix")
+            }
+            let merged = a + tail
+            guard let im = vocab[merged] else { throw mergeError(path, rank, merged) }
+            pairEntries.append((UInt32(ia), UInt32(ib), UInt32(rank), UInt32(im)))
+        }
+        let table = ByteStringTable(count: maxId + 1, entries: entries)
+        self.init(parts: Parts(options: options, vocabSize: maxId + 1, isTiktoken: false, table: table,
+                               pairs: PairTable(pairEntries), vocab: vocab, tokens: tokens, prefix: prefix, suffix: suffix))
+    }
+
+    /// A tiktoken model from its mergeable ranks (token bytes -> rank = id). Every single byte must
+    /// have a rank, as tiktoken requires.
+    /// - Throws: `TokenizerError.malformed` naming `path` for a negative or huge rank or a missing byte.
+    public convenience init(tiktokenRanks: [[UInt8]: Int], path: String = "tiktoken ranks") throws {
+        let list = tiktokenRanks.sorted { $0.value < $1.value }.map { (bytes: $0.key, rank: $0.value) }
+        try self.init(rankList: list, path: path)
+    }
+
+    /// A tiktoken model from the contents of a `.tiktoken` rank file.
+    /// - Throws: `TokenizerError.malformed` with the line number of a bad line.
+    public convenience init(tiktokenData data: [UInt8], path: String) throws {
+        try self.init(rankList: try BPE.parseTiktokenLines(data, path: path), path: path)
+    }
+
+    /// A tiktoken model read from a `.tiktoken` rank file.
+    /// - Throws: `TokenizerError.unreadable` if the file cannot be read, `.malformed` for bad content.
+    public convenience init(tiktokenFile path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TokenizerError.unreadable(path: path, reason: "no such file or not readable")
+        }
+        try self.init(tiktokenData: [UInt8](data), path: path)
+    }
+
+    convenience init(rankList: [(bytes: [UInt8], rank: Int)], path: String) throws {
+        var maxRank = -1
+        for (b, r) in rankList {
+            guard r >= 0, r < 1 << 26 else {
+                throw TokenizerError.malformed(path: path, reason: "token \(ByteLevel.encode(b)) has rank \(r)")
+            }
+            maxRank = max(maxRank, r)
+        }
+        let table = ByteStringTable(count: maxRank + 1, entries: rankList.map { ($0.rank, $0.bytes, true) })
+        for b in 0..<256 where table.find([UInt8(b)]) < 0 {
+            throw TokenizerError.malformed(path: path, reason: "no rank for the single byte 0x\(String(b, radix: 16, uppercase: true))")
+        }
+        self.init(parts: Parts(options: Options(byteLevel: true, ignoreMerges: true), vocabSize: maxRank + 1,
+                               isTiktoken: true, table: table, pairs: nil))
+    }
+
+    /// Parses a `.tiktoken` rank file: lines of "base64-token rank"; empty lines are skipped; a token
+    /// listed twice keeps its later rank.
+    /// - Throws: `TokenizerError.malformed` naming `path` and the line number of a bad line.
+    public static func parseTiktoken(_ data: [UInt8], path: String) throws -> [[UInt8]: Int] {
+        var ranks: [[UInt8]: Int] = [:]
+        for (b, r) in try parseTiktokenLines(data, path: path) { ranks[b] = r }
+        return ranks
+    }
+
+    static func parseTiktokenLines(_ data: [UInt8], path: String) throws -> [(bytes: [UInt8], rank: Int)] {
+        var out: [(bytes: [UInt8], rank: Int)] = []
+        out.reserveCapacity(data.count / 12)
+        var lineNo = 0
+        var i = 0
+        let n = data.count
+        while i < n {
+            lineNo += 1
+            var e = i
+            while e < n && data[e] != 0x0A { e += 1 }
+            var lineEnd = e
+            if lineEnd > i && data[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+            defer { i = e + 1 }
+            // Fields separated by spaces or tabs.
+            var fields: [Range<Int>] = []
+            var j = i
+            while j < lineEnd {
+                while j < lineEnd && (data[j] == 0x20 || data[j] == 0x09) { j += 1 }
+                let s = j
+                while j < lineEnd && data[j] != 0x20 && data[j] != 0x09 { j += 1 }
+                if j > s { fields.append(s..<j) }
+            }
+            if fields.isEmpty { continue }
+            guard fields.count == 2 else {
+                throw TokenizerError.malformed(path: path, reason: "line \(lineNo): expected \"<base64 token> <rank>\", found \(fields.count) fields")
+            }
+            guard let bytes = decodeBase64(data[fields[0]]) else {
+                throw TokenizerError.malformed(path: path, reason: "line \(lineNo): invalid base64 token")
+            }
+            var rank = 0
+            for d in data[fields[1]] {
+                guard d >= 0x30, d <= 0x39, rank < 1 << 40 else {
+                    throw TokenizerError.malformed(path: path, reason: "line \(lineNo): invalid rank")
+                }
+                rank = rank * 10 + Int(d - 0x30)
+            }
+            out.append((bytes, rank))
+        }
+        return out
+    }
+
+    /// Strict standard base64 (alphabet A-Z a-z 0-9 + /, '=' padding to a multiple of 4).
+    static func decodeBase64(_ s: ArraySlice<UInt8>) -> [UInt8]? {
+        guard s.count % 4 == 0, !s.isEmpty else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(s.count / 4 * 3)
+        var acc: UInt32 = 0
+        var bits = 0
+        var padding = 0
+        for c in s {
+            let v: UInt32
+            switch c {
+            case 0x41...0x5A: v = UInt32(c - 0x41)
+            case 0x61...0x7A: v = UInt32(c - 0x61 + 26)
+            case 0x30...0x39: v = UInt32(c - 0x30 + 52)
+            case 0x2B: v = 62
+            case 0x2F: v = 63
+            case 0x3D:
+                padding += 1
+                continue
+            default: return nil
+            }
+            if padding > 0 { return nil }  // data after padding
+            acc = acc << 6 | v
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: acc >> UInt32(bits)))
+            }
+        }
+        guard padding <= 2, (s.count / 4) * 3 - padding == out.count else { return nil }
+        return out
+    }
+}
+
+private func quoted(_ s: String) -> String {
+    "\"" + s.unicodeScalars.map { $0.value < 0x20 ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined() + "\""
+}
+
+private func mergeError(_ path: String, _ rank: Int, _ token: String) -> TokenizerError {
+    .malformed(path: path, reason: "merge \(rank + 1): token \(quoted(token)) is not in the vocabulary")
+}

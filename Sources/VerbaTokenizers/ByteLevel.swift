@@ -1,0 +1,87 @@
+// GPT-2's reversible mapping between bytes and printable Unicode characters ("bytes_to_unicode").
+//
+// Byte-level BPE vocabularies spell every token as a string of these 256 characters: printable bytes
+// ('!'...'~', '¡'...'¬', '®'...'ÿ') stand for themselves, and the other 68 bytes (controls, space,
+// 0x7F-0xA0, 0xAD) take U+0100, U+0101, ... in byte order, so a space is 'Ġ' (U+0120) and '\n' is 'Ċ'.
+
+/// GPT-2's byte <-> character table, and conversions between raw bytes and vocabulary strings.
+public enum ByteLevel {
+    /// `byteToScalar[b]`: the Unicode scalar value that spells byte `b` in a vocabulary string.
+    public static let byteToScalar: [UInt32] = {
+        var table = [UInt32](repeating: 0, count: 256)
+        var next: UInt32 = 256
+        for b in 0..<256 {
+            if isPrintable(UInt8(b)) {
+                table[b] = UInt32(b)
+            } else {
+                table[b] = next
+                next += 1
+            }
+        }
+        return table
+    }()
+
+    /// Inverse of `byteToScalar` over scalars 0..<324: the byte, or -1.
+    static let scalarToByteTable: [Int16] = {
+        var table = [Int16](repeating: -1, count: 324)
+        for (b, s) in byteToScalar.enumerated() { table[Int(s)] = Int16(b) }
+        return table
+    }()
+
+    /// UTF-8 of each byte's character (1 or 2 bytes), packed little-endian with the length in the top byte.
+    static let byteToUTF8: [UInt32] = byteToScalar.map { s in
+        s < 0x80 ? (s | 1 << 24) : ((0xC0 | s >> 6) | (0x80 | s & 0x3F) << 8 | 2 << 24)
+    }
+
+    @inline(__always)
+    static func isPrintable(_ b: UInt8) -> Bool {
+        (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE
+    }
+
+    /// The byte that scalar `s` spells, or nil if `s` is not one of the 256 byte characters.
+    public static func byte(forScalar s: UInt32) -> UInt8? {
+        guard s < 324 else { return nil }
+        let b = scalarToByteTable[Int(s)]
+        return b < 0 ? nil : UInt8(b)
+    }
+
+    /// Appends to `out` the UTF-8 of the vocabulary spelling of `bytes` (one character per byte).
+    /// - Complexity: O(n).
+    public static func appendEncoded<C: Sequence>(_ bytes: C, to out: inout [UInt8]) where C.Element == UInt8 {
+        for b in bytes {
+            let packed = byteToUTF8[Int(b)]
+            out.append(UInt8(truncatingIfNeeded: packed))
+            if packed >> 24 == 2 { out.append(UInt8(truncatingIfNeeded: packed >> 8)) }
+        }
+    }
+
+    /// The vocabulary spelling of raw `bytes`: `encode([0x20, 0x61]) == "Ġa"`.
+    public static func encode<C: Sequence>(_ bytes: C) -> String where C.Element == UInt8 {
+        var utf8: [UInt8] = []
+        utf8.reserveCapacity(bytes.underestimatedCount * 2)
+        appendEncoded(bytes, to: &utf8)
+        return String(decoding: utf8, as: UTF8.self)
+    }
+
+    /// The raw bytes that a vocabulary string spells, or nil if some character of `token` is not one of
+    /// the 256 byte characters (an added token such as "<|endoftext|>" decodes; "\n" does not).
+    public static func decode(_ token: String) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(token.utf8.count)
+        for s in token.unicodeScalars {
+            guard let b = byte(forScalar: s.value) else { return nil }
+            out.append(b)
+        }
+        return out
+    }
+
+    /// Appends the bytes of `token` as Hugging Face's ByteLevel decoder does: the bytes its characters
+    /// spell, or, if any character is not a byte character, the token's own UTF-8 unchanged.
+    public static func appendDecoded(_ token: String, to out: inout [UInt8]) {
+        if let bytes = decode(token) {
+            out.append(contentsOf: bytes)
+        } else {
+            out.append(contentsOf: token.utf8)
+        }
+    }
+}
