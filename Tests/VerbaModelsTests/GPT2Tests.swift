@@ -1,0 +1,250 @@
+import Foundation
+import VerbaModels
+import VerbaTensor
+import VerbaTokenizers
+import XCTest
+
+// GPT-2 against Hugging Face transformers: random-weight folders built by scripts/fixtures/gpt2.py.
+// Tests/Fixtures/gpt2-small/ is committed; downloads/gpt2-124m/ comes from scripts/make-gpt2-124m.sh
+// (the 124M tests skip when it is absent) with its expected outputs in Tests/Fixtures/gpt2-124m-expected.json.
+
+private func repoRoot() -> URL {
+    var url = URL(fileURLWithPath: #filePath)
+    while url.path != "/" {
+        url.deleteLastPathComponent()
+        if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
+    }
+    return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+}
+
+private let smallFolder = repoRoot().appendingPathComponent("Tests/Fixtures/gpt2-small").path
+private let bigFolder = repoRoot().appendingPathComponent("downloads/gpt2-124m").path
+
+private func loadJSON(_ path: String) throws -> [String: Any] {
+    let data = try Data(contentsOf: URL(fileURLWithPath: path))
+    return try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+}
+
+private func ints(_ any: Any?) -> [Int] { (any as? [Any] ?? []).map { ($0 as! NSNumber).intValue } }
+private func floats(_ any: Any?) -> [Float] { (any as? [Any] ?? []).map { ($0 as! NSNumber).floatValue } }
+
+/// Largest |a - b| over two equal-length vectors.
+private func maxDiff(_ a: [Float], _ b: [Float]) -> Float {
+    precondition(a.count == b.count)
+    var m: Float = 0
+    for i in 0..<a.count { m = max(m, abs(a[i] - b[i])) }
+    return m
+}
+
+/// Generates greedily with the KV cache: prefill, then one-token steps; returns the new ids.
+private func greedyIds(_ model: GPT2Model, prompt: [Int], count: Int) throws -> [Int] {
+    let cache = model.makeCache()
+    var logits = try model.logits(for: prompt, cache: cache)
+    var out: [Int] = []
+    for _ in 0..<count {
+        let next = Sampler.argmax(logits)
+        out.append(next)
+        if out.count == count { break }
+        logits = try model.logits(for: [next], cache: cache)
+    }
+    return out
+}
+
+/// A temporary copy of a model folder, with `edit` applied to its config.json.
+private func editedCopy(of folder: String, edit: (inout [String: Any]) -> Void) throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("verba-gpt2-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    for name in try FileManager.default.contentsOfDirectory(atPath: folder) where name != "expected.json" {
+        try FileManager.default.copyItem(atPath: folder + "/" + name, toPath: dir.appendingPathComponent(name).path)
+    }
+    var config = try loadJSON(folder + "/config.json")
+    edit(&config)
+    try JSONSerialization.data(withJSONObject: config).write(to: dir.appendingPathComponent("config.json"))
+    return dir.path
+}
+
+final class GPT2Tests: XCTestCase {
+    func testSmallLogitsMatchTransformers() throws {
+        let model = try GPT2Model(folder: smallFolder)
+        let expected = try loadJSON(smallFolder + "/expected.json")
+        let cases = try XCTUnwrap(expected["logits"] as? [[String: Any]])
+        XCTAssertEqual(cases.count, 5)
+        for c in cases {
+            let ids = ints(c["ids"]), positions = ints(c["positions"])
+            let rows = try XCTUnwrap(c["logits"] as? [Any])
+            let got = try model.allLogits(ids)
+            XCTAssertEqual(got.count, ids.count)
+            for (i, p) in positions.enumerated() {
+                let d = maxDiff(got[p], floats(rows[i]))
+                XCTAssertLessThan(d, 1e-4, "ids \(ids.prefix(8))... position \(p)")
+            }
+        }
+    }
+
+    func testWeightsWithoutTransformerPrefix() throws {
+        // Rewrite the small checkpoint with the original OpenAI names (no `transformer.` prefix).
+        let file = try SafeTensorsFile(path: smallFolder + "/model.safetensors")
+        let dir = try editedCopy(of: smallFolder) { _ in }
+        var list: [(name: String, tensor: FloatTensor, dtype: DType)] = []
+        for name in file.names {
+            let stripped = name.hasPrefix("transformer.") ? String(name.dropFirst("transformer.".count)) : name
+            list.append((stripped, try file.floats(name).copy(), .f32))
+        }
+        try SafeTensorsWriter.write(list, metadata: ["format": "pt"], to: dir + "/model.safetensors")
+        let a = try GPT2Model(folder: smallFolder), b = try GPT2Model(folder: dir)
+        let ids = [1, 2, 3, 50, 100, 7]
+        XCTAssertEqual(try a.allLogits(ids), try b.allLogits(ids))
+    }
+
+    func testCachedDecodeEqualsRecompute() throws {
+        let model = try GPT2Model(folder: smallFolder)
+        let ids = Array((0..<40).map { ($0 * 37 + 11) % model.config.vocabSize })
+        let full = try model.allLogits(ids)
+        // prefill 5 tokens, then one token at a time, then a second batched chunk of 10
+        let cache = model.makeCache()
+        var stepLogits: [[Float]] = [try model.logits(for: Array(ids[0..<5]), cache: cache)]
+        for i in 5..<30 { stepLogits.append(try model.logits(for: [ids[i]], cache: cache)) }
+        stepLogits.append(try model.logits(for: Array(ids[30..<40]), cache: cache))
+        XCTAssertEqual(cache.count, 40)
+        var positions = [4] + Array(5..<30)
+        positions.append(39)
+        for (row, p) in zip(stepLogits, positions) {
+            XCTAssertLessThan(maxDiff(row, full[p]), 2e-5, "position \(p)")
+        }
+    }
+
+    func testSmallGreedyMatchesTransformersGenerate() throws {
+        let model = try GPT2Model(folder: smallFolder)
+        let expected = try loadJSON(smallFolder + "/expected.json")
+        let cases = try XCTUnwrap(expected["greedy"] as? [[String: Any]])
+        for c in cases {
+            let want = ints(c["generated"])
+            XCTAssertEqual(try greedyIds(model, prompt: ints(c["ids"]), count: want.count), want, "\(c["text"] ?? "")")
+        }
+    }
+
+    func testSmallPerplexityMatchesSlidingWindowReference() throws {
+        let model = try GPT2Model(folder: smallFolder)
+        let expected = try loadJSON(smallFolder + "/expected.json")
+        let ids = ints(expected["perplexity_ids"])
+        let cases = try XCTUnwrap(expected["perplexity"] as? [[String: Any]])
+        for c in cases {
+            let context = (c["context"] as! NSNumber).intValue, stride = (c["stride"] as! NSNumber).intValue
+            let want = (c["perplexity"] as! NSNumber).doubleValue
+            let got = try Perplexity.evaluate(model: model, ids: ids, context: context, stride: stride)
+            XCTAssertEqual(got.scoredTokens, (c["scored"] as! NSNumber).intValue)
+            XCTAssertLessThan(abs(got.perplexity - want) / want, 1e-4, "context \(context) stride \(stride)")
+        }
+    }
+
+    func testSeededSamplingIsReproducible() throws {
+        let model = try GPT2Model(folder: smallFolder)
+        func sample(seed: UInt64, _ p: SamplingParameters) throws -> [Int] {
+            var sampler = Sampler(parameters: p, seed: seed)
+            let cache = model.makeCache()
+            var history = [1, 2, 3]
+            var logits = try model.logits(for: history, cache: cache)
+            for _ in 0..<20 {
+                let next = sampler.next(logits: &logits, history: history)
+                history.append(next)
+                logits = try model.logits(for: [next], cache: cache)
+            }
+            return Array(history.dropFirst(3))
+        }
+        let settings = [SamplingParameters(temperature: 1), SamplingParameters(temperature: 0.8, topK: 20),
+                        SamplingParameters(temperature: 1.2, topP: 0.9), SamplingParameters(temperature: 1, minP: 0.05),
+                        SamplingParameters(temperature: 0.7, topK: 50, topP: 0.95, minP: 0.02, repetitionPenalty: 1.3)]
+        for p in settings {
+            let a = try sample(seed: 42, p), b = try sample(seed: 42, p), c = try sample(seed: 43, p)
+            XCTAssertEqual(a, b, "\(p)")
+            XCTAssertNotEqual(a, c, "\(p): different seeds should differ")
+        }
+    }
+
+    func testBadInputErrors() throws {
+        let model = try GPT2Model(folder: smallFolder)
+        let n = model.config.contextLength
+        XCTAssertThrowsError(try model.logits(for: Array(repeating: 1, count: n + 1), cache: model.makeCache())) { e in
+            XCTAssertTrue("\(e)".contains("context"), "\(e)")
+        }
+        XCTAssertThrowsError(try model.logits(for: [model.config.vocabSize], cache: model.makeCache()))
+        XCTAssertThrowsError(try model.logits(for: [], cache: model.makeCache()))
+        let relu2 = try editedCopy(of: smallFolder) { $0["activation_function"] = "relu2" }
+        XCTAssertThrowsError(try GPT2Model(folder: relu2)) { e in
+            XCTAssertTrue("\(e)".contains("activation_function") && "\(e)".contains("relu2"), "\(e)")
+        }
+        let badHeads = try editedCopy(of: smallFolder) { $0["n_head"] = 5 }
+        XCTAssertThrowsError(try GPT2Model(folder: badHeads)) { e in XCTAssertTrue("\(e)".contains("n_head"), "\(e)") }
+        let badVocab = try editedCopy(of: smallFolder) { $0["vocab_size"] = 500 }
+        XCTAssertThrowsError(try GPT2Model(folder: badVocab)) { e in XCTAssertTrue("\(e)".contains("wte"), "\(e)") }
+    }
+
+    func testDecodeKernelsMatchReference() {
+        var rng = SeededGenerator(seed: 9)
+        func random(_ n: Int) -> [Float] { (0..<n).map { _ in Float(rng.nextUnit() * 2 - 1) } }
+        for (k, n) in [(1, 1), (7, 5), (64, 48), (130, 33), (768, 2304), (3072, 768)] {
+            let x = random(k), w = random(k * n), b = random(n)
+            let want = referenceVectorTimesMatrix(x, w, bias: b, k: k, n: n)
+            XCTAssertLessThan(maxDiff(decodeVectorTimesMatrix(x, w, bias: b, k: k, n: n), want), 1e-4 * Float(k).squareRoot())
+            let wantT = referenceMatrixTimesVector(w, x, n: n, k: k)
+            XCTAssertLessThan(maxDiff(decodeMatrixTimesVector(w, x, n: n, k: k), wantT), 1e-4 * Float(k).squareRoot())
+        }
+    }
+
+    // MARK: The full 124M configuration (downloads/gpt2-124m from scripts/make-gpt2-124m.sh)
+
+    private func bigModel() throws -> (GPT2Model, [String: Any]) {
+        guard FileManager.default.fileExists(atPath: bigFolder + "/model.safetensors") else {
+            throw XCTSkip("downloads/gpt2-124m is absent (run scripts/make-gpt2-124m.sh)")
+        }
+        let expected = try loadJSON(repoRoot().appendingPathComponent("Tests/Fixtures/gpt2-124m-expected.json").path)
+        let model = try GPT2Model(folder: bigFolder)
+        // The folder must be the one the expected values came from (same seed, same generator).
+        let file = try SafeTensorsFile(path: bigFolder + "/model.safetensors")
+        let fingerprint = try XCTUnwrap(expected["fingerprint"] as? [String: Any])
+        for (name, values) in fingerprint {
+            let want = floats(values)
+            let t = try file.floats(name)
+            XCTAssertEqual(Array(t.buffer.prefix(4)), Array(want.prefix(4)), "\(name): folder from another seed?")
+        }
+        return (model, expected)
+    }
+
+    func test124MLogitsMatchTransformers() throws {
+        let (model, expected) = try bigModel()
+        let columns = ints(expected["columns"])
+        for c in try XCTUnwrap(expected["logits"] as? [[String: Any]]) {
+            let ids = ints(c["ids"]), argmax = ints(c["argmax"])
+            let rows = try XCTUnwrap(c["logits"] as? [Any])
+            let got = try model.allLogits(ids)
+            for p in 0..<ids.count {
+                XCTAssertLessThan(maxDiff(columns.map { got[p][$0] }, floats(rows[p])), 1e-4, "position \(p)")
+                XCTAssertEqual(Sampler.argmax(got[p]), argmax[p])
+            }
+            // The cached decode path gives the same last logits.
+            if ids.count > 1 {
+                let cache = model.makeCache()
+                _ = try model.logits(for: Array(ids.dropLast()), cache: cache)
+                XCTAssertLessThan(maxDiff(try model.logits(for: [ids.last!], cache: cache), got.last!), 1e-4)
+            }
+        }
+    }
+
+    func test124MPerplexityMatchesSlidingWindowReference() throws {
+        let (model, expected) = try bigModel()
+        let c = try XCTUnwrap(expected["perplexity"] as? [String: Any])
+        let want = (c["perplexity"] as! NSNumber).doubleValue
+        let got = try Perplexity.evaluate(model: model, ids: ints(c["ids"]), context: (c["context"] as! NSNumber).intValue,
+                                          stride: (c["stride"] as! NSNumber).intValue)
+        XCTAssertEqual(got.scoredTokens, (c["scored"] as! NSNumber).intValue)
+        XCTAssertLessThan(abs(got.perplexity - want) / want, 1e-4)
+    }
+
+    func test124MGreedyMatchesTransformersGenerate() throws {
+        let (model, expected) = try bigModel()
+        for c in try XCTUnwrap(expected["greedy"] as? [[String: Any]]) {
+            let want = ints(c["generated"])
+            XCTAssertEqual(try greedyIds(model, prompt: ints(c["ids"]), count: want.count), want)
+        }
+    }
+}
