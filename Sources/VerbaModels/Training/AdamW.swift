@@ -1,0 +1,102 @@
+// The optimizer side of training: AdamW with decoupled weight decay (PyTorch's `torch.optim.AdamW`
+// update, bit for bit in formula), gradient clipping by global norm (`clip_grad_norm_`), and the
+// learning-rate schedule (linear warmup, then cosine decay to a floor). Plus the seeded generator
+// every trainer uses, so runs are reproducible and resumable.
+import Foundation
+
+/// AdamW state over a flat parameter buffer: first and second moments and the step count.
+public final class AdamW {
+    /// β₁, β₂, ε and the decoupled weight-decay factor.
+    public let beta1: Float, beta2: Float, eps: Float, weightDecay: Float
+    /// First moments (parameterCount floats).
+    public let m: UnsafeMutablePointer<Float>
+    /// Second moments (parameterCount floats).
+    public let v: UnsafeMutablePointer<Float>
+    /// Number of updates applied so far.
+    public var step: Int = 0
+    public let count: Int
+    private let decayMask: [Bool]
+
+    /// - Parameter slices: which ranges decay (matrices and embeddings) and which do not (biases, norms).
+    public init(count: Int, slices: [ParameterSlice], beta1: Float = 0.9, beta2: Float = 0.999,
+                eps: Float = 1e-8, weightDecay: Float = 0.0) {
+        self.count = count
+        self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay
+        m = .allocate(capacity: max(count, 1)); m.initialize(repeating: 0, count: max(count, 1))
+        v = .allocate(capacity: max(count, 1)); v.initialize(repeating: 0, count: max(count, 1))
+        var mask = [Bool](repeating: false, count: count)
+        for s in slices where s.decay { for i in s.offset..<(s.offset + s.count) { mask[i] = true } }
+        decayMask = mask
+    }
+
+    deinit { m.deallocate(); v.deallocate() }
+
+    /// One update with learning rate `lr`:
+    /// p ← p − lr·wd·p (decaying slices only); m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²;
+    /// p ← p − lr·(m / (1−β₁ᵗ)) / (√v / √(1−β₂ᵗ) + ε).
+    /// - Complexity: O(parameterCount).
+    public func update(parameters p: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>, lr: Float) {
+        step += 1
+        let bc1 = 1 - pow(Double(beta1), Double(step)), bc2 = 1 - pow(Double(beta2), Double(step))
+        let stepSize = Float(Double(lr) / bc1)
+        let sqrtBc2 = Float(bc2.squareRoot())
+        let decayFactor = 1 - lr * weightDecay
+        let b1 = beta1, b2 = beta2, e = eps
+        decayMask.withUnsafeBufferPointer { mask in
+            for i in 0..<count {
+                let grad = g[i]
+                if mask[i] { p[i] *= decayFactor }
+                let mi = b1 * m[i] + (1 - b1) * grad
+                let vi = b2 * v[i] + (1 - b2) * grad * grad
+                m[i] = mi; v[i] = vi
+                p[i] -= stepSize * mi / (vi.squareRoot() / sqrtBc2 + e)
+            }
+        }
+    }
+}
+
+/// Scales `gradients` so their global L2 norm is at most `maxNorm` (as `torch.nn.utils.clip_grad_norm_`:
+/// factor maxNorm / (norm + 1e-6) when below 1). Returns the norm before clipping.
+@discardableResult
+public func clipGradientNorm(_ gradients: UnsafeMutablePointer<Float>, count: Int, maxNorm: Float) -> Float {
+    var sum: Double = 0
+    for i in 0..<count { let x = Double(gradients[i]); sum += x * x }
+    let norm = Float(sum.squareRoot())
+    if maxNorm > 0 {
+        let coef = maxNorm / (norm + 1e-6)
+        if coef < 1 { for i in 0..<count { gradients[i] *= coef } }
+    }
+    return norm
+}
+
+/// Learning rate at optimizer step `step` (0-based) of `total`: linear warmup over `warmup` steps to
+/// `maxLR`, then cosine decay to `maxLR · minFraction` at the last step.
+public func learningRate(step: Int, total: Int, warmup: Int, maxLR: Float, minFraction: Float = 0.1) -> Float {
+    if step < warmup { return maxLR * Float(step + 1) / Float(warmup) }
+    let span = max(1, total - warmup - 1)
+    let progress = min(1, Double(step - warmup) / Double(span))
+    let minLR = Double(maxLR * minFraction)
+    return Float(minLR + 0.5 * (Double(maxLR) - minLR) * (1 + cos(Double.pi * progress)))
+}
+
+/// SplitMix64: a small, fast, seedable generator (Steele et al.), for initialisation and batch sampling.
+public struct SplitMix64: RandomNumberGenerator {
+    public private(set) var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1) with 24 random bits.
+    public mutating func nextUniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
+    /// Standard normal (Box–Muller).
+    public mutating func nextGaussian() -> Float {
+        let u1 = max(Double(next() >> 11) / Double(1 << 53), 1e-300), u2 = Double(next() >> 11) / Double(1 << 53)
+        return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
+    }
+    /// Uniform integer in 0..<n.
+    public mutating func nextInt(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
+}
