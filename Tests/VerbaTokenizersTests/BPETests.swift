@@ -1,0 +1,299 @@
+import Foundation
+import XCTest
+import VerbaTokenizers
+
+/// Models shared by the tests (built once).
+enum BPEModels {
+    static let gpt2Folder = "/work/shared/fixtures/gpt2"
+
+    static func gpt2(ignoreMerges: Bool = false) throws -> BPE {
+        let vocabData = try Data(contentsOf: URL(fileURLWithPath: gpt2Folder + "/vocab.json"))
+        let vocab = try XCTUnwrap(try JSONSerialization.jsonObject(with: vocabData) as? [String: Int])
+        let text = try String(contentsOfFile: gpt2Folder + "/merges.txt", encoding: .utf8)
+        var merges: [(String, String)] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) where !line.hasPrefix("#version") {
+            let parts = line.split(separator: " ")
+            XCTAssertEqual(parts.count, 2)
+            merges.append((String(parts[0]), String(parts[1])))
+        }
+        return try BPE(vocab: vocab, merges: merges, options: .init(byteLevel: true, ignoreMerges: ignoreMerges),
+                       path: gpt2Folder)
+    }
+
+    static func tiktoken(_ name: String) throws -> BPE {
+        let path = BPECases.root.appendingPathComponent("downloads/tiktoken/\(name).tiktoken").path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw XCTSkip("\(path) is absent (run scripts/fetch-assets.sh)")
+        }
+        return try BPE(tiktokenFile: path)
+    }
+}
+
+/// Splits `text` with `pre` and encodes each piece with `model`.
+func encodeText(_ text: [UInt8], _ pre: PreTokenizer, _ model: BPE, ranges: Bool = false) -> (ids: [Int], ranges: [Range<Int>]) {
+    var pieces: [Range<Int>] = []
+    var ids: [Int] = []
+    var out: [Range<Int>] = []
+    text.withUnsafeBufferPointer { buf in
+        pre.split(buf, into: &pieces)
+        for p in pieces {
+            let piece = UnsafeBufferPointer(rebasing: buf[p])
+            if ranges {
+                var local: [Range<Int>] = []
+                model.encode(piece: piece, ids: &ids, ranges: &local)
+                out += local.map { ($0.lowerBound + p.lowerBound)..<($0.upperBound + p.lowerBound) }
+            } else {
+                model.encode(piece: piece, ids: &ids, ranges: nil)
+            }
+        }
+    }
+    return (ids, out)
+}
+
+final class BPETests: XCTestCase {
+    func check(_ model: BPE, _ pattern: SplitPattern, _ key: String) throws {
+        let fixture = try BPECases.load()
+        var failures = 0
+        for c in fixture.cases {
+            let expected = try XCTUnwrap(c.ids[key])
+            let got = encodeText(c.text, PatternSplitter(pattern), model).ids
+            if got != expected {
+                failures += 1
+                if failures <= 5 { XCTFail("\(key) on \(show(c.text)): got \(got), expected \(expected)") }
+            }
+        }
+        XCTAssertEqual(failures, 0, "\(key): \(failures) texts differ")
+    }
+
+    func testGPT2MatchesTokenizers() throws {
+        try check(try BPEModels.gpt2(), .gpt2, "gpt2")
+    }
+
+    func testCL100KMatchesTiktoken() throws {
+        try check(try BPEModels.tiktoken("cl100k_base"), .cl100k, "cl100k")
+    }
+
+    func testO200KMatchesTiktoken() throws {
+        try check(try BPEModels.tiktoken("o200k_base"), .o200k, "o200k")
+    }
+
+    /// The fast paths (whole-piece lookup, array scan, heap) against the textbook loop.
+    func testFastPathsMatchReference() throws {
+        var models: [(String, BPE)] = [("gpt2", try BPEModels.gpt2()), ("gpt2+ignore_merges", try BPEModels.gpt2(ignoreMerges: true))]
+        if let cl = try? BPEModels.tiktoken("cl100k_base") { models.append(("cl100k", cl)) }
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("aaabbbeeinorst  ..'\n".utf8) + [0xC3, 0xA9, 0xF0, 0x9F, 0x91, 0x8D, 0xFF]
+        var pieces: [[UInt8]] = [Array("a".utf8), Array(" the".utf8), Array("unbelievably".utf8)]
+        for _ in 0..<200 {
+            let n = Int.random(in: 1...400, using: &rng)
+            pieces.append((0..<n).map { _ in alphabet.randomElement(using: &rng)! })
+        }
+        pieces.append([UInt8](repeating: 0x61, count: 3000))
+        pieces.append(Array(String(repeating: "ab", count: 1500).utf8))
+        pieces.append(Array(String(repeating: "🙂", count: 300).utf8))
+        for (name, model) in models {
+            for piece in pieces {
+                let fast = model.encode(piece: piece)
+                XCTAssertEqual(fast, model.encodeReference(piece: piece), "\(name): \(show(piece))")
+                // Every byte is encoded: the tokens' bytes give the piece back.
+                var back: [UInt8] = []
+                for id in fast { XCTAssertTrue(model.appendTokenBytes(id, to: &back)) }
+                XCTAssertEqual(back, piece, name)
+            }
+        }
+    }
+
+    /// GPT-2 never lists a token whose own merges split it, so the whole-piece lookup changes nothing.
+    func testWholePieceLookupIsExactWithoutIgnoreMerges() throws {
+        let plain = try BPEModels.gpt2()
+        let fixture = try BPECases.load()
+        for c in fixture.cases {
+            XCTAssertEqual(encodeText(c.text, PatternSplitter(.gpt2), plain).ids, c.ids["gpt2"])
+        }
+        for word in ["Ġthe", "ĠHello", "Ċ", "ĠâĢ¦"] {
+            let id = try XCTUnwrap(plain.tokenToId(word))
+            let bytes = try XCTUnwrap(plain.tokenBytes(id))
+            XCTAssertEqual(plain.encode(piece: bytes), plain.encodeReference(piece: bytes))
+        }
+    }
+
+    func testRangesAndRoundTripOfIllFormedText() throws {
+        let model = try BPEModels.tiktoken("cl100k_base")
+        let text: [UInt8] = Array("héllo  wörld\r\n".utf8) + [0xFF, 0xC3, 0x28, 0xE2, 0x82] + Array("👨‍👩‍👧 end".utf8)
+        let (ids, ranges) = encodeText(text, PatternSplitter(.cl100k), model, ranges: true)
+        XCTAssertEqual(ids.count, ranges.count)
+        var back: [UInt8] = []
+        var at = 0
+        for (id, r) in zip(ids, ranges) {
+            XCTAssertEqual(r.lowerBound, at)
+            at = r.upperBound
+            let bytes = try XCTUnwrap(model.tokenBytes(id))
+            XCTAssertEqual(bytes, Array(text[r]))
+            back += bytes
+        }
+        XCTAssertEqual(back, text)
+        // No allocation-free path differences: ids alone are the same.
+        XCTAssertEqual(encodeText(text, PatternSplitter(.cl100k), model).ids, ids)
+    }
+
+    func testLongRepeatedCharacterIsNotQuadratic() throws {
+        let model = try BPEModels.tiktoken("cl100k_base")
+        let piece = [UInt8](repeating: 0x61, count: 2_000_000)
+        let ids = model.encode(piece: piece)
+        var back: [UInt8] = []
+        for id in ids { _ = model.appendTokenBytes(id, to: &back) }
+        XCTAssertEqual(back, piece)
+        // Every token of a run of 'a' is itself a run of 'a': the run splits into few, long tokens.
+        XCTAssertLessThan(ids.count, piece.count / 4)
+    }
+
+    func testVocabularyLookups() throws {
+        let gpt2 = try BPEModels.gpt2()
+        XCTAssertEqual(gpt2.vocabSize, 50257)
+        XCTAssertEqual(gpt2.tokenToId("Ġthe"), 262)
+        XCTAssertEqual(gpt2.idToToken(262), "Ġthe")
+        XCTAssertEqual(gpt2.tokenBytes(262), Array(" the".utf8))
+        XCTAssertNil(gpt2.idToToken(50257))
+        XCTAssertEqual(gpt2.encode(piece: Array(" the".utf8)), [262])
+        let cl = try BPEModels.tiktoken("cl100k_base")
+        XCTAssertEqual(cl.vocabSize, 100256)
+        XCTAssertEqual(cl.tokenToId("Ġthe"), 279)
+        XCTAssertEqual(cl.idToToken(279), "Ġthe")
+        XCTAssertEqual(cl.encode(piece: Array(" the".utf8)), [279])
+        XCTAssertTrue(cl.isTiktoken)
+    }
+
+    func testTiktokenParsing() throws {
+        let ok = Array("IQ== 0\n\nIg== 1\r\naGk= 2\n".utf8)
+        XCTAssertEqual(try BPE.parseTiktoken(ok, path: "x"), [[0x21]: 0, [0x22]: 1, Array("hi".utf8): 2])
+        XCTAssertThrowsError(try BPE.parseTiktoken(Array("IQ== 0\nI@== 1\n".utf8), path: "f.tiktoken")) { e in
+            XCTAssertEqual(e as? TokenizerError, .malformed(path: "f.tiktoken", reason: "line 2: invalid base64 token"))
+        }
+        XCTAssertThrowsError(try BPE.parseTiktoken(Array("IQ== 0\nIQ=\n".utf8), path: "f")) { e in
+            XCTAssertEqual((e as? TokenizerError)?.description, "f: line 2: expected \"<base64 token> <rank>\", found 1 fields")
+        }
+        XCTAssertThrowsError(try BPE.parseTiktoken(Array("IQ== -1\n".utf8), path: "f")) { e in
+            XCTAssertEqual(e as? TokenizerError, .malformed(path: "f", reason: "line 1: invalid rank"))
+        }
+        // A rank file must give every single byte a rank.
+        XCTAssertThrowsError(try BPE(tiktokenData: ok, path: "small")) { e in
+            XCTAssertEqual(e as? TokenizerError, .malformed(path: "small", reason: "no rank for the single byte 0x0"))
+        }
+        XCTAssertThrowsError(try BPE(tiktokenFile: "/nonexistent.tiktoken"))
+    }
+
+    func testTiktokenRanksConstructor() throws {
+        var ranks: [[UInt8]: Int] = [:]
+        for b in 0..<256 { ranks[[UInt8(b)]] = b }
+        ranks[Array("ab".utf8)] = 256
+        ranks[Array("abc".utf8)] = 257
+        ranks[Array("bc".utf8)] = 258
+        let model = try BPE(tiktokenRanks: ranks)
+        XCTAssertEqual(model.encode(piece: Array("abc".utf8)), [257])  // whole-piece lookup
+        XCTAssertEqual(model.encode(piece: Array("abcd".utf8)), [257, 100])  // ab, then abc
+        XCTAssertEqual(model.encode(piece: Array("xbc".utf8)), [120, 258])
+    }
+
+    func testCharacterModelWithUnknownsPrefixAndFallback() throws {
+        // A small non-byte-level model: characters, "##" continuation, "</w>" suffix, unk.
+        let vocab = ["[UNK]": 0, "a": 1, "b": 2, "##a": 3, "##b": 4, "ab": 5, "##b</w>": 6, "a</w>": 7, "ab</w>": 8]
+        let merges = [("a", "##b</w>"), ("a", "##b")]
+        let model = try BPE(vocab: vocab, merges: merges, options: .init(
+            byteLevel: false, unkToken: "[UNK]", fuseUnk: true, continuingSubwordPrefix: "##", endOfWordSuffix: "</w>"))
+        XCTAssertEqual(model.encode(piece: Array("ab".utf8)), [8])
+        XCTAssertEqual(model.encode(piece: Array("a".utf8)), [7])
+        XCTAssertEqual(model.encode(piece: Array("xyab".utf8)), [0, 3, 6])  // fused unk, then ##a ##b</w>
+        let unfused = try BPE(vocab: vocab, merges: merges, options: .init(
+            byteLevel: false, unkToken: "[UNK]", continuingSubwordPrefix: "##", endOfWordSuffix: "</w>"))
+        XCTAssertEqual(unfused.encode(piece: Array("xya".utf8)), [0, 0, 0])  // "##a</w>" is missing too
+        var fbVocab = ["a": 0, "b": 1, "ab": 2]
+        for b in 0..<256 { fbVocab[String(format: "<0x%02X>", b)] = 3 + b }
+        let fb = try BPE(vocab: fbVocab, merges: [("a", "b")], options: .init(byteLevel: false, byteFallback: true))
+        XCTAssertEqual(fb.encode(piece: Array("abé".utf8)), [2, 3 + 0xC3, 3 + 0xA9])
+        XCTAssertThrowsError(try BPE(vocab: vocab, merges: [("a", "zz")], options: .init(byteLevel: false), path: "m.txt")) { e in
+            XCTAssertEqual((e as? TokenizerError)?.description, "m.txt: merge 1: token \"zz\" is not in the vocabulary")
+        }
+        XCTAssertThrowsError(try BPE(vocab: vocab, merges: [], options: .init(dropout: 0.1), path: "t.json"))
+    }
+
+    /// Prints splitter and BPE throughput over the fortunes corpus. Runs only with VERBA_BPE_BENCH=1
+    /// (it times, it asserts nothing timed); build with `-c release`.
+    func testThroughput() throws {
+        guard ProcessInfo.processInfo.environment["VERBA_BPE_BENCH"] == "1" else { throw XCTSkip("set VERBA_BPE_BENCH=1") }
+        let corpus = try BPECorpus.lines()
+        let bytes = corpus.reduce(0) { $0 + $1.count + 1 }
+        for (name, pattern) in [("cl100k_base", SplitPattern.cl100k), ("o200k_base", .o200k)] {
+            let model = try BPEModels.tiktoken(name)
+            let splitter = PatternSplitter(pattern)
+            var pieces: [Range<Int>] = []
+            var t = Date()
+            var count = 0
+            for line in corpus {
+                pieces.removeAll(keepingCapacity: true)
+                line.withUnsafeBufferPointer { splitter.split($0, into: &pieces) }
+                count += pieces.count
+            }
+            let split = Date().timeIntervalSince(t)
+            var ids: [Int] = []
+            var total = 0
+            t = Date()
+            for line in corpus {
+                pieces.removeAll(keepingCapacity: true)
+                ids.removeAll(keepingCapacity: true)
+                line.withUnsafeBufferPointer { buf in
+                    splitter.split(buf, into: &pieces)
+                    for p in pieces { model.encode(piece: UnsafeBufferPointer(rebasing: buf[p]), ids: &ids, ranges: nil) }
+                }
+                total += ids.count
+            }
+            let all = Date().timeIntervalSince(t)
+            let mb = Double(bytes) / 1e6
+            print(String(format: "%@: %.1f MB, %d pieces, %d ids; split %.1f MB/s; split+BPE %.1f MB/s",
+                         name, mb, count, total, mb / split, mb / all))
+        }
+    }
+
+    /// Compares every line of a corpus with ids written by scripts/fixtures/bpe_corpus_ids.py. Runs only
+    /// when VERBA_BPE_CORPUS names that script's output folder.
+    func testCorpusMatchesReference() throws {
+        guard let dir = ProcessInfo.processInfo.environment["VERBA_BPE_CORPUS"] else { throw XCTSkip("set VERBA_BPE_CORPUS") }
+        let lines = try BPECorpus.lines(path: dir + "/corpus.txt")
+        for (name, pattern, model) in [("cl100k", SplitPattern.cl100k, try BPEModels.tiktoken("cl100k_base")),
+                                       ("o200k", .o200k, try BPEModels.tiktoken("o200k_base")),
+                                       ("gpt2", .gpt2, try BPEModels.gpt2())] {
+            let expected = try String(contentsOfFile: dir + "/\(name).ids", encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+            var failures = 0
+            for (k, line) in lines.enumerated() {
+                let want = expected[k].split(separator: " ").map { Int($0)! }
+                let got = encodeText(line, PatternSplitter(pattern), model).ids
+                if got != want {
+                    failures += 1
+                    if failures <= 5 { XCTFail("\(name) line \(k + 1) \(show(line)): got \(got), expected \(want)") }
+                }
+            }
+            print("\(name): \(lines.count) lines, \(failures) differ")
+            XCTAssertEqual(failures, 0)
+        }
+    }
+}
+
+enum BPECorpus {
+    /// Lines of the fortunes corpus (all files under /usr/share/games/fortunes without .dat/.u8), or a file.
+    static func lines(path: String? = nil) throws -> [[UInt8]] {
+        var data: [UInt8] = []
+        if let path {
+            data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        } else {
+            let root = "/usr/share/games/fortunes"
+            guard let e = FileManager.default.enumerator(atPath: root) else { throw XCTSkip("no fortunes") }
+            var files: [String] = []
+            for case let f as String in e where !f.hasSuffix(".dat") && !f.hasSuffix(".u8") { files.append(f) }
+            for f in files.sorted() {
+                var isDir: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: root + "/" + f, isDirectory: &isDir), !isDir.boolValue else { continue }
+                data += [UInt8](try Data(contentsOf: URL(fileURLWithPath: root + "/" + f)))
+            }
+        }
+        return data.split(separator: 0x0A, omittingEmptySubsequences: false).map { Array($0) }
+    }
+}
