@@ -148,7 +148,7 @@ public struct BertNormalizer: Normalizer, Equatable {
         var b = NormalizedBuilder(input: text)
         let strip = stripsAccents
         // Non-starters kept while stripping accents, waiting for canonical reordering.
-        var run: [(scalar: UInt32, origin: Range<Int>)] = []
+        var run: [RunEntry] = []
         var decomposed: [UInt32] = []
         return asciiMap.withUnsafeBufferPointer { map -> NormalizedText in
             var i = 0
@@ -192,14 +192,12 @@ public struct BertNormalizer: Normalizer, Equatable {
                 if strip {
                     decomposed.removeAll(keepingCapacity: true)
                     UnicodeProperties.decompose(s, compatibility: false, into: &decomposed)
-                    for d in decomposed {
-                        let cc = UnicodeProperties.combiningClass(d)
-                        let mn = UnicodeProperties.isNonspacingMark(d)
-                        if cc == 0 {
+                    for (k, d) in decomposed.enumerated() {
+                        if UnicodeProperties.combiningClass(d) == 0 {
                             if !run.isEmpty { flush(&run, &b) }
-                            if !mn { emit(d, r, &b) }
-                        } else if !mn {
-                            run.append((d, r))
+                            if !UnicodeProperties.isNonspacingMark(d) { emit(d, r, &b) }
+                        } else {
+                            run.append(RunEntry(scalar: d, consumes: k == 0, origin: r))
                         }
                     }
                 } else {
@@ -226,16 +224,42 @@ public struct BertNormalizer: Normalizer, Equatable {
         }
     }
 
-    /// Emits a run of surviving non-starters in canonical order; origins stay in place, as in `tokenizers`.
-    private func flush(_ run: inout [(scalar: UInt32, origin: Range<Int>)], _ b: inout NormalizedBuilder) {
+    /// Emits a run of non-starters (after canonical reordering, nonspacing marks dropped). When the
+    /// order changes, origins are replayed as `tokenizers` aligns them (see `UnicodeProperties.normalize`).
+    private func flush(_ run: inout [RunEntry], _ b: inout NormalizedBuilder) {
         if run.count > 1 {
             var scalars = run.map { $0.scalar }
-            UnicodeProperties.canonicallyReorder(&scalars)
-            for k in 0 ..< run.count { run[k].scalar = scalars[k] }
+            var order = Array(0 ..< run.count)
+            if UnicodeProperties.canonicallyReorder(&scalars, &order) {
+                let sources = run.filter { $0.consumes }.map { $0.origin }
+                let before = run[0].origin   // a leading inserted piece belongs to the previous position
+                var pos = 0
+                var replayed: [RunEntry] = []
+                for k in order {
+                    let e = run[k]
+                    let origin: Range<Int>
+                    if e.consumes {
+                        origin = sources[pos]
+                        pos += 1
+                    } else {
+                        origin = pos > 0 ? sources[pos - 1] : before
+                    }
+                    replayed.append(RunEntry(scalar: e.scalar, consumes: e.consumes, origin: origin))
+                }
+                run = replayed
+            }
         }
-        for (s, r) in run { emit(s, r, &b) }
+        for e in run where !UnicodeProperties.isNonspacingMark(e.scalar) { emit(e.scalar, e.origin, &b) }
         run.removeAll(keepingCapacity: true)
     }
+}
+
+/// A non-starter waiting for canonical reordering in BERT's accent stripping.
+private struct RunEntry {
+    var scalar: UInt32
+    /// First piece of its character's decomposition (else an inserted piece).
+    var consumes: Bool
+    var origin: Range<Int>
 }
 
 /// Unicode normalization (tokenizer.json `NFC`, `NFD`, `NFKC`, `NFKD`).

@@ -151,8 +151,8 @@ public enum GeneralCategory: UInt8, Sendable {
 public enum UnicodeProperties {
     /// Property bits stored per code point.
     public struct Flags: OptionSet, Sendable {
-        public let rawValue: UInt8
-        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public let rawValue: UInt16
+        public init(rawValue: UInt16) { self.rawValue = rawValue }
         /// Rust `char::is_whitespace` (the White_Space property).
         public static let whitespace = Flags(rawValue: 1)
         /// BERT's control characters: categories Cc, Cf, Co except tab, newline, carriage return.
@@ -169,6 +169,10 @@ public enum UnicodeProperties {
         public static let word = Flags(rawValue: 64)
         /// Rust `char::is_numeric` (categories Nd, Nl, No).
         public static let numeric = Flags(rawValue: 128)
+        /// Has a canonical decomposition (as `tokenizers` decomposes).
+        public static let canonicalDecomposition = Flags(rawValue: 256)
+        /// Has a compatibility (or canonical) decomposition (as `tokenizers` decomposes).
+        public static let compatibilityDecomposition = Flags(rawValue: 512)
     }
 
     /// The flags of scalar `s` (none for raw-byte pseudo-scalars).
@@ -176,7 +180,7 @@ public enum UnicodeProperties {
     @inlinable @inline(__always)
     public static func flags(_ s: UInt32) -> Flags {
         if s >= UTF8Codec.rawByteBase { return [] }
-        return Flags(rawValue: PropertyTable.shared.lookup(s))
+        return Flags(rawValue: PropertyTable.shared.flags(s))
     }
 
     /// Rust `char::is_whitespace`.
@@ -219,6 +223,9 @@ public enum UnicodeProperties {
         return PropertyTable.shared.combiningClass(s)
     }
 
+    /// Forces the property tables to be built now (about 50 ms) rather than on first use.
+    public static func prepare() { _ = PropertyTable.shared }
+
     /// Lowercase of `s` as Rust's `char::to_lowercase`: one scalar, or two for U+0130 (`i` + U+0307).
     /// `second` is nil when the mapping is a single scalar. Raw bytes map to themselves.
     @inlinable @inline(__always)
@@ -229,8 +236,10 @@ public enum UnicodeProperties {
 
     /// Appends the full canonical (or, with `compatibility`, compatibility) decomposition of `s`,
     /// before canonical reordering. Hangul syllables decompose to jamo.
+    @inlinable
     public static func decompose(_ s: UInt32, compatibility: Bool, into out: inout [UInt32]) {
-        if s < 0xC0 && !compatibility || s < 0xA0 || s >= UTF8Codec.rawByteBase {
+        let f = flags(s)
+        if !f.contains(compatibility ? .compatibilityDecomposition : .canonicalDecomposition) {
             out.append(s)
             return
         }
@@ -247,38 +256,58 @@ public enum NormalizationForm: String, Sendable, CaseIterable {
 }
 
 extension UnicodeProperties {
-    /// Normalizes `scalars` to `form`, carrying one origin per scalar the way `tokenizers` aligns them:
-    /// a decomposed scalar's pieces share its origin; canonical reordering moves scalars but leaves
-    /// origins in place; a composed scalar takes its starter's origin.
-    /// - Complexity: O(n) apart from reordering runs of combining marks.
-    public static func normalize<O>(_ scalars: [UInt32], origins: [O], form: NormalizationForm) -> (scalars: [UInt32], origins: [O]) {
+    /// Normalizes `scalars` to `form`, with `origins[k]` the original byte range of scalar k, and gives
+    /// each output scalar an origin the way `tokenizers` aligns them: every output scalar "consumes"
+    /// input positions (the first piece of a decomposition one, later pieces none, a composite the sum
+    /// of its parts); replaying the output in order, a scalar that consumes takes the origin of the
+    /// next input position, one that consumes nothing the origin of the last position consumed.
+    /// So reordered marks trade origins, and a composite takes its starter's origin.
+    /// - Complexity: O(n) apart from sorting runs of combining marks.
+    public static func normalize(_ scalars: [UInt32], origins: [Range<Int>], form: NormalizationForm)
+        -> (scalars: [UInt32], origins: [Range<Int>]) {
         precondition(scalars.count == origins.count, "one origin per scalar")
-        var outS: [UInt32] = []
-        var outO: [O] = []
-        outS.reserveCapacity(scalars.count + 8)
-        outO.reserveCapacity(scalars.count + 8)
-        var tmp: [UInt32] = []
+        var s: [UInt32] = []
+        var consumes: [Int32] = []
+        s.reserveCapacity(scalars.count + 8)
+        consumes.reserveCapacity(scalars.count + 8)
         let compat = form.compatibility
-        for (k, s) in scalars.enumerated() {
-            tmp.removeAll(keepingCapacity: true)
-            decompose(s, compatibility: compat, into: &tmp)
-            for d in tmp {
-                outS.append(d)
-                outO.append(origins[k])
-            }
+        for c in scalars {
+            let before = s.count
+            decompose(c, compatibility: compat, into: &s)
+            consumes.append(1)
+            for _ in before + 1 ..< s.count { consumes.append(0) }
         }
-        canonicallyReorder(&outS)
-        if form.composes { compose(&outS, &outO) }
-        return (outS, outO)
+        canonicallyReorder(&s, &consumes)
+        if form.composes { compose(&s, &consumes) }
+        return (s, replayOrigins(consumes, origins))
     }
 
     /// Normalizes a scalar array to `form` (no origins).
     public static func normalize(_ scalars: [UInt32], form: NormalizationForm) -> [UInt32] {
-        normalize(scalars, origins: [UInt8](repeating: 0, count: scalars.count), form: form).scalars
+        normalize(scalars, origins: [Range<Int>](repeating: 0 ..< 0, count: scalars.count), form: form).scalars
     }
 
-    /// Stable sort of every run of non-starters by combining class (the Canonical Ordering Algorithm).
-    static func canonicallyReorder(_ s: inout [UInt32]) {
+    /// Origins of output scalars from how many input positions each consumes (see `normalize`).
+    static func replayOrigins(_ consumes: [Int32], _ sources: [Range<Int>]) -> [Range<Int>] {
+        var out: [Range<Int>] = []
+        out.reserveCapacity(consumes.count)
+        var pos = 0
+        for k in consumes {
+            if k > 0 {
+                out.append(pos < sources.count ? sources[pos] : (sources.last.map { $0.upperBound ..< $0.upperBound } ?? 0 ..< 0))
+                pos += Int(k)
+            } else {
+                out.append(pos > 0 ? sources[min(pos, sources.count) - 1] : 0 ..< 0)
+            }
+        }
+        return out
+    }
+
+    /// Stable sort of every run of non-starters by combining class (the Canonical Ordering Algorithm);
+    /// `tag` moves with its scalar. Returns whether anything moved.
+    @discardableResult
+    static func canonicallyReorder<T>(_ s: inout [UInt32], _ tag: inout [T]) -> Bool {
+        var moved = false
         var i = 0
         let n = s.count
         while i < n {
@@ -286,28 +315,32 @@ extension UnicodeProperties {
             var j = i
             while j < n && combiningClass(s[j]) != 0 { j += 1 }
             if j - i > 1 {
-                // Insertion sort keeps equal classes in order.
-                for a in (i + 1) ..< j {
-                    let v = s[a], cv = combiningClass(v)
+                for a in (i + 1) ..< j {   // insertion sort: equal classes keep their order
+                    let v = s[a], t = tag[a], cv = combiningClass(v)
                     var b = a
                     while b > i && combiningClass(s[b - 1]) > cv {
                         s[b] = s[b - 1]
+                        tag[b] = tag[b - 1]
                         b -= 1
                     }
+                    if b != a { moved = true }
                     s[b] = v
+                    tag[b] = t
                 }
             }
             i = j
         }
+        return moved
     }
 
-    /// The Canonical Composition Algorithm over a decomposed, reordered array.
-    static func compose<O>(_ s: inout [UInt32], _ o: inout [O]) {
+    /// The Canonical Composition Algorithm over a decomposed, reordered array; a composite's
+    /// `consumes` is the sum of its parts'.
+    static func compose(_ s: inout [UInt32], _ consumes: inout [Int32]) {
         guard !s.isEmpty else { return }
         var outS: [UInt32] = []
-        var outO: [O] = []
+        var outC: [Int32] = []
         outS.reserveCapacity(s.count)
-        outO.reserveCapacity(s.count)
+        outC.reserveCapacity(s.count)
         var starter = -1          // index in outS of the last starter
         var lastClass = -1        // class of the last scalar kept after that starter (-1: none yet)
         for k in 0 ..< s.count {
@@ -315,7 +348,8 @@ extension UnicodeProperties {
             let cc = Int(combiningClass(c))
             if starter >= 0, lastClass == -1 || lastClass < cc,
                let composite = PropertyTable.shared.composePair(outS[starter], c) {
-                outS[starter] = composite   // the composite keeps the starter's origin
+                outS[starter] = composite
+                outC[starter] += consumes[k]
                 continue
             }
             if cc == 0 {
@@ -325,57 +359,97 @@ extension UnicodeProperties {
                 lastClass = cc
             }
             outS.append(c)
-            outO.append(o[k])
+            outC.append(consumes[k])
         }
         s = outS
-        o = outO
+        consumes = outC
     }
 }
 
-/// Two-stage lookup tables built once from utf8proc plus the measured differences from `tokenizers`.
+/// Two-stage lookup tables built once from utf8proc plus the measured differences from `tokenizers`
+/// (about 50 ms on first use).
 @usableFromInline
 final class PropertyTable: @unchecked Sendable {
     @usableFromInline static let shared = PropertyTable()
 
-    /// stage1[cp >> 8] is the offset of cp's 256-entry block in stage2.
-    @usableFromInline let stage1: [UInt32]
-    @usableFromInline let stage2: [UInt8]
+    /// A two-stage table: `index[cp >> 8]` is the offset of cp's 256-entry block in `blocks`.
+    @usableFromInline
+    struct Stages<T: Hashable> {
+        @usableFromInline let index: [UInt32]
+        @usableFromInline let blocks: [T]
+
+        init(_ flat: [T]) {
+            precondition(flat.count == 0x11_0000)
+            var index = [UInt32](repeating: 0, count: 0x1100)
+            var blocks: [T] = []
+            var seen: [ArraySlice<T>: UInt32] = [:]
+            for hi in 0 ..< 0x1100 {
+                let block = flat[hi << 8 ..< (hi + 1) << 8]
+                if let at = seen[block] {
+                    index[hi] = at
+                } else {
+                    let at = UInt32(blocks.count)
+                    blocks.append(contentsOf: block)
+                    seen[block] = at
+                    index[hi] = at
+                }
+            }
+            self.index = index
+            self.blocks = blocks
+        }
+
+        @inlinable @inline(__always)
+        func at(_ cp: UInt32) -> T {
+            index.withUnsafeBufferPointer { i in
+                blocks.withUnsafeBufferPointer { b in b[Int(i[Int(cp >> 8)]) + Int(cp & 0xFF)] }
+            }
+        }
+    }
+
+    @usableFromInline let flagTable: Stages<UInt16>
+    @usableFromInline let cccTable: Stages<UInt8>
+    /// lowercase(cp) - cp, for every code point but U+0130.
+    @usableFromInline let lowerTable: Stages<Int32>
+    let noCanonical: Set<UInt32>
+    let noCompatibility: Set<UInt32>
 
     private init() {
         let count = 0x11_0000
-        var flat = [UInt8](repeating: 0, count: count)
-        for cp in 0 ..< count { flat[cp] = PropertyTable.computeFlags(UInt32(cp)) }
-        for e in UnicodeExceptions.flagOverrides {
-            for cp in e.range { flat[Int(cp)] = (flat[Int(cp)] & ~e.mask) | (e.value & e.mask) }
-        }
-        var stage1 = [UInt32](repeating: 0, count: count >> 8)
-        var stage2: [UInt8] = []
-        var blockIndex: [ArraySlice<UInt8>: UInt32] = [:]
-        for hi in 0 ..< count >> 8 {
-            let block = flat[hi << 8 ..< (hi + 1) << 8]
-            if let at = blockIndex[block] {
-                stage1[hi] = at
-            } else {
-                let at = UInt32(stage2.count)
-                stage2.append(contentsOf: block)
-                blockIndex[block] = at
-                stage1[hi] = at
+        noCanonical = Set(UnicodeExceptions.noCanonicalData)
+        noCompatibility = Set(UnicodeExceptions.noCompatibilityData)
+        var flags = [UInt16](repeating: 0, count: count)
+        var ccc = [UInt8](repeating: 0, count: count)
+        var lower = [Int32](repeating: 0, count: count)
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: 32) { buf in
+            for cp in 0 ..< count {
+                let (f, c, l) = PropertyTable.compute(UInt32(cp), buf)
+                flags[cp] = f
+                ccc[cp] = c
+                lower[cp] = l &- Int32(cp)
             }
         }
-        self.stage1 = stage1
-        self.stage2 = stage2
+        let o = UnicodeExceptions.flagOverrideData
+        for k in stride(from: 0, to: o.count, by: 3) {
+            let mask = UInt16(o[k + 2] >> 8), value = UInt16(o[k + 2] & 0xFF)
+            for cp in Int(o[k]) ... Int(o[k + 1]) { flags[cp] = (flags[cp] & ~mask) | (value & mask) }
+        }
+        for cp in noCanonical { flags[Int(cp)] &= ~UnicodeProperties.Flags.canonicalDecomposition.rawValue }
+        for cp in noCompatibility { flags[Int(cp)] &= ~UnicodeProperties.Flags.compatibilityDecomposition.rawValue }
+        for cp in UnicodeExceptions.starterData { ccc[Int(cp)] = 0 }
+        let l = UnicodeExceptions.lowercaseData
+        for k in stride(from: 0, to: l.count, by: 2) { lower[Int(l[k])] = Int32(l[k + 1]) &- Int32(l[k]) }
+        flagTable = Stages(flags)
+        cccTable = Stages(ccc)
+        lowerTable = Stages(lower)
     }
 
     @inlinable @inline(__always)
-    func lookup(_ s: UInt32) -> UInt8 {
-        stage1.withUnsafeBufferPointer { s1 in
-            stage2.withUnsafeBufferPointer { s2 in s2[Int(s1[Int(s >> 8)]) + Int(s & 0xFF)] }
-        }
-    }
+    func flags(_ s: UInt32) -> UInt16 { flagTable.at(s) }
 
-    /// Flags of one code point from utf8proc, then corrected by the measured exception ranges.
-    static func computeFlags(_ cp: UInt32) -> UInt8 {
-        var f: UnicodeProperties.Flags = []
+    /// Flags, combining class and simple lowercase of one code point from utf8proc.
+    private static func compute(_ cp: UInt32, _ buf: UnsafeMutableBufferPointer<Int32>) -> (UInt16, UInt8, Int32) {
+        typealias F = UnicodeProperties.Flags
+        var f: F = []
         let cat = UnicodeProperties.generalCategory(cp)
         switch cp {
         case 0x09 ... 0x0D, 0x20, 0x85, 0xA0, 0x1680, 0x2000 ... 0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000:
@@ -397,34 +471,35 @@ final class PropertyTable: @unchecked Sendable {
         }
         if UnicodeProperties.isChineseRange(cp) { f.insert(.chinese) }
         switch cat {
-        case .lu, .ll, .lt, .lm, .lo, .mn, .mc, .me, .nd, .pc: f.insert(.word)
-        case .nl: f.insert(.word)   // Nl is Alphabetic
-        default:
-            if cp == 0x200C || cp == 0x200D { f.insert(.word) }
+        case .lu, .ll, .lt, .lm, .lo, .mn, .mc, .me, .nd, .nl, .pc: f.insert(.word)
+        default: if cp == 0x200C || cp == 0x200D { f.insert(.word) }
         }
-        return f.rawValue
+        var bound: Int32 = 0
+        let c = Int32(bitPattern: cp)
+        if utf8proc_decompose_char(c, buf.baseAddress, 32, UTF8PROC_DECOMPOSE, &bound) != 1 || buf[0] != c {
+            f.formUnion([.canonicalDecomposition, .compatibilityDecomposition])
+        }
+        let compat = utf8proc_option_t(rawValue: UTF8PROC_DECOMPOSE.rawValue | UTF8PROC_COMPAT.rawValue)
+        if utf8proc_decompose_char(c, buf.baseAddress, 32, compat, &bound) != 1 || buf[0] != c {
+            f.insert(.compatibilityDecomposition)
+        }
+        let ccc = UInt8(truncatingIfNeeded: utf8proc_get_property(c)?.pointee.combining_class ?? 0)
+        return (f.rawValue, ccc, utf8proc_tolower(c))
     }
 
-    @usableFromInline
-    func combiningClass(_ s: UInt32) -> UInt8 {
-        if let c = UnicodeExceptions.combiningClass[s] { return c }
-        guard let p = utf8proc_get_property(Int32(s)) else { return 0 }
-        return UInt8(truncatingIfNeeded: p.pointee.combining_class)
-    }
+    @inlinable @inline(__always)
+    func combiningClass(_ s: UInt32) -> UInt8 { cccTable.at(s) }
 
-    @usableFromInline
+    @inlinable @inline(__always)
     func lowercaseNonASCII(_ s: UInt32) -> (first: UInt32, second: UInt32?) {
         if s >= UTF8Codec.rawByteBase { return (s, nil) }
         if s == 0x130 { return (0x69, 0x307) }
-        if let m = UnicodeExceptions.lowercase[s] { return (m, nil) }
-        return (UInt32(bitPattern: utf8proc_tolower(Int32(bitPattern: s))), nil)
+        return (UInt32(bitPattern: Int32(bitPattern: s) &+ lowerTable.at(s)), nil)
     }
 
+    /// Full decomposition of a code point that has one (flags say so).
+    @usableFromInline
     func decompose(_ s: UInt32, compatibility: Bool, into out: inout [UInt32]) {
-        if UnicodeExceptions.noDecomposition.contains(s) {
-            out.append(s)
-            return
-        }
         var opts = UTF8PROC_DECOMPOSE.rawValue
         if compatibility { opts |= UTF8PROC_COMPAT.rawValue }
         withUnsafeTemporaryAllocation(of: Int32.self, capacity: 32) { buf in
@@ -447,20 +522,7 @@ final class PropertyTable: @unchecked Sendable {
         let n = utf8proc_normalize_utf32(&buf, 2, utf8proc_option_t(rawValue: opts))
         guard n == 1 else { return nil }
         let c = UInt32(bitPattern: buf[0])
-        if UnicodeExceptions.noDecomposition.contains(c) { return nil }
+        if noCanonical.contains(c) { return nil }
         return c
     }
-}
-
-/// Where `tokenizers` 0.23.3 differs from utf8proc's Unicode 15.0 data, measured over every code point
-/// by `scripts/fixtures/wordpiece_cases.py` (fixture `Tests/Fixtures/wordpiece/unicode_properties.json`).
-enum UnicodeExceptions {
-    /// Ranges whose flags (bits in `mask`) are set to `value`.
-    static let flagOverrides: [(range: ClosedRange<UInt32>, mask: UInt8, value: UInt8)] = []
-    /// Combining classes that differ.
-    static let combiningClass: [UInt32: UInt8] = [:]
-    /// Lowercase mappings that differ.
-    static let lowercase: [UInt32: UInt32] = [:]
-    /// Code points that `tokenizers` does not decompose (or compose into).
-    static let noDecomposition: Set<UInt32> = []
 }
