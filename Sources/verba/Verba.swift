@@ -22,6 +22,11 @@ struct Verba: ParsableCommand {
         """,
         subcommands: [
             // Each subcommand lives in its own file; register it here.
+            Generate.self,
+            PerplexityCommand.self,
+            Tokenize.self,
+            Decode.self,
+            TokenizerCommand.self,
         ]
     )
 

@@ -120,7 +120,7 @@ public struct BPETrainer: Sendable {
             positions.append(pos)
             queue.push(.init(count: count, pair: pair, pos: Int32(positions.count - 1)))
         }
-        for (pair, pos) in whereToUpdate.sorted(by: { $0.key < $1.key }) {
+        for (pair, pos) in whereToUpdate {
             let c = pairCounts[pair] ?? 0
             if c > 0 { enqueue(pair, count: c, pos: pos) }
         }
@@ -158,7 +158,8 @@ public struct BPETrainer: Sendable {
                 pairCounts[ch.pair, default: 0] += Int(ch.delta) * counts[Int(ch.word)]
                 if ch.delta > 0 { whereToUpdate[ch.pair, default: []].appendUnique(ch.word) }
             }
-            for (pair, pos) in whereToUpdate.sorted(by: { $0.key < $1.key }) {
+            // Entries of one pair with equal counts pop one after the other whatever their order.
+            for (pair, pos) in whereToUpdate {
                 let c = pairCounts[pair] ?? 0
                 if c > 0 { enqueue(pair, count: c, pos: pos) }
             }

@@ -4,15 +4,12 @@ import Foundation
 public enum TrainerError: Error, CustomStringConvertible, Equatable {
     case unreadable(path: String, reason: String)
     case emptyCorpus
-    case vocabTooSmall(requested: Int, minimum: Int)
     case invalidOption(String)
 
     public var description: String {
         switch self {
         case let .unreadable(path, reason): return "\(path): cannot read: \(reason)"
         case .emptyCorpus: return "the corpus holds no words to learn from"
-        case let .vocabTooSmall(requested, minimum):
-            return "vocab size \(requested) is smaller than the special tokens and alphabet (\(minimum)); ask for at least \(minimum)"
         case let .invalidOption(what): return what
         }
     }

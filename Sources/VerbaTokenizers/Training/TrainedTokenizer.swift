@@ -1,0 +1,147 @@
+import Foundation
+
+/// A tokenizer learned by `TokenizerTrainer`, ready to be written in the formats the field uses.
+public struct TrainedTokenizer: Sendable {
+    /// What was learned.
+    public var result: BPETrainingResult
+    /// How it was learned (model, split, normalization).
+    public var options: TokenizerTrainingOptions
+
+    /// True when the special tokens and the alphabet alone reach the requested size: then, as in HF,
+    /// the vocabulary holds all of them (more than asked) and no merges.
+    public var alphabetExceedsVocabSize: Bool { result.vocab.count > options.vocabSize }
+
+    /// The Hugging Face `tokenizer.json` document: model, normalizer, pre-tokenizer, post-processor,
+    /// decoder and added tokens, so that HF `tokenizers` loads it and encodes as Verba does.
+    public func tokenizerJSON() -> JSONValue {
+        var vocab: [(String, JSONValue)] = []
+        vocab.reserveCapacity(result.vocab.count)
+        for (id, token) in result.vocab.enumerated() { vocab.append((token, .int(id))) }
+        let added: [JSONValue] = result.specialTokens.enumerated().map { id, token in
+            .object([("id", .int(id)), ("content", .string(token)), ("single_word", .bool(false)),
+                     ("lstrip", .bool(false)), ("rstrip", .bool(false)), ("normalized", .bool(false)),
+                     ("special", .bool(true))])
+        }
+        let model: JSONValue, normalizer: JSONValue, preTokenizer: JSONValue, postProcessor: JSONValue, decoder: JSONValue
+        switch options.model {
+        case .bpe:
+            let merges: [JSONValue] = result.merges.map { .array([.string(result.vocab[$0.0]), .string(result.vocab[$0.1])]) }
+            let unk: JSONValue = options.byteLevel ? .null : (result.specialTokens.contains("[UNK]") ? .string("[UNK]") : .null)
+            model = .object([("type", .string("BPE")), ("dropout", .null), ("unk_token", unk),
+                             ("continuing_subword_prefix", .null), ("end_of_word_suffix", .null),
+                             ("fuse_unk", .bool(false)), ("byte_fallback", .bool(false)), ("ignore_merges", .bool(false)),
+                             ("vocab", .object(vocab)), ("merges", .array(merges))])
+        case .wordPiece:
+            model = .object([("type", .string("WordPiece")), ("unk_token", .string("[UNK]")),
+                             ("continuing_subword_prefix", .string("##")), ("max_input_chars_per_word", .int(100)),
+                             ("vocab", .object(vocab))])
+        }
+        if options.model == .wordPiece {
+            normalizer = .object([("type", .string("BertNormalizer")), ("clean_text", .bool(true)),
+                                  ("handle_chinese_chars", .bool(true)), ("strip_accents", .null),
+                                  ("lowercase", .bool(options.lowercase))])
+            preTokenizer = .object([("type", .string("BertPreTokenizer"))])
+            decoder = .object([("type", .string("WordPiece")), ("prefix", .string("##")), ("cleanup", .bool(true))])
+            postProcessor = bertTemplate()
+        } else if options.byteLevel {
+            normalizer = options.lowercase ? .object([("type", .string("Lowercase"))]) : .null
+            let byteLevel: JSONValue = .object([("type", .string("ByteLevel")), ("add_prefix_space", .bool(false)),
+                                                ("trim_offsets", .bool(true)), ("use_regex", .bool(options.split == .gpt2))])
+            switch options.split {
+            case .gpt2:
+                preTokenizer = byteLevel
+            case .cl100k:
+                preTokenizer = .object([("type", .string("Sequence")), ("pretokenizers", .array([
+                    .object([("type", .string("Split")), ("pattern", .object([("Regex", .string(options.split.pattern.regex))])),
+                             ("behavior", .string("Isolated")), ("invert", .bool(false))]),
+                    byteLevel,
+                ]))])
+            }
+            postProcessor = .object([("type", .string("ByteLevel")), ("add_prefix_space", .bool(true)),
+                                     ("trim_offsets", .bool(false)), ("use_regex", .bool(true))])
+            decoder = .object([("type", .string("ByteLevel")), ("add_prefix_space", .bool(true)),
+                               ("trim_offsets", .bool(true)), ("use_regex", .bool(true))])
+        } else {
+            normalizer = options.lowercase ? .object([("type", .string("Lowercase"))]) : .null
+            preTokenizer = .object([("type", .string("Whitespace"))])
+            postProcessor = .null
+            decoder = .null
+        }
+        return .object([("version", .string("1.0")), ("truncation", .null), ("padding", .null),
+                         ("added_tokens", .array(added)), ("normalizer", normalizer), ("pre_tokenizer", preTokenizer),
+                         ("post_processor", postProcessor), ("decoder", decoder), ("model", model)])
+    }
+
+    /// `[CLS] $A [SEP]` / `[CLS] $A [SEP] $B:1 [SEP]:1` when both tokens were trained, else nothing.
+    private func bertTemplate() -> JSONValue {
+        guard let cls = result.specialTokens.firstIndex(of: "[CLS]"),
+              let sep = result.specialTokens.firstIndex(of: "[SEP]") else { return .null }
+        func special(_ id: String, _ type: Int) -> JSONValue {
+            .object([("SpecialToken", .object([("id", .string(id)), ("type_id", .int(type))]))])
+        }
+        func sequence(_ id: String, _ type: Int) -> JSONValue {
+            .object([("Sequence", .object([("id", .string(id)), ("type_id", .int(type))]))])
+        }
+        return .object([
+            ("type", .string("TemplateProcessing")),
+            ("single", .array([special("[CLS]", 0), sequence("A", 0), special("[SEP]", 0)])),
+            ("pair", .array([special("[CLS]", 0), sequence("A", 0), special("[SEP]", 0), sequence("B", 1), special("[SEP]", 1)])),
+            ("special_tokens", .object([
+                ("[CLS]", .object([("id", .string("[CLS]")), ("ids", .array([.int(cls)])), ("tokens", .array([.string("[CLS]")]))])),
+                ("[SEP]", .object([("id", .string("[SEP]")), ("ids", .array([.int(sep)])), ("tokens", .array([.string("[SEP]")]))])),
+            ])),
+        ])
+    }
+
+    /// Writes `tokenizer.json` to `path` atomically: a temporary file beside it, flushed, then renamed,
+    /// so a kill never leaves a half-written tokenizer.
+    public func write(to path: String) throws {
+        var bytes = tokenizerJSON().serialized(indent: 0)
+        bytes.append(10)
+        try atomicWrite(bytes, to: path)
+    }
+
+    /// Writes the vocabulary files of the older formats into `folder`: `vocab.json` + `merges.txt` for
+    /// BPE, `vocab.txt` (one token per line, line number = id) for WordPiece.
+    public func writeVocabFiles(to folder: String) throws {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        switch options.model {
+        case .wordPiece:
+            var text: [UInt8] = []
+            for t in result.vocab { text.append(contentsOf: t.utf8); text.append(10) }
+            try atomicWrite(text, to: folder + "/vocab.txt")
+        case .bpe:
+            var vocab: [(String, JSONValue)] = []
+            for (id, token) in result.vocab.enumerated() { vocab.append((token, .int(id))) }
+            var json = JSONValue.object(vocab).serialized(indent: 0)
+            json.append(10)
+            try atomicWrite(json, to: folder + "/vocab.json")
+            var merges = Array("#version: 0.2\n".utf8)
+            for (a, b) in result.merges {
+                merges.append(contentsOf: result.vocab[a].utf8)
+                merges.append(32)
+                merges.append(contentsOf: result.vocab[b].utf8)
+                merges.append(10)
+            }
+            try atomicWrite(merges, to: folder + "/merges.txt")
+        }
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder, fsync'd and renamed into place.
+func atomicWrite(_ bytes: [UInt8], to path: String) throws {
+    let url = URL(fileURLWithPath: path)
+    let dir = url.deletingLastPathComponent().path
+    let tmp = dir + "/.\(url.lastPathComponent).\(getpid()).tmp"
+    guard let f = fopen(tmp, "wb") else {
+        throw TrainerError.unreadable(path: path, reason: "cannot create \(tmp): \(String(cString: strerror(errno)))")
+    }
+    let written = bytes.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count, f) }
+    let flushed = fflush(f) == 0 && fsync(fileno(f)) == 0
+    fclose(f)
+    guard written == bytes.count, flushed, rename(tmp, path) == 0 else {
+        let reason = String(cString: strerror(errno))
+        unlink(tmp)
+        throw TrainerError.unreadable(path: path, reason: "cannot write: \(reason)")
+    }
+}

@@ -1,0 +1,145 @@
+import ArgumentParser
+import Foundation
+import VerbaTokenizers
+
+/// `verba tokenizer ...`: commands that make tokenizers.
+struct TokenizerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenizer",
+        abstract: "Make tokenizers: learn one from corpora.",
+        subcommands: [TokenizerTrainCommand.self]
+    )
+}
+
+/// `verba tokenizer train`: learns a BPE or WordPiece tokenizer from corpora and writes tokenizer.json.
+struct TokenizerTrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Learn a BPE or WordPiece tokenizer from text files and write a Hugging Face tokenizer.json.",
+        discussion: """
+        Corpora are streamed line by line (memory grows with the number of distinct words, not with the
+        corpus). Byte-level BPE learns the same merges in the same order as Hugging Face tokenizers'
+        BpeTrainer with a ByteLevel(add_prefix_space=False) pre-tokenizer and the 256-byte initial
+        alphabet; WordPiece learns the same tokens as its WordPieceTrainer with BertNormalizer and
+        BertPreTokenizer. Progress goes to stderr when it is a terminal. Invalid UTF-8 in a corpus: byte-level
+        BPE learns the raw bytes; WordPiece and character BPE read each invalid byte as U+FFFD.
+
+        Examples:
+          verba tokenizer train --model bpe --byte-level --vocab-size 32000 --output tok.json corpus.txt
+          cat *.txt | verba tokenizer train --model wordpiece --lowercase --vocab-size 30000 --output wp.json -
+          verba tokenizer train --model bpe --byte-level --split cl100k --vocab-size 8000 \\
+              --special-tokens '<|endoftext|>,<|pad|>' --vocab-files --output out/tokenizer.json a.txt b.txt
+        """
+    )
+
+    @Option(help: "The model to learn: bpe or wordpiece.")
+    var model: String = "bpe"
+
+    @Flag(help: "Byte-level BPE (GPT-2 style): every byte is in the alphabet, so any input encodes.")
+    var byteLevel = false
+
+    @Option(help: "Byte-level split: gpt2 (GPT-2's pattern) or cl100k (cl100k_base's).")
+    var split: String = "gpt2"
+
+    @Option(help: "Size of the vocabulary to reach (special tokens and alphabet included).")
+    var vocabSize: Int
+
+    @Option(help: "Never merge a pair seen fewer times than this.")
+    var minFrequency: Int = 0
+
+    @Option(help: "Special tokens, comma-separated, given ids 0, 1, ... (default: <|endoftext|> for byte-level BPE, [PAD],[UNK],[CLS],[SEP],[MASK] for WordPiece).")
+    var specialTokens: String?
+
+    @Flag(help: "Lowercase the text (WordPiece: also strips accents, as BERT uncased).")
+    var lowercase = false
+
+    @Option(help: "Keep at most this many characters in the initial alphabet (the most frequent).")
+    var limitAlphabet: Int?
+
+    @Option(help: "Characters always in the alphabet, given as one string.")
+    var initialAlphabet: String?
+
+    @Flag(help: "Also write vocab.json + merges.txt (BPE) or vocab.txt (WordPiece) beside the output.")
+    var vocabFiles = false
+
+    @Option(help: "Threads for counting words (default: all cores).")
+    var threads: Int?
+
+    @Flag(help: "No progress on stderr.")
+    var quiet = false
+
+    @Option(help: "The tokenizer.json to write (atomically).")
+    var output: String
+
+    @Argument(help: "Corpus files; - reads standard input.")
+    var files: [String] = []
+
+    func validate() throws {
+        guard ["bpe", "wordpiece"].contains(model) else { throw ValidationError("--model must be bpe or wordpiece, not \(model)") }
+        guard ["gpt2", "cl100k"].contains(split) else { throw ValidationError("--split must be gpt2 or cl100k, not \(split)") }
+        guard vocabSize > 0 else { throw ValidationError("--vocab-size must be positive") }
+        guard minFrequency >= 0 else { throw ValidationError("--min-frequency must not be negative") }
+        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+        if files.isEmpty { throw ValidationError("give at least one corpus file, or - for standard input") }
+    }
+
+    func run() throws {
+        var options = TokenizerTrainingOptions()
+        options.model = model == "bpe" ? .bpe : .wordPiece
+        options.byteLevel = byteLevel
+        options.split = split == "gpt2" ? .gpt2 : .cl100k
+        options.vocabSize = vocabSize
+        options.minFrequency = minFrequency
+        options.lowercase = lowercase
+        options.limitAlphabet = limitAlphabet
+        if let s = specialTokens {
+            options.specialTokens = s.split(separator: ",", omittingEmptySubsequences: true).map(String.init)
+        }
+        if let a = initialAlphabet { options.initialAlphabet = Array(a.unicodeScalars) }
+        if let t = threads { options.threads = t }
+
+        let showProgress = !quiet && isatty(2) != 0
+        var trainer = TokenizerTrainer(options: options)
+        let start = Date()
+        var lastReport = Date.distantPast
+        if showProgress {
+            trainer.onCounting = { read, total, words in
+                let now = Date()
+                guard now.timeIntervalSince(lastReport) > 0.25 else { return }
+                lastReport = now
+                let elapsed = now.timeIntervalSince(start)
+                let rate = Double(read) / max(elapsed, 1e-9) / 1e6
+                var line = String(format: "\rcounting: %.1f MB read, %d distinct words, %.1f MB/s", Double(read) / 1e6, words, rate)
+                if let total, total > 0, read > 0 {
+                    let eta = Double(total - read) / max(Double(read) / max(elapsed, 1e-9), 1)
+                    line += String(format: ", %.0f%%, ETA %.0fs", 100 * Double(read) / Double(total), eta)
+                }
+                fputs(line + "   ", stderr)
+            }
+            let mergeStart = Date()
+            trainer.onMerging = { merges, target in
+                let now = Date()
+                guard now.timeIntervalSince(lastReport) > 0.25 else { return }
+                lastReport = now
+                let rate = Double(merges) / max(now.timeIntervalSince(mergeStart), 1e-9)
+                fputs(String(format: "\rmerging: %d merges (vocab target %d), %.0f merges/s   ", merges, target, rate), stderr)
+            }
+        }
+        let counts = try trainer.countWords(paths: files)
+        if showProgress { fputs("\n", stderr) }
+        let trained = try trainer.train(counts: counts)
+        if showProgress { fputs("\n", stderr) }
+        if trained.alphabetExceedsVocabSize {
+            printNote("verba: warning: the special tokens and the alphabet alone make \(trained.result.vocab.count) tokens, more than --vocab-size \(vocabSize): no merges learned")
+        }
+        try trained.write(to: output)
+        if vocabFiles {
+            try trained.writeVocabFiles(to: URL(fileURLWithPath: output).deletingLastPathComponent().path)
+        }
+        if !quiet {
+            let seconds = Date().timeIntervalSince(start)
+            printNote(String(format: "trained %@: %d tokens, %d merges, %d distinct words, %.2f s -> %@",
+                             model, trained.result.vocab.count, trained.result.merges.count, counts.count, seconds, output))
+        }
+    }
+}
