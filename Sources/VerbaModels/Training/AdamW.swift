@@ -16,10 +16,14 @@ public final class AdamW {
     public var step: Int = 0
     public let count: Int
     private let decayMask: [Bool]
+    private let ranges: [Range<Int>]
 
-    /// - Parameter slices: which ranges decay (matrices and embeddings) and which do not (biases, norms).
+    /// - Parameters:
+    ///   - slices: which ranges decay (matrices and embeddings) and which do not (biases, norms).
+    ///   - trainable: when given, only these slices are updated (the rest stay frozen).
     public init(count: Int, slices: [ParameterSlice], beta1: Float = 0.9, beta2: Float = 0.999,
-                eps: Float = 1e-8, weightDecay: Float = 0.0) {
+                eps: Float = 1e-8, weightDecay: Float = 0.0, trainable: [ParameterSlice]? = nil) {
+        ranges = trainable.map { $0.map { $0.offset..<($0.offset + $0.count) } } ?? [0..<count]
         self.count = count
         self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay
         m = .allocate(capacity: max(count, 1)); m.initialize(repeating: 0, count: max(count, 1))
@@ -43,14 +47,14 @@ public final class AdamW {
         let decayFactor = 1 - lr * weightDecay
         let b1 = beta1, b2 = beta2, e = eps
         decayMask.withUnsafeBufferPointer { mask in
-            for i in 0..<count {
+            for range in ranges { for i in range {
                 let grad = g[i]
                 if mask[i] { p[i] *= decayFactor }
                 let mi = b1 * m[i] + (1 - b1) * grad
                 let vi = b2 * v[i] + (1 - b2) * grad * grad
                 m[i] = mi; v[i] = vi
                 p[i] -= stepSize * mi / (vi.squareRoot() / sqrtBc2 + e)
-            }
+            } }
         }
     }
 }
@@ -79,8 +83,8 @@ public func learningRate(step: Int, total: Int, warmup: Int, maxLR: Float, minFr
     return Float(minLR + 0.5 * (Double(maxLR) - minLR) * (1 + cos(Double.pi * progress)))
 }
 
-/// SplitMix64: a small, fast, seedable generator (Steele et al.), for initialisation and batch sampling.
-public struct SplitMix64: RandomNumberGenerator {
+/// The training generator (SplitMix64, Steele et al.): small, fast, seedable, for initialisation and batch sampling.
+public struct TrainingRNG: RandomNumberGenerator {
     public private(set) var state: UInt64
     public init(seed: UInt64) { state = seed }
     public mutating func next() -> UInt64 {

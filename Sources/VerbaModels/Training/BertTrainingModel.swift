@@ -50,7 +50,7 @@ public final class BertTrainingModel: FlatParameterModel {
     private var offsets: [String: Int] = [:]
     private func o(_ name: String) -> Int { offsets[name]! }
 
-    private var actB = 0, actT = 0
+    private var actB = 0, actT = 0, capB = 0, capT = 0
     private var acts: Activations?
     private var lastInputs: [Int32] = [], lastLabels: [Int32] = [], lastMask: [Float] = []
 
@@ -76,7 +76,7 @@ public final class BertTrainingModel: FlatParameterModel {
         slices = list
         params = FloatBuffer(offset)
         grads = FloatBuffer(offset)
-        var rng = SplitMix64(seed: seed)
+        var rng = TrainingRNG(seed: seed)
         for s in list {
             let p = params.pointer + s.offset
             if ["embLnW", "ln1w", "ln2w"].contains(s.name) { p.update(repeating: 1, count: s.count) }
@@ -86,7 +86,7 @@ public final class BertTrainingModel: FlatParameterModel {
 
     /// Re-initialises the pooler-free classification head (normal(0, 0.02), zero bias).
     public func resetClassifier(seed: UInt64) {
-        var rng = SplitMix64(seed: seed)
+        var rng = TrainingRNG(seed: seed)
         let w = params.pointer + o("clsw"), n = config.labels * config.dim
         for k in 0..<n { w[k] = 0.02 * rng.nextGaussian() }
         (params.pointer + o("clsb")).update(repeating: 0, count: config.labels)
@@ -131,7 +131,12 @@ public final class BertTrainingModel: FlatParameterModel {
                 throw ModelError.invalidInput("BERT forward: need \(b) labels in 0..<\(cfg.labels)")
             }
         }
-        if acts == nil || actB != b || actT != t { acts = nil; acts = Activations(cfg, b: b, t: t); actB = b; actT = t }
+        if acts == nil || b > capB || t > capT {   // buffers are reused for any smaller (B, T)
+            acts = nil
+            capB = max(b, capB); capT = max(t, capT)
+            acts = Activations(cfg, b: capB, t: capT)
+        }
+        actB = b; actT = t
         let a = acts!, n = b * t, c = cfg.dim, ic = cfg.intermediate, p = params.pointer, eps = cfg.layerNormEps
         lastInputs = inputs; lastMask = mask
         for r in 0..<n {

@@ -105,6 +105,18 @@ public final class LMTrainer {
     /// when there is none).
     @discardableResult
     public func run(progress: (String) -> Void) throws -> Float? {
+        try runSteps(until: options.steps, progress: progress)
+        let final = try validationLoss(batches: nil)
+        if let v = final {
+            progress("held-out loss \(String(format: "%.4f", v)), perplexity \(String(format: "%.2f", exp(Double(v)))) "
+                     + "over \(split.validationWindows().count * options.context) tokens")
+        }
+        return final
+    }
+
+    /// Runs optimizer steps up to `limit` (≤ options.steps; the schedule still spans options.steps),
+    /// checkpointing every `checkpointEvery` steps and at the last step of the run.
+    public func runSteps(until limit: Int, progress: (String) -> Void) throws {
         let o = options, b = o.batchSize, t = o.context
         let tokensPerStep = Double(b * t * o.gradAccum)
         var inputs: [Int32] = [], targets: [Int32] = []
@@ -115,7 +127,8 @@ public final class LMTrainer {
         progress("model: \(model.parameterCount) parameters; train \(split.trainTokens) tokens, "
                  + "validation \(split.validationTokens) tokens; \(Int(tokensPerStep)) tokens per step")
         var step = startStep
-        while step < o.steps {
+        let end = min(limit, o.steps)
+        while step < end {
             let t0 = Date()
             model.zeroGradients()
             var loss: Float = 0
@@ -148,16 +161,10 @@ public final class LMTrainer {
             if let v = val { line += " | val loss \(String(format: "%.4f", v)) (ppl \(String(format: "%.1f", exp(Double(v)))))" }
             line += " | lr \(String(format: "%.2e", lr)) | \(Int(tps)) tok/s | ETA \(formatDuration(eta))"
             progress(line)
-            if (o.checkpointEvery > 0 && step % o.checkpointEvery == 0) || step == o.steps {
+            if (o.checkpointEvery > 0 && step % o.checkpointEvery == 0) || step == end {
                 try checkpoint(step: step)
             }
         }
-        let final = try validationLoss(batches: nil)
-        if let v = final {
-            progress("held-out loss \(String(format: "%.4f", v)), perplexity \(String(format: "%.2f", exp(Double(v)))) "
-                     + "over \(split.validationWindows().count * t) tokens")
-        }
-        return final
     }
 
     /// Saves the checkpoint, the loss curve and the exported model folder.

@@ -80,7 +80,7 @@ public final class GPTTrainingModel: FlatParameterModel {
     private let wte, wpe, ln1w, ln1b, qkvw, qkvb, projw, projb, ln2w, ln2b, fcw, fcb, fcprojw, fcprojb, lnfw, lnfb: Int
 
     // Activations for the current (B, T), kept from forward for backward.
-    private var actB = 0, actT = 0
+    private var actB = 0, actT = 0, capB = 0, capT = 0
     private var acts: Activations?
     private var lastInputs: [Int32] = []
     private var lastTargets: [Int32] = []
@@ -118,7 +118,7 @@ public final class GPTTrainingModel: FlatParameterModel {
         slices = list
         params = FloatBuffer(offset)
         grads = FloatBuffer(offset)
-        var rng = SplitMix64(seed: seed)
+        var rng = TrainingRNG(seed: seed)
         let residualStd = 0.02 / Float(2 * l).squareRoot()
         for s in list {
             let ptr = params.pointer + s.offset
@@ -172,11 +172,12 @@ public final class GPTTrainingModel: FlatParameterModel {
                 throw ModelError.invalidInput("GPT forward: target id \(id) outside the vocabulary (\(cfg.vocabSize))")
             }
         }
-        if acts == nil || actB != b || actT != t {
+        if acts == nil || b > capB || t > capT {   // buffers are reused for any smaller (B, T)
             acts = nil
-            acts = Activations(cfg, b: b, t: t)
-            actB = b; actT = t
+            capB = max(b, capB); capT = max(t, capT)
+            acts = Activations(cfg, b: capB, t: capT)
         }
+        actB = b; actT = t
         let a = acts!
         let n = b * t, c = cfg.dim, v = cfg.vocabSize, p = params.pointer, eps = cfg.layerNormEps
         lastInputs = inputs

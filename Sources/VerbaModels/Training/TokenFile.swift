@@ -130,7 +130,7 @@ public struct TokenSplit: Sendable {
     /// Fills `inputs` and `targets` (B·T each) with B random training windows for (seed, step, micro).
     public func trainBatch(tokens: [Int32], batch: Int, seed: UInt64, step: Int, micro: Int,
                            inputs: inout [Int32], targets: inout [Int32]) {
-        var rng = SplitMix64(seed: seed &* 0x2545_F491_4F6C_DD1D &+ UInt64(step) &* 1_000_003 &+ UInt64(micro))
+        var rng = TrainingRNG(seed: seed &* 0x2545_F491_4F6C_DD1D &+ UInt64(step) &* 1_000_003 &+ UInt64(micro))
         _ = rng.next()
         inputs.removeAll(keepingCapacity: true)
         targets.removeAll(keepingCapacity: true)
