@@ -27,6 +27,7 @@ struct Verba: ParsableCommand {
             Tokenize.self,
             Decode.self,
             TokenizerCommand.self,
+            TrainCommand.self,
         ]
     )
 

@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import VerbaModels
+import VerbaTensor
+import VerbaTokenizers
+
+/// `verba train lm`: trains a GPT-2-style language model from scratch on text files.
+struct TrainLMCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lm",
+        abstract: "Train a GPT-2-style language model from scratch.",
+        discussion: """
+        The corpus is tokenized once into WORK/tokens.bin (lines holding only "%" separate documents,
+        as in fortune files; each document ends with <|endoftext|> when the tokenizer has it). One block
+        of tokens in --validation-every is held out. Progress (step, loss, validation loss, tokens/s,
+        ETA) goes to standard error; the loss curve to OUTPUT/loss.csv and OUTPUT/loss.svg. Every
+        --checkpoint-every steps the state is saved atomically to WORK/checkpoint.safetensors and the
+        model folder is refreshed, so a killed run continues with --resume (same options), losing at
+        most that many steps. OUTPUT gets config.json (model_type gpt2), model.safetensors (HF
+        GPT2LMHeadModel names) and tokenizer.json.
+
+        Examples:
+          verba train lm --tokenizer vocab/bpe-8k.json --corpus kjv.txt fortunes.txt \\
+              --layers 4 --heads 4 --dim 256 --context 128 --batch-size 16 --steps 2000 --lr 1e-3 \\
+              --warmup 100 --eval-every 100 --checkpoint-every 100 --output models/gpt-small
+          verba train lm ... --output models/gpt-small --resume     # after an interruption
+        """
+    )
+
+    @Option(help: "Tokenizer (tokenizer.json, or a folder with tokenizer files).") var tokenizer: String
+    @Option(parsing: .upToNextOption, help: "Text files to train on.") var corpus: [String]
+    @Option(help: "Transformer blocks.") var layers = 4
+    @Option(help: "Attention heads per block.") var heads = 4
+    @Option(help: "Model width.") var dim = 256
+    @Option(help: "Context length (tokens per training window, and n_positions).") var context = 128
+    @Option(name: .customLong("batch-size"), help: "Sequences per micro-batch.") var batchSize = 16
+    @Option(help: "Optimizer steps.") var steps = 1000
+    @Option(help: "Peak learning rate.") var lr: Float = 1e-3
+    @Option(help: "Warmup steps (default: 5% of --steps).") var warmup: Int?
+    @Option(name: .customLong("min-lr-fraction"), help: "Final learning rate as a fraction of --lr.") var minLRFraction: Float = 0.1
+    @Option(name: .customLong("weight-decay"), help: "AdamW decoupled weight decay (matrices and embeddings).") var weightDecay: Float = 0.1
+    @Option(name: .customLong("grad-accum"), help: "Micro-batches per optimizer step.") var gradAccum = 1
+    @Option(help: "Gradient clipping: maximum global norm (0: off).") var clip: Float = 1.0
+    @Option(name: .customLong("eval-every"), help: "Validate every N steps (0: only at the end).") var evalEvery = 100
+    @Option(name: .customLong("eval-batches"), help: "Batches per periodic validation.") var evalBatches = 8
+    @Option(name: .customLong("checkpoint-every"), help: "Checkpoint every N steps (0: only at the end).") var checkpointEvery = 100
+    @Option(name: .customLong("validation-every"), help: "Hold out one 4096-token block in N.") var validationEvery = 20
+    @Flag(help: "Continue from WORK/checkpoint.safetensors (and reuse WORK/tokens.bin).") var resume = false
+    @Option(help: "Seed for initialisation and batch sampling.") var seed: UInt64 = 1337
+    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Flag(help: "Store the exported weights as float16 (half the size).") var float16 = false
+    @Option(name: .customLong("eos-token"), help: "Token appended after each document, if the tokenizer has it.") var eosToken = "<|endoftext|>"
+    @Option(name: .customLong("work-dir"), help: "Folder for tokens.bin and the checkpoint (default: OUTPUT).") var workDir: String?
+    @Option(help: "Output model folder.") var output: String
+
+    func validate() throws {
+        if corpus.isEmpty { throw ValidationError("--corpus needs at least one file") }
+        for (name, v) in [("layers", layers), ("heads", heads), ("dim", dim), ("context", context), ("batch-size", batchSize),
+                          ("steps", steps), ("grad-accum", gradAccum)] where v <= 0 {
+            throw ValidationError("--\(name) must be positive")
+        }
+        if dim % heads != 0 { throw ValidationError("--dim (\(dim)) must be a multiple of --heads (\(heads))") }
+        if !(lr > 0) { throw ValidationError("--lr must be positive") }
+    }
+
+    func run() throws {
+        let threadCount = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        setTrainingThreads(threadCount)
+        let tok = try Tokenizer.load(path: tokenizer)
+        let work = workDir ?? output
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let eosId = tok.tokenToId(eosToken)
+        let tokenPath = work + "/tokens.bin"
+        let tokens: TokenFile
+        if resume && FileManager.default.fileExists(atPath: tokenPath) {
+            tokens = try TokenFile.read(path: tokenPath)
+            guard tokens.vocabSize == tok.vocabSize else {
+                throw ModelError.malformed(path: tokenPath, reason: "made with a vocabulary of \(tokens.vocabSize), the tokenizer has \(tok.vocabSize)")
+            }
+            printNote("reusing \(tokenPath): \(tokens.tokens.count) tokens")
+        } else {
+            let start = Date()
+            let ids = try CorpusTokenizer.tokenize(files: corpus, tokenizer: tok, eosId: eosId, threads: threadCount)
+            tokens = TokenFile(tokens: ids, vocabSize: tok.vocabSize)
+            try tokens.write(to: tokenPath)
+            printNote("tokenized \(corpus.count) file(s): \(ids.count) tokens in \(String(format: "%.1f", Date().timeIntervalSince(start))) s → \(tokenPath)")
+        }
+        try tok.save(to: output + "/tokenizer.json")
+        var o = LMTrainingOptions()
+        o.layers = layers; o.heads = heads; o.dim = dim; o.context = context; o.batchSize = batchSize
+        o.gradAccum = gradAccum; o.steps = steps; o.learningRate = lr; o.warmup = warmup ?? max(1, steps / 20)
+        o.minLRFraction = minLRFraction; o.weightDecay = weightDecay; o.clipNorm = clip; o.evalEvery = evalEvery
+        o.evalBatches = evalBatches; o.checkpointEvery = checkpointEvery; o.seed = seed; o.validationEvery = validationEvery
+        o.exportDType = float16 ? .f16 : .f32
+        let trainer = try LMTrainer(options: o, tokens: tokens, outputFolder: output,
+                                    checkpointPath: work + "/checkpoint.safetensors", eosId: eosId, resume: resume)
+        let start = Date()
+        let final = try trainer.run { printNote($0) }
+        let summary: [String: Any] = [
+            "parameters": trainer.model.parameterCount, "steps": steps, "tokens": tokens.tokens.count,
+            "train_tokens": trainer.split.trainTokens, "validation_tokens": trainer.split.validationTokens,
+            "validation_loss": final.map { Double($0) } ?? NSNull(),
+            "validation_perplexity": final.map { exp(Double($0)) } ?? NSNull(),
+            "seconds_this_run": Date().timeIntervalSince(start), "threads": threadCount,
+        ]
+        let data = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: URL(fileURLWithPath: output + "/training-summary.json"))
+        printNote("wrote \(output) (config.json, model.safetensors, tokenizer.json, loss.csv, loss.svg)")
+    }
+}
