@@ -9,16 +9,17 @@ import Synchronization
 
 /// The process-wide fork-join pool that every parallel kernel of Verba runs on.
 ///
-/// The threading rule: **all parallelism is ours, OpenBLAS always runs single-threaded.** The pool calls
-/// `openblas_set_num_threads(1)` when it is created, and `matmul` splits large products across the pool itself,
-/// each part a single-threaded `cblas_sgemm` call. So two thread pools never compete for the cores, OpenBLAS
-/// workers never spin next to ours, and BLAS called inside a parallel region simply runs on that thread.
+/// The threading rule: **all parallelism is ours, OpenBLAS always runs single-threaded.** Creating a pool calls
+/// `openblas_set_num_threads(1)`, and `matmul` splits large products across the pool itself, each part a
+/// single-threaded `cblas_sgemm` call. So two thread pools never compete for the cores, OpenBLAS workers never
+/// spin next to ours, and BLAS called inside a parallel region simply runs on that thread. (Code that calls
+/// `cblas_*` directly gets one thread too once the pool exists; touch `ThreadPool.shared` first.)
 ///
 /// `parallelFor` runs a body for indices 0..<count on `threadCount` threads (the caller is one of them); indices
 /// are handed out dynamically, so uneven work balances. A call made while the pool is already busy (from inside a
 /// parallel body, or from another thread at the same time) runs serially on its caller: nesting is safe, never a
-/// deadlock. Workers spin briefly after a job (so the short back-to-back regions of a decode step cost
-/// microseconds, not a sleep/wake each) and then sleep on a condition variable.
+/// deadlock. Workers spin briefly after a region (so the short back-to-back regions of a decode step cost
+/// microseconds, not a sleep/wake each), yielding the core when others need it, then sleep on a condition variable.
 public final class ThreadPool: @unchecked Sendable {
     /// The pool every kernel uses, sized to the cores available to the process (`VERBA_THREADS` overrides).
     public static let shared = ThreadPool(threads: ThreadPool.defaultThreadCount())
@@ -33,88 +34,61 @@ public final class ThreadPool: @unchecked Sendable {
         return availableCores()
     }
 
-    // Job state, published by bumping `generation` (release) and read by workers after they see it (acquire).
-    private let generation = Atomic<Int>(0)
-    private let nextIndex = Atomic<Int>(0)
-    private let unfinished = Atomic<Int>(0)
-    private let busy = Atomic<Bool>(false)
-    private var jobCount = 0
-    private var jobBody: ((Int) -> Void)?
-    private let stopping = Atomic<Bool>(false)
-
-    private var mutex = pthread_mutex_t()
-    private var wake = pthread_cond_t()
+    private let core: Core
     private var workers: [pthread_t] = []
-    private var startGeneration = 0
+    private let configuration = Mutex<Void>(())
 
     /// Threads that run a parallel region, the caller included.
     public private(set) var threadCount: Int
 
     /// How long an idle worker spins, in microseconds, before it sleeps until the next region.
-    public var spinMicroseconds = 500
+    public var spinMicroseconds: Int {
+        get { core.spinMicroseconds.load(ordering: .relaxed) }
+        set { core.spinMicroseconds.store(max(0, newValue), ordering: .relaxed) }
+    }
 
     /// A pool running regions on `threads` threads (the caller plus `threads - 1` workers).
     public init(threads: Int) {
         precondition(threads >= 1, "ThreadPool: need at least one thread")
         threadCount = threads
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&wake, nil)
+        core = Core()
         openblas_set_num_threads(1)
         startWorkers(threads - 1)
     }
 
-    deinit {
-        stopWorkers()
-        pthread_cond_destroy(&wake)
-        pthread_mutex_destroy(&mutex)
-    }
+    deinit { stopWorkers() }
 
-    /// Changes the number of threads (the CLI's `--threads`). Must not be called from inside a parallel region.
+    /// Changes the number of threads (the CLI's `--threads`). Waits for a running region to finish first;
+    /// must not be called from inside a parallel body.
     public func setThreads(_ n: Int) {
         precondition(n >= 1, "ThreadPool: need at least one thread")
-        guard n != threadCount else { return }
-        while !busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged { sched_yield() }
-        stopWorkers()
-        threadCount = n
-        startWorkers(n - 1)
-        busy.store(false, ordering: .releasing)
+        configuration.withLock { _ in
+            guard n != threadCount else { return }
+            while !core.busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged { sched_yield() }
+            stopWorkers()
+            threadCount = n
+            startWorkers(n - 1)
+            core.busy.store(false, ordering: .releasing)
+        }
     }
 
     /// Whether a parallel region is running right now (nested calls run serially).
-    public var isBusy: Bool { busy.load(ordering: .relaxed) }
+    public var isBusy: Bool { core.busy.load(ordering: .relaxed) }
 
     /// Runs `body(i)` for every i in 0..<count, spread over the pool; returns when all are done.
     /// Indices are claimed one at a time, so give each a reasonable amount of work (a block of rows, not one float).
     public func parallelFor(count: Int, body: (Int) -> Void) {
         if count <= 0 { return }
-        if count == 1 || threadCount == 1
-            || !busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+        if count == 1 || workers.isEmpty
+            || !core.busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
             for i in 0..<count { body(i) }
             return
         }
-        defer { busy.store(false, ordering: .releasing) }
-        withoutActuallyEscaping(body) { body in
-            // Every worker takes part in every region (those that find no index left just report back), so no
-            // worker can miss a generation and the job fields stay untouched until all have finished reading them.
-            jobBody = body
-            jobCount = count
-            nextIndex.store(0, ordering: .relaxed)
-            unfinished.store(workers.count, ordering: .relaxed)
-            generation.add(1, ordering: .releasing)
-            pthread_mutex_lock(&mutex)
-            pthread_cond_broadcast(&wake)
-            pthread_mutex_unlock(&mutex)
-            runIndices(body, count)
-            var spins = 0
-            while unfinished.load(ordering: .acquiring) != 0 {
-                spins += 1
-                if spins > 1_000_000 { sched_yield() } else { spinPause() }
-            }
-            jobBody = nil
-        }
+        defer { core.busy.store(false, ordering: .releasing) }
+        withoutActuallyEscaping(body) { body in core.run(count: count, workers: workers.count, body: body) }
     }
 
-    /// Splits 0..<count into contiguous chunks of at least `minimumChunk` (a few per thread for balance) and runs
+    /// Splits 0..<count into contiguous chunks of at least `minimumChunk` (a few per thread, for balance) and runs
     /// `body` on each chunk in parallel.
     public func parallelChunks(count: Int, minimumChunk: Int = 1, body: (Range<Int>) -> Void) {
         if count <= 0 { return }
@@ -125,28 +99,12 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
-    // MARK: Workers
-
-    @inline(__always) private func runIndices(_ body: (Int) -> Void, _ count: Int) {
-        while true {
-            let i = nextIndex.add(1, ordering: .relaxed).oldValue
-            if i >= count { break }
-            body(i)
-        }
-    }
-
-    private final class Start {
-        let pool: ThreadPool
-        let index: Int
-        init(_ pool: ThreadPool, _ index: Int) { self.pool = pool; self.index = index }
-    }
-
     private func startWorkers(_ n: Int) {
-        stopping.store(false, ordering: .relaxed)
-        startGeneration = generation.load(ordering: .acquiring)
+        core.stopping.store(false, ordering: .relaxed)
+        let startGeneration = core.generation.load(ordering: .acquiring)
         workers = []
-        for w in 0..<n {
-            let start = Unmanaged.passRetained(Start(self, w)).toOpaque()
+        for _ in 0..<n {
+            let start = Unmanaged.passRetained(Start(core, startGeneration)).toOpaque()
             #if os(Linux)
             var thread = pthread_t()
             #else
@@ -154,7 +112,7 @@ public final class ThreadPool: @unchecked Sendable {
             #endif
             let rc = pthread_create(&thread, nil, { arg in
                 let start = Unmanaged<Start>.fromOpaque(arg!).takeRetainedValue()
-                start.pool.workerLoop(start.index)
+                start.core.workerLoop(from: start.generation)
                 return nil
             }, start)
             precondition(rc == 0, "ThreadPool: pthread_create failed (\(rc))")
@@ -167,35 +125,101 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     private func stopWorkers() {
-        pthread_mutex_lock(&mutex)
-        stopping.store(true, ordering: .relaxed)
-        generation.add(1, ordering: .releasing)
-        pthread_cond_broadcast(&wake)
-        pthread_mutex_unlock(&mutex)
+        core.stop()
         for t in workers { pthread_join(t, nil) }
         workers = []
     }
 
-    private func workerLoop(_ w: Int) {
-        var seen = startGeneration
-        while true {
+    private final class Start {
+        let core: Core
+        let generation: Int
+        init(_ core: Core, _ generation: Int) { self.core = core; self.generation = generation }
+    }
+
+    /// The state the workers share with the caller; the workers hold it, not the pool, so a pool can go away.
+    private final class Core: @unchecked Sendable {
+        // A region is published by bumping `generation` (release); workers read the job after seeing it (acquire).
+        let generation = Atomic<Int>(0)
+        let nextIndex = Atomic<Int>(0)
+        let unfinished = Atomic<Int>(0)
+        let busy = Atomic<Bool>(false)
+        let stopping = Atomic<Bool>(false)
+        let spinMicroseconds = Atomic<Int>(500)
+        var jobCount = 0
+        var jobBody: ((Int) -> Void)?
+        let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+        init() {
+            pthread_mutex_init(mutex, nil)
+            pthread_cond_init(wake, nil)
+        }
+
+        deinit {
+            pthread_cond_destroy(wake)
+            pthread_mutex_destroy(mutex)
+            mutex.deallocate()
+            wake.deallocate()
+        }
+
+        func run(count: Int, workers: Int, body: @escaping (Int) -> Void) {
+            // Every worker takes part in every region (those that find no index left just report back), so no
+            // worker can miss a generation, and the job fields stay untouched until all have finished reading them.
+            jobBody = body
+            jobCount = count
+            nextIndex.store(0, ordering: .relaxed)
+            unfinished.store(workers, ordering: .relaxed)
+            generation.add(1, ordering: .releasing)
+            pthread_mutex_lock(mutex)
+            pthread_cond_broadcast(wake)
+            pthread_mutex_unlock(mutex)
+            runIndices(body, count)
+            // Wait for the workers: spin briefly, then yield the core (a worker may be waiting for one).
             var spins = 0
-            var current = generation.load(ordering: .acquiring)
-            let deadline = monotonicNanoseconds() + UInt64(max(0, spinMicroseconds)) * 1000
-            while current == seen {
+            while unfinished.load(ordering: .acquiring) != 0 {
                 spins += 1
-                spinPause()
-                if spins & 255 == 0 && monotonicNanoseconds() > deadline {
-                    pthread_mutex_lock(&mutex)
-                    while generation.load(ordering: .acquiring) == seen { pthread_cond_wait(&wake, &mutex) }
-                    pthread_mutex_unlock(&mutex)
-                }
-                current = generation.load(ordering: .acquiring)
+                if spins > 4096 { sched_yield() } else { spinPause() }
             }
-            seen = current
-            if stopping.load(ordering: .relaxed) { return }
-            if let body = jobBody { runIndices(body, jobCount) }
-            unfinished.subtract(1, ordering: .releasing)
+            jobBody = nil
+        }
+
+        @inline(__always) func runIndices(_ body: (Int) -> Void, _ count: Int) {
+            while true {
+                let i = nextIndex.add(1, ordering: .relaxed).oldValue
+                if i >= count { break }
+                body(i)
+            }
+        }
+
+        func stop() {
+            pthread_mutex_lock(mutex)
+            stopping.store(true, ordering: .relaxed)
+            generation.add(1, ordering: .releasing)
+            pthread_cond_broadcast(wake)
+            pthread_mutex_unlock(mutex)
+        }
+
+        func workerLoop(from startGeneration: Int) {
+            var seen = startGeneration
+            while true {
+                var spins = 0
+                var current = generation.load(ordering: .acquiring)
+                let deadline = monotonicNanoseconds() + UInt64(spinMicroseconds.load(ordering: .relaxed)) * 1000
+                while current == seen {
+                    spins += 1
+                    if spins > 4096 { sched_yield() } else { spinPause() }
+                    if spins & 255 == 0 && monotonicNanoseconds() > deadline {
+                        pthread_mutex_lock(mutex)
+                        while generation.load(ordering: .acquiring) == seen { pthread_cond_wait(wake, mutex) }
+                        pthread_mutex_unlock(mutex)
+                    }
+                    current = generation.load(ordering: .acquiring)
+                }
+                seen = current
+                if stopping.load(ordering: .relaxed) { return }
+                if let body = jobBody { runIndices(body, jobCount) }
+                unfinished.subtract(1, ordering: .releasing)
+            }
         }
     }
 }
@@ -206,20 +230,10 @@ public final class ThreadPool: @unchecked Sendable {
     return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
 }
 
-/// A CPU pause hint for spin loops.
+/// A short wait in spin loops. Swift has no PAUSE intrinsic; a relaxed atomic load keeps the loop from being
+/// optimized away at similar cost.
 @inline(__always) private func spinPause() {
-    #if arch(x86_64) || arch(i386)
-    _mm_pause_shim()
-    #else
-    sched_yield()
-    #endif
-}
-
-#if arch(x86_64) || arch(i386)
-@inline(__always) private func _mm_pause_shim() {
-    // `rep; nop` is the PAUSE instruction; without inline assembly in Swift, a relaxed atomic load keeps the
-    // loop from being optimized away and costs about as little.
     _ = pauseCounter.load(ordering: .relaxed)
 }
+
 private let pauseCounter = Atomic<Int>(0)
-#endif
