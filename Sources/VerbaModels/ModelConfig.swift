@@ -1,6 +1,8 @@
 // Reading Hugging Face `config.json` files (and sentence-transformers' small JSON files) with typed
-// accessors that throw a `ModelError` naming the file and the field, shared by every architecture.
+// accessors that throw a `ModelError` naming the file and the field, shared by every architecture; and
+// the weights of a model folder (one `model.safetensors` or a sharded checkpoint with its index).
 import Foundation
+import VerbaTensor
 
 /// A parsed JSON object from a model folder, with typed, throwing accessors.
 ///
@@ -234,5 +236,96 @@ public struct ConfigJSON: @unchecked Sendable {
         if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError,
            let s = strerror(Int32(underlying.code)) { return String(cString: s) }
         return ns.localizedDescription
+    }
+}
+
+/// The weights of a Hugging Face model folder: `model.safetensors`, or a sharded checkpoint
+/// (`model.safetensors.index.json` whose `weight_map` names the shard file of every tensor).
+///
+/// Tensors are memory-mapped (zero-copy for aligned float32) and checked for shape on access; errors
+/// are `ModelError.missingTensor` / `.wrongShape` naming the file, or the `SafeTensorsError` of a
+/// damaged file (truncated, lying header...).
+public final class ModelWeights: @unchecked Sendable {
+    /// The folder (or single file) the weights were opened from.
+    public let path: String
+    private var files: [String: SafeTensorsFile] = [:]   // shard file name -> file
+    private var location: [String: String] = [:]         // tensor name -> shard file name
+
+    /// Opens the weights of the model folder `folder`.
+    public init(folder: String) throws {
+        path = folder
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: folder, isDirectory: &isDir) else {
+            throw ModelError.unreadable(path: folder, reason: "no such file or folder")
+        }
+        guard isDir.boolValue else {
+            try open(file: folder, as: (folder as NSString).lastPathComponent)
+            return
+        }
+        let single = (folder as NSString).appendingPathComponent("model.safetensors")
+        let index = (folder as NSString).appendingPathComponent("model.safetensors.index.json")
+        if fm.fileExists(atPath: single) {
+            try open(file: single, as: "model.safetensors")
+        } else if fm.fileExists(atPath: index) {
+            let json = try ConfigJSON(path: index)
+            guard let map = try json.optionalObject("weight_map") else {
+                throw ModelError.missingConfigField(path: index, field: "weight_map")
+            }
+            for (name, value) in map.object {
+                guard let shard = value as? String, !shard.contains("/"), !shard.isEmpty else {
+                    throw ModelError.badConfigValue(path: index, field: "weight_map", reason: "tensor \(name): expected a file name in the same folder")
+                }
+                if files[shard] == nil {
+                    try open(file: (folder as NSString).appendingPathComponent(shard), as: shard)
+                }
+                guard files[shard]?.tensors[name] != nil else {
+                    throw ModelError.missingTensor(path: (folder as NSString).appendingPathComponent(shard), name: name)
+                }
+                location[name] = shard
+            }
+        } else {
+            let hint = fm.fileExists(atPath: (folder as NSString).appendingPathComponent("pytorch_model.bin"))
+                ? " (pytorch_model.bin is not supported: convert it to safetensors)" : ""
+            throw ModelError.unreadable(path: folder, reason: "no model.safetensors or model.safetensors.index.json\(hint)")
+        }
+    }
+
+    private func open(file: String, as key: String) throws {
+        let f = try SafeTensorsFile(path: file)
+        files[key] = f
+        for name in f.tensors.keys where location[name] == nil { location[name] = key }
+    }
+
+    /// Every tensor name.
+    public var names: [String] { location.keys.sorted() }
+
+    /// Whether a tensor named `name` exists.
+    public func has(_ name: String) -> Bool { location[name] != nil }
+
+    /// The path of the file holding `name` (or the folder when it is nowhere).
+    public func file(of name: String) -> String {
+        if let shard = location[name], let f = files[shard] { return f.path }
+        return path
+    }
+
+    /// The shape of tensor `name`, nil when absent.
+    public func shape(of name: String) -> [Int]? {
+        guard let shard = location[name] else { return nil }
+        return files[shard]?.tensors[name]?.shape
+    }
+
+    /// Tensor `name` as float32 with exactly the shape `shape`.
+    public func tensor(_ name: String, shape: [Int]) throws -> FloatTensor {
+        guard let shard = location[name], let f = files[shard] else {
+            throw ModelError.missingTensor(path: path, name: name)
+        }
+        do {
+            return try f.floats(name, shape: shape)
+        } catch let SafeTensorsError.shapeMismatch(p, t, actual, expected) {
+            throw ModelError.wrongShape(path: p, name: t, expected: expected, actual: actual)
+        } catch let SafeTensorsError.missingTensor(p, t) {
+            throw ModelError.missingTensor(path: p, name: t)
+        }
     }
 }
