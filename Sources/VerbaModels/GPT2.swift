@@ -2,7 +2,7 @@
 //   config  →  weights  →  block: x = x + attn(ln_1(x)); x = x + mlp(ln_2(x))  →  ln_f  →  tied LM head.
 // Two execution paths share the weights and the KV cache:
 //   prefill  T tokens in one batched pass: every projection is one sgemm over the T rows;
-//   decode   one token: every projection is a bandwidth-bound matrix-vector product (DecodeKernels).
+//   decode   one token: every projection is a bandwidth-bound matrix-vector product (gemv).
 // Checkpoints name tensors with or without the `transformer.` prefix; Conv1D weights are stored
 // (in, out), so a projection is x · W; the LM head is the token embedding (V, C) unless the file has
 // its own `lm_head.weight` and `tie_word_embeddings` is false.
@@ -146,6 +146,9 @@ struct GPT2Block {
 
 // MARK: - Model
 
+/// Keeps the page-touching loop of `populate` from being optimized away.
+nonisolated(unsafe) private var populateSink: Float = 0
+
 /// A GPT-2 language model over memory-mapped float32 weights (F16/BF16 checkpoints are converted on load).
 ///
 /// ```swift
@@ -167,7 +170,6 @@ public final class GPT2Model {
     private let lnFGamma, lnFBeta: FloatTensor  // (C)
     private let lmHead: FloatTensor   // (V, C)
     private let scratch = Scratch()
-    private let decodeScratch = DecodeScratch()
 
     /// Loads `config.json` and `model.safetensors` from a model folder.
     public convenience init(folder: String) throws {
@@ -216,6 +218,31 @@ public final class GPT2Model {
         } else {
             lmHead = wte
         }
+        // Map every weight page now, at load time, rather than one page fault at a time during the first
+        // forward pass (the pages stay file-backed: resident memory is the file, not a copy).
+        var all = [wte, wpe, lnFGamma, lnFBeta, lmHead]
+        for b in blocks {
+            all += [b.ln1Gamma, b.ln1Beta, b.attnWeight, b.attnBias, b.attnProjWeight, b.attnProjBias,
+                    b.ln2Gamma, b.ln2Beta, b.fcWeight, b.fcBias, b.mlpProjWeight, b.mlpProjBias]
+        }
+        for t in all where !t.isOwned { GPT2Model.populate(t.pointer, bytes: t.count * 4) }
+    }
+
+    /// Faults in the pages of a memory-mapped range: one madvise(MADV_POPULATE_READ) call (Linux 5.14+),
+    /// else a read of one float per page.
+    private static func populate(_ p: UnsafePointer<Float>, bytes: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = Int(bitPattern: p) / page * page
+        let end = Int(bitPattern: p) + bytes
+        #if os(Linux)
+        let madvPopulateRead: Int32 = 22
+        if let base = UnsafeMutableRawPointer(bitPattern: start), madvise(base, end - start, madvPopulateRead) == 0 { return }
+        #endif
+        var sink: Float = 0
+        let floatsPerPage = max(1, page / 4)
+        var i = 0
+        while i < bytes / 4 { sink += p[i]; i += floatsPerPage }
+        if sink.isNaN { populateSink = sink }
     }
 
     /// A KV cache sized for the whole context of this model.
@@ -242,7 +269,7 @@ public final class GPT2Model {
         var out = [Float](repeating: 0, count: config.vocabSize)
         let t = ids.count, c = config.embeddingSize
         out.withUnsafeMutableBufferPointer { o in
-            matrixTimesVector(lmHead.pointer, hidden + (t - 1) * c, o.baseAddress!, n: config.vocabSize, k: c)
+            gemv(lmHead.pointer, hidden + (t - 1) * c, o.baseAddress!, rows: config.vocabSize, cols: c)
         }
         return out
     }
@@ -341,7 +368,7 @@ public final class GPT2Model {
                          _ out: UnsafeMutablePointer<Float>, rows t: Int, accumulate: Bool) {
         let k = w.shape[0], n = w.shape[1]
         if t == 1 {
-            vectorTimesMatrix(a, w.pointer, bias: bias.pointer, out, k: k, n: n, accumulate: accumulate, scratch: decodeScratch)
+            gemvTransposed(w.pointer, a, out, rows: k, cols: n, bias: bias.pointer, accumulate: accumulate)
         } else {
             matmul(a, w.pointer, out, m: t, n: n, k: k, beta: accumulate ? 1 : 0)
             addBias(out, bias.pointer, rows: t, n: n)
@@ -379,7 +406,7 @@ public final class GPT2Model {
                 let sc = s.scores + h * total
                 var mx = -Float.infinity
                 for p in 0..<total {
-                    let v = dot(q, keys + p * hd, hd) * scale
+                    let v = dot(q, keys + p * hd, count: hd) * scale
                     sc[p] = v
                     mx = max(mx, v)
                 }
@@ -388,14 +415,13 @@ public final class GPT2Model {
                 let out = s.att + h * hd
                 out.initialize(repeating: 0, count: hd)
                 let inv = 1 / sum
-                for p in 0..<total { addScaled(out, values + p * hd, sc[p] * inv, hd) }
-            }
-            if total * heads >= 4096 && DecodeThreads.count > 1 {
-                let n = min(DecodeThreads.count, heads)
-                DecodeThreads.run(n) { w in
-                    var h = w
-                    while h < heads { work(h); h += n }
+                for p in 0..<total {
+                    let w = sc[p] * inv, v = values + p * hd
+                    for d in 0..<hd { out[d] += w * v[d] }
                 }
+            }
+            if total * heads >= 4096 {
+                ThreadPool.shared.parallelFor(count: heads, body: work)
             } else {
                 for h in 0..<heads { work(h) }
             }

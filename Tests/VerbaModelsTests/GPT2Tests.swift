@@ -179,18 +179,6 @@ final class GPT2Tests: XCTestCase {
         XCTAssertThrowsError(try GPT2Model(folder: badVocab)) { e in XCTAssertTrue("\(e)".contains("wte"), "\(e)") }
     }
 
-    func testDecodeKernelsMatchReference() {
-        var rng = SeededGenerator(seed: 9)
-        func random(_ n: Int) -> [Float] { (0..<n).map { _ in Float(rng.nextUnit() * 2 - 1) } }
-        for (k, n) in [(1, 1), (7, 5), (64, 48), (130, 33), (768, 2304), (3072, 768)] {
-            let x = random(k), w = random(k * n), b = random(n)
-            let want = referenceVectorTimesMatrix(x, w, bias: b, k: k, n: n)
-            XCTAssertLessThan(maxDiff(decodeVectorTimesMatrix(x, w, bias: b, k: k, n: n), want), 1e-4 * Float(k).squareRoot())
-            let wantT = referenceMatrixTimesVector(w, x, n: n, k: k)
-            XCTAssertLessThan(maxDiff(decodeMatrixTimesVector(w, x, n: n, k: k), wantT), 1e-4 * Float(k).squareRoot())
-        }
-    }
-
     // MARK: The full 124M configuration (downloads/gpt2-124m from scripts/make-gpt2-124m.sh)
 
     private func bigModel() throws -> (GPT2Model, [String: Any]) {

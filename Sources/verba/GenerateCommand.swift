@@ -1,0 +1,170 @@
+import ArgumentParser
+import Foundation
+import VerbaModels
+import VerbaTensor
+import VerbaTokenizers
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `verba generate`: continue a prompt with a GPT-2 model, streaming the new text.
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Continue a prompt with a GPT-2 model, streaming the new text as it is produced.",
+        discussion: """
+        The prompt comes from --prompt, or else from standard input (all of it, as one prompt). Only the
+        continuation is printed, token by token, through an incremental detokenizer that never prints half
+        a UTF-8 character. Generation ends after --max-tokens new tokens, at the end-of-sequence token
+        (unless --ignore-eos), before a --stop string (which is not printed), or when the model's context
+        is full (a note on standard error says so). A prompt longer than the context is an error.
+
+        --temperature 0 is greedy decoding; otherwise tokens are sampled after the repetition penalty,
+        temperature, top-k, top-p and min-p (Hugging Face's order and meanings), from a generator seeded
+        with --seed, so the same seed gives the same text. Without --model, the first folder under
+        models/ whose config.json says model_type "gpt2" is used.
+
+        Examples:
+          verba generate --model models/gpt2 --prompt "The old man said" --max-tokens 40
+          echo "Once upon a time" | verba generate --model models/gpt2 --temperature 0 --stats
+          verba generate --model models/gpt2 --prompt "Q: Why?" --stop "Q:" --top-p 0.9 --seed 7
+          verba generate --model models/gpt2 --interactive
+        """)
+
+    @Option(name: .long, help: "Model folder (config.json, model.safetensors, tokenizer files). Default: the GPT-2 folder in models/.")
+    var model: String?
+
+    @Option(name: .long, help: "The prompt (default: read standard input).")
+    var prompt: String?
+
+    @Option(name: .long, help: "New tokens at most.")
+    var maxTokens = 128
+
+    @Option(name: .long, help: "Sampling temperature; 0 is greedy.")
+    var temperature: Float = 1.0
+
+    @Option(name: .long, help: "Keep only the K most likely tokens (0: off).")
+    var topK = 0
+
+    @Option(name: .long, help: "Keep the most likely tokens up to probability mass P (1: off).")
+    var topP: Float = 1.0
+
+    @Option(name: .long, help: "Drop tokens less likely than P times the best one (0: off).")
+    var minP: Float = 0.0
+
+    @Option(name: .long, help: "Penalize tokens already in the text (1: off; 1.1-1.3 typical).")
+    var repetitionPenalty: Float = 1.0
+
+    @Option(name: .long, help: "Seed of the sampler (the same seed gives the same output).")
+    var seed: UInt64 = 0
+
+    @Option(name: .long, help: "Stop before this text (repeatable).")
+    var stop: [String] = []
+
+    @Flag(name: .long, help: "Do not stop at the end-of-sequence token.")
+    var ignoreEos = false
+
+    @Flag(name: .long, help: "Print 'prefill: N tokens, X tok/s; decode: M tokens, Y tok/s' on standard error.")
+    var stats = false
+
+    @Flag(name: .long, help: "A prompt loop: each line typed is a prompt; Ctrl-D quits.")
+    var interactive = false
+
+    @Option(name: .long, help: "Compute threads (default: all available cores).")
+    var threads: Int?
+
+    /// For scripts/bench-gpt2.sh: print this machine's decode bandwidth limit and exit.
+    @Flag(name: .long, help: .hidden)
+    var measureBandwidth = false
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if maxTokens < 0 { throw ValidationError("--max-tokens must be 0 or more") }
+    }
+
+    func run() throws {
+        if let threads { setComputeThreads(threads) }
+        if measureBandwidth {
+            // The best of a large gemv (Verba's) and OpenBLAS sgemv, on the same threads.
+            let gbs = max(measureBandwidthGBs(megabytes: 256, repetitions: 5),
+                          measureBandwidthGBs(megabytes: 256, repetitions: 5, useBLAS: true))
+            StandardOutput.shared.write("bandwidth: \(String(format: "%.2f", gbs)) GB/s\n")
+            return
+        }
+        let folder = try model ?? defaultModelFolder(modelType: "gpt2")
+        let generator = try GPT2Generator(folder: folder)
+        let options = GenerationOptions(
+            maxTokens: maxTokens,
+            sampling: SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP,
+                                         repetitionPenalty: repetitionPenalty),
+            seed: seed, stopStrings: stop, ignoreEOS: ignoreEos)
+        try options.sampling.validate()
+        if interactive {
+            try runInteractive(generator, options)
+            return
+        }
+        let text: String
+        if let prompt {
+            text = prompt
+        } else {
+            text = String(decoding: LineReader().readAll(), as: UTF8.self)
+        }
+        try complete(text, generator, options)
+    }
+
+    private func complete(_ text: String, _ generator: GPT2Generator, _ options: GenerationOptions) throws {
+        let out = StandardOutput.shared
+        let result = try generator.generate(prompt: text, options: options) { piece in
+            out.write(piece)
+            out.flush()
+        }
+        out.flush()
+        if result.stopReason == .contextFull {
+            printNote("verba: note: stopped after \(result.ids.count) new tokens: the model's context of \(generator.model.config.contextLength) tokens is full")
+        }
+        if stats { printNote(result.stats.summary) }
+    }
+
+    private func runInteractive(_ generator: GPT2Generator, _ options: GenerationOptions) throws {
+        let out = StandardOutput.shared
+        fputs("> ", stderr)
+        var failure: Error?
+        LineReader().forEachLine { line in
+            let text = String(decoding: line, as: UTF8.self)
+            if !text.isEmpty {
+                do {
+                    try complete(text, generator, options)
+                    out.write("\n")
+                    out.flush()
+                } catch {
+                    // A bad prompt (too long for the context) does not end the session.
+                    if case ModelError.invalidInput = error { printError("\(error)") } else { failure = error; return false }
+                }
+            }
+            fputs("> ", stderr)
+            return true
+        }
+        fputs("\n", stderr)
+        if let failure { throw failure }
+    }
+}
+
+/// Sets the threads of every compute kernel (the shared pool; OpenBLAS stays single-threaded).
+func setComputeThreads(_ n: Int) {
+    ThreadPool.shared.setThreads(n)
+}
+
+/// The first folder under models/ (sorted by name) whose config.json has `model_type` == `modelType`.
+/// Throws `ModelError.noDefaultModel` (a message that mentions "default model") when there is none.
+func defaultModelFolder(modelType: String) throws -> String {
+    let root = "models"
+    let names = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).sorted()
+    for name in names {
+        let config = root + "/" + name + "/config.json"
+        guard let data = FileManager.default.contents(atPath: config),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              object["model_type"] as? String == modelType else { continue }
+        return root + "/" + name
+    }
+    throw ModelError.noDefaultModel("no default model in models/ (no folder whose config.json has model_type \"\(modelType)\"; pass --model DIR)")
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import VerbaModels
+import VerbaTokenizers
+
+/// `verba perplexity`: how well a GPT-2 model predicts a text.
+struct PerplexityCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "perplexity",
+        abstract: "Perplexity of a GPT-2 model on the text from standard input.",
+        discussion: """
+        All of standard input is one text, tokenized without special tokens. Prints `perplexity: X`
+        (exp of the mean negative log-likelihood per predicted token) and `tokens: N` (the text's token
+        count). A text longer than --context tokens is scored with a sliding window as in Hugging Face's
+        perplexity guide: windows of --context tokens start every --stride tokens, and each scores only
+        the tokens the previous window did not reach, with the rest as context.
+
+        Examples:
+          verba perplexity --model models/gpt2 < text.txt
+          verba perplexity --model models/gpt2 --context 1024 --stride 512 < book.txt
+        """)
+
+    @Option(name: .long, help: "Model folder (config.json, model.safetensors, tokenizer files).")
+    var model: String
+
+    @Option(name: .long, help: "Window length in tokens (default: the model's n_positions).")
+    var context: Int?
+
+    @Option(name: .long, help: "Tokens between window starts (default: context / 2).")
+    var stride: Int?
+
+    @Option(name: .long, help: "Compute threads (default: all available cores).")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() throws {
+        if let threads { setComputeThreads(threads) }
+        let model = try GPT2Model(folder: self.model)
+        let tokenizer = try Tokenizer.load(path: self.model)
+        guard tokenizer.vocabSize <= model.config.vocabSize else {
+            throw ModelError.malformed(path: self.model,
+                reason: "the tokenizer has \(tokenizer.vocabSize) tokens but the checkpoint's vocabulary (vocab_size) has only \(model.config.vocabSize)")
+        }
+        let bytes = LineReader().readAll()
+        var ids: [Int] = []
+        bytes.withUnsafeBufferPointer { tokenizer.encodeIds(bytes: $0, addSpecialTokens: false, into: &ids) }
+        let result = try Perplexity.evaluate(model: model, ids: ids, context: context, stride: stride)
+        StandardOutput.shared.write("perplexity: \(String(format: "%.4f", result.perplexity))\n")
+        StandardOutput.shared.write("tokens: \(result.tokens)\n")
+    }
+}
