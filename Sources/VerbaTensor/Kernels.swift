@@ -204,7 +204,7 @@ public func referenceLayerNorm(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePo
 /// e^x per lane, within ~2 ulp over the whole float32 range: subnormal results down to x ≈ −103.97, 0 below,
 /// +inf above 88.72, NaN for NaN. Cody–Waite reduction x = n·ln2 + r, |r| ≤ ln2/2, a degree-7 Taylor
 /// polynomial (truncation error < 1e-8), and 2^n applied as two factors so neither over- nor underflows early.
-@inline(__always) func expSIMD(_ x: V16) -> V16 {
+@_transparent func expSIMD(_ x: V16) -> V16 {
     let xc = clamp(x, -104, 88.75)
     // n = round(x·log2 e) by the 1.5·2^23 trick: the sum's low mantissa bits hold n in two's complement.
     let shifted = V16(repeating: 12_582_912).addingProduct(xc, V16(repeating: 1.44269504088896341))
@@ -234,26 +234,39 @@ public func referenceLayerNorm(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePo
 /// erfc(u) = e^(−u²)·erfcx(u) with erfcx from two fitted polynomials (scripts/fit-erfc.py). The exponent
 /// −x²/2 is formed from x itself with the rounding error of x² restored through FMA, so no digits are lost
 /// in the tail (u = |x|/√2 rounded would cost ~u²·6e-8 relative).
-@inline(__always) func erfcOfScaledSIMD(_ x: V16) -> V16 {
+@_transparent func erfcOfScaledSIMD(_ x: V16) -> V16 {
     let u = absolute(x) * Float(0.70710678118654752)
     // Near: u in [0, 1.5], polynomial in (u − 0.75).
     let a = u - 0.75
     var pn = V16(repeating: 0.0003958303132094443)
-    for c: Float in [-0.0011485640425235033, 0.0024283358361572027, -0.005931811407208443, 0.014283794909715652,
-                     -0.03192635998129845, 0.06679260730743408, -0.12983322143554688, 0.23095795512199402,
-                     -0.3679727613925934, 0.5069376230239868] {
-        pn = V16(repeating: c).addingProduct(pn, a)
+    pn = V16(repeating: -0.0011485640425235033).addingProduct(pn, a)
+    pn = V16(repeating: 0.0024283358361572027).addingProduct(pn, a)
+    pn = V16(repeating: -0.005931811407208443).addingProduct(pn, a)
+    pn = V16(repeating: 0.014283794909715652).addingProduct(pn, a)
+    pn = V16(repeating: -0.03192635998129845).addingProduct(pn, a)
+    pn = V16(repeating: 0.06679260730743408).addingProduct(pn, a)
+    pn = V16(repeating: -0.12983322143554688).addingProduct(pn, a)
+    pn = V16(repeating: 0.23095795512199402).addingProduct(pn, a)
+    pn = V16(repeating: -0.3679727613925934).addingProduct(pn, a)
+    pn = V16(repeating: 0.5069376230239868).addingProduct(pn, a)
+    // Far: t = 1/u in [0.1, 2/3], erfcx(u) = g(t)·t, g a polynomial in (t − 0.38333333). Skipped (with its
+    // division) when no lane needs it, the common case for activations.
+    let far = u .> 1.5
+    var erfcx = pn
+    if any(far) {
+        let t = 1 / clamp(u, 1.5, 10)
+        let b = t - 0.38333333
+        var pf = V16(repeating: 0.04302576929330826)
+        pf = V16(repeating: -0.2083783596754074).addingProduct(pf, b)
+        pf = V16(repeating: 0.18881390988826752).addingProduct(pf, b)
+        pf = V16(repeating: -0.030928075313568115).addingProduct(pf, b)
+        pf = V16(repeating: -0.117856465280056).addingProduct(pf, b)
+        pf = V16(repeating: 0.1734282225370407).addingProduct(pf, b)
+        pf = V16(repeating: -0.08765508979558945).addingProduct(pf, b)
+        pf = V16(repeating: -0.15308323502540588).addingProduct(pf, b)
+        pf = V16(repeating: 0.5295908451080322).addingProduct(pf, b)
+        erfcx.replace(with: pf * t, where: far)
     }
-    // Far: t = 1/u in [0.1, 2/3], erfcx(u) = g(t)·t, g a polynomial in (t − 0.38333333).
-    let t = 1 / clamp(u, 1.5, 10)
-    let b = t - 0.38333333
-    var pf = V16(repeating: 0.04302576929330826)
-    for c: Float in [-0.2083783596754074, 0.18881390988826752, -0.030928075313568115, -0.117856465280056,
-                     0.1734282225370407, -0.08765508979558945, -0.15308323502540588, 0.5295908451080322] {
-        pf = V16(repeating: c).addingProduct(pf, b)
-    }
-    pf *= t
-    let erfcx = pn.replacing(with: pf, where: u .> 1.5)
     let square = x * x
     let low = (-square).addingProduct(x, x)           // x·x − square, exactly (FMA)
     let e = expSIMD(square * -0.5)
