@@ -3,13 +3,14 @@
 # WordPieceTrainer (in-process, training only) on the same corpus, same run, same threads (2).
 #   corpus: every UTF-8 fortunes file (all languages) concatenated, ~38 MB, bench-out/fortunes.txt (git-ignored)
 #   prints seconds, peak RSS, the ratio, and whether both learned the same merges / tokens.
-# Needs: a Python with `tokenizers` (PYTHON=..., default .venv/bin/python made by scripts/make-fixtures.sh,
+# VERBA=path/to/verba skips the build. Needs: a Python with `tokenizers` (PYTHON=..., default .venv/bin/python made by scripts/make-fixtures.sh,
 # or /work/pyenv/bin/python), GNU time (apt-get install time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null; }
-swift build -c release >/dev/null
+if [ -z "${VERBA:-}" ]; then swift build -c release --product verba >/dev/null; fi
+verba=${VERBA:-.build/release/verba}
 mkdir -p bench-out
 corpus=bench-out/fortunes.txt   # the same corpus as scripts/bench-tokenizers.sh
 if [ ! -s "$corpus" ]; then
@@ -36,7 +37,7 @@ for kind in bpe wordpiece; do
     if [ $kind = bpe ]; then size=32000; args=(--model bpe --byte-level); else size=30000; args=(--model wordpiece --lowercase); fi
     read -r _ hf_total hf_mb < <(run hf "$PY" scripts/bench/train_tokenizer_reference.py $kind $size "$corpus" bench-out/hf-$kind.json)
     hf_secs=$(grep -o "[0-9.]*" bench-out/out.txt | head -1)
-    read -r _ v_secs v_mb < <(run verba .build/release/verba tokenizer train "${args[@]}" --vocab-size $size --threads 2 --quiet --output bench-out/verba-$kind.json "$corpus")
+    read -r _ v_secs v_mb < <(run verba "$verba" tokenizer train "${args[@]}" --vocab-size $size --threads 2 --quiet --output bench-out/verba-$kind.json "$corpus")
     ratio=$(python3 -c "print(f'{$hf_secs/$v_secs:.2f}x')")
     printf "%-28s %10s %10s %10s\n" "HF $kind $size (train only)" "$hf_secs" "$hf_mb" ""
     printf "%-28s %10s %10s %10s\n" "verba $kind $size (process)" "$v_secs" "$v_mb" "$ratio"
