@@ -28,6 +28,8 @@ struct Verba: ParsableCommand {
             Decode.self,
             TokenizerCommand.self,
             TrainCommand.self,
+            Embed.self,
+            Classify.self,
         ]
     )
 

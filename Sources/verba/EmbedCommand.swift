@@ -1,0 +1,136 @@
+import ArgumentParser
+import Foundation
+import VerbaModels
+import VerbaTensor
+
+extension Pooling: ExpressibleByArgument {}
+
+/// `verba embed`: one JSON array of floats (a sentence embedding) per input line.
+struct Embed: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embed",
+        abstract: "Embed each line of standard input with a BERT sentence-embedding model.",
+        discussion: """
+        Each input line (without its newline) is one text and gives exactly one output line: a JSON
+        array of floats (shortest round-trip decimal form). An empty line still gives a vector (that of
+        [CLS] [SEP]).
+
+        The model folder is a Hugging Face BERT folder (config.json, model.safetensors or a sharded
+        checkpoint, tokenizer.json or vocab.txt). When it is a sentence-transformers folder, modules.json,
+        1_Pooling/config.json and sentence_bert_config.json give the pooling, the L2 normalisation and
+        the length limit (all-MiniLM-L6-v2: mean pooling, normalised, 256 tokens); otherwise mean
+        pooling, no normalisation, and the model's positions. --pooling and --normalize/--no-normalize
+        override the folder.
+
+        A line longer than --max-length tokens (special tokens included) is truncated as Hugging Face
+        does; the first such line is reported once on standard error.
+
+        Input is read in chunks (memory stays bounded on any input size); within a chunk, lines are
+        sorted by length and packed into batches of --batch-size lines without padding, run on
+        --threads threads, and written back in input order.
+
+        Examples:
+          echo "A man is eating food." | verba embed --model downloads/minilm
+          verba embed --model downloads/minilm --pooling cls --no-normalize < sentences.txt > vectors.jsonl
+          verba embed --model downloads/minilm --max-length 128 --batch-size 64 --threads 2 < corpus.txt
+        """)
+
+    @Option(name: .long, help: "Model folder (config.json, safetensors weights, tokenizer files).")
+    var model: String
+
+    @Option(name: .long, help: "Pooling: mean, cls or max (default: the folder's, else mean).")
+    var pooling: Pooling?
+
+    @Flag(name: .long, inversion: .prefixedNo, help: "L2-normalise the vectors (default: as the folder's modules.json says).")
+    var normalize: Bool?
+
+    @Option(name: .long, help: "Longest input in tokens, special tokens included (default: the folder's max_seq_length, else the model's positions).")
+    var maxLength: Int?
+
+    @Option(name: .long, help: "Lines per forward pass, after sorting by length.")
+    var batchSize: Int = 32
+
+    @Option(name: .long, help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if let maxLength, maxLength < 2 { throw ValidationError("--max-length must be at least 2") }
+    }
+
+    func run() throws {
+        if let threads { ThreadPool.shared.setThreads(threads) }
+        let embedder = try Embedder(folder: model, pooling: pooling, normalize: normalize, maxLength: maxLength)
+        embedder.batchSize = batchSize
+        let c = embedder.dimension
+        let out = StandardOutput.shared
+        var line: [UInt8] = []
+        try streamChunks(maxLength: embedder.encoder.maxLength) { chunk in
+            let result = try embedder.embed(bytes: chunk)
+            for i in 0..<chunk.count {
+                line.removeAll(keepingCapacity: true)
+                line.append(UInt8(ascii: "["))
+                let v = result.vectors.pointer + i * c
+                for j in 0..<c {
+                    if j > 0 { line.append(UInt8(ascii: ",")) }
+                    appendFloat(v[j], to: &line)
+                }
+                line.append(UInt8(ascii: "]"))
+                line.append(10)
+                line.withUnsafeBufferPointer { out.write(bytes: $0) }
+            }
+            return result.truncated
+        }
+    }
+}
+
+/// Reads standard input in chunks of lines (at most `lines` lines or about `bytes` bytes each), calls
+/// `process` on each chunk (it returns the truncated lines: index in the chunk, tokens before), and
+/// reports the first truncated line once on standard error.
+func streamChunks(maxLength: Int, lines: Int = 4096, bytes: Int = 4 << 20,
+                  _ process: ([[UInt8]]) throws -> [(index: Int, tokens: Int)]) throws {
+    var chunk: [[UInt8]] = []
+    var chunkBytes = 0, firstLine = 1, reported = false, truncatedLines = 0
+    func flush() throws {
+        if chunk.isEmpty { return }
+        let truncated = try process(chunk)
+        if let first = truncated.first, !reported {
+            let tokens = first.tokens > 0 ? "\(first.tokens) tokens" : "too many tokens"
+            printNote("verba: note: line \(firstLine + first.index) has \(tokens), truncated to --max-length \(maxLength) (further truncations are not reported one by one)")
+            reported = true
+        }
+        truncatedLines += truncated.count
+        firstLine += chunk.count
+        chunk.removeAll(keepingCapacity: true)
+        chunkBytes = 0
+    }
+    try LineReader().forEachLine { text in
+        chunk.append(Array(text))
+        chunkBytes += text.count
+        if chunk.count >= lines || chunkBytes >= bytes { try flush() }
+        return true
+    }
+    try flush()
+    if truncatedLines > 1 { printNote("verba: note: \(truncatedLines) lines were truncated to \(maxLength) tokens") }
+}
+
+/// Appends the shortest decimal form of `v` that reads back as the same Float (valid JSON).
+func appendFloat(_ v: Float, to out: inout [UInt8]) {
+    if !v.isFinite { out.append(contentsOf: "null".utf8); return }
+    var s = v.description
+    s.withUTF8 { out.append(contentsOf: $0) }
+}
+
+/// Appends `v` with exactly 6 decimals (`0.123457`), rounded half away from zero.
+func appendFixed6(_ v: Float, to out: inout [UInt8]) {
+    if !v.isFinite { out.append(contentsOf: "nan".utf8); return }
+    var x = (Double(v) * 1_000_000).rounded()
+    if x < 0 { out.append(UInt8(ascii: "-")); x = -x }
+    let n = Int(x)
+    out.append(contentsOf: String(n / 1_000_000).utf8)
+    out.append(UInt8(ascii: "."))
+    let frac = String(n % 1_000_000)
+    out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: 6 - frac.utf8.count))
+    out.append(contentsOf: frac.utf8)
+}
