@@ -1,0 +1,89 @@
+import Foundation
+import XCTest
+
+/// `verba tokenize` and `verba decode` on the reference corpus: the output must equal the reference
+/// fixtures byte for byte (Tests/Fixtures/tokenizers, written by scripts/fixtures/tokenizers.py).
+final class TokenizeReferenceCLITests: XCTestCase {
+    private var fixtures: URL { packageRoot().appendingPathComponent("Tests/Fixtures/tokenizers") }
+
+    /// An asset path relative to the package root; XCTSkip when absent.
+    private func asset(_ relative: String) throws -> String {
+        let url = packageRoot().appendingPathComponent(relative).standardizedFileURL
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw XCTSkip("\(relative) is absent (run scripts/fetch-assets.sh; ../shared/fixtures beside the checkout)")
+        }
+        return url.path
+    }
+
+    private func splitLines(_ data: Data) -> [Data] {
+        var lines = data.split(separator: 0x0A, omittingEmptySubsequences: false).map { Data($0) }
+        if lines.last?.isEmpty == true { lines.removeLast() }
+        return lines
+    }
+
+    /// Runs verba with `arguments` on `input` and compares stdout with `expected` line by line.
+    private func check(_ arguments: [String], input: Data, expected: Data, inputName: String,
+                       file: StaticString = #filePath, line: UInt = #line) throws {
+        let result = try runVerba(arguments, input: input)
+        XCTAssertEqual(result.status, 0, "verba \(arguments.joined(separator: " ")): \(String(decoding: result.stderr, as: UTF8.self))",
+                       file: file, line: line)
+        if result.stdout == expected { return }
+        let inputs = splitLines(input), want = splitLines(expected), got = splitLines(result.stdout)
+        var differing: [String] = []
+        var count = 0
+        for i in 0..<max(want.count, got.count) {
+            let w = i < want.count ? want[i] : nil, g = i < got.count ? got[i] : nil
+            if w == g { continue }
+            count += 1
+            if differing.count < 5 {
+                let text = i < inputs.count ? String(decoding: inputs[i], as: UTF8.self).debugDescription : "(no input line)"
+                differing.append("line \(i + 1): \(text.prefix(300))\n    expected: \(w.map { String(decoding: $0, as: UTF8.self) } ?? "(none)")"
+                                 + "\n    got:      \(g.map { String(decoding: $0, as: UTF8.self) } ?? "(none)")")
+            }
+        }
+        XCTFail("verba \(arguments.joined(separator: " ")) < \(inputName): \(count) of \(want.count) lines differ "
+                + "(\(got.count) lines printed); first \(differing.count):\n" + differing.joined(separator: "\n"),
+                file: file, line: line)
+    }
+
+    private func checkTokenize(_ tokenizer: String, fixture: String, extra: [String] = [],
+                               file: StaticString = #filePath, line: UInt = #line) throws {
+        let path = try asset(tokenizer)
+        let input = try Data(contentsOf: fixtures.appendingPathComponent("lines.txt"))
+        let expected = try Data(contentsOf: fixtures.appendingPathComponent(fixture + ".ids"))
+        try check(["tokenize", "--tokenizer", path] + extra, input: input, expected: expected, inputName: "lines.txt",
+                  file: file, line: line)
+    }
+
+    func testGPT2() throws {
+        try checkTokenize("../shared/fixtures/gpt2/tokenizer.json", fixture: "gpt2")
+    }
+
+    func testGPT2FolderWithTwoThreads() throws {
+        try checkTokenize("../shared/fixtures/gpt2", fixture: "gpt2", extra: ["--threads", "2"])
+    }
+
+    func testBERTUncasedWithSpecialTokens() throws {
+        try checkTokenize("downloads/minilm/tokenizer.json", fixture: "bert-uncased.special")
+    }
+
+    func testBERTUncasedWithoutSpecialTokens() throws {
+        try checkTokenize("downloads/minilm/tokenizer.json", fixture: "bert-uncased", extra: ["--no-special-tokens"])
+    }
+
+    func testCL100K() throws {
+        try checkTokenize("downloads/tiktoken/cl100k_base.tiktoken", fixture: "cl100k_base")
+    }
+
+    func testO200K() throws {
+        try checkTokenize("downloads/tiktoken/o200k_base.tiktoken", fixture: "o200k_base", extra: ["--threads", "2"])
+    }
+
+    /// Byte-level BPE loses nothing: decoding the GPT-2 ids of every line prints lines.txt again.
+    func testGPT2DecodePrintsTheCorpusBack() throws {
+        let path = try asset("../shared/fixtures/gpt2/tokenizer.json")
+        let ids = try Data(contentsOf: fixtures.appendingPathComponent("gpt2.ids"))
+        let lines = try Data(contentsOf: fixtures.appendingPathComponent("lines.txt"))
+        try check(["decode", "--tokenizer", path], input: ids, expected: lines, inputName: "gpt2.ids")
+    }
+}
