@@ -6,59 +6,82 @@
 // its source scalar sat (same offset, same length, e.g. ASCII lowercasing), `origins` stays empty.
 
 /// Builds a `NormalizedText`, keeping `origins` empty while output byte i still comes from input byte i.
+/// Writes into a growable raw buffer; `finish()` must be called exactly once (it frees the buffer).
 struct NormalizedBuilder {
-    var bytes: [UInt8]
+    private(set) var out: UnsafeMutablePointer<UInt8>
+    private(set) var capacity: Int
+    /// Bytes written so far.
+    var count = 0
     var origins: [Range<Int>] = []
     /// True while every output scalar occupies the same byte range as its source scalar.
     var aligned = true
     let input: UnsafeBufferPointer<UInt8>
 
+    /// Room for the input's length plus 64 bytes (so a 1:1 ASCII pass never needs to grow).
     init(input: UnsafeBufferPointer<UInt8>) {
         self.input = input
-        bytes = []
-        bytes.reserveCapacity(input.count + input.count / 4 + 8)
+        capacity = input.count + 64
+        out = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+    }
+
+    /// Makes room for `extra` more bytes.
+    @inline(__always)
+    mutating func reserve(_ extra: Int) {
+        if count + extra > capacity { grow(extra) }
+    }
+
+    @inline(never)
+    private mutating func grow(_ extra: Int) {
+        let newCapacity = max(capacity * 2, count + extra)
+        let p = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        p.moveInitialize(from: out, count: count)
+        out.deallocate()
+        out = p
+        capacity = newCapacity
     }
 
     /// Fills `origins` for the aligned prefix written so far.
     mutating func materialize() {
         aligned = false
-        origins.reserveCapacity(bytes.capacity)
+        origins.reserveCapacity(max(capacity, input.count + 16))
         guard let p = input.baseAddress else { return }
         var i = 0
-        let n = bytes.count
-        while i < n {
+        while i < count {
             let len = UTF8Codec.decode(p, at: i, end: input.count).length
             for _ in 0 ..< len { origins.append(i ..< i + len) }
             i += len
         }
     }
 
+    /// Appends byte `b` (aligned ASCII fast path: the caller checked `aligned && count == i` and capacity).
+    @inline(__always)
+    mutating func appendAlignedByte(_ b: UInt8) {
+        out[count] = b
+        count += 1
+    }
+
     /// Appends scalar `s` that came from the original byte range `r`.
     @inline(__always)
     mutating func append(_ s: UInt32, from r: Range<Int>) {
+        reserve(4)
         if aligned {
-            if s < 0x80 && r.lowerBound == bytes.count && r.count == 1 {
-                bytes.append(UInt8(truncatingIfNeeded: s))
-                return
-            }
-            let len = UTF8Codec.encodedLength(s)
-            if r.lowerBound == bytes.count && r.count == len {
-                UTF8Codec.encode(s, into: &bytes)
+            if r.lowerBound == count && r.count == UTF8Codec.encodedLength(s) {
+                count += UTF8Codec.encode(s, to: out + count)
                 return
             }
             materialize()
         }
-        let before = bytes.count
-        UTF8Codec.encode(s, into: &bytes)
-        for _ in before ..< bytes.count { origins.append(r) }
+        let len = UTF8Codec.encode(s, to: out + count)
+        count += len
+        for _ in 0 ..< len { origins.append(r) }
     }
 
-    /// The result; `origins` empty when the output stayed aligned with the input.
-    func finish() -> NormalizedText {
-        if aligned && bytes.count != input.count {
-            // Only possible when trailing input was dropped: alignment is still byte for byte.
-            return NormalizedText(bytes: bytes, origins: [])
-        }
+    /// The result; `origins` empty when the output stayed aligned with the input. Frees the buffer.
+    mutating func finish() -> NormalizedText {
+        let bytes = Array(UnsafeBufferPointer(start: out, count: count))
+        out.deallocate()
+        capacity = 0
+        count = 0
         return NormalizedText(bytes: bytes, origins: aligned ? [] : origins)
     }
 }
@@ -78,6 +101,7 @@ struct ScalarText {
     }
 
     func normalized(input: UnsafeBufferPointer<UInt8>) -> NormalizedText {
+        if scalars.isEmpty { return NormalizedText(bytes: []) }
         var b = NormalizedBuilder(input: input)
         for k in 0 ..< scalars.count { b.append(scalars[k], from: origins[k]) }
         return b.finish()
@@ -141,41 +165,48 @@ public struct BertNormalizer: Normalizer, Equatable {
         }
     }
 
-    /// - Complexity: O(n); ASCII bytes take one table load each.
+    /// - Complexity: O(n); runs of ASCII take one table load per byte.
     public func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
         let n = text.count
         guard let p = text.baseAddress, n > 0 else { return NormalizedText(bytes: []) }
         var b = NormalizedBuilder(input: text)
         let strip = stripsAccents
-        // Non-starters kept while stripping accents, waiting for canonical reordering.
+        let table = PropertyTable.shared
+        // Non-starters while stripping accents, waiting for canonical reordering.
         var run: [RunEntry] = []
-        var decomposed: [UInt32] = []
-        return asciiMap.withUnsafeBufferPointer { map -> NormalizedText in
+        asciiMap.withUnsafeBufferPointer { map in
             var i = 0
             while i < n {
+                if b.aligned && b.count == i && run.isEmpty {
+                    // Tight loop while the output stays byte-aligned with ASCII input (capacity >= n + 64).
+                    while i < n {
+                        let c = p[i]
+                        if c >= 0x80 { break }
+                        let m = map[Int(c)]
+                        if m == 0xFF { break }
+                        b.appendAlignedByte(m)
+                        i += 1
+                    }
+                    if i >= n { break }
+                }
                 let c = p[i]
                 if c < 0x80 {
                     if !run.isEmpty { flush(&run, &b) }
                     let m = map[Int(c)]
-                    if m != 0xFF {
-                        if b.aligned && b.bytes.count == i {
-                            b.bytes.append(m)
-                        } else {
-                            b.append(UInt32(m), from: i ..< i + 1)
-                        }
-                    }
+                    if m != 0xFF { b.append(UInt32(m), from: i ..< i + 1) }
                     i += 1
                     continue
                 }
                 let (s, len) = UTF8Codec.decode(p, at: i, end: n)
                 let r = i ..< i + len
                 i += len
+                b.reserve(n - i + 64)
                 if UTF8Codec.isRawByte(s) {
                     if !run.isEmpty { flush(&run, &b) }
                     b.append(s, from: r)
                     continue
                 }
-                let f = UnicodeProperties.flags(s)
+                let f = UnicodeProperties.flags(s, table)
                 if cleanText {
                     if s == 0xFFFD || f.contains(.control) { continue }
                     if f.contains(.whitespace) {
@@ -189,19 +220,15 @@ public struct BertNormalizer: Normalizer, Equatable {
                     if !run.isEmpty { flush(&run, &b) }
                     b.append(0x20, from: r)
                 }
-                if strip {
-                    decomposed.removeAll(keepingCapacity: true)
-                    UnicodeProperties.decompose(s, compatibility: false, into: &decomposed)
-                    for (k, d) in decomposed.enumerated() {
-                        if UnicodeProperties.combiningClass(d) == 0 {
-                            if !run.isEmpty { flush(&run, &b) }
-                            if !UnicodeProperties.isNonspacingMark(d) { emit(d, r, &b) }
-                        } else {
-                            run.append(RunEntry(scalar: d, consumes: k == 0, origin: r))
-                        }
-                    }
+                if !strip {
+                    emit(s, r, &b, table)
+                } else if !f.contains(.canonicalDecomposition) {
+                    stripAccentsStep(s, first: true, r, &run, &b, table)
                 } else {
-                    emit(s, r, &b)
+                    withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 32) { d in
+                        let k = table.decompose(s, compatibility: false, to: d.baseAddress!)
+                        for j in 0 ..< k { stripAccentsStep(d[j], first: j == 0, r, &run, &b, table) }
+                    }
                 }
                 if chinese {
                     if !run.isEmpty { flush(&run, &b) }
@@ -209,14 +236,26 @@ public struct BertNormalizer: Normalizer, Equatable {
                 }
             }
             if !run.isEmpty { flush(&run, &b) }
-            return b.finish()
+        }
+        return b.finish()
+    }
+
+    /// One scalar of the NFD sequence: starters go out (unless Mn), non-starters wait in `run`.
+    @inline(__always)
+    private func stripAccentsStep(_ d: UInt32, first: Bool, _ r: Range<Int>, _ run: inout [RunEntry],
+                                  _ b: inout NormalizedBuilder, _ table: PropertyTable) {
+        if d < 0x300 || table.combiningClass(d) == 0 {
+            if !run.isEmpty { flush(&run, &b) }
+            if !UnicodeProperties.flags(d, table).contains(.nonspacingMark) { emit(d, r, &b, table) }
+        } else {
+            run.append(RunEntry(scalar: d, consumes: first, origin: r))
         }
     }
 
     @inline(__always)
-    private func emit(_ s: UInt32, _ r: Range<Int>, _ b: inout NormalizedBuilder) {
+    private func emit(_ s: UInt32, _ r: Range<Int>, _ b: inout NormalizedBuilder, _ table: PropertyTable) {
         if lowercase {
-            let (l, l2) = UnicodeProperties.lowercase(s)
+            let (l, l2) = s < 0x80 ? UnicodeProperties.lowercase(s) : table.lowercaseNonASCII(s)
             b.append(l, from: r)
             if let l2 { b.append(l2, from: r) }
         } else {
@@ -249,7 +288,8 @@ public struct BertNormalizer: Normalizer, Equatable {
                 run = replayed
             }
         }
-        for e in run where !UnicodeProperties.isNonspacingMark(e.scalar) { emit(e.scalar, e.origin, &b) }
+        let table = PropertyTable.shared
+        for e in run where !UnicodeProperties.isNonspacingMark(e.scalar) { emit(e.scalar, e.origin, &b, table) }
         run.removeAll(keepingCapacity: true)
     }
 }

@@ -87,6 +87,33 @@ public enum UTF8Codec {
         }
     }
 
+    /// Writes the UTF-8 encoding of `s` (or its raw byte) at `p`, which must have room for 4 bytes;
+    /// returns the number of bytes written.
+    @inlinable @inline(__always)
+    public static func encode(_ s: UInt32, to p: UnsafeMutablePointer<UInt8>) -> Int {
+        if s < 0x80 {
+            p[0] = UInt8(truncatingIfNeeded: s)
+            return 1
+        } else if s < 0x800 {
+            p[0] = UInt8(truncatingIfNeeded: 0xC0 | s >> 6)
+            p[1] = UInt8(truncatingIfNeeded: 0x80 | s & 0x3F)
+            return 2
+        } else if s < 0x1_0000 {
+            p[0] = UInt8(truncatingIfNeeded: 0xE0 | s >> 12)
+            p[1] = UInt8(truncatingIfNeeded: 0x80 | (s >> 6) & 0x3F)
+            p[2] = UInt8(truncatingIfNeeded: 0x80 | s & 0x3F)
+            return 3
+        } else if s < rawByteBase {
+            p[0] = UInt8(truncatingIfNeeded: 0xF0 | s >> 18)
+            p[1] = UInt8(truncatingIfNeeded: 0x80 | (s >> 12) & 0x3F)
+            p[2] = UInt8(truncatingIfNeeded: 0x80 | (s >> 6) & 0x3F)
+            p[3] = UInt8(truncatingIfNeeded: 0x80 | s & 0x3F)
+            return 4
+        }
+        p[0] = UInt8(truncatingIfNeeded: s - rawByteBase)
+        return 1
+    }
+
     /// Decodes all of `bytes` into scalars, with each scalar's byte range in `bytes`.
     /// - Complexity: O(n).
     public static func decodeScalars(_ bytes: UnsafeBufferPointer<UInt8>) -> (scalars: [UInt32], ranges: [Range<Int>]) {
@@ -181,6 +208,13 @@ public enum UnicodeProperties {
     public static func flags(_ s: UInt32) -> Flags {
         if s >= UTF8Codec.rawByteBase { return [] }
         return Flags(rawValue: PropertyTable.shared.flags(s))
+    }
+
+    /// The flags of scalar `s`, reading tables already at hand (hot loops fetch them once).
+    @inlinable @inline(__always)
+    static func flags(_ s: UInt32, _ table: PropertyTable) -> Flags {
+        if s >= UTF8Codec.rawByteBase { return [] }
+        return Flags(rawValue: table.flags(s))
     }
 
     /// Rust `char::is_whitespace`.
@@ -373,37 +407,45 @@ final class PropertyTable: @unchecked Sendable {
     @usableFromInline static let shared = PropertyTable()
 
     /// A two-stage table: `index[cp >> 8]` is the offset of cp's 256-entry block in `blocks`.
+    /// The storage lives as long as the process (the tables are built once, shared by every thread).
     @usableFromInline
-    struct Stages<T: Hashable> {
-        @usableFromInline let index: [UInt32]
-        @usableFromInline let blocks: [T]
+    struct Stages<T: Hashable>: @unchecked Sendable {
+        @usableFromInline let index: UnsafePointer<UInt32>
+        @usableFromInline let blocks: UnsafePointer<T>
 
         init(_ flat: [T]) {
             precondition(flat.count == 0x11_0000)
-            var index = [UInt32](repeating: 0, count: 0x1100)
+            let index = UnsafeMutablePointer<UInt32>.allocate(capacity: 0x1100)
             var blocks: [T] = []
-            var seen: [ArraySlice<T>: UInt32] = [:]
-            for hi in 0 ..< 0x1100 {
-                let block = flat[hi << 8 ..< (hi + 1) << 8]
-                if let at = seen[block] {
-                    index[hi] = at
-                } else {
-                    let at = UInt32(blocks.count)
-                    blocks.append(contentsOf: block)
-                    seen[block] = at
-                    index[hi] = at
+            var seen: [UInt64: [UInt32]] = [:]   // block hash -> offsets of blocks with that hash
+            flat.withUnsafeBytes { raw in
+                let blockBytes = 256 * MemoryLayout<T>.stride
+                for hi in 0 ..< 0x1100 {
+                    let bytes = UnsafeRawBufferPointer(rebasing: raw[hi * blockBytes ..< (hi + 1) * blockBytes])
+                    var h: UInt64 = 0xCBF2_9CE4_8422_2325
+                    for k in stride(from: 0, to: blockBytes, by: 8) {
+                        h = (h ^ bytes.loadUnaligned(fromByteOffset: k, as: UInt64.self)) &* 0x0000_0100_0000_01B3
+                    }
+                    let block = flat[hi << 8 ..< (hi + 1) << 8]
+                    if let at = seen[h]?.first(where: { blocks[Int($0) ..< Int($0) + 256] == block }) {
+                        index[hi] = at
+                    } else {
+                        let at = UInt32(blocks.count)
+                        blocks.append(contentsOf: block)
+                        seen[h, default: []].append(at)
+                        index[hi] = at
+                    }
                 }
             }
-            self.index = index
-            self.blocks = blocks
+            let storage = UnsafeMutablePointer<T>.allocate(capacity: blocks.count)
+            storage.initialize(from: blocks, count: blocks.count)
+            self.index = UnsafePointer(index)
+            self.blocks = UnsafePointer(storage)
         }
 
+        /// The value for `cp` (`cp` < 0x110000).
         @inlinable @inline(__always)
-        func at(_ cp: UInt32) -> T {
-            index.withUnsafeBufferPointer { i in
-                blocks.withUnsafeBufferPointer { b in b[Int(i[Int(cp >> 8)]) + Int(cp & 0xFF)] }
-            }
-        }
+        func at(_ cp: UInt32) -> T { blocks[Int(index[Int(cp >> 8)]) &+ Int(cp & 0xFF)] }
     }
 
     @usableFromInline let flagTable: Stages<UInt16>
@@ -420,13 +462,13 @@ final class PropertyTable: @unchecked Sendable {
         var flags = [UInt16](repeating: 0, count: count)
         var ccc = [UInt8](repeating: 0, count: count)
         var lower = [Int32](repeating: 0, count: count)
-        withUnsafeTemporaryAllocation(of: Int32.self, capacity: 32) { buf in
-            for cp in 0 ..< count {
-                let (f, c, l) = PropertyTable.compute(UInt32(cp), buf)
-                flags[cp] = f
-                ccc[cp] = c
-                lower[cp] = l &- Int32(cp)
-            }
+        for cp in 0 ..< count {
+            // Planes 4 to 13 hold no assigned code point (Unicode 15): all zero.
+            if cp >= 0x4_0000 && cp < 0xE_0000 { continue }
+            let (f, c, l) = PropertyTable.compute(UInt32(cp))
+            flags[cp] = f
+            ccc[cp] = c
+            lower[cp] = l &- Int32(cp)
         }
         let o = UnicodeExceptions.flagOverrideData
         for k in stride(from: 0, to: o.count, by: 3) {
@@ -447,7 +489,7 @@ final class PropertyTable: @unchecked Sendable {
     func flags(_ s: UInt32) -> UInt16 { flagTable.at(s) }
 
     /// Flags, combining class and simple lowercase of one code point from utf8proc.
-    private static func compute(_ cp: UInt32, _ buf: UnsafeMutableBufferPointer<Int32>) -> (UInt16, UInt8, Int32) {
+    private static func compute(_ cp: UInt32) -> (UInt16, UInt8, Int32) {
         typealias F = UnicodeProperties.Flags
         var f: F = []
         let cat = UnicodeProperties.generalCategory(cp)
@@ -474,17 +516,16 @@ final class PropertyTable: @unchecked Sendable {
         case .lu, .ll, .lt, .lm, .lo, .mn, .mc, .me, .nd, .nl, .pc: f.insert(.word)
         default: if cp == 0x200C || cp == 0x200D { f.insert(.word) }
         }
-        var bound: Int32 = 0
         let c = Int32(bitPattern: cp)
-        if utf8proc_decompose_char(c, buf.baseAddress, 32, UTF8PROC_DECOMPOSE, &bound) != 1 || buf[0] != c {
+        guard let prop = utf8proc_get_property(c)?.pointee else { return (f.rawValue, 0, c) }
+        if (0xAC00 ... 0xD7A3).contains(cp) {
             f.formUnion([.canonicalDecomposition, .compatibilityDecomposition])
+        } else if prop.decomp_seqindex != UInt16.max {
+            // decomp_type 0: canonical mapping; otherwise a compatibility tag.
+            f.insert(prop.decomp_type == 0 ? [.canonicalDecomposition, .compatibilityDecomposition] : .compatibilityDecomposition)
         }
-        let compat = utf8proc_option_t(rawValue: UTF8PROC_DECOMPOSE.rawValue | UTF8PROC_COMPAT.rawValue)
-        if utf8proc_decompose_char(c, buf.baseAddress, 32, compat, &bound) != 1 || buf[0] != c {
-            f.insert(.compatibilityDecomposition)
-        }
-        let ccc = UInt8(truncatingIfNeeded: utf8proc_get_property(c)?.pointee.combining_class ?? 0)
-        return (f.rawValue, ccc, utf8proc_tolower(c))
+        let lower = prop.lowercase_seqindex != UInt16.max ? utf8proc_tolower(c) : c
+        return (f.rawValue, UInt8(truncatingIfNeeded: prop.combining_class), lower)
     }
 
     @inlinable @inline(__always)
@@ -495,6 +536,28 @@ final class PropertyTable: @unchecked Sendable {
         if s >= UTF8Codec.rawByteBase { return (s, nil) }
         if s == 0x130 { return (0x69, 0x307) }
         return (UInt32(bitPattern: Int32(bitPattern: s) &+ lowerTable.at(s)), nil)
+    }
+
+    /// Writes the full decomposition of `s` (itself when it has none) to `out`, which has room for 32
+    /// scalars; returns the count.
+    @usableFromInline
+    func decompose(_ s: UInt32, compatibility: Bool, to out: UnsafeMutablePointer<UInt32>) -> Int {
+        let f = UnicodeProperties.Flags(rawValue: s < UTF8Codec.rawByteBase ? flags(s) : 0)
+        if !f.contains(compatibility ? .compatibilityDecomposition : .canonicalDecomposition) {
+            out[0] = s
+            return 1
+        }
+        var opts = UTF8PROC_DECOMPOSE.rawValue
+        if compatibility { opts |= UTF8PROC_COMPAT.rawValue }
+        var boundclass: Int32 = 0
+        let n = out.withMemoryRebound(to: Int32.self, capacity: 32) {
+            utf8proc_decompose_char(Int32(bitPattern: s), $0, 32, utf8proc_option_t(rawValue: opts), &boundclass)
+        }
+        if n <= 0 || n > 32 {
+            out[0] = s
+            return 1
+        }
+        return n
     }
 
     /// Full decomposition of a code point that has one (flags say so).

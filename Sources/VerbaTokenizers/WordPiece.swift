@@ -8,18 +8,28 @@
 
 import Foundation
 
-/// A hash table from byte strings to ids, open addressing with linear probing.
-struct ByteTable: Sendable {
-    struct Slot: Sendable {
-        var hash: UInt32 = 0
-        var id: Int32 = -1          // -1: empty
-        var offset: UInt32 = 0      // key bytes in `arena`
-        var length: UInt32 = 0
+/// A hash table from byte strings to ids: open addressing with linear probing over 32-bit slots
+/// (entry index in the low bits, a hash tag in the high bits), so the probed array stays small enough
+/// for the L2 cache (256 KB for BERT's 30,522 tokens). FNV-1a hashes, computable incrementally.
+/// Immutable after init; its raw storage is freed with the object.
+final class ByteTable: @unchecked Sendable {
+    struct Entry {
+        var offset: UInt32          // key bytes in `arena`
+        var length: UInt32
+        var id: Int32
     }
 
-    private(set) var slots: [Slot]
-    private(set) var arena: [UInt8]
+    /// 0: empty; else tag << indexBits | (entry index + 1).
+    let slots: UnsafeMutablePointer<UInt32>
+    let mask: Int
+    let entries: UnsafeMutablePointer<Entry>
+    let arena: UnsafeMutablePointer<UInt8>
     private let shift: UInt64
+    private let indexBits: UInt32
+    /// Blocked Bloom filter over the keys' hashes (about 16 bits per key, two bits per key in one
+    /// 64-byte block): most failed lookups end here, in a table small enough to stay in cache.
+    let bloom: UnsafeMutablePointer<UInt64>
+    let bloomBlockMask: Int
     /// Longest key, in bytes.
     let maxKeyLength: Int
 
@@ -33,51 +43,111 @@ struct ByteTable: Sendable {
         bytes.reduce(fnvOffset) { step($0, $1) }
     }
 
+    /// Keys and ids; for a repeated key the last id wins.
     init(keys: [(key: [UInt8], id: Int)]) {
         var capacity = 16
         while capacity < keys.count * 2 + 1 { capacity <<= 1 }
-        slots = [Slot](repeating: Slot(), count: capacity)
+        mask = capacity - 1
         shift = UInt64(64 - capacity.trailingZeroBitCount)
-        arena = []
-        arena.reserveCapacity(keys.reduce(0) { $0 + $1.key.count })
+        var bits: UInt32 = 1
+        while (1 << bits) <= keys.count + 1 { bits += 1 }
+        precondition(bits <= 24, "vocabulary too large for ByteTable")
+        indexBits = bits
+        slots = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity)
+        slots.initialize(repeating: 0, count: capacity)
+        entries = UnsafeMutablePointer<Entry>.allocate(capacity: max(keys.count, 1))
+        let arenaCount = keys.reduce(0) { $0 + $1.key.count }
+        arena = UnsafeMutablePointer<UInt8>.allocate(capacity: max(arenaCount, 1))
         maxKeyLength = keys.reduce(0) { max($0, $1.key.count) }
+        var blocks = 1
+        while blocks * 512 < keys.count * 16 { blocks <<= 1 }
+        bloomBlockMask = blocks - 1
+        bloom = UnsafeMutablePointer<UInt64>.allocate(capacity: blocks * 8)
+        bloom.initialize(repeating: 0, count: blocks * 8)
+        for (key, _) in keys {
+            let (w1, b1, w2, b2) = ByteTable.bloomBits(ByteTable.hash(key), bloomBlockMask)
+            bloom[w1] |= b1
+            bloom[w2] |= b2
+        }
+        var used = 0, count = 0
         for (key, id) in keys {
             let h = ByteTable.hash(key)
             var at = index(h)
-            let tag = UInt32(truncatingIfNeeded: h >> 32)
-            while slots[at].id >= 0 {
-                if slots[at].hash == tag && slotKey(at).elementsEqual(key) { break }   // duplicate key: last wins
-                at = (at + 1) & (capacity - 1)
+            let tag = self.tag(h)
+            var replaced = false
+            while slots[at] != 0 {
+                let v = slots[at]
+                let e = entries[Int(v & ((1 << indexBits) - 1)) - 1]
+                if v >> indexBits == tag && Int(e.length) == key.count
+                    && key.withUnsafeBufferPointer({ equal(arena + Int(e.offset), $0.baseAddress ?? UnsafePointer(arena), key.count) }) {
+                    entries[Int(v & ((1 << indexBits) - 1)) - 1].id = Int32(id)
+                    replaced = true
+                    break
+                }
+                at = (at + 1) & mask
             }
-            if slots[at].id < 0 {
-                slots[at] = Slot(hash: tag, id: Int32(id), offset: UInt32(arena.count), length: UInt32(key.count))
-                arena.append(contentsOf: key)
-            } else {
-                slots[at].id = Int32(id)
+            if !replaced {
+                entries[count] = Entry(offset: UInt32(used), length: UInt32(key.count), id: Int32(id))
+                count += 1
+                slots[at] = tag << indexBits | UInt32(count)
+                for (k, byte) in key.enumerated() { arena[used + k] = byte }
+                used += key.count
             }
         }
     }
 
-    private func slotKey(_ at: Int) -> ArraySlice<UInt8> {
-        let s = slots[at]
-        return arena[Int(s.offset) ..< Int(s.offset) + Int(s.length)]
+    @inline(__always)
+    private func tag(_ h: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: h >> (32 + UInt64(indexBits))) }
+
+    deinit {
+        bloom.deallocate()
+        slots.deallocate()
+        entries.deallocate()
+        arena.deallocate()
     }
 
     @inline(__always)
     func index(_ h: UInt64) -> Int { Int(truncatingIfNeeded: (h &* 0x9E37_79B9_7F4A_7C15) >> shift) }
 
-    /// The id of the `length` bytes at `p`, whose FNV-1a hash is `h`, or -1.
+    /// Byte equality of `n` bytes, 8 at a time.
     @inline(__always)
-    func lookup(_ p: UnsafePointer<UInt8>, length: Int, hash h: UInt64,
-                slots s: UnsafeBufferPointer<Slot>, arena a: UnsafePointer<UInt8>) -> Int32 {
-        let mask = s.count - 1
+    func equal(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        var k = 0
+        while k + 8 <= n {
+            if UnsafeRawPointer(a + k).loadUnaligned(as: UInt64.self) != UnsafeRawPointer(b + k).loadUnaligned(as: UInt64.self) {
+                return false
+            }
+            k += 8
+        }
+        while k < n {
+            if a[k] != b[k] { return false }
+            k += 1
+        }
+        return true
+    }
+
+    /// The id of the `length` bytes at `p`, whose FNV-1a hash is `h`, or -1.
+    /// Word indices and bit masks of hash `h` in the Bloom filter: bits from disjoint parts of the hash.
+    @inline(__always)
+    static func bloomBits(_ h: UInt64, _ blockMask: Int) -> (Int, UInt64, Int, UInt64) {
+        let block = Int(truncatingIfNeeded: h >> 40) & blockMask
+        let x = Int(truncatingIfNeeded: h) & 511, y = Int(truncatingIfNeeded: h >> 9) & 511
+        return (block << 3 | x >> 6, 1 << UInt64(x & 63), block << 3 | y >> 6, 1 << UInt64(y & 63))
+    }
+
+    @inline(__always)
+    func lookup(_ p: UnsafePointer<UInt8>, length: Int, hash h: UInt64) -> Int32 {
+        let (w1, b1, w2, b2) = ByteTable.bloomBits(h, bloomBlockMask)
+        if bloom[w1] & b1 == 0 || bloom[w2] & b2 == 0 { return -1 }
         var at = index(h)
-        let tag = UInt32(truncatingIfNeeded: h >> 32)
+        let tag = self.tag(h)
+        let low: UInt32 = (1 << indexBits) - 1
         while true {
-            let slot = s[at]
-            if slot.id < 0 { return -1 }
-            if slot.hash == tag && Int(slot.length) == length && memcmp(a + Int(slot.offset), p, length) == 0 {
-                return slot.id
+            let v = slots[at]
+            if v == 0 { return -1 }
+            if v >> indexBits == tag {
+                let e = entries[Int(v & low) - 1]
+                if Int(e.length) == length && equal(arena + Int(e.offset), p, length) { return e.id }
             }
             at = (at + 1) & mask
         }
@@ -86,13 +156,7 @@ struct ByteTable: Sendable {
     /// Plain lookup of a byte array (reference path).
     func lookup(_ key: [UInt8]) -> Int32 {
         key.withUnsafeBufferPointer { k in
-            slots.withUnsafeBufferPointer { s in
-                arena.withUnsafeBufferPointer { a in
-                    guard let kp = k.baseAddress ?? UnsafePointer(bitPattern: 1),
-                          let ap = a.baseAddress ?? UnsafePointer(bitPattern: 1) else { return -1 }
-                    return lookup(kp, length: k.count, hash: ByteTable.hash(key), slots: s, arena: ap)
-                }
-            }
+            lookup(k.baseAddress ?? UnsafePointer(arena), length: k.count, hash: ByteTable.hash(key))
         }
     }
 }
@@ -163,20 +227,29 @@ public struct WordPiece: TokenizationModel {
     /// - Throws: `TokenizerError.malformed` naming `path` when the text is not UTF-8.
     public static func parseVocabTxt(_ contents: [UInt8], path: String) throws -> [String: Int] {
         var vocab: [String: Int] = [:]
+        vocab.reserveCapacity(contents.count / 8)
         var lineNumber = 0
         var start = 0
         let n = contents.count
         while start < n {
             var end = start
             while end < n && contents[end] != 0x0A { end += 1 }
-            var line = Array(contents[start ..< end])
-            guard let text = String(validating: line, as: UTF8.self) else {
+            // Trim trailing whitespace (Rust `trim_end`): ASCII bytes directly, other scalars decoded.
+            var stop = end
+            while stop > start {
+                let b = contents[stop - 1]
+                if b == 0x20 || (0x09 ... 0x0D).contains(b) { stop -= 1; continue }
+                if b < 0x80 { break }
+                var lead = stop - 1
+                while lead > start && contents[lead] & 0xC0 == 0x80 && stop - lead < 4 { lead -= 1 }
+                let (s, len) = contents.withUnsafeBufferPointer { UTF8Codec.decode($0.baseAddress!, at: lead, end: stop) }
+                guard lead + len == stop, UnicodeProperties.isWhitespace(s) else { break }
+                stop = lead
+            }
+            guard let token = String(validating: contents[start ..< stop], as: UTF8.self) else {
                 throw TokenizerError.malformed(path: path, reason: "line \(lineNumber + 1) is not valid UTF-8")
             }
-            var scalars = Array(text.unicodeScalars)
-            while let last = scalars.last, UnicodeProperties.isWhitespace(last.value) { scalars.removeLast() }
-            line = Array(String(String.UnicodeScalarView(scalars)).utf8)
-            vocab[String(decoding: line, as: UTF8.self)] = lineNumber
+            vocab[token] = lineNumber
             lineNumber += 1
             start = end + 1
         }
@@ -218,53 +291,57 @@ public struct WordPiece: TokenizationModel {
             ranges?.pointee.append(0 ..< n)
             return
         }
+        let initial = self.initial, continuation = self.continuation
+        // Fast path: the whole word is a vocabulary entry (most words).
+        let probedWhole = n <= initial.maxKeyLength
+        if probedWhole {
+            var h = ByteTable.fnvOffset
+            for k in 0 ..< n { h = ByteTable.step(h, p[k]) }
+            let id = initial.lookup(p, length: n, hash: h)
+            if id >= 0 {
+                ids.append(Int(id))
+                ranges?.pointee.append(0 ..< n)
+                return
+            }
+        }
         let firstId = ids.count
         let firstRange = ranges?.pointee.count ?? 0
         let capacity = max(initial.maxKeyLength, continuation.maxKeyLength) + 1
         let ok = withUnsafeTemporaryAllocation(of: (end: Int, hash: UInt64).self, capacity: capacity) { cand -> Bool in
-            initial.slots.withUnsafeBufferPointer { s0 in
-                initial.arena.withUnsafeBufferPointer { a0 in
-                    continuation.slots.withUnsafeBufferPointer { s1 in
-                        continuation.arena.withUnsafeBufferPointer { a1 in
-                            // Empty arenas still need a pointer; it is never read (length 0 never matches a key there).
-                            let dummy = UnsafePointer<UInt8>(p)
-                            var start = 0
-                            while start < n {
-                                let first = start == 0
-                                let maxLen = first ? initial.maxKeyLength : continuation.maxKeyLength
-                                let limit = min(n, start + maxLen)
-                                // Candidate ends at scalar boundaries, with the hash of p[start..<end].
-                                var count = 0
-                                var h = ByteTable.fnvOffset
-                                var i = start
-                                while i < limit {
-                                    let len = p[i] < 0x80 ? 1 : UTF8Codec.decode(p, at: i, end: n).length
-                                    if i + len > limit { break }
-                                    for k in i ..< i + len { h = ByteTable.step(h, p[k]) }
-                                    i += len
-                                    cand[count] = (i, h)
-                                    count += 1
-                                }
-                                var found: Int32 = -1
-                                var end = start
-                                while count > 0 {
-                                    count -= 1
-                                    let (e, hh) = cand[count]
-                                    found = first
-                                        ? initial.lookup(p + start, length: e - start, hash: hh, slots: s0, arena: a0.baseAddress ?? dummy)
-                                        : continuation.lookup(p + start, length: e - start, hash: hh, slots: s1, arena: a1.baseAddress ?? dummy)
-                                    if found >= 0 { end = e; break }
-                                }
-                                if found < 0 { return false }
-                                ids.append(Int(found))
-                                ranges?.pointee.append(start ..< end)
-                                start = end
-                            }
-                            return true
-                        }
+            var start = 0
+            while start < n {
+                let table = start == 0 ? initial : continuation
+                let limit = min(n, start + table.maxKeyLength)
+                // Candidate ends at scalar boundaries, each with the hash of p[start..<end].
+                var count = 0
+                var h = ByteTable.fnvOffset
+                var i = start
+                while i < limit {
+                    let len = p[i] < 0x80 ? 1 : UTF8Codec.decode(p, at: i, end: n).length
+                    if i + len > limit { break }
+                    for k in i ..< i + len { h = ByteTable.step(h, p[k]) }
+                    i += len
+                    cand[count] = (i, h)
+                    count += 1
+                }
+                var found: Int32 = -1
+                var end = start
+                if start == 0 && probedWhole && count > 0 && cand[count - 1].end == n { count -= 1 }
+                while count > 0 {
+                    count -= 1
+                    let (e, hh) = cand[count]
+                    found = table.lookup(p + start, length: e - start, hash: hh)
+                    if found >= 0 {
+                        end = e
+                        break
                     }
                 }
+                if found < 0 { return false }
+                ids.append(Int(found))
+                ranges?.pointee.append(start ..< end)
+                start = end
             }
+            return true
         }
         if !ok {
             ids.removeLast(ids.count - firstId)
