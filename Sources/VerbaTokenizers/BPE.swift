@@ -72,6 +72,10 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
     /// Per id: 1 when encoding the token's own bytes by merges gives back just that token, so the
     /// whole-piece lookup is exact even without `ignoreMerges`. Nil when the lookup is not used.
     let selfMerging: UnsafeMutablePointer<UInt8>?
+    /// Fast byte-level models: the rank of every pair of single bytes, indexed `a << 8 | b`.
+    let bytePairRanks: UnsafeMutablePointer<UInt64>?
+    /// Fast byte-level models: each thread's cache of merged pieces.
+    let caches: PieceCaches?
 
     struct Parts {
         var options: Options
@@ -114,12 +118,31 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
         } else {
             selfMerging = nil
         }
+        if fastBytes {
+            let ranks = UnsafeMutablePointer<UInt64>.allocate(capacity: 1 << 16)
+            for a in 0..<256 {
+                for b in 0..<256 {
+                    if let pairs = parts.pairs {
+                        ranks[a << 8 | b] = pairs.lookup(byteIds[a], byteIds[b])
+                    } else {
+                        let id = parts.table.find([UInt8(a), UInt8(b)])
+                        ranks[a << 8 | b] = id < 0 ? UInt64.max : UInt64(id) << 32 | UInt64(id)
+                    }
+                }
+            }
+            bytePairRanks = ranks
+            caches = PieceCaches()
+        } else {
+            bytePairRanks = nil
+            caches = nil
+        }
         if let flags = selfMerging { computeSelfMerging(flags) }
     }
 
     deinit {
         byteIds.deallocate()
         selfMerging?.deallocate()
+        bytePairRanks?.deallocate()
     }
 
     private func computeSelfMerging(_ flags: UnsafeMutablePointer<UInt8>) {
@@ -180,9 +203,9 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
     /// Encodes one piece: appends its token ids to `ids` and, when `ranges` is non-nil, each token's
     /// byte range within `piece`. Byte-level models take the piece's raw bytes (any bytes, valid
     /// UTF-8 or not); character models take UTF-8 (an ill-formed byte is an unknown character).
-    /// With `ranges` nil nothing is allocated beyond growing `ids`.
-    /// - Complexity: O(n) for a piece found whole; O(n^2) merging up to `smallPieceLimit` bytes,
-    ///   O(n log n) beyond.
+    /// With `ranges` nil nothing is allocated beyond growing `ids` (and, once per thread, its cache).
+    /// - Complexity: O(n) for a piece found whole or cached; O(n^2) merging up to `smallPieceLimit`
+    ///   bytes, O(n log n) beyond.
     @inline(__always)
     public func encode(piece: UnsafeBufferPointer<UInt8>, ids: inout [Int], ranges: UnsafeMutablePointer<[Range<Int>]>?) {
         let n = piece.count
@@ -192,13 +215,19 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
             ranges?.pointee.append(0..<1)
             return
         }
+        let w = firstWord(p, n)
+        let h = hashBytes(p, n, firstWord: w)
         if options.ignoreMerges || selfMerging != nil {
-            let id = table.find(p, n)
+            let id = table.find(p, n, firstWord: w, hash: h)
             if id >= 0 && (options.ignoreMerges || selfMerging![id] != 0) {
                 ids.append(id)
                 ranges?.pointee.append(0..<n)
                 return
             }
+        }
+        if let caches, n <= PieceCache.maxKey {
+            encodeCached(p, n, w, h, caches.current(), &ids, ranges)
+            return
         }
         encodeByMerges(piece, &ids, ranges)
     }
@@ -208,6 +237,62 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
         var ids: [Int] = []
         piece.withUnsafeBufferPointer { encode(piece: $0, ids: &ids, ranges: nil) }
         return ids
+    }
+
+    /// Fast byte-level path through this thread's cache (pieces of at most `PieceCache.maxKey` bytes).
+    @inline(__always)
+    private func encodeCached(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: UInt64, _ h: UInt64, _ cache: PieceCache,
+                              _ ids: inout [Int], _ ranges: UnsafeMutablePointer<[Range<Int>]>?) {
+        var found = (UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0))
+        let count = withUnsafeMutableBytes(of: &found) { raw in
+            let out = raw.baseAddress!.assumingMemoryBound(to: UInt32.self)
+            let count = cache.find(p, n, w, h, out)
+            if count > 0 {
+                for i in 0..<count { ids.append(Int(out[i])) }
+                if let ranges {
+                    var at = 0
+                    for i in 0..<count {
+                        let len = table.length(of: Int(out[i]))
+                        ranges.pointee.append(at..<(at + len))
+                        at += len
+                    }
+                }
+            }
+            return count
+        }
+        if count > 0 { return }
+        mergeBytesSmall(p, n) { s, t, m in
+            if m <= PieceCache.maxTokens { cache.insert(p, n, w, h, s, m) }
+            emit(s, t, m, &ids, ranges)
+        }
+    }
+
+    /// Merges a byte-level piece of at most `smallPieceLimit` bytes in stack buffers and hands the
+    /// symbols (ids, starts, count) to `body`.
+    @inline(__always)
+    private func mergeBytesSmall(_ p: UnsafePointer<UInt8>, _ n: Int,
+                                 _ body: (UnsafeMutablePointer<UInt32>, UnsafeMutablePointer<Int32>, Int) -> Void) {
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: n) { sym in
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: n + 1) { st in
+                withUnsafeTemporaryAllocation(of: UInt64.self, capacity: n) { rk in
+                    let s = sym.baseAddress!, t = st.baseAddress!, r = rk.baseAddress!
+                    let pairRanks = bytePairRanks!
+                    for i in 0..<n {
+                        s[i] = byteIds[Int(p[i])]
+                        t[i] = Int32(truncatingIfNeeded: i)
+                    }
+                    t[n] = Int32(truncatingIfNeeded: n)
+                    for i in 0..<(n - 1) { r[i] = pairRanks[Int(p[i]) << 8 | Int(p[i + 1])] }
+                    let m: Int
+                    if let pairs {
+                        m = mergeSmall(s, t, r, n, PairTableRanker(table: pairs))
+                    } else {
+                        m = mergeSmall(s, t, r, n, SliceRanker(table: table, base: p))
+                    }
+                    body(s, t, m)
+                }
+            }
+        }
     }
 
     /// Encodes `piece` by merging from its bytes or characters, without the whole-piece lookup.
@@ -220,25 +305,7 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
             return
         }
         if n <= BPE.smallPieceLimit {
-            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: n) { sym in
-                withUnsafeTemporaryAllocation(of: Int32.self, capacity: n + 1) { st in
-                    withUnsafeTemporaryAllocation(of: UInt64.self, capacity: n) { rk in
-                        let s = sym.baseAddress!, t = st.baseAddress!
-                        for i in 0..<n {
-                            s[i] = byteIds[Int(p[i])]
-                            t[i] = Int32(truncatingIfNeeded: i)
-                        }
-                        t[n] = Int32(truncatingIfNeeded: n)
-                        let m: Int
-                        if let pairs {
-                            m = mergeSmall(s, t, rk.baseAddress!, n, PairTableRanker(table: pairs))
-                        } else {
-                            m = mergeSmall(s, t, rk.baseAddress!, n, SliceRanker(table: table, base: p))
-                        }
-                        emit(s, t, m, &ids, ranges)
-                    }
-                }
-            }
+            mergeBytesSmall(p, n) { s, t, m in emit(s, t, m, &ids, ranges) }
         } else {
             let s = UnsafeMutablePointer<UInt32>.allocate(capacity: n)
             let t = UnsafeMutablePointer<Int32>.allocate(capacity: n + 1)
@@ -292,10 +359,12 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
                 ranks.withUnsafeMutableBufferPointer { rk in
                     let m: Int
                     if let pairs {
+                        fillRanks(s.baseAddress!, t.baseAddress!, rk.baseAddress!, count, PairTableRanker(table: pairs))
                         m = count <= BPE.smallPieceLimit
                             ? mergeSmall(s.baseAddress!, t.baseAddress!, rk.baseAddress!, count, PairTableRanker(table: pairs))
                             : mergeLarge(s.baseAddress!, t.baseAddress!, count, PairTableRanker(table: pairs))
                     } else {
+                        fillRanks(s.baseAddress!, t.baseAddress!, rk.baseAddress!, count, SliceRanker(table: table, base: p))
                         m = count <= BPE.smallPieceLimit
                             ? mergeSmall(s.baseAddress!, t.baseAddress!, rk.baseAddress!, count, SliceRanker(table: table, base: p))
                             : mergeLarge(s.baseAddress!, t.baseAddress!, count, SliceRanker(table: table, base: p))
@@ -368,3 +437,4 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
         }
     }
 }
+

@@ -32,17 +32,26 @@ struct SliceRanker: PairRanker {
     }
 }
 
+/// Fills `ranks[i]` with the rank of pair (i, i + 1) for every adjacent pair of `count` symbols.
+@inline(__always)
+func fillRanks<R: PairRanker>(_ ids: UnsafeMutablePointer<UInt32>, _ starts: UnsafeMutablePointer<Int32>,
+                              _ ranks: UnsafeMutablePointer<UInt64>, _ count: Int, _ ranker: R) {
+    var i = 0
+    while i + 1 < count {
+        ranks[i] = ranker.rank(ids[i], ids[i + 1], Int(starts[i]), Int(starts[i + 2]))
+        i += 1
+    }
+}
+
 /// Merges `count` symbols in place: `ids[i]` spans bytes `starts[i]..<starts[i+1]` (`starts[count]` is
-/// the end). `ranks` has room for `count` entries. Returns the number of symbols left.
-/// - Complexity: O(n^2) rank comparisons; n - 1 rank lookups plus 2 per merge.
+/// the end), `ranks[i]` holds the rank of pair (i, i + 1) (see `fillRanks`). Returns the number of
+/// symbols left.
+/// - Complexity: O(n^2) rank comparisons; 2 rank lookups per merge.
 @inline(__always)
 func mergeSmall<R: PairRanker>(_ ids: UnsafeMutablePointer<UInt32>, _ starts: UnsafeMutablePointer<Int32>,
                                _ ranks: UnsafeMutablePointer<UInt64>, _ count: Int, _ ranker: R) -> Int {
     var n = count
     if n < 2 { return n }
-    for i in 0..<(n - 1) {
-        ranks[i] = ranker.rank(ids[i], ids[i + 1], Int(starts[i]), Int(starts[i + 2]))
-    }
     while n > 1 {
         var best = UInt64.max
         var m = -1

@@ -8,31 +8,39 @@ import Glibc
 import Darwin
 #endif
 
-/// Hash of a short byte string: 8-byte words, overlapping loads for the tail.
+/// The first (up to) 8 bytes of `p[0..<n]` as a little-endian word, zero-padded; never reads past `n`.
 @inline(__always)
-func hashBytes(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
+func firstWord(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
     let raw = UnsafeRawPointer(p)
-    var h: UInt64 = 0x9E37_79B9_7F4A_7C15 &* UInt64(truncatingIfNeeded: n &+ 1)
-    if n >= 8 {
-        var i = 0
+    if n >= 8 { return raw.loadUnaligned(as: UInt64.self) }
+    if n >= 4 {
+        let lo = UInt64(raw.loadUnaligned(as: UInt32.self))
+        let hi = UInt64(raw.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self))
+        return lo | hi << UInt64(8 * (n - 4))
+    }
+    if n == 0 { return 0 }
+    var w = UInt64(p[0])
+    if n > 1 { w |= UInt64(p[1]) << 8 }
+    if n > 2 { w |= UInt64(p[2]) << 16 }
+    return w
+}
+
+/// Hash of a byte string whose first word (`firstWord`) is `w`.
+@inline(__always)
+func hashBytes(_ p: UnsafePointer<UInt8>, _ n: Int, firstWord w: UInt64) -> UInt64 {
+    var h = (w ^ 0x9E37_79B9_7F4A_7C15 &* UInt64(truncatingIfNeeded: n &+ 1)) &* 0xBF58_476D_1CE4_E5B9
+    if n > 8 {
+        let raw = UnsafeRawPointer(p)
+        var i = 8
         while i + 8 <= n {
-            let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            h = (h ^ w) &* 0xBF58_476D_1CE4_E5B9
             h ^= h >> 31
+            h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
             i += 8
         }
         if i < n {
-            let w = raw.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
-            h = (h ^ w) &* 0xBF58_476D_1CE4_E5B9
             h ^= h >> 31
+            h = (h ^ raw.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
         }
-    } else if n >= 4 {
-        let lo = UInt64(raw.loadUnaligned(fromByteOffset: 0, as: UInt32.self))
-        let hi = UInt64(raw.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self))
-        h = (h ^ (lo | hi << 32)) &* 0xBF58_476D_1CE4_E5B9
-    } else if n > 0 {
-        let w = UInt64(p[0]) | UInt64(p[n >> 1]) << 8 | UInt64(p[n - 1]) << 16
-        h = (h ^ w) &* 0xBF58_476D_1CE4_E5B9
     }
     h ^= h >> 29
     h = h &* 0x94D0_49BB_1331_11EB
@@ -40,19 +48,33 @@ func hashBytes(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
     return h
 }
 
+/// Hash of a byte string (see `hashBytes(_:_:firstWord:)`).
+@inline(__always)
+func hashBytes(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
+    hashBytes(p, n, firstWord: firstWord(p, n))
+}
+
 /// Token byte strings by id, and a map from byte string to id.
 ///
 /// `bytes(of:)` holds every id's bytes (empty for ids without a token); only the entries inserted with
-/// `lookup: true` can be found by `find`.
+/// `lookup: true` can be found by `find`. A slot holds the key's first 8 bytes next to its length, a
+/// hash tag and the id, so finding a key of up to 8 bytes touches one cache line.
 final class ByteStringTable: @unchecked Sendable {
     let count: Int
     private let arena: UnsafeMutablePointer<UInt8>
     private let offsets: UnsafeMutablePointer<Int>  // count + 1
-    private let slots: UnsafeMutablePointer<UInt64>  // 0: empty; else hash tag << 32 | (id + 1)
+    /// Pairs of words per slot: [first word of the key, meta]; meta = tag16 << 48 | length16 << 32 | id,
+    /// 0 for an empty slot (keys are never empty).
+    private let slots: UnsafeMutablePointer<UInt64>
     private let mask: Int
+    /// One bit per hash value (about 8 bits per key): a clear bit proves a key absent without touching
+    /// the slots, which most candidate pairs of a merge are. Small enough to stay in L2.
+    private let filter: UnsafeMutablePointer<UInt64>
+    private let filterMask: Int
 
     /// Builds the table from `(id, bytes, lookup)` entries; a later entry with the same bytes replaces an
-    /// earlier one in lookups, a later entry with the same id replaces its bytes.
+    /// earlier one in lookups, a later entry with the same id replaces its bytes. Empty keys and keys
+    /// over 65535 bytes cannot be found.
     init(count: Int, entries: [(id: Int, bytes: [UInt8], lookup: Bool)]) {
         precondition(count >= 0 && count < Int(UInt32.max))
         self.count = count
@@ -77,11 +99,16 @@ final class ByteStringTable: @unchecked Sendable {
         self.arena = arena
         self.offsets = offsets
         var cap = 16
-        while cap < entries.count * 2 + 16 { cap <<= 1 }
-        slots = .allocate(capacity: cap)
-        slots.initialize(repeating: 0, count: cap)
+        while cap < entries.count + entries.count / 4 + 16 { cap <<= 1 }
+        slots = .allocate(capacity: 2 * cap)
+        slots.initialize(repeating: 0, count: 2 * cap)
         mask = cap - 1
-        for e in entries where e.lookup && byId[e.id] >= 0 {
+        var bits = 1 << 16
+        while bits < entries.count * 8 { bits <<= 1 }
+        filter = .allocate(capacity: bits / 64)
+        filter.initialize(repeating: 0, count: bits / 64)
+        filterMask = bits - 1
+        for e in entries where e.lookup && byId[e.id] >= 0 && !e.bytes.isEmpty && e.bytes.count <= 0xFFFF {
             e.bytes.withUnsafeBufferPointer { b in insert(id: e.id, b) }
         }
     }
@@ -90,50 +117,59 @@ final class ByteStringTable: @unchecked Sendable {
         arena.deallocate()
         offsets.deallocate()
         slots.deallocate()
+        filter.deallocate()
     }
 
     private func insert(id: Int, _ b: UnsafeBufferPointer<UInt8>) {
         // Entries whose stored bytes differ from `b` (the id was re-assigned) are not inserted.
         let stored = bytes(of: id)
-        guard stored.count == b.count, b.count == 0 || memcmp(stored.baseAddress!, b.baseAddress!, b.count) == 0 else { return }
-        let base = b.baseAddress ?? UnsafePointer(arena)
-        let h = hashBytes(base, b.count)
-        let tag = h >> 32
+        guard let base = b.baseAddress, stored.count == b.count, memcmp(stored.baseAddress!, base, b.count) == 0 else { return }
+        let n = b.count
+        let w = firstWord(base, n)
+        let h = hashBytes(base, n, firstWord: w)
+        let high = (h >> 48) << 16 | UInt64(n)
+        let bit = Int(truncatingIfNeeded: h >> 24) & filterMask
+        filter[bit >> 6] |= 1 << UInt64(bit & 63)
         var s = Int(truncatingIfNeeded: h) & mask
         while true {
-            let v = slots[s]
-            if v == 0 {
-                slots[s] = tag << 32 | UInt64(id + 1)
-                return
-            }
-            let other = Int(v & 0xFFFF_FFFF) - 1
-            if v >> 32 == tag && equal(other, base, b.count) {
-                slots[s] = tag << 32 | UInt64(id + 1)
+            let meta = slots[2 * s + 1]
+            if meta == 0 || (meta >> 32 == high && slots[2 * s] == w && rest(Int(meta & 0xFFFF_FFFF), base, n)) {
+                slots[2 * s] = w
+                slots[2 * s + 1] = high << 32 | UInt64(id)
                 return
             }
             s = (s + 1) & mask
         }
     }
 
+    /// Whether bytes 8..<n of token `id` equal `p[8..<n]` (true for n <= 8).
     @inline(__always)
-    private func equal(_ id: Int, _ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
-        let o = offsets[id]
-        return offsets[id + 1] - o == n && (n == 0 || memcmp(arena + o, p, n) == 0)
+    private func rest(_ id: Int, _ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        n <= 8 || bytesEqual(arena + offsets[id] + 8, p + 8, n - 8)
     }
 
     /// The id whose bytes are `p[0..<n]`, or -1.
     /// - Complexity: O(n) expected.
     @inline(__always)
     func find(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
-        let h = hashBytes(p, n)
-        let tag = h >> 32
+        let w = firstWord(p, n)
+        return find(p, n, firstWord: w, hash: hashBytes(p, n, firstWord: w))
+    }
+
+    /// `find` with the key's first word and hash already computed.
+    @inline(__always)
+    func find(_ p: UnsafePointer<UInt8>, _ n: Int, firstWord w: UInt64, hash h: UInt64) -> Int {
+        if n > 0xFFFF { return -1 }
+        let bit = Int(truncatingIfNeeded: h >> 24) & filterMask
+        if filter[bit >> 6] & (1 << UInt64(bit & 63)) == 0 { return -1 }
+        let high = (h >> 48) << 16 | UInt64(n & 0xFFFF)
         var s = Int(truncatingIfNeeded: h) & mask
         while true {
-            let v = slots[s]
-            if v == 0 { return -1 }
-            if v >> 32 == tag {
-                let id = Int(v & 0xFFFF_FFFF) - 1
-                if equal(id, p, n) { return id }
+            let meta = slots[2 * s + 1]
+            if meta == 0 { return -1 }
+            if meta >> 32 == high && slots[2 * s] == w {
+                let id = Int(meta & 0xFFFF_FFFF)
+                if rest(id, p, n) { return id }
             }
             s = (s + 1) & mask
         }
@@ -142,10 +178,14 @@ final class ByteStringTable: @unchecked Sendable {
     /// The id of `bytes`, or -1.
     func find(_ bytes: [UInt8]) -> Int {
         bytes.withUnsafeBufferPointer { b in
-            guard let base = b.baseAddress else { return find(UnsafePointer(arena), 0) }
+            guard let base = b.baseAddress else { return -1 }
             return find(base, b.count)
         }
     }
+
+    /// Byte length of token `id`.
+    @inline(__always)
+    func length(of id: Int) -> Int { offsets[id + 1] - offsets[id] }
 
     /// The stored bytes of `id` (valid while the table lives).
     @inline(__always)

@@ -132,8 +132,31 @@ final class BPETests: XCTestCase {
             back += bytes
         }
         XCTAssertEqual(back, text)
-        // No allocation-free path differences: ids alone are the same.
+        // The ids-only path and the second, cached encoding agree.
         XCTAssertEqual(encodeText(text, PatternSplitter(.cl100k), model).ids, ids)
+        let again = encodeText(text, PatternSplitter(.cl100k), model, ranges: true)
+        XCTAssertEqual(again.ids, ids)
+        XCTAssertEqual(again.ranges, ranges)
+    }
+
+    /// Many threads encoding at once (each with its own piece cache) give the single-thread ids.
+    func testConcurrentEncodingMatchesSerial() throws {
+        let fixture = try BPECases.load()
+        for (model, pattern, key) in [(try BPEModels.tiktoken("o200k_base"), SplitPattern.o200k, "o200k"),
+                                      (try BPEModels.gpt2(), .gpt2, "gpt2")] {
+            let texts = fixture.cases.map(\.text)
+            let results = UnsafeMutablePointer<[Int]>.allocate(capacity: texts.count * 8)
+            results.initialize(repeating: [], count: texts.count * 8)
+            defer { results.deinitialize(count: texts.count * 8); results.deallocate() }
+            DispatchQueue.concurrentPerform(iterations: 8) { t in
+                for (k, text) in texts.enumerated() {
+                    results[t * texts.count + k] = encodeText(text, PatternSplitter(pattern), model).ids
+                }
+            }
+            for t in 0..<8 {
+                for (k, c) in fixture.cases.enumerated() { XCTAssertEqual(results[t * texts.count + k], c.ids[key], key) }
+            }
+        }
     }
 
     func testLongRepeatedCharacterIsNotQuadratic() throws {

@@ -1,0 +1,137 @@
+// A per-thread cache of merged pieces: piece bytes -> token ids, for pieces that are not one whole
+// token (those take the whole-piece lookup instead). Natural text repeats its words, so most pieces
+// that need merging have been merged before. Each thread that encodes with a model gets its own cache
+// (thread-local storage), so batch encoding on all cores shares nothing mutable. A cache is bounded:
+// when its entries or arenas fill up it is cleared.
+
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Compares `n` bytes without calling memcmp (short keys: a few word loads).
+@inline(__always)
+func bytesEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    if n >= 8 {
+        var i = 0
+        while i + 8 <= n {
+            if ra.loadUnaligned(fromByteOffset: i, as: UInt64.self) != rb.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+            i += 8
+        }
+        return i == n || ra.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self) == rb.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+    }
+    if n >= 4 {
+        return ra.loadUnaligned(as: UInt32.self) == rb.loadUnaligned(as: UInt32.self)
+            && ra.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self) == rb.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)
+    }
+    var i = 0
+    while i < n {
+        if a[i] != b[i] { return false }
+        i += 1
+    }
+    return true
+}
+
+/// One thread's cache for one model: 2-way set-associative, each way one 64-byte cache line holding a
+/// piece of up to 24 bytes and its up to 8 token ids inline, so a hit in the most recent way touches
+/// one cache line. A new piece goes to way 0 and pushes the old way 0 to way 1.
+final class PieceCache {
+    static let setCount = 1 << 14
+    /// Pieces longer than this are not cached.
+    static let maxKey = 24
+    /// Pieces of more tokens than this are not cached.
+    static let maxTokens = 8
+
+    /// Per way 8 words: key bytes 0..<8, 8..<16, 16..<24 (zero-padded); 8 ids as 4 words (two per word);
+    /// meta = tag32 << 32 | count8 << 8 | length8 (0 when empty).
+    private let lines: UnsafeMutablePointer<UInt64>
+
+    init() {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: PieceCache.setCount * 128, alignment: 64)
+        lines = raw.bindMemory(to: UInt64.self, capacity: PieceCache.setCount * 16)
+        lines.initialize(repeating: 0, count: PieceCache.setCount * 16)
+    }
+
+    deinit {
+        UnsafeMutableRawPointer(lines).deallocate()
+    }
+
+    @inline(__always)
+    static func meta(_ n: Int, _ h: UInt64) -> UInt64 { (h >> 32) << 32 | UInt64(n) }
+
+    @inline(__always)
+    private func set(_ h: UInt64) -> UnsafeMutablePointer<UInt64> {
+        lines + (Int(truncatingIfNeeded: h >> 8) & (PieceCache.setCount - 1)) * 16
+    }
+
+    /// Writes the cached ids of piece `p[0..<n]` (first word `w`, hash `h`, n <= `maxKey`) to `out`
+    /// (room for `maxTokens`) and returns their count, or returns -1 when the piece is not cached.
+    @inline(__always)
+    func find(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: UInt64, _ h: UInt64, _ out: UnsafeMutablePointer<UInt32>) -> Int {
+        let line = set(h)
+        let want = PieceCache.meta(n, h)
+        let w1 = n > 8 ? firstWord(p + 8, min(n - 8, 8)) : 0
+        let w2 = n > 16 ? firstWord(p + 16, n - 16) : 0
+        for way in 0..<2 {
+            let e = line + 8 * way
+            let m = e[7]
+            if m & 0xFFFF_FFFF_0000_00FF == want && e[0] == w && e[1] == w1 && e[2] == w2 {
+                let count = Int((m >> 8) & 0xFF)
+                UnsafeMutableRawPointer(out).copyMemory(from: UnsafeRawPointer(e + 3), byteCount: 4 * count)
+                return count
+            }
+        }
+        return -1
+    }
+
+    /// Caches `tokens` (at most `maxTokens`) as the ids of piece `p[0..<n]` (n <= `maxKey`).
+    @inline(__always)
+    func insert(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: UInt64, _ h: UInt64, _ tokens: UnsafePointer<UInt32>, _ count: Int) {
+        let line = set(h)
+        for i in 0..<8 { line[8 + i] = line[i] }
+        line[0] = w
+        line[1] = n > 8 ? firstWord(p + 8, min(n - 8, 8)) : 0
+        line[2] = n > 16 ? firstWord(p + 16, n - 16) : 0
+        UnsafeMutableRawPointer(line + 3).copyMemory(from: UnsafeRawPointer(tokens), byteCount: 4 * count)
+        line[7] = PieceCache.meta(n, h) | UInt64(count) << 8
+    }
+}
+
+/// The thread-local caches of one model. Owns every cache it hands out (threads hold unretained
+/// pointers), so they are freed with the model.
+final class PieceCaches: @unchecked Sendable {
+    private var key = pthread_key_t()
+    private let lock = NSLock()
+    private var all: [PieceCache] = []
+
+    /// Nil when the system has no thread-local key left (the model then encodes without a cache).
+    init?() {
+        guard pthread_key_create(&key, nil) == 0 else { return nil }
+    }
+
+    deinit {
+        pthread_key_delete(key)
+    }
+
+    /// This thread's cache.
+    @inline(__always)
+    func current() -> PieceCache {
+        if let p = pthread_getspecific(key) {
+            return Unmanaged<PieceCache>.fromOpaque(p).takeUnretainedValue()
+        }
+        return make()
+    }
+
+    @inline(never)
+    private func make() -> PieceCache {
+        let c = PieceCache()
+        lock.lock()
+        all.append(c)
+        lock.unlock()
+        pthread_setspecific(key, Unmanaged.passUnretained(c).toOpaque())
+        return c
+    }
+}
