@@ -306,17 +306,7 @@ final class ReferenceFixtureTests: XCTestCase {
         XCTAssertGreaterThan(rows.count, 30)
         var m = ReferenceFixtures.Mismatches("pairs-bert-uncased")
         for (n, row) in rows.enumerated() {
-            let truncation = row.truncation.map { t -> TruncationParams in
-                let strategy: TruncationParams.Strategy =
-                    t.strategy == "only_first" ? .onlyFirst : t.strategy == "only_second" ? .onlySecond : .longestFirst
-                return TruncationParams(maxLength: t.max_length, strategy: strategy, stride: t.stride,
-                                        direction: t.direction == "left" ? .left : .right)
-            }
-            let padding = row.padding.map { p in
-                PaddingParams(strategy: p.length.map { .fixed($0) } ?? .batchLongest,
-                              direction: p.direction == "left" ? .left : .right, padToMultipleOf: p.pad_to_multiple_of,
-                              padId: p.pad_id, padTypeId: p.pad_type_id, padToken: p.pad_token)
-            }
+            let (truncation, padding) = Self.params(row.truncation, row.padding)
             let what = "case \(n + 1) (a: \(row.a.debugDescription.prefix(60)), b: \(row.b?.debugDescription.prefix(60) ?? "none"), "
                 + "special: \(row.add_special_tokens), truncation: \(String(describing: truncation)), padding: \(String(describing: padding)))"
             let tokenizer = base.with(truncation: truncation, padding: padding)
@@ -330,6 +320,53 @@ final class ReferenceFixtureTests: XCTestCase {
                 m.check("error: \(row.error ?? "")", "ids \(e.ids)", what + " must throw as the reference refuses")
             case (.failure, .none):
                 m.check(0, 0, what)
+            }
+        }
+        m.report()
+    }
+
+    struct BatchRow: Decodable {
+        let inputs: [[String?]]
+        let add_special_tokens: Bool
+        let truncation: Truncation?
+        let padding: Padding?
+        let expected: [Expected]
+    }
+
+    static func params(_ t: Truncation?, _ p: Padding?) -> (TruncationParams?, PaddingParams?) {
+        let truncation = t.map { t -> TruncationParams in
+            let strategy: TruncationParams.Strategy =
+                t.strategy == "only_first" ? .onlyFirst : t.strategy == "only_second" ? .onlySecond : .longestFirst
+            return TruncationParams(maxLength: t.max_length, strategy: strategy, stride: t.stride,
+                                    direction: t.direction == "left" ? .left : .right)
+        }
+        let padding = p.map { p in
+            PaddingParams(strategy: p.length.map { .fixed($0) } ?? .batchLongest,
+                          direction: p.direction == "left" ? .left : .right, padToMultipleOf: p.pad_to_multiple_of,
+                          padId: p.pad_id, padTypeId: p.pad_type_id, padToken: p.pad_token)
+        }
+        return (truncation, padding)
+    }
+
+    /// encodeBatch pads every encoding to the longest of the batch, as HF encode_batch does.
+    func testBERTBatchPadding() throws {
+        let base = try ReferenceFixtures.tokenizer("bert-uncased")
+        let rows = try ReferenceFixtures.jsonl("batch-bert-uncased.jsonl", as: BatchRow.self)
+        XCTAssertGreaterThan(rows.count, 4)
+        var m = ReferenceFixtures.Mismatches("batch-bert-uncased")
+        for (n, row) in rows.enumerated() {
+            let (truncation, padding) = Self.params(row.truncation, row.padding)
+            let tokenizer = base.with(truncation: truncation, padding: padding)
+            let inputs = row.inputs.map { ($0[0] ?? "", $0.count > 1 ? $0[1] : nil) }
+            let what = "batch \(n + 1) (truncation: \(String(describing: truncation)), padding: \(String(describing: padding)))"
+            do {
+                let got = try tokenizer.encodeBatch(inputs, addSpecialTokens: row.add_special_tokens)
+                m.check(row.expected.count, got.count, what + " count")
+                for (k, (x, e)) in zip(row.expected, got).enumerated() {
+                    compare(x, e, what + " item \(k + 1)", into: &m)
+                }
+            } catch {
+                m.check("encodings", "\(error)", what + " threw")
             }
         }
         m.report()
@@ -357,6 +394,40 @@ final class ReferenceFixtureTests: XCTestCase {
                 let bytes = tokenizer.decodeBytes(row.ids, skipSpecialTokens: row.skip_special_tokens)
                 m.check(hex, bytes.map { String(format: "%02x", $0) }.joined(), what + " bytes")
             }
+        }
+        m.report()
+    }
+
+    struct StreamRow: Decodable {
+        let tokenizer: String
+        let ids: [Int]
+        let steps: [String?]
+    }
+
+    /// The incremental decoder, fed id by id, emits the same text as HF's DecodeStream, never later: after
+    /// each id, what HF has emitted so far is a prefix of what Verba has emitted so far, and that is a
+    /// prefix of the full text. (HF holds back a complete " " while the next character is incomplete;
+    /// Verba emits it at once, so the chunks themselves may differ.)
+    func testGPT2DecodeStream() throws {
+        let rows = try ReferenceFixtures.jsonl("decode-stream-gpt2.jsonl", as: StreamRow.self)
+        XCTAssertGreaterThan(rows.count, 100)
+        var m = ReferenceFixtures.Mismatches("decode-stream-gpt2")
+        for row in rows {
+            let tokenizer = try ReferenceFixtures.tokenizer(row.tokenizer)
+            var decoder = tokenizer.incrementalDecoder()
+            let full = row.steps.map { $0 ?? "" }.joined()
+            var hf: [UInt8] = [], verba: [UInt8] = []
+            var lagging: Int? = nil, wrong: Int? = nil
+            for (k, id) in row.ids.enumerated() {
+                hf += Array((row.steps[k] ?? "").utf8)
+                verba += Array(decoder.push(id).utf8)
+                if lagging == nil && !verba.starts(with: hf) { lagging = k }
+                if wrong == nil && !Array(full.utf8).starts(with: verba) { wrong = k }
+            }
+            verba += Array(decoder.finish().utf8)
+            m.check(full, String(decoding: verba, as: UTF8.self), "\(row.ids): whole text")
+            m.check(nil, lagging, "\(row.ids): first step where Verba has emitted less than HF")
+            m.check(nil, wrong, "\(row.ids): first step where Verba's text is not a prefix of the full text")
         }
         m.report()
     }
