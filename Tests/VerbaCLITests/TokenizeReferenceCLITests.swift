@@ -79,6 +79,57 @@ final class TokenizeReferenceCLITests: XCTestCase {
         try checkTokenize("downloads/tiktoken/o200k_base.tiktoken", fixture: "o200k_base", extra: ["--threads", "2"])
     }
 
+    /// `--format json` and `--format tokens` on the lines of offsets-<name>.jsonl give HF's ids, tokens,
+    /// offsets (code points), type ids and masks.
+    private func checkJSONAndTokens(_ tokenizer: String, fixture name: String) throws {
+        let path = try asset(tokenizer)
+        let corpus = splitLines(try Data(contentsOf: fixtures.appendingPathComponent("lines.txt")))
+        let rows = try splitLines(try Data(contentsOf: fixtures.appendingPathComponent("offsets-\(name).jsonl")))
+            .map { try JSONSerialization.jsonObject(with: $0) as! [String: Any] }
+        var input = Data()
+        for row in rows {
+            input += corpus[row["line"] as! Int]
+            input.append(0x0A)
+        }
+        let json = try runVerba(["tokenize", "--tokenizer", path, "--format", "json"], input: input)
+        XCTAssertEqual(json.status, 0, String(decoding: json.stderr, as: UTF8.self))
+        let tokens = try runVerba(["tokenize", "--tokenizer", path, "--format", "tokens"], input: input)
+        XCTAssertEqual(tokens.status, 0, String(decoding: tokens.stderr, as: UTF8.self))
+        let jsonLines = splitLines(json.stdout), tokenLines = splitLines(tokens.stdout)
+        XCTAssertEqual(jsonLines.count, rows.count)
+        XCTAssertEqual(tokenLines.count, rows.count)
+        var bad: [String] = []
+        var count = 0
+        for (k, row) in rows.enumerated() where k < jsonLines.count && k < tokenLines.count {
+            let got = try JSONSerialization.jsonObject(with: jsonLines[k]) as? [String: Any] ?? [:]
+            var differs: [String] = []
+            for key in ["ids", "type_ids", "attention_mask", "special_tokens_mask"] where
+                (got[key] as? [Int]) != (row[key] as? [Int]) { differs.append(key) }
+            if (got["tokens"] as? [String]) != (row["tokens"] as? [String]) { differs.append("tokens") }
+            if (got["offsets"] as? [[Int]]) != (row["offsets"] as? [[Int]]) { differs.append("offsets") }
+            let expectedTokens = ((row["tokens"] as? [String]) ?? []).joined(separator: " ")
+            if String(decoding: tokenLines[k], as: UTF8.self) != expectedTokens { differs.append("--format tokens") }
+            if differs.isEmpty { continue }
+            count += 1
+            if bad.count < 5 {
+                bad.append("line \((row["line"] as! Int) + 1) \((row["text"] as? String ?? "").debugDescription.prefix(200)): "
+                           + "\(differs.joined(separator: ", "))\n    expected: \(row)\n    got:      \(String(decoding: jsonLines[k], as: UTF8.self))")
+            }
+        }
+        if count > 0 {
+            XCTFail("verba tokenize --format json/tokens, \(name): \(count) of \(rows.count) lines differ; first \(bad.count):\n"
+                    + bad.joined(separator: "\n"))
+        }
+    }
+
+    func testGPT2JSONAndTokens() throws {
+        try checkJSONAndTokens("../shared/fixtures/gpt2/tokenizer.json", fixture: "gpt2")
+    }
+
+    func testBERTJSONAndTokens() throws {
+        try checkJSONAndTokens("downloads/minilm/tokenizer.json", fixture: "bert-uncased")
+    }
+
     /// Byte-level BPE loses nothing: decoding the GPT-2 ids of every line prints lines.txt again.
     func testGPT2DecodePrintsTheCorpusBack() throws {
         let path = try asset("../shared/fixtures/gpt2/tokenizer.json")
