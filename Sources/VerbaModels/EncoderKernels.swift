@@ -9,6 +9,15 @@ typealias F16x = SIMD16<Float>
     UnsafeRawPointer(p).loadUnaligned(as: F16x.self)
 }
 
+/// a·b + c with one fused multiply-add per lane.
+@inline(__always) private func fma(_ a: F16x, _ b: F16x, _ c: Float) -> F16x {
+    F16x(repeating: c).addingProduct(a, b)
+}
+
+/// Lane-wise minimum and maximum (compare + blend; the generic library versions do not vectorize).
+@inline(__always) private func vmin(_ a: F16x, _ b: F16x) -> F16x { a.replacing(with: b, where: b .< a) }
+@inline(__always) private func vmax(_ a: F16x, _ b: F16x) -> F16x { a.replacing(with: b, where: b .> a) }
+
 @inline(__always) private func store16(_ v: F16x, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: F16x.self)
 }
@@ -17,35 +26,45 @@ typealias F16x = SIMD16<Float>
 /// (relative error below 1e-8 before rounding), times 2^n built in the exponent bits. Inputs are
 /// clamped to [-87.3, 88.7], so results stay finite and normal (e^-87.3 ≈ 1.2e-38 stands for 0).
 @inline(__always) func simdExp(_ x: F16x) -> F16x {
-    let xc = x.clamped(lowerBound: F16x(repeating: -87.3), upperBound: F16x(repeating: 88.7))
-    let n = (xc * 1.44269504088896341).rounded(.toNearestOrEven)
+    let xc = vmax(vmin(x, F16x(repeating: 88.7)), F16x(repeating: -87.3))
+    // n = round(x / ln2): adding 1.5·2^23 rounds to an integer held in the low mantissa bits.
+    let magic = F16x(repeating: 12582912.0)
+    let t = fma(xc, F16x(repeating: 1.44269504088896341), 12582912.0)
+    let n = t - magic
     var r = xc - n * 0.693145751953125          // ln2, high part (exact product with small n)
     r = r - n * 1.428606765330187045e-06         // ln2, low part
     var p = F16x(repeating: 1.0 / 5040.0)
-    p = p * r + (1.0 / 720.0)
-    p = p * r + (1.0 / 120.0)
-    p = p * r + (1.0 / 24.0)
-    p = p * r + (1.0 / 6.0)
-    p = p * r + 0.5
-    p = p * r + 1
-    p = p * r + 1
-    let bits = (SIMD16<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
+    p = fma(p, r, 1.0 / 720.0)
+    p = fma(p, r, 1.0 / 120.0)
+    p = fma(p, r, 1.0 / 24.0)
+    p = fma(p, r, 1.0 / 6.0)
+    p = fma(p, r, 0.5)
+    p = fma(p, r, 1)
+    p = fma(p, r, 1)
+    let ni = unsafeBitCast(t, to: SIMD16<Int32>.self) &- 0x4B40_0000
+    let bits = (ni &+ 127) &<< 23
     return p * unsafeBitCast(bits, to: F16x.self)
 }
 
-/// erf(x) for 16 lanes (Abramowitz & Stegun 7.1.26 form, absolute error below 1.5e-7):
-/// erf(|x|) = 1 − t·(a1 + t·(a2 + t·(a3 + t·(a4 + t·a5))))·e^(−x²), t = 1/(1 + 0.3275911·|x|).
+/// erf(x) for 16 lanes as a rational function, x·P(x²)/Q(x²) on x clamped to [-4, 4] (beyond which
+/// erf is ±1 in float32), with the minimax coefficients of the fast float erf of Eigen / XLA; absolute
+/// error about 1e-7, no exp.
 @inline(__always) func simdErf(_ x: F16x) -> F16x {
-    let ax = unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x7fff_ffff, to: F16x.self)
-    let one = F16x(repeating: 1)
-    let t = one / (one + ax * 0.3275911)
-    var p = F16x(repeating: 1.061405429)
-    p = p * t - 1.453152027
-    p = p * t + 1.421413741
-    p = p * t - 0.284496736
-    p = p * t + 0.254829592
-    let y = one - p * t * simdExp(-(ax * ax))
-    return y.replacing(with: -y, where: x .< 0)
+    let xc = vmax(vmin(x, F16x(repeating: 4)), F16x(repeating: -4))
+    let x2 = xc * xc
+    var p = F16x(repeating: -2.72614225801306e-10)
+    p = fma(p, x2, 2.77068142495902e-08)
+    p = fma(p, x2, -2.10102402082508e-06)
+    p = fma(p, x2, -5.69250639462346e-05)
+    p = fma(p, x2, -7.34990630326855e-04)
+    p = fma(p, x2, -2.95459980854025e-03)
+    p = fma(p, x2, -1.60960333262415e-02)
+    var q = F16x(repeating: -1.45660718464996e-05)
+    q = fma(q, x2, -2.13374055278905e-04)
+    q = fma(q, x2, -1.68282697438203e-03)
+    q = fma(q, x2, -7.37332916720468e-03)
+    q = fma(q, x2, -1.42647390514189e-02)
+    return xc * p / q
 }
 
 /// Adds `bias` (n) to every row of `x` (rows, n) and applies the exact GELU, x·Φ(x), in place.
@@ -141,69 +160,103 @@ public func referenceBiasResidualLayerNorm(_ x: UnsafePointer<Float>, bias: Unsa
 public func packedSelfAttention(qkv: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, offsets: [Int],
                                 keyMask: UnsafePointer<Int32>?, heads: Int, headDim: Int,
                                 sequences: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
+    precondition(sequences.upperBound < offsets.count && heads > 0 && headDim > 0)
     let c = heads * headDim, stride = 3 * c
     let scale = 1 / Float(headDim).squareRoot()
+    let lanes = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
     for s in sequences {
         let start = offsets[s], t = offsets[s + 1] - start
         if t == 0 { continue }
         let tPad = (t + 15) / 16 * 16
-        let kT = scratch                          // (headDim, tPad): this head's keys, transposed
-        let scores = scratch + headDim * tPad      // (tPad)
+        let kT = scratch                           // (headDim, tPad): this head's keys, transposed
+        let scores = scratch + headDim * tPad       // (4, tPad): scores, then probabilities, of 4 queries
         for h in 0..<heads {
-            // Transpose the keys of head h into kT.
+            let kBase = qkv + start * stride + c + h * headDim
+            let vBase = qkv + start * stride + 2 * c + h * headDim
             for j in 0..<t {
-                let k = qkv + (start + j) * stride + c + h * headDim
+                let k = kBase + j * stride
                 for d in 0..<headDim { kT[d * tPad + j] = k[d] }
             }
-            for d in 0..<headDim { for j in t..<tPad { kT[d * tPad + j] = 0 } }
-            for i in 0..<t {
-                let q = qkv + (start + i) * stride + h * headDim
-                // scores[j] = q · k_j · scale, 16 keys at a time.
-                var j = 0
-                while j < tPad {
-                    var acc = F16x()
-                    for d in 0..<headDim { acc.addProduct(F16x(repeating: q[d]), load16(kT + d * tPad + j)) }
-                    store16(acc * scale, scores + j)
-                    j += 16
+            if tPad > t { for d in 0..<headDim { (kT + d * tPad + t).update(repeating: 0, count: tPad - t) } }
+            var i = 0
+            while i < t {
+                // Four queries at a time (the last block repeats its last query).
+                let rows = min(4, t - i)
+                let q0 = qkv + (start + i) * stride + h * headDim
+                let q1 = rows > 1 ? q0 + stride : q0
+                let q2 = rows > 2 ? q0 + 2 * stride : q1
+                let q3 = rows > 3 ? q0 + 3 * stride : q2
+                var jb = 0
+                while jb < tPad {
+                    var a0 = F16x(), a1 = F16x(), a2 = F16x(), a3 = F16x()
+                    for d in 0..<headDim {
+                        let kv = load16(kT + d * tPad + jb)
+                        a0.addProduct(F16x(repeating: q0[d]), kv)
+                        a1.addProduct(F16x(repeating: q1[d]), kv)
+                        a2.addProduct(F16x(repeating: q2[d]), kv)
+                        a3.addProduct(F16x(repeating: q3[d]), kv)
+                    }
+                    store16(a0 * scale, scores + jb)
+                    store16(a1 * scale, scores + tPad + jb)
+                    store16(a2 * scale, scores + 2 * tPad + jb)
+                    store16(a3 * scale, scores + 3 * tPad + jb)
+                    jb += 16
                 }
-                if let keyMask {
-                    for j in 0..<t where keyMask[start + j] == 0 { scores[j] += -Float.greatestFiniteMagnitude }
+                // Softmax of each row over the t real keys (masked keys pushed to -3.4e38).
+                var inv: (Float, Float, Float, Float) = (0, 0, 0, 0)
+                for r in 0..<4 {
+                    let row = scores + r * tPad
+                    if let keyMask {
+                        for j in 0..<t where keyMask[start + j] == 0 { row[j] += -Float.greatestFiniteMagnitude }
+                    }
+                    var mx = F16x(repeating: -Float.greatestFiniteMagnitude)
+                    jb = 0
+                    while jb < tPad {
+                        let v = load16(row + jb)
+                        mx = vmax(mx, v.replacing(with: -Float.greatestFiniteMagnitude, where: lanes &+ Int32(jb) .>= Int32(t)))
+                        jb += 16
+                    }
+                    let m = F16x(repeating: mx.max())
+                    var sum = F16x()
+                    jb = 0
+                    while jb < tPad {
+                        let e = simdExp(load16(row + jb) - m).replacing(with: 0, where: lanes &+ Int32(jb) .>= Int32(t))
+                        store16(e, row + jb); sum += e; jb += 16
+                    }
+                    let v = 1 / sum.sum()
+                    switch r { case 0: inv.0 = v; case 1: inv.1 = v; case 2: inv.2 = v; default: inv.3 = v }
                 }
-                for j in t..<tPad { scores[j] = -Float.infinity }
-                // Softmax over the t real keys.
-                var mx = F16x(repeating: -Float.infinity)
-                j = 0
-                while j < tPad { mx = pointwiseMax(mx, load16(scores + j)); j += 16 }
-                let m = F16x(repeating: mx.max())
-                var sum = F16x()
-                j = 0
-                while j < tPad {
-                    var e = simdExp(load16(scores + j) - m)
-                    if j + 16 > t { e = e.replacing(with: 0, where: SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) &+ Int32(j) .>= Int32(t)) }
-                    store16(e, scores + j); sum += e; j += 16
-                }
-                let inv = 1 / sum.sum()
-                // out_i = Σ_j p_j · v_j.
-                let o = out + (start + i) * c + h * headDim
+                // out = P · V, 16 columns of the head at a time.
+                let o0 = out + (start + i) * c + h * headDim
                 if headDim % 16 == 0 {
                     var d0 = 0
                     while d0 < headDim {
-                        var acc = F16x()
+                        var a0 = F16x(), a1 = F16x(), a2 = F16x(), a3 = F16x()
                         for j in 0..<t {
-                            acc.addProduct(F16x(repeating: scores[j]), load16(qkv + (start + j) * stride + 2 * c + h * headDim + d0))
+                            let v = load16(vBase + j * stride + d0)
+                            a0.addProduct(F16x(repeating: scores[j]), v)
+                            a1.addProduct(F16x(repeating: scores[tPad + j]), v)
+                            a2.addProduct(F16x(repeating: scores[2 * tPad + j]), v)
+                            a3.addProduct(F16x(repeating: scores[3 * tPad + j]), v)
                         }
-                        store16(acc * inv, o + d0)
+                        store16(a0 * inv.0, o0 + d0)
+                        if rows > 1 { store16(a1 * inv.1, o0 + c + d0) }
+                        if rows > 2 { store16(a2 * inv.2, o0 + 2 * c + d0) }
+                        if rows > 3 { store16(a3 * inv.3, o0 + 3 * c + d0) }
                         d0 += 16
                     }
                 } else {
-                    for d in 0..<headDim { o[d] = 0 }
-                    for j in 0..<t {
-                        let v = qkv + (start + j) * stride + 2 * c + h * headDim
-                        let p = scores[j]
-                        for d in 0..<headDim { o[d] += p * v[d] }
+                    for r in 0..<rows {
+                        let o = o0 + r * c, p = scores + r * tPad
+                        let iv = r == 0 ? inv.0 : r == 1 ? inv.1 : r == 2 ? inv.2 : inv.3
+                        for d in 0..<headDim {
+                            var acc: Float = 0
+                            for j in 0..<t { acc += p[j] * vBase[j * stride + d] }
+                            o[d] = acc * iv
+                        }
                     }
-                    for d in 0..<headDim { o[d] *= inv }
                 }
+                i += 4
             }
         }
     }
@@ -212,7 +265,7 @@ public func packedSelfAttention(qkv: UnsafePointer<Float>, out: UnsafeMutablePoi
 /// Floats of scratch space `packedSelfAttention` needs for sequences up to `maxLength` tokens.
 public func attentionScratchCount(maxLength: Int, headDim: Int) -> Int {
     let tPad = (maxLength + 15) / 16 * 16
-    return headDim * tPad + tPad + 16
+    return headDim * tPad + 4 * tPad + 16
 }
 
 /// Plain version of `packedSelfAttention` (Double accumulation, scalar exp).
