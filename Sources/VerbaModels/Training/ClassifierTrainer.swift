@@ -163,11 +163,18 @@ public final class ClassifierTrainer {
         var metrics: ClassificationMetrics? = nil
         let start = Date()
         for epoch in 1...max(1, o.epochs) {
+            // Shuffle, then sort windows of 64 batches by length so batches pad little, and shuffle the batches.
             var order = Array(examples.indices)
             for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.nextInt(i + 1)) }
+            var batches: [[Int]] = []
+            for w in stride(from: 0, to: order.count, by: 64 * b) {
+                let window = order[w..<min(w + 64 * b, order.count)].sorted { examples[$0].ids.count < examples[$1].ids.count }
+                for k in stride(from: 0, to: window.count, by: b) { batches.append(Array(window[(window.startIndex + k)..<min(window.startIndex + k + b, window.endIndex)])) }
+            }
+            for i in stride(from: batches.count - 1, to: 0, by: -1) { batches.swapAt(i, rng.nextInt(i + 1)) }
             var lossSum = 0.0, seen = 0, tokens = 0
             for s in 0..<stepsPerEpoch {
-                let batch = order[(s * b)..<min((s + 1) * b, order.count)].map { examples[$0] }
+                let batch = batches[s].map { examples[$0] }
                 let (inputs, mask, t) = pad(ArraySlice(batch))
                 model.zeroGradients()
                 let loss = try model.forward(inputs: inputs, mask: mask, labels: batch.map { Int32($0.label) }, batch: batch.count, time: t)
