@@ -1,0 +1,163 @@
+// Loading a tokenizer from the files the field uses: tokenizer.json, a folder (tokenizer.json,
+// vocab.json + merges.txt, vocab.txt), a tiktoken rank file, or a GGUF file's vocabulary.
+
+import Foundation
+
+extension Tokenizer {
+    /// Loads a tokenizer from `path`:
+    /// - a Hugging Face `tokenizer.json` file;
+    /// - a folder with `tokenizer.json`, or `vocab.json` + `merges.txt` (GPT-2: byte-level BPE, GPT-2
+    ///   split, no special tokens added), or `vocab.txt` (BERT uncased, `[CLS] A [SEP]`);
+    /// - a `.tiktoken` rank file, whose name (`r50k_base`, `p50k_base`, `cl100k_base`, `o200k_base`)
+    ///   gives the split pattern and the special tokens (known as ids; text is encoded as tiktoken's
+    ///   `encode_ordinary` does);
+    /// - a GGUF file with a `tokenizer.ggml.*` vocabulary (`gpt2` or `bert`).
+    /// - Throws: `TokenizerError` naming the file and the problem.
+    public static func load(path: String) throws -> Tokenizer {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw TokenizerError.unreadable(path: path, reason: "no such file or folder")
+        }
+        if isDirectory.boolValue {
+            let dir = URL(fileURLWithPath: path)
+            func file(_ name: String) -> String? {
+                let p = dir.appendingPathComponent(name).path
+                return FileManager.default.fileExists(atPath: p) ? p : nil
+            }
+            if let json = file("tokenizer.json") { return try fromTokenizerJSON(try readFile(json), path: json) }
+            if let vocab = file("vocab.json"), let merges = file("merges.txt") {
+                return try gpt2(vocabJSON: vocab, mergesTxt: merges)
+            }
+            if let vocab = file("vocab.txt") {
+                var lowercase = true
+                if let config = file("tokenizer_config.json"), let v = try? parseJSON(readFile(config)),
+                   let lower = v["do_lower_case"]?.boolValue {
+                    lowercase = lower
+                }
+                return try bert(vocabTxt: vocab, lowercase: lowercase)
+            }
+            throw TokenizerError.noTokenizerFiles(path: path)
+        }
+        let data = try readFile(path)
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        if data.starts(with: Array("GGUF".utf8)) { return try fromGGUF(data, path: path) }
+        if name.hasSuffix(".tiktoken") { return try tiktoken(data, path: path) }
+        if name == "vocab.txt" { return try bert(vocabTxt: path, lowercase: true) }
+        if let first = data.first(where: { $0 != 32 && $0 != 9 && $0 != 10 && $0 != 13 }), first == UInt8(ascii: "{") {
+            return try fromTokenizerJSON(data, path: path)
+        }
+        if data.isEmpty { throw TokenizerError.malformed(path: path, reason: "the file is empty") }
+        throw TokenizerError.malformed(path: path, reason: "not a tokenizer.json, .tiktoken, vocab.txt or GGUF file")
+    }
+
+    /// The whole content of a file.
+    static func readFile(_ path: String) throws -> [UInt8] {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw TokenizerError.unreadable(path: path, reason: "cannot open the file")
+        }
+        defer { try? handle.close() }
+        do {
+            return [UInt8](try handle.readToEnd() ?? Data())
+        } catch {
+            throw TokenizerError.unreadable(path: path, reason: "\(error.localizedDescription)")
+        }
+    }
+
+    // MARK: GPT-2 folder
+
+    /// GPT-2's `vocab.json` + `merges.txt`: byte-level BPE with GPT-2's split, nothing added.
+    public static func gpt2(vocabJSON: String, mergesTxt: String) throws -> Tokenizer {
+        let vocabValue: JSONValue
+        do { vocabValue = try parseJSON(try readFile(vocabJSON)) } catch let e as JSONParseError {
+            throw TokenizerError.malformed(path: vocabJSON, reason: e.message)
+        }
+        let vocab = try TokenizerJSONReader(path: vocabJSON).vocab(vocabValue)
+        let text = try readFile(mergesTxt)
+        guard let s = String(validating: text, as: UTF8.self) else {
+            throw TokenizerError.malformed(path: mergesTxt, reason: "not valid UTF-8")
+        }
+        var merges: [(String, String)] = []
+        for (i, line) in s.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            var l = Substring(line)
+            if l.hasSuffix("\r") { l = l.dropLast() }
+            if l.isEmpty || (i == 0 && l.hasPrefix("#version")) { continue }
+            let parts = l.split(separator: " ", omittingEmptySubsequences: false)
+            guard parts.count == 2 else {
+                throw TokenizerError.malformed(path: mergesTxt, reason: "line \(i + 1) is not two tokens separated by one space")
+            }
+            merges.append((String(parts[0]), String(parts[1])))
+        }
+        let model = try BPE(vocab: vocab, merges: merges, options: BPE.Options(byteLevel: true), path: mergesTxt)
+        let pre = ByteLevelPreTokenizer(addPrefixSpace: false, useRegex: true, trimOffsets: true)
+        return Tokenizer(normalizer: nil, preTokenizer: pre, model: model, merges: merges,
+                         postProcessor: ByteLevelProcessing(trimOffsets: false, addPrefixSpace: true),
+                         decoder: ByteLevelDecoder(), byteLevel: true, addPrefixSpace: false,
+                         preTokenizerJSON: byteLevelJSON(addPrefixSpace: false, useRegex: true))
+    }
+
+    static func byteLevelJSON(addPrefixSpace: Bool, useRegex: Bool) -> JSONValue {
+        .object([("type", .string("ByteLevel")), ("add_prefix_space", .bool(addPrefixSpace)),
+                 ("trim_offsets", .bool(true)), ("use_regex", .bool(useRegex))])
+    }
+
+    // MARK: BERT
+
+    /// BERT's `vocab.txt` with the defaults of `BertTokenizerFast`.
+    public static func bert(vocabTxt path: String, lowercase: Bool = true) throws -> Tokenizer {
+        let model = try WordPiece(vocabTxtPath: path)
+        return try bert(model: model, lowercase: lowercase, path: path)
+    }
+
+    /// A BERT pipeline around a WordPiece model: BertNormalizer, BertPreTokenizer, `[CLS] A [SEP]`.
+    static func bert(model: WordPiece, lowercase: Bool, path: String) throws -> Tokenizer {
+        guard let cls = model.tokenToId("[CLS]"), let sep = model.tokenToId("[SEP]") else {
+            throw TokenizerError.malformed(path: path, reason: "the vocabulary has no [CLS] or [SEP]")
+        }
+        let added = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"].compactMap { t in
+            model.tokenToId(t).map { AddedToken(content: t, id: $0, special: true, normalized: false) }
+        }.sorted { $0.id < $1.id }
+        let post = TemplateProcessing(
+            single: [.special(name: "[CLS]", typeId: 0), .sequence(isB: false, typeId: 0), .special(name: "[SEP]", typeId: 0)],
+            pair: [.special(name: "[CLS]", typeId: 0), .sequence(isB: false, typeId: 0), .special(name: "[SEP]", typeId: 0),
+                   .sequence(isB: true, typeId: 1), .special(name: "[SEP]", typeId: 1)],
+            specialTokens: [("[CLS]", .init(ids: [cls], tokens: ["[CLS]"])), ("[SEP]", .init(ids: [sep], tokens: ["[SEP]"]))])
+        let normalizer = BertNormalizer(cleanText: true, handleChineseChars: true, stripAccents: nil, lowercase: lowercase)
+        return Tokenizer(normalizer: normalizer, preTokenizer: BertPreTokenizer(), model: model, postProcessor: post,
+                         decoder: WordPieceDecoder(prefix: "##", cleanup: true), addedTokens: added, byteLevel: false,
+                         normalizerJSON: .object([("type", .string("BertNormalizer")), ("clean_text", .bool(true)),
+                                                  ("handle_chinese_chars", .bool(true)), ("strip_accents", .null),
+                                                  ("lowercase", .bool(lowercase))]),
+                         preTokenizerJSON: .object([("type", .string("BertPreTokenizer"))]))
+    }
+
+    // MARK: tiktoken
+
+    /// tiktoken's special tokens by encoding name.
+    static let tiktokenSpecials: [String: [(String, Int)]] = [
+        "gpt2": [("<|endoftext|>", 50256)],
+        "r50k_base": [("<|endoftext|>", 50256)],
+        "p50k_base": [("<|endoftext|>", 50256)],
+        "p50k_edit": [("<|endoftext|>", 50256), ("<|fim_prefix|>", 50281), ("<|fim_middle|>", 50282), ("<|fim_suffix|>", 50283)],
+        "cl100k_base": [("<|endoftext|>", 100257), ("<|fim_prefix|>", 100258), ("<|fim_middle|>", 100259),
+                        ("<|fim_suffix|>", 100260), ("<|endofprompt|>", 100276)],
+        "o200k_base": [("<|endoftext|>", 199999), ("<|endofprompt|>", 200018)],
+    ]
+
+    /// A tiktoken rank file; the file name's stem is the encoding name.
+    static func tiktoken(_ data: [UInt8], path: String) throws -> Tokenizer {
+        let stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        guard let pattern = SplitPattern(tiktokenEncoding: stem), let specials = tiktokenSpecials[stem] else {
+            throw TokenizerError.unsupported(path: path, what: "tiktoken encoding \"\(stem)\": name the file r50k_base, p50k_base, p50k_edit, cl100k_base or o200k_base .tiktoken")
+        }
+        let model = try BPE(tiktokenData: data, path: path)
+        let added = specials.map { AddedToken(content: $0.0, id: $0.1, special: true, normalized: false) }
+        let preJSON: JSONValue = .object([("type", .string("Sequence")), ("pretokenizers", .array([
+            .object([("type", .string("Split")), ("pattern", .object([("Regex", .string(pattern.regex))])),
+                     ("behavior", .string("Isolated")), ("invert", .bool(false))]),
+            byteLevelJSON(addPrefixSpace: false, useRegex: false),
+        ]))])
+        return Tokenizer(normalizer: nil, preTokenizer: PatternSplitter(pattern), model: model, postProcessor: nil,
+                         decoder: ByteLevelDecoder(), addedTokens: added, encodeSpecialTokens: true, byteLevel: true,
+                         preTokenizerJSON: preJSON)
+    }
+}

@@ -1,0 +1,397 @@
+// Hugging Face `tokenizer.json`: building a Tokenizer from it and writing one that `tokenizers` loads.
+
+import Foundation
+
+/// Reads the pieces of a `tokenizer.json`; every error names the file and the field.
+struct TokenizerJSONReader {
+    let path: String
+
+    func fail(_ reason: String) -> TokenizerError { .malformed(path: path, reason: reason) }
+    func unsupported(_ what: String) -> TokenizerError { .unsupported(path: path, what: what) }
+
+    func type(of v: JSONValue, _ field: String) throws -> String {
+        guard let t = v["type"]?.stringValue else { throw fail("\(field) has no \"type\"") }
+        return t
+    }
+
+    func bool(_ v: JSONValue, _ key: String, _ def: Bool) -> Bool { v[key]?.boolValue ?? def }
+
+    func int(_ v: JSONValue, _ key: String, _ field: String) throws -> Int {
+        guard let i = v[key]?.intValue else { throw fail("\(field).\(key) is missing or not an integer") }
+        return i
+    }
+
+    func string(_ v: JSONValue, _ key: String, _ field: String) throws -> String {
+        guard let s = v[key]?.stringValue else { throw fail("\(field).\(key) is missing or not a string") }
+        return s
+    }
+
+    func scalar(_ v: JSONValue, _ key: String, _ def: Unicode.Scalar, _ field: String) throws -> Unicode.Scalar {
+        guard let s = v[key]?.stringValue else { return def }
+        guard s.unicodeScalars.count == 1, let c = s.unicodeScalars.first else {
+            throw fail("\(field).\(key) must be a single character")
+        }
+        return c
+    }
+
+    /// A `{"String": s}` pattern (Regex patterns are refused unless a native scanner knows them).
+    func literalPattern(_ v: JSONValue?, _ field: String) throws -> String {
+        if let s = v?["String"]?.stringValue { return s }
+        if let r = v?["Regex"]?.stringValue { throw unsupported("\(field) regex pattern \(r)") }
+        throw fail("\(field).pattern is missing")
+    }
+
+    // MARK: Normalizers
+
+    func normalizer(_ v: JSONValue) throws -> (any Normalizer)? {
+        if v.isNull { return nil }
+        let field = "normalizer"
+        switch try type(of: v, field) {
+        case "BertNormalizer":
+            return BertNormalizer(cleanText: bool(v, "clean_text", true), handleChineseChars: bool(v, "handle_chinese_chars", true),
+                                  stripAccents: v["strip_accents"]?.boolValue, lowercase: bool(v, "lowercase", true))
+        case "Lowercase": return LowercaseNormalizer()
+        case "NFC": return UnicodeNormalizer(.nfc)
+        case "NFD": return UnicodeNormalizer(.nfd)
+        case "NFKC": return UnicodeNormalizer(.nfkc)
+        case "NFKD": return UnicodeNormalizer(.nfkd)
+        case "StripAccents": return StripAccentsNormalizer()
+        case "Strip": return StripNormalizer(left: bool(v, "strip_left", true), right: bool(v, "strip_right", true))
+        case "Replace":
+            return ReplaceNormalizer(pattern: try literalPattern(v["pattern"], field), content: try string(v, "content", field))
+        case "Prepend": return PrependNormalizer(prepend: try string(v, "prepend", field))
+        case "Sequence":
+            guard let list = v["normalizers"]?.arrayValue else { throw fail("normalizer Sequence has no \"normalizers\" list") }
+            return SequenceNormalizer(try list.compactMap { try normalizer($0) })
+        case let other: throw unsupported("normalizer type \(other)")
+        }
+    }
+
+    // MARK: Pre-tokenizers
+
+    /// The pre-tokenizer, whether it prefixes a space (ByteLevel `add_prefix_space`), and whether it
+    /// is byte-level.
+    func preTokenizer(_ v: JSONValue, top: Bool = true) throws -> (pre: (any PreTokenizer)?, prefixSpace: Bool, byteLevel: Bool) {
+        if v.isNull { return (nil, false, false) }
+        let field = "pre_tokenizer"
+        switch try type(of: v, field) {
+        case "BertPreTokenizer": return (BertPreTokenizer(), false, false)
+        case "Whitespace": return (WhitespacePreTokenizer(), false, false)
+        case "WhitespaceSplit": return (WhitespaceSplitPreTokenizer(), false, false)
+        case "Punctuation":
+            let name = v["behavior"]?.stringValue ?? "Isolated"
+            guard let b = DelimiterBehavior(rawValue: name) else { throw unsupported("Punctuation behavior \(name)") }
+            return (PunctuationPreTokenizer(behavior: b), false, false)
+        case "Digits": return (DigitsPreTokenizer(individualDigits: bool(v, "individual_digits", false)), false, false)
+        case "ByteLevel":
+            let prefix = bool(v, "add_prefix_space", true)
+            if prefix && !top { throw unsupported("ByteLevel pre-tokenizer with add_prefix_space after another pre-tokenizer") }
+            return (ByteLevelPreTokenizer(addPrefixSpace: prefix, useRegex: bool(v, "use_regex", true),
+                                          trimOffsets: bool(v, "trim_offsets", true)), prefix, true)
+        case "Split":
+            guard let regex = v["pattern"]?["Regex"]?.stringValue ?? v["pattern"]?["String"]?.stringValue else {
+                throw fail("pre_tokenizer Split has no pattern")
+            }
+            let behavior = v["behavior"]?.stringValue ?? "Isolated"
+            guard v["pattern"]?["Regex"] != nil, let pattern = SplitPattern(regex: regex), behavior == "Isolated",
+                  !bool(v, "invert", false) else {
+                throw unsupported("Split pre-tokenizer (pattern \(regex), behavior \(behavior)); known: the GPT-2, cl100k, llama3, qwen2 and o200k patterns, Isolated")
+            }
+            return (PatternSplitter(pattern), false, false)
+        case "Sequence":
+            guard let list = v["pretokenizers"]?.arrayValue else { throw fail("pre_tokenizer Sequence has no \"pretokenizers\" list") }
+            var parts: [any PreTokenizer] = []
+            var prefix = false, byteLevel = false
+            for (i, item) in list.enumerated() {
+                let p = try preTokenizer(item, top: top && i == 0)
+                if let pre = p.pre { parts.append(pre) }
+                prefix = prefix || p.prefixSpace
+                byteLevel = byteLevel || p.byteLevel
+            }
+            return (parts.count == 1 ? parts[0] : SequencePreTokenizer(parts), prefix, byteLevel)
+        case let other: throw unsupported("pre_tokenizer type \(other)")
+        }
+    }
+
+    // MARK: Post-processors
+
+    func pair(_ v: JSONValue?, _ name: String) throws -> (token: String, id: Int) {
+        guard let a = v?.arrayValue, a.count == 2, let t = a[0].stringValue, let id = a[1].intValue else {
+            throw fail("post_processor.\(name) must be [token, id]")
+        }
+        return (t, id)
+    }
+
+    func postProcessor(_ v: JSONValue) throws -> (any PostProcessor)? {
+        if v.isNull { return nil }
+        let field = "post_processor"
+        switch try type(of: v, field) {
+        case "TemplateProcessing":
+            func pieces(_ key: String) throws -> [TemplateProcessing.Piece] {
+                guard let list = v[key]?.arrayValue else { throw fail("post_processor.\(key) is missing") }
+                return try list.map { item in
+                    if let s = item["Sequence"] {
+                        let id = s["id"]?.stringValue ?? "A"
+                        return .sequence(isB: id == "B", typeId: s["type_id"]?.intValue ?? 0)
+                    }
+                    if let s = item["SpecialToken"], let id = s["id"]?.stringValue {
+                        return .special(name: id, typeId: s["type_id"]?.intValue ?? 0)
+                    }
+                    throw fail("post_processor.\(key) has an item that is neither Sequence nor SpecialToken")
+                }
+            }
+            var specials: [(name: String, token: TemplateProcessing.SpecialToken)] = []
+            for (name, t) in v["special_tokens"]?.objectValue ?? [] {
+                let ids = (t["ids"]?.arrayValue ?? []).compactMap { $0.intValue }
+                let tokens = (t["tokens"]?.arrayValue ?? []).compactMap { $0.stringValue }
+                guard ids.count == tokens.count else { throw fail("post_processor special token \(name): ids and tokens differ in length") }
+                specials.append((name, .init(ids: ids, tokens: tokens)))
+            }
+            let template = TemplateProcessing(single: try pieces("single"), pair: try pieces("pair"), specialTokens: specials)
+            for p in template.single + template.pair {
+                if case let .special(name, _) = p, !specials.contains(where: { $0.name == name }) {
+                    throw fail("post_processor template names the special token \(name), absent from special_tokens")
+                }
+            }
+            return template
+        case "BertProcessing":
+            return BertProcessing(sep: try pair(v["sep"], "sep"), cls: try pair(v["cls"], "cls"))
+        case "RobertaProcessing":
+            return RobertaProcessing(sep: try pair(v["sep"], "sep"), cls: try pair(v["cls"], "cls"),
+                                     trimOffsets: bool(v, "trim_offsets", true), addPrefixSpace: bool(v, "add_prefix_space", true))
+        case "ByteLevel":
+            return ByteLevelProcessing(trimOffsets: bool(v, "trim_offsets", true), addPrefixSpace: bool(v, "add_prefix_space", true),
+                                       useRegex: bool(v, "use_regex", true))
+        case "Sequence":
+            guard let list = v["processors"]?.arrayValue else { throw fail("post_processor Sequence has no \"processors\" list") }
+            return SequenceProcessing(try list.compactMap { try postProcessor($0) })
+        case let other: throw unsupported("post_processor type \(other)")
+        }
+    }
+
+    // MARK: Decoders
+
+    func decoder(_ v: JSONValue) throws -> (any TokenDecoder)? {
+        if v.isNull { return nil }
+        let field = "decoder"
+        switch try type(of: v, field) {
+        case "ByteLevel": return ByteLevelDecoder()
+        case "WordPiece": return WordPieceDecoder(prefix: v["prefix"]?.stringValue ?? "##", cleanup: bool(v, "cleanup", true))
+        case "Metaspace":
+            let scheme = v["prepend_scheme"]?.stringValue ?? (bool(v, "add_prefix_space", true) ? "always" : "never")
+            return MetaspaceDecoder(replacement: try scalar(v, "replacement", "\u{2581}", field), prependScheme: scheme,
+                                    split: bool(v, "split", true))
+        case "Replace":
+            return ReplaceDecoder(pattern: try literalPattern(v["pattern"], field), content: try string(v, "content", field))
+        case "Fuse": return FuseDecoder()
+        case "Strip":
+            return StripDecoder(content: try scalar(v, "content", " ", field), start: v["start"]?.intValue ?? 0,
+                                stop: v["stop"]?.intValue ?? 0)
+        case "ByteFallback": return ByteFallbackDecoder()
+        case "BPEDecoder": return BPESuffixDecoder(suffix: v["suffix"]?.stringValue ?? "</w>")
+        case "Sequence":
+            guard let list = v["decoders"]?.arrayValue else { throw fail("decoder Sequence has no \"decoders\" list") }
+            return SequenceDecoder(try list.compactMap { try decoder($0) })
+        case let other: throw unsupported("decoder type \(other)")
+        }
+    }
+
+    // MARK: Models
+
+    func vocab(_ v: JSONValue?) throws -> [String: Int] {
+        guard let pairs = v?.objectValue else { throw fail("model.vocab is missing or not an object") }
+        var vocab: [String: Int] = [:]
+        vocab.reserveCapacity(pairs.count)
+        for (token, id) in pairs {
+            guard let i = id.intValue, i >= 0 else { throw fail("model.vocab: the id of \(token) is not a non-negative integer") }
+            vocab[token] = i
+        }
+        return vocab
+    }
+
+    func model(_ v: JSONValue, byteLevel: Bool) throws -> (model: any TokenizationModel, merges: [(String, String)]?) {
+        guard v["type"] != nil || v["vocab"] != nil else { throw fail("no \"model\"") }
+        // Files written by old versions leave out the type: BPE has merges, WordPiece does not.
+        let type = v["type"]?.stringValue ?? (v["merges"] != nil ? "BPE" : "WordPiece")
+        switch type {
+        case "WordPiece":
+            let vocab = try vocab(v["vocab"])
+            do {
+                return (try WordPiece(vocab: vocab, unkToken: v["unk_token"]?.stringValue ?? "[UNK]",
+                                      continuingSubwordPrefix: v["continuing_subword_prefix"]?.stringValue ?? "##",
+                                      maxInputCharsPerWord: v["max_input_chars_per_word"]?.intValue ?? 100), nil)
+            } catch let e as TokenizerError {
+                throw fail("model: \(e.description)")
+            }
+        case "BPE":
+            let vocab = try vocab(v["vocab"])
+            guard let list = v["merges"]?.arrayValue else { throw fail("model.merges is missing or not a list") }
+            var merges: [(String, String)] = []
+            merges.reserveCapacity(list.count)
+            for (i, m) in list.enumerated() {
+                if let s = m.stringValue {
+                    let parts = s.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
+                    guard parts.count == 2 else { throw fail("model.merges[\(i)] \"\(s)\" is not two tokens separated by a space") }
+                    merges.append((String(parts[0]), String(parts[1])))
+                } else if let a = m.arrayValue, a.count == 2, let x = a[0].stringValue, let y = a[1].stringValue {
+                    merges.append((x, y))
+                } else {
+                    throw fail("model.merges[\(i)] is neither \"a b\" nor [a, b]")
+                }
+            }
+            if let d = v["dropout"]?.doubleValue, d > 0 { throw unsupported("BPE dropout \(d)") }
+            let options = BPE.Options(byteLevel: byteLevel, ignoreMerges: bool(v, "ignore_merges", false),
+                                      byteFallback: bool(v, "byte_fallback", false), unkToken: v["unk_token"]?.stringValue,
+                                      fuseUnk: bool(v, "fuse_unk", false),
+                                      continuingSubwordPrefix: v["continuing_subword_prefix"]?.stringValue,
+                                      endOfWordSuffix: v["end_of_word_suffix"]?.stringValue)
+            return (try BPE(vocab: vocab, merges: merges, options: options, path: path), merges)
+        case let other:
+            throw fail("unknown model type \(other) (Verba reads BPE and WordPiece)")
+        }
+    }
+
+    // MARK: Whole file
+
+    func addedTokens(_ v: JSONValue?) throws -> [AddedToken] {
+        guard let v, !v.isNull else { return [] }
+        guard let list = v.arrayValue else { throw fail("added_tokens is not a list") }
+        return try list.enumerated().map { i, t in
+            guard let id = t["id"]?.intValue, let content = t["content"]?.stringValue else {
+                throw fail("added_tokens[\(i)] needs an integer id and a string content")
+            }
+            let special = bool(t, "special", false)
+            return AddedToken(content: content, id: id, special: special, singleWord: bool(t, "single_word", false),
+                              lstrip: bool(t, "lstrip", false), rstrip: bool(t, "rstrip", false),
+                              normalized: t["normalized"]?.boolValue ?? !special)
+        }
+    }
+
+    func truncation(_ v: JSONValue?) throws -> TruncationParams? {
+        guard let v, !v.isNull else { return nil }
+        let strategy = TruncationParams.Strategy(rawValue: v["strategy"]?.stringValue ?? "LongestFirst") ?? .longestFirst
+        return TruncationParams(maxLength: try int(v, "max_length", "truncation"), strategy: strategy,
+                                stride: v["stride"]?.intValue ?? 0,
+                                direction: Side(rawValue: v["direction"]?.stringValue ?? "Right") ?? .right)
+    }
+
+    func padding(_ v: JSONValue?) throws -> PaddingParams? {
+        guard let v, !v.isNull else { return nil }
+        var strategy = PaddingParams.Strategy.batchLongest
+        if let fixed = v["strategy"]?["Fixed"]?.intValue { strategy = .fixed(fixed) }
+        return PaddingParams(strategy: strategy, direction: Side(rawValue: v["direction"]?.stringValue ?? "Right") ?? .right,
+                             padToMultipleOf: v["pad_to_multiple_of"]?.intValue, padId: v["pad_id"]?.intValue ?? 0,
+                             padTypeId: v["pad_type_id"]?.intValue ?? 0, padToken: v["pad_token"]?.stringValue ?? "[PAD]")
+    }
+
+    func tokenizer(_ root: JSONValue) throws -> Tokenizer {
+        guard root.objectValue != nil else { throw fail("the JSON value is not an object") }
+        guard let modelValue = root["model"] else { throw fail("no \"model\"") }
+        let norm = try normalizer(root["normalizer"] ?? .null)
+        let pre = try preTokenizer(root["pre_tokenizer"] ?? .null)
+        let (model, merges) = try model(modelValue, byteLevel: pre.byteLevel)
+        return Tokenizer(normalizer: norm, preTokenizer: pre.pre, model: model, merges: merges,
+                         postProcessor: try postProcessor(root["post_processor"] ?? .null),
+                         decoder: try decoder(root["decoder"] ?? .null), addedTokens: try addedTokens(root["added_tokens"]),
+                         truncation: try truncation(root["truncation"]), padding: try padding(root["padding"]),
+                         byteLevel: pre.byteLevel, addPrefixSpace: pre.prefixSpace,
+                         normalizerJSON: root["normalizer"] ?? .null, preTokenizerJSON: root["pre_tokenizer"] ?? .null)
+    }
+}
+
+extension Tokenizer {
+    /// Builds a tokenizer from the text of a Hugging Face `tokenizer.json`; `path` names it in errors.
+    public static func fromTokenizerJSON(_ bytes: [UInt8], path: String) throws -> Tokenizer {
+        let root: JSONValue
+        do { root = try parseJSON(bytes) } catch let e as JSONParseError {
+            throw TokenizerError.malformed(path: path, reason: e.message)
+        }
+        return try TokenizerJSONReader(path: path).tokenizer(root)
+    }
+
+    /// This tokenizer as a Hugging Face `tokenizer.json` value.
+    public func tokenizerJSON() -> JSONValue {
+        let added: [JSONValue] = addedVocabulary.tokens.map { t in
+            .object([("id", .int(t.id)), ("content", .string(t.content)), ("single_word", .bool(t.singleWord)),
+                     ("lstrip", .bool(t.lstrip)), ("rstrip", .bool(t.rstrip)), ("normalized", .bool(t.normalized)),
+                     ("special", .bool(t.special))])
+        }
+        return .object([
+            ("version", .string("1.0")),
+            ("truncation", truncation?.json ?? .null),
+            ("padding", padding?.json ?? .null),
+            ("added_tokens", .array(added)),
+            ("normalizer", normalizerJSON),
+            ("pre_tokenizer", preTokenizerJSON),
+            ("post_processor", postProcessor?.json ?? .null),
+            ("decoder", decoder?.json ?? .null),
+            ("model", modelJSON()),
+        ])
+    }
+
+    /// Writes this tokenizer as a `tokenizer.json` that Hugging Face `tokenizers` loads.
+    public func save(to path: String) throws {
+        var bytes = tokenizerJSON().serialized()
+        bytes.append(10)
+        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
+            throw TokenizerError.unreadable(path: path, reason: "cannot write the file")
+        }
+    }
+
+    /// The model section of `tokenizer.json`.
+    func modelJSON() -> JSONValue {
+        func vocabObject(_ count: Int, _ token: (Int) -> String?) -> JSONValue {
+            var pairs: [(String, JSONValue)] = []
+            pairs.reserveCapacity(count)
+            for id in 0..<count { if let t = token(id) { pairs.append((t, .int(id))) } }
+            return .object(pairs)
+        }
+        if let wp = model as? WordPiece {
+            return .object([("type", .string("WordPiece")), ("unk_token", .string(wp.unkToken)),
+                            ("continuing_subword_prefix", .string(wp.continuingSubwordPrefix)),
+                            ("max_input_chars_per_word", .int(wp.maxInputCharsPerWord)),
+                            ("vocab", vocabObject(wp.vocabSize) { wp.idToToken($0) })])
+        }
+        if let bpe = model as? BPE {
+            let o = bpe.options
+            let merges: [JSONValue] = (bpeMerges ?? bpe.derivedMerges()).map { .array([.string($0.0), .string($0.1)]) }
+            return .object([
+                ("type", .string("BPE")), ("dropout", .null), ("unk_token", o.unkToken.map { .string($0) } ?? .null),
+                ("continuing_subword_prefix", o.continuingSubwordPrefix.map { .string($0) } ?? .null),
+                ("end_of_word_suffix", o.endOfWordSuffix.map { .string($0) } ?? .null),
+                ("fuse_unk", .bool(o.fuseUnk)), ("byte_fallback", .bool(o.byteFallback)),
+                ("ignore_merges", .bool(o.ignoreMerges || bpe.isTiktoken)),
+                ("vocab", vocabObject(bpe.vocabSize) { bpe.idToToken($0) }),
+                ("merges", .array(merges)),
+            ])
+        }
+        return .null
+    }
+}
+
+extension BPE {
+    /// Merges that rebuild this model's vocabulary in rank order (for tiktoken models, which have none):
+    /// each token of two or more bytes is the merge of the two parts that byte-pair merging with the
+    /// lower ranks leaves of its bytes, as Hugging Face's tiktoken converter derives them.
+    func derivedMerges() -> [(String, String)] {
+        var merges: [(rank: Int, a: String, b: String)] = []
+        for id in 0..<vocabSize {
+            let bytes = Array(table.bytes(of: id))
+            guard bytes.count >= 2, table.find(bytes) == id else { continue }
+            var parts: [[UInt8]] = bytes.map { [$0] }
+            while parts.count > 2 {
+                var best = -1, bestRank = Int.max
+                for i in 0..<(parts.count - 1) {
+                    let r = table.find(parts[i] + parts[i + 1])
+                    if r >= 0 && r < id && r < bestRank { best = i; bestRank = r }
+                }
+                if best < 0 { break }
+                parts[best] += parts[best + 1]
+                parts.remove(at: best + 1)
+            }
+            guard parts.count == 2 else { continue }
+            merges.append((id, ByteLevel.encode(parts[0]), ByteLevel.encode(parts[1])))
+        }
+        return merges.map { ($0.a, $0.b) }
+    }
+}
