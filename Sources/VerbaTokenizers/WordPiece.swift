@@ -8,26 +8,26 @@
 
 import Foundation
 
-/// A hash table from byte strings to ids: open addressing with linear probing over 32-bit slots
-/// (entry index in the low bits, a hash tag in the high bits), so the probed array stays small enough
-/// for the L2 cache (256 KB for BERT's 30,522 tokens). FNV-1a hashes, computable incrementally.
+/// A hash table from byte strings to ids: open addressing with linear probing over 16-byte slots that
+/// hold the key's first 8 bytes inline, so a lookup of a short key touches one cache line of the table
+/// (longer keys compare their tail in a byte arena). A blocked Bloom filter in front answers most failed
+/// lookups from a table small enough to stay in cache. FNV-1a hashes, computable incrementally.
 /// Immutable after init; its raw storage is freed with the object.
 final class ByteTable: @unchecked Sendable {
-    struct Entry {
-        var offset: UInt32          // key bytes in `arena`
-        var length: UInt32
-        var id: Int32
+    struct Slot {
+        var head: UInt64 = 0        // first min(8, length) key bytes, little-endian, zero-padded
+        var id: Int32 = -1          // -1: empty
+        var lengthAndOffset: UInt32 = 0   // length (8 bits) << 24 | offset of bytes 8... in `arena`
     }
 
-    /// 0: empty; else tag << indexBits | (entry index + 1).
-    let slots: UnsafeMutablePointer<UInt32>
+    let slots: UnsafeMutablePointer<Slot>
     let mask: Int
-    let entries: UnsafeMutablePointer<Entry>
     let arena: UnsafeMutablePointer<UInt8>
     private let shift: UInt64
-    private let indexBits: UInt32
+    /// Keys of 255 bytes or more (never in practice): a plain dictionary.
+    private var long: [[UInt8]: Int32] = [:]
     /// Blocked Bloom filter over the keys' hashes (about 16 bits per key, two bits per key in one
-    /// 64-byte block): most failed lookups end here, in a table small enough to stay in cache.
+    /// 64-byte block).
     let bloom: UnsafeMutablePointer<UInt64>
     let bloomBlockMask: Int
     /// Longest key, in bytes.
@@ -43,20 +43,28 @@ final class ByteTable: @unchecked Sendable {
         bytes.reduce(fnvOffset) { step($0, $1) }
     }
 
+    /// The first min(8, n) bytes at `p`, little-endian, zero-padded.
+    @inline(__always)
+    static func head(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
+        if n >= 8 { return UInt64(littleEndian: UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)) }
+        var h: UInt64 = 0
+        for k in 0 ..< n { h |= UInt64(p[k]) << UInt64(8 * k) }
+        return h
+    }
+
     /// Keys and ids; for a repeated key the last id wins.
-    init(keys: [(key: [UInt8], id: Int)]) {
+    /// - Throws: `TokenizerError.invalidInput` when the keys hold more than 16 MB of text.
+    init(keys: [(key: [UInt8], id: Int)]) throws {
         var capacity = 16
         while capacity < keys.count * 2 + 1 { capacity <<= 1 }
         mask = capacity - 1
         shift = UInt64(64 - capacity.trailingZeroBitCount)
-        var bits: UInt32 = 1
-        while (1 << bits) <= keys.count + 1 { bits += 1 }
-        precondition(bits <= 24, "vocabulary too large for ByteTable")
-        indexBits = bits
-        slots = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity)
-        slots.initialize(repeating: 0, count: capacity)
-        entries = UnsafeMutablePointer<Entry>.allocate(capacity: max(keys.count, 1))
-        let arenaCount = keys.reduce(0) { $0 + $1.key.count }
+        let arenaCount = keys.reduce(0) { $0 + max($1.key.count - 8, 0) }
+        guard arenaCount < 1 << 24 else {
+            throw TokenizerError.invalidInput("vocabulary too large: \(arenaCount) bytes of long tokens")
+        }
+        slots = UnsafeMutablePointer<Slot>.allocate(capacity: capacity)
+        slots.initialize(repeating: Slot(), count: capacity)
         arena = UnsafeMutablePointer<UInt8>.allocate(capacity: max(arenaCount, 1))
         maxKeyLength = keys.reduce(0) { max($0, $1.key.count) }
         var blocks = 1
@@ -64,45 +72,44 @@ final class ByteTable: @unchecked Sendable {
         bloomBlockMask = blocks - 1
         bloom = UnsafeMutablePointer<UInt64>.allocate(capacity: blocks * 8)
         bloom.initialize(repeating: 0, count: blocks * 8)
-        for (key, _) in keys {
-            let (w1, b1, w2, b2) = ByteTable.bloomBits(ByteTable.hash(key), bloomBlockMask)
-            bloom[w1] |= b1
-            bloom[w2] |= b2
-        }
-        var used = 0, count = 0
+        var used = 0
         for (key, id) in keys {
             let h = ByteTable.hash(key)
+            let (w1, b1, w2, b2) = ByteTable.bloomBits(h, bloomBlockMask)
+            bloom[w1] |= b1
+            bloom[w2] |= b2
+            if key.count >= 255 {
+                long[key] = Int32(id)
+                continue
+            }
+            let head = key.withUnsafeBufferPointer { ByteTable.head($0.baseAddress ?? UnsafePointer(arena), key.count) }
             var at = index(h)
-            let tag = self.tag(h)
             var replaced = false
-            while slots[at] != 0 {
-                let v = slots[at]
-                let e = entries[Int(v & ((1 << indexBits) - 1)) - 1]
-                if v >> indexBits == tag && Int(e.length) == key.count
-                    && key.withUnsafeBufferPointer({ equal(arena + Int(e.offset), $0.baseAddress ?? UnsafePointer(arena), key.count) }) {
-                    entries[Int(v & ((1 << indexBits) - 1)) - 1].id = Int32(id)
+            while slots[at].id >= 0 {
+                let existing = slots[at]
+                if existing.head == head && Int(existing.lengthAndOffset >> 24) == key.count
+                    && (key.count <= 8 || key.withUnsafeBufferPointer {
+                        equal(arena + Int(existing.lengthAndOffset & 0xFF_FFFF), $0.baseAddress! + 8, key.count - 8)
+                    }) {
+                    slots[at].id = Int32(id)
                     replaced = true
                     break
                 }
                 at = (at + 1) & mask
             }
             if !replaced {
-                entries[count] = Entry(offset: UInt32(used), length: UInt32(key.count), id: Int32(id))
-                count += 1
-                slots[at] = tag << indexBits | UInt32(count)
-                for (k, byte) in key.enumerated() { arena[used + k] = byte }
-                used += key.count
+                slots[at] = Slot(head: head, id: Int32(id), lengthAndOffset: UInt32(key.count) << 24 | UInt32(used))
+                if key.count > 8 {
+                    for k in 8 ..< key.count { arena[used + k - 8] = key[k] }
+                    used += key.count - 8
+                }
             }
         }
     }
 
-    @inline(__always)
-    private func tag(_ h: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: h >> (32 + UInt64(indexBits))) }
-
     deinit {
         bloom.deallocate()
         slots.deallocate()
-        entries.deallocate()
         arena.deallocate()
     }
 
@@ -126,7 +133,6 @@ final class ByteTable: @unchecked Sendable {
         return true
     }
 
-    /// The id of the `length` bytes at `p`, whose FNV-1a hash is `h`, or -1.
     /// Word indices and bit masks of hash `h` in the Bloom filter: bits from disjoint parts of the hash.
     @inline(__always)
     static func bloomBits(_ h: UInt64, _ blockMask: Int) -> (Int, UInt64, Int, UInt64) {
@@ -135,28 +141,42 @@ final class ByteTable: @unchecked Sendable {
         return (block << 3 | x >> 6, 1 << UInt64(x & 63), block << 3 | y >> 6, 1 << UInt64(y & 63))
     }
 
+    /// The id of the `length` bytes at `p`, whose FNV-1a hash is `h` and whose first min(8, length)
+    /// bytes are `head` (see `head(_:_:)`), or -1. `filter`: consult the Bloom filter first (worth it
+    /// when the key is likely absent; a likely hit goes straight to the table).
     @inline(__always)
-    func lookup(_ p: UnsafePointer<UInt8>, length: Int, hash h: UInt64) -> Int32 {
-        let (w1, b1, w2, b2) = ByteTable.bloomBits(h, bloomBlockMask)
-        if bloom[w1] & b1 == 0 || bloom[w2] & b2 == 0 { return -1 }
+    func lookup(_ p: UnsafePointer<UInt8>, length: Int, hash h: UInt64, head: UInt64, filter: Bool = true) -> Int32 {
+        if filter {
+            let (w1, b1, w2, b2) = ByteTable.bloomBits(h, bloomBlockMask)
+            if bloom[w1] & b1 == 0 || bloom[w2] & b2 == 0 { return -1 }
+        }
+        if length >= 255 { return lookupLong(p, length) }
+        let want = UInt32(length) << 24
         var at = index(h)
-        let tag = self.tag(h)
-        let low: UInt32 = (1 << indexBits) - 1
         while true {
-            let v = slots[at]
-            if v == 0 { return -1 }
-            if v >> indexBits == tag {
-                let e = entries[Int(v & low) - 1]
-                if Int(e.length) == length && equal(arena + Int(e.offset), p, length) { return e.id }
+            let slot = slots[at]
+            if slot.id < 0 { return -1 }
+            if slot.head == head && slot.lengthAndOffset & 0xFF00_0000 == want
+                && (length <= 8 || equal(arena + Int(slot.lengthAndOffset & 0xFF_FFFF), p + 8, length - 8)) {
+                return slot.id
             }
             at = (at + 1) & mask
         }
     }
 
+    @inline(never)
+    private func lookupLong(_ p: UnsafePointer<UInt8>, _ length: Int) -> Int32 {
+        long[Array(UnsafeBufferPointer(start: p, count: length))] ?? -1
+    }
+
     /// Plain lookup of a byte array (reference path).
     func lookup(_ key: [UInt8]) -> Int32 {
-        key.withUnsafeBufferPointer { k in
-            lookup(k.baseAddress ?? UnsafePointer(arena), length: k.count, hash: ByteTable.hash(key))
+        if key.isEmpty {
+            var zero: UInt8 = 0
+            return lookup(&zero, length: 0, hash: ByteTable.fnvOffset, head: 0)
+        }
+        return key.withUnsafeBufferPointer { k in
+            lookup(k.baseAddress!, length: k.count, hash: ByteTable.hash(key), head: ByteTable.head(k.baseAddress!, k.count))
         }
     }
 }
@@ -218,8 +238,8 @@ public struct WordPiece: TokenizationModel {
             }
         }
         self.tokens = tokens
-        initial = ByteTable(keys: initialKeys)
-        continuation = ByteTable(keys: continuationKeys)
+        initial = try ByteTable(keys: initialKeys)
+        continuation = try ByteTable(keys: continuationKeys)
     }
 
     /// Parses BERT's `vocab.txt`: one token per line, the id is the line number, trailing whitespace
@@ -297,7 +317,7 @@ public struct WordPiece: TokenizationModel {
         if probedWhole {
             var h = ByteTable.fnvOffset
             for k in 0 ..< n { h = ByteTable.step(h, p[k]) }
-            let id = initial.lookup(p, length: n, hash: h)
+            let id = initial.lookup(p, length: n, hash: h, head: ByteTable.head(p, n), filter: false)
             if id >= 0 {
                 ids.append(Int(id))
                 ranges?.pointee.append(0 ..< n)
@@ -324,13 +344,16 @@ public struct WordPiece: TokenizationModel {
                     cand[count] = (i, h)
                     count += 1
                 }
+                let head8 = ByteTable.head(p + start, min(8, n - start))
                 var found: Int32 = -1
                 var end = start
                 if start == 0 && probedWhole && count > 0 && cand[count - 1].end == n { count -= 1 }
                 while count > 0 {
                     count -= 1
                     let (e, hh) = cand[count]
-                    found = table.lookup(p + start, length: e - start, hash: hh)
+                    let len = e - start
+                    let head = len >= 8 ? head8 : head8 & ((1 << UInt64(8 * len)) &- 1)
+                    found = table.lookup(p + start, length: len, hash: hh, head: head)
                     if found >= 0 {
                         end = e
                         break
