@@ -108,17 +108,42 @@ public struct Sampler {
         precondition(!logits.isEmpty, "Sampler: no logits")
         Sampler.applyRepetitionPenalty(&logits, history: history, penalty: parameters.repetitionPenalty)
         if parameters.temperature == 0 { return Sampler.argmax(logits) }
+        let (ids, probs) = filter(logits)
+        if ids.isEmpty { return Sampler.argmax(logits) }
+        let sum = probs.reduce(0, +)
+        let u = rng.nextUnit() * sum
+        var acc: Double = 0
+        for (i, p) in probs.enumerated() {
+            acc += p
+            if u < acc { return ids[i] }
+        }
+        return ids[ids.count - 1]
+    }
+
+    /// The distribution `next` samples from: after the repetition penalty (applied to `logits` in place),
+    /// temperature, top-k, top-p and min-p, the surviving token ids and their probabilities (normalized).
+    /// For temperature 0, the argmax with probability 1.
+    public mutating func distribution(logits: inout [Float], history: [Int]) -> [(id: Int, probability: Double)] {
+        Sampler.applyRepetitionPenalty(&logits, history: history, penalty: parameters.repetitionPenalty)
+        if parameters.temperature == 0 { return [(Sampler.argmax(logits), 1)] }
+        let (ids, probs) = filter(logits)
+        let sum = probs.reduce(0, +)
+        return zip(ids, probs).map { ($0, $1 / sum) }
+    }
+
+    /// Temperature, top-k, top-p, min-p: surviving ids and unnormalized probabilities.
+    private mutating func filter(_ logits: [Float]) -> (ids: [Int], probs: [Double]) {
         let invT = 1 / parameters.temperature
         var maxLogit = -Float.infinity
         for v in logits where v > maxLogit { maxLogit = v }
-        guard maxLogit.isFinite else { return Sampler.argmax(logits) }
+        guard maxLogit.isFinite else { return ([], []) }
         // Probabilities (unnormalized) at this temperature; relative to the best token.
-        var total: Double = 0
-        for v in logits { total += exp(Double((v - maxLogit) * invT)) }
+        var total: Double = 0  // the whole distribution's mass, when the top-p pre-cut needs it
         // Candidates: everything, or a pre-cut that provably keeps every token top-k / top-p could keep.
         candidates.removeAll(keepingCapacity: true)
         let v = logits.count
         let topK = parameters.topK > 0 && parameters.topK < v ? parameters.topK : 0
+        var precut = false
         if topK > 0 && topK <= 256 {
             // The k best (and any ties with the k-th, which Hugging Face keeps), by insertion: O(V·log k).
             for (i, x) in logits.enumerated() where x > -Float.infinity {
@@ -132,6 +157,8 @@ public struct Sampler {
                 }
             }
         } else if parameters.topP < 1 && topK == 0 {
+            precut = true
+            for x in logits { total += exp(Double((x - maxLogit) * invT)) }
             // A token with probability ≤ (1 - p) / V is always removed by top-p: all such tokens together
             // weigh at most 1 - p, so they form the low end that top-p cuts.
             let cut = Double(1 - parameters.topP) / Double(v) * total
@@ -150,16 +177,15 @@ public struct Sampler {
             candidates.removeSubrange(keep...)
         }
         var probs = candidates.map { exp(Double(($0.logit - maxLogit) * invT)) }
-        var sum = probs.reduce(0, +)
         if parameters.topP < 1 {
-            // Keep the shortest prefix whose probability reaches p (of the current, renormalized set);
-            // like HF, a token is removed when the mass strictly below it is within 1 - p.
-            let limit = Double(parameters.topP) * sum
+            // Keep the shortest prefix whose probability reaches p (of the current, renormalized set:
+            // every token when the pre-cut dropped some); like HF, a token is removed when the mass
+            // strictly below it is within 1 - p.
+            let limit = Double(parameters.topP) * (precut ? total : probs.reduce(0, +))
             var acc: Double = 0, keep = 0
             while keep < probs.count { acc += probs[keep]; keep += 1; if acc >= limit { break } }
             probs.removeSubrange(keep...)
             candidates.removeSubrange(keep...)
-            sum = probs.reduce(0, +)
         }
         if parameters.minP > 0, let top = probs.max() {
             // Relative to the most likely remaining token (the order of `candidates` does not matter).
@@ -168,15 +194,8 @@ public struct Sampler {
             for (c, p) in zip(candidates, probs) where p >= threshold { kept.append(c); keptProbs.append(p) }
             candidates = kept
             probs = keptProbs
-            sum = probs.reduce(0, +)
         }
-        let u = rng.nextUnit() * sum
-        var acc: Double = 0
-        for (i, p) in probs.enumerated() {
-            acc += p
-            if u < acc { return candidates[i].id }
-        }
-        return candidates[candidates.count - 1].id
+        return (candidates.map(\.id), probs)
     }
 
     /// Index of the first largest value.

@@ -154,17 +154,27 @@ func setComputeThreads(_ n: Int) {
     ThreadPool.shared.setThreads(n)
 }
 
-/// The first folder under models/ (sorted by name) whose config.json has `model_type` == `modelType`.
-/// Throws `ModelError.noDefaultModel` (a message that mentions "default model") when there is none.
+/// The first folder (by name) under models/ whose config.json has `model_type` == `modelType`, looking in
+/// the current folder's models/ and then in that of the package the binary was built in
+/// (<package>/.build*/<config>/verba). Throws `ModelError.noDefaultModel` (a message that mentions
+/// "default model") when there is none.
 func defaultModelFolder(modelType: String) throws -> String {
-    let root = "models"
-    let names = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).sorted()
-    for name in names {
-        let config = root + "/" + name + "/config.json"
-        guard let data = FileManager.default.contents(atPath: config),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              object["model_type"] as? String == modelType else { continue }
-        return root + "/" + name
+    var roots = [FileManager.default.currentDirectoryPath]
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    for _ in 0..<5 {
+        if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) { roots.append(dir.path); break }
+        dir = dir.deletingLastPathComponent()
     }
-    throw ModelError.noDefaultModel("no default model in models/ (no folder whose config.json has model_type \"\(modelType)\"; pass --model DIR)")
+    var seen = Set<String>()
+    roots = roots.map { ($0 as NSString).appendingPathComponent("models") }.filter { seen.insert($0).inserted }
+    for root in roots {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).sorted()
+        for name in names {
+            let folder = (root as NSString).appendingPathComponent(name)
+            guard let config = try? ConfigJSON(path: (folder as NSString).appendingPathComponent("config.json")),
+                  (try? config.optionalString("model_type")) == modelType else { continue }
+            return folder
+        }
+    }
+    throw ModelError.noDefaultModel("no default model in models/ (looked in \(roots.joined(separator: ", ")) for model_type \"\(modelType)\"); pass --model DIR")
 }

@@ -161,6 +161,42 @@ final class GPT2Tests: XCTestCase {
         }
     }
 
+    func testSamplingDistributionMatchesTransformersProcessors() throws {
+        let expected = try loadJSON(smallFolder + "/expected.json")
+        for c in try XCTUnwrap(expected["sampling"] as? [[String: Any]]) {
+            let p = try XCTUnwrap(c["params"] as? [String: Any])
+            func f(_ k: String) -> Float { (p[k] as! NSNumber).floatValue }
+            let params = SamplingParameters(temperature: f("temperature"), topK: (p["top_k"] as! NSNumber).intValue,
+                                            topP: f("top_p"), minP: f("min_p"), repetitionPenalty: f("repetition_penalty"))
+            var sampler = Sampler(parameters: params, seed: 1)
+            var logits = floats(c["logits"])
+            let dist = sampler.distribution(logits: &logits, history: ints(c["history"]))
+            let kept = ints(c["kept"]), probs = (c["probs"] as! [Any]).map { ($0 as! NSNumber).doubleValue }
+            XCTAssertEqual(dist.map(\.id).sorted(), kept, "\(params)")
+            let byId = Dictionary(uniqueKeysWithValues: dist.map { ($0.id, $0.probability) })
+            for (id, want) in zip(kept, probs) { XCTAssertEqual(byId[id] ?? -1, want, accuracy: 1e-6, "\(params) id \(id)") }
+        }
+    }
+
+    func testStopStringFilterHoldsBackPossibleStarts() {
+        var f = StopStringFilter(["END", "\n\n"])
+        XCTAssertEqual(f.push(Array("Hello E".utf8)).ready, Array("Hello ".utf8))   // "E" may start "END"
+        XCTAssertEqual(f.push(Array("N".utf8)).ready, [])                            // "EN" still may
+        let r = f.push(Array("Dless".utf8))
+        XCTAssertEqual(r.ready, [])
+        XCTAssertTrue(r.stopped)
+        var g = StopStringFilter(["END"])
+        XCTAssertEqual(g.push(Array("ENx".utf8)).ready, Array("ENx".utf8))
+        XCTAssertEqual(g.push(Array("E".utf8)).ready, [])
+        XCTAssertEqual(g.finish(), Array("E".utf8))
+        var h = StopStringFilter([])
+        XCTAssertEqual(h.push(Array("abc".utf8)).ready, Array("abc".utf8))
+        var u = StopStringFilter(["é!"])
+        let a = u.push(Array("café".utf8))
+        XCTAssertEqual(a.ready, Array("caf".utf8))   // held back at a character boundary
+        XCTAssertEqual(u.push(Array("!x".utf8)).ready, [])
+    }
+
     func testBadInputErrors() throws {
         let model = try GPT2Model(folder: smallFolder)
         let n = model.config.contextLength
