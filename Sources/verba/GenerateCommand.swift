@@ -13,9 +13,9 @@ struct Generate: ParsableCommand {
         commandName: "generate",
         abstract: "Continue a prompt with a GPT-2 model, streaming the new text as it is produced.",
         discussion: """
-        The prompt comes from --prompt, or else from standard input (all of it, as one prompt). Only the
-        continuation is printed, token by token, through an incremental detokenizer that never prints half
-        a UTF-8 character. Generation ends after --max-tokens new tokens, at the end-of-sequence token
+        The prompt comes from --prompt, or else from standard input (all of it, as one prompt, without a
+        final newline). Only the continuation is printed, token by token, through an incremental
+        detokenizer that never prints half a UTF-8 character. Generation ends after --max-tokens new tokens, at the end-of-sequence token
         (unless --ignore-eos), before a --stop string (which is not printed), or when the model's context
         is full (a note on standard error says so). A prompt longer than the context is an error.
 
@@ -107,7 +107,9 @@ struct Generate: ParsableCommand {
         if let prompt {
             text = prompt
         } else {
-            text = String(decoding: LineReader().readAll(), as: UTF8.self)
+            var bytes = LineReader().readAll()
+            if bytes.last == 10 { bytes.removeLast() }  // the newline `echo` adds is not part of the prompt
+            text = String(decoding: bytes, as: UTF8.self)
         }
         try complete(text, generator, options)
     }
@@ -127,25 +129,23 @@ struct Generate: ParsableCommand {
 
     private func runInteractive(_ generator: GPT2Generator, _ options: GenerationOptions) throws {
         let out = StandardOutput.shared
-        fputs("> ", stderr)
-        var failure: Error?
-        LineReader().forEachLine { line in
-            let text = String(decoding: line, as: UTF8.self)
-            if !text.isEmpty {
-                do {
-                    try complete(text, generator, options)
-                    out.write("\n")
-                    out.flush()
-                } catch {
-                    // A bad prompt (too long for the context) does not end the session.
-                    if case ModelError.invalidInput = error { printError("\(error)") } else { failure = error; return false }
-                }
-            }
+        // readLine returns each line as soon as it is typed (a block reader would wait for a full buffer
+        // at a terminal); invalid UTF-8 in a typed line becomes U+FFFD.
+        while true {
             fputs("> ", stderr)
-            return true
+            guard let text = readLine(strippingNewline: true) else { break }
+            if text.isEmpty { continue }
+            do {
+                try complete(text, generator, options)
+                out.write("\n")
+                out.flush()
+            } catch let error as ModelError {
+                // A bad prompt (longer than the context) does not end the session.
+                guard case .invalidInput = error else { throw error }
+                printError("\(error)")
+            }
         }
         fputs("\n", stderr)
-        if let failure { throw failure }
     }
 }
 
