@@ -188,6 +188,42 @@ final class ReferenceFixtureTests: XCTestCase {
         try checkAll(tokenizer, fixture: "bert-uncased.special", addSpecialTokens: true, what: "BERT from vocab.txt")
     }
 
+    /// Texts with `\n` and `\r` (which lines.txt cannot hold) through the library, for every tokenizer.
+    func testMultilineTexts() throws {
+        struct Row: Decodable {
+            let text: String
+            let ids: [String: [Int]]
+            init(from decoder: Decoder) throws {
+                let c = try decoder.container(keyedBy: Key.self)
+                text = try c.decode(String.self, forKey: Key("text"))
+                var ids: [String: [Int]] = [:]
+                for key in c.allKeys where key.stringValue != "text" { ids[key.stringValue] = try c.decode([Int].self, forKey: key) }
+                self.ids = ids
+            }
+        }
+        struct Key: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(_ s: String) { stringValue = s }
+            init?(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+        let rows = try ReferenceFixtures.jsonl("multiline.jsonl", as: Row.self)
+        XCTAssertGreaterThan(rows.count, 200)
+        for name in ReferenceFixtures.sources.keys.sorted() {
+            let tokenizer = try ReferenceFixtures.tokenizer(name)
+            var m = ReferenceFixtures.Mismatches("multiline.jsonl, \(name)")
+            for row in rows {
+                guard let expected = row.ids[name] else { continue }
+                let text = Array(row.text.utf8)
+                var ids: [Int] = []
+                text.withUnsafeBufferPointer { tokenizer.encodeIds(bytes: $0, addSpecialTokens: false, into: &ids) }
+                m.check(expected, ids, ReferenceFixtures.show(text))
+            }
+            m.report()
+        }
+    }
+
     // MARK: Offsets and tokens
 
     struct OffsetRow: Decodable {
