@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the committed test fixtures from the reference implementations.
 #
-#   bash scripts/make-fixtures.sh              # every scripts/fixtures/*.py
+#   bash scripts/make-fixtures.sh              # every scripts/fixtures/*.py (not the _*.py helper modules)
 #   bash scripts/make-fixtures.sh tokenizers   # only scripts/fixtures/tokenizers.py
 #   PYTHON=/work/pyenv/bin/python bash scripts/make-fixtures.sh   # use an existing Python, install nothing
 #
@@ -36,7 +36,9 @@ scripts=()
 if [ $# -gt 0 ]; then
     for name in "$@"; do scripts+=("scripts/fixtures/${name%.py}.py"); done
 else
-    scripts=(scripts/fixtures/*.py)
+    for s in scripts/fixtures/*.py; do
+        case $(basename "$s") in _*) ;; *) scripts+=("$s") ;; esac  # _*.py are helper modules
+    done
 fi
 for s in "${scripts[@]}"; do
     [ -f "$s" ] || { echo "make-fixtures: no such script: $s" >&2; exit 1; }
