@@ -116,6 +116,18 @@ final class SafeTensorsTests: XCTestCase {
         expectError(folder + "/absent.safetensors") { if case .cannotOpen = $0 { return true }; return false }
     }
 
+    func testDirectoryIsNotAFile() {
+        expectError(folder) { if case .cannotOpen(_, "not a regular file") = $0 { return true }; return false }
+    }
+
+    func testPaddedHeaderAndMetadataOnlyFile() throws {
+        // Trailing spaces after the JSON (writers pad the header to 8 bytes) and a file with no tensors.
+        let file = try SafeTensorsFile(path: rawFile("meta.safetensors", header: "{\"__metadata__\":{\"k\":\"\\u00e9\\ud83d\\ude00\"}}   "))
+        XCTAssertEqual(file.metadata, ["k": "é😀"])
+        XCTAssertTrue(file.tensors.isEmpty)
+        XCTAssertEqual(file.names, [])
+    }
+
     func testHeaderLengthPastEnd() {
         let path = rawFile("len.safetensors", header: "{}", lengthOverride: 1000)
         expectError(path) { if case .headerLengthOutOfBounds = $0 { return true }; return false }

@@ -17,8 +17,12 @@ func best(_ repetitions: Int, _ body: () -> Void) -> Double {
 func cpuModel() -> String {
     guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown" }
     let model = text.split(separator: "\n").first { $0.hasPrefix("model name") }.map { String($0.split(separator: ":", maxSplits: 1)[1]).trimmingCharacters(in: .whitespaces) } ?? "unknown"
+    func field(_ name: String) -> String {
+        text.split(separator: "\n").first { $0.hasPrefix(name) }.map { String($0.split(separator: ":", maxSplits: 1)[1]).trimmingCharacters(in: .whitespaces) } ?? "?"
+    }
     let avx512 = text.contains(" avx512f") ? "AVX-512" : (text.contains(" avx2") ? "AVX2" : "no AVX2")
-    return "\(model), \(avx512)"
+    // AMD family 25 is Zen 3 (models 0x00-0x0f, 0x20-0x5f) or Zen 4 (0x10-0x1f, 0x60-0xaf); family 26 is Zen 5.
+    return "\(model) (family \(field("cpu family")), model \(field("model\t")), \(field("cpu MHz")) MHz), \(avx512)"
 }
 
 func buffer(_ n: Int, _ seed: Int = 1) -> UnsafeMutablePointer<Float> {
