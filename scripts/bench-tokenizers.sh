@@ -12,10 +12,11 @@
 #     special tokens added as `verba tokenize` adds them), timing the loop only;
 #   - `verba tokenize --threads <all cores>` (scaling = its speed / the one-thread speed);
 #   - HF encode_batch (all cores) as extra information.
-# Best of REPEAT runs (default 2; HF encode_batch once). Peak RSS from /usr/bin/time -v. The ids verba
+# Best of REPEAT rounds (default 2), each round running verba 1T, the reference, verba all threads in turn
+# (so a busy machine slows all three alike); HF encode_batch once. Peak RSS from /usr/bin/time -v. The ids verba
 # printed are checked against the reference on 5,000 lines spread over the corpus.
 # Environment: SCRATCH (swift --scratch-path, default .build), PYTHON (default /work/pyenv/bin/python if
-# present, else python3), REPEAT.
+# present, else python3), REPEAT, CORPUS (another corpus file instead of bench-out/fortunes.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,8 +45,8 @@ echo "bench: building verba (release, $SCRATCH)" >&2
 swift build -c release --scratch-path "$SCRATCH" --product verba >&2
 verba=$SCRATCH/release/verba
 
-corpus=$out/fortunes.txt
-if [ ! -s "$corpus" ]; then
+corpus=${CORPUS:-$out/fortunes.txt}
+if [ ! -s "$corpus" ] && [ -z "${CORPUS:-}" ]; then
     echo "bench: building $corpus" >&2
     tmp=$corpus.tmp
     : > "$tmp"
@@ -58,67 +59,69 @@ fi
 bytes=$(stat -c %s "$corpus")
 [ "$bytes" -gt 0 ] || { echo "bench: empty corpus (apt-get install fortunes fortunes-de ...)" >&2; exit 1; }
 
-# run_verba NAME THREADS ARGS... -> sets best (seconds), rss (MB), status; output in $out/verba-NAME.ids
+# run_verba NAME THREADS ARGS... : one timed run; sets secs, kb (peak RSS), status. Output: $out/verba-NAME.ids
 run_verba() {
     local name=$1 nt=$2; shift 2
-    best="" rss=0 status=0
-    for ((r = 0; r < REPEAT; r++)); do
-        local t0 t1 s kb
-        t0=$(date +%s%N)
-        if ! /usr/bin/time -v -o "$out/time.txt" "$verba" tokenize "$@" --threads "$nt" \
-                < "$corpus" > "$out/verba-$name.ids" 2> "$out/verba-$name.err"; then
-            status=1
-            echo "bench: verba tokenize $* failed: $(tail -n 3 "$out/verba-$name.err")" >&2
-            return
-        fi
-        t1=$(date +%s%N)
-        s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')
-        kb=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$out/time.txt")
-        if [ -z "$best" ] || awk -v a="$s" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$s; fi
-        [ "${kb:-0}" -gt "$rss" ] && rss=$kb
-    done
-    rss=$((rss / 1024))
+    local t0 t1
+    status=0
+    t0=$(date +%s%N)
+    if ! /usr/bin/time -v -o "$out/time.txt" "$verba" tokenize "$@" --threads "$nt" \
+            < "$corpus" > "$out/verba-$name.ids" 2> "$out/verba-$name.err"; then
+        status=1
+        echo "bench: verba tokenize $* failed: $(tail -n 3 "$out/verba-$name.err")" >&2
+        return 0
+    fi
+    t1=$(date +%s%N)
+    secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')
+    kb=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$out/time.txt")
 }
 
-# run_ref ARGS... -> sets ref_json, ref_rss (MB)
+# run_ref ARGS... : one reference process; sets ref_json, ref_kb
 run_ref() {
     ref_json=$(/usr/bin/time -v -o "$out/time.txt" "$PYTHON" "$ref" --corpus "$corpus" "$@")
-    ref_rss=$(( $(awk -F': ' '/Maximum resident set size/ { print $2 }' "$out/time.txt") / 1024 ))
+    ref_kb=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$out/time.txt")
 }
 field() { "$PYTHON" -c 'import json,sys; print(json.loads(sys.argv[1]).get(sys.argv[2], ""))' "$1" "$2"; }
-mbps() { awk -v b="$bytes" -v s="$1" 'BEGIN { if (s > 0) printf "%.2f", b / 1e6 / s; else print "-" }'; }
+mbps() { awk -v b="$bytes" -v s="$1" 'BEGIN { if (s != "" && s > 0) printf "%.2f", b / 1e6 / s; else print "-" }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "-" && b != "-" && b > 0) printf "%.2fx", a / b; else print "-" }'; }
+minof() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || (b != "" && b < a)) print b; else print a }'; }
+maxof() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { print (b > a ? b : a) }'; }
 
 results=$out/tokenizers-results.tsv
 printf 'tokenizer\tverba 1T MB/s\treference\tref MB/s\tverba/ref\tverba %dT MB/s\tscaling\tverba peak MB\tref peak MB\tHF batch MB/s\tids check\n' \
     "$threads" > "$results"
 
+# Runs alternate (verba 1T, reference, verba all threads) so that both see the same machine load.
 bench_one() {  # NAME VERBA_TOKENIZER REF_KIND REF_PATH REF_LABEL
     local name=$1 tok=$2 kind=$3 path=$4 label=$5
-    echo "bench: $name" >&2
-    run_verba "$name" 1 --tokenizer "$tok"
-    local v1=- vn=- vrss=- check="verba failed"
-    if [ "$status" = 0 ]; then v1=$(mbps "$best"); vrss=$rss; fi
-    local checkargs=()
-    [ "$status" = 0 ] && checkargs=(--check "$out/verba-$name.ids" --check-lines 5000)
-    if [ "$kind" = tiktoken ]; then
-        run_ref --tiktoken "$path" --repeat "$REPEAT" "${checkargs[@]}"
-    else
-        run_ref --hf "$path" --repeat "$REPEAT" "${checkargs[@]}"
-    fi
-    local r1 rrss=$ref_rss batch=-
-    r1=$(mbps "$(field "$ref_json" seconds)")
-    [ "$status" = 0 ] && check=$(field "$ref_json" check)
-    if [ "$status" = 0 ]; then
+    local best1="" bestn="" bestr="" vkb=0 rkb=0 check="verba failed" failed=0 batch=- r
+    local refargs=(--tiktoken "$path")
+    [ "$kind" = hf ] && refargs=(--hf "$path")
+    for ((r = 0; r < REPEAT; r++)); do
+        echo "bench: $name, run $((r + 1)) of $REPEAT" >&2
+        run_verba "$name" 1 --tokenizer "$tok"
+        [ "$status" = 0 ] || failed=1
+        if [ "$status" = 0 ]; then best1=$(minof "$best1" "$secs"); vkb=$(maxof "$vkb" "$kb"); fi
+        local checkargs=()
+        if [ "$r" = 0 ] && [ "$failed" = 0 ]; then checkargs=(--check "$out/verba-$name.ids" --check-lines 5000); fi
+        run_ref "${refargs[@]}" --repeat 1 "${checkargs[@]}"
+        bestr=$(minof "$bestr" "$(field "$ref_json" seconds)"); rkb=$(maxof "$rkb" "$ref_kb")
+        if [ "$r" = 0 ] && [ "$failed" = 0 ]; then check=$(field "$ref_json" check); fi
         run_verba "$name-mt" "$threads" --tokenizer "$tok"
-        [ "$status" = 0 ] && vn=$(mbps "$best")
+        if [ "$status" = 0 ]; then bestn=$(minof "$bestn" "$secs"); vkb=$(maxof "$vkb" "$kb"); else failed=1; fi
+    done
+    if [ "$failed" = 0 ]; then
+        if cmp -s "$out/verba-$name.ids" "$out/verba-$name-mt.ids"; then check="$check; ${threads}T output identical"
+        else check="$check; ${threads}T output DIFFERS"; fi
     fi
     if [ "$kind" = hf ]; then
         run_ref --hf "$path" --batch --repeat 1
         batch=$(mbps "$(field "$ref_json" seconds)")
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$v1" "$label" "$r1" "$(ratio "$v1" "$r1")" \
-        "$vn" "$(ratio "$vn" "$v1")" "$vrss" "$rrss" "$batch" "$check" >> "$results"
+    local v1 vn rr
+    v1=$(mbps "$best1"); vn=$(mbps "$bestn"); rr=$(mbps "$bestr")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$v1" "$label" "$rr" "$(ratio "$v1" "$rr")" \
+        "$vn" "$(ratio "$vn" "$v1")" "$((vkb / 1024))" "$((rkb / 1024))" "$batch" "$check" >> "$results"
 }
 
 start=$(date +%s)
@@ -137,5 +140,6 @@ echo "corpus: $corpus, $(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }') M
      "best of $REPEAT runs (HF batch: 1); $(($(date +%s) - start)) s"
 echo "verba 1T: --threads 1, whole process (load + stdin -> ids in a file); ${threads}T: --threads $threads;" \
      "reference: its encode loop only, one Python process; MB = 10^6 bytes"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other processes slow every figure; compare ratios)"
 echo
 column -t -s $'\t' "$results"
