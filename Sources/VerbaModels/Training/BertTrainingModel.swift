@@ -109,7 +109,7 @@ public final class BertTrainingModel: FlatParameterModel {
             res2 = FloatBuffer(l * n * c); ln2Mean = FloatBuffer(l * n); ln2Rstd = FloatBuffer(l * n)
             cls = FloatBuffer(b * c); pooled = FloatBuffer(b * c); logits = FloatBuffer(b * cfg.labels)
             dx = FloatBuffer(n * c); dres = FloatBuffer(n * c); dh1 = FloatBuffer(n * c); dinter = FloatBuffer(n * i)
-            datty = FloatBuffer(n * c); dqkv = FloatBuffer(n * 3 * c); dScratch = FloatBuffer(t * t)
+            datty = FloatBuffer(n * c); dqkv = FloatBuffer(n * 3 * c); dScratch = FloatBuffer(b * cfg.heads * t * t)
             dcls = FloatBuffer(b * c); dpooled = FloatBuffer(b * c)
         }
     }

@@ -149,7 +149,7 @@ public final class GPTTrainingModel: FlatParameterModel {
             logits = FloatBuffer(n * cfg.vocabSize)
             dres = FloatBuffer(n * c); dln = FloatBuffer(n * c); dqkv = FloatBuffer(n * 3 * c)
             datty = FloatBuffer(n * c); dfch = FloatBuffer(n * 4 * c); dlnf = FloatBuffer(n * c)
-            dattScratch = FloatBuffer(t * t)
+            dattScratch = FloatBuffer(b * nh * t * t)
         }
     }
 

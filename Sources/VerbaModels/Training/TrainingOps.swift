@@ -4,6 +4,7 @@
 // Shapes: `x // (N, C)` is N rows of C floats. N is usually B·T (batch × time).
 import CBLAS
 import Foundation
+import VerbaTensor
 
 /// C = alpha · op(A) · op(B) + beta · C with explicit leading dimensions (row-major `cblas_sgemm`).
 /// op(A) is (m, k), op(B) is (k, n), C is (m, n).
@@ -16,9 +17,24 @@ func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, al
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
-/// Sets the number of threads OpenBLAS uses for the matrix products of training.
+/// Sets the number of threads training uses: OpenBLAS's for the large matrix products, and the
+/// workers that split attention over (batch, head) pairs.
 public func setTrainingThreads(_ n: Int) {
     openblas_set_num_threads(Int32(max(1, n)))
+    trainingThreads = max(1, n)
+}
+
+nonisolated(unsafe) var trainingThreads = 1
+
+/// Runs `body(i)` for i in 0..<count on up to `trainingThreads` threads (inline when 1).
+@inline(__always)
+func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+    let workers = min(trainingThreads, count)
+    if workers <= 1 { for i in 0..<count { body(i) }; return }
+    DispatchQueue.concurrentPerform(iterations: workers) { w in
+        var i = w
+        while i < count { body(i); i += workers }
+    }
 }
 
 // MARK: - Linear
@@ -112,8 +128,18 @@ private let sqrt2OverPi: Float = 0.79788456080286535588
 private let invSqrt2: Float = 0.70710678118654752
 private let invSqrt2Pi: Float = 0.39894228040143267794
 
-/// out = gelu(x) over `count` floats (out may not alias x: the backward needs x).
+/// out = gelu(x) over `count` floats (out may not alias x: the backward needs x). Uses VerbaTensor's
+/// vectorized GELUs; `referenceGeluForward` is the plain version.
 func geluForward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int, kind: GeluKind) {
+    out.update(from: x, count: count)
+    switch kind {
+    case .tanh: geluTanh(out, count: count)
+    case .erf: geluErf(out, count: count)
+    }
+}
+
+/// Plain version of `geluForward`.
+func referenceGeluForward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int, kind: GeluKind) {
     switch kind {
     case .tanh:
         for i in 0..<count {
@@ -125,8 +151,56 @@ func geluForward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, 
     }
 }
 
-/// dx = gelu'(x) · dout (overwrites dx; dx may alias dout).
+/// dx = gelu'(x) · dout (overwrites dx; dx may alias dout). The tanh form is vectorized:
+/// with σ = 1 / (1 + e^(−2u)), u = √(2/π)(x + 0.044715x³): 1 + tanh u = 2σ and sech² u = 4σ(1 − σ), so
+/// gelu'(x) = σ + 2xσ(1 − σ)·√(2/π)(1 + 3·0.044715x²).
 func geluBackward(dx: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, dout: UnsafePointer<Float>, count: Int, kind: GeluKind) {
+    if kind == .tanh {
+        typealias V = SIMD16<Float>
+        var i = 0
+        while i + 16 <= count {
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: V.self)
+            let d = UnsafeRawPointer(dout + i).loadUnaligned(as: V.self)
+            let one = V(repeating: 1)
+            let v2: V = v * v
+            let u: V = v.addingProduct(v2 * 0.044715, v) * sqrt2OverPi
+            let sig: V = one / (one + trainingExp(u * -2))
+            let slope: V = one.addingProduct(v2, V(repeating: 0.134145)) * sqrt2OverPi   // √(2/π)(1 + 3·0.044715x²)
+            let sechPart: V = (v + v) * sig * (one - sig)
+            let local: V = sig.addingProduct(sechPart, slope)
+            UnsafeMutableRawPointer(dx + i).storeBytes(of: local * d, as: V.self)
+            i += 16
+        }
+        if i < count {
+            referenceGeluBackward(dx: dx + i, x: x + i, dout: dout + i, count: count - i, kind: kind)
+        }
+        return
+    }
+    referenceGeluBackward(dx: dx, x: x, dout: dout, count: count, kind: kind)
+}
+
+/// e^x per lane (relative error ~2e-7 for x in [−87, 88]; clamped outside): x = n·ln2 + r, a degree-6
+/// polynomial for e^r, 2^n through the exponent bits.
+@inline(__always)
+func trainingExp(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    typealias V = SIMD16<Float>
+    let xc = x.clamped(lowerBound: V(repeating: -87), upperBound: V(repeating: 88))
+    let n = (xc * 1.44269504088896341).rounded(.toNearestOrEven)
+    var r = xc.addingProduct(n, V(repeating: -0.693145751953125))
+    r = r.addingProduct(n, V(repeating: -1.42860682030941723212e-6))
+    var p = V(repeating: 1.0 / 720)
+    p = V(repeating: 1.0 / 120).addingProduct(p, r)
+    p = V(repeating: 1.0 / 24).addingProduct(p, r)
+    p = V(repeating: 1.0 / 6).addingProduct(p, r)
+    p = V(repeating: 0.5).addingProduct(p, r)
+    p = V(repeating: 1).addingProduct(p, r)
+    p = V(repeating: 1).addingProduct(p, r)
+    let bits = (SIMD16<Int32>(n) &+ 127) &<< 23
+    return p * unsafeBitCast(bits, to: V.self)
+}
+
+/// Plain version of `geluBackward`.
+func referenceGeluBackward(dx: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, dout: UnsafePointer<Float>, count: Int, kind: GeluKind) {
     switch kind {
     case .tanh:
         for i in 0..<count {
@@ -156,8 +230,9 @@ func attentionForward(_ out: UnsafeMutablePointer<Float>, att: UnsafeMutablePoin
                       keyMask: UnsafePointer<Float>?, causal: Bool, b: Int, t: Int, c: Int, heads: Int) {
     let hs = c / heads
     let scale = 1 / Float(hs).squareRoot()
-    for bi in 0..<b {
-        for h in 0..<heads {
+    parallelFor(b * heads) { pair in
+        let bi = pair / heads, h = pair % heads
+        do {
             let q = qkv + bi * t * 3 * c + h * hs
             let k = q + c, v = q + 2 * c
             let a = att + (bi * heads + h) * t * t
@@ -186,14 +261,17 @@ func attentionForward(_ out: UnsafeMutablePointer<Float>, att: UnsafeMutablePoin
     }
 }
 
-/// Backward of `attentionForward`: dqkv (B, T, 3C) += ∂L/∂qkv. `scratch` holds T·T floats.
+/// Backward of `attentionForward`: dqkv (B, T, 3C) += ∂L/∂qkv. `scratch` holds B·NH·T·T floats
+/// (one T·T block per (batch, head) pair, so pairs run in parallel).
 func attentionBackward(dqkv: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, att: UnsafePointer<Float>,
-                       qkv: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                       qkv: UnsafePointer<Float>, scratch allScratch: UnsafeMutablePointer<Float>,
                        causal: Bool, b: Int, t: Int, c: Int, heads: Int) {
     let hs = c / heads
     let scale = 1 / Float(hs).squareRoot()
-    for bi in 0..<b {
-        for h in 0..<heads {
+    parallelFor(b * heads) { pair in
+        let bi = pair / heads, h = pair % heads
+        let scratch = allScratch + pair * t * t
+        do {
             let q = qkv + bi * t * 3 * c + h * hs
             let k = q + c, v = q + 2 * c
             let dq = dqkv + bi * t * 3 * c + h * hs
@@ -225,14 +303,9 @@ func attentionBackward(dqkv: UnsafeMutablePointer<Float>, dout: UnsafePointer<Fl
 /// target is ≥ 0 (rows with a negative target are ignored, as PyTorch's ignore_index).
 func softmaxCrossEntropyForward(_ logits: UnsafeMutablePointer<Float>, targets: UnsafePointer<Int32>, n: Int, v: Int) -> Double {
     var total: Double = 0
+    softmax(logits, rows: n, n: v)   // VerbaTensor's vectorized softmax
     for r in 0..<n {
         let row = logits + r * v
-        var mx = -Float.infinity
-        for j in 0..<v { mx = max(mx, row[j]) }
-        var sum: Float = 0
-        for j in 0..<v { let e = expf(row[j] - mx); row[j] = e; sum += e }
-        let inv = 1 / sum
-        for j in 0..<v { row[j] *= inv }
         let target = Int(targets[r])
         if target >= 0 { total -= log(Double(max(row[target], Float.leastNormalMagnitude))) }
     }
