@@ -251,7 +251,7 @@ public final class Tokenizer: Sendable {
         }
         var ids: [Int] = []
         var ranges: [Range<Int>] = []
-        var fromAdded: [Bool] = []
+        var addedText: [String?] = []  // per token: the matched text of an added token, nil for model tokens
         var rawSplits: [AddedSplit] = []
         if addedVocabulary.hasRawTokens {
             addedVocabulary.split(input, normalized: false, into: &rawSplits)
@@ -262,7 +262,8 @@ public final class Tokenizer: Sendable {
         var pieceRanges: [Range<Int>] = []
         for s in rawSplits {
             if s.id >= 0 {
-                ids.append(s.id); ranges.append(s.range); fromAdded.append(true)
+                // The token is the text matched (stripped spaces included), as HF reports it.
+                ids.append(s.id); ranges.append(s.range); addedText.append(String(decoding: UnsafeBufferPointer(rebasing: input[s.range]), as: UTF8.self))
                 continue
             }
             let base = s.range.lowerBound
@@ -281,7 +282,8 @@ public final class Tokenizer: Sendable {
                 }
                 for ns in splits {
                     if ns.id >= 0 {
-                        ids.append(ns.id); ranges.append(original(ns.range)); fromAdded.append(true)
+                        ids.append(ns.id); ranges.append(original(ns.range))
+                        addedText.append(String(decoding: UnsafeBufferPointer(rebasing: nb[ns.range]), as: UTF8.self))
                         continue
                     }
                     let part = UnsafeBufferPointer(rebasing: nb[ns.range])
@@ -311,7 +313,7 @@ public final class Tokenizer: Sendable {
                                     }
                                 }
                                 ranges.append(original((lo + a)..<(lo + b)))
-                                fromAdded.append(false)
+                                addedText.append(nil)
                             }
                         }
                     }
@@ -323,8 +325,7 @@ public final class Tokenizer: Sendable {
         var tokens: [String] = []
         tokens.reserveCapacity(n)
         for i in 0..<n {
-            let t = fromAdded[i] ? addedVocabulary.token(id: ids[i])?.content : model.idToToken(ids[i])
-            tokens.append(t ?? idToToken(ids[i]) ?? "")
+            tokens.append(addedText[i] ?? model.idToToken(ids[i]) ?? idToToken(ids[i]) ?? "")
         }
         let charIndex = scalarIndexTable(input)
         let charOffsets = ranges.map { r -> Range<Int> in
