@@ -238,6 +238,15 @@ public final class BertModel: @unchecked Sendable {
         }
     }
 
+    /// Floating-point operations of one encoder pass over sequences of `lengths` tokens (multiply-adds
+    /// count 2): per layer and sequence, 2·T·(4C² + 2·C·I) for the linear layers and 4·T²·C for attention.
+    public func flops(lengths: [Int]) -> Double {
+        let c = Double(config.hiddenSize), inner = Double(config.intermediateSize)
+        var total = 0.0
+        for t in lengths.map(Double.init) { total += 2 * t * (4 * c * c + 2 * c * inner) + 4 * t * t * c }
+        return total * Double(config.layerCount)
+    }
+
     /// Whether the weights include the pooler (sentence-embedding checkpoints may drop it).
     public var hasPooler: Bool { poolerW != nil }
 

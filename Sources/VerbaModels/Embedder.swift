@@ -150,6 +150,18 @@ public struct SentenceTransformerLayout: Sendable, Equatable {
     }
 }
 
+/// Work done by an `Embedder` so far (for `--stats` and benchmarks).
+public struct EmbedStatistics: Sendable {
+    public var texts = 0
+    /// Tokens run through the encoder (after truncation).
+    public var tokens = 0
+    /// Floating-point operations of the encoder (`BertModel.flops`).
+    public var flops = 0.0
+    /// Wall-clock seconds spent tokenizing and in the encoder (pooling included).
+    public var tokenizeSeconds = 0.0
+    public var encodeSeconds = 0.0
+}
+
 /// Sentence embeddings: `embed(["a text"])` gives one vector of `dimension` floats per text.
 ///
 /// ```swift
@@ -163,6 +175,8 @@ public final class Embedder: @unchecked Sendable {
     public let normalize: Bool
     /// Sequences per forward pass (after sorting by length).
     public var batchSize = 32
+    /// Totals over every call so far.
+    public private(set) var statistics = EmbedStatistics()
 
     /// Width of the vectors (the model's hidden size).
     public var dimension: Int { model.config.hiddenSize }
@@ -202,7 +216,9 @@ public final class Embedder: @unchecked Sendable {
     /// Embeddings of UTF-8 texts as one (n, C) tensor in input order, and the texts that were truncated
     /// (index, tokens before truncation).
     public func embed(bytes texts: [[UInt8]]) throws -> (vectors: FloatTensor, truncated: [(index: Int, tokens: Int)]) {
+        let start = DispatchTime.now().uptimeNanoseconds
         let (inputs, truncated) = try encoder.encode(texts)
+        statistics.tokenizeSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return (try embed(inputs: inputs), truncated)
     }
 
@@ -210,6 +226,13 @@ public final class Embedder: @unchecked Sendable {
     /// - Complexity: one encoder pass over Σ T tokens (see `BertModel`); batches sorted by length.
     public func embed(inputs: [BertInput]) throws -> FloatTensor {
         for (i, input) in inputs.enumerated() { try model.validate(input, index: i) }
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer {
+            statistics.encodeSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            statistics.texts += inputs.count
+            statistics.tokens += inputs.reduce(0) { $0 + $1.ids.count }
+            statistics.flops += model.flops(lengths: inputs.map(\.ids.count))
+        }
         let c = dimension
         let out = FloatTensor(shape: [inputs.count, c])
         let pooling = self.pooling, normalize = self.normalize

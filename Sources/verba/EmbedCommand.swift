@@ -53,6 +53,9 @@ struct Embed: ParsableCommand {
     @Option(name: .long, help: "Worker threads (default: all cores).")
     var threads: Int?
 
+    @Flag(name: .long, help: "Print timings and the encoder's GFLOP/s on standard error at the end.")
+    var stats = false
+
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
@@ -60,6 +63,7 @@ struct Embed: ParsableCommand {
     }
 
     func run() throws {
+        let started = DispatchTime.now().uptimeNanoseconds
         if let threads { ThreadPool.shared.setThreads(threads) }
         let embedder = try Embedder(folder: model, pooling: pooling, normalize: normalize, maxLength: maxLength)
         embedder.batchSize = batchSize
@@ -82,6 +86,14 @@ struct Embed: ParsableCommand {
             }
             return result.truncated
         }
+        if stats {
+            out.flush()
+            let s = embedder.statistics
+            let total = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            printNote(String(format: "embed: %d lines, %d tokens in %.3f s (%.1f lines/s); tokenize %.3f s, encoder %.3f s (%.1f GFLOP, %.1f GFLOP/s), %d threads",
+                             s.texts, s.tokens, total, Double(s.texts) / max(total, 1e-9), s.tokenizeSeconds, s.encodeSeconds,
+                             s.flops / 1e9, s.flops / 1e9 / max(s.encodeSeconds, 1e-9), ThreadPool.shared.threadCount))
+        }
     }
 }
 
@@ -91,7 +103,7 @@ struct Embed: ParsableCommand {
 func streamChunks(maxLength: Int, lines: Int = 4096, bytes: Int = 4 << 20,
                   _ process: ([[UInt8]]) throws -> [(index: Int, tokens: Int)]) throws {
     var chunk: [[UInt8]] = []
-    var chunkBytes = 0, firstLine = 1, reported = false, truncatedLines = 0
+    var chunkBytes = 0, firstLine = 1, reported = false
     func flush() throws {
         if chunk.isEmpty { return }
         let truncated = try process(chunk)
@@ -100,7 +112,6 @@ func streamChunks(maxLength: Int, lines: Int = 4096, bytes: Int = 4 << 20,
             printNote("verba: note: line \(firstLine + first.index) has \(tokens), truncated to --max-length \(maxLength) (further truncations are not reported one by one)")
             reported = true
         }
-        truncatedLines += truncated.count
         firstLine += chunk.count
         chunk.removeAll(keepingCapacity: true)
         chunkBytes = 0
@@ -112,7 +123,6 @@ func streamChunks(maxLength: Int, lines: Int = 4096, bytes: Int = 4 << 20,
         return true
     }
     try flush()
-    if truncatedLines > 1 { printNote("verba: note: \(truncatedLines) lines were truncated to \(maxLength) tokens") }
 }
 
 /// Appends the shortest decimal form of `v` that reads back as the same Float (valid JSON).

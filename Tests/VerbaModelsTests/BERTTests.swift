@@ -190,4 +190,185 @@ final class BERTTests: XCTestCase {
             for k in 0..<3 { XCTAssertEqual(Double(r.scores[k]), e[k] / e.reduce(0, +), accuracy: 1e-5) }
         }
     }
+
+    // MARK: Kernels against their reference versions
+
+    struct Rng {
+        var state: UInt64
+        mutating func next() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Double(state >> 40) / Double(1 << 24)) * 2 - 1
+        }
+    }
+
+    func testFusedKernelsMatchReferences() {
+        var rng = Rng(state: 42)
+        for (rows, n) in [(3, 384), (5, 40), (1, 7)] {
+            let x = (0..<(rows * n)).map { _ in rng.next() * 8 }, bias = (0..<n).map { _ in rng.next() }
+            var fast = x, slow = x
+            biasGeluErf(&fast, bias: bias, rows: rows, n: n)
+            referenceBiasGeluErf(&slow, bias: bias, rows: rows, n: n)
+            for i in fast.indices { XCTAssertEqual(fast[i], slow[i], accuracy: 2e-6 * max(1, abs(slow[i]))) }
+
+            let res = (0..<(rows * n)).map { _ in rng.next() * 3 }
+            let gamma = (0..<n).map { _ in 1 + rng.next() }, beta = (0..<n).map { _ in rng.next() }
+            var a = res, b = res
+            biasResidualLayerNorm(x, bias: bias, residual: &a, gamma: gamma, beta: beta, rows: rows, n: n, eps: 1e-12)
+            referenceBiasResidualLayerNorm(x, bias: bias, residual: &b, gamma: gamma, beta: beta, rows: rows, n: n, eps: 1e-12)
+            for i in a.indices { XCTAssertEqual(a[i], b[i], accuracy: 1e-5) }
+        }
+        // Attention: several packed sequences (lengths around the 16-key blocks), with and without a mask,
+        // head widths that take the vector path (32) and the scalar one (24).
+        for headDim in [32, 24] {
+            let heads = 3, c = heads * headDim
+            let lengths = [1, 5, 16, 17, 40]
+            var offsets = [0]
+            for t in lengths { offsets.append(offsets.last! + t) }
+            let n = offsets.last!
+            let qkv = (0..<(n * 3 * c)).map { _ in rng.next() * 2 }
+            let mask: [Int32] = (0..<n).map { $0 % 7 == 3 ? 0 : 1 }
+            var scratch = [Float](repeating: 0, count: attentionScratchCount(maxLength: 40, headDim: headDim))
+            for useMask in [false, true] {
+                var fast = [Float](repeating: 0, count: n * c), slow = fast
+                mask.withUnsafeBufferPointer { m in
+                    packedSelfAttention(qkv: qkv, out: &fast, offsets: offsets, keyMask: useMask ? m.baseAddress : nil,
+                                        heads: heads, headDim: headDim, sequences: 0..<lengths.count, scratch: &scratch)
+                    referencePackedSelfAttention(qkv: qkv, out: &slow, offsets: offsets, keyMask: useMask ? m.baseAddress : nil,
+                                                 heads: heads, headDim: headDim)
+                }
+                for i in fast.indices { XCTAssertEqual(fast[i], slow[i], accuracy: 1e-5, "headDim \(headDim) mask \(useMask) at \(i)") }
+            }
+        }
+    }
+
+    // MARK: Bad input
+
+    /// A tiny random BERT folder (C = 32, 2 heads, 1 layer) with optional damage.
+    func tinyModel(dropping: String? = nil, reshaping: String? = nil, config edit: ([String: Any]) -> [String: Any] = { $0 }) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("verba-bert-tiny-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let config: [String: Any] = ["model_type": "bert", "vocab_size": 50, "hidden_size": 32, "num_hidden_layers": 1,
+                                     "num_attention_heads": 2, "intermediate_size": 64, "max_position_embeddings": 16,
+                                     "type_vocab_size": 2, "layer_norm_eps": 1e-12, "hidden_act": "gelu"]
+        try JSONSerialization.data(withJSONObject: edit(config)).write(to: dir.appendingPathComponent("config.json"))
+        var shapes: [(String, [Int])] = [
+            ("embeddings.word_embeddings.weight", [50, 32]), ("embeddings.position_embeddings.weight", [16, 32]),
+            ("embeddings.token_type_embeddings.weight", [2, 32]), ("embeddings.LayerNorm.weight", [32]), ("embeddings.LayerNorm.bias", [32]),
+            ("pooler.dense.weight", [32, 32]), ("pooler.dense.bias", [32]),
+        ]
+        let p = "encoder.layer.0."
+        for part in ["query", "key", "value"] { shapes += [(p + "attention.self.\(part).weight", [32, 32]), (p + "attention.self.\(part).bias", [32])] }
+        shapes += [(p + "attention.output.dense.weight", [32, 32]), (p + "attention.output.dense.bias", [32]),
+                   (p + "attention.output.LayerNorm.weight", [32]), (p + "attention.output.LayerNorm.bias", [32]),
+                   (p + "intermediate.dense.weight", [64, 32]), (p + "intermediate.dense.bias", [64]),
+                   (p + "output.dense.weight", [32, 64]), (p + "output.dense.bias", [32]),
+                   (p + "output.LayerNorm.weight", [32]), (p + "output.LayerNorm.bias", [32])]
+        var rng = Rng(state: 7)
+        var tensors: [(name: String, tensor: FloatTensor, dtype: DType)] = []
+        for (name, shape) in shapes where name != dropping {
+            let s = name == reshaping ? shape.map { $0 + 1 } : shape
+            let count = s.reduce(1, *)
+            tensors.append(("bert." + name, FloatTensor(shape: s, values: (0..<count).map { _ in rng.next() * 0.1 }), .f32))
+        }
+        try SafeTensorsWriter.write(tensors, metadata: [:], to: dir.appendingPathComponent("model.safetensors").path)
+        return dir.path
+    }
+
+    func expectModelError(_ body: () throws -> Void, _ check: (ModelError) -> Bool, file: StaticString = #filePath, line: UInt = #line) {
+        do {
+            try body()
+            XCTFail("no error", file: file, line: line)
+        } catch let e as ModelError {
+            XCTAssertTrue(check(e), "unexpected \(e)", file: file, line: line)
+            XCTAssertFalse(e.description.isEmpty)
+        } catch {
+            XCTFail("not a ModelError: \(error)", file: file, line: line)
+        }
+    }
+
+    func testTinyModelLoadsAndRuns() throws {
+        let folder = try tinyModel()
+        let model = try BertModel(folder: folder)
+        let states = try model.lastHiddenStates([BertInput(ids: [1, 5, 7, 2]), BertInput(ids: [3])])
+        XCTAssertEqual(states.map(\.shape), [[4, 32], [1, 32]])
+        XCTAssertTrue(states[0].toArray().allSatisfy(\.isFinite))
+        XCTAssertEqual(try model.pooledOutputs([BertInput(ids: [1, 2])])[0].count, 32)
+    }
+
+    func testBadConfigsAndWeightsGiveClearErrors() throws {
+        expectModelError({ _ = try BertModel(folder: try self.tinyModel(config: { var c = $0; c["hidden_size"] = nil; return c })) }) {
+            if case let .missingConfigField(path, field) = $0 { return field == "hidden_size" && path.hasSuffix("config.json") }
+            return false
+        }
+        expectModelError({ _ = try BertModel(folder: try self.tinyModel(config: { var c = $0; c["num_attention_heads"] = 5; return c })) }) {
+            if case .badConfigValue(_, "num_attention_heads", _) = $0 { return true }
+            return false
+        }
+        expectModelError({ _ = try BertModel(folder: try self.tinyModel(config: { var c = $0; c["vocab_size"] = "many"; return c })) }) {
+            if case .badConfigValue(_, "vocab_size", _) = $0 { return true }
+            return false
+        }
+        expectModelError({ _ = try BertModel(folder: try self.tinyModel(config: { var c = $0; c["model_type"] = "gpt2"; return c })) }) {
+            if case .unsupported = $0 { return true }
+            return false
+        }
+        expectModelError({ _ = try BertModel(folder: try self.tinyModel(dropping: "encoder.layer.0.output.dense.bias")) }) {
+            if case let .missingTensor(_, name) = $0 { return name.hasSuffix("encoder.layer.0.output.dense.bias") }
+            return false
+        }
+        expectModelError({ _ = try BertModel(folder: try self.tinyModel(reshaping: "encoder.layer.0.intermediate.dense.weight")) }) {
+            if case let .wrongShape(_, name, expected, actual) = $0 { return name.hasSuffix("intermediate.dense.weight") && expected == [64, 32] && actual == [65, 33] }
+            return false
+        }
+        // A folder without weights, and one without tokenizer files.
+        let empty = FileManager.default.temporaryDirectory.appendingPathComponent("verba-bert-empty-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: empty) }
+        expectModelError({ _ = try ModelWeights(folder: empty) }) {
+            if case .unreadable = $0 { return true }
+            return false
+        }
+        expectModelError({ _ = try Embedder(folder: try self.tinyModel()) }) {
+            if case .noTokenizerFiles = $0 { return true }
+            return false
+        }
+        // Inputs the model cannot take.
+        let model = try BertModel(folder: try tinyModel())
+        expectModelError({ _ = try model.lastHiddenStates([BertInput(ids: Array(repeating: 1, count: 17))]) }) {
+            if case .invalidInput = $0 { return true }
+            return false
+        }
+        expectModelError({ _ = try model.lastHiddenStates([BertInput(ids: [1, 50])]) }) {
+            if case .invalidInput = $0 { return true }
+            return false
+        }
+        expectModelError({ _ = try model.lastHiddenStates([BertInput(ids: [1, 2], typeIds: [0, 2])]) }) {
+            if case .invalidInput = $0 { return true }
+            return false
+        }
+    }
+
+    func testTruncatedOrLyingSafetensorsGiveClearErrors() throws {
+        let folder = try tinyModel()
+        let weights = URL(fileURLWithPath: folder).appendingPathComponent("model.safetensors")
+        let full = try Data(contentsOf: weights)
+        for damaged in [full.prefix(5), full.prefix(200), full.prefix(full.count - 100)] {
+            try Data(damaged).write(to: weights)
+            XCTAssertThrowsError(try BertModel(folder: folder)) { error in
+                XCTAssertTrue(error is SafeTensorsError, "\(error)")
+                XCTAssertTrue("\(error)".contains("model.safetensors"), "\(error)")
+            }
+        }
+        // A header that lies about a tensor's size.
+        var lying = full
+        let headerLength = Int(full.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        var header = String(decoding: full[8..<(8 + headerLength)], as: UTF8.self)
+        header = header.replacingOccurrences(of: "\"shape\":[50,32]", with: "\"shape\":[60,32]")
+        lying.replaceSubrange(8..<(8 + headerLength), with: Array(header.utf8))
+        try lying.write(to: weights)
+        XCTAssertThrowsError(try BertModel(folder: folder)) { error in
+            XCTAssertTrue(error is SafeTensorsError, "\(error)")
+        }
+    }
 }

@@ -2,7 +2,7 @@
 """Reference side of scripts/bench-bert.sh: sentence embeddings with PyTorch.
 
   bert_reference.py lines MODEL_DIR OUT.txt [--count 2000]   writes the benchmark's varied input lines
-  bert_reference.py bench MODEL_DIR LINES.txt [--threads 2]  times HF transformers (batch 32, in order,
+  bert_reference.py bench MODEL_DIR LINES.txt [--threads 2] [--compare VERBA.jsonl]  times HF transformers (batch 32, in order,
                                                              tokenization included) and
                                                              sentence-transformers encode (batch 32), both
                                                              in-process with model loading excluded;
@@ -40,7 +40,7 @@ def make_lines(out, count):
         f.write("\n".join(picked) + "\n")
 
 
-def bench(model_dir, lines_path, threads):
+def bench(model_dir, lines_path, threads, compare=None):
     import torch
     from sentence_transformers import SentenceTransformer
     from transformers import AutoModel, AutoTokenizer
@@ -78,6 +78,11 @@ def bench(model_dir, lines_path, threads):
     print(f"st_seconds {st_s:.4f}")
     print(f"hf_vs_st_maxdiff {float((hf - torch.from_numpy(emb)).abs().max()):.2e}")
     print(f"torch {torch.__version__}")
+    if compare:
+        import json
+        import numpy as np
+        ours = np.array([json.loads(line) for line in open(compare)], dtype=np.float32)
+        print(f"verba_vs_st_maxdiff {float(np.abs(ours - emb).max()):.2e}")
 
 
 if __name__ == "__main__":
@@ -87,6 +92,7 @@ if __name__ == "__main__":
         make_lines(sys.argv[3], count)
     elif cmd == "bench":
         threads = int(sys.argv[sys.argv.index("--threads") + 1]) if "--threads" in sys.argv else 2
-        bench(sys.argv[2], sys.argv[3], threads)
+        compare = sys.argv[sys.argv.index("--compare") + 1] if "--compare" in sys.argv else None
+        bench(sys.argv[2], sys.argv[3], threads, compare)
     else:
         sys.exit(f"unknown command {cmd}")
