@@ -218,15 +218,20 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
         let w = firstWord(p, n)
         let h = hashBytes(p, n, firstWord: w)
         if options.ignoreMerges || selfMerging != nil {
-            let id = table.find(p, n, firstWord: w, hash: h)
+            let id = table.find(p, n, firstWord: w, hash: h, filtered: false)
             if id >= 0 && (options.ignoreMerges || selfMerging![id] != 0) {
                 ids.append(id)
                 ranges?.pointee.append(0..<n)
                 return
             }
         }
-        if let caches, n <= PieceCache.maxKey {
-            encodeCached(p, n, w, h, caches.current(), &ids, ranges)
+        if let caches {
+            let cache = caches.current()
+            if n <= PieceCache.maxKey {
+                encodeCached(p, n, w, h, cache, &ids, ranges)
+            } else {
+                encodeByMerges(piece, &ids, ranges, memo: cache.memo)
+            }
             return
         }
         encodeByMerges(piece, &ids, ranges)
@@ -261,7 +266,7 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
             return count
         }
         if count > 0 { return }
-        mergeBytesSmall(p, n) { s, t, m in
+        mergeBytesSmall(p, n, cache.memo) { s, t, m in
             if m <= PieceCache.maxTokens { cache.insert(p, n, w, h, s, m) }
             emit(s, t, m, &ids, ranges)
         }
@@ -270,7 +275,7 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
     /// Merges a byte-level piece of at most `smallPieceLimit` bytes in stack buffers and hands the
     /// symbols (ids, starts, count) to `body`.
     @inline(__always)
-    private func mergeBytesSmall(_ p: UnsafePointer<UInt8>, _ n: Int,
+    private func mergeBytesSmall(_ p: UnsafePointer<UInt8>, _ n: Int, _ memo: UnsafeMutablePointer<UInt64>?,
                                  _ body: (UnsafeMutablePointer<UInt32>, UnsafeMutablePointer<Int32>, Int) -> Void) {
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: n) { sym in
             withUnsafeTemporaryAllocation(of: Int32.self, capacity: n + 1) { st in
@@ -284,10 +289,11 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
                     t[n] = Int32(truncatingIfNeeded: n)
                     for i in 0..<(n - 1) { r[i] = pairRanks[Int(p[i]) << 8 | Int(p[i + 1])] }
                     let m: Int
-                    if let pairs {
-                        m = mergeSmall(s, t, r, n, PairTableRanker(table: pairs))
-                    } else {
-                        m = mergeSmall(s, t, r, n, SliceRanker(table: table, base: p))
+                    switch (pairs, memo) {
+                    case let (pairs?, memo?): m = mergeSmall(s, t, r, n, MemoRanker(base: PairTableRanker(table: pairs), memo: memo))
+                    case let (pairs?, nil): m = mergeSmall(s, t, r, n, PairTableRanker(table: pairs))
+                    case let (nil, memo?): m = mergeSmall(s, t, r, n, MemoRanker(base: SliceRanker(table: table, base: p), memo: memo))
+                    case (nil, nil): m = mergeSmall(s, t, r, n, SliceRanker(table: table, base: p))
                     }
                     body(s, t, m)
                 }
@@ -296,7 +302,8 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
     }
 
     /// Encodes `piece` by merging from its bytes or characters, without the whole-piece lookup.
-    func encodeByMerges(_ piece: UnsafeBufferPointer<UInt8>, _ ids: inout [Int], _ ranges: UnsafeMutablePointer<[Range<Int>]>?) {
+    func encodeByMerges(_ piece: UnsafeBufferPointer<UInt8>, _ ids: inout [Int], _ ranges: UnsafeMutablePointer<[Range<Int>]>?,
+                        memo: UnsafeMutablePointer<UInt64>? = nil) {
         let n = piece.count
         guard n > 0, let p = piece.baseAddress else { return }
         precondition(n < Int(Int32.max), "BPE piece over 2 GiB")
@@ -305,7 +312,7 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
             return
         }
         if n <= BPE.smallPieceLimit {
-            mergeBytesSmall(p, n) { s, t, m in emit(s, t, m, &ids, ranges) }
+            mergeBytesSmall(p, n, memo) { s, t, m in emit(s, t, m, &ids, ranges) }
         } else {
             let s = UnsafeMutablePointer<UInt32>.allocate(capacity: n)
             let t = UnsafeMutablePointer<Int32>.allocate(capacity: n + 1)

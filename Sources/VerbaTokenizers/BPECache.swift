@@ -48,8 +48,15 @@ final class PieceCache {
     /// Per way 8 words: key bytes 0..<8, 8..<16, 16..<24 (zero-padded); 8 ids as 4 words (two per word);
     /// meta = tag32 << 32 | count8 << 8 | length8 (0 when empty).
     private let lines: UnsafeMutablePointer<UInt64>
+    /// This thread's pair-rank memo (see `MemoRanker`).
+    let memo: UnsafeMutablePointer<UInt64>
 
     init() {
+        memo = .allocate(capacity: 2 * MemoRanker<PairTableRanker>.memoSize)
+        for i in 0..<MemoRanker<PairTableRanker>.memoSize {
+            memo[2 * i] = UInt64.max
+            memo[2 * i + 1] = UInt64.max
+        }
         let raw = UnsafeMutableRawPointer.allocate(byteCount: PieceCache.setCount * 128, alignment: 64)
         lines = raw.bindMemory(to: UInt64.self, capacity: PieceCache.setCount * 16)
         lines.initialize(repeating: 0, count: PieceCache.setCount * 16)
@@ -57,6 +64,7 @@ final class PieceCache {
 
     deinit {
         UnsafeMutableRawPointer(lines).deallocate()
+        memo.deallocate()
     }
 
     @inline(__always)

@@ -43,6 +43,25 @@ func fillRanks<R: PairRanker>(_ ids: UnsafeMutablePointer<UInt32>, _ starts: Uns
     }
 }
 
+/// A per-thread memo in front of another ranker: direct-mapped, `memoSize` entries of (pair, rank),
+/// small enough to stay in L1/L2, where the frequent pairs of a language soon live.
+struct MemoRanker<Base: PairRanker>: PairRanker {
+    static var memoSize: Int { 1 << 12 }
+    let base: Base
+    let memo: UnsafeMutablePointer<UInt64>  // 2 * memoSize words: key, rank; key UInt64.max when empty
+
+    @inline(__always)
+    func rank(_ a: UInt32, _ b: UInt32, _ s0: Int, _ s2: Int) -> UInt64 {
+        let key = UInt64(a) << 32 | UInt64(b)
+        let i = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 52) << 1
+        if memo[i] == key { return memo[i + 1] }
+        let r = base.rank(a, b, s0, s2)
+        memo[i] = key
+        memo[i + 1] = r
+        return r
+    }
+}
+
 /// Merges `count` symbols in place: `ids[i]` spans bytes `starts[i]..<starts[i+1]` (`starts[count]` is
 /// the end), `ranks[i]` holds the rank of pair (i, i + 1) (see `fillRanks`). Returns the number of
 /// symbols left.

@@ -156,12 +156,15 @@ final class ByteStringTable: @unchecked Sendable {
         return find(p, n, firstWord: w, hash: hashBytes(p, n, firstWord: w))
     }
 
-    /// `find` with the key's first word and hash already computed.
+    /// `find` with the key's first word and hash already computed. `filtered: false` skips the bit
+    /// filter (cheaper when the key is probably present).
     @inline(__always)
-    func find(_ p: UnsafePointer<UInt8>, _ n: Int, firstWord w: UInt64, hash h: UInt64) -> Int {
+    func find(_ p: UnsafePointer<UInt8>, _ n: Int, firstWord w: UInt64, hash h: UInt64, filtered: Bool = true) -> Int {
         if n > 0xFFFF { return -1 }
-        let bit = Int(truncatingIfNeeded: h >> 24) & filterMask
-        if filter[bit >> 6] & (1 << UInt64(bit & 63)) == 0 { return -1 }
+        if filtered {
+            let bit = Int(truncatingIfNeeded: h >> 24) & filterMask
+            if filter[bit >> 6] & (1 << UInt64(bit & 63)) == 0 { return -1 }
+        }
         let high = (h >> 48) << 16 | UInt64(n & 0xFFFF)
         var s = Int(truncatingIfNeeded: h) & mask
         while true {
