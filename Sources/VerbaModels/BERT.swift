@@ -307,33 +307,43 @@ public final class BertModel: @unchecked Sendable {
         biasResidualLayerNorm(ws.tmp, bias: ws.zeros, residual: ws.x, gamma: embG.pointer, beta: embB.pointer,
                               rows: n, n: c, eps: config.layerNormEps)
         for layer in layers {
+            // Every product starts from its bias (C = bias rows, then C += A·Wᵀ): no separate bias pass.
             // Attention: qkv = x·Wqkvᵀ + b; ctx = softmax(q·kᵀ/√d)·v per head; x = LN1(x + ctx·Woᵀ + bo).
-            matmul(ws.x, layer.wqkv.pointer, ws.qkv, m: n, n: 3 * c, k: c, transposeB: true)
-            addBias(ws.qkv, layer.bqkv.pointer, rows: n, n: 3 * c)
+            fillRows(ws.qkv, with: layer.bqkv.pointer, rows: n, n: 3 * c)
+            matmul(ws.x, layer.wqkv.pointer, ws.qkv, m: n, n: 3 * c, k: c, transposeB: true, beta: 1)
             ws.mask.withUnsafeBufferPointer { m in
                 packedSelfAttention(qkv: ws.qkv, out: ws.ctx, offsets: offsets, keyMask: anyMask ? m.baseAddress : nil,
                                     heads: config.headCount, headDim: config.headDim,
                                     sequences: 0..<(offsets.count - 1), scratch: ws.scratch)
             }
-            matmul(ws.ctx, layer.wo.pointer, ws.tmp, m: n, n: c, k: c, transposeB: true)
-            biasResidualLayerNorm(ws.tmp, bias: layer.bo.pointer, residual: ws.x, gamma: layer.ln1g.pointer,
+            fillRows(ws.tmp, with: layer.bo.pointer, rows: n, n: c)
+            matmul(ws.ctx, layer.wo.pointer, ws.tmp, m: n, n: c, k: c, transposeB: true, beta: 1)
+            biasResidualLayerNorm(ws.tmp, bias: ws.zeros, residual: ws.x, gamma: layer.ln1g.pointer,
                                   beta: layer.ln1b.pointer, rows: n, n: c, eps: config.layerNormEps)
             // Feed-forward: x = LN2(x + act(x·W1ᵀ + b1)·W2ᵀ + b2).
-            matmul(ws.x, layer.w1.pointer, ws.hidden, m: n, n: inner, k: c, transposeB: true)
             switch config.activation {
             case .geluErf:
+                matmul(ws.x, layer.w1.pointer, ws.hidden, m: n, n: inner, k: c, transposeB: true)
                 biasGeluErf(ws.hidden, bias: layer.b1.pointer, rows: n, n: inner)
             case .geluTanh:
-                addBias(ws.hidden, layer.b1.pointer, rows: n, n: inner)
+                fillRows(ws.hidden, with: layer.b1.pointer, rows: n, n: inner)
+                matmul(ws.x, layer.w1.pointer, ws.hidden, m: n, n: inner, k: c, transposeB: true, beta: 1)
                 geluTanh(ws.hidden, count: n * inner)
             case .relu:
-                addBias(ws.hidden, layer.b1.pointer, rows: n, n: inner)
+                fillRows(ws.hidden, with: layer.b1.pointer, rows: n, n: inner)
+                matmul(ws.x, layer.w1.pointer, ws.hidden, m: n, n: inner, k: c, transposeB: true, beta: 1)
                 for i in 0..<(n * inner) { ws.hidden[i] = max(ws.hidden[i], 0) }
             }
-            matmul(ws.hidden, layer.w2.pointer, ws.tmp, m: n, n: c, k: inner, transposeB: true)
-            biasResidualLayerNorm(ws.tmp, bias: layer.b2.pointer, residual: ws.x, gamma: layer.ln2g.pointer,
+            fillRows(ws.tmp, with: layer.b2.pointer, rows: n, n: c)
+            matmul(ws.hidden, layer.w2.pointer, ws.tmp, m: n, n: c, k: inner, transposeB: true, beta: 1)
+            biasResidualLayerNorm(ws.tmp, bias: ws.zeros, residual: ws.x, gamma: layer.ln2g.pointer,
                                   beta: layer.ln2b.pointer, rows: n, n: c, eps: config.layerNormEps)
         }
+    }
+
+    /// Copies `row` (n) into every row of `x` (rows, n).
+    private func fillRows(_ x: UnsafeMutablePointer<Float>, with row: UnsafePointer<Float>, rows: Int, n: Int) {
+        for r in 0..<rows { (x + r * n).update(from: row, count: n) }
     }
 
     /// pooled = tanh(Wp · h + bp) for the (C) vector `h` (the [CLS] token's), into `out` (C).

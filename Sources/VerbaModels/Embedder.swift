@@ -42,8 +42,9 @@ public struct TextEncoder: Sendable {
     }
 
     /// Inputs for `texts` (UTF-8 bytes, invalid sequences repaired as the tokenizer does), encoded in
-    /// parallel on `ThreadPool.shared`; `truncated` lists (index, token count before truncation) of every
-    /// text longer than `maxLength` tokens, which was cut to `maxLength`.
+    /// parallel on `ThreadPool.shared`; `truncated` lists (index, token count before truncation, or -1
+    /// when only a prefix of a very long text was encoded) of every text longer than `maxLength` tokens,
+    /// which was cut to `maxLength`.
     public func encode(_ texts: [[UInt8]]) throws -> (inputs: [BertInput], truncated: [(index: Int, tokens: Int)]) {
         var inputs = [BertInput](repeating: BertInput(ids: []), count: texts.count)
         var lengths = [Int](repeating: 0, count: texts.count)
@@ -55,13 +56,24 @@ public struct TextEncoder: Sendable {
                     var scratch = EncodeScratch()
                     for i in range {
                         var ids: [Int] = []
-                        texts[i].withUnsafeBufferPointer {
+                        // A very long line: encode only a prefix that already holds more than maxLength
+                        // tokens (see `longTextPrefix`), so memory stays bounded by the limit, not the line.
+                        var text = texts[i][...]
+                        var unknownLength = false
+                        if let cut = longTextPrefix(texts[i]) {
+                            text.withUnsafeBufferPointer { all in
+                                tokenizer.encodeIds(bytes: UnsafeBufferPointer(rebasing: all[0..<cut]), addSpecialTokens: true, into: &ids, scratch: &scratch)
+                            }
+                            if ids.count > maxLength { text = texts[i][0..<cut]; unknownLength = true }
+                            ids.removeAll(keepingCapacity: true)
+                        }
+                        text.withUnsafeBufferPointer {
                             tokenizer.encodeIds(bytes: $0, addSpecialTokens: true, into: &ids, scratch: &scratch)
                         }
-                        lens[i] = ids.count
+                        lens[i] = unknownLength ? -1 : ids.count
                         if ids.count > maxLength {
                             do {
-                                ids = try truncating.encode(bytes: texts[i]).ids
+                                ids = try truncating.encode(bytes: Array(text)).ids
                             } catch {
                                 lock.lock(); if failure == nil { failure = error }; lock.unlock()
                             }
@@ -73,8 +85,25 @@ public struct TextEncoder: Sendable {
         }
         if let failure { throw failure }
         var truncated: [(index: Int, tokens: Int)] = []
-        for (i, n) in lengths.enumerated() where n > maxLength { truncated.append((i, n)) }
+        for (i, n) in lengths.enumerated() where n > maxLength || n < 0 { truncated.append((i, n)) }
         return (inputs, truncated)
+    }
+
+    /// For a text over `max(4096, 32 · maxLength)` bytes, the end of a prefix that stops just before an
+    /// ASCII whitespace byte (nil for shorter texts, or when there is no whitespace after that point).
+    /// Tokens never span whitespace and normalization does not cross it, so such a prefix encodes to
+    /// the text's first tokens; when it already has more than `maxLength` tokens, truncating it gives
+    /// exactly what truncating the whole text gives.
+    func longTextPrefix(_ text: [UInt8]) -> Int? {
+        let limit = Swift.max(4096, 32 * maxLength)
+        guard text.count > limit else { return nil }
+        var i = limit
+        while i < text.count {
+            let b = text[i]
+            if b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D { return i }
+            i += 1
+        }
+        return nil
     }
 }
 

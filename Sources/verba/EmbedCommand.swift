@@ -108,7 +108,7 @@ func streamChunks(maxLength: Int, lines: Int = 4096, bytes: Int = 4 << 20,
         if chunk.isEmpty { return }
         let truncated = try process(chunk)
         if let first = truncated.first, !reported {
-            let tokens = first.tokens > 0 ? "\(first.tokens) tokens" : "too many tokens"
+            let tokens = first.tokens > 0 ? "\(first.tokens) tokens" : "more than \(maxLength) tokens"
             printNote("verba: note: line \(firstLine + first.index) has \(tokens), truncated to --max-length \(maxLength) (further truncations are not reported one by one)")
             reported = true
         }

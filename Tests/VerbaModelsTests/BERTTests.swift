@@ -107,10 +107,11 @@ final class BERTTests: XCTestCase {
             XCTAssertLessThanOrEqual(maxDifference(batched[i].buffer, single[i].toArray()[...]), 1e-5, "sentence \(i)")
         }
         let embedder = try Embedder(folder: Self.minilm)
+        let some = Array(inputs.prefix(60))
         embedder.batchSize = 64
-        let a = try embedder.embed(inputs: inputs)
+        let a = try embedder.embed(inputs: some)
         embedder.batchSize = 1
-        let b = try embedder.embed(inputs: inputs)
+        let b = try embedder.embed(inputs: some)
         XCTAssertLessThanOrEqual(maxDifference(a.buffer, b.toArray()[...]), 1e-5)
     }
 
