@@ -130,6 +130,73 @@ final class TokenizeReferenceCLITests: XCTestCase {
         try checkJSONAndTokens("downloads/minilm/tokenizer.json", fixture: "bert-uncased")
     }
 
+    /// Lines that are not UTF-8 (seeded random bytes, cut sequences, surrogates, overlong forms; no `\n`).
+    private func invalidLines(count: Int) -> [[UInt8]] {
+        var state: UInt64 = 0x1234_5678
+        func next() -> UInt64 {  // SplitMix64
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        let pieces: [[UInt8]] = [[0x80], [0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xFF], [0xE2, 0x82],
+                                 [0xF0, 0x9F, 0x98], Array("é".utf8), Array(" the".utf8), Array("'s".utf8), [0x0D], [0x00],
+                                 Array("中".utf8), Array("🙂".utf8), [0x20, 0x20]]
+        return (0..<count).map { _ in
+            var line: [UInt8] = []
+            for _ in 0..<(next() % 20) {
+                if next() % 2 == 0 {
+                    let b = UInt8(truncatingIfNeeded: next())
+                    line.append(b == 0x0A ? 0x0B : b)
+                } else {
+                    line += pieces[Int(next() % UInt64(pieces.count))]
+                }
+            }
+            return line
+        }
+    }
+
+    /// Byte-level tokenizers encode invalid UTF-8 byte for byte: `verba decode` of the ids prints each
+    /// line back, with ill-formed sequences shown as U+FFFD.
+    func testInvalidUTF8ThroughTokenizeAndDecode() throws {
+        let lines = invalidLines(count: 500)
+        var input = Data()
+        for l in lines { input += l; input.append(0x0A) }
+        var expected = Data()
+        for l in lines { expected += Data(String(decoding: l, as: UTF8.self).utf8); expected.append(0x0A) }
+        for tokenizer in ["../shared/fixtures/gpt2/tokenizer.json", "downloads/tiktoken/cl100k_base.tiktoken"] {
+            let path = try asset(tokenizer)
+            let ids = try runVerba(["tokenize", "--tokenizer", path], input: input)
+            XCTAssertEqual(ids.status, 0, String(decoding: ids.stderr, as: UTF8.self))
+            XCTAssertEqual(splitLines(ids.stdout).count, lines.count)
+            try check(["decode", "--tokenizer", path], input: ids.stdout, expected: expected,
+                      inputName: "ids of invalid UTF-8 lines (\(tokenizer))")
+        }
+    }
+
+    /// BERT's normalizer drops U+FFFD, so ill-formed bytes change nothing: the ids of a line with invalid
+    /// UTF-8 are those of the line without its ill-formed bytes.
+    func testInvalidUTF8WithBERT() throws {
+        let path = try asset("downloads/minilm/tokenizer.json")
+        let lines = invalidLines(count: 500)
+        var input = Data(), cleaned = Data()
+        for l in lines {
+            input += l
+            input.append(0x0A)
+            // Keep only the well-formed scalars: decode, drop U+FFFD, encode again.
+            let scalars = String(decoding: l, as: UTF8.self).unicodeScalars.filter { $0 != "\u{FFFD}" }
+            var s = String.UnicodeScalarView()
+            s.append(contentsOf: scalars)
+            cleaned += Data(String(s).utf8)
+            cleaned.append(0x0A)
+        }
+        let expected = try runVerba(["tokenize", "--tokenizer", path], input: cleaned)
+        XCTAssertEqual(expected.status, 0, String(decoding: expected.stderr, as: UTF8.self))
+        try check(["tokenize", "--tokenizer", path], input: input, expected: expected.stdout,
+                  inputName: "invalid UTF-8 lines (expected: the same lines without their ill-formed bytes)")
+    }
+
     /// Byte-level BPE loses nothing: decoding the GPT-2 ids of every line prints lines.txt again.
     func testGPT2DecodePrintsTheCorpusBack() throws {
         let path = try asset("../shared/fixtures/gpt2/tokenizer.json")
