@@ -239,40 +239,45 @@ final class BPETests: XCTestCase {
         XCTAssertThrowsError(try BPE(vocab: vocab, merges: [], options: .init(dropout: 0.1), path: "t.json"))
     }
 
-    /// Prints splitter and BPE throughput over the fortunes corpus. Runs only with VERBA_BPE_BENCH=1
-    /// (it times, it asserts nothing timed); build with `-c release`.
+    /// Prints splitter and BPE throughput (wall and thread CPU time) over the fortunes corpus, one line
+    /// at a time as `verba tokenize` does. Runs only with VERBA_BPE_BENCH=1 (it times, it asserts nothing
+    /// timed); build with `-c release`. Compare with scripts/bench-tokenizers.sh's reference figures.
     func testThroughput() throws {
         guard ProcessInfo.processInfo.environment["VERBA_BPE_BENCH"] == "1" else { throw XCTSkip("set VERBA_BPE_BENCH=1") }
         let corpus = try BPECorpus.lines()
-        let bytes = corpus.reduce(0) { $0 + $1.count + 1 }
-        for (name, pattern) in [("cl100k_base", SplitPattern.cl100k), ("o200k_base", .o200k)] {
-            let model = try BPEModels.tiktoken(name)
-            let splitter = PatternSplitter(pattern)
+        let mb = Double(corpus.reduce(0) { $0 + $1.count + 1 }) / 1e6
+        func cpu() -> Double {
+            var ts = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+            return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+        }
+        let models: [(String, PreTokenizer, BPE)] = [
+            ("cl100k_base", PatternSplitter(.cl100k), try BPEModels.tiktoken("cl100k_base")),
+            ("o200k_base", PatternSplitter(.o200k), try BPEModels.tiktoken("o200k_base")),
+            ("gpt2", ByteLevelPreTokenizer(), try BPEModels.gpt2()),
+        ]
+        for (name, splitter, model) in models {
             var pieces: [Range<Int>] = []
-            var t = Date()
-            var count = 0
-            for line in corpus {
-                pieces.removeAll(keepingCapacity: true)
-                line.withUnsafeBufferPointer { splitter.split($0, into: &pieces) }
-                count += pieces.count
-            }
-            let split = Date().timeIntervalSince(t)
             var ids: [Int] = []
             var total = 0
-            t = Date()
-            for line in corpus {
-                pieces.removeAll(keepingCapacity: true)
-                ids.removeAll(keepingCapacity: true)
-                line.withUnsafeBufferPointer { buf in
-                    splitter.split(buf, into: &pieces)
-                    for p in pieces { model.encode(piece: UnsafeBufferPointer(rebasing: buf[p]), ids: &ids, ranges: nil) }
+            for encode in [false, true] {
+                let t = Date(), c = cpu()
+                for line in corpus {
+                    pieces.removeAll(keepingCapacity: true)
+                    ids.removeAll(keepingCapacity: true)
+                    line.withUnsafeBufferPointer { buf in
+                        splitter.split(buf, into: &pieces)
+                        if encode {
+                            for p in pieces { model.encode(piece: UnsafeBufferPointer(rebasing: buf[p]), ids: &ids, ranges: nil) }
+                        }
+                    }
+                    total += encode ? ids.count : pieces.count
                 }
-                total += ids.count
+                let wall = Date().timeIntervalSince(t), used = cpu() - c
+                print(String(format: "%@ %@: %.1f MB, %d %@, wall %.1f MB/s, cpu %.1f MB/s", name, encode ? "split+BPE" : "split",
+                             mb, total, encode ? "ids" : "pieces", mb / wall, mb / used))
+                total = 0
             }
-            let all = Date().timeIntervalSince(t)
-            let mb = Double(bytes) / 1e6
-            print(String(format: "%@: %.1f MB, %d pieces, %d ids; split %.1f MB/s; split+BPE %.1f MB/s",
-                         name, mb, count, total, mb / split, mb / all))
         }
     }
 
