@@ -63,10 +63,7 @@ struct Tokenize: ParsableCommand {
             case .ids:
                 scratch.ids.removeAll(keepingCapacity: true)
                 tok.encodeIds(bytes: line, addSpecialTokens: addSpecial, into: &scratch.ids, scratch: &scratch.encode)
-                for (i, id) in scratch.ids.enumerated() {
-                    if i > 0 { out.append(32) }
-                    appendDecimal(id, to: &out)
-                }
+                appendIdList(scratch.ids, to: &out)
             case .tokens:
                 scratch.ids.removeAll(keepingCapacity: true)
                 tok.encodeIds(bytes: line, addSpecialTokens: addSpecial, into: &scratch.ids, scratch: &scratch.encode)
@@ -81,6 +78,28 @@ struct Tokenize: ParsableCommand {
             out.append(10)
         }
         try encoder.run()
+    }
+}
+
+/// Appends `ids` in decimal separated by single spaces: each id is formatted on the stack and
+/// appended in one piece.
+func appendIdList(_ ids: [Int], to out: inout [UInt8]) {
+    out.reserveCapacity(out.count + ids.count * 7)
+    var buffer: (UInt64, UInt64, UInt64) = (0, 0, 0)
+    withUnsafeMutableBytes(of: &buffer) { raw in
+        let end = raw.count
+        for (i, id) in ids.enumerated() {
+            var v = id < 0 ? -id : id
+            var k = end
+            repeat {
+                k -= 1
+                raw[k] = UInt8(truncatingIfNeeded: 48 + v % 10)
+                v /= 10
+            } while v > 0 && k > 2
+            if id < 0 { k -= 1; raw[k] = 45 }
+            if i > 0 { k -= 1; raw[k] = 32 }
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[k..<end]))
+        }
     }
 }
 
