@@ -59,7 +59,8 @@ private func gemvRows(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ y:
             a7.addProduct(load16(p), xv)
             j += 16
         }
-        var s = [a0.sum(), a1.sum(), a2.sum(), a3.sum(), a4.sum(), a5.sum(), a6.sum(), a7.sum()] as SIMD8<Float>
+        var s = SIMD8<Float>(horizontalSum(a0), horizontalSum(a1), horizontalSum(a2), horizontalSum(a3),
+                              horizontalSum(a4), horizontalSum(a5), horizontalSum(a6), horizontalSum(a7))
         while j < cols {
             let xj = x[j]
             for q in 0..<8 { s[q] += w0[q * cols + j] * xj }
@@ -80,7 +81,7 @@ private func gemvRows(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ y:
             a3.addProduct(load16(w3 + j), xv)
             j += 16
         }
-        var s0 = a0.sum(), s1 = a1.sum(), s2 = a2.sum(), s3 = a3.sum()
+        var s0 = horizontalSum(a0), s1 = horizontalSum(a1), s2 = horizontalSum(a2), s3 = horizontalSum(a3)
         while j < cols {
             let xj = x[j]
             s0 += w0[j] * xj; s1 += w1[j] * xj; s2 += w2[j] * xj; s3 += w3[j] * xj

@@ -139,7 +139,7 @@ public func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
     }
     while i + 16 <= count { s0.addProduct(load16(a + i), load16(b + i)); i += 16 }
     if i < count { s1.addProduct(loadPartial(a + i, count - i), loadPartial(b + i, count - i)) }
-    return ((s0 + s1) + (s2 + s3)).sum()
+    return horizontalSum((s0 + s1) + (s2 + s3))
 }
 
 // MARK: - Layer normalization
@@ -158,7 +158,7 @@ public func layerNorm(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Flo
         while j + 32 <= body { s0 += load16(xi + j); s1 += load16(xi + j + 16); j += 32 }
         if j < body { s0 += load16(xi + j) }
         if tail > 0 { s1 += loadPartial(xi + body, tail) }
-        let mean = (s0 + s1).sum() / Float(n)
+        let mean = horizontalSum(s0 + s1) / Float(n)
         let mv = V16(repeating: mean)
         var q0 = V16(), q1 = V16()
         j = 0
@@ -168,7 +168,7 @@ public func layerNorm(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Flo
             j += 32
         }
         if j < body { let d = load16(xi + j) - mv; q0.addProduct(d, d) }
-        var variance = (q0 + q1).sum()
+        var variance = horizontalSum(q0 + q1)
         for t in body..<n { let d = xi[t] - mean; variance += d * d }
         variance /= Float(n)
         let inv = 1 / (variance + eps).squareRoot()
@@ -299,7 +299,7 @@ public func softmax(_ x: UnsafeMutablePointer<Float>, rows: Int, n: Int) {
             storePartial(e, row + body, tail)
             s += e
         }
-        scale(row, by: 1 / s.sum(), count: n)
+        scale(row, by: 1 / horizontalSum(s), count: n)
     }
 }
 
@@ -372,6 +372,14 @@ public func expInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
 
 @inline(__always) func absolute(_ v: V16) -> V16 {
     unsafeBitCast(unsafeBitCast(v, to: SIMD16<UInt32>.self) & 0x7fff_ffff, to: V16.self)
+}
+
+/// The sum of the lanes of `v` by halving (the generic `SIMD.sum()` is not always specialized).
+@inline(__always) func horizontalSum(_ v: V16) -> Float {
+    let a = v.lowHalf + v.highHalf
+    let b = a.lowHalf + a.highHalf
+    let c = b.lowHalf + b.highHalf
+    return c[0] + c[1]
 }
 
 @inline(__always) func clamp(_ v: V16, _ lo: Float, _ hi: Float) -> V16 {
