@@ -3,6 +3,7 @@
 // The order and semantics follow Hugging Face generate's logits processors: repetition penalty,
 // then temperature, top-k, top-p, min-p.
 import Foundation
+import VerbaTensor
 
 /// SplitMix64: expands one 64-bit seed into the state of `SeededGenerator`.
 public struct SplitMix64: RandomNumberGenerator {
@@ -85,6 +86,7 @@ public struct Sampler {
     public let parameters: SamplingParameters
     private var rng: SeededGenerator
     private var candidates: [(id: Int, logit: Float)] = []
+    private var weights: [Float] = []
 
     public init(parameters: SamplingParameters, seed: UInt64) {
         self.parameters = parameters
@@ -137,12 +139,24 @@ public struct Sampler {
         var maxLogit = -Float.infinity
         for v in logits where v > maxLogit { maxLogit = v }
         guard maxLogit.isFinite else { return ([], []) }
-        // Probabilities (unnormalized) at this temperature; relative to the best token.
-        var total: Double = 0  // the whole distribution's mass, when the top-p pre-cut needs it
-        // Candidates: everything, or a pre-cut that provably keeps every token top-k / top-p could keep.
-        candidates.removeAll(keepingCapacity: true)
         let v = logits.count
+        // Unnormalized probabilities relative to the best token, exp((x - max) / T), vectorized.
+        if weights.count != v { weights = [Float](repeating: 0, count: v) }
+        weights.withUnsafeMutableBufferPointer { w in
+            for i in 0..<v { w[i] = logits[i] > -Float.infinity ? (logits[i] - maxLogit) * invT : -1e30 }
+            expInPlace(w.baseAddress!, count: v)
+        }
         let topK = parameters.topK > 0 && parameters.topK < v ? parameters.topK : 0
+        if topK == 0 && parameters.topP >= 1 {
+            // Temperature and min-p only: no ordering needed. The best token's weight is exp(0) = 1.
+            let threshold = parameters.minP > 0 ? parameters.minP * (weights.max() ?? 1) : 0
+            var ids: [Int] = [], probs: [Double] = []
+            for i in 0..<v where weights[i] > 0 && weights[i] >= threshold { ids.append(i); probs.append(Double(weights[i])) }
+            return (ids, probs)
+        }
+        var total: Double = 0  // the whole distribution's mass, when the top-p pre-cut needs it
+        // Candidates: the top k, or a pre-cut that provably keeps every token top-p could keep.
+        candidates.removeAll(keepingCapacity: true)
         var precut = false
         if topK > 0 && topK <= 256 {
             // The k best (and any ties with the k-th, which Hugging Face keeps), by insertion: O(V·log k).
@@ -156,27 +170,25 @@ public struct Sampler {
                     while candidates.count > topK && candidates[candidates.count - 1].logit < kth { candidates.removeLast() }
                 }
             }
-        } else if parameters.topP < 1 && topK == 0 {
+        } else if topK == 0 {
             precut = true
-            for x in logits { total += exp(Double((x - maxLogit) * invT)) }
+            for w in weights { total += Double(w) }
             // A token with probability ≤ (1 - p) / V is always removed by top-p: all such tokens together
             // weigh at most 1 - p, so they form the low end that top-p cuts.
             let cut = Double(1 - parameters.topP) / Double(v) * total
-            for (i, x) in logits.enumerated() where exp(Double((x - maxLogit) * invT)) > cut { candidates.append((i, x)) }
+            for (i, x) in logits.enumerated() where Double(weights[i]) > cut { candidates.append((i, x)) }
         } else {
             for (i, x) in logits.enumerated() where x > -Float.infinity { candidates.append((i, x)) }
         }
-        if topK > 0 || parameters.topP < 1 {
-            // Most likely first; equal logits keep id order.
-            candidates.sort { $0.logit > $1.logit || ($0.logit == $1.logit && $0.id < $1.id) }
-        }
+        // Most likely first; equal logits keep id order.
+        candidates.sort { $0.logit > $1.logit || ($0.logit == $1.logit && $0.id < $1.id) }
         if topK > 256 && candidates.count > topK {
             let kth = candidates[topK - 1].logit
             var keep = topK
             while keep < candidates.count && candidates[keep].logit == kth { keep += 1 }
             candidates.removeSubrange(keep...)
         }
-        var probs = candidates.map { exp(Double(($0.logit - maxLogit) * invT)) }
+        var probs = candidates.map { Double(weights[$0.id]) }
         if parameters.topP < 1 {
             // Keep the shortest prefix whose probability reaches p (of the current, renormalized set:
             // every token when the pre-cut dropped some); like HF, a token is removed when the mass
