@@ -257,7 +257,7 @@ public enum UnicodeProperties {
         return PropertyTable.shared.combiningClass(s)
     }
 
-    /// Forces the property tables to be built now (about 50 ms) rather than on first use.
+    /// Forces the property tables to be built now (about 15 ms of CPU) rather than on first use.
     public static func prepare() { _ = PropertyTable.shared }
 
     /// Lowercase of `s` as Rust's `char::to_lowercase`: one scalar, or two for U+0130 (`i` + U+0307).
@@ -401,7 +401,7 @@ extension UnicodeProperties {
 }
 
 /// Two-stage lookup tables built once from utf8proc plus the measured differences from `tokenizers`
-/// (about 50 ms on first use).
+/// (about 15 ms of CPU on first use).
 @usableFromInline
 final class PropertyTable: @unchecked Sendable {
     @usableFromInline static let shared = PropertyTable()
