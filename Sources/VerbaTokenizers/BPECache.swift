@@ -57,13 +57,11 @@ final class PieceCache {
             memo[2 * i] = UInt64.max
             memo[2 * i + 1] = UInt64.max
         }
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: PieceCache.setCount * 128, alignment: 64)
-        lines = raw.bindMemory(to: UInt64.self, capacity: PieceCache.setCount * 16)
-        lines.initialize(repeating: 0, count: PieceCache.setCount * 16)
+        lines = allocateTable(UInt64.self, count: PieceCache.setCount * 16)
     }
 
     deinit {
-        UnsafeMutableRawPointer(lines).deallocate()
+        freeTable(lines)
         memo.deallocate()
     }
 
