@@ -9,27 +9,27 @@ struct Classify: ParsableCommand {
         commandName: "classify",
         abstract: "Classify each line of standard input with a BERT classifier, or zero-shot by embedding similarity.",
         discussion: """
-        Each input line (without its newline) is one text and gives exactly one output line, also for
+        Each input line (without its newline) is one text and gives exactly one output line, also for \
         an empty line.
 
-        --format tsv (default): LABEL<TAB>SCORE, the best label and its probability with 6 decimals.
+        --format tsv (default): LABEL<TAB>SCORE, the best label and its probability with 6 decimals. \
         --format jsonl: {"label": ..., "score": ..., "scores": {label: score, ...}} with every label.
 
-        With a classification model (config.json architectures BertForSequenceClassification, id2label,
-        weights with classifier.weight/bias), scores are the softmax of the logits, or one sigmoid per
-        label when config.json's problem_type is multi_label_classification (the best label is then the
+        With a classification model (config.json architectures BertForSequenceClassification, id2label, \
+        weights with classifier.weight/bias), scores are the softmax of the logits, or one sigmoid per \
+        label when config.json's problem_type is multi_label_classification (the best label is then the \
         highest sigmoid).
 
-        With --labels A,B,C the classification is zero-shot: the model is used as a sentence embedder
-        (as `verba embed` would, e.g. all-MiniLM-L6-v2), every label name is embedded like a sentence, and
-        the scores are softmax(S · cos(text, label)) over the labels, S = --similarity-scale (default 20,
+        With --labels A,B,C the classification is zero-shot: the model is used as a sentence embedder \
+        (as `verba embed` would, e.g. all-MiniLM-L6-v2), every label name is embedded like a sentence, and \
+        the scores are softmax(S · cos(text, label)) over the labels, S = --similarity-scale (default 20, \
         the scale sentence-transformers models are trained with; a temperature of 0.05).
 
-        Without --model, the default model is the classification model found in models/ (beside the
+        Without --model, the default model is the classification model found in models/ (beside the \
         current folder or the package the binary was built in).
 
-        A line longer than --max-length tokens is truncated as Hugging Face does, reported once on
-        standard error. Input is read in chunks; lines are sorted by length into batches, and results
+        A line longer than --max-length tokens is truncated as Hugging Face does, reported once on \
+        standard error. Input is read in chunks; lines are sorted by length into batches, and results \
         are written in input order.
 
         Examples:

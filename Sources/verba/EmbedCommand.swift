@@ -11,22 +11,22 @@ struct Embed: ParsableCommand {
         commandName: "embed",
         abstract: "Embed each line of standard input with a BERT sentence-embedding model.",
         discussion: """
-        Each input line (without its newline) is one text and gives exactly one output line: a JSON
-        array of floats (shortest round-trip decimal form). An empty line still gives a vector (that of
+        Each input line (without its newline) is one text and gives exactly one output line: a JSON \
+        array of floats (shortest round-trip decimal form). An empty line still gives a vector (that of \
         [CLS] [SEP]).
 
-        The model folder is a Hugging Face BERT folder (config.json, model.safetensors or a sharded
-        checkpoint, tokenizer.json or vocab.txt). When it is a sentence-transformers folder, modules.json,
-        1_Pooling/config.json and sentence_bert_config.json give the pooling, the L2 normalisation and
-        the length limit (all-MiniLM-L6-v2: mean pooling, normalised, 256 tokens); otherwise mean
-        pooling, no normalisation, and the model's positions. --pooling and --normalize/--no-normalize
+        The model folder is a Hugging Face BERT folder (config.json, model.safetensors or a sharded \
+        checkpoint, tokenizer.json or vocab.txt). When it is a sentence-transformers folder, modules.json, \
+        1_Pooling/config.json and sentence_bert_config.json give the pooling, the L2 normalisation and \
+        the length limit (all-MiniLM-L6-v2: mean pooling, normalised, 256 tokens); otherwise mean \
+        pooling, no normalisation, and the model's positions. --pooling and --normalize/--no-normalize \
         override the folder.
 
-        A line longer than --max-length tokens (special tokens included) is truncated as Hugging Face
+        A line longer than --max-length tokens (special tokens included) is truncated as Hugging Face \
         does; the first such line is reported once on standard error.
 
-        Input is read in chunks (memory stays bounded on any input size); within a chunk, lines are
-        sorted by length and packed into batches of --batch-size lines without padding, run on
+        Input is read in chunks (memory stays bounded on any input size); within a chunk, lines are \
+        sorted by length and packed into batches of --batch-size lines without padding, run on \
         --threads threads, and written back in input order.
 
         Examples:
