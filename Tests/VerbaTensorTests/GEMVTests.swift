@@ -3,7 +3,8 @@ import VerbaTensor
 import XCTest
 
 final class GEMVTests: XCTestCase {
-    private let shapes = [(1, 1), (1, 17), (3, 3), (5, 383), (17, 1537), (383, 17), (64, 768), (1537, 5), (96, 1024), (257, 300)]
+    private let shapes = [(1, 1), (1, 17), (3, 3), (5, 383), (17, 1537), (383, 17), (64, 768), (1537, 5), (96, 1024),
+                          (257, 300), (21, 4096), (13, 4111), (40, 1025)]
 
     func testGemvMatchesReference() {
         for (rows, cols) in shapes {
