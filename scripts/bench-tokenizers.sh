@@ -56,7 +56,7 @@ if [ ! -s "$corpus" ] && [ -z "${CORPUS:-}" ]; then
     done
     mv "$tmp" "$corpus"
 fi
-bytes=$(stat -c %s "$corpus")
+bytes=$(stat -L -c %s "$corpus")
 [ "$bytes" -gt 0 ] || { echo "bench: empty corpus (apt-get install fortunes fortunes-de ...)" >&2; exit 1; }
 
 # run_verba NAME THREADS ARGS... : one timed run; sets secs, kb (peak RSS), status. Output: $out/verba-NAME.ids
@@ -88,6 +88,9 @@ minof() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || (b != "" && b < a)) pr
 maxof() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { print (b > a ? b : a) }'; }
 
 results=$out/tokenizers-results.tsv
+runs=$out/tokenizers-runs.tsv  # every timed run: tokenizer, what, seconds
+printf 'tokenizer\twhat\tseconds\n' > "$runs"
+log() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$runs"; }
 printf 'tokenizer\tverba 1T MB/s\treference\tref MB/s\tverba/ref\tverba %dT MB/s\tscaling\tverba peak MB\tref peak MB\tHF batch MB/s\tids check\n' \
     "$threads" > "$results"
 
@@ -101,14 +104,16 @@ bench_one() {  # NAME VERBA_TOKENIZER REF_KIND REF_PATH REF_LABEL
         echo "bench: $name, run $((r + 1)) of $REPEAT" >&2
         run_verba "$name" 1 --tokenizer "$tok"
         [ "$status" = 0 ] || failed=1
-        if [ "$status" = 0 ]; then best1=$(minof "$best1" "$secs"); vkb=$(maxof "$vkb" "$kb"); fi
+        if [ "$status" = 0 ]; then best1=$(minof "$best1" "$secs"); vkb=$(maxof "$vkb" "$kb"); log "$name" verba-1T "$secs"; fi
         local checkargs=()
         if [ "$r" = 0 ] && [ "$failed" = 0 ]; then checkargs=(--check "$out/verba-$name.ids" --check-lines 5000); fi
         run_ref "${refargs[@]}" --repeat 1 "${checkargs[@]}"
         bestr=$(minof "$bestr" "$(field "$ref_json" seconds)"); rkb=$(maxof "$rkb" "$ref_kb")
+        log "$name" reference "$(field "$ref_json" seconds)"
         if [ "$r" = 0 ] && [ "$failed" = 0 ]; then check=$(field "$ref_json" check); fi
         run_verba "$name-mt" "$threads" --tokenizer "$tok"
-        if [ "$status" = 0 ]; then bestn=$(minof "$bestn" "$secs"); vkb=$(maxof "$vkb" "$kb"); else failed=1; fi
+        if [ "$status" = 0 ]; then bestn=$(minof "$bestn" "$secs"); vkb=$(maxof "$vkb" "$kb"); log "$name" "verba-${threads}T" "$secs"
+        else failed=1; fi
     done
     if [ "$failed" = 0 ]; then
         if cmp -s "$out/verba-$name.ids" "$out/verba-$name-mt.ids"; then check="$check; ${threads}T output identical"
@@ -117,6 +122,7 @@ bench_one() {  # NAME VERBA_TOKENIZER REF_KIND REF_PATH REF_LABEL
     if [ "$kind" = hf ]; then
         run_ref --hf "$path" --batch --repeat 1
         batch=$(mbps "$(field "$ref_json" seconds)")
+        log "$name" hf-batch "$(field "$ref_json" seconds)"
     fi
     local v1 vn rr
     v1=$(mbps "$best1"); vn=$(mbps "$bestn"); rr=$(mbps "$bestr")
@@ -137,7 +143,7 @@ avx512=no; grep -q avx512f /proc/cpuinfo && avx512=yes
 echo
 echo "CPU: $cpu, $threads cores, AVX-512: $avx512"
 echo "corpus: $corpus, $(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }') MB, $(wc -l < "$corpus") lines;" \
-     "best of $REPEAT runs (HF batch: 1); $(($(date +%s) - start)) s"
+     "best of $REPEAT rounds (HF batch: 1); $(($(date +%s) - start)) s; every run in $runs"
 echo "verba 1T: --threads 1, whole process (load + stdin -> ids in a file); ${threads}T: --threads $threads;" \
      "reference: its encode loop only, one Python process; MB = 10^6 bytes"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other processes slow every figure; compare ratios)"
