@@ -175,11 +175,10 @@ extension Tokenizer {
             var merges: [(String, String)] = []
             merges.reserveCapacity(g.merges.count)
             for (i, m) in g.merges.enumerated() {
-                let parts = m.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
-                guard parts.count == 2 else {
+                guard let pair = splitMerge(m) else {
                     throw TokenizerError.malformed(path: path, reason: "GGUF: merge \(i + 1) \"\(m)\" is not two tokens separated by a space")
                 }
-                merges.append((String(parts[0]), String(parts[1])))
+                merges.append(pair)
             }
             let pattern: SplitPattern
             switch g.pre ?? "gpt-2" {
@@ -209,7 +208,7 @@ extension Tokenizer {
                 : TemplateProcessing(single: layout, pair: layout + [.sequence(isB: true, typeId: 1)], specialTokens: specials)
             let preJSON: JSONValue = pattern == .gpt2 ? byteLevelJSON(addPrefixSpace: false, useRegex: true)
                 : .object([("type", .string("Sequence")), ("pretokenizers", .array([
-                    .object([("type", .string("Split")), ("pattern", .object([("Regex", .string(pattern.regex))])),
+                    .object([("type", .string("Split")), ("pattern", .object([("Regex", .string(pattern.hfRegex))])),
                              ("behavior", .string("Isolated")), ("invert", .bool(false))]),
                     byteLevelJSON(addPrefixSpace: false, useRegex: false),
                 ]))])
@@ -218,12 +217,15 @@ extension Tokenizer {
                              preTokenizerJSON: preJSON)
         case "bert":
             for (i, t) in g.tokens.enumerated() {
-                let isControl = g.tokenTypes.isEmpty ? (t.hasPrefix("[") && t.hasSuffix("]")) : g.tokenTypes[i] == 3
+                // Scalars and bytes, not Characters: "▁" followed by a combining mark is one Character.
+                let u = Array(t.utf8)
+                let bracketed = u.first == UInt8(ascii: "[") && u.last == UInt8(ascii: "]")
+                let isControl = !g.tokenTypes.isEmpty && g.tokenTypes[i] == 3
                 let bert: String
-                if isControl || (t.hasPrefix("[") && t.hasSuffix("]")) {
+                if isControl || bracketed {
                     bert = t
-                } else if t.hasPrefix("\u{2581}") {
-                    bert = String(t.unicodeScalars.dropFirst())
+                } else if t.unicodeScalars.first == "\u{2581}" {
+                    bert = String(String.UnicodeScalarView(t.unicodeScalars.dropFirst()))
                 } else {
                     bert = "##" + t
                 }

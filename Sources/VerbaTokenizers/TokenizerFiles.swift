@@ -73,19 +73,19 @@ extension Tokenizer {
         }
         let vocab = try TokenizerJSONReader(path: vocabJSON).vocab(vocabValue)
         let text = try readFile(mergesTxt)
-        guard let s = String(validating: text, as: UTF8.self) else {
-            throw TokenizerError.malformed(path: mergesTxt, reason: "not valid UTF-8")
-        }
         var merges: [(String, String)] = []
-        for (i, line) in s.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            var l = Substring(line)
-            if l.hasSuffix("\r") { l = l.dropLast() }
-            if l.isEmpty || (i == 0 && l.hasPrefix("#version")) { continue }
-            let parts = l.split(separator: " ", omittingEmptySubsequences: false)
-            guard parts.count == 2 else {
+        // Lines split on UTF-8 bytes (a "\r\n" is one Swift Character, so String.split would miss it).
+        for (i, raw) in text.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
+            var line = Array(raw)
+            if line.last == 0x0D { line.removeLast() }
+            guard let l = String(validating: line, as: UTF8.self) else {
+                throw TokenizerError.malformed(path: mergesTxt, reason: "line \(i + 1) is not valid UTF-8")
+            }
+            if l.isEmpty || (i == 0 && l.utf8.starts(with: "#version".utf8)) { continue }
+            guard let pair = splitMerge(l) else {
                 throw TokenizerError.malformed(path: mergesTxt, reason: "line \(i + 1) is not two tokens separated by one space")
             }
-            merges.append((String(parts[0]), String(parts[1])))
+            merges.append(pair)
         }
         let model = try BPE(vocab: vocab, merges: merges, options: BPE.Options(byteLevel: true), path: mergesTxt)
         let pre = ByteLevelPreTokenizer(addPrefixSpace: false, useRegex: true, trimOffsets: true)
@@ -152,7 +152,7 @@ extension Tokenizer {
         let model = try BPE(tiktokenData: data, path: path)
         let added = specials.map { AddedToken(content: $0.0, id: $0.1, special: true, normalized: false) }
         let preJSON: JSONValue = .object([("type", .string("Sequence")), ("pretokenizers", .array([
-            .object([("type", .string("Split")), ("pattern", .object([("Regex", .string(pattern.regex))])),
+            .object([("type", .string("Split")), ("pattern", .object([("Regex", .string(pattern.hfRegex))])),
                      ("behavior", .string("Isolated")), ("invert", .bool(false))]),
             byteLevelJSON(addPrefixSpace: false, useRegex: false),
         ]))])

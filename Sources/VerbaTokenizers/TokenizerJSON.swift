@@ -93,7 +93,7 @@ struct TokenizerJSONReader {
                 throw fail("pre_tokenizer Split has no pattern")
             }
             let behavior = v["behavior"]?.stringValue ?? "Isolated"
-            guard v["pattern"]?["Regex"] != nil, let pattern = SplitPattern(regex: regex), behavior == "Isolated",
+            guard v["pattern"]?["Regex"] != nil, let pattern = SplitPattern(regex: regex) ?? SplitPattern(hfRegex: regex), behavior == "Isolated",
                   !bool(v, "invert", false) else {
                 throw unsupported("Split pre-tokenizer (pattern \(regex), behavior \(behavior)); known: the GPT-2, cl100k, llama3, qwen2 and o200k patterns, Isolated")
             }
@@ -230,9 +230,8 @@ struct TokenizerJSONReader {
             merges.reserveCapacity(list.count)
             for (i, m) in list.enumerated() {
                 if let s = m.stringValue {
-                    let parts = s.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
-                    guard parts.count == 2 else { throw fail("model.merges[\(i)] \"\(s)\" is not two tokens separated by a space") }
-                    merges.append((String(parts[0]), String(parts[1])))
+                    guard let pair = splitMerge(s) else { throw fail("model.merges[\(i)] \"\(s)\" is not two tokens separated by a space") }
+                    merges.append(pair)
                 } else if let a = m.arrayValue, a.count == 2, let x = a[0].stringValue, let y = a[1].stringValue {
                     merges.append((x, y))
                 } else {
@@ -393,5 +392,29 @@ extension BPE {
             merges.append((id, ByteLevel.encode(parts[0]), ByteLevel.encode(parts[1])))
         }
         return merges.map { ($0.a, $0.b) }
+    }
+}
+
+/// Splits a merge written "a b" into its two tokens (on UTF-8 spaces, never on grapheme clusters);
+/// nil unless there are exactly two parts, as Hugging Face requires.
+func splitMerge(_ s: String) -> (String, String)? {
+    let bytes = Array(s.utf8)
+    guard let space = bytes.firstIndex(of: 0x20), !bytes[(space + 1)...].contains(0x20) else { return nil }
+    return (String(decoding: bytes[..<space], as: UTF8.self), String(decoding: bytes[(space + 1)...], as: UTF8.self))
+}
+
+extension SplitPattern {
+    /// The pattern as a `tokenizer.json` regex that Hugging Face (Oniguruma) reads with the same
+    /// meaning: Oniguruma takes `{1,3}+` as a repetition of `{1,3}`, not as possessive, so cl100k's
+    /// `\p{N}{1,3}+` is written `\p{N}{1,3}` (the same matches: nothing follows it in its branch).
+    var hfRegex: String { regex.replacingOccurrences(of: #"\p{N}{1,3}+"#, with: #"\p{N}{1,3}"#) }
+
+    /// Recognizes the Hugging Face spelling written by `hfRegex`.
+    init?(hfRegex: String) {
+        for p in SplitPattern.allCases where p.hfRegex == hfRegex {
+            self = p
+            return
+        }
+        return nil
     }
 }

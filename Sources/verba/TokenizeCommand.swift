@@ -185,7 +185,7 @@ final class LineEncoder: @unchecked Sendable {
         let lineCount = ends.count
         if workers == 1 || lineCount < 2 {
             var out: [UInt8] = []
-            out.reserveCapacity(text.count * 2)
+            out.reserveCapacity(min(text.count * 2, 1 << 22))
             text.withUnsafeBufferPointer { p in
                 var start = 0
                 for end in ends {
