@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
-"""Checks that a GPT folder written by `verba train lm` loads in Hugging Face transformers unchanged and
-computes what verba computes.
+"""Checks that a model folder written by `verba train lm` / `verba train classifier` loads in Hugging Face
+transformers unchanged and computes what verba computes.
 
-  /work/pyenv/bin/python scripts/check_hf_load.py MODEL_DIR [--verba .build/release/verba]
+  /work/pyenv/bin/python scripts/check_hf_load.py MODEL_DIR [--verba .build/release/verba] [--tsv dev.tsv]
+
+For a GPT folder (model_type gpt2):
 
 1. GPT2LMHeadModel.from_pretrained(MODEL_DIR) loads with no missing or unexpected weights, and the
    tokenizer.json loads in `tokenizers`.
 2. Perplexity of a few texts (shorter than the context) from transformers (float32) equals
    `verba perplexity --model MODEL_DIR` within 1e-4 relative.
 3. Greedy continuations (20 tokens) from transformers equal `verba generate --temperature 0`.
+For a classifier folder (model_type bert): BertForSequenceClassification loads with no missing or
+unexpected weights; on TSV lines (label<TAB>text; default: a few built-in lines) its label probabilities
+equal `verba classify --model MODEL_DIR --format jsonl` within 1e-4, and its accuracy is printed.
 Exits 1 on any mismatch. (The Swift test TrainingTests.testExportedGPTFolderMatchesTrainerForward checks
 that verba's inference gives the trainer's own logits within 1e-4.)
 """
@@ -27,11 +32,54 @@ TEXTS = [
 PROMPTS = ["And it came to pass", "The computer", "Love is"]
 
 
+def check_classifier(a):
+    import json
+    from transformers import BertForSequenceClassification
+    model, info = BertForSequenceClassification.from_pretrained(a.model, output_loading_info=True, torch_dtype=torch.float32)
+    model.eval()
+    ok = not info["missing_keys"] and not info["unexpected_keys"]
+    print(f"load: missing {sorted(info['missing_keys'])}, unexpected {sorted(info['unexpected_keys'])}")
+    tok = Tokenizer.from_file(os.path.join(a.model, "tokenizer.json"))
+    if a.tsv:
+        rows = [l.rstrip("\n").split("\t", 1) for l in open(a.tsv, encoding="utf-8") if "\t" in l][: a.limit]
+    else:
+        rows = [["en", "The quick brown fox jumps over the lazy dog."], ["de", "Wer zuletzt lacht, lacht am besten."],
+                ["ru", "Тише едешь, дальше будешь."], ["zh", "学而时习之，不亦说乎"]]
+    labels = model.config.id2label
+    hf_probs = []
+    with torch.no_grad():
+        for _, text in rows:
+            ids = tok.encode(text).ids[: model.config.max_position_embeddings]
+            logits = model(torch.tensor([ids])).logits[0]
+            hf_probs.append(torch.softmax(logits.double(), -1).tolist())
+    correct = sum(labels[max(range(len(p)), key=p.__getitem__)] == lab for (lab, _), p in zip(rows, hf_probs))
+    print(f"transformers accuracy {correct / len(rows):.4f} on {len(rows)} lines")
+    out = subprocess.run([a.verba, "classify", "--model", a.model, "--format", "jsonl"],
+                         input="".join(t + "\n" for _, t in rows).encode(), capture_output=True)
+    if out.returncode != 0:
+        print("verba classify failed:", out.stderr.decode()[:500]); return False
+    worst = 0.0
+    for line, p in zip(out.stdout.decode().splitlines(), hf_probs):
+        mine = json.loads(line)
+        scores = mine.get("scores", mine) if isinstance(mine, dict) else mine
+        for i, name in labels.items():
+            worst = max(worst, abs(float(scores[name]) - p[int(i)]))
+    print(f"verba classify vs transformers: max probability difference {worst:.2e}")
+    return ok and worst <= 1e-4
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
     ap.add_argument("--verba", default=".build/release/verba")
+    ap.add_argument("--tsv")
+    ap.add_argument("--limit", type=int, default=1000)
     a = ap.parse_args()
+    import json
+    if json.load(open(os.path.join(a.model, "config.json"))).get("model_type") == "bert":
+        ok = check_classifier(a)
+        print("OK" if ok else "MISMATCH")
+        sys.exit(0 if ok else 1)
     model, info = GPT2LMHeadModel.from_pretrained(a.model, output_loading_info=True, torch_dtype=torch.float32)
     model.eval()
     bad = [k for k in info["missing_keys"] if k != "lm_head.weight"] + list(info["unexpected_keys"])
