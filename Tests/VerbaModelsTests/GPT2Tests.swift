@@ -197,6 +197,34 @@ final class GPT2Tests: XCTestCase {
         XCTAssertEqual(u.push(Array("!x".utf8)).ready, [])
     }
 
+    func testGeneratorStopsWhenTheContextIsFull() throws {
+        let g = try GPT2Generator(folder: smallFolder)
+        let n = g.model.config.contextLength
+        let options = GenerationOptions(maxTokens: 500, sampling: .greedy, ignoreEOS: true)
+        let prompt = try g.promptIds("Hello world")
+        let r = try g.generate(promptIds: prompt, options: options)
+        XCTAssertEqual(r.stopReason, .contextFull)
+        XCTAssertEqual(prompt.count + r.ids.count, n + 1)  // the last token needs no position of its own
+        XCTAssertEqual(r.stats.decodeTokens, r.ids.count)
+        // A prompt that fills the context still yields one token; one more is an error.
+        let full = Array(repeating: 5, count: n)
+        XCTAssertEqual(try g.generate(promptIds: full, options: options).ids.count, 1)
+        XCTAssertThrowsError(try g.generate(promptIds: full + [5], options: options)) { e in
+            XCTAssertTrue("\(e)".contains("context"), "\(e)")
+        }
+        // Greedy text through the tokenizer and the incremental decoder equals transformers' decode.
+        let expected = try loadJSON(smallFolder + "/expected.json")
+        let c = try XCTUnwrap((expected["greedy"] as? [[String: Any]])?.first)
+        var streamed = ""
+        let out = try g.generate(prompt: c["text"] as! String,
+                                 options: GenerationOptions(maxTokens: ints(c["generated"]).count, sampling: .greedy, ignoreEOS: true)) {
+            streamed += $0
+        }
+        XCTAssertEqual(out.ids, ints(c["generated"]))
+        XCTAssertEqual(streamed, c["generated_text"] as? String)
+        XCTAssertEqual(out.text, streamed)
+    }
+
     func testBadInputErrors() throws {
         let model = try GPT2Model(folder: smallFolder)
         let n = model.config.contextLength
