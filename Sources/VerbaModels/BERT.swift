@@ -272,8 +272,13 @@ public final class BertModel: @unchecked Sendable {
 
     /// Runs the encoder over `inputs` (already validated) packed into `ws`; afterwards sequence s's token
     /// vectors are rows `ws.offsets[s]..<ws.offsets[s+1]` of `ws.x` (N, C).
+    ///
+    /// With `firstTokenOnly` (the pooler, CLS pooling), the last layer runs attention for the first query
+    /// of each sequence only and its projections and feed-forward on those rows only (keys and values
+    /// still cover every token); afterwards row s of `ws.x` is sequence s's first token (ws.offsets is
+    /// 0, 1, ..., B). Inputs must then be non-empty.
     /// - Complexity: about 2·N·(4C² + 2·C·I) + 4·Σ T_s²·C flops per layer.
-    func forward<S: Collection>(_ inputs: S, into ws: EncoderWorkspace) where S.Element == BertInput {
+    func forward<S: Collection>(_ inputs: S, into ws: EncoderWorkspace, firstTokenOnly: Bool = false) where S.Element == BertInput {
         let c = config.hiddenSize, inner = config.intermediateSize
         var offsets = [0]
         offsets.reserveCapacity(inputs.count + 1)
@@ -306,7 +311,9 @@ public final class BertModel: @unchecked Sendable {
         ws.x.update(repeating: 0, count: n * c)
         biasResidualLayerNorm(ws.tmp, bias: ws.zeros, residual: ws.x, gamma: embG.pointer, beta: embB.pointer,
                               rows: n, n: c, eps: config.layerNormEps)
-        for layer in layers {
+        var m = n   // rows the layer runs on (all tokens, or one per sequence in a first-token-only last layer)
+        for (li, layer) in layers.enumerated() {
+            let firstOnly = firstTokenOnly && li == layers.count - 1
             // Every product starts from its bias (C = bias rows, then C += A·Wᵀ): no separate bias pass.
             // Attention: qkv = x·Wqkvᵀ + b; ctx = softmax(q·kᵀ/√d)·v per head; x = LN1(x + ctx·Woᵀ + bo).
             fillRows(ws.qkv, with: layer.bqkv.pointer, rows: n, n: 3 * c)
@@ -314,30 +321,42 @@ public final class BertModel: @unchecked Sendable {
             ws.mask.withUnsafeBufferPointer { m in
                 packedSelfAttention(qkv: ws.qkv, out: ws.ctx, offsets: offsets, keyMask: anyMask ? m.baseAddress : nil,
                                     heads: config.headCount, headDim: config.headDim,
-                                    sequences: 0..<(offsets.count - 1), scratch: ws.scratch)
+                                    sequences: 0..<(offsets.count - 1), scratch: ws.scratch, firstQueryOnly: firstOnly)
             }
-            fillRows(ws.tmp, with: layer.bo.pointer, rows: n, n: c)
-            matmul(ws.ctx, layer.wo.pointer, ws.tmp, m: n, n: c, k: c, transposeB: true, beta: 1)
+            if firstOnly {
+                // Keep the first row of every sequence: row s ← row offsets[s] (never a later source).
+                let b = offsets.count - 1
+                for s in 0..<b {
+                    precondition(offsets[s + 1] > offsets[s], "forward: empty sequence with firstTokenOnly")
+                    if offsets[s] == s { continue }
+                    (ws.ctx + s * c).update(from: ws.ctx + offsets[s] * c, count: c)
+                    (ws.x + s * c).update(from: ws.x + offsets[s] * c, count: c)
+                }
+                m = b
+                ws.offsets = Array(0...b)
+            }
+            fillRows(ws.tmp, with: layer.bo.pointer, rows: m, n: c)
+            matmul(ws.ctx, layer.wo.pointer, ws.tmp, m: m, n: c, k: c, transposeB: true, beta: 1)
             biasResidualLayerNorm(ws.tmp, bias: ws.zeros, residual: ws.x, gamma: layer.ln1g.pointer,
-                                  beta: layer.ln1b.pointer, rows: n, n: c, eps: config.layerNormEps)
+                                  beta: layer.ln1b.pointer, rows: m, n: c, eps: config.layerNormEps)
             // Feed-forward: x = LN2(x + act(x·W1ᵀ + b1)·W2ᵀ + b2).
             switch config.activation {
             case .geluErf:
-                matmul(ws.x, layer.w1.pointer, ws.hidden, m: n, n: inner, k: c, transposeB: true)
-                biasGeluErf(ws.hidden, bias: layer.b1.pointer, rows: n, n: inner)
+                matmul(ws.x, layer.w1.pointer, ws.hidden, m: m, n: inner, k: c, transposeB: true)
+                biasGeluErf(ws.hidden, bias: layer.b1.pointer, rows: m, n: inner)
             case .geluTanh:
-                fillRows(ws.hidden, with: layer.b1.pointer, rows: n, n: inner)
-                matmul(ws.x, layer.w1.pointer, ws.hidden, m: n, n: inner, k: c, transposeB: true, beta: 1)
-                geluTanh(ws.hidden, count: n * inner)
+                fillRows(ws.hidden, with: layer.b1.pointer, rows: m, n: inner)
+                matmul(ws.x, layer.w1.pointer, ws.hidden, m: m, n: inner, k: c, transposeB: true, beta: 1)
+                geluTanh(ws.hidden, count: m * inner)
             case .relu:
-                fillRows(ws.hidden, with: layer.b1.pointer, rows: n, n: inner)
-                matmul(ws.x, layer.w1.pointer, ws.hidden, m: n, n: inner, k: c, transposeB: true, beta: 1)
-                for i in 0..<(n * inner) { ws.hidden[i] = max(ws.hidden[i], 0) }
+                fillRows(ws.hidden, with: layer.b1.pointer, rows: m, n: inner)
+                matmul(ws.x, layer.w1.pointer, ws.hidden, m: m, n: inner, k: c, transposeB: true, beta: 1)
+                for i in 0..<(m * inner) { ws.hidden[i] = max(ws.hidden[i], 0) }
             }
-            fillRows(ws.tmp, with: layer.b2.pointer, rows: n, n: c)
-            matmul(ws.hidden, layer.w2.pointer, ws.tmp, m: n, n: c, k: inner, transposeB: true, beta: 1)
+            fillRows(ws.tmp, with: layer.b2.pointer, rows: m, n: c)
+            matmul(ws.hidden, layer.w2.pointer, ws.tmp, m: m, n: c, k: inner, transposeB: true, beta: 1)
             biasResidualLayerNorm(ws.tmp, bias: ws.zeros, residual: ws.x, gamma: layer.ln2g.pointer,
-                                  beta: layer.ln2b.pointer, rows: n, n: c, eps: config.layerNormEps)
+                                  beta: layer.ln2b.pointer, rows: m, n: c, eps: config.layerNormEps)
         }
     }
 
@@ -362,7 +381,8 @@ public final class BertModel: @unchecked Sendable {
     ///
     /// Batches run in parallel on `ThreadPool.shared` (each worker runs whole batches, BLAS single-threaded
     /// inside); a single batch runs on the caller, where `matmul` itself splits across the pool.
-    func runBatched(_ inputs: [BertInput], batchSize: Int, _ body: (Range<Int>, EncoderWorkspace) -> Void) {
+    func runBatched(_ inputs: [BertInput], batchSize: Int, firstTokenOnly: Bool = false,
+                    _ body: (Range<Int>, EncoderWorkspace) -> Void) {
         let batchSize = max(1, batchSize)
         var batches: [Range<Int>] = []
         var i = 0
@@ -370,13 +390,13 @@ public final class BertModel: @unchecked Sendable {
         let pool = ThreadPool.shared
         if batches.count <= 1 || pool.threadCount == 1 || pool.isBusy {
             let ws = workspaces.take()
-            for b in batches { forward(inputs[b], into: ws); body(b, ws) }
+            for b in batches { forward(inputs[b], into: ws, firstTokenOnly: firstTokenOnly); body(b, ws) }
             workspaces.give(ws)
             return
         }
         pool.parallelFor(count: batches.count) { k in
             let ws = workspaces.take()
-            forward(inputs[batches[k]], into: ws)
+            forward(inputs[batches[k]], into: ws, firstTokenOnly: firstTokenOnly)
             body(batches[k], ws)
             workspaces.give(ws)
         }
@@ -385,12 +405,14 @@ public final class BertModel: @unchecked Sendable {
     /// Runs the encoder over `inputs` sorted by length (longest first, so that batches hold sequences of
     /// similar length and workers finish together) and calls `body(i, rows)` for every input i with its
     /// (T_i, C) token vectors, valid only during the call. Calls may come from several threads at once
-    /// (for different i). Inputs must be valid (`validate`).
-    func runSorted(_ inputs: [BertInput], batchSize: Int, _ body: (Int, UnsafePointer<Float>) -> Void) {
+    /// (for different i). Inputs must be valid (`validate`). With `firstTokenOnly` (inputs non-empty),
+    /// only the first row of each input is computed in the last layer and only it may be read.
+    func runSorted(_ inputs: [BertInput], batchSize: Int, firstTokenOnly: Bool = false,
+                   _ body: (Int, UnsafePointer<Float>) -> Void) {
         let order = inputs.indices.sorted { inputs[$0].ids.count > inputs[$1].ids.count || (inputs[$0].ids.count == inputs[$1].ids.count && $0 < $1) }
         let sorted = order.map { inputs[$0] }
         let c = config.hiddenSize
-        runBatched(sorted, batchSize: batchSize) { range, ws in
+        runBatched(sorted, batchSize: batchSize, firstTokenOnly: firstTokenOnly) { range, ws in
             for (k, s) in range.enumerated() { body(order[s], ws.x + ws.offsets[k] * c) }
         }
     }
@@ -419,7 +441,7 @@ public final class BertModel: @unchecked Sendable {
         }
         let c = config.hiddenSize
         let out = inputs.map { _ in FloatTensor(shape: [c]) }
-        runBatched(inputs, batchSize: batchSize) { range, ws in
+        runBatched(inputs, batchSize: batchSize, firstTokenOnly: true) { range, ws in
             for (k, s) in range.enumerated() { self.pool(ws.x + ws.offsets[k] * c, into: out[s].pointer) }
         }
         return out.map { $0.toArray() }

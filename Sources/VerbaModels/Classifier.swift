@@ -91,7 +91,7 @@ public final class SequenceClassifier: @unchecked Sendable {
         let c = model.config.hiddenSize, l = labels.count
         var results = [ClassificationResult](repeating: ClassificationResult(logits: [], scores: []), count: inputs.count)
         results.withUnsafeMutableBufferPointer { out in
-            model.runSorted(inputs, batchSize: batchSize) { i, rows in
+            model.runSorted(inputs, batchSize: batchSize, firstTokenOnly: true) { i, rows in
                 var pooled = [Float](repeating: 0, count: c)
                 pooled.withUnsafeMutableBufferPointer { model.pool(rows, into: $0.baseAddress!) }
                 var logits = [Float](repeating: 0, count: l)

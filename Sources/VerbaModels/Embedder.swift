@@ -265,7 +265,9 @@ public final class Embedder: @unchecked Sendable {
         let c = dimension
         let out = FloatTensor(shape: [inputs.count, c])
         let pooling = self.pooling, normalize = self.normalize
-        model.runSorted(inputs, batchSize: batchSize) { i, rows in
+        // CLS pooling reads only the first token: the last layer computes only that row.
+        let firstOnly = pooling == .cls && inputs.allSatisfy { !$0.ids.isEmpty && $0.attentionMask == nil }
+        model.runSorted(inputs, batchSize: batchSize, firstTokenOnly: firstOnly) { i, rows in
             Embedder.pool(rows, count: inputs[i].ids.count, mask: inputs[i].attentionMask, c: c,
                           pooling: pooling, normalize: normalize, into: out.pointer + i * c)
         }

@@ -155,11 +155,13 @@ public func referenceBiasResidualLayerNorm(_ x: UnsafePointer<Float>, bias: Unsa
 /// `offsets[s]..<offsets[s+1]`; tokens attend only within their sequence. `keyMask`, when given (N), is
 /// the attention mask: keys with mask 0 get −3.4e38 added to their score (as transformers does), so they
 /// receive no weight. Writes softmax(q·kᵀ/√headDim)·v for every token and head into `out` (N, C).
-/// `scratch` needs `attentionScratchCount(maxLength:headDim:)` floats.
-/// - Complexity: O(Σ T_s² · C).
+/// `scratch` needs `attentionScratchCount(maxLength:headDim:)` floats. With `firstQueryOnly`, only the
+/// first token of each sequence is computed (its row of `out`; the other rows are left as they were).
+/// - Complexity: O(Σ T_s² · C), or O(Σ T_s · C) with `firstQueryOnly`.
 public func packedSelfAttention(qkv: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, offsets: [Int],
                                 keyMask: UnsafePointer<Int32>?, heads: Int, headDim: Int,
-                                sequences: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
+                                sequences: Range<Int>, scratch: UnsafeMutablePointer<Float>,
+                                firstQueryOnly: Bool = false) {
     precondition(sequences.upperBound < offsets.count && heads > 0 && headDim > 0)
     let c = heads * headDim, stride = 3 * c
     let scale = 1 / Float(headDim).squareRoot()
@@ -178,10 +180,11 @@ public func packedSelfAttention(qkv: UnsafePointer<Float>, out: UnsafeMutablePoi
                 for d in 0..<headDim { kT[d * tPad + j] = k[d] }
             }
             if tPad > t { for d in 0..<headDim { (kT + d * tPad + t).update(repeating: 0, count: tPad - t) } }
+            let queries = firstQueryOnly ? 1 : t
             var i = 0
-            while i < t {
+            while i < queries {
                 // Four queries at a time (the last block repeats its last query).
-                let rows = min(4, t - i)
+                let rows = min(4, queries - i)
                 let q0 = qkv + (start + i) * stride + h * headDim
                 let q1 = rows > 1 ? q0 + stride : q0
                 let q2 = rows > 2 ? q0 + 2 * stride : q1

@@ -98,6 +98,18 @@ final class BERTTests: XCTestCase {
         for i in 0..<5 { XCTAssertEqual(some[i], Array(UnsafeBufferPointer(start: result.vectors.pointer + i * 384, count: 384))) }
     }
 
+    func testClsPoolingIsTheFirstHiddenState() throws {
+        let (_, fx) = try requireModel()
+        let embedder = try Embedder(folder: Self.minilm, pooling: .cls, normalize: false)
+        let vectors = try embedder.embed(inputs: fx.hiddenRows.map { BertInput(ids: fx.ids[$0]) })
+        var offset = 0
+        for (k, row) in fx.hiddenRows.enumerated() {
+            let v = UnsafeBufferPointer(start: vectors.pointer + k * 384, count: 384)
+            XCTAssertLessThan(maxDifference(v, fx.hidden[offset..<(offset + 384)]), 1e-4, "sentence \(row)")
+            offset += fx.ids[row].count * 384
+        }
+    }
+
     func testBatchedEqualsOneAtATime() throws {
         let (model, fx) = try requireModel()
         let inputs = fx.ids.map { BertInput(ids: $0) }
@@ -238,6 +250,15 @@ final class BERTTests: XCTestCase {
                                                  heads: heads, headDim: headDim)
                 }
                 for i in fast.indices { XCTAssertEqual(fast[i], slow[i], accuracy: 1e-5, "headDim \(headDim) mask \(useMask) at \(i)") }
+            }
+            // Only the first query of each sequence.
+            var first = [Float](repeating: 0, count: n * c), all = first
+            packedSelfAttention(qkv: qkv, out: &first, offsets: offsets, keyMask: nil, heads: heads, headDim: headDim,
+                                sequences: 0..<lengths.count, scratch: &scratch, firstQueryOnly: true)
+            referencePackedSelfAttention(qkv: qkv, out: &all, offsets: offsets, keyMask: nil, heads: heads, headDim: headDim)
+            for s in 0..<lengths.count {
+                for j in 0..<c { XCTAssertEqual(first[offsets[s] * c + j], all[offsets[s] * c + j], accuracy: 1e-5) }
+                if lengths[s] > 1 { XCTAssertEqual(first[(offsets[s] + 1) * c], 0) }
             }
         }
     }
