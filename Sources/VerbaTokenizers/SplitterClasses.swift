@@ -29,6 +29,12 @@ enum CharClass {
 
     /// The class bits of Unicode scalar `s` (computed, not cached).
     static func compute(_ s: UInt32) -> UInt8 {
+        var lo = 0, hi = unicode16ClassOverrides.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            let r = unicode16ClassOverrides[mid]
+            if s < r.lo { hi = mid } else if s > r.hi { lo = mid + 1 } else { return r.cls }
+        }
         if isWhiteSpace(s) {
             return s == 0x0A || s == 0x0D ? space | newline : space
         }
