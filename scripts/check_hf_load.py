@@ -105,7 +105,7 @@ def main():
         with torch.no_grad():
             gen = model.generate(torch.tensor([ids]), max_new_tokens=20, do_sample=False, pad_token_id=0,
                                  eos_token_id=None)[0][len(ids):].tolist()
-        hf = tok.decode(gen, skip_special_tokens=False)
+        hf = tok.decode(gen, skip_special_tokens=True)   # verba generate prints no special tokens
         out = subprocess.run([a.verba, "generate", "--model", a.model, "--prompt", prompt, "--max-tokens", "20",
                               "--temperature", "0", "--ignore-eos"], capture_output=True)
         mine = out.stdout.decode()
