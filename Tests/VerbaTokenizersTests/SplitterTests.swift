@@ -94,6 +94,10 @@ final class SplitterTests: XCTestCase {
         XCTAssertEqual(pieces(.o200k, "HTTPServer McDonald's"), ["HTTPServer", " Mc", "Donald's"])
         XCTAssertEqual(pieces(.o200k, "getHTTPResponse"), ["get", "HTTPResponse"])
         XCTAssertEqual(pieces(.o200k, "a//\nb"), ["a", "//\n", "b"])
+        // Unicode 16.0 letters are letters (as in tiktoken); Unicode 17.0 ones are not yet.
+        XCTAssertEqual(pieces(.cl100k, "\u{1C89}'s"), ["\u{1C89}", "'s"])
+        XCTAssertEqual(pieces(.cl100k, "\u{10940}'s"), ["\u{10940}'", "s"])
+        XCTAssertEqual(pieces(.o200k, "\u{0295}Ab"), ["\u{0295}Ab"])  // U+0295 is Lo since 16.0 (was Ll)
     }
 
     func testIllFormedUTF8BytesAreOneCharacterEach() {
