@@ -84,7 +84,6 @@ struct Tokenize: ParsableCommand {
 /// Appends `ids` in decimal separated by single spaces: each id is formatted on the stack and
 /// appended in one piece.
 func appendIdList(_ ids: [Int], to out: inout [UInt8]) {
-    out.reserveCapacity(out.count + ids.count * 7)
     var buffer: (UInt64, UInt64, UInt64) = (0, 0, 0)
     withUnsafeMutableBytes(of: &buffer) { raw in
         let end = raw.count
