@@ -17,7 +17,7 @@ layers=4 heads=4 dim=128 context=128 batch=16
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, avx512f: $(grep -c avx512f /proc/cpuinfo || true); threads $threads; load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "config: $layers layers, dim $dim, $heads heads, context $context, batch $batch, vocab $(grep -o '"vocab_size": *[0-9]*' models/gpt-kjv-fortunes/config.json | grep -o '[0-9]*$')"
+echo "config: $layers layers, dim $dim, $heads heads, context $context, batch $batch, vocab $(grep -o '"vocab_size" *: *[0-9]*' models/gpt-kjv-fortunes/config.json | grep -o '[0-9]*$')"
 
 # verba: the last progress line's tok/s is the mean over all timed steps (excluding tokenization and export).
 "$verba" train lm --tokenizer "$tok" --corpus downloads/corpus-en/kjv.txt --layers $layers --heads $heads --dim $dim \
@@ -25,7 +25,7 @@ echo "config: $layers layers, dim $dim, $heads heads, context $context, batch $b
     --validation-every 0 --threads "$threads" --output "$work/verba" 2> "$work/verba.log"
 verba_tps=$(grep -o '| [0-9]* tok/s' "$work/verba.log" | tail -1 | grep -o '[0-9]*')
 
-vocab=$(grep -o '"vocab_size": *[0-9]*' models/gpt-kjv-fortunes/config.json | grep -o '[0-9]*$')
+vocab=$(grep -o '"vocab_size" *: *[0-9]*' models/gpt-kjv-fortunes/config.json | grep -o '[0-9]*$')
 torch_tps=$("$py" - "$threads" "$steps" $layers $heads $dim $context $batch "$vocab" <<'PY' 2>/dev/null
 import os, sys, time
 sys.path = [p for p in sys.path if p not in ("", os.getcwd())]
