@@ -20,3 +20,6 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 bash scripts/fetch-assets.sh
+# The random-weight GPT-2 124M folder the exactness tests compare with transformers' figures (numpy only).
+python3 -c "import numpy" 2>/dev/null || python3 -m pip install -q numpy
+bash scripts/make-gpt2-124m.sh
