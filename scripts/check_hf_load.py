@@ -49,8 +49,9 @@ def check_classifier(a):
     hf_probs = []
     with torch.no_grad():
         for _, text in rows:
-            ids = tok.encode(text).ids[: model.config.max_position_embeddings]
-            logits = model(torch.tensor([ids])).logits[0]
+            enc = tok.encode(text)   # padding/truncation as the tokenizer.json says; padding is masked out
+            n = model.config.max_position_embeddings
+            logits = model(torch.tensor([enc.ids[:n]]), attention_mask=torch.tensor([enc.attention_mask[:n]])).logits[0]
             hf_probs.append(torch.softmax(logits.double(), -1).tolist())
     correct = sum(labels[max(range(len(p)), key=p.__getitem__)] == lab for (lab, _), p in zip(rows, hf_probs))
     print(f"transformers accuracy {correct / len(rows):.4f} on {len(rows)} lines")
