@@ -167,11 +167,12 @@ public final class LMTrainer {
         }
     }
 
-    /// Saves the checkpoint, the loss curve and the exported model folder.
+    /// Saves the loss curve, the checkpoint and the exported model folder. The curve goes first: a kill
+    /// between the two leaves a curve ahead of the checkpoint (resuming drops the extra rows), never behind.
     public func checkpoint(step: Int) throws {
+        try curve.save()
         try TrainingCheckpoint.save(model: model, optimizer: optimizer, step: step, kind: "gpt",
                                     configJSON: model.config.jsonSignature, to: checkpointPath)
-        try curve.save()
         try model.exportHuggingFace(to: outputFolder, dtype: options.exportDType, bosId: eosId, eosId: eosId,
                                     metadata: ["verba_step": String(step)])
     }
