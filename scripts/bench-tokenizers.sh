@@ -45,17 +45,7 @@ echo "bench: building verba (release, $SCRATCH)" >&2
 swift build -c release --scratch-path "$SCRATCH" --product verba >&2
 verba=$SCRATCH/release/verba
 
-corpus=${CORPUS:-$out/fortunes.txt}
-if [ ! -s "$corpus" ] && [ -z "${CORPUS:-}" ]; then
-    echo "bench: building $corpus" >&2
-    tmp=$corpus.tmp
-    : > "$tmp"
-    (cd /usr/share/games/fortunes && find -L . -type f ! -name '*.dat' | LC_ALL=C sort) | while read -r f; do
-        p=/usr/share/games/fortunes/$f
-        if iconv -f UTF-8 -t UTF-8 "$p" >/dev/null 2>&1; then cat "$p" >> "$tmp"; fi
-    done
-    mv "$tmp" "$corpus"
-fi
+corpus=${CORPUS:-$(bash scripts/bench/fortunes-corpus.sh)}
 bytes=$(stat -L -c %s "$corpus")
 [ "$bytes" -gt 0 ] || { echo "bench: empty corpus (apt-get install fortunes fortunes-de ...)" >&2; exit 1; }
 

@@ -12,15 +12,7 @@ command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null;
 if [ -z "${VERBA:-}" ]; then swift build -c release --product verba >/dev/null; fi
 verba=${VERBA:-.build/release/verba}
 mkdir -p bench-out
-corpus=bench-out/fortunes.txt   # the same corpus as scripts/bench-tokenizers.sh
-if [ ! -s "$corpus" ]; then
-    : > "$corpus.tmp"
-    (cd /usr/share/games/fortunes && find -L . -type f ! -name '*.dat' | LC_ALL=C sort) | while read -r f; do
-        p=/usr/share/games/fortunes/$f
-        if iconv -f UTF-8 -t UTF-8 "$p" >/dev/null 2>&1; then cat "$p" >> "$corpus.tmp"; fi
-    done
-    mv "$corpus.tmp" "$corpus"
-fi
+corpus=$(bash scripts/bench/fortunes-corpus.sh)   # the same corpus as scripts/bench-tokenizers.sh
 mb=$(du -m "$corpus" | cut -f1)
 cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 avx512=$(grep -q avx512f /proc/cpuinfo && echo yes || echo no)
