@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VerbaModels
 import VerbaTensor
+import VerbaTokenizers
 
 /// `verba classify`: one line per input line, the best label and its probability (or every label's).
 struct Classify: ParsableCommand {
@@ -128,21 +129,11 @@ struct Classify: ParsableCommand {
     }
 }
 
-/// A JSON string literal for `s`.
+/// A JSON string literal for `s` (VerbaTokenizers' JSON writer escapes it).
 func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-        }
-    }
-    return out + "\""
+    var out: [UInt8] = []
+    appendJSONString(s, to: &out)
+    return String(decoding: out, as: UTF8.self)
 }
 
 /// Finds the models Verba ships in models/.
