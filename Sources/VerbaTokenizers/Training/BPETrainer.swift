@@ -120,11 +120,16 @@ public struct BPETrainer: Sendable {
             positions.append(pos)
             queue.push(.init(count: count, pair: pair, pos: Int32(positions.count - 1)))
         }
-        for (pair, pos) in whereToUpdate {
-            let c = pairCounts[pair] ?? 0
-            if c > 0 { enqueue(pair, count: c, pos: pos) }
+        /// Queues every pair in `whereToUpdate` whose count is positive, with its words, then empties it.
+        /// Entries of one pair with equal counts pop one after the other whatever their order.
+        func queueUpdatedPairs() {
+            for (pair, pos) in whereToUpdate {
+                let c = pairCounts[pair] ?? 0
+                if c > 0 { enqueue(pair, count: c, pos: pos) }
+            }
+            whereToUpdate.removeAll(keepingCapacity: true)
         }
-        whereToUpdate.removeAll()
+        queueUpdatedPairs()
 
         // 5. Merges.
         var merges: [(pair: UInt64, id: Int)] = []
@@ -158,12 +163,7 @@ public struct BPETrainer: Sendable {
                 pairCounts[ch.pair, default: 0] += Int(ch.delta) * counts[Int(ch.word)]
                 if ch.delta > 0 { whereToUpdate[ch.pair, default: []].appendUnique(ch.word) }
             }
-            // Entries of one pair with equal counts pop one after the other whatever their order.
-            for (pair, pos) in whereToUpdate {
-                let c = pairCounts[pair] ?? 0
-                if c > 0 { enqueue(pair, count: c, pos: pos) }
-            }
-            whereToUpdate.removeAll(keepingCapacity: true)
+            queueUpdatedPairs()
             if merges.count & 255 == 0 { progress?(merges.count) }
         }
         progress?(merges.count)
