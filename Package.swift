@@ -3,7 +3,7 @@ import PackageDescription
 
 // Every machine builds from source, so kernels are compiled for the CPU they run on
 // (AVX2 + FMA on Zen 3, AVX-512 on Zen 5): without this, SIMD `addProduct` lowers to scalar fmaf calls.
-let native: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=native", "-Xcc", "-O3"])]
+let native: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=native", "-Xcc", "-O3", "-enforce-exclusivity=unchecked"])]
 
 let package = Package(
     name: "Verba",
@@ -22,7 +22,8 @@ let package = Package(
                        providers: [.apt(["libutf8proc-dev"])]),
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
                        providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "VerbaTokenizers", dependencies: ["CUTF8Proc"], swiftSettings: native),
+        .target(name: "CVerbaSupport", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "VerbaTokenizers", dependencies: ["CUTF8Proc", "CVerbaSupport"], swiftSettings: native),
         .target(name: "VerbaTensor", dependencies: ["CBLAS"], swiftSettings: native),
         .target(name: "VerbaModels", dependencies: ["VerbaTensor", "VerbaTokenizers"], swiftSettings: native),
         .executableTarget(name: "verba", dependencies: [

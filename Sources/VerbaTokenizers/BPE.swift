@@ -217,24 +217,53 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
         }
         let w = firstWord(p, n)
         let h = hashBytes(p, n, firstWord: w)
+        // Fast byte-level models look in this thread's cache first: it holds the recent pieces, whole
+        // tokens included, in far fewer cache lines than the vocabulary table.
+        let cache = caches?.current()
+        if let cache {
+            let count = n <= PieceCache.maxKey ? cache.find(p, n, w, h, &ids) : cache.findLong(p, n, h, &ids)
+            if count > 0 {
+                if let ranges { appendRanges(ids, count, ranges) }
+                return
+            }
+        }
         if options.ignoreMerges || selfMerging != nil {
             let id = table.find(p, n, firstWord: w, hash: h, filtered: false)
             if id >= 0 && (options.ignoreMerges || selfMerging![id] != 0) {
                 ids.append(id)
                 ranges?.pointee.append(0..<n)
+                if let cache, n <= PieceCache.maxKey {
+                    var one = UInt32(truncatingIfNeeded: id)
+                    cache.insert(p, n, w, h, &one, 1)
+                }
                 return
             }
         }
-        if let caches {
-            let cache = caches.current()
+        if let cache {
             if n <= PieceCache.maxKey {
-                encodeCached(p, n, w, h, cache, &ids, ranges)
+                mergeBytesSmall(p, n, cache.memo) { s, t, m in
+                    if m <= PieceCache.maxTokens { cache.insert(p, n, w, h, s, m) }
+                    emit(s, t, m, &ids, ranges)
+                }
             } else {
+                let before = ids.count
                 encodeByMerges(piece, &ids, ranges, memo: cache.memo)
+                cache.insertLong(p, n, h, ids[before...])
             }
             return
         }
         encodeByMerges(piece, &ids, ranges)
+    }
+
+    /// Appends the byte ranges of the last `count` ids, the cached tokens of one piece (they spell it).
+    @inline(never)
+    private func appendRanges(_ ids: [Int], _ count: Int, _ ranges: UnsafeMutablePointer<[Range<Int>]>) {
+        var at = 0
+        for id in ids[(ids.count - count)...] {
+            let len = table.length(of: id)
+            ranges.pointee.append(at..<(at + len))
+            at += len
+        }
     }
 
     /// Convenience: the ids of one piece.
@@ -242,34 +271,6 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
         var ids: [Int] = []
         piece.withUnsafeBufferPointer { encode(piece: $0, ids: &ids, ranges: nil) }
         return ids
-    }
-
-    /// Fast byte-level path through this thread's cache (pieces of at most `PieceCache.maxKey` bytes).
-    @inline(__always)
-    private func encodeCached(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: UInt64, _ h: UInt64, _ cache: PieceCache,
-                              _ ids: inout [Int], _ ranges: UnsafeMutablePointer<[Range<Int>]>?) {
-        var found = (UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0))
-        let count = withUnsafeMutableBytes(of: &found) { raw in
-            let out = raw.baseAddress!.assumingMemoryBound(to: UInt32.self)
-            let count = cache.find(p, n, w, h, out)
-            if count > 0 {
-                for i in 0..<count { ids.append(Int(out[i])) }
-                if let ranges {
-                    var at = 0
-                    for i in 0..<count {
-                        let len = table.length(of: Int(out[i]))
-                        ranges.pointee.append(at..<(at + len))
-                        at += len
-                    }
-                }
-            }
-            return count
-        }
-        if count > 0 { return }
-        mergeBytesSmall(p, n, cache.memo) { s, t, m in
-            if m <= PieceCache.maxTokens { cache.insert(p, n, w, h, s, m) }
-            emit(s, t, m, &ids, ranges)
-        }
     }
 
     /// Merges a byte-level piece of at most `smallPieceLimit` bytes in stack buffers and hands the

@@ -4,6 +4,7 @@
 // (thread-local storage), so batch encoding on all cores shares nothing mutable. A cache is bounded:
 // when its entries or arenas fill up it is cleared.
 
+import CVerbaSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -50,6 +51,8 @@ final class PieceCache {
     private let lines: UnsafeMutablePointer<UInt64>
     /// This thread's pair-rank memo (see `MemoRanker`).
     let memo: UnsafeMutablePointer<UInt64>
+    /// Pieces longer than `maxKey` (see `findLong`).
+    var long = LongPieces()
 
     init() {
         memo = .allocate(capacity: 2 * MemoRanker<PairTableRanker>.memoSize)
@@ -73,10 +76,18 @@ final class PieceCache {
         lines + (Int(truncatingIfNeeded: h >> 8) & (PieceCache.setCount - 1)) * 16
     }
 
-    /// Writes the cached ids of piece `p[0..<n]` (first word `w`, hash `h`, n <= `maxKey`) to `out`
-    /// (room for `maxTokens`) and returns their count, or returns -1 when the piece is not cached.
+    /// Starts loading both ways of the set of hash `h`.
     @inline(__always)
-    func find(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: UInt64, _ h: UInt64, _ out: UnsafeMutablePointer<UInt32>) -> Int {
+    func prefetch(_ h: UInt64) {
+        let line = set(h)
+        verba_prefetch(line)
+        verba_prefetch(line + 8)
+    }
+
+    /// Appends the cached ids of piece `p[0..<n]` (first word `w`, hash `h`, n <= `maxKey`) to `ids`
+    /// and returns their count, or returns -1 when the piece is not cached.
+    @inline(__always)
+    func find(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: UInt64, _ h: UInt64, _ ids: inout [Int]) -> Int {
         let line = set(h)
         let want = PieceCache.meta(n, h)
         let w1 = n > 8 ? firstWord(p + 8, min(n - 8, 8)) : 0
@@ -86,7 +97,8 @@ final class PieceCache {
             let m = e[7]
             if m & 0xFFFF_FFFF_0000_00FF == want && e[0] == w && e[1] == w1 && e[2] == w2 {
                 let count = Int((m >> 8) & 0xFF)
-                UnsafeMutableRawPointer(out).copyMemory(from: UnsafeRawPointer(e + 3), byteCount: 4 * count)
+                let words = UnsafeRawPointer(e + 3)
+                for i in 0..<count { ids.append(Int(words.load(fromByteOffset: 4 * i, as: UInt32.self))) }
                 return count
             }
         }
@@ -101,9 +113,50 @@ final class PieceCache {
         line[0] = w
         line[1] = n > 8 ? firstWord(p + 8, min(n - 8, 8)) : 0
         line[2] = n > 16 ? firstWord(p + 16, n - 16) : 0
-        UnsafeMutableRawPointer(line + 3).copyMemory(from: UnsafeRawPointer(tokens), byteCount: 4 * count)
+        let words = UnsafeMutableRawPointer(line + 3)
+        for i in 0..<count { words.storeBytes(of: tokens[i], toByteOffset: 4 * i, as: UInt32.self) }
         line[7] = PieceCache.meta(n, h) | UInt64(count) << 8
     }
+}
+
+extension PieceCache {
+    /// Looks up a piece longer than `maxKey` bytes (hash `h`) among the long pieces cached; appends its
+    /// ids to `ids` and returns their count, or -1. Long pieces are rare but cost O(n^2) to merge, and
+    /// the ones in real text (rules, box drawing, runs of spaces) repeat.
+    func findLong(_ p: UnsafePointer<UInt8>, _ n: Int, _ h: UInt64, _ ids: inout [Int]) -> Int {
+        guard let e = long.index[h], e.keyLength == n else { return -1 }
+        let same = long.keys.withUnsafeBufferPointer { bytesEqual($0.baseAddress! + e.keyStart, p, n) }
+        if !same { return -1 }
+        for i in e.idStart..<(e.idStart + e.idCount) { ids.append(Int(long.ids[i])) }
+        return e.idCount
+    }
+
+    /// Caches `tokens` as the ids of the long piece `p[0..<n]` (hash `h`); the long-piece store is
+    /// emptied when it holds more than `LongPieces.capacity` bytes.
+    func insertLong(_ p: UnsafePointer<UInt8>, _ n: Int, _ h: UInt64, _ tokens: ArraySlice<Int>) {
+        if long.keys.count + n > LongPieces.capacity || n > LongPieces.capacity / 4 {
+            if n > LongPieces.capacity / 4 { return }
+            long = LongPieces()
+        }
+        long.index[h] = LongPieces.Entry(keyStart: long.keys.count, keyLength: n, idStart: long.ids.count, idCount: tokens.count)
+        long.keys.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
+        for t in tokens { long.ids.append(UInt32(truncatingIfNeeded: t)) }
+    }
+}
+
+/// One thread's cache of pieces longer than `PieceCache.maxKey`: piece hash -> bytes and ids in arenas.
+struct LongPieces {
+    /// Bytes of keys kept before the store is emptied.
+    static let capacity = 1 << 22
+    struct Entry {
+        var keyStart: Int
+        var keyLength: Int
+        var idStart: Int
+        var idCount: Int
+    }
+    var index: [UInt64: Entry] = [:]
+    var keys: [UInt8] = []
+    var ids: [UInt32] = []
 }
 
 /// The thread-local caches of one model. Owns every cache it hands out (threads hold unretained

@@ -31,6 +31,10 @@ public final class Tokenizer: Sendable {
 
     private let layoutWith: [LayoutPiece]?
     private let layoutWithout: [LayoutPiece]?
+    /// The model when it is a `BPE`, and the pre-tokenizer's pattern when it is a single native
+    /// scanner: the ids-only path then calls both directly instead of through the existentials.
+    private let bpeModel: BPE?
+    private let splitPattern: SplitPattern?
 
     public init(normalizer: (any Normalizer)?, preTokenizer: (any PreTokenizer)?, model: any TokenizationModel,
                 merges: [(String, String)]? = nil, postProcessor: (any PostProcessor)?, decoder: (any TokenDecoder)?, addedTokens: [AddedToken] = [],
@@ -51,6 +55,14 @@ public final class Tokenizer: Sendable {
         self.normalizerJSON = normalizerJSON
         self.preTokenizerJSON = preTokenizerJSON
         layoutWith = postProcessor.map { $0.singleLayout(addSpecialTokens: true) } ?? [.text]
+        bpeModel = model as? BPE
+        if let p = preTokenizer as? PatternSplitter {
+            splitPattern = p.pattern
+        } else if let p = preTokenizer as? ByteLevelPreTokenizer, p.useRegex {
+            splitPattern = .gpt2
+        } else {
+            splitPattern = nil
+        }
         layoutWithout = postProcessor.map { $0.singleLayout(addSpecialTokens: false) } ?? [.text]
     }
 
@@ -181,6 +193,15 @@ public final class Tokenizer: Sendable {
             return
         }
         scratch.pieces.removeAll(keepingCapacity: true)
+        if let bpe = bpeModel {
+            if let pattern = splitPattern {
+                PatternSplitter(pattern).split(text, into: &scratch.pieces)
+            } else {
+                preTokenizer.split(text, into: &scratch.pieces)
+            }
+            scratch.pieces.withUnsafeBufferPointer { bpe.encode(pieces: $0, in: text, ids: &ids) }
+            return
+        }
         preTokenizer.split(text, into: &scratch.pieces)
         for r in scratch.pieces {
             model.encode(piece: UnsafeBufferPointer(rebasing: text[r]), ids: &ids, ranges: nil)

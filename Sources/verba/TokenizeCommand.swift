@@ -81,25 +81,50 @@ struct Tokenize: ParsableCommand {
     }
 }
 
-/// Appends `ids` in decimal separated by single spaces: each id is formatted on the stack and
-/// appended in one piece.
+/// Appends `ids` in decimal separated by single spaces: the whole line is formatted into one
+/// temporary buffer (at most 21 bytes an id) and appended at once.
 func appendIdList(_ ids: [Int], to out: inout [UInt8]) {
-    var buffer: (UInt64, UInt64, UInt64) = (0, 0, 0)
-    withUnsafeMutableBytes(of: &buffer) { raw in
-        let end = raw.count
-        for (i, id) in ids.enumerated() {
-            var v = id < 0 ? -id : id
-            var k = end
-            repeat {
-                k -= 1
-                raw[k] = UInt8(truncatingIfNeeded: 48 + v % 10)
-                v /= 10
-            } while v > 0 && k > 2
-            if id < 0 { k -= 1; raw[k] = 45 }
-            if i > 0 { k -= 1; raw[k] = 32 }
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[k..<end]))
+    if ids.isEmpty { return }
+    ids.withUnsafeBufferPointer { idp in
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: idp.count * 21) { buf in
+            let base = buf.baseAddress!
+            var k = 0
+            for i in 0..<idp.count {
+                if i > 0 {
+                    base[k] = 32
+                    k += 1
+                }
+                k += writeDecimal(idp[i], base + k)
+            }
+            out.append(contentsOf: UnsafeBufferPointer(start: base, count: k))
         }
     }
+}
+
+/// Writes `value` in decimal at `p` (room for 20 bytes) and returns the number of bytes written.
+@inline(__always)
+func writeDecimal(_ value: Int, _ p: UnsafeMutablePointer<UInt8>) -> Int {
+    var k = 0
+    var v = value.magnitude
+    if value < 0 {
+        p[0] = 45
+        k = 1
+    }
+    var digits = 1
+    var limit: UInt = 10
+    while v >= limit && digits < 20 {
+        digits += 1
+        let (next, overflow) = limit.multipliedReportingOverflow(by: 10)
+        if overflow { break }
+        limit = next
+    }
+    var at = k + digits
+    repeat {
+        at -= 1
+        p[at] = UInt8(truncatingIfNeeded: 48 + v % 10)
+        v /= 10
+    } while v > 0
+    return k + digits
 }
 
 /// Writes `e` as one JSON object (no newline).
