@@ -206,8 +206,13 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
     /// With `ranges` nil nothing is allocated beyond growing `ids` (and, once per thread, its cache).
     /// - Complexity: O(n) for a piece found whole or cached; O(n^2) merging up to `smallPieceLimit`
     ///   bytes, O(n log n) beyond.
-    @inline(__always)
     public func encode(piece: UnsafeBufferPointer<UInt8>, ids: inout [Int], ranges: UnsafeMutablePointer<[Range<Int>]>?) {
+        encode(piece: piece, cache: caches?.current(), ids: &ids, ranges: ranges)
+    }
+
+    /// `encode(piece:ids:ranges:)` with this thread's cache (`caches?.current()`) already in hand.
+    @inline(__always)
+    func encode(piece: UnsafeBufferPointer<UInt8>, cache: PieceCache?, ids: inout [Int], ranges: UnsafeMutablePointer<[Range<Int>]>?) {
         let n = piece.count
         guard n > 0, let p = piece.baseAddress else { return }
         if fastBytes && n == 1 {
@@ -219,14 +224,30 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
         let h = hashBytes(p, n, firstWord: w)
         // Fast byte-level models look in this thread's cache first: it holds the recent pieces, whole
         // tokens included, in far fewer cache lines than the vocabulary table.
-        let cache = caches?.current()
         if let cache {
-            let count = n <= PieceCache.maxKey ? cache.find(p, n, w, h, &ids) : cache.findLong(p, n, h, &ids)
+            let count: Int
+            if n <= PieceCache.maxKey {
+                count = withUnsafeTemporaryAllocation(of: Int.self, capacity: PieceCache.maxTokens) { out in
+                    let c = cache.find(p, n, w, h, into: out.baseAddress!)
+                    if c > 0 { ids.append(contentsOf: UnsafeBufferPointer(rebasing: out[0..<c])) }
+                    return c
+                }
+            } else {
+                count = cache.findLong(p, n, h, &ids)
+            }
             if count > 0 {
                 if let ranges { appendRanges(ids, count, ranges) }
                 return
             }
         }
+        encodeUncached(p, n, w, h, cache, &ids, ranges)
+    }
+
+    /// A piece of two or more bytes not in the cache: the whole-piece lookup, then merges; the result
+    /// goes to the cache.
+    @inline(never)
+    func encodeUncached(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: UInt64, _ h: UInt64, _ cache: PieceCache?,
+                                _ ids: inout [Int], _ ranges: UnsafeMutablePointer<[Range<Int>]>?) {
         if options.ignoreMerges || selfMerging != nil {
             let id = table.find(p, n, firstWord: w, hash: h, filtered: false)
             if id >= 0 && (options.ignoreMerges || selfMerging![id] != 0) {
@@ -239,6 +260,7 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
                 return
             }
         }
+        let piece = UnsafeBufferPointer(start: p, count: n)
         if let cache {
             if n <= PieceCache.maxKey {
                 mergeBytesSmall(p, n, cache.memo) { s, t, m in

@@ -36,11 +36,14 @@ func bytesEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) 
     return true
 }
 
-/// One thread's cache for one model: 2-way set-associative, each way one 64-byte cache line holding a
-/// piece of up to 24 bytes and its up to 8 token ids inline, so a hit in the most recent way touches
-/// one cache line. A new piece goes to way 0 and pushes the old way 0 to way 1.
+/// One thread's cache for one model: `ways`-way set-associative (4 MiB), each way one 64-byte cache
+/// line holding a piece of up to 24 bytes and its up to 8 token ids inline. A new piece goes to way 0
+/// and pushes the others one way down (the oldest falls out). The lines of a set are adjacent, so the
+/// prefetch of `BPE.encode(pieces:in:ids:)` brings a whole set in before the lookup.
 final class PieceCache {
     static let setCount = 1 << 14
+    /// Ways per set (one 64-byte line each).
+    static let ways = 4
     /// Pieces longer than this are not cached.
     static let maxKey = 24
     /// Pieces of more tokens than this are not cached.
@@ -53,6 +56,10 @@ final class PieceCache {
     let memo: UnsafeMutablePointer<UInt64>
     /// Pieces longer than `maxKey` (see `findLong`).
     var long = LongPieces()
+    /// Ids of pieces encoded outside the cache, before they are copied to `output`.
+    var spill: [Int] = []
+    private var output: UnsafeMutablePointer<Int> = .allocate(capacity: 1024)
+    private var outputCapacity = 1024
 
     init() {
         memo = .allocate(capacity: 2 * MemoRanker<PairTableRanker>.memoSize)
@@ -60,12 +67,13 @@ final class PieceCache {
             memo[2 * i] = UInt64.max
             memo[2 * i + 1] = UInt64.max
         }
-        lines = allocateTable(UInt64.self, count: PieceCache.setCount * 16)
+        lines = allocateTable(UInt64.self, count: PieceCache.setCount * PieceCache.ways * 8)
     }
 
     deinit {
         freeTable(lines)
         memo.deallocate()
+        output.deallocate()
     }
 
     @inline(__always)
@@ -73,43 +81,56 @@ final class PieceCache {
 
     @inline(__always)
     private func set(_ h: UInt64) -> UnsafeMutablePointer<UInt64> {
-        lines + (Int(truncatingIfNeeded: h >> 8) & (PieceCache.setCount - 1)) * 16
+        lines + (Int(truncatingIfNeeded: h >> 8) & (PieceCache.setCount - 1)) * (PieceCache.ways * 8)
     }
 
-    /// Starts loading both ways of the set of hash `h`.
+    /// Starts loading every way of the set of hash `h`.
     @inline(__always)
     func prefetch(_ h: UInt64) {
         let line = set(h)
-        verba_prefetch(line)
-        verba_prefetch(line + 8)
+        for way in 0..<PieceCache.ways { verba_prefetch(line + 8 * way) }
     }
 
-    /// Appends the cached ids of piece `p[0..<n]` (first word `w`, hash `h`, n <= `maxKey`) to `ids`
-    /// and returns their count, or returns -1 when the piece is not cached.
+    /// Writes the cached ids of piece `p[0..<n]` (first word `w`, hash `h`, n <= `maxKey`) to `out`
+    /// (room for `maxTokens`) and returns their count, or returns -1 when the piece is not cached.
     @inline(__always)
-    func find(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: UInt64, _ h: UInt64, _ ids: inout [Int]) -> Int {
+    func find(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: UInt64, _ h: UInt64, into out: UnsafeMutablePointer<Int>) -> Int {
         let line = set(h)
         let want = PieceCache.meta(n, h)
         let w1 = n > 8 ? firstWord(p + 8, min(n - 8, 8)) : 0
         let w2 = n > 16 ? firstWord(p + 16, n - 16) : 0
-        for way in 0..<2 {
+        for way in 0..<PieceCache.ways {
             let e = line + 8 * way
             let m = e[7]
             if m & 0xFFFF_FFFF_0000_00FF == want && e[0] == w && e[1] == w1 && e[2] == w2 {
                 let count = Int((m >> 8) & 0xFF)
                 let words = UnsafeRawPointer(e + 3)
-                for i in 0..<count { ids.append(Int(words.load(fromByteOffset: 4 * i, as: UInt32.self))) }
+                for i in 0..<count { out[i] = Int(words.load(fromByteOffset: 4 * i, as: UInt32.self)) }
                 return count
             }
         }
         return -1
     }
 
+    /// This thread's output buffer of at least `capacity` ids (contents undefined).
+    func output(capacity: Int) -> UnsafeMutablePointer<Int> {
+        if capacity > outputCapacity {
+            output.deallocate()
+            outputCapacity = max(capacity, 2 * outputCapacity)
+            output = .allocate(capacity: outputCapacity)
+        }
+        return output
+    }
+
     /// Caches `tokens` (at most `maxTokens`) as the ids of piece `p[0..<n]` (n <= `maxKey`).
     @inline(__always)
     func insert(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: UInt64, _ h: UInt64, _ tokens: UnsafePointer<UInt32>, _ count: Int) {
         let line = set(h)
-        for i in 0..<8 { line[8 + i] = line[i] }
+        var i = 8 * PieceCache.ways - 1
+        while i >= 8 {
+            line[i] = line[i - 8]
+            i -= 1
+        }
         line[0] = w
         line[1] = n > 8 ? firstWord(p + 8, min(n - 8, 8)) : 0
         line[2] = n > 16 ? firstWord(p + 16, n - 16) : 0

@@ -21,7 +21,12 @@ extension BPE {
             for r in pieces { encode(piece: UnsafeBufferPointer(rebasing: text[r]), ids: &ids, ranges: nil) }
             return
         }
-        let cache = caches?.current()
+        guard let cache = caches?.current() else {
+            for r in pieces { encode(piece: UnsafeBufferPointer(rebasing: text[r]), ids: &ids, ranges: nil) }
+            return
+        }
+        // Byte-level tokens cover at least one byte each: the text's length bounds the ids.
+        let out = cache.output(capacity: text.count)
         let lookupsWhole = options.ignoreMerges || selfMerging != nil
         @inline(__always) func prefetch(_ k: Int) {
             let r = pieces[k]
@@ -29,13 +34,42 @@ extension BPE {
             if n < 2 { return }
             let p = base + r.lowerBound
             let h = hashBytes(p, n, firstWord: firstWord(p, n))
-            if let cache, n <= PieceCache.maxKey { cache.prefetch(h) }
+            if n <= PieceCache.maxKey { cache.prefetch(h) }
             if lookupsWhole { table.prefetch(hash: h) }
         }
         for k in 0..<min(BPE.lookahead, count) { prefetch(k) }
+        var written = 0
         for k in 0..<count {
             if k + BPE.lookahead < count { prefetch(k + BPE.lookahead) }
-            encode(piece: UnsafeBufferPointer(rebasing: text[pieces[k]]), ids: &ids, ranges: nil)
+            let r = pieces[k]
+            let n = r.count
+            let p = base + r.lowerBound
+            if n == 1 {
+                out[written] = Int(byteIds[Int(p[0])])
+                written += 1
+                continue
+            }
+            if n == 0 { continue }
+            let w = firstWord(p, n)
+            let h = hashBytes(p, n, firstWord: w)
+            if n <= PieceCache.maxKey {
+                let found = cache.find(p, n, w, h, into: out + written)
+                if found > 0 {
+                    written += found
+                    continue
+                }
+            }
+            cache.spill.removeAll(keepingCapacity: true)
+            if n > PieceCache.maxKey && cache.findLong(p, n, h, &cache.spill) > 0 {
+                // found among the long pieces
+            } else {
+                encodeUncached(p, n, w, h, cache, &cache.spill, nil)
+            }
+            for id in cache.spill {
+                out[written] = id
+                written += 1
+            }
         }
+        ids.append(contentsOf: UnsafeBufferPointer(start: out, count: written))
     }
 }
