@@ -1,32 +1,54 @@
-// Encoding all the pieces of one text with a BPE model, the ids-only fast path of `Tokenizer`.
+// Encoding the pieces of many texts with a BPE model: the ids-only fast path of `Tokenizer`.
 //
 // Looking a piece up (this thread's piece cache, then the vocabulary table) is one or two random reads
-// in tables of megabytes, and waiting for them was the largest cost of encoding. Knowing the pieces
-// ahead, the loop asks the CPU to start loading the table lines of the piece `lookahead` places further
-// on while it encodes the current one, so the waits overlap.
+// in tables of megabytes, and waiting for them was the largest cost of encoding. With the pieces of a
+// whole batch of lines split ahead, the loop asks the CPU to start loading the table lines of the piece
+// `lookahead` places further on while it encodes the current one, across line ends, so the waits
+// overlap even for lines of two or three pieces.
 
 import CVerbaSupport
 
 extension BPE {
     /// How many pieces ahead the table lines are prefetched.
-    static let lookahead = 4
+    static let lookahead = 8
 
     /// Encodes each piece `text[r]` for `r` in `pieces`, in order, appending the ids to `ids`: the same
     /// ids as `encode(piece:ids:ranges:)` on each piece.
     /// - Complexity: O(total bytes) for pieces found whole or cached; merging as `encode(piece:)`.
     public func encode(pieces: UnsafeBufferPointer<Range<Int>>, in text: UnsafeBufferPointer<UInt8>, ids: inout [Int]) {
-        guard let base = text.baseAddress else { return }
+        var idEnds: [Int] = []
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 1) { ends in
+            ends[0] = pieces.count
+            encode(pieces: pieces, lineEnds: UnsafeBufferPointer(ends), in: text, prefix: [], suffix: [],
+                   ids: &ids, idEnds: &idEnds)
+        }
+    }
+
+    /// Encodes the pieces of several texts: text `i` is made of the pieces `lineEnds[i-1]..<lineEnds[i]`
+    /// (from 0 for the first). Appends, for each text, `prefix`, its pieces' ids and `suffix` to `ids`,
+    /// and then the count of `ids` to `idEnds`.
+    /// - Complexity: O(total bytes) for pieces found whole or cached; merging as `encode(piece:)`.
+    public func encode(pieces: UnsafeBufferPointer<Range<Int>>, lineEnds: UnsafeBufferPointer<Int>,
+                       in text: UnsafeBufferPointer<UInt8>, prefix: [Int], suffix: [Int],
+                       ids: inout [Int], idEnds: inout [Int]) {
+        precondition(lineEnds.last ?? 0 <= pieces.count, "line ends past the pieces")
+        guard fastBytes, let cache = caches?.current(), let base = text.baseAddress else {
+            var k = 0
+            for end in lineEnds {
+                ids += prefix
+                while k < end {
+                    encode(piece: UnsafeBufferPointer(rebasing: text[pieces[k]]), ids: &ids, ranges: nil)
+                    k += 1
+                }
+                ids += suffix
+                idEnds.append(ids.count)
+            }
+            return
+        }
+        // Byte-level tokens cover at least one byte each: the bytes bound the ids of the pieces.
         let count = pieces.count
-        if !fastBytes || count < 2 {
-            for r in pieces { encode(piece: UnsafeBufferPointer(rebasing: text[r]), ids: &ids, ranges: nil) }
-            return
-        }
-        guard let cache = caches?.current() else {
-            for r in pieces { encode(piece: UnsafeBufferPointer(rebasing: text[r]), ids: &ids, ranges: nil) }
-            return
-        }
-        // Byte-level tokens cover at least one byte each: the text's length bounds the ids.
-        let out = cache.output(capacity: text.count)
+        let first = ids.count
+        let out = cache.output(capacity: text.count + lineEnds.count * (prefix.count + suffix.count))
         let lookupsWhole = options.ignoreMerges || selfMerging != nil
         @inline(__always) func prefetch(_ k: Int) {
             let r = pieces[k]
@@ -39,36 +61,47 @@ extension BPE {
         }
         for k in 0..<min(BPE.lookahead, count) { prefetch(k) }
         var written = 0
-        for k in 0..<count {
-            if k + BPE.lookahead < count { prefetch(k + BPE.lookahead) }
-            let r = pieces[k]
-            let n = r.count
-            let p = base + r.lowerBound
-            if n == 1 {
-                out[written] = Int(byteIds[Int(p[0])])
-                written += 1
-                continue
-            }
-            if n == 0 { continue }
-            let w = firstWord(p, n)
-            let h = hashBytes(p, n, firstWord: w)
-            if n <= PieceCache.maxKey {
-                let found = cache.find(p, n, w, h, into: out + written)
-                if found > 0 {
-                    written += found
-                    continue
-                }
-            }
-            cache.spill.removeAll(keepingCapacity: true)
-            if n > PieceCache.maxKey && cache.findLong(p, n, h, &cache.spill) > 0 {
-                // found among the long pieces
-            } else {
-                encodeUncached(p, n, w, h, cache, &cache.spill, nil)
-            }
-            for id in cache.spill {
+        var k = 0
+        for end in lineEnds {
+            for id in prefix {
                 out[written] = id
                 written += 1
             }
+            while k < end {
+                if k + BPE.lookahead < count { prefetch(k + BPE.lookahead) }
+                let r = pieces[k]
+                k += 1
+                let n = r.count
+                let p = base + r.lowerBound
+                if n == 1 {
+                    out[written] = Int(byteIds[Int(p[0])])
+                    written += 1
+                    continue
+                }
+                if n == 0 { continue }
+                let w = firstWord(p, n)
+                let h = hashBytes(p, n, firstWord: w)
+                if n <= PieceCache.maxKey {
+                    let found = cache.find(p, n, w, h, into: out + written)
+                    if found > 0 {
+                        written += found
+                        continue
+                    }
+                }
+                cache.spill.removeAll(keepingCapacity: true)
+                if n <= PieceCache.maxKey || cache.findLong(p, n, h, &cache.spill) < 0 {
+                    encodeUncached(p, n, w, h, cache, &cache.spill, nil)
+                }
+                for id in cache.spill {
+                    out[written] = id
+                    written += 1
+                }
+            }
+            for id in suffix {
+                out[written] = id
+                written += 1
+            }
+            idEnds.append(first + written)
         }
         ids.append(contentsOf: UnsafeBufferPointer(start: out, count: written))
     }

@@ -127,6 +127,20 @@ struct CharReader {
     @inline(__always)
     func run(_ i: Int, _ mask: UInt8) -> Int {
         var j = i
+        if mask == CharClass.letter {
+            // ASCII letters eight at a time: stops at the first byte that is not one (or at the tail).
+            while j + 8 <= n {
+                let w = UnsafeRawPointer(p + j).loadUnaligned(as: UInt64.self)
+                let notLetters = CharReader.asciiNonLetters(w)
+                if notLetters == 0 {
+                    j += 8
+                    continue
+                }
+                j += notLetters.trailingZeroBitCount >> 3
+                if p[j] < 0x80 { return j }
+                break
+            }
+        }
         while j < n {
             let b = p[j]
             if b < 0x80 {
@@ -139,6 +153,16 @@ struct CharReader {
             }
         }
         return j
+    }
+
+    /// High bit set in each byte of `w` that is not an ASCII letter (A-Z, a-z); zero when all eight are.
+    @inline(__always)
+    static func asciiNonLetters(_ w: UInt64) -> UInt64 {
+        let high: UInt64 = 0x8080_8080_8080_8080
+        let lower = w | 0x2020_2020_2020_2020  // A-Z -> a-z; every other byte stays outside a-z
+        let atLeastA = (lower & ~high) &+ 0x1F1F_1F1F_1F1F_1F1F  // high bit: byte >= 0x61
+        let pastZ = (lower & ~high) &+ 0x0505_0505_0505_0505  // high bit: byte >= 0x7B
+        return ~(atLeastA & ~pastZ) & high | w & high
     }
 
     /// End of the run of at most `limit` characters from `i` whose class has a bit of `mask`.

@@ -29,12 +29,12 @@ public final class Tokenizer: Sendable {
     public let normalizerJSON: JSONValue
     public let preTokenizerJSON: JSONValue
 
-    private let layoutWith: [LayoutPiece]?
-    private let layoutWithout: [LayoutPiece]?
+    let layoutWith: [LayoutPiece]?
+    let layoutWithout: [LayoutPiece]?
     /// The model when it is a `BPE`, and the pre-tokenizer's pattern when it is a single native
     /// scanner: the ids-only path then calls both directly instead of through the existentials.
-    private let bpeModel: BPE?
-    private let splitPattern: SplitPattern?
+    let bpeModel: BPE?
+    let splitPattern: SplitPattern?
 
     public init(normalizer: (any Normalizer)?, preTokenizer: (any PreTokenizer)?, model: any TokenizationModel,
                 merges: [(String, String)]? = nil, postProcessor: (any PostProcessor)?, decoder: (any TokenDecoder)?, addedTokens: [AddedToken] = [],
@@ -458,6 +458,7 @@ public final class Tokenizer: Sendable {
 /// Reusable buffers for `Tokenizer.encodeIds` (one per thread).
 public struct EncodeScratch {
     var pieces: [Range<Int>] = []
+    var pieceEnds: [Int] = []
     private var splitPool: [[AddedSplit]] = []
     private var bytePool: [[UInt8]] = []
 

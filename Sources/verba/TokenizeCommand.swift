@@ -58,24 +58,45 @@ struct Tokenize: ParsableCommand {
         let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
         let addSpecial = !noSpecialTokens
         let format = self.format
-        let encoder = LineEncoder(workers: workers) { line, out, scratch in
+        let encoder = LineEncoder(workers: workers) { text, start, ends, out, scratch in
             switch format {
             case .ids:
+                // The whole chunk at once (the fast path prefetches across its lines).
                 scratch.ids.removeAll(keepingCapacity: true)
-                tok.encodeIds(bytes: line, addSpecialTokens: addSpecial, into: &scratch.ids, scratch: &scratch.encode)
-                appendIdList(scratch.ids, to: &out)
+                scratch.idEnds.removeAll(keepingCapacity: true)
+                tok.encodeIds(lines: text, start: start, ends: ends, addSpecialTokens: addSpecial,
+                              into: &scratch.ids, idEnds: &scratch.idEnds, scratch: &scratch.encode)
+                scratch.ids.withUnsafeBufferPointer { ids in
+                    var from = 0
+                    for end in scratch.idEnds {
+                        appendIdList(UnsafeBufferPointer(rebasing: ids[from..<end]), to: &out)
+                        out.append(10)
+                        from = end
+                    }
+                }
             case .tokens:
-                scratch.ids.removeAll(keepingCapacity: true)
-                tok.encodeIds(bytes: line, addSpecialTokens: addSpecial, into: &scratch.ids, scratch: &scratch.encode)
-                for (i, id) in scratch.ids.enumerated() {
-                    if i > 0 { out.append(32) }
-                    out.append(contentsOf: (tok.idToToken(id) ?? "").utf8)
+                var from = start
+                for end in ends {
+                    scratch.ids.removeAll(keepingCapacity: true)
+                    tok.encodeIds(bytes: UnsafeBufferPointer(rebasing: text[from..<end]), addSpecialTokens: addSpecial,
+                                  into: &scratch.ids, scratch: &scratch.encode)
+                    for (i, id) in scratch.ids.enumerated() {
+                        if i > 0 { out.append(32) }
+                        out.append(contentsOf: (tok.idToToken(id) ?? "").utf8)
+                    }
+                    out.append(10)
+                    from = end
                 }
             case .json:
-                let e = (try? tok.encode(bytes: Array(line), addSpecialTokens: addSpecial)) ?? Encoding()
-                appendEncodingJSON(e, to: &out)
+                var from = start
+                for end in ends {
+                    let line = Array(UnsafeBufferPointer(rebasing: text[from..<end]))
+                    let e = (try? tok.encode(bytes: line, addSpecialTokens: addSpecial)) ?? Encoding()
+                    appendEncodingJSON(e, to: &out)
+                    out.append(10)
+                    from = end
+                }
             }
-            out.append(10)
         }
         try encoder.run()
     }
@@ -83,47 +104,71 @@ struct Tokenize: ParsableCommand {
 
 /// Appends `ids` in decimal separated by single spaces: the whole line is formatted into one
 /// temporary buffer (at most 21 bytes an id) and appended at once.
-func appendIdList(_ ids: [Int], to out: inout [UInt8]) {
+func appendIdList(_ ids: UnsafeBufferPointer<Int>, to out: inout [UInt8]) {
     if ids.isEmpty { return }
-    ids.withUnsafeBufferPointer { idp in
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: idp.count * 21) { buf in
-            let base = buf.baseAddress!
-            var k = 0
-            for i in 0..<idp.count {
-                if i > 0 {
-                    base[k] = 32
-                    k += 1
-                }
-                k += writeDecimal(idp[i], base + k)
+    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: ids.count * 21) { buf in
+        let base = buf.baseAddress!
+        let pairs = digitPairs
+        var k = 0
+        for i in 0..<ids.count {
+            if i > 0 {
+                base[k] = 32
+                k += 1
             }
-            out.append(contentsOf: UnsafeBufferPointer(start: base, count: k))
+            k += writeDecimal(ids[i], base + k, pairs)
         }
+        out.append(contentsOf: UnsafeBufferPointer(start: base, count: k))
     }
 }
 
+/// "00" "01" ... "99": two digits per table entry, so formatting an id takes half the divisions.
+private let digitPairs: UnsafeMutablePointer<UInt8> = {
+    let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 200)
+    for i in 0..<100 {
+        t[2 * i] = UInt8(48 + i / 10)
+        t[2 * i + 1] = UInt8(48 + i % 10)
+    }
+    return t
+}()
+
 /// Writes `value` in decimal at `p` (room for 20 bytes) and returns the number of bytes written.
 @inline(__always)
-func writeDecimal(_ value: Int, _ p: UnsafeMutablePointer<UInt8>) -> Int {
+func writeDecimal(_ value: Int, _ p: UnsafeMutablePointer<UInt8>, _ pairs: UnsafeMutablePointer<UInt8>) -> Int {
     var k = 0
     var v = value.magnitude
     if value < 0 {
         p[0] = 45
         k = 1
     }
-    var digits = 1
-    var limit: UInt = 10
-    while v >= limit && digits < 20 {
-        digits += 1
-        let (next, overflow) = limit.multipliedReportingOverflow(by: 10)
-        if overflow { break }
-        limit = next
+    let digits: Int
+    if v < 100_000 {
+        digits = v < 100 ? (v < 10 ? 1 : 2) : v < 1000 ? 3 : v < 10000 ? 4 : 5
+    } else {
+        var d = 6
+        var limit: UInt = 1_000_000
+        while v >= limit && d < 20 {
+            d += 1
+            let (next, overflow) = limit.multipliedReportingOverflow(by: 10)
+            if overflow { break }
+            limit = next
+        }
+        digits = d
     }
     var at = k + digits
-    repeat {
-        at -= 1
-        p[at] = UInt8(truncatingIfNeeded: 48 + v % 10)
-        v /= 10
-    } while v > 0
+    while v >= 100 {
+        let q = v / 100
+        let r = Int(v - q * 100)
+        at -= 2
+        p[at] = pairs[2 * r]
+        p[at + 1] = pairs[2 * r + 1]
+        v = q
+    }
+    if v >= 10 {
+        p[at - 2] = pairs[2 * Int(v)]
+        p[at - 1] = pairs[2 * Int(v) + 1]
+    } else {
+        p[at - 1] = UInt8(truncatingIfNeeded: 48 + v)
+    }
     return k + digits
 }
 
@@ -168,18 +213,23 @@ func appendEncodingJSON(_ e: Encoding, to out: inout [UInt8]) {
 /// Per-worker buffers.
 struct WorkerScratch {
     var ids: [Int] = []
+    var idEnds: [Int] = []
     var encode = EncodeScratch()
 }
 
-/// Reads standard input in batches of lines, formats each line's output on `workers` threads, and
-/// writes the outputs in input order. Memory stays bounded by a batch (about 2 MB of input, or one
-/// longer line) and its output.
+/// Reads standard input in batches of lines, formats the output of each chunk of lines on `workers`
+/// threads, and writes the outputs in input order. Memory stays bounded by a batch (about 2 MB of
+/// input, or one longer line) and its output.
 final class LineEncoder: @unchecked Sendable {
-    typealias Body = (UnsafeBufferPointer<UInt8>, inout [UInt8], inout WorkerScratch) -> Void
+    /// Formats the lines `text[start..<ends[0]]`, `text[ends[0]..<ends[1]]`, ... into `out`, one output
+    /// line each.
+    typealias Body = (UnsafeBufferPointer<UInt8>, Int, UnsafeBufferPointer<Int>, inout [UInt8], inout WorkerScratch) -> Void
     let workers: Int
     let body: Body
     private var scratches: [WorkerScratch]
     private let batchBytes = 1 << 21
+    /// Lines per chunk on one thread (output is flushed between chunks).
+    private let linesPerChunk = 256
 
     init(workers: Int, body: @escaping Body) {
         self.workers = max(1, workers)
@@ -211,13 +261,16 @@ final class LineEncoder: @unchecked Sendable {
             var out: [UInt8] = []
             out.reserveCapacity(min(text.count * 2, 1 << 22))
             text.withUnsafeBufferPointer { p in
-                var start = 0
-                for end in ends {
-                    body(UnsafeBufferPointer(rebasing: p[start..<end]), &out, &scratches[0])
-                    start = end
-                    if out.count >= 1 << 20 {
-                        out.withUnsafeBufferPointer { StandardOutput.shared.write(bytes: $0) }
-                        out.removeAll(keepingCapacity: true)
+                ends.withUnsafeBufferPointer { e in
+                    var line = 0
+                    while line < lineCount {
+                        let last = min(lineCount, line + linesPerChunk)
+                        body(p, line == 0 ? 0 : e[line - 1], UnsafeBufferPointer(rebasing: e[line..<last]), &out, &scratches[0])
+                        line = last
+                        if out.count >= 1 << 20 {
+                            out.withUnsafeBufferPointer { StandardOutput.shared.write(bytes: $0) }
+                            out.removeAll(keepingCapacity: true)
+                        }
                     }
                 }
             }
@@ -237,22 +290,25 @@ final class LineEncoder: @unchecked Sendable {
         let chunks = bounds.count - 1
         var outputs = [[UInt8]](repeating: [], count: chunks)
         let counter = ChunkCounter()
+        let perCall = linesPerChunk
         text.withUnsafeBufferPointer { p in
-            outputs.withUnsafeMutableBufferPointer { outs in
-                scratches.withUnsafeMutableBufferPointer { scratch in
-                    let outsBase = outs.baseAddress!, scratchBase = scratch.baseAddress!
-                    DispatchQueue.concurrentPerform(iterations: min(workers, chunks)) { w in
-                        while true {
-                            let c = counter.next()
-                            if c >= chunks { break }
-                            var out: [UInt8] = []
-                            var start = bounds[c] == 0 ? 0 : ends[bounds[c] - 1]
-                            for line in bounds[c]..<bounds[c + 1] {
-                                let end = ends[line]
-                                body(UnsafeBufferPointer(rebasing: p[start..<end]), &out, &scratchBase[w])
-                                start = end
+            ends.withUnsafeBufferPointer { e in
+                outputs.withUnsafeMutableBufferPointer { outs in
+                    scratches.withUnsafeMutableBufferPointer { scratch in
+                        let outsBase = outs.baseAddress!, scratchBase = scratch.baseAddress!
+                        DispatchQueue.concurrentPerform(iterations: min(workers, chunks)) { w in
+                            while true {
+                                let c = counter.next()
+                                if c >= chunks { break }
+                                var out: [UInt8] = []
+                                var line = bounds[c]
+                                while line < bounds[c + 1] {
+                                    let last = min(bounds[c + 1], line + perCall)
+                                    body(p, line == 0 ? 0 : e[line - 1], UnsafeBufferPointer(rebasing: e[line..<last]), &out, &scratchBase[w])
+                                    line = last
+                                }
+                                outsBase[c] = out
                             }
-                            outsBase[c] = out
                         }
                     }
                 }

@@ -1,0 +1,68 @@
+// Encoding a batch of texts to ids at once (`verba tokenize` hands over its lines a chunk at a time).
+// For byte-level BPE with a native split pattern and nothing before it (no normalizer, no added tokens
+// to match, no prefix space), every line of the batch is split first and the BPE model then encodes all
+// the pieces in one pass, prefetching its table lines ahead across line ends; any other tokenizer
+// encodes the lines one by one. Both give exactly `encodeIds(bytes:addSpecialTokens:into:)`'s ids.
+
+extension Tokenizer {
+    /// Encodes the texts `text[start..<ends[0]]`, `text[ends[0]..<ends[1]]`, ... (the first from byte
+    /// `start`): appends each text's ids to `ids` (as `encodeIds(bytes:addSpecialTokens:into:)` gives
+    /// them) and then the count of `ids` to `idEnds`, one entry per text.
+    /// - Complexity: O(total bytes) for texts of cached or whole-token pieces.
+    public func encodeIds(lines text: UnsafeBufferPointer<UInt8>, start: Int, ends: UnsafeBufferPointer<Int>,
+                          addSpecialTokens: Bool, into ids: inout [Int], idEnds: inout [Int],
+                          scratch: inout EncodeScratch) {
+        precondition(start >= 0 && (ends.last ?? start) <= text.count, "line ends outside the text")
+        guard let bpe = bpeModel, let pattern = splitPattern, let (prefix, suffix) = surroundingIds(addSpecialTokens),
+              byteLevel, normalizer == nil, !addPrefixSpace,
+              !addedVocabulary.hasRawTokens, !addedVocabulary.hasNormalizedTokens else {
+            var from = start
+            for end in ends {
+                encodeIds(bytes: UnsafeBufferPointer(rebasing: text[from..<end]), addSpecialTokens: addSpecialTokens,
+                          into: &ids, scratch: &scratch)
+                idEnds.append(ids.count)
+                from = end
+            }
+            return
+        }
+        let splitter = PatternSplitter(pattern)
+        scratch.pieces.removeAll(keepingCapacity: true)
+        scratch.pieceEnds.removeAll(keepingCapacity: true)
+        var from = start
+        for end in ends {
+            let before = scratch.pieces.count
+            splitter.split(UnsafeBufferPointer(rebasing: text[from..<end]), into: &scratch.pieces)
+            if from > 0 {
+                for k in before..<scratch.pieces.count {
+                    let r = scratch.pieces[k]
+                    scratch.pieces[k] = (r.lowerBound + from)..<(r.upperBound + from)
+                }
+            }
+            scratch.pieceEnds.append(scratch.pieces.count)
+            from = end
+        }
+        scratch.pieces.withUnsafeBufferPointer { pieces in
+            scratch.pieceEnds.withUnsafeBufferPointer { lineEnds in
+                bpe.encode(pieces: pieces, lineEnds: lineEnds, in: text, prefix: prefix, suffix: suffix,
+                           ids: &ids, idEnds: &idEnds)
+            }
+        }
+    }
+
+    /// The fixed ids before and after a single text's own, when the post-processor only surrounds it.
+    private func surroundingIds(_ addSpecialTokens: Bool) -> ([Int], [Int])? {
+        guard let layout = addSpecialTokens ? layoutWith : layoutWithout else { return nil }
+        var prefix: [Int] = [], suffix: [Int] = []
+        var seenText = false
+        for piece in layout {
+            switch piece {
+            case .text:
+                if seenText { return nil }
+                seenText = true
+            case let .ids(special):
+                if seenText { suffix += special } else { prefix += special }
+            }
+        }
+        return seenText ? (prefix, suffix) : nil
+    }
+}
