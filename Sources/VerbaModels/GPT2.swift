@@ -315,23 +315,40 @@ public final class GPT2Model {
         var qkv = UnsafeMutablePointer<Float>.allocate(capacity: 1)    // (T, 3C)
         var att = UnsafeMutablePointer<Float>.allocate(capacity: 1)    // (T, C) attention output
         var mlp = UnsafeMutablePointer<Float>.allocate(capacity: 1)    // (T, I)
-        var q = UnsafeMutablePointer<Float>.allocate(capacity: 1)      // (T, hd) one head's queries
-        var o = UnsafeMutablePointer<Float>.allocate(capacity: 1)      // (T, hd) one head's output
         var scores = UnsafeMutablePointer<Float>.allocate(capacity: 1) // (max(T, H), P)
+        // Prefill attention, one slice per part (see `reserveAttention`).
+        var partQ = UnsafeMutablePointer<Float>.allocate(capacity: 1)      // (parts, T, hd)
+        var partO = UnsafeMutablePointer<Float>.allocate(capacity: 1)      // (parts, T, hd)
+        var partScores = UnsafeMutablePointer<Float>.allocate(capacity: 1) // (parts, T, P)
+        var partCapacity = (qo: 1, scores: 1)
+
+        /// Room for `parts` threads' prefill attention buffers of T rows over `total` positions.
+        func reserveAttention(parts: Int, rows t: Int, total: Int, headSize hd: Int) {
+            let qo = parts * t * hd, sc = parts * t * total
+            if qo > partCapacity.qo {
+                partQ.deallocate(); partO.deallocate()
+                partQ = .allocate(capacity: qo); partO = .allocate(capacity: qo)
+                partCapacity.qo = qo
+            }
+            if sc > partCapacity.scores {
+                partScores.deallocate()
+                partScores = .allocate(capacity: sc)
+                partCapacity.scores = sc
+            }
+        }
 
         func reserve(rows t: Int, config: GPT2Config) {
             if t <= rows { return }
-            for p in [x, h, qkv, att, mlp, q, o, scores] { p.deallocate() }
+            for p in [x, h, qkv, att, mlp, scores] { p.deallocate() }
             let c = config.embeddingSize
             x = .allocate(capacity: t * c); h = .allocate(capacity: t * c)
             qkv = .allocate(capacity: t * 3 * c); att = .allocate(capacity: t * c)
             mlp = .allocate(capacity: t * config.innerSize)
-            q = .allocate(capacity: t * config.headSize); o = .allocate(capacity: t * config.headSize)
             scores = .allocate(capacity: max(t, config.headCount) * config.contextLength)
             rows = t
         }
 
-        deinit { for p in [x, h, qkv, att, mlp, q, o, scores] { p.deallocate() } }
+        deinit { for p in [x, h, qkv, att, mlp, scores, partQ, partO, partScores] { p.deallocate() } }
     }
 
     /// Embeds `ids`, runs every block (filling the cache) and the final layer norm; returns the
@@ -427,20 +444,35 @@ public final class GPT2Model {
             }
             return
         }
-        for h in 0..<config.headCount {
-            // q (T, hd) gathered from the fused projection
-            for r in 0..<t { (s.q + r * hd).update(from: s.qkv + r * 3 * c + h * hd, count: hd) }
-            let keys = cache.keys(layer: layer, head: h), values = cache.values(layer: layer, head: h)
-            // scores (T, total) = q · keysᵀ · scale
-            matmul(s.q, keys, s.scores, m: t, n: total, k: hd, transposeB: true, alpha: scale)
-            for r in 0..<t {
-                let row = s.scores + r * total, visible = start + r + 1
-                softmax(row, rows: 1, n: visible)
-                if visible < total { (row + visible).update(repeating: 0, count: total - visible) }
+        // Prefill: heads split over the threads, each part with its own q, scores and o buffers; the
+        // matmuls inside run on the calling thread (the pool is busy), so a head is one thread's work.
+        let heads = config.headCount
+        let parts = min(heads, ThreadPool.shared.threadCount)
+        s.reserveAttention(parts: parts, rows: t, total: total, headSize: hd)
+        let attend = { (part: Int) in
+            let q = s.partQ + part * t * hd, o = s.partO + part * t * hd, scores = s.partScores + part * t * total
+            var h = part
+            while h < heads {
+                // q (T, hd) gathered from the fused projection
+                for r in 0..<t { (q + r * hd).update(from: s.qkv + r * 3 * c + h * hd, count: hd) }
+                let keys = cache.keys(layer: layer, head: h), values = cache.values(layer: layer, head: h)
+                // scores (T, total) = q · keysᵀ · scale
+                matmul(q, keys, scores, m: t, n: total, k: hd, transposeB: true, alpha: scale)
+                for r in 0..<t {
+                    let row = scores + r * total, visible = start + r + 1
+                    softmax(row, rows: 1, n: visible)
+                    if visible < total { (row + visible).update(repeating: 0, count: total - visible) }
+                }
+                // o (T, hd) = scores · values
+                matmul(scores, values, o, m: t, n: hd, k: total)
+                for r in 0..<t { (s.att + r * c + h * hd).update(from: o + r * hd, count: hd) }
+                h += parts
             }
-            // o (T, hd) = scores · values
-            matmul(s.scores, values, s.o, m: t, n: hd, k: total)
-            for r in 0..<t { (s.att + r * c + h * hd).update(from: s.o + r * hd, count: hd) }
+        }
+        if parts > 1 {
+            ThreadPool.shared.parallelFor(count: parts, body: attend)
+        } else {
+            attend(0)
         }
     }
 }
