@@ -125,7 +125,8 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
                     if let pairs = parts.pairs {
                         ranks[a << 8 | b] = pairs.lookup(byteIds[a], byteIds[b])
                     } else {
-                        let id = parts.table.find([UInt8(a), UInt8(b)])
+                        let pair = (UInt8(a), UInt8(b))  // no array per pair: 65,536 lookups at load
+                        let id = withUnsafeBytes(of: pair) { parts.table.find($0.bindMemory(to: UInt8.self).baseAddress!, 2) }
                         ranks[a << 8 | b] = id < 0 ? UInt64.max : UInt64(id) << 32 | UInt64(id)
                     }
                 }

@@ -127,24 +127,28 @@ extension BPE {
             var lineEnd = e
             if lineEnd > i && data[lineEnd - 1] == 0x0D { lineEnd -= 1 }
             defer { i = e + 1 }
-            // Fields separated by spaces or tabs.
-            var fields: [Range<Int>] = []
+            // Fields separated by spaces or tabs (the first two kept, the rest counted).
+            var fields = (0..<0, 0..<0)
+            var fieldCount = 0
             var j = i
             while j < lineEnd {
                 while j < lineEnd && (data[j] == 0x20 || data[j] == 0x09) { j += 1 }
                 let s = j
                 while j < lineEnd && data[j] != 0x20 && data[j] != 0x09 { j += 1 }
-                if j > s { fields.append(s..<j) }
+                if j > s {
+                    if fieldCount == 0 { fields.0 = s..<j } else if fieldCount == 1 { fields.1 = s..<j }
+                    fieldCount += 1
+                }
             }
-            if fields.isEmpty { continue }
-            guard fields.count == 2 else {
-                throw TokenizerError.malformed(path: path, reason: "line \(lineNo): expected \"<base64 token> <rank>\", found \(fields.count) fields")
+            if fieldCount == 0 { continue }
+            guard fieldCount == 2 else {
+                throw TokenizerError.malformed(path: path, reason: "line \(lineNo): expected \"<base64 token> <rank>\", found \(fieldCount) fields")
             }
-            guard let bytes = decodeBase64(data[fields[0]]) else {
+            guard let bytes = decodeBase64(data[fields.0]) else {
                 throw TokenizerError.malformed(path: path, reason: "line \(lineNo): invalid base64 token")
             }
             var rank = 0
-            for d in data[fields[1]] {
+            for d in data[fields.1] {
                 guard d >= 0x30, d <= 0x39, rank < 1 << 40 else {
                     throw TokenizerError.malformed(path: path, reason: "line \(lineNo): invalid rank")
                 }

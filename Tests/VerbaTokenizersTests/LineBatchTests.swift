@@ -1,0 +1,83 @@
+import XCTest
+import VerbaTokenizers
+
+/// `Tokenizer.encodeIds(lines:...)`, the batched path `verba tokenize` uses (BPE prefetching across
+/// line ends, a per-thread id buffer, the long-piece cache), gives the reference ids line for line.
+final class LineBatchTests: XCTestCase {
+    /// Joins `texts` into one buffer with their end offsets.
+    private func joined(_ texts: [[UInt8]]) -> (text: [UInt8], ends: [Int]) {
+        var text: [UInt8] = [], ends: [Int] = []
+        for t in texts {
+            text += t
+            ends.append(text.count)
+        }
+        return (text, ends)
+    }
+
+    /// Encodes `texts` in batches of `batch` lines (starting each batch mid-buffer) and splits the ids.
+    private func batchedIds(_ tokenizer: Tokenizer, _ texts: [[UInt8]], batch: Int, addSpecialTokens: Bool) -> [[Int]] {
+        let (text, ends) = joined(texts)
+        var scratch = EncodeScratch()
+        var out: [[Int]] = []
+        text.withUnsafeBufferPointer { p in
+            ends.withUnsafeBufferPointer { e in
+                var line = 0
+                while line < texts.count {
+                    let last = min(texts.count, line + batch)
+                    var ids: [Int] = [7]  // ids already present are kept
+                    var idEnds: [Int] = []
+                    tokenizer.encodeIds(lines: p, start: line == 0 ? 0 : e[line - 1], ends: UnsafeBufferPointer(rebasing: e[line..<last]),
+                                        addSpecialTokens: addSpecialTokens, into: &ids, idEnds: &idEnds, scratch: &scratch)
+                    XCTAssertEqual(ids.first, 7)
+                    XCTAssertEqual(idEnds.count, last - line)
+                    var from = 1
+                    for end in idEnds {
+                        out.append(Array(ids[from..<end]))
+                        from = end
+                    }
+                    line = last
+                }
+            }
+        }
+        return out
+    }
+
+    func testBatchesMatchTheReferenceFixtures() throws {
+        let texts = try ReferenceFixtures.corpus()
+        let cases = [("cl100k_base", "cl100k_base", false), ("o200k_base", "o200k_base", false), ("gpt2", "gpt2", true),
+                     ("bert-uncased", "bert-uncased", false), ("bert-uncased", "bert-uncased.special", true)]
+        for (name, fixture, special) in cases {
+            let tokenizer = try ReferenceFixtures.tokenizer(name)
+            let expected = try ReferenceFixtures.expectedIds(fixture)
+            XCTAssertEqual(expected.count, texts.count)
+            for batch in [1, 3, 256] {
+                // Twice: the second pass meets every piece in this thread's caches.
+                for pass in 0..<2 {
+                    let got = batchedIds(tokenizer, texts, batch: batch, addSpecialTokens: special)
+                    var mismatches = ReferenceFixtures.Mismatches("\(fixture) batch \(batch) pass \(pass)")
+                    for (i, ids) in got.enumerated() {
+                        mismatches.check(expected[i], ids, "line \(i + 1): \(ReferenceFixtures.show(texts[i]))")
+                    }
+                    mismatches.report()
+                }
+            }
+        }
+    }
+
+    func testBatchesEqualOneLineAtATime() throws {
+        let tokenizer = try ReferenceFixtures.tokenizer("gpt2")
+        // Empty lines, a long rule (long-piece cache) seen twice, invalid UTF-8, a 5,000-byte word.
+        let rule = [UInt8](repeating: 0x2D, count: 300)
+        let texts: [[UInt8]] = [[], Array("Hello world".utf8), rule, [], [0xFF, 0xC3, 0x28, 0x20, 0x41], rule,
+                                Array(repeating: 0x61, count: 5000), Array(" ───── 漢字 👩‍👩‍👧 'LL".utf8), []]
+        let single = texts.map { t in t.withUnsafeBufferPointer { p -> [Int] in
+            var ids: [Int] = []
+            tokenizer.encodeIds(bytes: p, addSpecialTokens: true, into: &ids)
+            return ids
+        } }
+        for batch in [1, 2, texts.count] {
+            XCTAssertEqual(batchedIds(tokenizer, texts, batch: batch, addSpecialTokens: true), single, "batch \(batch)")
+        }
+        XCTAssertEqual(single[2], single[5])
+    }
+}
