@@ -162,36 +162,37 @@ extension BPE {
     /// Strict standard base64 (alphabet A-Z a-z 0-9 + /, '=' padding to a multiple of 4).
     static func decodeBase64(_ s: ArraySlice<UInt8>) -> [UInt8]? {
         guard s.count % 4 == 0, !s.isEmpty else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(s.count / 4 * 3)
-        var acc: UInt32 = 0
-        var bits = 0
-        var padding = 0
-        for c in s {
-            let v: UInt32
-            switch c {
-            case 0x41...0x5A: v = UInt32(c - 0x41)
-            case 0x61...0x7A: v = UInt32(c - 0x61 + 26)
-            case 0x30...0x39: v = UInt32(c - 0x30 + 52)
-            case 0x2B: v = 62
-            case 0x2F: v = 63
-            case 0x3D:
-                padding += 1
-                continue
-            default: return nil
-            }
-            if padding > 0 { return nil }  // data after padding
-            acc = acc << 6 | v
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(truncatingIfNeeded: acc >> UInt32(bits)))
+        let padding = s.last == 0x3D ? (s[s.endIndex - 2] == 0x3D ? 2 : 1) : 0
+        let digits = s.count - padding
+        var out = [UInt8](repeating: 0, count: s.count / 4 * 3 - padding)
+        let table = base64Values
+        let ok = s.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                var acc: UInt32 = 0, bits = 0, k = 0
+                for i in 0..<digits {
+                    let v = table[Int(src[i])]
+                    if v == 0xFF { return false }  // not a base64 digit ('=' inside included)
+                    acc = acc << 6 | UInt32(v)
+                    bits += 6
+                    if bits >= 8 {
+                        bits -= 8
+                        dst[k] = UInt8(truncatingIfNeeded: acc >> UInt32(bits))
+                        k += 1
+                    }
+                }
+                return k == dst.count
             }
         }
-        guard padding <= 2, (s.count / 4) * 3 - padding == out.count else { return nil }
-        return out
+        return ok ? out : nil
     }
 }
+
+/// Value of each byte as a base64 digit, 0xFF for a byte that is not one.
+private let base64Values: [UInt8] = {
+    var t = [UInt8](repeating: 0xFF, count: 256)
+    for (i, c) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() { t[Int(c)] = UInt8(i) }
+    return t
+}()
 
 private func quoted(_ s: String) -> String {
     "\"" + s.unicodeScalars.map { $0.value < 0x20 ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined() + "\""

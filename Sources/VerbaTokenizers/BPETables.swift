@@ -2,8 +2,6 @@
 // pairs -> (rank, merged id) (Hugging Face merges). Open addressing with linear probing over raw
 // memory, so the hot loop does no reference counting and no bounds checks beyond the probes.
 
-import CVerbaSupport
-
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -198,12 +196,6 @@ final class ByteStringTable: @unchecked Sendable {
             }
             s = (s + 1) & mask
         }
-    }
-
-    /// Starts loading the first slot a key of hash `h` probes (see `BPE.encode(pieces:in:ids:)`).
-    @inline(__always)
-    func prefetch(hash h: UInt64) {
-        verba_prefetch(slots + 2 * (Int(truncatingIfNeeded: h) & mask))
     }
 
     /// The id of `bytes`, or -1.

@@ -106,16 +106,22 @@ struct Tokenize: ParsableCommand {
 /// temporary buffer (at most 21 bytes an id) and appended at once.
 func appendIdList(_ ids: UnsafeBufferPointer<Int>, to out: inout [UInt8]) {
     if ids.isEmpty { return }
-    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: ids.count * 21) { buf in
+    // 21 bytes an id (sign, 19 digits, space) and 8 of slack for the last word store.
+    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: ids.count * 21 + 8) { buf in
         let base = buf.baseAddress!
-        let pairs = digitPairs
+        let pairs = digitPairs, words = digitPairWords
         var k = 0
         for i in 0..<ids.count {
             if i > 0 {
                 base[k] = 32
                 k += 1
             }
-            k += writeDecimal(ids[i], base + k, pairs)
+            let id = ids[i]
+            if id >= 0 && id < 100_000_000 {
+                k += writeSmallDecimal(UInt64(id), base + k, words)
+            } else {
+                k += writeDecimal(id, base + k, pairs)
+            }
         }
         out.append(contentsOf: UnsafeBufferPointer(start: base, count: k))
     }
@@ -130,6 +136,39 @@ private let digitPairs: UnsafeMutablePointer<UInt8> = {
     }
     return t
 }()
+
+/// The same two digits as `digitPairs`, as a little-endian 16-bit word (tens digit first in memory).
+private let digitPairWords: UnsafeMutablePointer<UInt64> = {
+    let t = UnsafeMutablePointer<UInt64>.allocate(capacity: 100)
+    for i in 0..<100 { t[i] = UInt64(48 + i / 10) | UInt64(48 + i % 10) << 8 }
+    return t
+}()
+
+/// Writes `v` (< 10^8) in decimal at `p` with one 8-byte store (room for 8 bytes) and returns its
+/// length: the digits are gathered at the top of a word, two at a time, then shifted to the front.
+@inline(__always)
+func writeSmallDecimal(_ value: UInt64, _ p: UnsafeMutablePointer<UInt8>, _ words: UnsafeMutablePointer<UInt64>) -> Int {
+    var v = value
+    var word: UInt64 = 0
+    var shift: UInt64 = 64  // the digits so far fill bits shift..<64, the last digit highest
+    while v >= 100 {
+        let q = v / 100
+        shift -= 16
+        word |= words[Int(v - q * 100)] << shift
+        v = q
+    }
+    if v >= 10 {
+        shift -= 16
+        word |= words[Int(v)] << shift
+    } else {
+        shift -= 8
+        word |= (48 + v) << shift
+    }
+    let length = Int(8 - shift / 8)
+    word >>= shift
+    UnsafeMutableRawPointer(p).storeBytes(of: word.littleEndian, as: UInt64.self)
+    return length
+}
 
 /// Writes `value` in decimal at `p` (room for 20 bytes) and returns the number of bytes written.
 @inline(__always)
