@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Training speed: verba train lm vs PyTorch (transformers GPT2LMHeadModel + torch.optim.AdamW) on the
-# default GPT's configuration (models/gpt-kjv-fortunes: 4 layers, width 128, 4 heads, context 128,
-# vocabulary 4096), batch 16 x 128 tokens, one optimizer step = forward + backward + clipping + AdamW,
+# default GPT's configuration (read from models/gpt-kjv-fortunes/config.json: 6 layers, width 192, 6 heads,
+# context 128, vocabulary 4096), batch 16 x 128 tokens, one optimizer step = forward + backward + clipping + AdamW,
 # same thread count, measured in the same run. Prints tokens/s for both and the ratio.
 # Usage: bash scripts/bench-train.sh [THREADS] [STEPS]      (defaults: 2 threads, 30 steps)
 set -euo pipefail
@@ -13,7 +13,9 @@ verba=${VERBA:-.build/release/verba}
 [ -x "$verba" ] || swift build -c release --product verba >&2
 [ -s downloads/corpus-en/kjv.txt ] || bash scripts/make-gpt-corpus.sh >&2
 tok=models/gpt-kjv-fortunes/tokenizer.json
-layers=4 heads=4 dim=128 context=128 batch=16
+cfg=models/gpt-kjv-fortunes/config.json
+field() { grep -o "\"$1\" *: *[0-9]*" "$cfg" | grep -o '[0-9]*$'; }
+layers=$(field n_layer) heads=$(field n_head) dim=$(field n_embd) context=$(field n_positions) batch=16
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, avx512f: $(grep -c avx512f /proc/cpuinfo || true); threads $threads; load $(cut -d' ' -f1-3 /proc/loadavg)"

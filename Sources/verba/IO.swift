@@ -16,6 +16,13 @@ final class StandardOutput {
     }
 
     func write(bytes: UnsafeBufferPointer<UInt8>) {
+        if bytes.count >= limit {
+            // Large blocks go out directly, after what is buffered, without a copy.
+            flushBuffer()
+            _ = fwrite(bytes.baseAddress, 1, bytes.count, stdout)
+            fflush(stdout)
+            return
+        }
         buffer.append(contentsOf: bytes)
         if buffer.count >= limit { flush() }
     }
@@ -43,8 +50,13 @@ final class StandardOutput {
     /// Writes out what is buffered (call before reading more input in interactive use).
     func flush() {
         if buffer.isEmpty { return }
-        buffer.withUnsafeBytes { p in _ = fwrite(p.baseAddress, 1, p.count, stdout) }
+        flushBuffer()
         fflush(stdout)
+    }
+
+    private func flushBuffer() {
+        if buffer.isEmpty { return }
+        buffer.withUnsafeBytes { p in _ = fwrite(p.baseAddress, 1, p.count, stdout) }
         buffer.removeAll(keepingCapacity: true)
     }
 }

@@ -1,7 +1,7 @@
-// The line pipeline of `verba tokenize`: standard input is read in batches of lines, each batch is cut
-// into chunks that the workers format in parallel, and the outputs are written in input order. With
-// more than one worker the main thread reads the next batch and writes the previous one's output while
-// the workers format the current one, so reading and writing do not hold the workers up.
+// The line pipeline of `verba tokenize`: standard input is read in batches of whole lines, cut into
+// chunks of about 64 KB that worker threads take from a queue and format, and the outputs are written in
+// input order by the main thread, which reads ahead meanwhile. With one worker the main thread formats
+// each batch itself.
 
 import Dispatch
 import Foundation
@@ -15,77 +15,154 @@ struct WorkerScratch {
 }
 
 /// Reads standard input in batches of lines, formats the output of each chunk of lines on `workers`
-/// threads, and writes the outputs in input order. Memory stays bounded by two batches (about 2 MB of
-/// input each, or one longer line) and their output.
+/// threads, and writes the outputs in input order. Memory stays bounded by the chunks in flight (8 per
+/// worker), the batches they belong to (about 2 MB of input each, or one longer line) and their output.
 final class LineEncoder: @unchecked Sendable {
     /// Formats the lines `text[start..<ends[0]]`, `text[ends[0]..<ends[1]]`, ... into `out`, one output
     /// line each.
     typealias Body = (UnsafeBufferPointer<UInt8>, Int, UnsafeBufferPointer<Int>, inout [UInt8], inout WorkerScratch) -> Void
     let workers: Int
     let body: Body
-    private var scratches: [WorkerScratch]
+    private var scratch = WorkerScratch()
     private let batchBytes = 1 << 21
+    /// Input bytes per chunk a worker takes at once.
+    private let chunkBytes = 1 << 16
     /// Lines handed to `body` at once.
     private let linesPerCall = 256
 
     init(workers: Int, body: @escaping Body) {
         self.workers = max(1, workers)
         self.body = body
-        scratches = Array(repeating: WorkerScratch(), count: max(1, workers))
     }
 
-    /// One batch of input lines and, once formatted, its output chunks.
-    private final class Batch: @unchecked Sendable {
+    /// One batch of input lines, shared by its chunks.
+    private final class Lines: @unchecked Sendable {
         let text: [UInt8]
         let ends: [Int]
-        var outputs: [[UInt8]] = []
-        let done = DispatchGroup()
         init(text: [UInt8], ends: [Int]) {
             self.text = text
             self.ends = ends
         }
-        func write() {
-            for o in outputs { o.withUnsafeBufferPointer { StandardOutput.shared.write(bytes: $0) } }
+    }
+
+    /// Lines `lines` of a batch and, once a worker has formatted them, their output.
+    private final class Chunk: @unchecked Sendable {
+        let batch: Lines
+        let lines: Range<Int>
+        var output: [UInt8] = []
+        let done = DispatchSemaphore(value: 0)
+        init(batch: Lines, lines: Range<Int>) {
+            self.batch = batch
+            self.lines = lines
+        }
+    }
+
+    /// Chunks waiting for a worker, first in first out.
+    private final class ChunkQueue: @unchecked Sendable {
+        private let condition = NSCondition()
+        private var items: [Chunk] = []
+        private var head = 0
+        private var closed = false
+
+        func put(_ chunk: Chunk) {
+            condition.lock()
+            items.append(chunk)
+            condition.signal()
+            condition.unlock()
+        }
+
+        /// The next chunk; nil once the queue is closed and empty.
+        func take() -> Chunk? {
+            condition.lock()
+            defer { condition.unlock() }
+            while head == items.count && !closed { condition.wait() }
+            if head == items.count { return nil }
+            let chunk = items[head]
+            head += 1
+            if head >= 1024 {
+                items.removeFirst(head)
+                head = 0
+            }
+            return chunk
+        }
+
+        func close() {
+            condition.lock()
+            closed = true
+            condition.broadcast()
+            condition.unlock()
         }
     }
 
     func run() throws {
-        var text: [UInt8] = []
-        var ends: [Int] = []
-        text.reserveCapacity(batchBytes + 4096)
-        var pending: Batch? = nil
-        let reader = LineReader()
-        func submit() {
-            if workers == 1 {
-                processAlone(text, ends)
-                text.removeAll(keepingCapacity: true)
-                ends.removeAll(keepingCapacity: true)
-                return
+        var reader = BatchReader(file: stdin)
+        if workers == 1 {
+            while let (text, ends) = reader.next(bytes: batchBytes) {
+                if !ends.isEmpty { processAlone(text, ends) }
             }
-            let batch = Batch(text: text, ends: ends)
-            // One batch at a time on the workers (they share `scratches`): wait for the previous one,
-            // start this one, then write the previous one's output while this one runs.
-            pending?.done.wait()
-            batch.done.enter()
-            DispatchQueue.global().async {
-                self.processInParallel(batch)
-                batch.done.leave()
+            return
+        }
+        // Several workers: they take chunks of about `chunkBytes` from a queue, each with its own
+        // scratch, while this thread reads ahead and writes finished chunks in input order. No barrier
+        // between batches: a worker never waits for the others.
+        let queue = ChunkQueue()
+        let finished = DispatchGroup()
+        for _ in 0..<workers {
+            finished.enter()
+            let thread = Thread { [body, linesPerCall] in
+                var scratch = WorkerScratch()
+                while let chunk = queue.take() {
+                    chunk.batch.text.withUnsafeBufferPointer { p in
+                        chunk.batch.ends.withUnsafeBufferPointer { e in
+                            var line = chunk.lines.lowerBound
+                            while line < chunk.lines.upperBound {
+                                let last = min(chunk.lines.upperBound, line + linesPerCall)
+                                body(p, line == 0 ? 0 : e[line - 1], UnsafeBufferPointer(rebasing: e[line..<last]),
+                                     &chunk.output, &scratch)
+                                line = last
+                            }
+                        }
+                    }
+                    chunk.done.signal()
+                }
+                finished.leave()
             }
-            pending?.write()
-            pending = batch
-            text = []
-            text.reserveCapacity(batchBytes + 4096)
-            ends = []
+            thread.stackSize = 8 << 20
+            thread.start()
         }
-        reader.forEachLine { line in
-            text.append(contentsOf: line)
-            ends.append(text.count)
-            if text.count >= batchBytes || ends.count >= 65536 { submit() }
-            return true
+        var inFlight: [Chunk] = []
+        var first = 0
+        func writeFirst() {
+            let chunk = inFlight[first]
+            chunk.done.wait()
+            chunk.output.withUnsafeBufferPointer { StandardOutput.shared.write(bytes: $0) }
+            chunk.output = []
+            first += 1
+            if first >= 1024 {
+                inFlight.removeFirst(first)
+                first = 0
+            }
         }
-        if !ends.isEmpty { submit() }
-        pending?.done.wait()
-        pending?.write()
+        let maxInFlight = workers * 8
+        while let (text, ends) = reader.next(bytes: batchBytes) {
+            if ends.isEmpty { continue }
+            let batch = Lines(text: text, ends: ends)
+            var line = 0
+            while line < ends.count {
+                // Lines up to about chunkBytes (at least one).
+                let from = line == 0 ? 0 : ends[line - 1]
+                var last = line + 1
+                while last < ends.count && ends[last] - from < chunkBytes { last += 1 }
+                if inFlight.count - first >= maxInFlight { writeFirst() }
+                let chunk = Chunk(batch: batch, lines: line..<last)
+                inFlight.append(chunk)
+                queue.put(chunk)
+                line = last
+            }
+        }
+        queue.close()
+        while first < inFlight.count { writeFirst() }
+        finished.wait()
     }
 
     /// One worker: formats the batch on this thread, writing as it goes.
@@ -98,7 +175,7 @@ final class LineEncoder: @unchecked Sendable {
                 var line = 0
                 while line < lineCount {
                     let last = min(lineCount, line + linesPerCall)
-                    body(p, line == 0 ? 0 : e[line - 1], UnsafeBufferPointer(rebasing: e[line..<last]), &out, &scratches[0])
+                    body(p, line == 0 ? 0 : e[line - 1], UnsafeBufferPointer(rebasing: e[line..<last]), &out, &scratch)
                     line = last
                     if out.count >= 1 << 20 {
                         out.withUnsafeBufferPointer { StandardOutput.shared.write(bytes: $0) }
@@ -109,59 +186,68 @@ final class LineEncoder: @unchecked Sendable {
         }
         out.withUnsafeBufferPointer { StandardOutput.shared.write(bytes: $0) }
     }
-
-    /// Several workers: chunks of lines of about equal bytes, several per worker; each worker takes the
-    /// next free chunk. Fills `batch.outputs`, one per chunk, in input order.
-    private func processInParallel(_ batch: Batch) {
-        let text = batch.text, ends = batch.ends
-        let lineCount = ends.count
-        let chunkCount = max(1, min(lineCount, workers * 8))
-        var bounds: [Int] = [0]
-        let target = max(1, text.count / chunkCount)
-        var next = target
-        for (i, end) in ends.enumerated() where end >= next && i + 1 < lineCount && bounds.count < chunkCount {
-            bounds.append(i + 1)
-            next = end + target
-        }
-        bounds.append(lineCount)
-        let chunks = bounds.count - 1
-        var outputs = [[UInt8]](repeating: [], count: chunks)
-        let counter = ChunkCounter()
-        let perCall = linesPerCall
-        text.withUnsafeBufferPointer { p in
-            ends.withUnsafeBufferPointer { e in
-                outputs.withUnsafeMutableBufferPointer { outs in
-                    scratches.withUnsafeMutableBufferPointer { scratch in
-                        let outsBase = outs.baseAddress!, scratchBase = scratch.baseAddress!
-                        DispatchQueue.concurrentPerform(iterations: min(workers, chunks)) { w in
-                            while true {
-                                let c = counter.next()
-                                if c >= chunks { break }
-                                var out: [UInt8] = []
-                                var line = bounds[c]
-                                while line < bounds[c + 1] {
-                                    let last = min(bounds[c + 1], line + perCall)
-                                    body(p, line == 0 ? 0 : e[line - 1], UnsafeBufferPointer(rebasing: e[line..<last]), &out, &scratchBase[w])
-                                    line = last
-                                }
-                                outsBase[c] = out
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        batch.outputs = outputs
-    }
 }
 
-/// A shared counter handing out chunk numbers to workers.
-final class ChunkCounter: @unchecked Sendable {
-    private var value = 0
-    private let lock = NSLock()
-    func next() -> Int {
-        lock.lock(); defer { lock.unlock() }
-        value += 1
-        return value - 1
+/// Reads a file in batches of whole lines: one `fread` of about the batch size, then one pass that finds
+/// the newlines and closes the gaps they leave, so the lines lie end to end in the batch's text. The
+/// bytes after the last newline wait for the next batch (or are the last line, at the end of input).
+/// A line longer than the batch size makes its batch as long as the line.
+struct BatchReader {
+    let file: UnsafeMutablePointer<FILE>
+    private var carry: [UInt8] = []
+    private var eof = false
+
+    init(file: UnsafeMutablePointer<FILE>) { self.file = file }
+
+    /// The next batch: the lines' bytes without their newlines, and the end of each line in them.
+    /// Nil when the input is exhausted.
+    mutating func next(bytes target: Int) -> (text: [UInt8], ends: [Int])? {
+        if eof && carry.isEmpty { return nil }
+        var text = carry
+        carry = []
+        var ends: [Int] = []
+        var scanned = 0  // text[..<scanned] holds no newline (compacted lines and an unfinished one)
+        var lineStart = 0
+        var wanted = target
+        while true {
+            if !eof && text.count < wanted {
+                let old = text.count, room = wanted - old
+                text.append(contentsOf: repeatElement(0, count: room))
+                let n = text.withUnsafeMutableBufferPointer { fread($0.baseAddress! + old, 1, room, file) }
+                text.removeLast(room - n)
+                if n == 0 { eof = true }
+            }
+            // Newlines in text[scanned...]: each line moves left over the newlines before it.
+            var write = scanned
+            text.withUnsafeMutableBufferPointer { p in
+                let base = p.baseAddress!
+                var read = scanned
+                while read < p.count {
+                    guard let hit = memchr(base + read, 10, p.count - read) else { break }
+                    let nl = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                    if write != read { memmove(base + write, base + read, nl - read) }
+                    write += nl - read
+                    ends.append(write)
+                    lineStart = write
+                    read = nl + 1
+                }
+                // The unfinished line after the last newline moves down too.
+                if write != read && read < p.count { memmove(base + write, base + read, p.count - read) }
+                write += p.count - read
+            }
+            text.removeLast(text.count - write)
+            scanned = write
+            if !ends.isEmpty || eof { break }
+            wanted = max(wanted, text.count) * 2  // one line longer than the batch: read on
+        }
+        if lineStart < text.count {
+            if eof {
+                ends.append(text.count)  // a last line without a newline
+            } else {
+                carry = Array(text[lineStart...])
+                text.removeLast(text.count - lineStart)
+            }
+        }
+        return (text, ends)
     }
 }

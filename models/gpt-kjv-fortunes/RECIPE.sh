@@ -15,11 +15,11 @@ mkdir -p downloads/train-gpt
 $verba tokenizer train --model bpe --byte-level --vocab-size 4096 --special-tokens '<|endoftext|>' \
     --output downloads/train-gpt/tokenizer.json downloads/corpus-en/kjv.txt downloads/corpus-en/fortunes.txt
 
-# 3. Model: 4 layers, width 128, 4 heads, context 128; 500 steps of 16 x 128 tokens; AdamW lr 3e-3,
-#    40 warmup steps then cosine to 3e-4, weight decay 0.1, clipping 1.0; checkpoint every 25 steps
+# 3. Model: 6 layers, width 192, 6 heads, context 128; 2,600 steps of 16 x 128 tokens; AdamW lr 2e-3,
+#    150 warmup steps then cosine to 2e-4, weight decay 0.1, clipping 1.0; checkpoint every 100 steps
 #    (add --resume to continue after an interruption); weights stored as float16.
 $verba train lm --tokenizer downloads/train-gpt/tokenizer.json \
     --corpus downloads/corpus-en/kjv.txt downloads/corpus-en/fortunes.txt \
-    --layers 4 --heads 4 --dim 128 --context 128 --batch-size 16 --steps 500 --lr 3e-3 --warmup 40 \
-    --eval-every 100 --eval-batches 8 --checkpoint-every 25 --threads 2 --seed 1337 --float16 \
+    --layers 6 --heads 6 --dim 192 --context 128 --batch-size 16 --steps 2600 --lr 2e-3 --warmup 150 \
+    --eval-every 250 --eval-batches 8 --checkpoint-every 100 --threads 2 --seed 1337 --float16 \
     --work-dir downloads/train-gpt --output models/gpt-kjv-fortunes
