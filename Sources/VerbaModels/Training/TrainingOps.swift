@@ -7,34 +7,56 @@ import Foundation
 import VerbaTensor
 
 /// C = alpha · op(A) · op(B) + beta · C with explicit leading dimensions (row-major `cblas_sgemm`).
-/// op(A) is (m, k), op(B) is (k, n), C is (m, n).
+/// op(A) is (m, k), op(B) is (k, n), C is (m, n). With more than one training thread a large product is
+/// split into blocks of rows (or of columns, when C is wider than tall) of C, one single-threaded sgemm
+/// per thread of the shared pool: OpenBLAS's own threads synchronize too often on products this small.
 @inline(__always)
 func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
           _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
           beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
     if m == 0 || n == 0 { return }
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    func block(_ i0: Int, _ rows: Int, _ j0: Int, _ cols: Int) {
+        let aBlock = transA ? a + i0 : a + i0 * lda          // rows i0... of op(A)
+        let bBlock = transB ? b + j0 * ldb : b + j0          // columns j0... of op(B)
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(rows), Int32(cols), Int32(k), alpha, aBlock, Int32(lda), bBlock, Int32(ldb), beta,
+                    c + i0 * ldc + j0, Int32(ldc))
+    }
+    let parts = min(trainingThreads, max(1, m * n * k / 250_000))
+    if parts <= 1 || ThreadPool.shared.isBusy {
+        block(0, m, 0, n)
+        return
+    }
+    if m >= n {
+        ThreadPool.shared.parallelFor(count: parts) { p in
+            let i0 = p * m / parts, i1 = (p + 1) * m / parts
+            if i1 > i0 { block(i0, i1 - i0, 0, n) }
+        }
+    } else {
+        let blocks = (n + 15) / 16  // column blocks in multiples of 16
+        ThreadPool.shared.parallelFor(count: parts) { p in
+            let j0 = min(n, p * blocks / parts * 16), j1 = min(n, (p + 1) * blocks / parts * 16)
+            if j1 > j0 { block(0, m, j0, j1 - j0) }
+        }
+    }
 }
 
-/// Sets the number of threads training uses: OpenBLAS's for the large matrix products, and the
-/// workers that split attention over (batch, head) pairs.
+/// Sets the number of threads training uses: the shared pool's, which splits the large matrix products
+/// (OpenBLAS itself stays single-threaded) and attention over (batch, head) pairs.
 public func setTrainingThreads(_ n: Int) {
-    openblas_set_num_threads(Int32(max(1, n)))
-    trainingThreads = max(1, n)
+    let threads = max(1, n)
+    ThreadPool.shared.setThreads(threads)
+    openblas_set_num_threads(1)
+    trainingThreads = threads
 }
 
 nonisolated(unsafe) var trainingThreads = 1
 
-/// Runs `body(i)` for i in 0..<count on up to `trainingThreads` threads (inline when 1).
+/// Runs `body(i)` for i in 0..<count on up to `trainingThreads` threads of the shared pool (inline when 1).
 @inline(__always)
 func parallelFor(_ count: Int, _ body: (Int) -> Void) {
-    let workers = min(trainingThreads, count)
-    if workers <= 1 { for i in 0..<count { body(i) }; return }
-    DispatchQueue.concurrentPerform(iterations: workers) { w in
-        var i = w
-        while i < count { body(i); i += workers }
-    }
+    if min(trainingThreads, count) <= 1 { for i in 0..<count { body(i) }; return }
+    ThreadPool.shared.parallelFor(count: count, body: body)
 }
 
 // MARK: - Linear
@@ -185,7 +207,10 @@ func geluBackward(dx: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, dout
 func trainingExp(_ x: SIMD16<Float>) -> SIMD16<Float> {
     typealias V = SIMD16<Float>
     let xc = x.clamped(lowerBound: V(repeating: -87), upperBound: V(repeating: 88))
-    let n = (xc * 1.44269504088896341).rounded(.toNearestOrEven)
+    // n = round(x·log2 e) by the 1.5·2^23 trick: the sum's low mantissa bits hold n in two's complement
+    // (no float-to-integer conversion, which SIMD16 does lane by lane).
+    let shifted = V(repeating: 12_582_912).addingProduct(xc, V(repeating: 1.44269504088896341))
+    let n = shifted - 12_582_912
     var r = xc.addingProduct(n, V(repeating: -0.693145751953125))
     r = r.addingProduct(n, V(repeating: -1.42860682030941723212e-6))
     var p = V(repeating: 1.0 / 720)
@@ -195,7 +220,7 @@ func trainingExp(_ x: SIMD16<Float>) -> SIMD16<Float> {
     p = V(repeating: 0.5).addingProduct(p, r)
     p = V(repeating: 1).addingProduct(p, r)
     p = V(repeating: 1).addingProduct(p, r)
-    let bits = (SIMD16<Int32>(n) &+ 127) &<< 23
+    let bits = ((unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4b40_0000) &+ 127) &<< 23
     return p * unsafeBitCast(bits, to: V.self)
 }
 
