@@ -9,7 +9,7 @@
 
 
 extension BPE {
-    /// How many pieces ahead the table lines are prefetched.
+    /// How many pieces ahead the table lines are prefetched (a power of two).
     static let lookahead = 8
 
     /// Encodes each piece `text[r]` for `r` in `pieces`, in order, appending the ids to `ids`: the same
@@ -49,12 +49,17 @@ extension BPE {
         let count = pieces.count
         let first = ids.count
         let out = cache.output(capacity: text.count + lineEnds.count * (prefix.count + suffix.count))
+        // The first word and hash of piece k, computed when it is prefetched, wait in slot k % lookahead.
+        let hashes = UnsafeMutablePointer<(w: UInt64, h: UInt64)>.allocate(capacity: BPE.lookahead)
+        defer { hashes.deallocate() }
         @inline(__always) func prefetch(_ k: Int) {
             let r = pieces[k]
             let n = r.count
             if n < 2 { return }
             let p = base + r.lowerBound
-            let h = hashBytes(p, n, firstWord: firstWord(p, n))
+            let w = firstWord(p, n)
+            let h = hashBytes(p, n, firstWord: w)
+            hashes[k & (BPE.lookahead - 1)] = (w, h)
             if n <= PieceCache.maxKey { cache.prefetch(h) }
         }
         for k in 0..<min(BPE.lookahead, count) { prefetch(k) }
@@ -66,8 +71,9 @@ extension BPE {
                 written += 1
             }
             while k < end {
-                if k + BPE.lookahead < count { prefetch(k + BPE.lookahead) }
                 let r = pieces[k]
+                let (w, h) = hashes[k & (BPE.lookahead - 1)]  // read before prefetch(k + lookahead) reuses the slot
+                if k + BPE.lookahead < count { prefetch(k + BPE.lookahead) }
                 k += 1
                 let n = r.count
                 let p = base + r.lowerBound
@@ -77,8 +83,6 @@ extension BPE {
                     continue
                 }
                 if n == 0 { continue }
-                let w = firstWord(p, n)
-                let h = hashBytes(p, n, firstWord: w)
                 if n <= PieceCache.maxKey {
                     let found = cache.find(p, n, w, h, into: out + written)
                     if found > 0 {
