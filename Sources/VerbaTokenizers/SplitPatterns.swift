@@ -86,13 +86,21 @@ public struct PatternSplitter: PreTokenizer {
     /// - Complexity: O(n) in the length of `text`.
     public func split(_ text: UnsafeBufferPointer<UInt8>, into pieces: inout [Range<Int>]) {
         guard let base = text.baseAddress, text.count > 0 else { return }
-        let r = CharReader(base, text.count)
+        split(base, from: 0, to: text.count, into: &pieces)
+    }
+
+    /// Splits the text `base[from..<end]`, appending ranges counted from `base` (not from `from`): a
+    /// batch of lines laid end to end is split line by line without re-basing the ranges. The scanners
+    /// never look before `from` or at `end` and beyond.
+    func split(_ base: UnsafePointer<UInt8>, from: Int, to end: Int, into pieces: inout [Range<Int>]) {
+        if from >= end { return }
+        let r = CharReader(base, end)
         switch pattern {
-        case .gpt2: splitGPT2(r, &pieces)
-        case .cl100k: splitCL100K(r, maxDigits: 3, wholeTrailingSpace: true, &pieces)
-        case .llama3: splitCL100K(r, maxDigits: 3, wholeTrailingSpace: false, &pieces)
-        case .qwen2: splitCL100K(r, maxDigits: 1, wholeTrailingSpace: false, &pieces)
-        case .o200k: splitO200K(r, &pieces)
+        case .gpt2: splitGPT2(r, from: from, &pieces)
+        case .cl100k: splitCL100K(r, from: from, maxDigits: 3, wholeTrailingSpace: true, &pieces)
+        case .llama3: splitCL100K(r, from: from, maxDigits: 3, wholeTrailingSpace: false, &pieces)
+        case .qwen2: splitCL100K(r, from: from, maxDigits: 1, wholeTrailingSpace: false, &pieces)
+        case .o200k: splitO200K(r, from: from, &pieces)
         }
     }
 
@@ -142,9 +150,9 @@ public struct ByteLevelPreTokenizer: PreTokenizer {
 // MARK: - Scanners
 
 /// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
-private func splitGPT2(_ r: CharReader, _ pieces: inout [Range<Int>]) {
+private func splitGPT2(_ r: CharReader, from: Int, _ pieces: inout [Range<Int>]) {
     let n = r.n
-    var i = 0
+    var i = from
     while i < n {
         let start = i
         let k = r.contraction(i, caseInsensitive: false)
@@ -180,9 +188,9 @@ private func splitGPT2(_ r: CharReader, _ pieces: inout [Range<Int>]) {
 /// cl100k_base and its Hugging Face forms:
 /// `'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s`
 /// (`wholeTrailingSpace` is the `\s++$` alternative; `maxDigits` the `{1,3}`).
-private func splitCL100K(_ r: CharReader, maxDigits: Int, wholeTrailingSpace: Bool, _ pieces: inout [Range<Int>]) {
+private func splitCL100K(_ r: CharReader, from: Int, maxDigits: Int, wholeTrailingSpace: Bool, _ pieces: inout [Range<Int>]) {
     let n = r.n
-    var i = 0
+    var i = from
     while i < n {
         let start = i
         let k = r.contraction(i, caseInsensitive: true)
@@ -219,9 +227,9 @@ private func splitCL100K(_ r: CharReader, maxDigits: Int, wholeTrailingSpace: Bo
 }
 
 /// o200k_base (see `SplitPattern.o200k.regex`).
-private func splitO200K(_ r: CharReader, _ pieces: inout [Range<Int>]) {
+private func splitO200K(_ r: CharReader, from: Int, _ pieces: inout [Range<Int>]) {
     let n = r.n
-    var i = 0
+    var i = from
     while i < n {
         let start = i
         let (c, len) = r.at(i)

@@ -29,17 +29,14 @@ extension Tokenizer {
         scratch.pieces.removeAll(keepingCapacity: true)
         scratch.pieceEnds.removeAll(keepingCapacity: true)
         var from = start
-        for end in ends {
-            let before = scratch.pieces.count
-            splitter.split(UnsafeBufferPointer(rebasing: text[from..<end]), into: &scratch.pieces)
-            if from > 0 {
-                for k in before..<scratch.pieces.count {
-                    let r = scratch.pieces[k]
-                    scratch.pieces[k] = (r.lowerBound + from)..<(r.upperBound + from)
-                }
+        if let base = text.baseAddress {
+            for end in ends {
+                splitter.split(base, from: from, to: end, into: &scratch.pieces)
+                scratch.pieceEnds.append(scratch.pieces.count)
+                from = end
             }
-            scratch.pieceEnds.append(scratch.pieces.count)
-            from = end
+        } else {
+            for _ in ends { scratch.pieceEnds.append(0) }
         }
         scratch.pieces.withUnsafeBufferPointer { pieces in
             scratch.pieceEnds.withUnsafeBufferPointer { lineEnds in
