@@ -34,6 +34,7 @@ struct Verba: ParsableCommand {
     )
 
     static func main() {
+        BLASKernels.selectForThisCPU()
         var command: ParsableCommand
         do {
             command = try parseAsRoot()
