@@ -41,14 +41,14 @@ public func matmul(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: Un
 }
 
 /// `matmul` on strided matrices (each row `ld*` floats apart), e.g. one attention head's slice of a (T, 3C)
-/// projection: A (m, k) with row stride `lda`; B (k, n) with stride `ldb`, or (n, k) when `transposeB`;
-/// C (m, n) with stride `ldc`.
+/// projection: A (m, k) with row stride `lda`, or (k, m) when `transposeA`; B (k, n) with stride `ldb`, or
+/// (n, k) when `transposeB`; C (m, n) with stride `ldc`. Training's weight gradients use `transposeA`.
 /// - Complexity: 2·m·n·k flops.
 public func matmul(_ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
                    _ c: UnsafeMutablePointer<Float>, ldc: Int, m: Int, n: Int, k: Int,
-                   transposeB: Bool = false, alpha: Float = 1, beta: Float = 0) {
+                   transposeA: Bool = false, transposeB: Bool = false, alpha: Float = 1, beta: Float = 0) {
     precondition(m >= 0 && n >= 0 && k >= 0, "matmul: negative size")
-    precondition(lda >= k && ldc >= n && ldb >= (transposeB ? k : n), "matmul: leading dimension too small")
+    precondition(lda >= (transposeA ? m : k) && ldc >= n && ldb >= (transposeB ? k : n), "matmul: leading dimension too small")
     if m == 0 || n == 0 { return }
     if k == 0 {
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
@@ -58,8 +58,8 @@ public func matmul(_ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float
     let work = m * n * k
     let parts = pool.isBusy ? 1 : min(pool.threadCount, max(1, work / 200_000))
     func gemm(_ i0: Int, _ rows: Int, _ j0: Int, _ cols: Int) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                    Int32(rows), Int32(cols), Int32(k), alpha, a + i0 * lda, Int32(lda),
+        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(rows), Int32(cols), Int32(k), alpha, transposeA ? a + i0 : a + i0 * lda, Int32(lda),
                     transposeB ? b + j0 * ldb : b + j0, Int32(ldb), beta, c + i0 * ldc + j0, Int32(ldc))
     }
     if parts <= 1 { gemm(0, m, 0, n); return }
@@ -204,7 +204,10 @@ public func referenceLayerNorm(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePo
 /// e^x per lane, within ~2 ulp over the whole float32 range: subnormal results down to x ≈ −103.97, 0 below,
 /// +inf above 88.72, NaN for NaN. Cody–Waite reduction x = n·ln2 + r, |r| ≤ ln2/2, a degree-7 Taylor
 /// polynomial (truncation error < 1e-8), and 2^n applied as two factors so neither over- nor underflows early.
-@_transparent func expSIMD(_ x: V16) -> V16 {
+/// Public (and inlinable) so that the training kernels of VerbaModels use this same exp.
+@inlinable @inline(__always)
+public func expSIMD(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    typealias V16 = SIMD16<Float>
     let xc = clamp(x, -104, 88.75)
     // n = round(x·log2 e) by the 1.5·2^23 trick: the sum's low mantissa bits hold n in two's complement.
     let shifted = V16(repeating: 12_582_912).addingProduct(xc, V16(repeating: 1.44269504088896341))
@@ -382,8 +385,8 @@ public func expInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
     return c[0] + c[1]
 }
 
-@inline(__always) func clamp(_ v: V16, _ lo: Float, _ hi: Float) -> V16 {
-    let l = V16(repeating: lo), h = V16(repeating: hi)
+@usableFromInline @inline(__always) func clamp(_ v: SIMD16<Float>, _ lo: Float, _ hi: Float) -> SIMD16<Float> {
+    let l = SIMD16<Float>(repeating: lo), h = SIMD16<Float>(repeating: hi)
     return v.replacing(with: l, where: v .< l).replacing(with: h, where: v .> h)
 }
 

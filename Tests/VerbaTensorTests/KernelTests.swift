@@ -38,6 +38,26 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    func testMatmulWithTransposedAMatchesTheTransposedCopy() {
+        // A stored (k, m): the product equals matmul of its explicit (m, k) transpose, split or not.
+        for (m, n, k) in [(7, 5, 9), (300, 40, 64), (128, 1536, 384), (384, 192, 2048)] {
+            let at = randomFloats(k * m, seed: 5), b = randomFloats(k * n, seed: 6)
+            var a = [Float](repeating: 0, count: m * k)
+            for i in 0..<m { for p in 0..<k { a[i * k + p] = at[p * m + i] } }
+            var c = randomFloats(m * n, seed: 7), r = c
+            at.withUnsafeBufferPointer { pa in
+                b.withUnsafeBufferPointer { pb in
+                    matmul(pa.baseAddress!, lda: m, pb.baseAddress!, ldb: n, &c, ldc: n, m: m, n: n, k: k,
+                           transposeA: true, alpha: 0.5, beta: 0.25)
+                }
+            }
+            referenceMatmul(a, b, &r, m: m, n: n, k: k, alpha: 0.5, beta: 0.25)
+            for i in 0..<(m * n) where abs(c[i] - r[i]) > 1e-5 * Float(k).squareRoot() + 1e-6 {
+                XCTFail("matmul transposeA m=\(m) n=\(n) k=\(k) [\(i)]: \(c[i]) vs \(r[i])"); break
+            }
+        }
+    }
+
     func testStridedMatmulOnHeadSlices() {
         // Q·Kᵀ for head 1 of a (T, 3·C) projection with C = 8, two heads of 4.
         let t = 5, c = 8, head = 4

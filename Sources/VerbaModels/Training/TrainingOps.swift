@@ -6,39 +6,15 @@ import CBLAS
 import Foundation
 import VerbaTensor
 
-/// C = alpha · op(A) · op(B) + beta · C with explicit leading dimensions (row-major `cblas_sgemm`).
-/// op(A) is (m, k), op(B) is (k, n), C is (m, n). With more than one training thread a large product is
-/// split into blocks of rows (or of columns, when C is wider than tall) of C, one single-threaded sgemm
-/// per thread of the shared pool: OpenBLAS's own threads synchronize too often on products this small.
+/// C = alpha · op(A) · op(B) + beta · C with explicit leading dimensions (row-major), op(A) (m, k),
+/// op(B) (k, n), C (m, n): VerbaTensor's `matmul`, which splits a large product over the shared pool
+/// (single-threaded sgemm per block; OpenBLAS's own threads synchronize too often on products this small).
 @inline(__always)
 func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
           _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
           beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
-    if m == 0 || n == 0 { return }
-    func block(_ i0: Int, _ rows: Int, _ j0: Int, _ cols: Int) {
-        let aBlock = transA ? a + i0 : a + i0 * lda          // rows i0... of op(A)
-        let bBlock = transB ? b + j0 * ldb : b + j0          // columns j0... of op(B)
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(rows), Int32(cols), Int32(k), alpha, aBlock, Int32(lda), bBlock, Int32(ldb), beta,
-                    c + i0 * ldc + j0, Int32(ldc))
-    }
-    let parts = min(trainingThreads, max(1, m * n * k / 250_000))
-    if parts <= 1 || ThreadPool.shared.isBusy {
-        block(0, m, 0, n)
-        return
-    }
-    if m >= n {
-        ThreadPool.shared.parallelFor(count: parts) { p in
-            let i0 = p * m / parts, i1 = (p + 1) * m / parts
-            if i1 > i0 { block(i0, i1 - i0, 0, n) }
-        }
-    } else {
-        let blocks = (n + 15) / 16  // column blocks in multiples of 16
-        ThreadPool.shared.parallelFor(count: parts) { p in
-            let j0 = min(n, p * blocks / parts * 16), j1 = min(n, (p + 1) * blocks / parts * 16)
-            if j1 > j0 { block(0, m, j0, j1 - j0) }
-        }
-    }
+    matmul(a, lda: lda, b, ldb: ldb, c, ldc: ldc, m: m, n: n, k: k, transposeA: transA, transposeB: transB,
+           alpha: alpha, beta: beta)
 }
 
 /// Sets the number of threads training uses: the shared pool's, which splits the large matrix products
@@ -186,7 +162,7 @@ func geluBackward(dx: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, dout
             let one = V(repeating: 1)
             let v2: V = v * v
             let u: V = v.addingProduct(v2 * 0.044715, v) * sqrt2OverPi
-            let sig: V = one / (one + trainingExp(u * -2))
+            let sig: V = one / (one + expSIMD(u * -2))
             let slope: V = one.addingProduct(v2, V(repeating: 0.134145)) * sqrt2OverPi   // √(2/π)(1 + 3·0.044715x²)
             let sechPart: V = (v + v) * sig * (one - sig)
             let local: V = sig.addingProduct(sechPart, slope)
@@ -199,29 +175,6 @@ func geluBackward(dx: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, dout
         return
     }
     referenceGeluBackward(dx: dx, x: x, dout: dout, count: count, kind: kind)
-}
-
-/// e^x per lane (relative error ~2e-7 for x in [−87, 88]; clamped outside): x = n·ln2 + r, a degree-6
-/// polynomial for e^r, 2^n through the exponent bits.
-@inline(__always)
-func trainingExp(_ x: SIMD16<Float>) -> SIMD16<Float> {
-    typealias V = SIMD16<Float>
-    let xc = x.clamped(lowerBound: V(repeating: -87), upperBound: V(repeating: 88))
-    // n = round(x·log2 e) by the 1.5·2^23 trick: the sum's low mantissa bits hold n in two's complement
-    // (no float-to-integer conversion, which SIMD16 does lane by lane).
-    let shifted = V(repeating: 12_582_912).addingProduct(xc, V(repeating: 1.44269504088896341))
-    let n = shifted - 12_582_912
-    var r = xc.addingProduct(n, V(repeating: -0.693145751953125))
-    r = r.addingProduct(n, V(repeating: -1.42860682030941723212e-6))
-    var p = V(repeating: 1.0 / 720)
-    p = V(repeating: 1.0 / 120).addingProduct(p, r)
-    p = V(repeating: 1.0 / 24).addingProduct(p, r)
-    p = V(repeating: 1.0 / 6).addingProduct(p, r)
-    p = V(repeating: 0.5).addingProduct(p, r)
-    p = V(repeating: 1).addingProduct(p, r)
-    p = V(repeating: 1).addingProduct(p, r)
-    let bits = ((unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4b40_0000) &+ 127) &<< 23
-    return p * unsafeBitCast(bits, to: V.self)
 }
 
 /// Plain version of `geluBackward`.
