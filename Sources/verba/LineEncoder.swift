@@ -112,17 +112,8 @@ final class LineEncoder: @unchecked Sendable {
             let thread = Thread { [body, linesPerCall] in
                 var scratch = WorkerScratch()
                 while let chunk = queue.take() {
-                    chunk.batch.text.withUnsafeBufferPointer { p in
-                        chunk.batch.ends.withUnsafeBufferPointer { e in
-                            var line = chunk.lines.lowerBound
-                            while line < chunk.lines.upperBound {
-                                let last = min(chunk.lines.upperBound, line + linesPerCall)
-                                body(p, line == 0 ? 0 : e[line - 1], UnsafeBufferPointer(rebasing: e[line..<last]),
-                                     &chunk.output, &scratch)
-                                line = last
-                            }
-                        }
-                    }
+                    LineEncoder.format(chunk.batch.text, chunk.batch.ends, lines: chunk.lines, body: body,
+                                       perCall: linesPerCall, into: &chunk.output, &scratch)
                     chunk.done.signal()
                 }
                 finished.leave()
@@ -165,26 +156,35 @@ final class LineEncoder: @unchecked Sendable {
         finished.wait()
     }
 
-    /// One worker: formats the batch on this thread, writing as it goes.
+    /// One worker: formats the batch on this thread, writing out every megabyte or so.
     private func processAlone(_ text: [UInt8], _ ends: [Int]) {
-        let lineCount = ends.count
         var out: [UInt8] = []
         out.reserveCapacity(min(text.count * 2, 1 << 22))
-        text.withUnsafeBufferPointer { p in
-            ends.withUnsafeBufferPointer { e in
-                var line = 0
-                while line < lineCount {
-                    let last = min(lineCount, line + linesPerCall)
-                    body(p, line == 0 ? 0 : e[line - 1], UnsafeBufferPointer(rebasing: e[line..<last]), &out, &scratch)
-                    line = last
-                    if out.count >= 1 << 20 {
-                        out.withUnsafeBufferPointer { StandardOutput.shared.write(bytes: $0) }
-                        out.removeAll(keepingCapacity: true)
-                    }
-                }
+        LineEncoder.format(text, ends, lines: 0..<ends.count, body: body, perCall: linesPerCall, into: &out, &scratch) { out in
+            if out.count >= 1 << 20 {
+                out.withUnsafeBufferPointer { StandardOutput.shared.write(bytes: $0) }
+                out.removeAll(keepingCapacity: true)
             }
         }
         out.withUnsafeBufferPointer { StandardOutput.shared.write(bytes: $0) }
+    }
+
+    /// Formats `lines` of a batch into `out` with `body`, `perCall` lines a call; `afterCall` may take the
+    /// output so far (to write it out).
+    private static func format(_ text: [UInt8], _ ends: [Int], lines: Range<Int>, body: Body, perCall: Int,
+                               into out: inout [UInt8], _ scratch: inout WorkerScratch,
+                               afterCall: (inout [UInt8]) -> Void = { _ in }) {
+        text.withUnsafeBufferPointer { p in
+            ends.withUnsafeBufferPointer { e in
+                var line = lines.lowerBound
+                while line < lines.upperBound {
+                    let last = min(lines.upperBound, line + perCall)
+                    body(p, line == 0 ? 0 : e[line - 1], UnsafeBufferPointer(rebasing: e[line..<last]), &out, &scratch)
+                    line = last
+                    afterCall(&out)
+                }
+            }
+        }
     }
 }
 
