@@ -32,21 +32,6 @@ final class StandardOutput {
         if buffer.count >= limit { flush() }
     }
 
-    /// Appends a non-negative or negative integer in decimal without building a String.
-    func write(int value: Int) {
-        if value == 0 { buffer.append(48); return }
-        var v = value
-        if v < 0 { buffer.append(45); v = -v }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var n = 0
-        withUnsafeMutableBytes(of: &digits) { d in
-            while v > 0 { d[n] = UInt8(48 + v % 10); v /= 10; n += 1 }
-            while n > 0 { n -= 1; buffer.append(d[n]) }
-        }
-    }
-
     /// Writes out what is buffered (call before reading more input in interactive use).
     func flush() {
         if buffer.isEmpty { return }

@@ -106,109 +106,18 @@ struct Tokenize: ParsableCommand {
 /// temporary buffer (at most 21 bytes an id) and appended at once.
 func appendIdList(_ ids: UnsafeBufferPointer<Int>, to out: inout [UInt8]) {
     if ids.isEmpty { return }
-    // 21 bytes an id (sign, 19 digits, space) and 8 of slack for the last word store.
-    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: ids.count * 21 + 8) { buf in
+    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: ids.count * 21) { buf in
         let base = buf.baseAddress!
-        let pairs = digitPairs, words = digitPairWords
         var k = 0
         for i in 0..<ids.count {
             if i > 0 {
                 base[k] = 32
                 k += 1
             }
-            let id = ids[i]
-            if id >= 0 && id < 100_000_000 {
-                k += writeSmallDecimal(UInt64(id), base + k, words)
-            } else {
-                k += writeDecimal(id, base + k, pairs)
-            }
+            k += writeDecimal(ids[i], to: base + k)
         }
         out.append(contentsOf: UnsafeBufferPointer(start: base, count: k))
     }
-}
-
-/// "00" "01" ... "99": two digits per table entry, so formatting an id takes half the divisions.
-private let digitPairs: UnsafeMutablePointer<UInt8> = {
-    let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 200)
-    for i in 0..<100 {
-        t[2 * i] = UInt8(48 + i / 10)
-        t[2 * i + 1] = UInt8(48 + i % 10)
-    }
-    return t
-}()
-
-/// The same two digits as `digitPairs`, as a little-endian 16-bit word (tens digit first in memory).
-private let digitPairWords: UnsafeMutablePointer<UInt64> = {
-    let t = UnsafeMutablePointer<UInt64>.allocate(capacity: 100)
-    for i in 0..<100 { t[i] = UInt64(48 + i / 10) | UInt64(48 + i % 10) << 8 }
-    return t
-}()
-
-/// Writes `v` (< 10^8) in decimal at `p` with one 8-byte store (room for 8 bytes) and returns its
-/// length: the digits are gathered at the top of a word, two at a time, then shifted to the front.
-@inline(__always)
-func writeSmallDecimal(_ value: UInt64, _ p: UnsafeMutablePointer<UInt8>, _ words: UnsafeMutablePointer<UInt64>) -> Int {
-    var v = value
-    var word: UInt64 = 0
-    var shift: UInt64 = 64  // the digits so far fill bits shift..<64, the last digit highest
-    while v >= 100 {
-        let q = v / 100
-        shift -= 16
-        word |= words[Int(v - q * 100)] << shift
-        v = q
-    }
-    if v >= 10 {
-        shift -= 16
-        word |= words[Int(v)] << shift
-    } else {
-        shift -= 8
-        word |= (48 + v) << shift
-    }
-    let length = Int(8 - shift / 8)
-    word >>= shift
-    UnsafeMutableRawPointer(p).storeBytes(of: word.littleEndian, as: UInt64.self)
-    return length
-}
-
-/// Writes `value` in decimal at `p` (room for 20 bytes) and returns the number of bytes written.
-@inline(__always)
-func writeDecimal(_ value: Int, _ p: UnsafeMutablePointer<UInt8>, _ pairs: UnsafeMutablePointer<UInt8>) -> Int {
-    var k = 0
-    var v = value.magnitude
-    if value < 0 {
-        p[0] = 45
-        k = 1
-    }
-    let digits: Int
-    if v < 100_000 {
-        digits = v < 100 ? (v < 10 ? 1 : 2) : v < 1000 ? 3 : v < 10000 ? 4 : 5
-    } else {
-        var d = 6
-        var limit: UInt = 1_000_000
-        while v >= limit && d < 20 {
-            d += 1
-            let (next, overflow) = limit.multipliedReportingOverflow(by: 10)
-            if overflow { break }
-            limit = next
-        }
-        digits = d
-    }
-    var at = k + digits
-    while v >= 100 {
-        let q = v / 100
-        let r = Int(v - q * 100)
-        at -= 2
-        p[at] = pairs[2 * r]
-        p[at + 1] = pairs[2 * r + 1]
-        v = q
-    }
-    if v >= 10 {
-        p[at - 2] = pairs[2 * Int(v)]
-        p[at - 1] = pairs[2 * Int(v) + 1]
-    } else {
-        p[at - 1] = UInt8(truncatingIfNeeded: 48 + v)
-    }
-    return k + digits
 }
 
 /// Writes `e` as one JSON object (no newline).
