@@ -248,7 +248,7 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
     /// goes to the cache.
     @inline(never)
     func encodeUncached(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: UInt64, _ h: UInt64, _ cache: PieceCache?,
-                                _ ids: inout [Int], _ ranges: UnsafeMutablePointer<[Range<Int>]>?) {
+                        _ ids: inout [Int], _ ranges: UnsafeMutablePointer<[Range<Int>]>?) {
         if options.ignoreMerges || selfMerging != nil {
             let id = table.find(p, n, firstWord: w, hash: h, filtered: false)
             if id >= 0 && (options.ignoreMerges || selfMerging![id] != 0) {

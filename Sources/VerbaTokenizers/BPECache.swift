@@ -39,7 +39,8 @@ func bytesEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) 
 /// One thread's cache for one model: `ways`-way set-associative (4 MiB), each way one 64-byte cache
 /// line holding a piece of up to 24 bytes and its up to 8 token ids inline. A new piece goes to way 0
 /// and pushes the others one way down (the oldest falls out). The lines of a set are adjacent, so the
-/// prefetch of `BPE.encode(pieces:in:ids:)` brings a whole set in before the lookup.
+/// prefetch of `BPE.encode(pieces:lineEnds:in:prefix:suffix:ids:idEnds:)` brings a whole set in before
+/// the lookup.
 final class PieceCache {
     static let setCount = 1 << 14
     /// Ways per set (one 64-byte line each).
@@ -58,6 +59,8 @@ final class PieceCache {
     var long = LongPieces()
     /// Ids of pieces encoded outside the cache, before they are copied to `output`.
     var spill: [Int] = []
+    /// The first word and hash of the pieces prefetched ahead (`BPE.lookahead` slots).
+    let hashes = UnsafeMutablePointer<(w: UInt64, h: UInt64)>.allocate(capacity: BPE.lookahead)
     private var output: UnsafeMutablePointer<Int> = .allocate(capacity: 1024)
     private var outputCapacity = 1024
 
@@ -74,6 +77,7 @@ final class PieceCache {
         freeTable(lines)
         memo.deallocate()
         output.deallocate()
+        hashes.deallocate()
     }
 
     @inline(__always)

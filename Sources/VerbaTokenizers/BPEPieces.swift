@@ -7,7 +7,6 @@
 // pieces. (Prefetching the vocabulary slot too, for the ~10% of pieces the cache misses, measured no
 // faster: it doubles the memory traffic.)
 
-
 extension BPE {
     /// How many pieces ahead the table lines are prefetched (a power of two).
     static let lookahead = 8
@@ -50,8 +49,7 @@ extension BPE {
         let first = ids.count
         let out = cache.output(capacity: text.count + lineEnds.count * (prefix.count + suffix.count))
         // The first word and hash of piece k, computed when it is prefetched, wait in slot k % lookahead.
-        let hashes = UnsafeMutablePointer<(w: UInt64, h: UInt64)>.allocate(capacity: BPE.lookahead)
-        defer { hashes.deallocate() }
+        let hashes = cache.hashes
         @inline(__always) func prefetch(_ k: Int) {
             let r = pieces[k]
             let n = r.count
