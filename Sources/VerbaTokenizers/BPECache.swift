@@ -1,8 +1,8 @@
-// A per-thread cache of merged pieces: piece bytes -> token ids, for pieces that are not one whole
-// token (those take the whole-piece lookup instead). Natural text repeats its words, so most pieces
-// that need merging have been merged before. Each thread that encodes with a model gets its own cache
-// (thread-local storage), so batch encoding on all cores shares nothing mutable. A cache is bounded:
-// when its entries or arenas fill up it is cleared.
+// The cache of merged pieces: piece bytes -> token ids, whole tokens included. Natural text repeats its
+// words, so most pieces have been seen before. One table per model is shared by the threads (lock-free
+// reads, see `PieceTable`); each thread keeps its own pair-rank memo, long-piece cache and buffers
+// (thread-local storage). Everything is bounded: the table evicts per set, the long-piece store is
+// emptied when full.
 
 import CVerbaSupport
 import Foundation
@@ -36,13 +36,20 @@ func bytesEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) 
     return true
 }
 
-/// One thread's cache for one model: `ways`-way set-associative (4 MiB), each way one 64-byte cache
-/// line holding a piece of up to 24 bytes and its up to 8 token ids inline. A new piece goes to way 0
-/// and pushes the others one way down (the oldest falls out). The lines of a set are adjacent, so the
-/// prefetch of `BPE.encode(pieces:lineEnds:in:prefix:suffix:ids:idEnds:)` brings a whole set in before
-/// the lookup.
-final class PieceCache {
-    static let setCount = 1 << 14
+/// The merged pieces of one model, shared by every thread encoding with it: piece bytes -> token ids.
+/// `ways`-way set-associative (8 MiB), each way one 64-byte cache line holding a piece of up to 24
+/// bytes and its up to 8 token ids inline. A new piece goes to way 0 and pushes the others one way down
+/// (the oldest falls out). The lines of a set are adjacent, so the prefetch of
+/// `BPE.encode(pieces:lineEnds:in:prefix:suffix:ids:idEnds:)` brings a whole set in before the lookup.
+///
+/// Shared, so that a piece merged by one thread is a hit for all: with one cache per thread each
+/// thread learned the whole vocabulary of the text again, and merging is the costly part of encoding.
+/// Threads read without locks: each set has a version (a sequence lock, see CVerbaSupport.h) that a
+/// writer makes odd while it rewrites the set; a lookup that overlapped a write counts as a miss, and a
+/// writer that finds the set busy skips caching its piece. A hit is therefore always a piece and ids
+/// that were written together.
+final class PieceTable: @unchecked Sendable {
+    static let setCount = 1 << 15
     /// Ways per set (one 64-byte line each).
     static let ways = 4
     /// Pieces longer than this are not cached.
@@ -53,6 +60,93 @@ final class PieceCache {
     /// Per way 8 words: key bytes 0..<8, 8..<16, 16..<24 (zero-padded); 8 ids as 4 words (two per word);
     /// meta = tag32 << 32 | count8 << 8 | length8 (0 when empty).
     private let lines: UnsafeMutablePointer<UInt64>
+    /// Per set: its sequence-lock version.
+    private let versions: UnsafeMutablePointer<UInt32>
+
+    init() {
+        lines = allocateTable(UInt64.self, count: PieceTable.setCount * PieceTable.ways * 8)
+        versions = allocateTable(UInt32.self, count: PieceTable.setCount)
+    }
+
+    deinit {
+        freeTable(lines)
+        freeTable(versions)
+    }
+
+    @inline(__always)
+    static func meta(_ n: Int, _ h: UInt64) -> UInt64 { (h >> 32) << 32 | UInt64(n) }
+
+    @inline(__always)
+    private static func setIndex(_ h: UInt64) -> Int { Int(truncatingIfNeeded: h >> 8) & (PieceTable.setCount - 1) }
+
+    @inline(__always)
+    private func set(_ index: Int) -> UnsafeMutablePointer<UInt64> { lines + index * (PieceTable.ways * 8) }
+
+    /// Starts loading every way of the set of hash `h`, and its version.
+    @inline(__always)
+    func prefetch(_ h: UInt64) {
+        let index = PieceTable.setIndex(h)
+        let line = set(index)
+        for way in 0..<PieceTable.ways { verba_prefetch(line + 8 * way) }
+        verba_prefetch(versions + index)
+    }
+
+    /// Writes the cached ids of piece `p[0..<n]` (first word `w`, hash `h`, n <= `maxKey`) to `out`
+    /// (room for `maxTokens`) and returns their count, or returns -1 when the piece is not cached (or
+    /// its set was being rewritten; `out` may then hold anything).
+    @inline(__always)
+    func find(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: UInt64, _ h: UInt64, into out: UnsafeMutablePointer<Int>) -> Int {
+        let index = PieceTable.setIndex(h)
+        let line = set(index)
+        let version = verba_seq_begin(versions + index)
+        let want = PieceTable.meta(n, h)
+        let w1 = n > 8 ? firstWord(p + 8, min(n - 8, 8)) : 0
+        let w2 = n > 16 ? firstWord(p + 16, n - 16) : 0
+        for way in 0..<PieceTable.ways {
+            let e = line + 8 * way
+            let m = e[7]
+            if m & 0xFFFF_FFFF_0000_00FF == want && e[0] == w && e[1] == w1 && e[2] == w2 {
+                let count = Int((m >> 8) & 0xFF)
+                let words = UnsafeRawPointer(e + 3)
+                for i in 0..<min(count, PieceTable.maxTokens) { out[i] = Int(words.load(fromByteOffset: 4 * i, as: UInt32.self)) }
+                return verba_seq_valid(versions + index, version) != 0 ? count : -1
+            }
+        }
+        return -1
+    }
+
+    /// Caches `tokens` (at most `maxTokens`) as the ids of piece `p[0..<n]` (n <= `maxKey`), unless
+    /// another thread is writing the same set.
+    @inline(__always)
+    func insert(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: UInt64, _ h: UInt64, _ tokens: UnsafePointer<UInt32>, _ count: Int) {
+        let index = PieceTable.setIndex(h)
+        guard verba_seq_try_write(versions + index) != 0 else { return }
+        let line = set(index)
+        var i = 8 * PieceTable.ways - 1
+        while i >= 8 {
+            line[i] = line[i - 8]
+            i -= 1
+        }
+        line[0] = w
+        line[1] = n > 8 ? firstWord(p + 8, min(n - 8, 8)) : 0
+        line[2] = n > 16 ? firstWord(p + 16, n - 16) : 0
+        let words = UnsafeMutableRawPointer(line + 3)
+        for i in 0..<count { words.storeBytes(of: tokens[i], toByteOffset: 4 * i, as: UInt32.self) }
+        line[7] = PieceTable.meta(n, h) | UInt64(count) << 8
+        verba_seq_end_write(versions + index)
+    }
+}
+
+/// One thread's scratch for encoding with one model: the model's shared `PieceTable`, and this
+/// thread's pair-rank memo, long-piece cache and buffers.
+final class PieceCache {
+    /// Pieces longer than this are not cached in the table.
+    static let maxKey = PieceTable.maxKey
+    /// Pieces of more tokens than this are not cached in the table.
+    static let maxTokens = PieceTable.maxTokens
+
+    /// The model's table, shared with the other threads.
+    let table: PieceTable
     /// This thread's pair-rank memo (see `MemoRanker`).
     let memo: UnsafeMutablePointer<UInt64>
     /// Pieces longer than `maxKey` (see `findLong`).
@@ -64,56 +158,35 @@ final class PieceCache {
     private var output: UnsafeMutablePointer<Int> = .allocate(capacity: 1024)
     private var outputCapacity = 1024
 
-    init() {
+    init(table: PieceTable) {
+        self.table = table
         memo = .allocate(capacity: 2 * MemoRanker<PairTableRanker>.memoSize)
         for i in 0..<MemoRanker<PairTableRanker>.memoSize {
             memo[2 * i] = UInt64.max
             memo[2 * i + 1] = UInt64.max
         }
-        lines = allocateTable(UInt64.self, count: PieceCache.setCount * PieceCache.ways * 8)
     }
 
     deinit {
-        freeTable(lines)
         memo.deallocate()
         output.deallocate()
         hashes.deallocate()
     }
 
+    /// See `PieceTable.prefetch`.
     @inline(__always)
-    static func meta(_ n: Int, _ h: UInt64) -> UInt64 { (h >> 32) << 32 | UInt64(n) }
+    func prefetch(_ h: UInt64) { table.prefetch(h) }
 
-    @inline(__always)
-    private func set(_ h: UInt64) -> UnsafeMutablePointer<UInt64> {
-        lines + (Int(truncatingIfNeeded: h >> 8) & (PieceCache.setCount - 1)) * (PieceCache.ways * 8)
-    }
-
-    /// Starts loading every way of the set of hash `h`.
-    @inline(__always)
-    func prefetch(_ h: UInt64) {
-        let line = set(h)
-        for way in 0..<PieceCache.ways { verba_prefetch(line + 8 * way) }
-    }
-
-    /// Writes the cached ids of piece `p[0..<n]` (first word `w`, hash `h`, n <= `maxKey`) to `out`
-    /// (room for `maxTokens`) and returns their count, or returns -1 when the piece is not cached.
+    /// See `PieceTable.find`.
     @inline(__always)
     func find(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: UInt64, _ h: UInt64, into out: UnsafeMutablePointer<Int>) -> Int {
-        let line = set(h)
-        let want = PieceCache.meta(n, h)
-        let w1 = n > 8 ? firstWord(p + 8, min(n - 8, 8)) : 0
-        let w2 = n > 16 ? firstWord(p + 16, n - 16) : 0
-        for way in 0..<PieceCache.ways {
-            let e = line + 8 * way
-            let m = e[7]
-            if m & 0xFFFF_FFFF_0000_00FF == want && e[0] == w && e[1] == w1 && e[2] == w2 {
-                let count = Int((m >> 8) & 0xFF)
-                let words = UnsafeRawPointer(e + 3)
-                for i in 0..<count { out[i] = Int(words.load(fromByteOffset: 4 * i, as: UInt32.self)) }
-                return count
-            }
-        }
-        return -1
+        table.find(p, n, w, h, into: out)
+    }
+
+    /// See `PieceTable.insert`.
+    @inline(__always)
+    func insert(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: UInt64, _ h: UInt64, _ tokens: UnsafePointer<UInt32>, _ count: Int) {
+        table.insert(p, n, w, h, tokens, count)
     }
 
     /// This thread's output buffer of at least `capacity` ids (contents undefined).
@@ -124,23 +197,6 @@ final class PieceCache {
             output = .allocate(capacity: outputCapacity)
         }
         return output
-    }
-
-    /// Caches `tokens` (at most `maxTokens`) as the ids of piece `p[0..<n]` (n <= `maxKey`).
-    @inline(__always)
-    func insert(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: UInt64, _ h: UInt64, _ tokens: UnsafePointer<UInt32>, _ count: Int) {
-        let line = set(h)
-        var i = 8 * PieceCache.ways - 1
-        while i >= 8 {
-            line[i] = line[i - 8]
-            i -= 1
-        }
-        line[0] = w
-        line[1] = n > 8 ? firstWord(p + 8, min(n - 8, 8)) : 0
-        line[2] = n > 16 ? firstWord(p + 16, n - 16) : 0
-        let words = UnsafeMutableRawPointer(line + 3)
-        for i in 0..<count { words.storeBytes(of: tokens[i], toByteOffset: 4 * i, as: UInt32.self) }
-        line[7] = PieceCache.meta(n, h) | UInt64(count) << 8
     }
 }
 
@@ -184,12 +240,14 @@ struct LongPieces {
     var ids: [UInt32] = []
 }
 
-/// The thread-local caches of one model. Owns every cache it hands out (threads hold unretained
+/// The thread-local caches of one model (sharing one `PieceTable`). Owns every cache it hands out (threads hold unretained
 /// pointers), so they are freed with the model.
 final class PieceCaches: @unchecked Sendable {
     private var key = pthread_key_t()
     private let lock = NSLock()
     private var all: [PieceCache] = []
+    /// The table all the threads' caches share.
+    private let table = PieceTable()
 
     /// Nil when the system has no thread-local key left (the model then encodes without a cache).
     init?() {
@@ -211,7 +269,7 @@ final class PieceCaches: @unchecked Sendable {
 
     @inline(never)
     private func make() -> PieceCache {
-        let c = PieceCache()
+        let c = PieceCache(table: table)
         lock.lock()
         all.append(c)
         lock.unlock()

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import VerbaTokenizers
 
@@ -79,5 +80,57 @@ final class LineBatchTests: XCTestCase {
             XCTAssertEqual(batchedIds(tokenizer, texts, batch: batch, addSpecialTokens: true), single, "batch \(batch)")
         }
         XCTAssertEqual(single[2], single[5])
+    }
+
+    /// Threads encoding at once share one piece table (lock-free reads, writes under a per-set sequence
+    /// lock): lines of many distinct words, encoded by four threads at the same time in different orders
+    /// so that they insert and evict in the same sets while the others read, give exactly the ids one
+    /// thread alone gives.
+    func testThreadsSharingThePieceTableGetExactIds() throws {
+        let path = try ReferenceFixtures.asset("../shared/fixtures/gpt2/tokenizer.json")
+        // Words of 2-20 letters from a fixed generator: ~40,000 distinct pieces, more than the table
+        // keeps per set, so sets are rewritten all the time.
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int(truncatingIfNeeded: state >> 33)
+        }
+        let letters = Array("abcdefghijklmnopqrstuvwxyzéàü".unicodeScalars.map { String($0) })
+        var lines: [[UInt8]] = []
+        for _ in 0..<4000 {
+            var words: [String] = []
+            for _ in 0..<10 {
+                words.append((0..<(2 + next() % 19)).map { _ in letters[next() % letters.count] }.joined())
+            }
+            lines.append(Array(words.joined(separator: " ").utf8))
+        }
+        let alone = try Tokenizer.load(path: path)
+        let expected = lines.map { line in line.withUnsafeBufferPointer { p in
+            var ids: [Int] = []
+            alone.encodeIds(bytes: p, addSpecialTokens: false, into: &ids)
+            return ids
+        } }
+        let shared = try Tokenizer.load(path: path)
+        let threads = 4
+        let results = UnsafeMutableBufferPointer<[[Int]]>.allocate(capacity: threads)
+        results.initialize(repeating: [])
+        defer { results.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            var got = [[Int]](repeating: [], count: lines.count)
+            for pass in 0..<2 {
+                for k in 0..<lines.count {
+                    let i = (k * (2 * t + 1) + t * 997 + pass * 31) % lines.count  // a different order per thread
+                    var ids: [Int] = []
+                    lines[i].withUnsafeBufferPointer { shared.encodeIds(bytes: $0, addSpecialTokens: false, into: &ids) }
+                    if pass == 1 || got[i].isEmpty { got[i] = ids }
+                    if ids != expected[i] { got[i] = [-1] }
+                }
+            }
+            results[t] = got
+        }
+        for t in 0..<threads {
+            var mismatches = ReferenceFixtures.Mismatches("thread \(t)")
+            for i in 0..<lines.count { mismatches.check(expected[i], results[t][i], "line \(i + 1)") }
+        }
     }
 }

@@ -2,8 +2,52 @@
 #ifndef CVERBASUPPORT_H
 #define CVERBASUPPORT_H
 
+#include <stdint.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 /// Asks the CPU to start loading the cache line at `p` (for reading, keep in all levels). Never faults,
 /// whatever `p` is: a hint only.
 static inline void verba_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+
+// A sequence lock over a 32-bit version word (even: stable, odd: a writer is inside), for tables
+// that threads read without locks and write rarely. A reader takes `verba_seq_begin`, reads, and
+// keeps what it read only if `verba_seq_valid` says no writer came in between; a writer that fails
+// `verba_seq_try_write` (another writer is inside) skips its write.
+
+/// The version to validate against; odd means a write is in progress (the reader should not use what
+/// it reads).
+static inline uint32_t verba_seq_begin(const uint32_t *v) { return __atomic_load_n(v, __ATOMIC_ACQUIRE); }
+
+/// True when no write began since `verba_seq_begin` returned `start` (and `start` was even): the
+/// reads in between saw one consistent state.
+static inline int verba_seq_valid(const uint32_t *v, uint32_t start) {
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    return (start & 1) == 0 && __atomic_load_n(v, __ATOMIC_RELAXED) == start;
+}
+
+/// Enters a write: true if the version was even and is now odd (this thread owns the write).
+static inline int verba_seq_try_write(uint32_t *v) {
+    uint32_t start = __atomic_load_n(v, __ATOMIC_RELAXED);
+    if (start & 1) return 0;
+    if (!__atomic_compare_exchange_n(v, &start, start + 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return 0;
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    return 1;
+}
+
+/// Leaves a write entered with `verba_seq_try_write`: the writes become visible with the new version.
+static inline void verba_seq_end_write(uint32_t *v) {
+    __atomic_store_n(v, __atomic_load_n(v, __ATOMIC_RELAXED) + 1, __ATOMIC_RELEASE);
+}
+
+/// Makes malloc keep freed blocks for reuse instead of returning them to the system: blocks up to
+/// 256 MB come from the heap, and up to 512 MB of free heap top is kept. (glibc only; elsewhere a no-op.)
+static inline void verba_keep_freed_memory(void) {
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, 1 << 28);
+    mallopt(M_TRIM_THRESHOLD, 1 << 29);
+#endif
+}
 
 #endif
