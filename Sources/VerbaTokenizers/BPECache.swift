@@ -69,8 +69,8 @@ final class PieceTable: @unchecked Sendable {
     }
 
     deinit {
-        freeTable(lines)
-        freeTable(versions)
+        freeTable(lines, count: PieceTable.setCount * PieceTable.ways * 8)
+        freeTable(versions, count: PieceTable.setCount)
     }
 
     @inline(__always)

@@ -70,14 +70,20 @@ extension BPE {
     /// have a rank, as tiktoken requires.
     /// - Throws: `TokenizerError.malformed` naming `path` for a negative or huge rank or a missing byte.
     public convenience init(tiktokenRanks: [[UInt8]: Int], path: String = "tiktoken ranks") throws {
-        let list = tiktokenRanks.sorted { $0.value < $1.value }.map { (bytes: $0.key, rank: $0.value) }
-        try self.init(rankList: list, path: path)
+        var keys = ByteStringTable.PackedKeys()
+        for (bytes, rank) in tiktokenRanks.sorted(by: { $0.value < $1.value }) {
+            guard rank >= 0 else {
+                throw TokenizerError.malformed(path: path, reason: "token \(ByteLevel.encode(bytes)) has rank \(rank)")
+            }
+            bytes.withUnsafeBufferPointer { keys.append(id: rank, $0) }
+        }
+        try self.init(rankKeys: keys, path: path)
     }
 
     /// A tiktoken model from the contents of a `.tiktoken` rank file.
     /// - Throws: `TokenizerError.malformed` with the line number of a bad line.
     public convenience init(tiktokenData data: [UInt8], path: String) throws {
-        try self.init(rankList: try BPE.parseTiktokenLines(data, path: path), path: path)
+        try self.init(rankKeys: try BPE.parseTiktokenKeys(data, path: path), path: path)
     }
 
     /// A tiktoken model read from a `.tiktoken` rank file.
@@ -89,15 +95,17 @@ extension BPE {
         try self.init(tiktokenData: [UInt8](data), path: path)
     }
 
-    convenience init(rankList: [(bytes: [UInt8], rank: Int)], path: String) throws {
+    /// A tiktoken model from its tokens with their ranks as ids.
+    convenience init(rankKeys keys: ByteStringTable.PackedKeys, path: String) throws {
         var maxRank = -1
-        for (b, r) in rankList {
-            guard r >= 0, r < 1 << 26 else {
-                throw TokenizerError.malformed(path: path, reason: "token \(ByteLevel.encode(b)) has rank \(r)")
+        for (k, r) in keys.ids.enumerated() {
+            guard r < 1 << 26 else {
+                let token = Array(keys.bytes[keys.starts[k]..<keys.starts[k + 1]])
+                throw TokenizerError.malformed(path: path, reason: "token \(ByteLevel.encode(token)) has rank \(r)")
             }
             maxRank = max(maxRank, r)
         }
-        let table = ByteStringTable(count: maxRank + 1, entries: rankList.map { ($0.rank, $0.bytes, true) })
+        let table = ByteStringTable(count: maxRank + 1, keys: keys)
         for b in 0..<256 where table.find([UInt8(b)]) < 0 {
             throw TokenizerError.malformed(path: path, reason: "no rank for the single byte 0x\(String(b, radix: 16, uppercase: true))")
         }
@@ -109,81 +117,93 @@ extension BPE {
     /// listed twice keeps its later rank.
     /// - Throws: `TokenizerError.malformed` naming `path` and the line number of a bad line.
     public static func parseTiktoken(_ data: [UInt8], path: String) throws -> [[UInt8]: Int] {
+        let keys = try parseTiktokenKeys(data, path: path)
         var ranks: [[UInt8]: Int] = [:]
-        for (b, r) in try parseTiktokenLines(data, path: path) { ranks[b] = r }
+        for k in 0..<keys.count { ranks[Array(keys.bytes[keys.starts[k]..<keys.starts[k + 1]])] = keys.ids[k] }
         return ranks
     }
 
-    static func parseTiktokenLines(_ data: [UInt8], path: String) throws -> [(bytes: [UInt8], rank: Int)] {
-        var out: [(bytes: [UInt8], rank: Int)] = []
-        out.reserveCapacity(data.count / 12)
-        var lineNo = 0
-        var i = 0
-        let n = data.count
-        while i < n {
-            lineNo += 1
-            var e = i
-            while e < n && data[e] != 0x0A { e += 1 }
-            var lineEnd = e
-            if lineEnd > i && data[lineEnd - 1] == 0x0D { lineEnd -= 1 }
-            defer { i = e + 1 }
-            // Fields separated by spaces or tabs (the first two kept, the rest counted).
-            var fields = (0..<0, 0..<0)
-            var fieldCount = 0
-            var j = i
-            while j < lineEnd {
-                while j < lineEnd && (data[j] == 0x20 || data[j] == 0x09) { j += 1 }
-                let s = j
-                while j < lineEnd && data[j] != 0x20 && data[j] != 0x09 { j += 1 }
-                if j > s {
-                    if fieldCount == 0 { fields.0 = s..<j } else if fieldCount == 1 { fields.1 = s..<j }
-                    fieldCount += 1
-                }
-            }
-            if fieldCount == 0 { continue }
-            guard fieldCount == 2 else {
-                throw TokenizerError.malformed(path: path, reason: "line \(lineNo): expected \"<base64 token> <rank>\", found \(fieldCount) fields")
-            }
-            guard let bytes = decodeBase64(data[fields.0]) else {
-                throw TokenizerError.malformed(path: path, reason: "line \(lineNo): invalid base64 token")
-            }
-            var rank = 0
-            for d in data[fields.1] {
-                guard d >= 0x30, d <= 0x39, rank < 1 << 40 else {
-                    throw TokenizerError.malformed(path: path, reason: "line \(lineNo): invalid rank")
-                }
-                rank = rank * 10 + Int(d - 0x30)
-            }
-            out.append((bytes, rank))
-        }
-        return out
-    }
-
-    /// Strict standard base64 (alphabet A-Z a-z 0-9 + /, '=' padding to a multiple of 4).
-    static func decodeBase64(_ s: ArraySlice<UInt8>) -> [UInt8]? {
-        guard s.count % 4 == 0, !s.isEmpty else { return nil }
-        let padding = s.last == 0x3D ? (s[s.endIndex - 2] == 0x3D ? 2 : 1) : 0
-        let digits = s.count - padding
-        var out = [UInt8](repeating: 0, count: s.count / 4 * 3 - padding)
-        let table = base64Values
-        let ok = s.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                var acc: UInt32 = 0, bits = 0, k = 0
-                for i in 0..<digits {
-                    let v = table[Int(src[i])]
-                    if v == 0xFF { return false }  // not a base64 digit ('=' inside included)
-                    acc = acc << 6 | UInt32(v)
-                    bits += 6
-                    if bits >= 8 {
-                        bits -= 8
-                        dst[k] = UInt8(truncatingIfNeeded: acc >> UInt32(bits))
-                        k += 1
+    /// Parses a `.tiktoken` rank file into packed keys (id = rank), decoding each token's base64 straight
+    /// into the key bytes: no array per line.
+    /// - Throws: `TokenizerError.malformed` naming `path` and the line number of a bad line.
+    static func parseTiktokenKeys(_ data: [UInt8], path: String) throws -> ByteStringTable.PackedKeys {
+        var keys = ByteStringTable.PackedKeys()
+        keys.bytes.reserveCapacity(data.count / 2)
+        keys.starts.reserveCapacity(data.count / 10)
+        keys.ids.reserveCapacity(data.count / 10)
+        try data.withUnsafeBufferPointer { buffer in
+            guard let d = buffer.baseAddress else { return }
+            let n = buffer.count
+            var lineNo = 0
+            var i = 0
+            while i < n {
+                lineNo += 1
+                let e = memchr(d + i, 0x0A, n - i).map { d.distance(to: $0.assumingMemoryBound(to: UInt8.self)) } ?? n
+                var lineEnd = e
+                if lineEnd > i && d[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+                defer { i = e + 1 }
+                // Fields separated by spaces or tabs (the first two kept, the rest counted).
+                var fields = (0..<0, 0..<0)
+                var fieldCount = 0
+                var j = i
+                while j < lineEnd {
+                    while j < lineEnd && (d[j] == 0x20 || d[j] == 0x09) { j += 1 }
+                    let s = j
+                    while j < lineEnd && d[j] != 0x20 && d[j] != 0x09 { j += 1 }
+                    if j > s {
+                        if fieldCount == 0 { fields.0 = s..<j } else if fieldCount == 1 { fields.1 = s..<j }
+                        fieldCount += 1
                     }
                 }
-                return k == dst.count
+                if fieldCount == 0 { continue }
+                guard fieldCount == 2 else {
+                    throw TokenizerError.malformed(path: path, reason: "line \(lineNo): expected \"<base64 token> <rank>\", found \(fieldCount) fields")
+                }
+                guard decodeBase64(UnsafeBufferPointer(rebasing: buffer[fields.0]), appendingTo: &keys.bytes) else {
+                    throw TokenizerError.malformed(path: path, reason: "line \(lineNo): invalid base64 token")
+                }
+                var rank = 0
+                for k in fields.1 {
+                    let digit = d[k]
+                    guard digit >= 0x30, digit <= 0x39, rank < 1 << 40 else {
+                        throw TokenizerError.malformed(path: path, reason: "line \(lineNo): invalid rank")
+                    }
+                    rank = rank * 10 + Int(digit - 0x30)
+                }
+                keys.starts.append(keys.bytes.count)
+                keys.ids.append(rank)
             }
         }
-        return ok ? out : nil
+        return keys
+    }
+
+    /// Decodes strict standard base64 `s` and appends the bytes to `out`; false (and `out` unchanged)
+    /// if `s` is not valid base64.
+    static func decodeBase64(_ s: UnsafeBufferPointer<UInt8>, appendingTo out: inout [UInt8]) -> Bool {
+        guard s.count % 4 == 0, !s.isEmpty else { return false }
+        let padding = s[s.count - 1] == 0x3D ? (s[s.count - 2] == 0x3D ? 2 : 1) : 0
+        let digits = s.count - padding
+        let start = out.count
+        var acc: UInt32 = 0, bits = 0
+        let table = base64Values
+        for i in 0..<digits {
+            let v = table[Int(s[i])]
+            if v == 0xFF {  // not a base64 digit ('=' inside included)
+                out.removeLast(out.count - start)
+                return false
+            }
+            acc = acc << 6 | UInt32(v)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: acc >> UInt32(bits)))
+            }
+        }
+        if out.count - start != s.count / 4 * 3 - padding {
+            out.removeLast(out.count - start)
+            return false
+        }
+        return true
     }
 }
 

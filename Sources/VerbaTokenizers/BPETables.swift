@@ -2,32 +2,53 @@
 // pairs -> (rank, merged id) (Hugging Face merges). Open addressing with linear probing over raw
 // memory, so the hot loop does no reference counting and no bounds checks beyond the probes.
 
+import CVerbaSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-/// Allocates `count` zeroed elements of `T`, 64-byte aligned; blocks of 1 MiB or more are 2 MiB-aligned
-/// and, on Linux, marked for transparent huge pages (random lookups in multi-megabyte tables otherwise
-/// miss the TLB on almost every probe). Free with `freeTable`.
+/// Allocates `count` zeroed elements of `T`, 64-byte aligned. Blocks of 1 MiB or more are mapped
+/// from the system, 2 MiB-aligned, and on Linux marked for transparent huge pages (random lookups in
+/// multi-megabyte tables otherwise miss the TLB on almost every probe); their pages arrive zeroed when
+/// first touched, so a table costs nothing at load for the parts a run never uses, and the zeroing is
+/// spread over the threads that touch it. Free with `freeTable(_:count:)` and the same count.
 func allocateTable<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
-    let bytes = max(count * MemoryLayout<T>.stride, 64)
-    let big = bytes >= 1 << 20
-    let align = big ? 2 << 20 : 64
-    let size = big ? (bytes + align - 1) & ~(align - 1) : bytes
+    let (bytes, big) = tableSize(T.self, count)
+    if big {
+        let align = 2 << 20
+        // Map one alignment more, then give back the unaligned head and the tail.
+        guard let raw = mmap(nil, bytes + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+              raw != MAP_FAILED else { fatalError("out of memory mapping \(bytes) bytes") }
+        let start = (Int(bitPattern: raw) + align - 1) & ~(align - 1)
+        let head = start - Int(bitPattern: raw)
+        if head > 0 { munmap(raw, head) }
+        if align - head > 0 { munmap(UnsafeMutableRawPointer(bitPattern: start + bytes), align - head) }
+        let p = UnsafeMutableRawPointer(bitPattern: start)!
+        #if os(Linux)
+        _ = madvise(p, bytes, 14 /* MADV_HUGEPAGE */)
+        #endif
+        return p.bindMemory(to: T.self, capacity: count)
+    }
     var raw: UnsafeMutableRawPointer? = nil
-    guard posix_memalign(&raw, align, size) == 0, let raw else { fatalError("out of memory allocating \(size) bytes") }
-    #if os(Linux)
-    if big { _ = madvise(raw, size, 14 /* MADV_HUGEPAGE */) }
-    #endif
-    memset(raw, 0, size)
+    guard posix_memalign(&raw, 64, bytes) == 0, let raw else { fatalError("out of memory allocating \(bytes) bytes") }
+    memset(raw, 0, bytes)
     return raw.bindMemory(to: T.self, capacity: count)
 }
 
-/// Frees memory from `allocateTable`.
-func freeTable<T>(_ p: UnsafeMutablePointer<T>) {
-    free(UnsafeMutableRawPointer(p))
+/// The bytes `allocateTable` takes for `count` elements, and whether it maps them (1 MiB or more,
+/// rounded up to 2 MiB).
+private func tableSize<T>(_ type: T.Type, _ count: Int) -> (bytes: Int, big: Bool) {
+    let bytes = max(count * MemoryLayout<T>.stride, 64)
+    if bytes < 1 << 20 { return (bytes, false) }
+    return ((bytes + (2 << 20) - 1) & ~((2 << 20) - 1), true)
+}
+
+/// Frees memory from `allocateTable` (with the count it was allocated with).
+func freeTable<T>(_ p: UnsafeMutablePointer<T>, count: Int) {
+    let (bytes, big) = tableSize(T.self, count)
+    if big { munmap(UnsafeMutableRawPointer(p), bytes) } else { free(UnsafeMutableRawPointer(p)) }
 }
 
 /// The first (up to) 8 bytes of `p[0..<n]` as a little-endian word, zero-padded; never reads past `n`.
@@ -94,59 +115,110 @@ final class ByteStringTable: @unchecked Sendable {
     private let filter: UnsafeMutablePointer<UInt64>
     private let filterMask: Int
 
+    /// Keys end to end, for building a table without an array per key: key `k` is
+    /// `bytes[starts[k]..<starts[k + 1]]`, for id `ids[k]`, findable unless `lookup?[k] == false`.
+    struct PackedKeys {
+        var bytes: [UInt8] = []
+        var starts: [Int] = [0]
+        var ids: [Int] = []
+        var lookup: [Bool]? = nil
+
+        var count: Int { ids.count }
+
+        /// Appends a key.
+        mutating func append(id: Int, _ key: UnsafeBufferPointer<UInt8>, lookup findable: Bool = true) {
+            bytes.append(contentsOf: key)
+            starts.append(bytes.count)
+            ids.append(id)
+            if !findable && lookup == nil { lookup = [Bool](repeating: true, count: ids.count - 1) }
+            lookup?.append(findable)
+        }
+    }
+
     /// Builds the table from `(id, bytes, lookup)` entries; a later entry with the same bytes replaces an
     /// earlier one in lookups, a later entry with the same id replaces its bytes. Empty keys and keys
     /// over 65535 bytes cannot be found.
-    init(count: Int, entries: [(id: Int, bytes: [UInt8], lookup: Bool)]) {
+    convenience init(count: Int, entries: [(id: Int, bytes: [UInt8], lookup: Bool)]) {
+        var keys = PackedKeys()
+        keys.bytes.reserveCapacity(entries.reduce(0) { $0 + $1.bytes.count })
+        for e in entries { e.bytes.withUnsafeBufferPointer { keys.append(id: e.id, $0, lookup: e.lookup) } }
+        self.init(count: count, keys: keys)
+    }
+
+    /// Builds the table from packed keys, with the same rules as `init(count:entries:)`.
+    /// - Complexity: O(total key bytes); the slot of each key is prefetched a few keys ahead, so the
+    ///   random writes into a table of megabytes overlap.
+    init(count: Int, keys: PackedKeys) {
         precondition(count >= 0 && count < Int(UInt32.max))
+        precondition(keys.starts.count == keys.count + 1 && keys.lookup.map { $0.count == keys.count } ?? true)
         self.count = count
+        let n = keys.count
         var byId = [Int](repeating: -1, count: count)
-        for (k, e) in entries.enumerated() { byId[e.id] = k }
+        for k in 0..<n { byId[keys.ids[k]] = k }
         var total = 0
-        for k in byId where k >= 0 { total += entries[k].bytes.count }
+        for k in byId where k >= 0 { total += keys.starts[k + 1] - keys.starts[k] }
         let arena = UnsafeMutablePointer<UInt8>.allocate(capacity: max(total, 1))
         let offsets = UnsafeMutablePointer<Int>.allocate(capacity: count + 1)
-        var at = 0
-        for id in 0..<count {
-            offsets[id] = at
-            if byId[id] >= 0 {
-                let b = entries[byId[id]].bytes
-                b.withUnsafeBufferPointer { src in
-                    if let s = src.baseAddress { (arena + at).update(from: s, count: b.count) }
+        keys.bytes.withUnsafeBufferPointer { src in
+            var at = 0
+            for id in 0..<count {
+                offsets[id] = at
+                let k = byId[id]
+                if k >= 0 {
+                    let len = keys.starts[k + 1] - keys.starts[k]
+                    if len > 0 { (arena + at).update(from: src.baseAddress! + keys.starts[k], count: len) }
+                    at += len
                 }
-                at += b.count
             }
+            offsets[count] = at
         }
-        offsets[count] = at
         self.arena = arena
         self.offsets = offsets
         var cap = 16
-        while cap < entries.count + entries.count / 4 + 16 { cap <<= 1 }
+        while cap < n + n / 4 + 16 { cap <<= 1 }
         slots = allocateTable(UInt64.self, count: 2 * cap)
         mask = cap - 1
         var bits = 1 << 16
-        while bits < entries.count * 8 { bits <<= 1 }
+        while bits < n * 8 { bits <<= 1 }
         filter = allocateTable(UInt64.self, count: bits / 64)
         filterMask = bits - 1
-        for e in entries where e.lookup && byId[e.id] >= 0 && !e.bytes.isEmpty && e.bytes.count <= 0xFFFF {
-            e.bytes.withUnsafeBufferPointer { b in insert(id: e.id, b) }
+        // The keys to insert, in order, with their hashes; each slot is prefetched `ahead` keys early.
+        var order: [(k: Int, w: UInt64, h: UInt64)] = []
+        order.reserveCapacity(n)
+        keys.bytes.withUnsafeBufferPointer { src in
+            for k in 0..<n where (keys.lookup?[k] ?? true) && byId[keys.ids[k]] >= 0 {
+                let len = keys.starts[k + 1] - keys.starts[k]
+                guard len > 0, len <= 0xFFFF else { continue }
+                let p = src.baseAddress! + keys.starts[k]
+                let w = firstWord(p, len)
+                order.append((k, w, hashBytes(p, len, firstWord: w)))
+            }
+            let ahead = 8
+            for (i, e) in order.enumerated() {
+                if i + ahead < order.count {
+                    verba_prefetch(slots + 2 * (Int(truncatingIfNeeded: order[i + ahead].h) & mask))
+                }
+                let len = keys.starts[e.k + 1] - keys.starts[e.k]
+                insert(id: keys.ids[e.k], UnsafeBufferPointer(start: src.baseAddress! + keys.starts[e.k], count: len),
+                       firstWord: e.w, hash: e.h)
+            }
         }
     }
 
     deinit {
         arena.deallocate()
         offsets.deallocate()
-        freeTable(slots)
-        freeTable(filter)
+        freeTable(slots, count: 2 * (mask + 1))
+        freeTable(filter, count: (filterMask + 1) / 64)
     }
 
-    private func insert(id: Int, _ b: UnsafeBufferPointer<UInt8>) {
+    /// Inserts key `b` (first word `w`, hash `h`) for `id`.
+    @inline(__always)
+    private func insert(id: Int, _ b: UnsafeBufferPointer<UInt8>, firstWord w: UInt64, hash h: UInt64) {
         // Entries whose stored bytes differ from `b` (the id was re-assigned) are not inserted.
         let stored = bytes(of: id)
         guard let base = b.baseAddress, stored.count == b.count, memcmp(stored.baseAddress!, base, b.count) == 0 else { return }
         let n = b.count
-        let w = firstWord(base, n)
-        let h = hashBytes(base, n, firstWord: w)
         let high = (h >> 48) << 16 | UInt64(n)
         let bit = Int(truncatingIfNeeded: h >> 24) & filterMask
         filter[bit >> 6] |= 1 << UInt64(bit & 63)
