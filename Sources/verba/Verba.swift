@@ -35,6 +35,7 @@ struct Verba: ParsableCommand {
 
     static func main() {
         BLASKernels.selectForThisCPU()
+        BLASKernels.stopIdleThreadsIfUnused()
         var command: ParsableCommand
         do {
             command = try parseAsRoot()
