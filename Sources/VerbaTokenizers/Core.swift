@@ -49,6 +49,16 @@ public protocol TokenizationModel: Sendable {
     /// Encodes `piece`, appending its ids to `ids` and, when `ranges` is non-nil, each token's byte
     /// range within `piece` (for `##ing` the range of `ing`; for an `[UNK]` word, the whole piece).
     func encode(piece: UnsafeBufferPointer<UInt8>, ids: inout [Int], ranges: UnsafeMutablePointer<[Range<Int>]>?)
+    /// Encodes each piece `text[r]` for `r` in `pieces`, in order, appending the ids to `ids`: the same
+    /// ids as `encode(piece:ids:ranges:)` on each. One call for a text's pieces, so a model shared by
+    /// several threads is reached once per text rather than once per word.
+    func encode(pieces: UnsafeBufferPointer<Range<Int>>, in text: UnsafeBufferPointer<UInt8>, ids: inout [Int])
+}
+
+extension TokenizationModel {
+    public func encode(pieces: UnsafeBufferPointer<Range<Int>>, in text: UnsafeBufferPointer<UInt8>, ids: inout [Int]) {
+        for r in pieces { encode(piece: UnsafeBufferPointer(rebasing: text[r]), ids: &ids, ranges: nil) }
+    }
 }
 
 /// One encoded text (or pair of texts): what a model consumes.

@@ -203,9 +203,7 @@ public final class Tokenizer: Sendable {
             return
         }
         preTokenizer.split(text, into: &scratch.pieces)
-        for r in scratch.pieces {
-            model.encode(piece: UnsafeBufferPointer(rebasing: text[r]), ids: &ids, ranges: nil)
-        }
+        scratch.pieces.withUnsafeBufferPointer { model.encode(pieces: $0, in: text, ids: &ids) }
     }
 
     // MARK: Full encoding

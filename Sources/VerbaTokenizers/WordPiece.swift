@@ -23,7 +23,7 @@ final class ByteTable: @unchecked Sendable {
     let slots: UnsafeMutablePointer<Slot>
     let mask: Int
     let arena: UnsafeMutablePointer<UInt8>
-    private let shift: UInt64
+    let shift: UInt64
     /// Keys of 255 bytes or more (never in practice): a plain dictionary.
     private var long: [[UInt8]: Int32] = [:]
     /// Blocked Bloom filter over the keys' hashes (about 16 bits per key, two bits per key in one
@@ -89,7 +89,7 @@ final class ByteTable: @unchecked Sendable {
                 let existing = slots[at]
                 if existing.head == head && Int(existing.lengthAndOffset >> 24) == key.count
                     && (key.count <= 8 || key.withUnsafeBufferPointer {
-                        equal(arena + Int(existing.lengthAndOffset & 0xFF_FFFF), $0.baseAddress! + 8, key.count - 8)
+                        ByteTable.equal(arena + Int(existing.lengthAndOffset & 0xFF_FFFF), $0.baseAddress! + 8, key.count - 8)
                     }) {
                     slots[at].id = Int32(id)
                     replaced = true
@@ -114,11 +114,11 @@ final class ByteTable: @unchecked Sendable {
     }
 
     @inline(__always)
-    func index(_ h: UInt64) -> Int { Int(truncatingIfNeeded: (h &* 0x9E37_79B9_7F4A_7C15) >> shift) }
+    func index(_ h: UInt64) -> Int { Int(truncatingIfNeeded: (h &* 0x9E37_79B9_7F4A_7C15) >> shift) }  // as ByteTableView
 
     /// Byte equality of `n` bytes, 8 at a time.
     @inline(__always)
-    func equal(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+    static func equal(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
         var k = 0
         while k + 8 <= n {
             if UnsafeRawPointer(a + k).loadUnaligned(as: UInt64.self) != UnsafeRawPointer(b + k).loadUnaligned(as: UInt64.self) {
@@ -144,28 +144,20 @@ final class ByteTable: @unchecked Sendable {
     /// The id of the `length` bytes at `p`, whose FNV-1a hash is `h` and whose first min(8, length)
     /// bytes are `head` (see `head(_:_:)`), or -1. `filter`: consult the Bloom filter first (worth it
     /// when the key is likely absent; a likely hit goes straight to the table).
+    /// The table's lookup state as plain values (see `ByteTableView`).
+    var view: ByteTableView {
+        ByteTableView(slots: slots, mask: mask, arena: arena, shift: shift, bloom: bloom,
+                      bloomBlockMask: bloomBlockMask, maxKeyLength: maxKeyLength, table: self)
+    }
+
+    /// The id of key `p[0..<length]` (FNV hash `h`, first bytes `head`), or -1.
     @inline(__always)
     func lookup(_ p: UnsafePointer<UInt8>, length: Int, hash h: UInt64, head: UInt64, filter: Bool = true) -> Int32 {
-        if filter {
-            let (w1, b1, w2, b2) = ByteTable.bloomBits(h, bloomBlockMask)
-            if bloom[w1] & b1 == 0 || bloom[w2] & b2 == 0 { return -1 }
-        }
-        if length >= 255 { return lookupLong(p, length) }
-        let want = UInt32(length) << 24
-        var at = index(h)
-        while true {
-            let slot = slots[at]
-            if slot.id < 0 { return -1 }
-            if slot.head == head && slot.lengthAndOffset & 0xFF00_0000 == want
-                && (length <= 8 || equal(arena + Int(slot.lengthAndOffset & 0xFF_FFFF), p + 8, length - 8)) {
-                return slot.id
-            }
-            at = (at + 1) & mask
-        }
+        view.lookup(p, length: length, hash: h, head: head, filter: filter)
     }
 
     @inline(never)
-    private func lookupLong(_ p: UnsafePointer<UInt8>, _ length: Int) -> Int32 {
+    func lookupLong(_ p: UnsafePointer<UInt8>, _ length: Int) -> Int32 {
         long[Array(UnsafeBufferPointer(start: p, count: length))] ?? -1
     }
 
@@ -181,13 +173,51 @@ final class ByteTable: @unchecked Sendable {
     }
 }
 
+/// The lookup state of a `ByteTable` as plain values. Copying it touches no reference count: the
+/// threads of a batch encode all read the same tables, and retaining a shared table for every word made
+/// its count's cache line bounce between the cores (a third of the CPU time on two threads).
+/// Sendable: it only reads memory the table owns and never changes.
+struct ByteTableView: @unchecked Sendable {
+    let slots: UnsafeMutablePointer<ByteTable.Slot>
+    let mask: Int
+    let arena: UnsafeMutablePointer<UInt8>
+    let shift: UInt64
+    let bloom: UnsafeMutablePointer<UInt64>
+    let bloomBlockMask: Int
+    let maxKeyLength: Int
+    /// The owner (kept alive by whoever holds the view's source), for keys of 255 bytes or more.
+    unowned(unsafe) let table: ByteTable
+
+    /// The id of key `p[0..<length]` (FNV hash `h`, first bytes `head`), or -1. `filter: false` skips
+    /// the Bloom filter (for keys that are probably present).
+    @inline(__always)
+    func lookup(_ p: UnsafePointer<UInt8>, length: Int, hash h: UInt64, head: UInt64, filter: Bool = true) -> Int32 {
+        if filter {
+            let (w1, b1, w2, b2) = ByteTable.bloomBits(h, bloomBlockMask)
+            if bloom[w1] & b1 == 0 || bloom[w2] & b2 == 0 { return -1 }
+        }
+        if length >= 255 { return table.lookupLong(p, length) }
+        let want = UInt32(length) << 24
+        var at = Int(truncatingIfNeeded: (h &* 0x9E37_79B9_7F4A_7C15) >> shift)
+        while true {
+            let slot = slots[at]
+            if slot.id < 0 { return -1 }
+            if slot.head == head && slot.lengthAndOffset & 0xFF00_0000 == want
+                && (length <= 8 || ByteTable.equal(arena + Int(slot.lengthAndOffset & 0xFF_FFFF), p + 8, length - 8)) {
+                return slot.id
+            }
+            at = (at + 1) & mask
+        }
+    }
+}
+
 /// The WordPiece model (tokenizer.json `"model": {"type": "WordPiece", ...}`, BERT's `vocab.txt`).
 ///
 /// Each pre-tokenized word is covered greedily from the left by the longest vocabulary entry; pieces
 /// after the first are looked up with `continuingSubwordPrefix` in front. A word longer than
 /// `maxInputCharsPerWord` Unicode scalars, or with a part that no entry covers, becomes the single
 /// `unkToken` spanning the whole word.
-public struct WordPiece: TokenizationModel {
+public final class WordPiece: TokenizationModel {
     /// Token string to id, as given.
     public let vocab: [String: Int]
     public let unkToken: String
@@ -201,6 +231,9 @@ public struct WordPiece: TokenizationModel {
     private let tokens: [String?]
     private let initial: ByteTable
     private let continuation: ByteTable
+    /// `initial` and `continuation` as views, for the encoding loop (no reference counting).
+    private let initialView: ByteTableView
+    private let continuationView: ByteTableView
 
     /// Builds the model from a vocabulary.
     /// - Throws: `TokenizerError.invalidInput` when `unkToken` is not in `vocab` or an id is negative.
@@ -240,6 +273,8 @@ public struct WordPiece: TokenizationModel {
         self.tokens = tokens
         initial = try ByteTable(keys: initialKeys)
         continuation = try ByteTable(keys: continuationKeys)
+        initialView = initial.view
+        continuationView = continuation.view
     }
 
     /// Parses BERT's `vocab.txt`: one token per line, the id is the line number, trailing whitespace
@@ -278,7 +313,7 @@ public struct WordPiece: TokenizationModel {
 
     /// Reads BERT's `vocab.txt` and builds the model.
     /// - Throws: `TokenizerError.unreadable` / `.malformed` naming `path`.
-    public init(vocabTxtPath path: String, unkToken: String = "[UNK]", continuingSubwordPrefix: String = "##",
+    public convenience init(vocabTxtPath path: String, unkToken: String = "[UNK]", continuingSubwordPrefix: String = "##",
                 maxInputCharsPerWord: Int = 100) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw TokenizerError.unreadable(path: path, reason: "no such file or not readable")
@@ -301,6 +336,11 @@ public struct WordPiece: TokenizationModel {
     /// The vocabulary as tokens ordered by id (nil for unused ids), e.g. to write `vocab.txt`.
     public var tokensById: [String?] { tokens }
 
+    /// Encodes the pieces of one text (see `TokenizationModel`).
+    public func encode(pieces: UnsafeBufferPointer<Range<Int>>, in text: UnsafeBufferPointer<UInt8>, ids: inout [Int]) {
+        for r in pieces { encode(piece: UnsafeBufferPointer(rebasing: text[r]), ids: &ids, ranges: nil) }
+    }
+
     /// - Complexity: O(L · m) for a word of L bytes, m the longest vocabulary entry in bytes; each
     ///   candidate costs one probe, hashes are computed incrementally.
     public func encode(piece: UnsafeBufferPointer<UInt8>, ids: inout [Int], ranges: UnsafeMutablePointer<[Range<Int>]>?) {
@@ -311,7 +351,7 @@ public struct WordPiece: TokenizationModel {
             ranges?.pointee.append(0 ..< n)
             return
         }
-        let initial = self.initial, continuation = self.continuation
+        let initial = initialView, continuation = continuationView
         // Fast path: the whole word is a vocabulary entry (most words).
         let probedWhole = n <= initial.maxKeyLength
         if probedWhole {
