@@ -10,9 +10,12 @@
 // GPT-2 byte->character mapping is folded into the tables (byte b starts as the id of the token that
 // spells b), so no strings are built while encoding.
 
+import CVerbaSupport
+
 /// A byte-pair-encoding model.
 ///
-/// Thread safety: immutable after `init`; `encode` may run on many threads at once.
+/// Thread safety: `encode` may run on many threads at once. After `init` only caches change (the
+/// shared piece table, the learned `selfMerging` flags), each made safe for concurrent use.
 public final class BPE: TokenizationModel, @unchecked Sendable {
     /// Settings of a Hugging Face BPE model (tokenizer.json `model` fields).
     public struct Options: Sendable, Equatable {
@@ -69,8 +72,11 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
     let suffix: [UInt8]
     let vocab: [String: Int]
     let tokens: [String?]
-    /// Per id: 1 when encoding the token's own bytes by merges gives back just that token, so the
-    /// whole-piece lookup is exact even without `ignoreMerges`. Nil when the lookup is not used.
+    /// Per id: whether encoding the token's own bytes by merges gives back just that token, which makes
+    /// the whole-piece lookup exact even without `ignoreMerges`: 0 not known yet, 1 yes, 2 no. Learned
+    /// the first time a piece spelling the token is merged (by any thread: whoever learns it stores the
+    /// same value), so loading a model does not merge its whole vocabulary. Nil when the lookup is not
+    /// used.
     let selfMerging: UnsafeMutablePointer<UInt8>?
     /// Fast byte-level models: the rank of every pair of single bytes, indexed `a << 8 | b`.
     let bytePairRanks: UnsafeMutablePointer<UInt64>?
@@ -137,24 +143,12 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
             bytePairRanks = nil
             caches = nil
         }
-        if let flags = selfMerging { computeSelfMerging(flags) }
     }
 
     deinit {
         byteIds.deallocate()
         selfMerging?.deallocate()
         bytePairRanks?.deallocate()
-    }
-
-    private func computeSelfMerging(_ flags: UnsafeMutablePointer<UInt8>) {
-        var out: [Int] = []
-        for id in 0..<vocabSize {
-            let b = table.bytes(of: id)
-            guard let base = b.baseAddress, b.count > 0, table.find(base, b.count) == id else { continue }
-            out.removeAll(keepingCapacity: true)
-            encodeByMerges(b, &out, nil)
-            if out.count == 1 && out[0] == id { flags[id] = 1 }
-        }
     }
 
     // MARK: Vocabulary
@@ -249,9 +243,11 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
     @inline(never)
     func encodeUncached(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: UInt64, _ h: UInt64, _ cache: PieceCache?,
                         _ ids: inout [Int], _ ranges: UnsafeMutablePointer<[Range<Int>]>?) {
+        var unknownWhole = -1  // a token spelled by the piece, not yet known to merge to itself
         if options.ignoreMerges || selfMerging != nil {
             let id = table.find(p, n, firstWord: w, hash: h, filtered: false)
-            if id >= 0 && (options.ignoreMerges || selfMerging![id] != 0) {
+            let known: UInt8 = id < 0 ? 2 : options.ignoreMerges ? 1 : verba_load_relaxed_u8(selfMerging! + id)
+            if known == 1 {
                 ids.append(id)
                 ranges?.pointee.append(0..<n)
                 if let cache, n <= PieceCache.maxKey {
@@ -260,8 +256,10 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
                 }
                 return
             }
+            if known == 0 { unknownWhole = id }
         }
         let piece = UnsafeBufferPointer(start: p, count: n)
+        let before = ids.count
         if let cache {
             if n <= PieceCache.maxKey {
                 mergeBytesSmall(p, n, cache.memo) { s, t, m in
@@ -269,13 +267,16 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
                     emit(s, t, m, &ids, ranges)
                 }
             } else {
-                let before = ids.count
                 encodeByMerges(piece, &ids, ranges, memo: cache.memo)
                 cache.insertLong(p, n, h, ids[before...])
             }
-            return
+        } else {
+            encodeByMerges(piece, &ids, ranges)
         }
-        encodeByMerges(piece, &ids, ranges)
+        if unknownWhole >= 0, let flags = selfMerging {
+            let merged = ids.count == before + 1 && ids[before] == unknownWhole
+            verba_store_relaxed_u8(flags + unknownWhole, merged ? 1 : 2)
+        }
     }
 
     /// Appends the byte ranges of the last `count` ids, the cached tokens of one piece (they spell it).

@@ -23,9 +23,14 @@ extension BPE {
         }
     }
 
+    /// A piece that stands for a token already identified (an added token found in the text): it
+    /// encodes to `id`. Only `encode(pieces:lineEnds:in:prefix:suffix:ids:idEnds:)` takes such pieces.
+    static func literalPiece(id: Int) -> Range<Int> { -(id + 1) ..< -(id + 1) }
+
     /// Encodes the pieces of several texts: text `i` is made of the pieces `lineEnds[i-1]..<lineEnds[i]`
     /// (from 0 for the first). Appends, for each text, `prefix`, its pieces' ids and `suffix` to `ids`,
-    /// and then the count of `ids` to `idEnds`.
+    /// and then the count of `ids` to `idEnds`. A piece may be a `literalPiece(id:)` standing for a token
+    /// found in the text (at least one byte of it), so the text's bytes still bound the ids.
     /// - Complexity: O(total bytes) for pieces found whole or cached; merging as `encode(piece:)`.
     public func encode(pieces: UnsafeBufferPointer<Range<Int>>, lineEnds: UnsafeBufferPointer<Int>,
                        in text: UnsafeBufferPointer<UInt8>, prefix: [Int], suffix: [Int],
@@ -36,7 +41,12 @@ extension BPE {
             for end in lineEnds {
                 ids += prefix
                 while k < end {
-                    encode(piece: UnsafeBufferPointer(rebasing: text[pieces[k]]), ids: &ids, ranges: nil)
+                    let r = pieces[k]
+                    if r.lowerBound < 0 {
+                        ids.append(-r.lowerBound - 1)
+                    } else {
+                        encode(piece: UnsafeBufferPointer(rebasing: text[r]), ids: &ids, ranges: nil)
+                    }
                     k += 1
                 }
                 ids += suffix
@@ -80,7 +90,13 @@ extension BPE {
                     written += 1
                     continue
                 }
-                if n == 0 { continue }
+                if n == 0 {
+                    if r.lowerBound < 0 {  // a literal piece
+                        out[written] = -r.lowerBound - 1
+                        written += 1
+                    }
+                    continue
+                }
                 if n <= PieceCache.maxKey {
                     let found = cache.find(p, n, w, h, into: out + written)
                     if found > 0 {

@@ -1,8 +1,9 @@
 // Encoding a batch of texts to ids at once (`verba tokenize` hands over its lines a chunk at a time).
-// For byte-level BPE with a native split pattern and nothing before it (no normalizer, no added tokens
-// to match, no prefix space), every line of the batch is split first and the BPE model then encodes all
-// the pieces in one pass, prefetching its table lines ahead across line ends; any other tokenizer
-// encodes the lines one by one. Both give exactly `encodeIds(bytes:addSpecialTokens:into:)`'s ids.
+// For byte-level BPE with a native split pattern and nothing before it (no normalizer, no prefix space,
+// added tokens matched in the original text only), every line of the batch is split first (around its
+// added tokens, each becoming a literal piece) and the BPE model then encodes all the pieces in one pass,
+// prefetching its table lines ahead across line ends; any other tokenizer encodes the lines one by one.
+// Both give exactly `encodeIds(bytes:addSpecialTokens:into:)`'s ids.
 
 extension Tokenizer {
     /// Encodes the texts `text[start..<ends[0]]`, `text[ends[0]..<ends[1]]`, ... (the first from byte
@@ -14,8 +15,7 @@ extension Tokenizer {
                           scratch: inout EncodeScratch) {
         precondition(start >= 0 && (ends.last ?? start) <= text.count, "line ends outside the text")
         guard let bpe = bpeModel, let pattern = splitPattern, let (prefix, suffix) = surroundingIds(addSpecialTokens),
-              byteLevel, normalizer == nil, !addPrefixSpace,
-              !addedVocabulary.hasRawTokens, !addedVocabulary.hasNormalizedTokens else {
+              byteLevel, normalizer == nil, !addPrefixSpace, !addedVocabulary.hasNormalizedTokens else {
             var from = start
             for end in ends {
                 encodeIds(bytes: UnsafeBufferPointer(rebasing: text[from..<end]), addSpecialTokens: addSpecialTokens,
@@ -30,11 +30,28 @@ extension Tokenizer {
         scratch.pieceEnds.removeAll(keepingCapacity: true)
         var from = start
         if let base = text.baseAddress {
+            // Added tokens (e.g. <|endoftext|>) are found in each line first, as the one-line path does;
+            // the text between them is split on its own.
+            let added = addedVocabulary.hasRawTokens ? addedVocabulary : nil
+            var splits = scratch.takeSplits()
             for end in ends {
-                splitter.split(base, from: from, to: end, into: &scratch.pieces)
+                if let added {
+                    splits.removeAll(keepingCapacity: true)
+                    added.split(UnsafeBufferPointer(rebasing: text[from..<end]), normalized: false, into: &splits)
+                    for s in splits {
+                        if s.id >= 0 {
+                            scratch.pieces.append(BPE.literalPiece(id: s.id))
+                        } else {
+                            splitter.split(base, from: from + s.range.lowerBound, to: from + s.range.upperBound, into: &scratch.pieces)
+                        }
+                    }
+                } else {
+                    splitter.split(base, from: from, to: end, into: &scratch.pieces)
+                }
                 scratch.pieceEnds.append(scratch.pieces.count)
                 from = end
             }
+            scratch.giveBack(splits: splits)
         } else {
             for _ in ends { scratch.pieceEnds.append(0) }
         }

@@ -66,11 +66,20 @@ final class LineBatchTests: XCTestCase {
     }
 
     func testBatchesEqualOneLineAtATime() throws {
-        let tokenizer = try ReferenceFixtures.tokenizer("gpt2")
+        // GPT-2 with <|endoftext|> as an added special token (the fixture file lists none).
+        let path = try ReferenceFixtures.asset("../shared/fixtures/gpt2/tokenizer.json")
+        let json = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: "\"added_tokens\": []",
+            with: "\"added_tokens\": [{\"id\": 50256, \"content\": \"<|endoftext|>\", \"single_word\": false, "
+                + "\"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true}]")
+        XCTAssertTrue(json.contains("\"special\": true"))
+        let tokenizer = try Tokenizer.fromTokenizerJSON(Array(json.utf8), path: path)
         // Empty lines, a long rule (long-piece cache) seen twice, invalid UTF-8, a 5,000-byte word.
         let rule = [UInt8](repeating: 0x2D, count: 300)
+        // Added tokens in the text (GPT-2's <|endoftext|>): alone, twice in a row, between words, cut short.
         let texts: [[UInt8]] = [[], Array("Hello world".utf8), rule, [], [0xFF, 0xC3, 0x28, 0x20, 0x41], rule,
-                                Array(repeating: 0x61, count: 5000), Array(" ───── 漢字 👩‍👩‍👧 'LL".utf8), []]
+                                Array(repeating: 0x61, count: 5000), Array(" ───── 漢字 👩‍👩‍👧 'LL".utf8), [],
+                                Array("<|endoftext|>".utf8), Array("a<|endoftext|>b".utf8),
+                                Array("x <|endoftext|><|endoftext|> y".utf8), Array("<|endoftext| <|endoftext".utf8)]
         let single = texts.map { t in t.withUnsafeBufferPointer { p -> [Int] in
             var ids: [Int] = []
             tokenizer.encodeIds(bytes: p, addSpecialTokens: true, into: &ids)
@@ -80,6 +89,9 @@ final class LineBatchTests: XCTestCase {
             XCTAssertEqual(batchedIds(tokenizer, texts, batch: batch, addSpecialTokens: true), single, "batch \(batch)")
         }
         XCTAssertEqual(single[2], single[5])
+        XCTAssertEqual(single[9], [50256])
+        XCTAssertEqual(single[11].filter { $0 == 50256 }.count, 2)
+        XCTAssertFalse(single[12].contains(50256))
     }
 
     /// Threads encoding at once share one piece table (lock-free reads, writes under a per-set sequence

@@ -41,6 +41,11 @@ static inline void verba_seq_end_write(uint32_t *v) {
     __atomic_store_n(v, __atomic_load_n(v, __ATOMIC_RELAXED) + 1, __ATOMIC_RELEASE);
 }
 
+/// A byte that several threads may read and write (each writer storing the same value), without
+/// ordering: for flags learned lazily.
+static inline uint8_t verba_load_relaxed_u8(const uint8_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static inline void verba_store_relaxed_u8(uint8_t *p, uint8_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+
 /// Makes malloc keep freed blocks for reuse instead of returning them to the system: blocks up to
 /// 256 MB come from the heap, and up to 512 MB of free heap top is kept. (glibc only; elsewhere a no-op.)
 static inline void verba_keep_freed_memory(void) {
