@@ -11,6 +11,8 @@
 #   - the reference's per-line loop in one Python process (tiktoken encode_ordinary; HF Tokenizer.encode,
 #     special tokens added as `verba tokenize` adds them), timing the loop only;
 #   - `verba tokenize --threads <all cores>` (scaling = its speed / the one-thread speed);
+#   - <all cores> independent `--threads 1` processes at once (ceiling = their throughput / one alone: what the
+#     machine's cores give together, the bound for scaling);
 #   - HF encode_batch (all cores) as extra information.
 # Best of REPEAT rounds (default 2), each round running verba 1T, the reference, verba all threads in turn
 # (so a busy machine slows all three alike); HF encode_batch once. Peak RSS from /usr/bin/time -v. The ids verba
@@ -66,6 +68,23 @@ run_verba() {
     kb=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$out/time.txt")
 }
 
+# run_parallel NAME ARGS... : <threads> independent `--threads 1` processes started together; sets psecs (until the
+# last ends). Their throughput over one alone is what this machine gives two busy cores (shared caches, memory,
+# clocks, neighbours), the ceiling that --threads <threads> scaling can be held to.
+run_parallel() {
+    local name=$1; shift
+    local t0 t1 i p pids=()
+    pstatus=0
+    t0=$(date +%s%N)
+    for ((i = 0; i < threads; i++)); do
+        "$verba" tokenize "$@" --threads 1 < "$corpus" > "$out/verba-$name-p$i.ids" 2> /dev/null &
+        pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p" || pstatus=1; done
+    t1=$(date +%s%N)
+    psecs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')
+}
+
 # run_ref ARGS... : one reference process; sets ref_json, ref_kb
 run_ref() {
     ref_json=$(/usr/bin/time -v -o "$out/time.txt" "$PYTHON" "$ref" --corpus "$corpus" "$@")
@@ -81,13 +100,13 @@ results=$out/tokenizers-results.tsv
 runs=$out/tokenizers-runs.tsv  # every timed run: tokenizer, what, seconds
 printf 'tokenizer\twhat\tseconds\n' > "$runs"
 log() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$runs"; }
-printf 'tokenizer\tverba 1T MB/s\treference\tref MB/s\tverba/ref\tverba %dT MB/s\tscaling\tverba peak MB\tref peak MB\tHF batch MB/s\tids check\n' \
+printf 'tokenizer\tverba 1T MB/s\treference\tref MB/s\tverba/ref\tverba %dT MB/s\tscaling\tceiling\tverba peak MB\tref peak MB\tHF batch MB/s\tids check\n' \
     "$threads" > "$results"
 
 # Runs alternate (verba 1T, reference, verba all threads) so that both see the same machine load.
 bench_one() {  # NAME VERBA_TOKENIZER REF_KIND REF_PATH REF_LABEL
     local name=$1 tok=$2 kind=$3 path=$4 label=$5
-    local best1="" bestn="" bestr="" vkb=0 rkb=0 check="verba failed" failed=0 batch=- r
+    local best1="" bestn="" bestr="" bestp="" vkb=0 rkb=0 check="verba failed" failed=0 batch=- r
     local refargs=(--tiktoken "$path")
     [ "$kind" = hf ] && refargs=(--hf "$path")
     for ((r = 0; r < REPEAT; r++)); do
@@ -104,6 +123,8 @@ bench_one() {  # NAME VERBA_TOKENIZER REF_KIND REF_PATH REF_LABEL
         run_verba "$name-mt" "$threads" --tokenizer "$tok"
         if [ "$status" = 0 ]; then bestn=$(minof "$bestn" "$secs"); vkb=$(maxof "$vkb" "$kb"); log "$name" "verba-${threads}T" "$secs"
         else failed=1; fi
+        run_parallel "$name" --tokenizer "$tok"
+        if [ "$pstatus" = 0 ]; then bestp=$(minof "$bestp" "$psecs"); log "$name" "verba-1T-x${threads}-at-once" "$psecs"; fi
     done
     if [ "$failed" = 0 ]; then
         if cmp -s "$out/verba-$name.ids" "$out/verba-$name-mt.ids"; then check="$check; ${threads}T output identical"
@@ -114,10 +135,13 @@ bench_one() {  # NAME VERBA_TOKENIZER REF_KIND REF_PATH REF_LABEL
         batch=$(mbps "$(field "$ref_json" seconds)")
         log "$name" hf-batch "$(field "$ref_json" seconds)"
     fi
-    local v1 vn rr
+    local v1 vn rr ceiling=-
     v1=$(mbps "$best1"); vn=$(mbps "$bestn"); rr=$(mbps "$bestr")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$v1" "$label" "$rr" "$(ratio "$v1" "$rr")" \
-        "$vn" "$(ratio "$vn" "$v1")" "$((vkb / 1024))" "$((rkb / 1024))" "$batch" "$check" >> "$results"
+    if [ -n "$bestp" ] && [ -n "$best1" ]; then
+        ceiling=$(awk -v n="$threads" -v a="$best1" -v b="$bestp" 'BEGIN { printf "%.2fx", n * a / b }')
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$v1" "$label" "$rr" "$(ratio "$v1" "$rr")" \
+        "$vn" "$(ratio "$vn" "$v1")" "$ceiling" "$((vkb / 1024))" "$((rkb / 1024))" "$batch" "$check" >> "$results"
 }
 
 start=$(date +%s)
@@ -136,6 +160,8 @@ echo "corpus: $corpus, $(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }') M
      "best of $REPEAT rounds (HF batch: 1); $(($(date +%s) - start)) s; every run in $runs"
 echo "verba 1T: --threads 1, whole process (load + stdin -> ids in a file); ${threads}T: --threads $threads;" \
      "reference: its encode loop only, one Python process; MB = 10^6 bytes"
+echo "scaling: ${threads}T speed / 1T speed; ceiling: throughput of $threads independent 1T processes run at once / one" \
+     "alone (what the machine's cores give together)"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other processes slow every figure; compare ratios)"
 echo
 column -t -s $'\t' "$results"

@@ -65,6 +65,9 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
 
     let table: ByteStringTable
     let pairs: PairTable?
+    /// `table` and `pairs` unretained, for the merge loops' rankers (see BPEMerge.swift).
+    private let tableRef: Unmanaged<ByteStringTable>
+    private let pairsRef: Unmanaged<PairTable>?
     let byteIds: UnsafeMutablePointer<UInt32>  // 256: id of the token spelling one byte (fast path)
     let fallbackIds: [Int]  // 256: id of "<0xXX>", or -1
     let fastBytes: Bool
@@ -101,6 +104,8 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
         isTiktoken = parts.isTiktoken
         table = parts.table
         pairs = parts.pairs
+        tableRef = .passUnretained(parts.table)
+        pairsRef = parts.pairs.map { .passUnretained($0) }
         vocab = parts.vocab
         tokens = parts.tokens
         prefix = parts.prefix
@@ -264,7 +269,7 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
             if n <= PieceCache.maxKey {
                 mergeBytesSmall(p, n, cache.memo) { s, t, m in
                     if m <= PieceCache.maxTokens { cache.insert(p, n, w, h, s, m) }
-                    emit(s, t, m, &ids, ranges)
+                    BPE.emit(s, t, m, &ids, ranges)
                 }
             } else {
                 encodeByMerges(piece, &ids, ranges, memo: cache.memo)
@@ -314,11 +319,11 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
                     t[n] = Int32(truncatingIfNeeded: n)
                     for i in 0..<(n - 1) { r[i] = pairRanks[Int(p[i]) << 8 | Int(p[i + 1])] }
                     let m: Int
-                    switch (pairs, memo) {
+                    switch (pairsRef, memo) {
                     case let (pairs?, memo?): m = mergeSmall(s, t, r, n, MemoRanker(base: PairTableRanker(table: pairs), memo: memo))
                     case let (pairs?, nil): m = mergeSmall(s, t, r, n, PairTableRanker(table: pairs))
-                    case let (nil, memo?): m = mergeSmall(s, t, r, n, MemoRanker(base: SliceRanker(table: table, base: p), memo: memo))
-                    case (nil, nil): m = mergeSmall(s, t, r, n, SliceRanker(table: table, base: p))
+                    case let (nil, memo?): m = mergeSmall(s, t, r, n, MemoRanker(base: SliceRanker(table: tableRef, base: p), memo: memo))
+                    case (nil, nil): m = mergeSmall(s, t, r, n, SliceRanker(table: tableRef, base: p))
                     }
                     body(s, t, m)
                 }
@@ -337,7 +342,7 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
             return
         }
         if n <= BPE.smallPieceLimit {
-            mergeBytesSmall(p, n, memo) { s, t, m in emit(s, t, m, &ids, ranges) }
+            mergeBytesSmall(p, n, memo) { s, t, m in BPE.emit(s, t, m, &ids, ranges) }
         } else {
             let s = UnsafeMutablePointer<UInt32>.allocate(capacity: n)
             let t = UnsafeMutablePointer<Int32>.allocate(capacity: n + 1)
@@ -351,17 +356,18 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
             }
             t[n] = Int32(truncatingIfNeeded: n)
             let m: Int
-            if let pairs {
+            if let pairs = pairsRef {
                 m = mergeLarge(s, t, n, PairTableRanker(table: pairs))
             } else {
-                m = mergeLarge(s, t, n, SliceRanker(table: table, base: p))
+                m = mergeLarge(s, t, n, SliceRanker(table: tableRef, base: p))
             }
-            emit(s, t, m, &ids, ranges)
+            BPE.emit(s, t, m, &ids, ranges)
         }
     }
 
+    /// Appends merged symbols' ids (and byte ranges). Static, so the merge callbacks capture no model.
     @inline(__always)
-    private func emit(_ s: UnsafeMutablePointer<UInt32>, _ t: UnsafeMutablePointer<Int32>, _ m: Int,
+    private static func emit(_ s: UnsafeMutablePointer<UInt32>, _ t: UnsafeMutablePointer<Int32>, _ m: Int,
                       _ ids: inout [Int], _ ranges: UnsafeMutablePointer<[Range<Int>]>?) {
         for i in 0..<m { ids.append(Int(s[i])) }
         if let ranges {
@@ -390,18 +396,18 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
             starts.withUnsafeMutableBufferPointer { t in
                 ranks.withUnsafeMutableBufferPointer { rk in
                     let m: Int
-                    if let pairs {
+                    if let pairs = pairsRef {
                         fillRanks(s.baseAddress!, t.baseAddress!, rk.baseAddress!, count, PairTableRanker(table: pairs))
                         m = count <= BPE.smallPieceLimit
                             ? mergeSmall(s.baseAddress!, t.baseAddress!, rk.baseAddress!, count, PairTableRanker(table: pairs))
                             : mergeLarge(s.baseAddress!, t.baseAddress!, count, PairTableRanker(table: pairs))
                     } else {
-                        fillRanks(s.baseAddress!, t.baseAddress!, rk.baseAddress!, count, SliceRanker(table: table, base: p))
+                        fillRanks(s.baseAddress!, t.baseAddress!, rk.baseAddress!, count, SliceRanker(table: tableRef, base: p))
                         m = count <= BPE.smallPieceLimit
-                            ? mergeSmall(s.baseAddress!, t.baseAddress!, rk.baseAddress!, count, SliceRanker(table: table, base: p))
-                            : mergeLarge(s.baseAddress!, t.baseAddress!, count, SliceRanker(table: table, base: p))
+                            ? mergeSmall(s.baseAddress!, t.baseAddress!, rk.baseAddress!, count, SliceRanker(table: tableRef, base: p))
+                            : mergeLarge(s.baseAddress!, t.baseAddress!, count, SliceRanker(table: tableRef, base: p))
                     }
-                    emit(s.baseAddress!, t.baseAddress!, m, &ids, ranges)
+                    BPE.emit(s.baseAddress!, t.baseAddress!, m, &ids, ranges)
                 }
             }
         }

@@ -14,20 +14,25 @@ protocol PairRanker {
     func rank(_ a: UInt32, _ b: UInt32, _ s0: Int, _ s2: Int) -> UInt64
 }
 
+// The rankers hold their table unretained: the model owns it while any merge runs, and retaining a
+// shared table for every merge made its reference count bounce between the threads of a batch.
+
 /// Hugging Face merges: explicit pairs of ids.
 struct PairTableRanker: PairRanker {
-    let table: PairTable
+    let table: Unmanaged<PairTable>
     @inline(__always)
-    func rank(_ a: UInt32, _ b: UInt32, _ s0: Int, _ s2: Int) -> UInt64 { table.lookup(a, b) }
+    func rank(_ a: UInt32, _ b: UInt32, _ s0: Int, _ s2: Int) -> UInt64 {
+        table._withUnsafeGuaranteedRef { $0.lookup(a, b) }
+    }
 }
 
 /// tiktoken: a pair merges into the token spelled by its bytes; that token's id is its rank.
 struct SliceRanker: PairRanker {
-    let table: ByteStringTable
+    let table: Unmanaged<ByteStringTable>
     let base: UnsafePointer<UInt8>
     @inline(__always)
     func rank(_ a: UInt32, _ b: UInt32, _ s0: Int, _ s2: Int) -> UInt64 {
-        let id = table.find(base + s0, s2 - s0)
+        let id = table._withUnsafeGuaranteedRef { $0.find(base + s0, s2 - s0) }
         return id < 0 ? UInt64.max : UInt64(id) << 32 | UInt64(id)
     }
 }
