@@ -83,7 +83,8 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
     let selfMerging: UnsafeMutablePointer<UInt8>?
     /// Fast byte-level models: the rank of every pair of single bytes, indexed `a << 8 | b`.
     let bytePairRanks: UnsafeMutablePointer<UInt64>?
-    /// Fast byte-level models: each thread's cache of merged pieces.
+    /// Fast byte-level models: the piece table shared by the threads, and each thread's scratch (see
+    /// BPECache.swift).
     let caches: PieceCaches?
 
     struct Parts {
@@ -222,7 +223,7 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
         }
         let w = firstWord(p, n)
         let h = hashBytes(p, n, firstWord: w)
-        // Fast byte-level models look in this thread's cache first: it holds the recent pieces, whole
+        // Fast byte-level models look in the shared piece table first: it holds the recent pieces, whole
         // tokens included, in far fewer cache lines than the vocabulary table.
         if let cache {
             let count: Int

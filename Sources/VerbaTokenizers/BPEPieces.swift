@@ -1,6 +1,6 @@
 // Encoding the pieces of many texts with a BPE model: the ids-only fast path of `Tokenizer`.
 //
-// Looking a piece up in this thread's piece cache is a random read in a table of megabytes, and waiting
+// Looking a piece up in the shared piece table is a random read in a table of megabytes, and waiting
 // for it was the largest cost of encoding. With the pieces of a whole batch of lines split ahead, the
 // loop asks the CPU to start loading the cache set of the piece `lookahead` places further on while it
 // encodes the current one, across line ends, so the waits overlap even for lines of two or three
