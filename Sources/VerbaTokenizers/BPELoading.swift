@@ -25,7 +25,31 @@ extension BPE {
         tokens = [String?](repeating: nil, count: maxId + 1)
         var entries: [(id: Int, bytes: [UInt8], lookup: Bool)] = []
         entries.reserveCapacity(vocab.count)
-        for (s, id) in vocab.sorted(by: { $0.value < $1.value || ($0.value == $1.value && $0.key < $1.key) }) {
+        // By id, then string: each entry put at its id, unless an id repeats (then a sort).
+        let pairs = Array(vocab)
+        var at = [Int32](repeating: -1, count: maxId + 1)
+        var repeated = false
+        for (k, e) in pairs.enumerated() {
+            if at[e.value] >= 0 { repeated = true; break }
+            at[e.value] = Int32(k)
+        }
+        let ordered = repeated ? vocab.sorted(by: { $0.value < $1.value || ($0.value == $1.value && $0.key < $1.key) })
+                               : at.compactMap { $0 >= 0 ? pairs[Int($0)] : nil }
+        // The merges name their tokens by string: they are looked up by UTF-8 bytes in a table of the
+        // vocabulary strings, faster than hashing Swift Strings (150k lookups were a tenth of the load);
+        // a string the table cannot give (two strings with one id) falls back to the dictionary.
+        var stringKeys = ByteStringTable.PackedKeys()
+        for (s, id) in ordered {
+            var s = s
+            s.withUTF8 { stringKeys.append(id: id, $0) }
+        }
+        let byString = ByteStringTable(count: maxId + 1, keys: stringKeys)
+        func id(of s: String) -> Int? {
+            var s = s
+            let found = s.withUTF8 { b in b.baseAddress.map { byString.find($0, b.count) } ?? -1 }
+            return found >= 0 ? found : vocab[s]
+        }
+        for (s, id) in ordered {
             tokens[id] = s
             if options.byteLevel {
                 if let b = ByteLevel.decode(s) {
@@ -50,15 +74,29 @@ extension BPE {
         let prefixLength = options.continuingSubwordPrefix?.utf8.count ?? 0
         var pairEntries: [(a: UInt32, b: UInt32, rank: UInt32, merged: UInt32)] = []
         pairEntries.reserveCapacity(merges.count)
+        var joined: [UInt8] = []
         for (rank, (a, b)) in merges.enumerated() {
-            guard let ia = vocab[a] else { throw mergeError(path, rank, a) }
-            guard let ib = vocab[b] else { throw mergeError(path, rank, b) }
-            let bUTF8 = Array(b.utf8)
-            guard bUTF8.count >= prefixLength, let tail = String(validating: bUTF8[prefixLength...], as: UTF8.self) else {
+            guard let ia = id(of: a) else { throw mergeError(path, rank, a) }
+            guard let ib = id(of: b) else { throw mergeError(path, rank, b) }
+            // The merged token: a, then b without its continuing-subword prefix.
+            var a = a, b = b
+            joined.removeAll(keepingCapacity: true)
+            a.withUTF8 { joined.append(contentsOf: $0) }
+            let tailValid = b.withUTF8 { bb -> Bool in
+                guard bb.count >= prefixLength else { return false }
+                let tail = UnsafeBufferPointer(rebasing: bb[prefixLength...])
+                joined.append(contentsOf: tail)
+                return prefixLength == 0 || String(validating: tail, as: UTF8.self) != nil
+            }
+            guard tailValid else {
                 throw TokenizerError.malformed(path: path, reason: "merge \(rank + 1): \(quoted(b)) lacks the continuing-subword prefix")
             }
-            let merged = a + tail
-            guard let im = vocab[merged] else { throw mergeError(path, rank, merged) }
+            var im = joined.withUnsafeBufferPointer { j in j.baseAddress.map { byString.find($0, j.count) } ?? -1 }
+            if im < 0 {
+                let merged = String(decoding: joined, as: UTF8.self)
+                guard let found = vocab[merged] else { throw mergeError(path, rank, merged) }
+                im = found
+            }
             pairEntries.append((UInt32(ia), UInt32(ib), UInt32(rank), UInt32(im)))
         }
         let table = ByteStringTable(count: maxId + 1, entries: entries)
