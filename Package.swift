@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "VerbaTensor", dependencies: ["CBLAS"], swiftSettings: native),
         .target(name: "VerbaModels", dependencies: ["VerbaTensor", "VerbaTokenizers"], swiftSettings: native),
         .executableTarget(name: "verba", dependencies: [
-            "VerbaTokenizers", "VerbaTensor", "VerbaModels", "CVerbaSupport",
+            "VerbaTokenizers", "VerbaTensor", "VerbaModels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: native),
         .testTarget(name: "VerbaTokenizersTests", dependencies: ["VerbaTokenizers"], swiftSettings: native),

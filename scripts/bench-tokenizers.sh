@@ -57,7 +57,7 @@ run_verba() {
     local t0 t1
     status=0
     t0=$(date +%s%N)
-    if ! /usr/bin/time -v -o "$out/time.txt" "$verba" tokenize "$@" --threads "$nt" \
+    if ! /usr/bin/time -v -o "$out/time.txt" "$verba" tokenize "$@" --threads "$nt" --stats \
             < "$corpus" > "$out/verba-$name.ids" 2> "$out/verba-$name.err"; then
         status=1
         echo "bench: verba tokenize $* failed: $(tail -n 3 "$out/verba-$name.err")" >&2
@@ -66,6 +66,8 @@ run_verba() {
     t1=$(date +%s%N)
     secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')
     kb=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$out/time.txt")
+    # --stats: the speed of the encoding alone, after the tokenizer is loaded
+    after=$(sed -n 's/^tokenize: load .* (\([0-9.]*\) MB\/s).*/\1/p' "$out/verba-$name.err")
 }
 
 # run_parallel NAME ARGS... : <threads> independent `--threads 1` processes started together; sets psecs (until the
@@ -100,20 +102,20 @@ results=$out/tokenizers-results.tsv
 runs=$out/tokenizers-runs.tsv  # every timed run: tokenizer, what, seconds
 printf 'tokenizer\twhat\tseconds\n' > "$runs"
 log() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$runs"; }
-printf 'tokenizer\tverba 1T MB/s\treference\tref MB/s\tverba/ref\tverba %dT MB/s\tscaling\tceiling\tverba peak MB\tref peak MB\tHF batch MB/s\tids check\n' \
+printf 'tokenizer\tverba 1T MB/s\treference\tref MB/s\tverba/ref\tverba %dT MB/s\tscaling\tceiling\tafter load\tverba peak MB\tref peak MB\tHF batch MB/s\tids check\n' \
     "$threads" > "$results"
 
 # Runs alternate (verba 1T, reference, verba all threads) so that both see the same machine load.
 bench_one() {  # NAME VERBA_TOKENIZER REF_KIND REF_PATH REF_LABEL
     local name=$1 tok=$2 kind=$3 path=$4 label=$5
-    local best1="" bestn="" bestr="" bestp="" vkb=0 rkb=0 check="verba failed" failed=0 batch=- r
+    local best1="" bestn="" bestr="" bestp="" vkb=0 rkb=0 check="verba failed" failed=0 batch=- r after1=0 aftern=0
     local refargs=(--tiktoken "$path")
     [ "$kind" = hf ] && refargs=(--hf "$path")
     for ((r = 0; r < REPEAT; r++)); do
         echo "bench: $name, run $((r + 1)) of $REPEAT" >&2
         run_verba "$name" 1 --tokenizer "$tok"
         [ "$status" = 0 ] || failed=1
-        if [ "$status" = 0 ]; then best1=$(minof "$best1" "$secs"); vkb=$(maxof "$vkb" "$kb"); log "$name" verba-1T "$secs"; fi
+        if [ "$status" = 0 ]; then best1=$(minof "$best1" "$secs"); vkb=$(maxof "$vkb" "$kb"); log "$name" verba-1T "$secs"; after1=$(maxof "$after1" "$after"); fi
         local checkargs=()
         if [ "$r" = 0 ] && [ "$failed" = 0 ]; then checkargs=(--check "$out/verba-$name.ids" --check-lines 5000); fi
         run_ref "${refargs[@]}" --repeat 1 "${checkargs[@]}"
@@ -121,7 +123,7 @@ bench_one() {  # NAME VERBA_TOKENIZER REF_KIND REF_PATH REF_LABEL
         log "$name" reference "$(field "$ref_json" seconds)"
         if [ "$r" = 0 ] && [ "$failed" = 0 ]; then check=$(field "$ref_json" check); fi
         run_verba "$name-mt" "$threads" --tokenizer "$tok"
-        if [ "$status" = 0 ]; then bestn=$(minof "$bestn" "$secs"); vkb=$(maxof "$vkb" "$kb"); log "$name" "verba-${threads}T" "$secs"
+        if [ "$status" = 0 ]; then bestn=$(minof "$bestn" "$secs"); vkb=$(maxof "$vkb" "$kb"); log "$name" "verba-${threads}T" "$secs"; aftern=$(maxof "$aftern" "$after")
         else failed=1; fi
         run_parallel "$name" --tokenizer "$tok"
         if [ "$pstatus" = 0 ]; then bestp=$(minof "$bestp" "$psecs"); log "$name" "verba-1T-x${threads}-at-once" "$psecs"; fi
@@ -140,8 +142,8 @@ bench_one() {  # NAME VERBA_TOKENIZER REF_KIND REF_PATH REF_LABEL
     if [ -n "$bestp" ] && [ -n "$best1" ]; then
         ceiling=$(awk -v n="$threads" -v a="$best1" -v b="$bestp" 'BEGIN { printf "%.2fx", n * a / b }')
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$v1" "$label" "$rr" "$(ratio "$v1" "$rr")" \
-        "$vn" "$(ratio "$vn" "$v1")" "$ceiling" "$((vkb / 1024))" "$((rkb / 1024))" "$batch" "$check" >> "$results"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$v1" "$label" "$rr" "$(ratio "$v1" "$rr")" \
+        "$vn" "$(ratio "$vn" "$v1")" "$ceiling" "$(ratio "$aftern" "$after1")" "$((vkb / 1024))" "$((rkb / 1024))" "$batch" "$check" >> "$results"
 }
 
 start=$(date +%s)
@@ -161,7 +163,7 @@ echo "corpus: $corpus, $(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }') M
 echo "verba 1T: --threads 1, whole process (load + stdin -> ids in a file); ${threads}T: --threads $threads;" \
      "reference: its encode loop only, one Python process; MB = 10^6 bytes"
 echo "scaling: ${threads}T speed / 1T speed; ceiling: throughput of $threads independent 1T processes run at once / one" \
-     "alone (what the machine's cores give together)"
+     "alone (what the machine's cores give together); after load: the same scaling for the encoding alone (--stats)"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other processes slow every figure; compare ratios)"
 echo
 column -t -s $'\t' "$results"

@@ -3,7 +3,6 @@
 // input order by the main thread, which reads ahead meanwhile. With one worker the main thread formats
 // each batch itself.
 
-import CVerbaSupport
 import Dispatch
 import Foundation
 import VerbaTokenizers
@@ -30,6 +29,10 @@ final class LineEncoder: @unchecked Sendable {
     private let chunkBytes = 1 << 16
     /// Lines handed to `body` at once.
     private let linesPerCall = 256
+
+    /// Lines and bytes (newlines included) of the input read so far.
+    private(set) var linesRead = 0
+    private(set) var bytesRead = 0
 
     init(workers: Int, body: @escaping Body) {
         self.workers = max(1, workers)
@@ -61,7 +64,7 @@ final class LineEncoder: @unchecked Sendable {
     /// Chunks waiting for a worker, first in first out.
     private final class ChunkQueue: @unchecked Sendable {
         private let condition = NSCondition()
-        private var items: [Chunk] = []
+        private var items: [Chunk?] = []  // taken ones set to nil: a chunk holds its batch's text
         private var head = 0
         private var closed = false
 
@@ -79,6 +82,7 @@ final class LineEncoder: @unchecked Sendable {
             while head == items.count && !closed { condition.wait() }
             if head == items.count { return nil }
             let chunk = items[head]
+            items[head] = nil
             head += 1
             if head >= 1024 {
                 items.removeFirst(head)
@@ -96,12 +100,13 @@ final class LineEncoder: @unchecked Sendable {
     }
 
     func run() throws {
-        keepFreedMemory()
         var reader = BatchReader(file: stdin)
         if workers == 1 {
             while let (text, ends) = reader.next(bytes: batchBytes) {
+                count(text, ends)
                 if !ends.isEmpty { processAlone(text, ends) }
             }
+            if reader.endsWithoutNewline { bytesRead -= 1 }
             return
         }
         // Several workers: they take chunks of about `chunkBytes` from a queue, each with its own
@@ -123,13 +128,14 @@ final class LineEncoder: @unchecked Sendable {
             thread.stackSize = 8 << 20
             thread.start()
         }
-        var inFlight: [Chunk] = []
+        // Chunks in input order; a written one is dropped at once (it holds its batch's text).
+        var inFlight: [Chunk?] = []
         var first = 0
         func writeFirst() {
-            let chunk = inFlight[first]
+            guard let chunk = inFlight[first] else { return }
             chunk.done.wait()
             chunk.output.withUnsafeBufferPointer { StandardOutput.shared.write(bytes: $0) }
-            chunk.output = []
+            inFlight[first] = nil
             first += 1
             if first >= 1024 {
                 inFlight.removeFirst(first)
@@ -138,6 +144,7 @@ final class LineEncoder: @unchecked Sendable {
         }
         let maxInFlight = workers * 8
         while let (text, ends) = reader.next(bytes: batchBytes) {
+            count(text, ends)
             if ends.isEmpty { continue }
             let batch = Lines(text: text, ends: ends)
             var line = 0
@@ -154,8 +161,16 @@ final class LineEncoder: @unchecked Sendable {
             }
         }
         queue.close()
+        if reader.endsWithoutNewline { bytesRead -= 1 }
         while first < inFlight.count { writeFirst() }
         finished.wait()
+    }
+
+    /// Counts a batch's lines and bytes, each line with its newline (the last line's, if missing, is taken
+    /// off at the end).
+    private func count(_ text: [UInt8], _ ends: [Int]) {
+        linesRead += ends.count
+        bytesRead += text.count + ends.count
     }
 
     /// One worker: formats the batch on this thread, writing out every megabyte or so.
@@ -190,11 +205,6 @@ final class LineEncoder: @unchecked Sendable {
     }
 }
 
-/// Asks malloc to keep freed blocks for reuse: every batch, chunk output and id list is a block of
-/// 100 KB to a few MB, which glibc would otherwise map fresh (and the kernel zero, page by page) for
-/// each one and unmap on free; with two workers that was 5% of the CPU time of `verba tokenize`.
-/// Memory stays bounded by the blocks in flight at once.
-private func keepFreedMemory() { verba_keep_freed_memory() }
 
 /// Reads a file in batches of whole lines: one `fread` of about the batch size, then one pass that finds
 /// the newlines and closes the gaps they leave, so the lines lie end to end in the batch's text. The
@@ -204,6 +214,8 @@ struct BatchReader {
     let file: UnsafeMutablePointer<FILE>
     private var carry: [UInt8] = []
     private var eof = false
+    /// Whether the input's last line had no newline (known once it is read).
+    private(set) var endsWithoutNewline = false
 
     init(file: UnsafeMutablePointer<FILE>) { self.file = file }
 
@@ -251,6 +263,7 @@ struct BatchReader {
         if lineStart < text.count {
             if eof {
                 ends.append(text.count)  // a last line without a newline
+                endsWithoutNewline = true
             } else {
                 carry = Array(text[lineStart...])
                 text.removeLast(text.count - lineStart)

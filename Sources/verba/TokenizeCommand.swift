@@ -31,6 +31,11 @@ struct Tokenize: ParsableCommand {
           echo "Hello world" | verba tokenize --tokenizer ../shared/fixtures/gpt2
           verba tokenize --tokenizer downloads/minilm/tokenizer.json --format json < texts.txt
           verba tokenize --tokenizer downloads/tiktoken/cl100k_base.tiktoken --threads 2 < corpus.txt
+          verba tokenize --tokenizer downloads/tiktoken/cl100k_base.tiktoken --stats < corpus.txt > ids.txt
+
+        --stats prints, on standard error when the input ends, how long loading the tokenizer took and
+        how fast the lines were encoded after it:
+          tokenize: load 16 ms; 941326 lines, 37986028 bytes in 0.37 s (102.4 MB/s), 2 threads
         """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -49,12 +54,17 @@ struct Tokenize: ParsableCommand {
     @Option(name: .long, help: "Worker threads (default: all cores).")
     var threads: Int?
 
+    @Flag(name: .long, help: "Print load time and encoding speed to standard error at the end.")
+    var stats = false
+
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
+        let started = DispatchTime.now().uptimeNanoseconds
         let tok = try Tokenizer.load(path: tokenizer).with(truncation: nil, padding: nil)
+        let loaded = DispatchTime.now().uptimeNanoseconds
         let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
         let addSpecial = !noSpecialTokens
         let format = self.format
@@ -99,6 +109,15 @@ struct Tokenize: ParsableCommand {
             }
         }
         try encoder.run()
+        if stats {
+            StandardOutput.shared.flush()
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - loaded) / 1e9
+            let mb = Double(encoder.bytesRead) / 1e6
+            let line = String(format: "tokenize: load %.0f ms; %d lines, %d bytes in %.2f s (%.1f MB/s), %d thread%@\n",
+                              Double(loaded - started) / 1e6, encoder.linesRead, encoder.bytesRead, seconds,
+                              seconds > 0 ? mb / seconds : 0, workers, workers == 1 ? "" : "s")
+            fputs(line, stderr)
+        }
     }
 }
 

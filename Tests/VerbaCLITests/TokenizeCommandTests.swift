@@ -27,6 +27,20 @@ final class TokenizeCommandTests: XCTestCase {
         XCTAssertEqual(text(n.stdout), "7592 2088\n\n")
     }
 
+    func testStatsGoToStandardErrorOnly() throws {
+        for threads in ["1", "2"] {
+            for (input, bytes) in [("Hello world\nlast", 16), ("Hello world\nlast\n", 17)] {
+                let r = try runVerba(["tokenize", "--tokenizer", try gpt2(), "--stats", "--threads", threads], input: Data(input.utf8))
+                XCTAssertEqual(r.status, 0, text(r.stderr))
+                XCTAssertEqual(text(r.stdout), "15496 995\n12957\n")
+                let stats = text(r.stderr)
+                XCTAssertTrue(stats.hasPrefix("tokenize: load "), stats)
+                XCTAssertTrue(stats.contains("; 2 lines, \(bytes) bytes in "), stats)
+                XCTAssertTrue(stats.hasSuffix(", \(threads) thread\(threads == "1" ? "" : "s")\n"), stats)
+            }
+        }
+    }
+
     func testInvalidUTF8AndNULNeverCrash() throws {
         let input = Data([0x61, 0x00, 0x62, 0x0A, 0xFF, 0xFE, 0x0A, 0x68, 0x69, 0xC3, 0x0A])
         let g = try runVerba(["tokenize", "--tokenizer", try gpt2()], input: input)

@@ -3,9 +3,6 @@
 #define CVERBASUPPORT_H
 
 #include <stdint.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 
 /// Asks the CPU to start loading the cache line at `p` (for reading, keep in all levels). Never faults,
 /// whatever `p` is: a hint only.
@@ -45,14 +42,5 @@ static inline void verba_seq_end_write(uint32_t *v) {
 /// ordering: for flags learned lazily.
 static inline uint8_t verba_load_relaxed_u8(const uint8_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 static inline void verba_store_relaxed_u8(uint8_t *p, uint8_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
-
-/// Makes malloc keep freed blocks for reuse instead of returning them to the system: blocks up to
-/// 256 MB come from the heap, and up to 512 MB of free heap top is kept. (glibc only; elsewhere a no-op.)
-static inline void verba_keep_freed_memory(void) {
-#ifdef __GLIBC__
-    mallopt(M_MMAP_THRESHOLD, 1 << 28);
-    mallopt(M_TRIM_THRESHOLD, 1 << 29);
-#endif
-}
 
 #endif
