@@ -23,8 +23,6 @@ extension BPE {
             maxId = max(maxId, id)
         }
         tokens = [String?](repeating: nil, count: maxId + 1)
-        var entries: [(id: Int, bytes: [UInt8], lookup: Bool)] = []
-        entries.reserveCapacity(vocab.count)
         // By id, then string: each entry put at its id, unless an id repeats (then a sort).
         let pairs = Array(vocab)
         var at = [Int32](repeating: -1, count: maxId + 1)
@@ -35,31 +33,30 @@ extension BPE {
         }
         let ordered = repeated ? vocab.sorted(by: { $0.value < $1.value || ($0.value == $1.value && $0.key < $1.key) })
                                : at.compactMap { $0 >= 0 ? pairs[Int($0)] : nil }
-        // The merges name their tokens by string: they are looked up by UTF-8 bytes in a table of the
-        // vocabulary strings, faster than hashing Swift Strings (150k lookups were a tenth of the load);
-        // a string the table cannot give (two strings with one id) falls back to the dictionary.
+        // The model's keys (token bytes), and the vocabulary strings' UTF-8 bytes: the merges name their
+        // tokens by string and are looked up there, faster than hashing Swift Strings (150k lookups were
+        // a tenth of the load); a string that table cannot give (two strings with one id) falls back to
+        // the dictionary.
+        var keys = ByteStringTable.PackedKeys()
         var stringKeys = ByteStringTable.PackedKeys()
         for (s, id) in ordered {
+            tokens[id] = s
+            let bytes = options.byteLevel ? ByteLevel.decode(s) : nil
             var s = s
-            s.withUTF8 { stringKeys.append(id: id, $0) }
+            s.withUTF8 { utf8 in
+                stringKeys.append(id: id, utf8)
+                if let bytes {
+                    bytes.withUnsafeBufferPointer { keys.append(id: id, $0) }
+                } else {
+                    keys.append(id: id, utf8, lookup: !options.byteLevel)  // byte-level but not bytes: never matched
+                }
+            }
         }
         let byString = ByteStringTable(count: maxId + 1, keys: stringKeys)
         func id(of s: String) -> Int? {
             var s = s
             let found = s.withUTF8 { b in b.baseAddress.map { byString.find($0, b.count) } ?? -1 }
             return found >= 0 ? found : vocab[s]
-        }
-        for (s, id) in ordered {
-            tokens[id] = s
-            if options.byteLevel {
-                if let b = ByteLevel.decode(s) {
-                    entries.append((id, b, true))
-                } else {
-                    entries.append((id, Array(s.utf8), false))
-                }
-            } else {
-                entries.append((id, Array(s.utf8), true))
-            }
         }
         func affix(_ s: String?, _ what: String) throws -> [UInt8] {
             guard let s, !s.isEmpty else { return [] }
@@ -91,7 +88,7 @@ extension BPE {
             guard tailValid else {
                 throw TokenizerError.malformed(path: path, reason: "merge \(rank + 1): \(quoted(b)) lacks the continuing-subword prefix")
             }
-            var im = joined.withUnsafeBufferPointer { j in j.baseAddress.map { byString.find($0, j.count) } ?? -1 }
+            var im = byString.find(joined)
             if im < 0 {
                 let merged = String(decoding: joined, as: UTF8.self)
                 guard let found = vocab[merged] else { throw mergeError(path, rank, merged) }
@@ -99,7 +96,7 @@ extension BPE {
             }
             pairEntries.append((UInt32(ia), UInt32(ib), UInt32(rank), UInt32(im)))
         }
-        let table = ByteStringTable(count: maxId + 1, entries: entries)
+        let table = ByteStringTable(count: maxId + 1, keys: keys)
         self.init(parts: Parts(options: options, vocabSize: maxId + 1, isTiktoken: false, table: table,
                                pairs: PairTable(pairEntries), vocab: vocab, tokens: tokens, prefix: prefix, suffix: suffix))
     }

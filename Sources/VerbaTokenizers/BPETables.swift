@@ -135,17 +135,9 @@ final class ByteStringTable: @unchecked Sendable {
         }
     }
 
-    /// Builds the table from `(id, bytes, lookup)` entries; a later entry with the same bytes replaces an
-    /// earlier one in lookups, a later entry with the same id replaces its bytes. Empty keys and keys
-    /// over 65535 bytes cannot be found.
-    convenience init(count: Int, entries: [(id: Int, bytes: [UInt8], lookup: Bool)]) {
-        var keys = PackedKeys()
-        keys.bytes.reserveCapacity(entries.reduce(0) { $0 + $1.bytes.count })
-        for e in entries { e.bytes.withUnsafeBufferPointer { keys.append(id: e.id, $0, lookup: e.lookup) } }
-        self.init(count: count, keys: keys)
-    }
-
-    /// Builds the table from packed keys, with the same rules as `init(count:entries:)`.
+    /// Builds the table from packed keys; a later key with the same bytes replaces an earlier one in
+    /// lookups, a later key with the same id replaces its bytes. Empty keys and keys over 65535 bytes
+    /// cannot be found.
     /// - Complexity: O(total key bytes); the slot of each key is prefetched a few keys ahead, so the
     ///   random writes into a table of megabytes overlap.
     init(count: Int, keys: PackedKeys) {
