@@ -83,7 +83,7 @@ final class ByteTable: @unchecked Sendable {
                 continue
             }
             let head = key.withUnsafeBufferPointer { ByteTable.head($0.baseAddress ?? UnsafePointer(arena), key.count) }
-            var at = index(h)
+            var at = ByteTable.index(h, shift: shift)
             var replaced = false
             while slots[at].id >= 0 {
                 let existing = slots[at]
@@ -113,8 +113,9 @@ final class ByteTable: @unchecked Sendable {
         arena.deallocate()
     }
 
+    /// The first slot to probe for hash `h` in a table of `1 << (64 - shift)` slots.
     @inline(__always)
-    func index(_ h: UInt64) -> Int { Int(truncatingIfNeeded: (h &* 0x9E37_79B9_7F4A_7C15) >> shift) }  // as ByteTableView
+    static func index(_ h: UInt64, shift: UInt64) -> Int { Int(truncatingIfNeeded: (h &* 0x9E37_79B9_7F4A_7C15) >> shift) }
 
     /// Byte equality of `n` bytes, 8 at a time.
     @inline(__always)
@@ -141,16 +142,15 @@ final class ByteTable: @unchecked Sendable {
         return (block << 3 | x >> 6, 1 << UInt64(x & 63), block << 3 | y >> 6, 1 << UInt64(y & 63))
     }
 
-    /// The id of the `length` bytes at `p`, whose FNV-1a hash is `h` and whose first min(8, length)
-    /// bytes are `head` (see `head(_:_:)`), or -1. `filter`: consult the Bloom filter first (worth it
-    /// when the key is likely absent; a likely hit goes straight to the table).
     /// The table's lookup state as plain values (see `ByteTableView`).
     var view: ByteTableView {
         ByteTableView(slots: slots, mask: mask, arena: arena, shift: shift, bloom: bloom,
                       bloomBlockMask: bloomBlockMask, maxKeyLength: maxKeyLength, table: self)
     }
 
-    /// The id of key `p[0..<length]` (FNV hash `h`, first bytes `head`), or -1.
+    /// The id of the `length` bytes at `p`, whose FNV-1a hash is `h` and whose first min(8, length)
+    /// bytes are `head` (see `head(_:_:)`), or -1. `filter`: consult the Bloom filter first (worth it
+    /// when the key is likely absent; a likely hit goes straight to the table).
     @inline(__always)
     func lookup(_ p: UnsafePointer<UInt8>, length: Int, hash h: UInt64, head: UInt64, filter: Bool = true) -> Int32 {
         view.lookup(p, length: length, hash: h, head: head, filter: filter)
@@ -188,8 +188,7 @@ struct ByteTableView: @unchecked Sendable {
     /// The owner (kept alive by whoever holds the view's source), for keys of 255 bytes or more.
     unowned(unsafe) let table: ByteTable
 
-    /// The id of key `p[0..<length]` (FNV hash `h`, first bytes `head`), or -1. `filter: false` skips
-    /// the Bloom filter (for keys that are probably present).
+    /// See `ByteTable.lookup`.
     @inline(__always)
     func lookup(_ p: UnsafePointer<UInt8>, length: Int, hash h: UInt64, head: UInt64, filter: Bool = true) -> Int32 {
         if filter {
@@ -198,7 +197,7 @@ struct ByteTableView: @unchecked Sendable {
         }
         if length >= 255 { return table.lookupLong(p, length) }
         let want = UInt32(length) << 24
-        var at = Int(truncatingIfNeeded: (h &* 0x9E37_79B9_7F4A_7C15) >> shift)
+        var at = ByteTable.index(h, shift: shift)
         while true {
             let slot = slots[at]
             if slot.id < 0 { return -1 }
@@ -335,11 +334,6 @@ public final class WordPiece: TokenizationModel {
 
     /// The vocabulary as tokens ordered by id (nil for unused ids), e.g. to write `vocab.txt`.
     public var tokensById: [String?] { tokens }
-
-    /// Encodes the pieces of one text (see `TokenizationModel`).
-    public func encode(pieces: UnsafeBufferPointer<Range<Int>>, in text: UnsafeBufferPointer<UInt8>, ids: inout [Int]) {
-        for r in pieces { encode(piece: UnsafeBufferPointer(rebasing: text[r]), ids: &ids, ranges: nil) }
-    }
 
     /// - Complexity: O(L · m) for a word of L bytes, m the longest vocabulary entry in bytes; each
     ///   candidate costs one probe, hashes are computed incrementally.
