@@ -399,8 +399,7 @@ public final class GPT2Model {
     /// One block: x = x + attn(ln_1(x)); x = x + mlp(ln_2(x)). With `lastRowOnly`, every row's keys and
     /// values go to the cache but only the last row goes on (moved to row 0 of the scratch); returns the
     /// rows left in the scratch.
-    @discardableResult
-    private func forward(_ b: GPT2Block, layer: Int, rows: Int, start: Int, cache: KVCache, lastRowOnly: Bool = false) -> Int {
+    private func forward(_ b: GPT2Block, layer: Int, rows: Int, start: Int, cache: KVCache, lastRowOnly: Bool) -> Int {
         let c = config.embeddingSize, s = scratch
         let eps = config.layerNormEpsilon
         layerNorm(s.x, s.h, gamma: b.ln1Gamma.pointer, beta: b.ln1Beta.pointer, rows: rows, n: c, eps: eps)

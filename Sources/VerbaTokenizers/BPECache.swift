@@ -240,8 +240,8 @@ struct LongPieces {
     var ids: [UInt32] = []
 }
 
-/// The thread-local caches of one model (sharing one `PieceTable`). Owns every cache it hands out (threads hold unretained
-/// pointers), so they are freed with the model.
+/// The thread-local caches of one model, sharing one `PieceTable`. Owns every cache it hands out
+/// (threads hold unretained pointers), so they are freed with the model.
 final class PieceCaches: @unchecked Sendable {
     private var key = pthread_key_t()
     private let lock = NSLock()

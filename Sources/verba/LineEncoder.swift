@@ -30,7 +30,7 @@ final class LineEncoder: @unchecked Sendable {
     /// Lines handed to `body` at once.
     private let linesPerCall = 256
 
-    /// Lines and bytes (newlines included) of the input read so far.
+    /// Lines and bytes (newlines included) of the input, once `run` returns.
     private(set) var linesRead = 0
     private(set) var bytesRead = 0
 
@@ -61,26 +61,19 @@ final class LineEncoder: @unchecked Sendable {
         }
     }
 
-    /// Chunks waiting for a worker, first in first out.
-    private final class ChunkQueue: @unchecked Sendable {
-        private let condition = NSCondition()
-        private var items: [Chunk?] = []  // taken ones set to nil: a chunk holds its batch's text
+    /// Chunks in order, first in first out. A chunk leaves at once when taken (it holds its batch's text,
+    /// so keeping taken chunks would keep their batches); the array is compacted every 1,024.
+    private struct Chunks {
+        private var items: [Chunk?] = []
         private var head = 0
-        private var closed = false
 
-        func put(_ chunk: Chunk) {
-            condition.lock()
-            items.append(chunk)
-            condition.signal()
-            condition.unlock()
-        }
+        var count: Int { items.count - head }
 
-        /// The next chunk; nil once the queue is closed and empty.
-        func take() -> Chunk? {
-            condition.lock()
-            defer { condition.unlock() }
-            while head == items.count && !closed { condition.wait() }
-            if head == items.count { return nil }
+        mutating func append(_ chunk: Chunk) { items.append(chunk) }
+
+        /// The first chunk, removed; nil when there is none.
+        mutating func takeFirst() -> Chunk? {
+            guard head < items.count else { return nil }
             let chunk = items[head]
             items[head] = nil
             head += 1
@@ -89,6 +82,28 @@ final class LineEncoder: @unchecked Sendable {
                 head = 0
             }
             return chunk
+        }
+    }
+
+    /// Chunks waiting for a worker.
+    private final class ChunkQueue: @unchecked Sendable {
+        private let condition = NSCondition()
+        private var chunks = Chunks()
+        private var closed = false
+
+        func put(_ chunk: Chunk) {
+            condition.lock()
+            chunks.append(chunk)
+            condition.signal()
+            condition.unlock()
+        }
+
+        /// The next chunk; nil once the queue is closed and empty.
+        func take() -> Chunk? {
+            condition.lock()
+            defer { condition.unlock() }
+            while chunks.count == 0 && !closed { condition.wait() }
+            return chunks.takeFirst()
         }
 
         func close() {
@@ -101,12 +116,11 @@ final class LineEncoder: @unchecked Sendable {
 
     func run() throws {
         var reader = BatchReader(file: stdin)
+        defer { (linesRead, bytesRead) = (reader.linesRead, reader.bytesRead) }
         if workers == 1 {
             while let (text, ends) = reader.next(bytes: batchBytes) {
-                count(text, ends)
                 if !ends.isEmpty { processAlone(text, ends) }
             }
-            if reader.endsWithoutNewline { bytesRead -= 1 }
             return
         }
         // Several workers: they take chunks of about `chunkBytes` from a queue, each with its own
@@ -128,23 +142,15 @@ final class LineEncoder: @unchecked Sendable {
             thread.stackSize = 8 << 20
             thread.start()
         }
-        // Chunks in input order; a written one is dropped at once (it holds its batch's text).
-        var inFlight: [Chunk?] = []
-        var first = 0
+        // Chunks in input order, each written (and dropped) once its worker is done with it.
+        var inFlight = Chunks()
         func writeFirst() {
-            guard let chunk = inFlight[first] else { return }
+            guard let chunk = inFlight.takeFirst() else { return }
             chunk.done.wait()
             chunk.output.withUnsafeBufferPointer { StandardOutput.shared.write(bytes: $0) }
-            inFlight[first] = nil
-            first += 1
-            if first >= 1024 {
-                inFlight.removeFirst(first)
-                first = 0
-            }
         }
         let maxInFlight = workers * 8
         while let (text, ends) = reader.next(bytes: batchBytes) {
-            count(text, ends)
             if ends.isEmpty { continue }
             let batch = Lines(text: text, ends: ends)
             var line = 0
@@ -153,7 +159,7 @@ final class LineEncoder: @unchecked Sendable {
                 let from = line == 0 ? 0 : ends[line - 1]
                 var last = line + 1
                 while last < ends.count && ends[last] - from < chunkBytes { last += 1 }
-                if inFlight.count - first >= maxInFlight { writeFirst() }
+                if inFlight.count >= maxInFlight { writeFirst() }
                 let chunk = Chunk(batch: batch, lines: line..<last)
                 inFlight.append(chunk)
                 queue.put(chunk)
@@ -161,16 +167,8 @@ final class LineEncoder: @unchecked Sendable {
             }
         }
         queue.close()
-        if reader.endsWithoutNewline { bytesRead -= 1 }
-        while first < inFlight.count { writeFirst() }
+        while inFlight.count > 0 { writeFirst() }
         finished.wait()
-    }
-
-    /// Counts a batch's lines and bytes, each line with its newline (the last line's, if missing, is taken
-    /// off at the end).
-    private func count(_ text: [UInt8], _ ends: [Int]) {
-        linesRead += ends.count
-        bytesRead += text.count + ends.count
     }
 
     /// One worker: formats the batch on this thread, writing out every megabyte or so.
@@ -205,7 +203,6 @@ final class LineEncoder: @unchecked Sendable {
     }
 }
 
-
 /// Reads a file in batches of whole lines: one `fread` of about the batch size, then one pass that finds
 /// the newlines and closes the gaps they leave, so the lines lie end to end in the batch's text. The
 /// bytes after the last newline wait for the next batch (or are the last line, at the end of input).
@@ -214,8 +211,9 @@ struct BatchReader {
     let file: UnsafeMutablePointer<FILE>
     private var carry: [UInt8] = []
     private var eof = false
-    /// Whether the input's last line had no newline (known once it is read).
-    private(set) var endsWithoutNewline = false
+    /// Lines handed out, and bytes read from the file (newlines included).
+    private(set) var linesRead = 0
+    private(set) var bytesRead = 0
 
     init(file: UnsafeMutablePointer<FILE>) { self.file = file }
 
@@ -235,6 +233,7 @@ struct BatchReader {
                 text.append(contentsOf: repeatElement(0, count: room))
                 let n = text.withUnsafeMutableBufferPointer { fread($0.baseAddress! + old, 1, room, file) }
                 text.removeLast(room - n)
+                bytesRead += n
                 if n == 0 { eof = true }
             }
             // Newlines in text[scanned...]: each line moves left over the newlines before it.
@@ -263,12 +262,12 @@ struct BatchReader {
         if lineStart < text.count {
             if eof {
                 ends.append(text.count)  // a last line without a newline
-                endsWithoutNewline = true
             } else {
                 carry = Array(text[lineStart...])
                 text.removeLast(text.count - lineStart)
             }
         }
+        linesRead += ends.count
         return (text, ends)
     }
 }
