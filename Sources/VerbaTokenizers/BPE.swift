@@ -73,8 +73,16 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
     let fastBytes: Bool
     let prefix: [UInt8]
     let suffix: [UInt8]
-    let vocab: [String: Int]
-    let tokens: [String?]
+    /// Vocabulary strings (UTF-8) by id, and back; nil for tiktoken models (their strings are the
+    /// byte-level spelling of `table`'s bytes).
+    let strings: ByteStringTable?
+    /// Whether id has a vocabulary string (ids may have gaps).
+    let hasString: [Bool]
+    /// String -> id for the strings `strings` cannot give: a vocabulary with two strings for one id or
+    /// an empty string keeps its whole dictionary here; empty otherwise.
+    let aliases: [String: Int]
+    /// The merges as the model was built from them (saved back to tokenizer.json); empty for tiktoken.
+    let merges: PackedMerges
     /// Per id: whether encoding the token's own bytes by merges gives back just that token, which makes
     /// the whole-piece lookup exact even without `ignoreMerges`: 0 not known yet, 1 yes, 2 no. Learned
     /// the first time a piece spelling the token is merged (by any thread: whoever learns it stores the
@@ -93,8 +101,10 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
         var isTiktoken: Bool
         var table: ByteStringTable
         var pairs: PairTable?
-        var vocab: [String: Int] = [:]
-        var tokens: [String?] = []
+        var strings: ByteStringTable? = nil
+        var hasString: [Bool] = []
+        var aliases: [String: Int] = [:]
+        var merges = PackedMerges()
         var prefix: [UInt8] = []
         var suffix: [UInt8] = []
     }
@@ -107,11 +117,13 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
         pairs = parts.pairs
         tableRef = .passUnretained(parts.table)
         pairsRef = parts.pairs.map { .passUnretained($0) }
-        vocab = parts.vocab
-        tokens = parts.tokens
+        strings = parts.strings
+        hasString = parts.hasString
+        aliases = parts.aliases
+        merges = parts.merges
         prefix = parts.prefix
         suffix = parts.suffix
-        unkId = parts.options.unkToken.flatMap { parts.vocab[$0] }
+        unkId = parts.options.unkToken.flatMap { BPE.id(ofString: $0, parts.strings, parts.aliases) }
         byteIds = .allocate(capacity: 256)
         var all = true
         var fb = [Int](repeating: -1, count: 256)
@@ -166,7 +178,14 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
             let id = table.find(bytes)
             return id < 0 ? nil : id
         }
-        return vocab[token]
+        return BPE.id(ofString: token, strings, aliases)
+    }
+
+    /// The id of vocabulary string `s`: from the string table, else from the aliases.
+    static func id(ofString s: String, _ strings: ByteStringTable?, _ aliases: [String: Int]) -> Int? {
+        var s = s
+        let found = s.withUTF8 { b in b.baseAddress.map { strings?.find($0, b.count) ?? -1 } ?? -1 }
+        return found >= 0 ? found : aliases[s]
     }
 
     /// The vocabulary string of `id` (tiktoken: its bytes spelled with GPT-2's byte characters).
@@ -176,7 +195,8 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
             let b = table.bytes(of: id)
             return b.isEmpty ? nil : ByteLevel.encode(b)
         }
-        return tokens[id]
+        guard hasString[id], let strings else { return nil }
+        return String(decoding: strings.bytes(of: id), as: UTF8.self)
     }
 
     /// The bytes token `id` stands for: byte-level tokens decoded from their spelling (or, for a string
@@ -185,7 +205,7 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
     public func tokenBytes(_ id: Int) -> [UInt8]? {
         guard id >= 0, id < vocabSize else { return nil }
         let b = table.bytes(of: id)
-        if b.isEmpty && (isTiktoken || tokens[id] == nil) { return nil }
+        if b.isEmpty && (isTiktoken || !hasString[id]) { return nil }
         return Array(b)
     }
 
@@ -194,7 +214,7 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
     public func appendTokenBytes(_ id: Int, to out: inout [UInt8]) -> Bool {
         guard id >= 0, id < vocabSize else { return false }
         let b = table.bytes(of: id)
-        if b.isEmpty && (isTiktoken || tokens[id] == nil) { return false }
+        if b.isEmpty && (isTiktoken || !hasString[id]) { return false }
         out.append(contentsOf: b)
         return true
     }

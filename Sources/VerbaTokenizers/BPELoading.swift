@@ -15,48 +15,75 @@ extension BPE {
     ///   is not spelled in byte characters.
     public convenience init(vocab: [String: Int], merges: [(String, String)], options: Options = Options(),
                             path: String = "BPE") throws {
-        if let d = options.dropout, d > 0 { throw TokenizerError.unsupported(path: path, what: "BPE dropout \(d)") }
+        var packed = PackedMerges()
+        for (a, b) in merges {
+            var a = a, b = b
+            a.withUTF8 { a in b.withUTF8 { b in packed.append(a, b) } }
+        }
+        try self.init(vocab: vocab, packedMerges: packed, options: options, path: path)
+    }
+
+    /// `init(vocab:merges:options:path:)` with the merges already packed.
+    convenience init(vocab: [String: Int], packedMerges merges: PackedMerges, options: Options, path: String) throws {
         var maxId = -1
-        var tokens: [String?] = []
         for (s, id) in vocab {
             guard id >= 0, id < 1 << 30 else { throw TokenizerError.malformed(path: path, reason: "token \(quoted(s)) has id \(id)") }
             maxId = max(maxId, id)
         }
-        tokens = [String?](repeating: nil, count: maxId + 1)
         // By id, then string: each entry put at its id, unless an id repeats (then a sort).
         let pairs = Array(vocab)
         var at = [Int32](repeating: -1, count: maxId + 1)
-        var repeated = false
+        var irregular = false
         for (k, e) in pairs.enumerated() {
-            if at[e.value] >= 0 { repeated = true; break }
+            if at[e.value] >= 0 || e.key.isEmpty { irregular = true; break }
             at[e.value] = Int32(k)
         }
-        let ordered = repeated ? vocab.sorted(by: { $0.value < $1.value || ($0.value == $1.value && $0.key < $1.key) })
-                               : at.compactMap { $0 >= 0 ? pairs[Int($0)] : nil }
-        // The model's keys (token bytes), and the vocabulary strings' UTF-8 bytes: the merges name their
-        // tokens by string and are looked up there, faster than hashing Swift Strings (150k lookups were
-        // a tenth of the load); a string that table cannot give (two strings with one id) falls back to
-        // the dictionary.
-        var keys = ByteStringTable.PackedKeys()
-        var stringKeys = ByteStringTable.PackedKeys()
+        let ordered = irregular ? vocab.sorted(by: { $0.value < $1.value || ($0.value == $1.value && $0.key < $1.key) })
+                                : at.compactMap { $0 >= 0 ? pairs[Int($0)] : nil }
+        var strings = ByteStringTable.PackedKeys()
         for (s, id) in ordered {
-            tokens[id] = s
-            let bytes = options.byteLevel ? ByteLevel.decode(s) : nil
             var s = s
-            s.withUTF8 { utf8 in
-                stringKeys.append(id: id, utf8)
-                if let bytes {
-                    bytes.withUnsafeBufferPointer { keys.append(id: id, $0) }
+            s.withUTF8 { strings.append(id: id, $0) }
+        }
+        // Two strings for one id, or an empty string: the table keeps one string per id and finds no
+        // empty string, so the dictionary answers for the others.
+        try self.init(strings: strings, count: maxId + 1, aliases: irregular ? vocab : [:], merges: merges,
+                      options: options, path: path)
+    }
+
+    /// A Hugging Face BPE model from its vocabulary strings as UTF-8 (`strings`, ids below `count`; a
+    /// later string with the same id replaces an earlier one) and its merges. `aliases` answers
+    /// string lookups the table cannot (see `BPE.aliases`).
+    /// - Throws: `BPELoadingIrregular.repeatedString` if `requireDistinct` and a string repeats; else as
+    ///   `init(vocab:merges:options:path:)`.
+    convenience init(strings: ByteStringTable.PackedKeys, count: Int, aliases: [String: Int], merges: PackedMerges,
+                     options: Options, path: String, requireDistinct: Bool = false) throws {
+        if let d = options.dropout, d > 0 { throw TokenizerError.unsupported(path: path, what: "BPE dropout \(d)") }
+        // The model's keys: the bytes a byte-level string spells (a string that is not byte-level is
+        // kept but never matched), else the string's UTF-8.
+        var keys = ByteStringTable.PackedKeys()
+        var hasString = [Bool](repeating: false, count: count)
+        var decoded: [UInt8] = []
+        strings.bytes.withUnsafeBufferPointer { all in
+            for k in 0..<strings.count {
+                let utf8 = UnsafeBufferPointer(rebasing: all[strings.starts[k]..<strings.starts[k + 1]])
+                hasString[strings.ids[k]] = true
+                if options.byteLevel {
+                    if ByteLevel.decode(utf8: utf8, into: &decoded) {
+                        decoded.withUnsafeBufferPointer { keys.append(id: strings.ids[k], $0) }
+                    } else {
+                        keys.append(id: strings.ids[k], utf8, lookup: false)
+                    }
                 } else {
-                    keys.append(id: id, utf8, lookup: !options.byteLevel)  // byte-level but not bytes: never matched
+                    keys.append(id: strings.ids[k], utf8)
                 }
             }
         }
-        let byString = ByteStringTable(count: maxId + 1, keys: stringKeys)
-        func id(of s: String) -> Int? {
-            var s = s
-            let found = s.withUTF8 { b in b.baseAddress.map { byString.find($0, b.count) } ?? -1 }
-            return found >= 0 ? found : vocab[s]
+        let byString = ByteStringTable(count: count, keys: strings)
+        if requireDistinct && byString.replacedKeys > 0 { throw BPELoadingIrregular.repeatedString }
+        func id(_ s: UnsafeBufferPointer<UInt8>) -> Int? {
+            let found = s.baseAddress.map { byString.find($0, s.count) } ?? -1
+            return found >= 0 ? found : aliases[String(decoding: s, as: UTF8.self)]
         }
         func affix(_ s: String?, _ what: String) throws -> [UInt8] {
             guard let s, !s.isEmpty else { return [] }
@@ -72,33 +99,29 @@ extension BPE {
         var pairEntries: [(a: UInt32, b: UInt32, rank: UInt32, merged: UInt32)] = []
         pairEntries.reserveCapacity(merges.count)
         var joined: [UInt8] = []
-        for (rank, (a, b)) in merges.enumerated() {
-            guard let ia = id(of: a) else { throw mergeError(path, rank, a) }
-            guard let ib = id(of: b) else { throw mergeError(path, rank, b) }
-            // The merged token: a, then b without its continuing-subword prefix.
-            var a = a, b = b
-            joined.removeAll(keepingCapacity: true)
-            a.withUTF8 { joined.append(contentsOf: $0) }
-            let tailValid = b.withUTF8 { bb -> Bool in
-                guard bb.count >= prefixLength else { return false }
-                let tail = UnsafeBufferPointer(rebasing: bb[prefixLength...])
+        for rank in 0..<merges.count {
+            try merges.withMerge(rank) { a, b in
+                guard let ia = id(a) else { throw mergeError(path, rank, a) }
+                guard let ib = id(b) else { throw mergeError(path, rank, b) }
+                // The merged token: a, then b without its continuing-subword prefix.
+                guard b.count >= prefixLength else {
+                    throw TokenizerError.malformed(path: path, reason: "merge \(rank + 1): \(quoted(b)) lacks the continuing-subword prefix")
+                }
+                let tail = UnsafeBufferPointer(rebasing: b[prefixLength...])
+                if prefixLength > 0 && String(validating: tail, as: UTF8.self) == nil {
+                    throw TokenizerError.malformed(path: path, reason: "merge \(rank + 1): \(quoted(b)) lacks the continuing-subword prefix")
+                }
+                joined.removeAll(keepingCapacity: true)
+                joined.append(contentsOf: a)
                 joined.append(contentsOf: tail)
-                return prefixLength == 0 || String(validating: tail, as: UTF8.self) != nil
+                guard let im = joined.withUnsafeBufferPointer({ id($0) }) else { throw mergeError(path, rank, joined) }
+                pairEntries.append((UInt32(ia), UInt32(ib), UInt32(rank), UInt32(im)))
             }
-            guard tailValid else {
-                throw TokenizerError.malformed(path: path, reason: "merge \(rank + 1): \(quoted(b)) lacks the continuing-subword prefix")
-            }
-            var im = byString.find(joined)
-            if im < 0 {
-                let merged = String(decoding: joined, as: UTF8.self)
-                guard let found = vocab[merged] else { throw mergeError(path, rank, merged) }
-                im = found
-            }
-            pairEntries.append((UInt32(ia), UInt32(ib), UInt32(rank), UInt32(im)))
         }
-        let table = ByteStringTable(count: maxId + 1, keys: keys)
-        self.init(parts: Parts(options: options, vocabSize: maxId + 1, isTiktoken: false, table: table,
-                               pairs: PairTable(pairEntries), vocab: vocab, tokens: tokens, prefix: prefix, suffix: suffix))
+        let table = ByteStringTable(count: count, keys: keys)
+        self.init(parts: Parts(options: options, vocabSize: count, isTiktoken: false, table: table,
+                               pairs: PairTable(pairEntries), strings: byString, hasString: hasString,
+                               aliases: aliases, merges: merges, prefix: prefix, suffix: suffix))
     }
 
     /// A tiktoken model from its mergeable ranks (token bytes -> rank = id). Every single byte must
@@ -255,4 +278,46 @@ private func quoted(_ s: String) -> String {
 
 private func mergeError(_ path: String, _ rank: Int, _ token: String) -> TokenizerError {
     .malformed(path: path, reason: "merge \(rank + 1): token \(quoted(token)) is not in the vocabulary")
+}
+
+private func quoted<C: Collection>(_ utf8: C) -> String where C.Element == UInt8 {
+    quoted(String(decoding: utf8, as: UTF8.self))
+}
+
+private func mergeError<C: Collection>(_ path: String, _ rank: Int, _ token: C) -> TokenizerError where C.Element == UInt8 {
+    mergeError(path, rank, String(decoding: token, as: UTF8.self))
+}
+
+/// BPE merges as UTF-8 strings end to end, without a String per token: merge `r` is the pair
+/// `bytes[starts[2r]..<starts[2r + 1]]`, `bytes[starts[2r + 1]..<starts[2r + 2]]`.
+struct PackedMerges: Sendable {
+    private(set) var bytes: [UInt8] = []
+    private(set) var starts: [Int] = [0]
+
+    var count: Int { (starts.count - 1) / 2 }
+
+    mutating func append(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) {
+        bytes.append(contentsOf: a)
+        starts.append(bytes.count)
+        bytes.append(contentsOf: b)
+        starts.append(bytes.count)
+    }
+
+    mutating func removeLast() {
+        starts.removeLast(2)
+        bytes.removeSubrange(starts[starts.count - 1]...)
+    }
+
+    /// Calls `body` with the two tokens of merge `rank` (valid during the call).
+    func withMerge<T>(_ rank: Int, _ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) throws -> T) rethrows -> T {
+        try bytes.withUnsafeBufferPointer { all in
+            try body(UnsafeBufferPointer(rebasing: all[starts[2 * rank]..<starts[2 * rank + 1]]),
+                     UnsafeBufferPointer(rebasing: all[starts[2 * rank + 1]..<starts[2 * rank + 2]]))
+        }
+    }
+
+    /// The merges as strings, in rank order.
+    var pairs: [(String, String)] {
+        (0..<count).map { r in withMerge(r) { (String(decoding: $0, as: UTF8.self), String(decoding: $1, as: UTF8.self)) } }
+    }
 }

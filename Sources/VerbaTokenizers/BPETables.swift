@@ -114,6 +114,8 @@ final class ByteStringTable: @unchecked Sendable {
     /// the slots, which most candidate pairs of a merge are. Small enough to stay in L2.
     private let filter: UnsafeMutablePointer<UInt64>
     private let filterMask: Int
+    /// Keys inserted while a key with the same bytes was already there (the later one won).
+    private(set) var replacedKeys = 0
 
     /// Keys end to end, for building a table without an array per key: key `k` is
     /// `bytes[starts[k]..<starts[k + 1]]`, for id `ids[k]`, findable unless `lookup?[k] == false`.
@@ -218,6 +220,7 @@ final class ByteStringTable: @unchecked Sendable {
         while true {
             let meta = slots[2 * s + 1]
             if meta == 0 || (meta >> 32 == high && slots[2 * s] == w && rest(Int(meta & 0xFFFF_FFFF), base, n)) {
+                if meta != 0 { replacedKeys += 1 }
                 slots[2 * s] = w
                 slots[2 * s + 1] = high << 32 | UInt64(id)
                 return

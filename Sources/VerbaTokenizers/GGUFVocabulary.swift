@@ -212,7 +212,7 @@ extension Tokenizer {
                              ("behavior", .string("Isolated")), ("invert", .bool(false))]),
                     byteLevelJSON(addPrefixSpace: false, useRegex: false),
                 ]))])
-            return Tokenizer(normalizer: nil, preTokenizer: PatternSplitter(pattern), model: model, merges: merges,
+            return Tokenizer(normalizer: nil, preTokenizer: PatternSplitter(pattern), model: model,
                              postProcessor: post, decoder: ByteLevelDecoder(), addedTokens: added, byteLevel: true,
                              preTokenizerJSON: preJSON)
         case "bert":

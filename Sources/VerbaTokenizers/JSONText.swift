@@ -65,20 +65,35 @@ public struct JSONParseError: Error, CustomStringConvertible {
 ///
 /// - Complexity: O(n) in the text's length.
 public func parseJSON(_ bytes: [UInt8]) throws -> JSONValue {
-    try bytes.withUnsafeBufferPointer { buffer in
-        var parser = JSONParser(bytes: buffer)
-        parser.skipSpace()
-        let value = try parser.parseValue(depth: 0)
-        parser.skipSpace()
-        if parser.pos < buffer.count { throw parser.failure("unexpected text after the JSON value") }
-        return value
-    }
+    try bytes.withUnsafeBufferPointer { try parseJSON($0, deferring: []).value }
 }
 
-private struct JSONParser {
+/// Parses JSON text, except the values at the key paths `deferring` (keys of nested objects from the
+/// root, e.g. `["model", "vocab"]`): each of those is skipped (its brackets and strings matched, its
+/// content not checked), stands as `.null` in the result, and its byte range is returned at its
+/// path's index, for a reader that builds its own tables from the bytes (a vocabulary of 100,000
+/// strings costs far more as a JSON document of Swift Strings).
+func parseJSON(_ buffer: UnsafeBufferPointer<UInt8>, deferring paths: [[String]]) throws -> (value: JSONValue, deferred: [Range<Int>?]) {
+    var parser = JSONParser(bytes: buffer)
+    parser.deferredPaths = paths
+    parser.deferred = [Range<Int>?](repeating: nil, count: paths.count)
+    parser.skipSpace()
+    let value = try parser.parseValue(depth: 0)
+    parser.skipSpace()
+    if parser.pos < buffer.count { throw parser.failure("unexpected text after the JSON value") }
+    return (value, parser.deferred)
+}
+
+/// A JSON reader over UTF-8 bytes; `pos` is the next byte.
+struct JSONParser {
     let bytes: UnsafeBufferPointer<UInt8>
     var pos = 0
     var scratch: [UInt8] = []
+    /// Key paths whose values are skipped (see `parseJSON(_:deferring:)`), the ranges found, and the
+    /// keys of the objects being parsed while every level so far is an object member.
+    var deferredPaths: [[String]] = []
+    var deferred: [Range<Int>?] = []
+    private var keyPath: [String] = []
 
     init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
@@ -130,8 +145,20 @@ private struct JSONParser {
                 guard bytes[pos] == UInt8(ascii: ":") else { throw failure("expected ':' after a key") }
                 pos += 1
                 skipSpace()
-                let value = try parseValue(depth: depth + 1)
-                pairs.append((key, value))
+                if !deferredPaths.isEmpty && keyPath.count == depth {
+                    keyPath.append(key)
+                    defer { keyPath.removeLast() }
+                    if let k = deferredPaths.firstIndex(of: keyPath) {
+                        let start = pos
+                        try skipValue(depth: depth + 1)
+                        if deferred[k] == nil { deferred[k] = start..<pos }  // the first, as subscripts find
+                        pairs.append((key, .null))
+                    } else {
+                        pairs.append((key, try parseValue(depth: depth + 1)))
+                    }
+                } else {
+                    pairs.append((key, try parseValue(depth: depth + 1)))
+                }
                 skipSpace()
                 guard pos < bytes.count else { throw failure("") }
                 if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
@@ -164,8 +191,65 @@ private struct JSONParser {
         }
     }
 
+    /// Skips one value: strings and brackets are matched (a quote or bracket inside a string does not
+    /// count), nothing else is checked; scalars are parsed.
+    mutating func skipValue(depth: Int) throws {
+        guard pos < bytes.count else { throw failure("") }
+        let first = bytes[pos]
+        guard first == UInt8(ascii: "{") || first == UInt8(ascii: "[") else {
+            _ = try parseValue(depth: depth)
+            return
+        }
+        var closers: [UInt8] = []  // the closing bracket each open one expects
+        while pos < bytes.count {
+            let b = bytes[pos]
+            switch b {
+            case UInt8(ascii: "\""):
+                pos += 1
+                while pos < bytes.count && bytes[pos] != UInt8(ascii: "\"") {
+                    pos += bytes[pos] == UInt8(ascii: "\\") ? 2 : 1
+                }
+                pos += 1
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                closers.append(b + 2)  // '{' + 2 == '}', '[' + 2 == ']'
+                guard depth + closers.count < 512 else { throw failure("nesting deeper than 512 levels") }
+                pos += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                guard closers.last == b else {
+                    throw failure(closers.last == UInt8(ascii: "}") ? "expected ',' or '}' in an object" : "expected ',' or ']' in an array")
+                }
+                closers.removeLast()
+                pos += 1
+                if closers.isEmpty { return }
+            default:
+                pos += 1
+            }
+        }
+        pos = bytes.count
+        throw failure("")
+    }
+
     mutating func parseNumber() throws -> JSONValue {
         let start = pos
+        // Fast path: a plain integer of up to 18 digits.
+        var i = pos
+        let negative = bytes[i] == UInt8(ascii: "-")
+        if negative { i += 1 }
+        var value = 0
+        let digitsStart = i
+        while i < bytes.count && i - digitsStart < 18, case 48...57 = bytes[i] {
+            value = value * 10 + Int(bytes[i] - 48)
+            i += 1
+        }
+        if i > digitsStart && (i == digitsStart + 1 || bytes[digitsStart] != 48) {
+            let end = i == bytes.count || !(bytes[i] >= 48 && bytes[i] <= 57 || bytes[i] == UInt8(ascii: ".")
+                || bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") || bytes[i] == UInt8(ascii: "+")
+                || bytes[i] == UInt8(ascii: "-"))
+            if end {
+                pos = i
+                return .int(negative ? -value : value)
+            }
+        }
         var integral = true
         if bytes[pos] == UInt8(ascii: "-") { pos += 1 }
         while pos < bytes.count {
@@ -201,13 +285,20 @@ private struct JSONParser {
     }
 
     mutating func parseString() throws -> String {
+        try withString { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Reads the string at `pos` (its opening quote) and calls `body` with its unescaped UTF-8 bytes,
+    /// valid during the call. A lone surrogate escape becomes U+FFFD; the bytes are not otherwise
+    /// checked.
+    mutating func withString<T>(_ body: (UnsafeBufferPointer<UInt8>) throws -> T) throws -> T {
         pos += 1 // opening quote
         let start = pos
         // Fast path: no escapes.
         while pos < bytes.count {
             let b = bytes[pos]
             if b == UInt8(ascii: "\"") {
-                let s = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
+                let s = try body(UnsafeBufferPointer(rebasing: bytes[start..<pos]))
                 pos += 1
                 return s
             }
@@ -222,7 +313,7 @@ private struct JSONParser {
             let b = bytes[pos]
             if b == UInt8(ascii: "\"") {
                 pos += 1
-                return String(decoding: scratch, as: UTF8.self)
+                return try scratch.withUnsafeBufferPointer { try body($0) }
             }
             if b < 0x20 { throw failure("control character inside a string") }
             if b != UInt8(ascii: "\\") { scratch.append(b); pos += 1; continue }

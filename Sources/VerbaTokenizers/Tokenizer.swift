@@ -11,8 +11,6 @@ public final class Tokenizer: Sendable {
     public let normalizer: (any Normalizer)?
     public let preTokenizer: (any PreTokenizer)?
     public let model: any TokenizationModel
-    /// The merges a BPE model was built from (kept to save it as tokenizer.json).
-    public let bpeMerges: [(String, String)]?
     public let postProcessor: (any PostProcessor)?
     public let decoder: (any TokenDecoder)?
     public let addedVocabulary: AddedVocabulary
@@ -37,14 +35,13 @@ public final class Tokenizer: Sendable {
     let splitPattern: SplitPattern?
 
     public init(normalizer: (any Normalizer)?, preTokenizer: (any PreTokenizer)?, model: any TokenizationModel,
-                merges: [(String, String)]? = nil, postProcessor: (any PostProcessor)?, decoder: (any TokenDecoder)?, addedTokens: [AddedToken] = [],
+                postProcessor: (any PostProcessor)?, decoder: (any TokenDecoder)?, addedTokens: [AddedToken] = [],
                 encodeSpecialTokens: Bool = false, truncation: TruncationParams? = nil, padding: PaddingParams? = nil,
                 byteLevel: Bool, addPrefixSpace: Bool = false,
                 normalizerJSON: JSONValue = .null, preTokenizerJSON: JSONValue = .null) {
         self.normalizer = normalizer
         self.preTokenizer = preTokenizer
         self.model = model
-        self.bpeMerges = merges
         self.postProcessor = postProcessor
         self.decoder = decoder
         self.addedVocabulary = AddedVocabulary(tokens: addedTokens, normalizer: normalizer, encodeSpecialTokens: encodeSpecialTokens)
@@ -68,7 +65,7 @@ public final class Tokenizer: Sendable {
 
     /// A copy with other truncation and padding settings.
     public func with(truncation: TruncationParams?, padding: PaddingParams?) -> Tokenizer {
-        Tokenizer(normalizer: normalizer, preTokenizer: preTokenizer, model: model, merges: bpeMerges, postProcessor: postProcessor,
+        Tokenizer(normalizer: normalizer, preTokenizer: preTokenizer, model: model, postProcessor: postProcessor,
                   decoder: decoder, addedTokens: addedVocabulary.tokens, encodeSpecialTokens: addedVocabulary.encodeSpecialTokens,
                   truncation: truncation, padding: padding, byteLevel: byteLevel, addPrefixSpace: addPrefixSpace,
                   normalizerJSON: normalizerJSON, preTokenizerJSON: preTokenizerJSON)

@@ -67,29 +67,21 @@ extension Tokenizer {
 
     /// GPT-2's `vocab.json` + `merges.txt`: byte-level BPE with GPT-2's split, nothing added.
     public static func gpt2(vocabJSON: String, mergesTxt: String) throws -> Tokenizer {
-        let vocabValue: JSONValue
-        do { vocabValue = try parseJSON(try readFile(vocabJSON)) } catch let e as JSONParseError {
+        var strings = ByteStringTable.PackedKeys()
+        do {
+            try readFile(vocabJSON).withUnsafeBufferPointer { buffer in
+                var parser = JSONParser(bytes: buffer)
+                try parser.readVocabulary(into: &strings, field: "the vocabulary", path: vocabJSON)
+                parser.skipSpace()
+                if parser.pos < buffer.count { throw parser.failure("unexpected text after the JSON value") }
+            }
+        } catch let e as JSONParseError {
             throw TokenizerError.malformed(path: vocabJSON, reason: e.message)
         }
-        let vocab = try TokenizerJSONReader(path: vocabJSON).vocab(vocabValue)
-        let text = try readFile(mergesTxt)
-        var merges: [(String, String)] = []
-        // Lines split on UTF-8 bytes (a "\r\n" is one Swift Character, so String.split would miss it).
-        for (i, raw) in text.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
-            var line = Array(raw)
-            if line.last == 0x0D { line.removeLast() }
-            guard let l = String(validating: line, as: UTF8.self) else {
-                throw TokenizerError.malformed(path: mergesTxt, reason: "line \(i + 1) is not valid UTF-8")
-            }
-            if l.isEmpty || (i == 0 && l.utf8.starts(with: "#version".utf8)) { continue }
-            guard let pair = splitMerge(l) else {
-                throw TokenizerError.malformed(path: mergesTxt, reason: "line \(i + 1) is not two tokens separated by one space")
-            }
-            merges.append(pair)
-        }
-        let model = try BPE(vocab: vocab, merges: merges, options: BPE.Options(byteLevel: true), path: mergesTxt)
+        let merges = try readFile(mergesTxt).withUnsafeBufferPointer { try readMergesTxt($0, path: mergesTxt) }
+        let model = try BPE(vocabularyStrings: strings, merges: merges, options: BPE.Options(byteLevel: true), path: mergesTxt)
         let pre = ByteLevelPreTokenizer(addPrefixSpace: false, useRegex: true, trimOffsets: true)
-        return Tokenizer(normalizer: nil, preTokenizer: pre, model: model, merges: merges,
+        return Tokenizer(normalizer: nil, preTokenizer: pre, model: model,
                          postProcessor: ByteLevelProcessing(trimOffsets: false, addPrefixSpace: true),
                          decoder: ByteLevelDecoder(), byteLevel: true, addPrefixSpace: false,
                          preTokenizerJSON: byteLevelJSON(addPrefixSpace: false, useRegex: true))

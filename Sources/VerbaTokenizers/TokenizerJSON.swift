@@ -5,6 +5,19 @@ import Foundation
 /// Reads the pieces of a `tokenizer.json`; every error names the file and the field.
 struct TokenizerJSONReader {
     let path: String
+    /// The file's bytes and the ranges of `model.vocab` and `model.merges` in them, when the document
+    /// was parsed without them (see `parseJSON(_:deferring:)`); the model reads them from the bytes.
+    var source: UnsafeBufferPointer<UInt8>? = nil
+    var vocabRange: Range<Int>? = nil
+    var mergesRange: Range<Int>? = nil
+
+    /// The JSON value at `range` of `source`, parsed as a document.
+    func value(at range: Range<Int>?) throws -> JSONValue? {
+        guard let range, let source else { return nil }
+        var parser = JSONParser(bytes: UnsafeBufferPointer(rebasing: source[..<range.upperBound]))
+        parser.pos = range.lowerBound
+        return try parser.parseValue(depth: 2)
+    }
 
     func fail(_ reason: String) -> TokenizerError { .malformed(path: path, reason: reason) }
     func unsupported(_ what: String) -> TokenizerError { .unsupported(path: path, what: what) }
@@ -209,33 +222,48 @@ struct TokenizerJSONReader {
         return vocab
     }
 
-    func model(_ v: JSONValue, byteLevel: Bool) throws -> (model: any TokenizationModel, merges: [(String, String)]?) {
+    func model(_ v: JSONValue, byteLevel: Bool) throws -> any TokenizationModel {
         guard v["type"] != nil || v["vocab"] != nil else { throw fail("no \"model\"") }
         // Files written by old versions leave out the type: BPE has merges, WordPiece does not.
         let type = v["type"]?.stringValue ?? (v["merges"] != nil ? "BPE" : "WordPiece")
         switch type {
         case "WordPiece":
-            let vocab = try vocab(v["vocab"])
+            let vocab = try vocab(vocabRange != nil ? try value(at: vocabRange) : v["vocab"])
             do {
-                return (try WordPiece(vocab: vocab, unkToken: v["unk_token"]?.stringValue ?? "[UNK]",
-                                      continuingSubwordPrefix: v["continuing_subword_prefix"]?.stringValue ?? "##",
-                                      maxInputCharsPerWord: v["max_input_chars_per_word"]?.intValue ?? 100), nil)
+                return try WordPiece(vocab: vocab, unkToken: v["unk_token"]?.stringValue ?? "[UNK]",
+                                     continuingSubwordPrefix: v["continuing_subword_prefix"]?.stringValue ?? "##",
+                                     maxInputCharsPerWord: v["max_input_chars_per_word"]?.intValue ?? 100)
             } catch let e as TokenizerError {
                 throw fail("model: \(e.description)")
             }
         case "BPE":
-            let vocab = try vocab(v["vocab"])
-            guard let list = v["merges"]?.arrayValue else { throw fail("model.merges is missing or not a list") }
-            var merges: [(String, String)] = []
-            merges.reserveCapacity(list.count)
-            for (i, m) in list.enumerated() {
-                if let s = m.stringValue {
-                    guard let pair = splitMerge(s) else { throw fail("model.merges[\(i)] \"\(s)\" is not two tokens separated by a space") }
-                    merges.append(pair)
-                } else if let a = m.arrayValue, a.count == 2, let x = a[0].stringValue, let y = a[1].stringValue {
-                    merges.append((x, y))
-                } else {
-                    throw fail("model.merges[\(i)] is neither \"a b\" nor [a, b]")
+            var strings = ByteStringTable.PackedKeys()
+            var merges = PackedMerges()
+            if let source, let vocabRange {
+                var parser = JSONParser(bytes: source)
+                parser.pos = vocabRange.lowerBound
+                try parser.readVocabulary(into: &strings, field: "model.vocab", path: path)
+                guard let mergesRange else { throw fail("model.merges is missing or not a list") }
+                parser.pos = mergesRange.lowerBound
+                try parser.readMerges(into: &merges, path: path)
+            } else {
+                for (token, id) in try vocab(v["vocab"]) {
+                    var token = token
+                    token.withUTF8 { strings.append(id: id, $0) }
+                }
+                guard let list = v["merges"]?.arrayValue else { throw fail("model.merges is missing or not a list") }
+                for (i, m) in list.enumerated() {
+                    let pair: (String, String)
+                    if let s = m.stringValue {
+                        guard let p = splitMerge(s) else { throw fail("model.merges[\(i)] \"\(s)\" is not two tokens separated by a space") }
+                        pair = p
+                    } else if let a = m.arrayValue, a.count == 2, let x = a[0].stringValue, let y = a[1].stringValue {
+                        pair = (x, y)
+                    } else {
+                        throw fail("model.merges[\(i)] is neither \"a b\" nor [a, b]")
+                    }
+                    var (a, b) = pair
+                    a.withUTF8 { a in b.withUTF8 { b in merges.append(a, b) } }
                 }
             }
             if let d = v["dropout"]?.doubleValue, d > 0 { throw unsupported("BPE dropout \(d)") }
@@ -244,7 +272,7 @@ struct TokenizerJSONReader {
                                       fuseUnk: bool(v, "fuse_unk", false),
                                       continuingSubwordPrefix: v["continuing_subword_prefix"]?.stringValue,
                                       endOfWordSuffix: v["end_of_word_suffix"]?.stringValue)
-            return (try BPE(vocab: vocab, merges: merges, options: options, path: path), merges)
+            return try BPE(vocabularyStrings: strings, merges: merges, options: options, path: path)
         case let other:
             throw fail("unknown model type \(other) (Verba reads BPE and WordPiece)")
         }
@@ -288,8 +316,8 @@ struct TokenizerJSONReader {
         guard let modelValue = root["model"] else { throw fail("no \"model\"") }
         let norm = try normalizer(root["normalizer"] ?? .null)
         let pre = try preTokenizer(root["pre_tokenizer"] ?? .null)
-        let (model, merges) = try model(modelValue, byteLevel: pre.byteLevel)
-        return Tokenizer(normalizer: norm, preTokenizer: pre.pre, model: model, merges: merges,
+        let model = try model(modelValue, byteLevel: pre.byteLevel)
+        return Tokenizer(normalizer: norm, preTokenizer: pre.pre, model: model,
                          postProcessor: try postProcessor(root["post_processor"] ?? .null),
                          decoder: try decoder(root["decoder"] ?? .null), addedTokens: try addedTokens(root["added_tokens"]),
                          truncation: try truncation(root["truncation"]), padding: try padding(root["padding"]),
@@ -301,11 +329,15 @@ struct TokenizerJSONReader {
 extension Tokenizer {
     /// Builds a tokenizer from the text of a Hugging Face `tokenizer.json`; `path` names it in errors.
     public static func fromTokenizerJSON(_ bytes: [UInt8], path: String) throws -> Tokenizer {
-        let root: JSONValue
-        do { root = try parseJSON(bytes) } catch let e as JSONParseError {
+        do {
+            return try bytes.withUnsafeBufferPointer { buffer in
+                let (root, deferred) = try parseJSON(buffer, deferring: [["model", "vocab"], ["model", "merges"]])
+                let reader = TokenizerJSONReader(path: path, source: buffer, vocabRange: deferred[0], mergesRange: deferred[1])
+                return try reader.tokenizer(root)
+            }
+        } catch let e as JSONParseError {
             throw TokenizerError.malformed(path: path, reason: e.message)
         }
-        return try TokenizerJSONReader(path: path).tokenizer(root)
     }
 
     /// This tokenizer as a Hugging Face `tokenizer.json` value.
@@ -353,7 +385,7 @@ extension Tokenizer {
         }
         if let bpe = model as? BPE {
             let o = bpe.options
-            let merges: [JSONValue] = (bpeMerges ?? bpe.derivedMerges()).map { .array([.string($0.0), .string($0.1)]) }
+            let merges: [JSONValue] = (bpe.isTiktoken ? bpe.derivedMerges() : bpe.merges.pairs).map { .array([.string($0.0), .string($0.1)]) }
             return .object([
                 ("type", .string("BPE")), ("dropout", .null), ("unk_token", o.unkToken.map { .string($0) } ?? .null),
                 ("continuing_subword_prefix", o.continuingSubwordPrefix.map { .string($0) } ?? .null),

@@ -169,6 +169,57 @@ final class TokenizerLoadingTests: XCTestCase {
         XCTAssertTrue(errorText { try Tokenizer.load(path: path.path) }.contains(path.path))
     }
 
+    /// The vocabulary and merges are read from the file's bytes, not from a JSON document: escapes,
+    /// both merge spellings, repeated strings and ids (read as Hugging Face's map reads them), shape
+    /// errors, and saving the merges back unchanged.
+    func testBPEVocabularyReadFromBytes() throws {
+        let folder = try tempFolder()
+        let path = folder.appendingPathComponent("tokenizer.json")
+        // "\u0120" is Ġ (a byte-level space); "\"" a quote; merges mix "a b" and [a, b].
+        try write(#"""
+            {"pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false},
+             "model": {"type": "BPE", "vocab": {"\u0120": 0, "a": 1, "\"": 2, "\u0120a": 3, "\u0120a\"": 4},
+                       "merges": ["\u0120 a", ["\u0120a", "\""]]}}
+            """#, to: path)
+        let t = try Tokenizer.load(path: path.path)
+        XCTAssertEqual(t.encodeIds(" a\" a"), [4, 3])
+        XCTAssertEqual(t.tokenToId("Ġa\""), 4)
+        XCTAssertEqual(t.idToToken(3), "Ġa")
+        let saved = folder.appendingPathComponent("saved.json")
+        try t.save(to: saved.path)
+        let again = try Tokenizer.load(path: saved.path)
+        XCTAssertEqual(again.encodeIds(" a\" a\""), [4, 4])
+        guard case let .array(merges)? = try parseJSON(Array(Data(contentsOf: saved)))["model"]?["merges"] else {
+            return XCTFail("no merges saved")
+        }
+        XCTAssertEqual(merges, [.array([.string("Ġ"), .string("a")]), .array([.string("Ġa"), .string("\"")])])
+
+        // A string given twice: the later id wins and the earlier id has no string, as in a JSON map.
+        try write(#"{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "a": 2, "ab": 3}, "merges": ["a b"]}}"#, to: path)
+        let repeated = try Tokenizer.load(path: path.path)
+        XCTAssertEqual(repeated.tokenToId("a"), 2)
+        XCTAssertNil(repeated.idToToken(0))
+        XCTAssertEqual(repeated.encodeIds("ab"), [3])
+        // Two strings for one id: both are found by tokenToId (encoding spells the id one way only).
+        try write(#"{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "c": 1, "ab": 2}, "merges": ["a b"]}}"#, to: path)
+        let shared = try Tokenizer.load(path: path.path)
+        XCTAssertEqual(shared.tokenToId("b"), 1)
+        XCTAssertEqual(shared.tokenToId("c"), 1)
+
+        try write(#"{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": ["a b c"]}}"#, to: path)
+        XCTAssertTrue(errorText { try Tokenizer.load(path: path.path) }.contains("model.merges[0] \"a b c\" is not two tokens"))
+        try write(#"{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": [["a"]]}}"#, to: path)
+        XCTAssertTrue(errorText { try Tokenizer.load(path: path.path) }.contains("model.merges[0] is neither"))
+        try write(#"{"model": {"type": "BPE", "vocab": {"a": 0, "b": -1}, "merges": []}}"#, to: path)
+        XCTAssertTrue(errorText { try Tokenizer.load(path: path.path) }.contains("the id of b is not a non-negative integer"))
+        try write(#"{"model": {"type": "BPE", "vocab": ["a"], "merges": []}}"#, to: path)
+        XCTAssertTrue(errorText { try Tokenizer.load(path: path.path) }.contains("model.vocab is missing or not an object"))
+        try write(#"{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": ["a b"}}"#, to: path)
+        XCTAssertTrue(errorText { try Tokenizer.load(path: path.path) }.contains("invalid JSON at line 1"))
+        try write(#"{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": ["a b"]"#, to: path)
+        XCTAssertTrue(errorText { try Tokenizer.load(path: path.path) }.contains("truncated JSON"))
+    }
+
     func testMalformedTiktokenAndGGUF() throws {
         let folder = try tempFolder()
         let tik = folder.appendingPathComponent("cl100k_base.tiktoken")

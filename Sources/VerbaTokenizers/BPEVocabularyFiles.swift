@@ -1,0 +1,186 @@
+// Reading a BPE vocabulary and its merges straight from file bytes (tokenizer.json's `model.vocab` and
+// `model.merges`, GPT-2's vocab.json and merges.txt) into packed UTF-8 tables: no JSON document and
+// no Swift String per token. Building 150,000 Strings, hashing them into a dictionary and freeing them
+// again was most of the time it took to load GPT-2's tokenizer.json.
+
+extension BPE {
+    /// A Hugging Face BPE model from its vocabulary strings in file order (`strings`; ids as read) and
+    /// its merges. A vocabulary the tables cannot hold exactly — an id given twice, a string given
+    /// twice (the later id wins, as in Hugging Face), an empty string, ill-formed UTF-8 — is built
+    /// through a dictionary, as `init(vocab:merges:options:path:)` does.
+    /// - Throws: as `init(vocab:merges:options:path:)`.
+    convenience init(vocabularyStrings strings: ByteStringTable.PackedKeys, merges: PackedMerges, options: Options,
+                     path: String) throws {
+        var maxId = -1
+        for (k, id) in strings.ids.enumerated() {
+            guard id < 1 << 30 else {
+                let s = String(decoding: strings.bytes[strings.starts[k]..<strings.starts[k + 1]], as: UTF8.self)
+                throw TokenizerError.malformed(path: path, reason: "token \"\(s)\" has id \(id)")
+            }
+            maxId = max(maxId, id)
+        }
+        var seen = [Bool](repeating: false, count: maxId + 1)
+        var regular = true
+        strings.bytes.withUnsafeBufferPointer { all in
+            for k in 0..<strings.count {
+                let id = strings.ids[k]
+                let utf8 = UnsafeBufferPointer(rebasing: all[strings.starts[k]..<strings.starts[k + 1]])
+                if seen[id] || utf8.isEmpty || !isValidUTF8(utf8) {
+                    regular = false
+                    return
+                }
+                seen[id] = true
+            }
+        }
+        if regular {
+            do {
+                try self.init(strings: strings, count: maxId + 1, aliases: [:], merges: merges, options: options,
+                              path: path, requireDistinct: true)
+                return
+            } catch BPELoadingIrregular.repeatedString {}
+        }
+        var vocab: [String: Int] = [:]
+        vocab.reserveCapacity(strings.count)
+        for k in 0..<strings.count {
+            vocab[String(decoding: strings.bytes[strings.starts[k]..<strings.starts[k + 1]], as: UTF8.self)] = strings.ids[k]
+        }
+        try self.init(vocab: vocab, packedMerges: merges, options: options, path: path)
+    }
+}
+
+/// Thrown by the table-building initializer when asked for distinct strings and a string repeats.
+enum BPELoadingIrregular: Error {
+    case repeatedString
+}
+
+extension JSONParser {
+    /// Reads the object at `pos`, string -> non-negative integer id, into `strings` (UTF-8, in file
+    /// order). `field` names it in errors ("model.vocab").
+    /// - Throws: `TokenizerError.malformed` naming `path` for a value that is not a non-negative
+    ///   integer or a value that is not an object; `JSONParseError` for malformed JSON.
+    mutating func readVocabulary(into strings: inout ByteStringTable.PackedKeys, field: String, path: String) throws {
+        skipSpace()
+        guard pos < bytes.count, bytes[pos] == UInt8(ascii: "{") else {
+            throw TokenizerError.malformed(path: path, reason: "\(field) is missing or not an object")
+        }
+        pos += 1
+        skipSpace()
+        if pos < bytes.count && bytes[pos] == UInt8(ascii: "}") { pos += 1; return }
+        var keyStart = 0
+        while true {
+            skipSpace()
+            guard pos < bytes.count else { throw failure("") }
+            guard bytes[pos] == UInt8(ascii: "\"") else { throw failure("expected a string key") }
+            keyStart = strings.bytes.count
+            try withString { strings.bytes.append(contentsOf: $0) }
+            skipSpace()
+            guard pos < bytes.count else { throw failure("") }
+            guard bytes[pos] == UInt8(ascii: ":") else { throw failure("expected ':' after a key") }
+            pos += 1
+            skipSpace()
+            guard let id = try parseValue(depth: 2).intValue, id >= 0 else {
+                let token = String(decoding: strings.bytes[keyStart...], as: UTF8.self)
+                throw TokenizerError.malformed(path: path, reason: "\(field): the id of \(token) is not a non-negative integer")
+            }
+            strings.starts.append(strings.bytes.count)
+            strings.ids.append(id)
+            skipSpace()
+            guard pos < bytes.count else { throw failure("") }
+            if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
+            if bytes[pos] == UInt8(ascii: "}") { pos += 1; return }
+            throw failure("expected ',' or '}' in an object")
+        }
+    }
+
+    /// Reads the list at `pos` of merges, each `"a b"` or `["a", "b"]`, into `merges`.
+    /// - Throws: `TokenizerError.malformed` naming `path` for a merge of another shape or a value that
+    ///   is not a list; `JSONParseError` for malformed JSON.
+    mutating func readMerges(into merges: inout PackedMerges, path: String) throws {
+        skipSpace()
+        guard pos < bytes.count, bytes[pos] == UInt8(ascii: "[") else {
+            throw TokenizerError.malformed(path: path, reason: "model.merges is missing or not a list")
+        }
+        pos += 1
+        skipSpace()
+        if pos < bytes.count && bytes[pos] == UInt8(ascii: "]") { pos += 1; return }
+        var index = 0
+        var first: [UInt8] = []
+        while true {
+            skipSpace()
+            guard pos < bytes.count else { throw failure("") }
+            let start = pos
+            var read = false
+            if bytes[pos] == UInt8(ascii: "\"") {
+                read = try withString { s -> Bool in
+                    guard let space = s.firstIndex(of: 0x20), !s[(space + 1)...].contains(0x20) else { return false }
+                    merges.append(UnsafeBufferPointer(rebasing: s[..<space]), UnsafeBufferPointer(rebasing: s[(space + 1)...]))
+                    return true
+                }
+                if !read {
+                    pos = start
+                    let s = try parseString()
+                    throw TokenizerError.malformed(path: path, reason: "model.merges[\(index)] \"\(s)\" is not two tokens separated by a space")
+                }
+            } else if bytes[pos] == UInt8(ascii: "[") {
+                // ["a", "b"]; any other shape is parsed as a value to say what it is.
+                pos += 1
+                skipSpace()
+                if pos < bytes.count && bytes[pos] == UInt8(ascii: "\"") {
+                    try withString { first.removeAll(keepingCapacity: true); first.append(contentsOf: $0) }
+                    skipSpace()
+                    if pos < bytes.count && bytes[pos] == UInt8(ascii: ",") {
+                        pos += 1
+                        skipSpace()
+                        if pos < bytes.count && bytes[pos] == UInt8(ascii: "\"") {
+                            try withString { b in first.withUnsafeBufferPointer { merges.append($0, b) } }
+                            skipSpace()
+                            if pos < bytes.count && bytes[pos] == UInt8(ascii: "]") {
+                                pos += 1
+                                read = true
+                            } else {
+                                merges.removeLast()
+                            }
+                        }
+                    }
+                }
+            }
+            if !read {
+                pos = start
+                _ = try parseValue(depth: 2)
+                throw TokenizerError.malformed(path: path, reason: "model.merges[\(index)] is neither \"a b\" nor [a, b]")
+            }
+            index += 1
+            skipSpace()
+            guard pos < bytes.count else { throw failure("") }
+            if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
+            if bytes[pos] == UInt8(ascii: "]") { pos += 1; return }
+            throw failure("expected ',' or ']' in an array")
+        }
+    }
+}
+
+/// Reads GPT-2's merges.txt: one merge "a b" per line, an optional "#version" first line, empty lines
+/// skipped, "\r\n" line ends accepted.
+/// - Throws: `TokenizerError.malformed` naming `path` and the line of a line that is not valid UTF-8
+///   or not two tokens separated by one space.
+func readMergesTxt(_ text: UnsafeBufferPointer<UInt8>, path: String) throws -> PackedMerges {
+    var merges = PackedMerges()
+    var start = 0
+    var line = 0
+    while start < text.count {
+        var end = start
+        while end < text.count && text[end] != 0x0A { end += 1 }
+        line += 1
+        var stop = end
+        if stop > start && text[stop - 1] == 0x0D { stop -= 1 }
+        let l = UnsafeBufferPointer(rebasing: text[start..<stop])
+        start = end + 1
+        guard isValidUTF8(l) else { throw TokenizerError.malformed(path: path, reason: "line \(line) is not valid UTF-8") }
+        if l.isEmpty || (line == 1 && l.starts(with: "#version".utf8)) { continue }
+        guard let space = l.firstIndex(of: 0x20), !l[(space + 1)...].contains(0x20) else {
+            throw TokenizerError.malformed(path: path, reason: "line \(line) is not two tokens separated by one space")
+        }
+        merges.append(UnsafeBufferPointer(rebasing: l[..<space]), UnsafeBufferPointer(rebasing: l[(space + 1)...]))
+    }
+    return merges
+}
