@@ -1,7 +1,9 @@
 // The line pipeline of `verba tokenize`: standard input is read in batches of whole lines, cut into
-// chunks of about 64 KB that worker threads take from a queue and format, and the outputs are written in
-// input order by the main thread, which reads ahead meanwhile. With one worker the main thread formats
-// each batch itself.
+// chunks of about 64 KB, formatted by `workers` threads, and written in input order. Every thread (this
+// one included) does everything in turn: it takes the next chunk, reading the next batch itself when
+// the current one is used up, formats it, and writes out whatever finished outputs are next in order.
+// No thread only reads or only writes: on two cores a third thread that woke up for every chunk cost
+// hundreds of context switches a second and took the core from a worker each time.
 
 import Dispatch
 import Foundation
@@ -15,8 +17,9 @@ struct WorkerScratch {
 }
 
 /// Reads standard input in batches of lines, formats the output of each chunk of lines on `workers`
-/// threads, and writes the outputs in input order. Memory stays bounded by the chunks in flight (8 per
-/// worker), the batches they belong to (about 2 MB of input each, or one longer line) and their output.
+/// threads, and writes the outputs in input order. Memory stays bounded by the chunks in flight (at
+/// most 8 per worker between the next one to write and the last one taken), the batches they belong
+/// to (about 2 MB of input each, or one longer line) and their outputs.
 final class LineEncoder: @unchecked Sendable {
     /// Formats the lines `text[start..<ends[0]]`, `text[ends[0]..<ends[1]]`, ... into `out`, one output
     /// line each.
@@ -49,126 +52,106 @@ final class LineEncoder: @unchecked Sendable {
         }
     }
 
-    /// Lines `lines` of a batch and, once a worker has formatted them, their output.
-    private final class Chunk: @unchecked Sendable {
-        let batch: Lines
-        let lines: Range<Int>
-        var output: [UInt8] = []
-        let done = DispatchSemaphore(value: 0)
-        init(batch: Lines, lines: Range<Int>) {
-            self.batch = batch
-            self.lines = lines
-        }
-    }
+    /// What the workers share, guarded by `condition`'s lock.
+    private final class Pipeline: @unchecked Sendable {
+        let condition = NSCondition()
+        var reader: BatchReader
+        /// The batch being cut into chunks and the first of its lines not yet taken.
+        var batch: Lines?
+        var nextLine = 0
+        /// A worker is reading the next batch (outside the lock); the input has ended.
+        var reading = false
+        var ended = false
+        /// Sequence number of the next chunk to take and of the next output to write; outputs finished
+        /// out of turn wait in `finished`. One worker at a time writes (`writing`), outside the lock.
+        var nextChunk = 0
+        var nextWrite = 0
+        var finished: [Int: [UInt8]] = [:]
+        var writing = false
 
-    /// Chunks in order, first in first out. A chunk leaves at once when taken (it holds its batch's text,
-    /// so keeping taken chunks would keep their batches); the array is compacted every 1,024.
-    private struct Chunks {
-        private var items: [Chunk?] = []
-        private var head = 0
-
-        var count: Int { items.count - head }
-
-        mutating func append(_ chunk: Chunk) { items.append(chunk) }
-
-        /// The first chunk, removed; nil when there is none.
-        mutating func takeFirst() -> Chunk? {
-            guard head < items.count else { return nil }
-            let chunk = items[head]
-            items[head] = nil
-            head += 1
-            if head >= 1024 {
-                items.removeFirst(head)
-                head = 0
-            }
-            return chunk
-        }
-    }
-
-    /// Chunks waiting for a worker.
-    private final class ChunkQueue: @unchecked Sendable {
-        private let condition = NSCondition()
-        private var chunks = Chunks()
-        private var closed = false
-
-        func put(_ chunk: Chunk) {
-            condition.lock()
-            chunks.append(chunk)
-            condition.signal()
-            condition.unlock()
-        }
-
-        /// The next chunk; nil once the queue is closed and empty.
-        func take() -> Chunk? {
-            condition.lock()
-            defer { condition.unlock() }
-            while chunks.count == 0 && !closed { condition.wait() }
-            return chunks.takeFirst()
-        }
-
-        func close() {
-            condition.lock()
-            closed = true
-            condition.broadcast()
-            condition.unlock()
-        }
+        init(reader: BatchReader) { self.reader = reader }
     }
 
     func run() throws {
         var reader = BatchReader(file: stdin)
-        defer { (linesRead, bytesRead) = (reader.linesRead, reader.bytesRead) }
         if workers == 1 {
+            defer { (linesRead, bytesRead) = (reader.linesRead, reader.bytesRead) }
             while let (text, ends) = reader.next(bytes: batchBytes) {
                 if !ends.isEmpty { processAlone(text, ends) }
             }
             return
         }
-        // Several workers: they take chunks of about `chunkBytes` from a queue, each with its own
-        // scratch, while this thread reads ahead and writes finished chunks in input order. No barrier
-        // between batches: a worker never waits for the others.
-        let queue = ChunkQueue()
+        let pipeline = Pipeline(reader: reader)
         let finished = DispatchGroup()
-        for _ in 0..<workers {
+        for _ in 1..<workers {
             finished.enter()
-            let thread = Thread { [body, linesPerCall] in
-                var scratch = WorkerScratch()
-                while let chunk = queue.take() {
-                    LineEncoder.format(chunk.batch.text, chunk.batch.ends, lines: chunk.lines, body: body,
-                                       perCall: linesPerCall, into: &chunk.output, &scratch)
-                    chunk.done.signal()
-                }
+            let thread = Thread { [self] in
+                work(pipeline)
                 finished.leave()
             }
             thread.stackSize = 8 << 20
             thread.start()
         }
-        // Chunks in input order, each written (and dropped) once its worker is done with it.
-        var inFlight = Chunks()
-        func writeFirst() {
-            guard let chunk = inFlight.takeFirst() else { return }
-            chunk.done.wait()
-            chunk.output.withUnsafeBufferPointer { StandardOutput.shared.write(bytes: $0) }
-        }
-        let maxInFlight = workers * 8
-        while let (text, ends) = reader.next(bytes: batchBytes) {
-            if ends.isEmpty { continue }
-            let batch = Lines(text: text, ends: ends)
-            var line = 0
-            while line < ends.count {
-                // Lines up to about chunkBytes (at least one).
-                let from = line == 0 ? 0 : ends[line - 1]
-                var last = line + 1
-                while last < ends.count && ends[last] - from < chunkBytes { last += 1 }
-                if inFlight.count >= maxInFlight { writeFirst() }
-                let chunk = Chunk(batch: batch, lines: line..<last)
-                inFlight.append(chunk)
-                queue.put(chunk)
-                line = last
-            }
-        }
-        queue.close()
-        while inFlight.count > 0 { writeFirst() }
+        work(pipeline)
         finished.wait()
+        (linesRead, bytesRead) = (pipeline.reader.linesRead, pipeline.reader.bytesRead)
+    }
+
+    /// One worker's loop: take a chunk, format it, hand its output over to be written in order.
+    private func work(_ pipeline: Pipeline) {
+        var scratch = WorkerScratch()
+        let maxAhead = workers * 8
+        let condition = pipeline.condition
+        condition.lock()
+        while true {
+            // Take the next chunk: lines up to about chunkBytes (at least one) of the current batch.
+            while pipeline.nextChunk - pipeline.nextWrite >= maxAhead { condition.wait() }  // output is slow
+            guard let batch = pipeline.batch, pipeline.nextLine < batch.ends.count else {
+                if pipeline.ended { break }
+                if pipeline.reading { condition.wait(); continue }
+                // Read the next batch without holding the lock: the other workers go on meanwhile.
+                pipeline.reading = true
+                condition.unlock()
+                let next = pipeline.reader.next(bytes: batchBytes)
+                condition.lock()
+                pipeline.reading = false
+                if let next {
+                    pipeline.batch = Lines(text: next.text, ends: next.ends)
+                    pipeline.nextLine = 0
+                } else {
+                    pipeline.batch = nil
+                    pipeline.ended = true
+                }
+                condition.broadcast()
+                continue
+            }
+            let first = pipeline.nextLine
+            let from = first == 0 ? 0 : batch.ends[first - 1]
+            var last = first + 1
+            while last < batch.ends.count && batch.ends[last] - from < chunkBytes { last += 1 }
+            pipeline.nextLine = last
+            let sequence = pipeline.nextChunk
+            pipeline.nextChunk += 1
+            condition.unlock()
+
+            var output: [UInt8] = []
+            LineEncoder.format(batch.text, batch.ends, lines: first..<last, body: body, perCall: linesPerCall,
+                               into: &output, &scratch)
+
+            condition.lock()
+            pipeline.finished[sequence] = output
+            if pipeline.writing { continue }  // the worker writing now writes this one too, in turn
+            pipeline.writing = true
+            while let out = pipeline.finished.removeValue(forKey: pipeline.nextWrite) {
+                pipeline.nextWrite += 1
+                condition.unlock()
+                out.withUnsafeBufferPointer { StandardOutput.shared.write(bytes: $0) }
+                condition.lock()
+            }
+            pipeline.writing = false
+            condition.broadcast()
+        }
+        condition.unlock()
     }
 
     /// One worker: formats the batch on this thread, writing out every megabyte or so.

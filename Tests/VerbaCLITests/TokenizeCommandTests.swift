@@ -66,12 +66,13 @@ final class TokenizeCommandTests: XCTestCase {
 
     func testThreadsKeepInputOrder() throws {
         var lines: [String] = []
-        for i in 0..<20000 { lines.append("line \(i) " + String(repeating: "tokenize me ", count: i % 17)) }
+        // About 6 MB: three batches of input, each cut into many chunks.
+        for i in 0..<60000 { lines.append("line \(i) " + String(repeating: "tokenize me ", count: i % 17)) }
         let input = Data((lines.joined(separator: "\n") + "\n").utf8)
         let one = try runVerba(["tokenize", "--tokenizer", try gpt2(), "--threads", "1"], input: input)
         let four = try runVerba(["tokenize", "--tokenizer", try gpt2(), "--threads", "4"], input: input)
         XCTAssertEqual(one.status, 0)
-        XCTAssertEqual(text(one.stdout).split(separator: "\n", omittingEmptySubsequences: false).count, 20001)
+        XCTAssertEqual(text(one.stdout).split(separator: "\n", omittingEmptySubsequences: false).count, 60001)
         XCTAssertEqual(one.stdout, four.stdout)
     }
 
