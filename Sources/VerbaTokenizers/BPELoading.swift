@@ -185,83 +185,99 @@ extension BPE {
     /// into the key bytes: no array per line.
     /// - Throws: `TokenizerError.malformed` naming `path` and the line number of a bad line.
     static func parseTiktokenKeys(_ data: [UInt8], path: String) throws -> ByteStringTable.PackedKeys {
-        var keys = ByteStringTable.PackedKeys()
-        keys.bytes.reserveCapacity(data.count / 2)
-        keys.starts.reserveCapacity(data.count / 10)
-        keys.ids.reserveCapacity(data.count / 10)
-        try data.withUnsafeBufferPointer { buffer in
-            guard let d = buffer.baseAddress else { return }
-            let n = buffer.count
-            var lineNo = 0
-            var i = 0
-            while i < n {
-                lineNo += 1
-                let e = memchr(d + i, 0x0A, n - i).map { d.distance(to: $0.assumingMemoryBound(to: UInt8.self)) } ?? n
-                var lineEnd = e
-                if lineEnd > i && d[lineEnd - 1] == 0x0D { lineEnd -= 1 }
-                defer { i = e + 1 }
-                // Fields separated by spaces or tabs (the first two kept, the rest counted).
-                var fields = (0..<0, 0..<0)
-                var fieldCount = 0
-                var j = i
-                while j < lineEnd {
-                    while j < lineEnd && (d[j] == 0x20 || d[j] == 0x09) { j += 1 }
-                    let s = j
-                    while j < lineEnd && d[j] != 0x20 && d[j] != 0x09 { j += 1 }
-                    if j > s {
-                        if fieldCount == 0 { fields.0 = s..<j } else if fieldCount == 1 { fields.1 = s..<j }
-                        fieldCount += 1
+        var starts = [0], ids: [Int] = []
+        starts.reserveCapacity(data.count / 8)
+        ids.reserveCapacity(data.count / 8)
+        // Decoded tokens are shorter than the file: they are written straight into one buffer of its size.
+        let bytes = try [UInt8](unsafeUninitializedCapacity: max(data.count, 1)) { out, written in
+            written = 0
+            try data.withUnsafeBufferPointer { buffer in
+                guard let d = buffer.baseAddress else { return }
+                let n = buffer.count
+                var lineNo = 0
+                var i = 0
+                while i < n {
+                    lineNo += 1
+                    let e = memchr(d + i, 0x0A, n - i).map { d.distance(to: $0.assumingMemoryBound(to: UInt8.self)) } ?? n
+                    var lineEnd = e
+                    if lineEnd > i && d[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+                    defer { i = e + 1 }
+                    // Fields separated by spaces or tabs (the first two kept, the rest counted).
+                    var fields = (0..<0, 0..<0)
+                    var fieldCount = 0
+                    var j = i
+                    while j < lineEnd {
+                        while j < lineEnd && (d[j] == 0x20 || d[j] == 0x09) { j += 1 }
+                        let s = j
+                        while j < lineEnd && d[j] != 0x20 && d[j] != 0x09 { j += 1 }
+                        if j > s {
+                            if fieldCount == 0 { fields.0 = s..<j } else if fieldCount == 1 { fields.1 = s..<j }
+                            fieldCount += 1
+                        }
                     }
-                }
-                if fieldCount == 0 { continue }
-                guard fieldCount == 2 else {
-                    throw TokenizerError.malformed(path: path, reason: "line \(lineNo): expected \"<base64 token> <rank>\", found \(fieldCount) fields")
-                }
-                guard decodeBase64(UnsafeBufferPointer(rebasing: buffer[fields.0]), appendingTo: &keys.bytes) else {
-                    throw TokenizerError.malformed(path: path, reason: "line \(lineNo): invalid base64 token")
-                }
-                var rank = 0
-                for k in fields.1 {
-                    let digit = d[k]
-                    guard digit >= 0x30, digit <= 0x39, rank < 1 << 40 else {
-                        throw TokenizerError.malformed(path: path, reason: "line \(lineNo): invalid rank")
+                    if fieldCount == 0 { continue }
+                    guard fieldCount == 2 else {
+                        throw TokenizerError.malformed(path: path, reason: "line \(lineNo): expected \"<base64 token> <rank>\", found \(fieldCount) fields")
                     }
-                    rank = rank * 10 + Int(digit - 0x30)
+                    guard let count = decodeBase64(UnsafeBufferPointer(rebasing: buffer[fields.0]), into: out.baseAddress! + written) else {
+                        throw TokenizerError.malformed(path: path, reason: "line \(lineNo): invalid base64 token")
+                    }
+                    var rank = 0
+                    for k in fields.1 {
+                        let digit = d[k]
+                        guard digit >= 0x30, digit <= 0x39, rank < 1 << 40 else {
+                            throw TokenizerError.malformed(path: path, reason: "line \(lineNo): invalid rank")
+                        }
+                        rank = rank * 10 + Int(digit - 0x30)
+                    }
+                    written += count
+                    starts.append(written)
+                    ids.append(rank)
                 }
-                keys.starts.append(keys.bytes.count)
-                keys.ids.append(rank)
             }
         }
-        return keys
+        return ByteStringTable.PackedKeys(bytes: bytes, starts: starts, ids: ids)
     }
 
-    /// Decodes strict standard base64 `s` and appends the bytes to `out`; false (and `out` unchanged)
-    /// if `s` is not valid base64.
-    static func decodeBase64(_ s: UnsafeBufferPointer<UInt8>, appendingTo out: inout [UInt8]) -> Bool {
-        guard s.count % 4 == 0, !s.isEmpty else { return false }
-        let padding = s[s.count - 1] == 0x3D ? (s[s.count - 2] == 0x3D ? 2 : 1) : 0
+    /// Decodes strict standard base64 `s` into `out` (room for `s.count / 4 * 3` bytes); the number of
+    /// bytes, or nil if `s` is not valid base64.
+    static func decodeBase64(_ s: UnsafeBufferPointer<UInt8>, into out: UnsafeMutablePointer<UInt8>) -> Int? {
+        guard s.count % 4 == 0, s.count >= 4, let p = s.baseAddress else { return nil }
+        let padding = p[s.count - 1] == 0x3D ? (p[s.count - 2] == 0x3D ? 2 : 1) : 0
         let digits = s.count - padding
-        let start = out.count
-        var acc: UInt32 = 0, bits = 0
-        let table = base64Values
-        for i in 0..<digits {
-            let v = table[Int(s[i])]
-            if v == 0xFF {  // not a base64 digit ('=' inside included)
-                out.removeLast(out.count - start)
-                return false
+        return base64Values.withUnsafeBufferPointer { table -> Int? in
+            // Whole groups of four digits -> three bytes; a digit value has its top bit set only for
+            // a byte that is not a digit ('=' inside included).
+            var o = 0
+            var k = 0
+            while k + 4 <= digits {
+                let a = UInt32(table[Int(p[k])]), b = UInt32(table[Int(p[k + 1])])
+                let c = UInt32(table[Int(p[k + 2])]), d = UInt32(table[Int(p[k + 3])])
+                if (a | b | c | d) & 0x80 != 0 { return nil }
+                let v = a << 18 | b << 12 | c << 6 | d
+                out[o] = UInt8(truncatingIfNeeded: v >> 16)
+                out[o + 1] = UInt8(truncatingIfNeeded: v >> 8)
+                out[o + 2] = UInt8(truncatingIfNeeded: v)
+                o += 3
+                k += 4
             }
-            acc = acc << 6 | UInt32(v)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(truncatingIfNeeded: acc >> UInt32(bits)))
+            // The last group before the padding: two digits -> one byte, three -> two.
+            let rest = digits - k
+            if rest == 1 { return nil }
+            if rest >= 2 {
+                let a = UInt32(table[Int(p[k])]), b = UInt32(table[Int(p[k + 1])])
+                let c = rest == 3 ? UInt32(table[Int(p[k + 2])]) : 0
+                if (a | b | c) & 0x80 != 0 { return nil }
+                let v = a << 18 | b << 12 | c << 6
+                out[o] = UInt8(truncatingIfNeeded: v >> 16)
+                o += 1
+                if rest == 3 {
+                    out[o] = UInt8(truncatingIfNeeded: v >> 8)
+                    o += 1
+                }
             }
+            return o
         }
-        if out.count - start != s.count / 4 * 3 - padding {
-            out.removeLast(out.count - start)
-            return false
-        }
-        return true
     }
 }
 
