@@ -319,11 +319,6 @@ struct PackedMerges: Sendable {
         starts.append(bytes.count)
     }
 
-    mutating func removeLast() {
-        starts.removeLast(2)
-        bytes.removeSubrange(starts[starts.count - 1]...)
-    }
-
     /// Calls `body` with the two tokens of merge `rank` (valid during the call).
     func withMerge<T>(_ rank: Int, _ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) throws -> T) rethrows -> T {
         try bytes.withUnsafeBufferPointer { all in

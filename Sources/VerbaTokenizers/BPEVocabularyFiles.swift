@@ -55,105 +55,78 @@ enum BPELoadingIrregular: Error {
 
 extension JSONParser {
     /// Reads the object at `pos`, string -> non-negative integer id, into `strings` (UTF-8, in file
-    /// order). `field` names it in errors ("model.vocab").
-    /// - Throws: `TokenizerError.malformed` naming `path` for a value that is not a non-negative
-    ///   integer or a value that is not an object; `JSONParseError` for malformed JSON.
-    mutating func readVocabulary(into strings: inout ByteStringTable.PackedKeys, field: String, path: String) throws {
+    /// order); false if the value is not such an object (a caller then reads it as a JSON value, to say
+    /// what is wrong).
+    /// - Throws: `JSONParseError` for malformed JSON.
+    mutating func readVocabulary(into strings: inout ByteStringTable.PackedKeys) throws -> Bool {
         skipSpace()
-        guard pos < bytes.count, bytes[pos] == UInt8(ascii: "{") else {
-            throw TokenizerError.malformed(path: path, reason: "\(field) is missing or not an object")
-        }
+        guard pos < bytes.count, bytes[pos] == UInt8(ascii: "{") else { return false }
         pos += 1
         skipSpace()
-        if pos < bytes.count && bytes[pos] == UInt8(ascii: "}") { pos += 1; return }
-        var keyStart = 0
+        if pos < bytes.count && bytes[pos] == UInt8(ascii: "}") { pos += 1; return true }
         while true {
             skipSpace()
             guard pos < bytes.count else { throw failure("") }
             guard bytes[pos] == UInt8(ascii: "\"") else { throw failure("expected a string key") }
-            keyStart = strings.bytes.count
             try withString { strings.bytes.append(contentsOf: $0) }
             skipSpace()
             guard pos < bytes.count else { throw failure("") }
             guard bytes[pos] == UInt8(ascii: ":") else { throw failure("expected ':' after a key") }
             pos += 1
             skipSpace()
-            guard let id = try parseValue(depth: 2).intValue, id >= 0 else {
-                let token = String(decoding: strings.bytes[keyStart...], as: UTF8.self)
-                throw TokenizerError.malformed(path: path, reason: "\(field): the id of \(token) is not a non-negative integer")
-            }
+            guard let id = try parseValue(depth: 2).intValue, id >= 0 else { return false }
             strings.starts.append(strings.bytes.count)
             strings.ids.append(id)
             skipSpace()
             guard pos < bytes.count else { throw failure("") }
             if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
-            if bytes[pos] == UInt8(ascii: "}") { pos += 1; return }
+            if bytes[pos] == UInt8(ascii: "}") { pos += 1; return true }
             throw failure("expected ',' or '}' in an object")
         }
     }
 
-    /// Reads the list at `pos` of merges, each `"a b"` or `["a", "b"]`, into `merges`.
-    /// - Throws: `TokenizerError.malformed` naming `path` for a merge of another shape or a value that
-    ///   is not a list; `JSONParseError` for malformed JSON.
-    mutating func readMerges(into merges: inout PackedMerges, path: String) throws {
+    /// Reads the list at `pos` of merges, each `"a b"` or `["a", "b"]`, into `merges`; false if the
+    /// value is not such a list (a caller then reads it as a JSON value, to say what is wrong).
+    /// - Throws: `JSONParseError` for malformed JSON.
+    mutating func readMerges(into merges: inout PackedMerges) throws -> Bool {
         skipSpace()
-        guard pos < bytes.count, bytes[pos] == UInt8(ascii: "[") else {
-            throw TokenizerError.malformed(path: path, reason: "model.merges is missing or not a list")
-        }
+        guard pos < bytes.count, bytes[pos] == UInt8(ascii: "[") else { return false }
         pos += 1
         skipSpace()
-        if pos < bytes.count && bytes[pos] == UInt8(ascii: "]") { pos += 1; return }
-        var index = 0
+        if pos < bytes.count && bytes[pos] == UInt8(ascii: "]") { pos += 1; return true }
         var first: [UInt8] = []
         while true {
             skipSpace()
             guard pos < bytes.count else { throw failure("") }
-            let start = pos
-            var read = false
             if bytes[pos] == UInt8(ascii: "\"") {
-                read = try withString { s -> Bool in
+                let split = try withString { s -> Bool in
                     guard let space = s.firstIndex(of: 0x20), !s[(space + 1)...].contains(0x20) else { return false }
                     merges.append(UnsafeBufferPointer(rebasing: s[..<space]), UnsafeBufferPointer(rebasing: s[(space + 1)...]))
                     return true
                 }
-                if !read {
-                    pos = start
-                    let s = try parseString()
-                    throw TokenizerError.malformed(path: path, reason: "model.merges[\(index)] \"\(s)\" is not two tokens separated by a space")
-                }
+                if !split { return false }
             } else if bytes[pos] == UInt8(ascii: "[") {
-                // ["a", "b"]; any other shape is parsed as a value to say what it is.
+                // ["a", "b"] exactly.
                 pos += 1
                 skipSpace()
-                if pos < bytes.count && bytes[pos] == UInt8(ascii: "\"") {
-                    try withString { first.removeAll(keepingCapacity: true); first.append(contentsOf: $0) }
-                    skipSpace()
-                    if pos < bytes.count && bytes[pos] == UInt8(ascii: ",") {
-                        pos += 1
-                        skipSpace()
-                        if pos < bytes.count && bytes[pos] == UInt8(ascii: "\"") {
-                            try withString { b in first.withUnsafeBufferPointer { merges.append($0, b) } }
-                            skipSpace()
-                            if pos < bytes.count && bytes[pos] == UInt8(ascii: "]") {
-                                pos += 1
-                                read = true
-                            } else {
-                                merges.removeLast()
-                            }
-                        }
-                    }
-                }
+                guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else { return false }
+                try withString { first.removeAll(keepingCapacity: true); first.append(contentsOf: $0) }
+                skipSpace()
+                guard pos < bytes.count, bytes[pos] == UInt8(ascii: ",") else { return false }
+                pos += 1
+                skipSpace()
+                guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else { return false }
+                try withString { b in first.withUnsafeBufferPointer { merges.append($0, b) } }
+                skipSpace()
+                guard pos < bytes.count, bytes[pos] == UInt8(ascii: "]") else { return false }
+                pos += 1
+            } else {
+                return false
             }
-            if !read {
-                pos = start
-                _ = try parseValue(depth: 2)
-                throw TokenizerError.malformed(path: path, reason: "model.merges[\(index)] is neither \"a b\" nor [a, b]")
-            }
-            index += 1
             skipSpace()
             guard pos < bytes.count else { throw failure("") }
             if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
-            if bytes[pos] == UInt8(ascii: "]") { pos += 1; return }
+            if bytes[pos] == UInt8(ascii: "]") { pos += 1; return true }
             throw failure("expected ',' or ']' in an array")
         }
     }

@@ -65,23 +65,29 @@ public struct JSONParseError: Error, CustomStringConvertible {
 ///
 /// - Complexity: O(n) in the text's length.
 public func parseJSON(_ bytes: [UInt8]) throws -> JSONValue {
-    try bytes.withUnsafeBufferPointer { try parseJSON($0, deferring: []).value }
+    try bytes.withUnsafeBufferPointer { try parseJSON($0, capturing: []) { _, _ in false } }
 }
 
-/// Parses JSON text, except the values at the key paths `deferring` (keys of nested objects from the
-/// root, e.g. `["model", "vocab"]`): each of those is skipped (its brackets and strings matched, its
-/// content not checked), stands as `.null` in the result, and its byte range is returned at its
-/// path's index, for a reader that builds its own tables from the bytes (a vocabulary of 100,000
-/// strings costs far more as a JSON document of Swift Strings).
-func parseJSON(_ buffer: UnsafeBufferPointer<UInt8>, deferring paths: [[String]]) throws -> (value: JSONValue, deferred: [Range<Int>?]) {
+/// Parses JSON text, handing the values at the key paths `capturing` (keys of nested objects from the
+/// root, e.g. `["model", "vocab"]`) to `reader` (with the path's index and the parser at the value)
+/// instead of building them: a vocabulary of 100,000 strings costs far more as a document of Swift
+/// Strings than read straight into a table. A value the reader takes stands as `.null` in the result;
+/// if the reader returns false (the value is not of the shape it reads), the value is parsed as usual.
+/// Only the first value at a path is offered.
+func parseJSON(_ buffer: UnsafeBufferPointer<UInt8>, capturing paths: [[String]],
+               reader: (Int, inout JSONParser) throws -> Bool) throws -> JSONValue {
     var parser = JSONParser(bytes: buffer)
-    parser.deferredPaths = paths
-    parser.deferred = [Range<Int>?](repeating: nil, count: paths.count)
-    parser.skipSpace()
-    let value = try parser.parseValue(depth: 0)
-    parser.skipSpace()
-    if parser.pos < buffer.count { throw parser.failure("unexpected text after the JSON value") }
-    return (value, parser.deferred)
+    parser.capturedPaths = paths
+    parser.offered = [Bool](repeating: false, count: paths.count)
+    return try withoutActuallyEscaping(reader) { reader in
+        parser.reader = reader
+        defer { parser.reader = nil }  // the closure must not outlive this block
+        parser.skipSpace()
+        let value = try parser.parseValue(depth: 0)
+        parser.skipSpace()
+        if parser.pos < buffer.count { throw parser.failure("unexpected text after the JSON value") }
+        return value
+    }
 }
 
 /// A JSON reader over UTF-8 bytes; `pos` is the next byte.
@@ -89,10 +95,12 @@ struct JSONParser {
     let bytes: UnsafeBufferPointer<UInt8>
     var pos = 0
     var scratch: [UInt8] = []
-    /// Key paths whose values are skipped (see `parseJSON(_:deferring:)`), the ranges found, and the
-    /// keys of the objects being parsed while every level so far is an object member.
-    var deferredPaths: [[String]] = []
-    var deferred: [Range<Int>?] = []
+    /// Key paths whose values go to `reader` (see `parseJSON(_:capturing:reader:)`), which of them were
+    /// offered already, and the keys of the objects being parsed while every level so far is an object
+    /// member.
+    var capturedPaths: [[String]] = []
+    var offered: [Bool] = []
+    var reader: ((Int, inout JSONParser) throws -> Bool)? = nil
     private var keyPath: [String] = []
 
     init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
@@ -145,14 +153,21 @@ struct JSONParser {
                 guard bytes[pos] == UInt8(ascii: ":") else { throw failure("expected ':' after a key") }
                 pos += 1
                 skipSpace()
-                if !deferredPaths.isEmpty && keyPath.count == depth {
+                if !capturedPaths.isEmpty && keyPath.count == depth {
                     keyPath.append(key)
                     defer { keyPath.removeLast() }
-                    if let k = deferredPaths.firstIndex(of: keyPath) {
-                        let start = pos
-                        try skipValue(depth: depth + 1)
-                        if deferred[k] == nil { deferred[k] = start..<pos }  // the first, as subscripts find
-                        pairs.append((key, .null))
+                    let start = pos
+                    if let k = capturedPaths.firstIndex(of: keyPath), !offered[k], let reader = reader {
+                        offered[k] = true
+                        var sub = JSONParser(bytes: bytes)
+                        sub.pos = pos
+                        if try reader(k, &sub) {
+                            pos = sub.pos
+                            pairs.append((key, .null))
+                        } else {
+                            pos = start
+                            pairs.append((key, try parseValue(depth: depth + 1)))
+                        }
                     } else {
                         pairs.append((key, try parseValue(depth: depth + 1)))
                     }
@@ -189,44 +204,6 @@ struct JSONParser {
         default:
             throw failure("unexpected character")
         }
-    }
-
-    /// Skips one value: strings and brackets are matched (a quote or bracket inside a string does not
-    /// count), nothing else is checked; scalars are parsed.
-    mutating func skipValue(depth: Int) throws {
-        guard pos < bytes.count else { throw failure("") }
-        let first = bytes[pos]
-        guard first == UInt8(ascii: "{") || first == UInt8(ascii: "[") else {
-            _ = try parseValue(depth: depth)
-            return
-        }
-        var closers: [UInt8] = []  // the closing bracket each open one expects
-        while pos < bytes.count {
-            let b = bytes[pos]
-            switch b {
-            case UInt8(ascii: "\""):
-                pos += 1
-                while pos < bytes.count && bytes[pos] != UInt8(ascii: "\"") {
-                    pos += bytes[pos] == UInt8(ascii: "\\") ? 2 : 1
-                }
-                pos += 1
-            case UInt8(ascii: "{"), UInt8(ascii: "["):
-                closers.append(b + 2)  // '{' + 2 == '}', '[' + 2 == ']'
-                guard depth + closers.count < 512 else { throw failure("nesting deeper than 512 levels") }
-                pos += 1
-            case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                guard closers.last == b else {
-                    throw failure(closers.last == UInt8(ascii: "}") ? "expected ',' or '}' in an object" : "expected ',' or ']' in an array")
-                }
-                closers.removeLast()
-                pos += 1
-                if closers.isEmpty { return }
-            default:
-                pos += 1
-            }
-        }
-        pos = bytes.count
-        throw failure("")
     }
 
     mutating func parseNumber() throws -> JSONValue {

@@ -98,11 +98,16 @@ extension Tokenizer {
     public static func gpt2(vocabJSON: String, mergesTxt: String) throws -> Tokenizer {
         var strings = ByteStringTable.PackedKeys()
         do {
-            try readFile(vocabJSON).withUnsafeBufferPointer { buffer in
+            let text = try readFile(vocabJSON)
+            let read = try text.withUnsafeBufferPointer { buffer in
                 var parser = JSONParser(bytes: buffer)
-                try parser.readVocabulary(into: &strings, field: "the vocabulary", path: vocabJSON)
+                guard try parser.readVocabulary(into: &strings) else { return false }
                 parser.skipSpace()
                 if parser.pos < buffer.count { throw parser.failure("unexpected text after the JSON value") }
+                return true
+            }
+            if !read {  // not an object of ids: the JSON reader says what is wrong
+                _ = try TokenizerJSONReader(path: vocabJSON).vocab(try parseJSON(text))
             }
         } catch let e as JSONParseError {
             throw TokenizerError.malformed(path: vocabJSON, reason: e.message)

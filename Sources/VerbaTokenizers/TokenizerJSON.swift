@@ -5,19 +5,10 @@ import Foundation
 /// Reads the pieces of a `tokenizer.json`; every error names the file and the field.
 struct TokenizerJSONReader {
     let path: String
-    /// The file's bytes and the ranges of `model.vocab` and `model.merges` in them, when the document
-    /// was parsed without them (see `parseJSON(_:deferring:)`); the model reads them from the bytes.
-    var source: UnsafeBufferPointer<UInt8>? = nil
-    var vocabRange: Range<Int>? = nil
-    var mergesRange: Range<Int>? = nil
-
-    /// The JSON value at `range` of `source`, parsed as a document.
-    func value(at range: Range<Int>?) throws -> JSONValue? {
-        guard let range, let source else { return nil }
-        var parser = JSONParser(bytes: UnsafeBufferPointer(rebasing: source[..<range.upperBound]))
-        parser.pos = range.lowerBound
-        return try parser.parseValue(depth: 2)
-    }
+    /// `model.vocab` and `model.merges` as read from the file's bytes while it was parsed (see
+    /// `parseJSON(_:capturing:reader:)`); nil when they were parsed as JSON values instead.
+    var vocabStrings: ByteStringTable.PackedKeys? = nil
+    var merges: PackedMerges? = nil
 
     func fail(_ reason: String) -> TokenizerError { .malformed(path: path, reason: reason) }
     func unsupported(_ what: String) -> TokenizerError { .unsupported(path: path, what: what) }
@@ -228,7 +219,17 @@ struct TokenizerJSONReader {
         let type = v["type"]?.stringValue ?? (v["merges"] != nil ? "BPE" : "WordPiece")
         switch type {
         case "WordPiece":
-            let vocab = try vocab(vocabRange != nil ? try value(at: vocabRange) : v["vocab"])
+            let vocab: [String: Int]
+            if let vocabStrings {
+                var dictionary: [String: Int] = [:]
+                for k in 0..<vocabStrings.count {
+                    let utf8 = vocabStrings.bytes[vocabStrings.starts[k]..<vocabStrings.starts[k + 1]]
+                    dictionary[String(decoding: utf8, as: UTF8.self)] = vocabStrings.ids[k]
+                }
+                vocab = dictionary
+            } else {
+                vocab = try self.vocab(v["vocab"])
+            }
             do {
                 return try WordPiece(vocab: vocab, unkToken: v["unk_token"]?.stringValue ?? "[UNK]",
                                      continuingSubwordPrefix: v["continuing_subword_prefix"]?.stringValue ?? "##",
@@ -238,19 +239,18 @@ struct TokenizerJSONReader {
             }
         case "BPE":
             var strings = ByteStringTable.PackedKeys()
-            var merges = PackedMerges()
-            if let source, let vocabRange {
-                var parser = JSONParser(bytes: source)
-                parser.pos = vocabRange.lowerBound
-                try parser.readVocabulary(into: &strings, field: "model.vocab", path: path)
-                guard let mergesRange else { throw fail("model.merges is missing or not a list") }
-                parser.pos = mergesRange.lowerBound
-                try parser.readMerges(into: &merges, path: path)
+            if let vocabStrings {
+                strings = vocabStrings
             } else {
                 for (token, id) in try vocab(v["vocab"]) {
                     var token = token
                     token.withUTF8 { strings.append(id: id, $0) }
                 }
+            }
+            var merges = PackedMerges()
+            if let captured = self.merges {
+                merges = captured
+            } else {
                 guard let list = v["merges"]?.arrayValue else { throw fail("model.merges is missing or not a list") }
                 for (i, m) in list.enumerated() {
                     let pair: (String, String)
@@ -331,8 +331,14 @@ extension Tokenizer {
     public static func fromTokenizerJSON(_ bytes: [UInt8], path: String) throws -> Tokenizer {
         do {
             return try bytes.withUnsafeBufferPointer { buffer in
-                let (root, deferred) = try parseJSON(buffer, deferring: [["model", "vocab"], ["model", "merges"]])
-                let reader = TokenizerJSONReader(path: path, source: buffer, vocabRange: deferred[0], mergesRange: deferred[1])
+                var strings = ByteStringTable.PackedKeys()
+                var merges = PackedMerges()
+                var read = [false, false]
+                let root = try parseJSON(buffer, capturing: [["model", "vocab"], ["model", "merges"]]) { k, parser in
+                    read[k] = k == 0 ? try parser.readVocabulary(into: &strings) : try parser.readMerges(into: &merges)
+                    return read[k]
+                }
+                let reader = TokenizerJSONReader(path: path, vocabStrings: read[0] ? strings : nil, merges: read[1] ? merges : nil)
                 return try reader.tokenizer(root)
             }
         } catch let e as JSONParseError {
