@@ -75,7 +75,7 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
     let suffix: [UInt8]
     /// Vocabulary strings (UTF-8) by id, and back; nil for tiktoken models (their strings are the
     /// byte-level spelling of `table`'s bytes).
-    let strings: ByteStringTable?
+    let strings: VocabularyStrings?
     /// Whether id has a vocabulary string (ids may have gaps).
     let hasString: [Bool]
     /// String -> id for the strings `strings` cannot give: a vocabulary with two strings for one id or
@@ -101,7 +101,7 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
         var isTiktoken: Bool
         var table: ByteStringTable
         var pairs: PairTable?
-        var strings: ByteStringTable? = nil
+        var strings: VocabularyStrings? = nil
         var hasString: [Bool] = []
         var aliases: [String: Int] = [:]
         var merges = PackedMerges()
@@ -182,9 +182,10 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
     }
 
     /// The id of vocabulary string `s`: from the string table, else from the aliases.
-    static func id(ofString s: String, _ strings: ByteStringTable?, _ aliases: [String: Int]) -> Int? {
+    static func id(ofString s: String, _ strings: VocabularyStrings?, _ aliases: [String: Int]) -> Int? {
         var s = s
-        let found = s.withUTF8 { b in b.baseAddress.map { strings?.find($0, b.count) ?? -1 } ?? -1 }
+        let table = strings?.table
+        let found = s.withUTF8 { b in b.baseAddress.map { table?.find($0, b.count) ?? -1 } ?? -1 }
         return found >= 0 ? found : aliases[s]
     }
 
@@ -196,7 +197,7 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
             return b.isEmpty ? nil : ByteLevel.encode(b)
         }
         guard hasString[id], let strings else { return nil }
-        return String(decoding: strings.bytes(of: id), as: UTF8.self)
+        return String(decoding: strings.table.bytes(of: id), as: UTF8.self)
     }
 
     /// The bytes token `id` stands for: byte-level tokens decoded from their spelling (or, for a string

@@ -79,11 +79,17 @@ extension BPE {
                 }
             }
         }
-        let byString = ByteStringTable(count: count, keys: strings)
-        if requireDistinct && byString.replacedKeys > 0 { throw BPELoadingIrregular.repeatedString }
-        func id(_ s: UnsafeBufferPointer<UInt8>) -> Int? {
-            let found = s.baseAddress.map { byString.find($0, s.count) } ?? -1
-            return found >= 0 ? found : aliases[String(decoding: s, as: UTF8.self)]
+        let table = ByteStringTable(count: count, keys: keys)
+        if requireDistinct {
+            // Distinct strings give distinct keys (bytes spell one string each); the strings that are
+            // not byte-level are not in the table and are compared here.
+            if table.replacedKeys > 0 { throw BPELoadingIrregular.repeatedString }
+            if let lookup = keys.lookup {
+                var seen = Set<ArraySlice<UInt8>>()
+                for k in 0..<keys.count where !lookup[k] {
+                    if !seen.insert(keys.bytes[keys.starts[k]..<keys.starts[k + 1]]).inserted { throw BPELoadingIrregular.repeatedString }
+                }
+            }
         }
         func affix(_ s: String?, _ what: String) throws -> [UInt8] {
             guard let s, !s.isEmpty else { return [] }
@@ -95,9 +101,62 @@ extension BPE {
         }
         let prefix = try affix(options.continuingSubwordPrefix, "continuing_subword_prefix")
         let suffix = try affix(options.endOfWordSuffix, "end_of_word_suffix")
-        let prefixLength = options.continuingSubwordPrefix?.utf8.count ?? 0
-        var pairEntries: [(a: UInt32, b: UInt32, rank: UInt32, merged: UInt32)] = []
-        pairEntries.reserveCapacity(merges.count)
+        // Merges name tokens by their strings. A byte-level model looks up the bytes they spell in the
+        // model's own table, so the table of strings waits until something asks for a string; if a
+        // merge does not resolve that way, or for other models, the strings are looked up.
+        var vocabulary: VocabularyStrings
+        var pairEntries: [(a: UInt32, b: UInt32, rank: UInt32, merged: UInt32)]
+        if options.byteLevel && prefix.isEmpty && suffix.isEmpty && aliases.isEmpty,
+           let entries = BPE.resolveMerges(merges, spelledIn: table) {
+            vocabulary = VocabularyStrings(count: count, keys: strings)
+            pairEntries = entries
+        } else {
+            vocabulary = VocabularyStrings(options.byteLevel ? ByteStringTable(count: count, keys: strings) : table)
+            if requireDistinct && vocabulary.table.replacedKeys > 0 { throw BPELoadingIrregular.repeatedString }
+            pairEntries = try BPE.resolveMerges(merges, strings: vocabulary.table, aliases: aliases,
+                                                prefixLength: options.continuingSubwordPrefix?.utf8.count ?? 0, path: path)
+        }
+        self.init(parts: Parts(options: options, vocabSize: count, isTiktoken: false, table: table,
+                               pairs: PairTable(pairEntries), strings: vocabulary, hasString: hasString,
+                               aliases: aliases, merges: merges, prefix: prefix, suffix: suffix))
+    }
+
+    /// Merge entries (ids of the two tokens, rank, id of the merged token) of a byte-level model: the
+    /// tokens' strings decoded to bytes and found in the model's `table`; nil if one is not found.
+    private static func resolveMerges(_ merges: PackedMerges, spelledIn table: ByteStringTable)
+        -> [(a: UInt32, b: UInt32, rank: UInt32, merged: UInt32)]? {
+        var entries: [(a: UInt32, b: UInt32, rank: UInt32, merged: UInt32)] = []
+        entries.reserveCapacity(merges.count)
+        var left: [UInt8] = [], right: [UInt8] = []
+        for rank in 0..<merges.count {
+            let ok = merges.withMerge(rank) { a, b -> Bool in
+                guard ByteLevel.decode(utf8: a, into: &left), ByteLevel.decode(utf8: b, into: &right) else { return false }
+                let ia = table.find(left), ib = table.find(right)
+                guard ia >= 0, ib >= 0 else { return false }
+                left.append(contentsOf: right)
+                let im = table.find(left)
+                guard im >= 0 else { return false }
+                entries.append((UInt32(ia), UInt32(ib), UInt32(rank), UInt32(im)))
+                return true
+            }
+            if !ok { return nil }
+        }
+        return entries
+    }
+
+    /// Merge entries found by the tokens' strings (`aliases` for strings `strings` cannot give); the
+    /// merged token is the first string, then the second without its `prefixLength` bytes of
+    /// continuing-subword prefix.
+    /// - Throws: `TokenizerError.malformed` naming `path` and the merge for a token not in the
+    ///   vocabulary.
+    private static func resolveMerges(_ merges: PackedMerges, strings: ByteStringTable, aliases: [String: Int],
+                                      prefixLength: Int, path: String) throws -> [(a: UInt32, b: UInt32, rank: UInt32, merged: UInt32)] {
+        func id(_ s: UnsafeBufferPointer<UInt8>) -> Int? {
+            let found = s.baseAddress.map { strings.find($0, s.count) } ?? -1
+            return found >= 0 ? found : aliases[String(decoding: s, as: UTF8.self)]
+        }
+        var entries: [(a: UInt32, b: UInt32, rank: UInt32, merged: UInt32)] = []
+        entries.reserveCapacity(merges.count)
         var joined: [UInt8] = []
         for rank in 0..<merges.count {
             try merges.withMerge(rank) { a, b in
@@ -115,13 +174,10 @@ extension BPE {
                 joined.append(contentsOf: a)
                 joined.append(contentsOf: tail)
                 guard let im = joined.withUnsafeBufferPointer({ id($0) }) else { throw mergeError(path, rank, joined) }
-                pairEntries.append((UInt32(ia), UInt32(ib), UInt32(rank), UInt32(im)))
+                entries.append((UInt32(ia), UInt32(ib), UInt32(rank), UInt32(im)))
             }
         }
-        let table = ByteStringTable(count: count, keys: keys)
-        self.init(parts: Parts(options: options, vocabSize: count, isTiktoken: false, table: table,
-                               pairs: PairTable(pairEntries), strings: byString, hasString: hasString,
-                               aliases: aliases, merges: merges, prefix: prefix, suffix: suffix))
+        return entries
     }
 
     /// A tiktoken model from its mergeable ranks (token bytes -> rank = id). Every single byte must
@@ -302,6 +358,36 @@ private func quoted<C: Collection>(_ utf8: C) -> String where C.Element == UInt8
 
 private func mergeError<C: Collection>(_ path: String, _ rank: Int, _ token: C) -> TokenizerError where C.Element == UInt8 {
     mergeError(path, rank, String(decoding: token, as: UTF8.self))
+}
+
+/// A BPE model's vocabulary strings (UTF-8) by id and back, in a table built on first use when the
+/// model did not need it to load (byte-level models resolve their merges by bytes).
+final class VocabularyStrings: @unchecked Sendable {
+    private let lock = NSLock()
+    private var keys: ByteStringTable.PackedKeys?
+    private var built: ByteStringTable?
+    private let count: Int
+
+    init(_ table: ByteStringTable) {
+        built = table
+        count = table.count
+    }
+
+    init(count: Int, keys: ByteStringTable.PackedKeys) {
+        self.keys = keys
+        self.count = count
+    }
+
+    /// The table (built now if it was not yet).
+    var table: ByteStringTable {
+        lock.lock()
+        defer { lock.unlock() }
+        if let built { return built }
+        let table = ByteStringTable(count: count, keys: keys ?? ByteStringTable.PackedKeys())
+        built = table
+        keys = nil
+        return table
+    }
 }
 
 /// BPE merges as UTF-8 strings end to end, without a String per token: merge `r` is the pair

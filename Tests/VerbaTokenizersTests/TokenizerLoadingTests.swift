@@ -194,6 +194,21 @@ final class TokenizerLoadingTests: XCTestCase {
         }
         XCTAssertEqual(merges, [.array([.string("Ġ"), .string("a")]), .array([.string("Ġa"), .string("\"")])])
 
+        // Byte-level merges are resolved by bytes and the string table is built on first use, once,
+        // whichever thread asks first; a merge that does not resolve is reported by its string.
+        let fresh = try Tokenizer.load(path: path.path)
+        var seen = [String?](repeating: nil, count: 8)
+        seen.withUnsafeMutableBufferPointer { out in
+            DispatchQueue.concurrentPerform(iterations: 8) { i in out[i] = fresh.idToToken(3 + i % 2) }
+        }
+        XCTAssertEqual(seen, (0..<8).map { $0 % 2 == 0 ? "Ġa" : "Ġa\"" })
+        try write(#"""
+            {"pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false},
+             "model": {"type": "BPE", "vocab": {"\u0120": 0, "a": 1, "\u0120a": 3}, "merges": ["\u0120 a", "\u0120a b"]}}
+            """#, to: path)
+        let missing = errorText { try Tokenizer.load(path: path.path) }
+        XCTAssertTrue(missing.contains("merge 2: token \"b\" is not in the vocabulary"), missing)
+
         // A string given twice: the later id wins and the earlier id has no string, as in a JSON map.
         try write(#"{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "a": 2, "ab": 3}, "merges": ["a b"]}}"#, to: path)
         let repeated = try Tokenizer.load(path: path.path)
