@@ -20,14 +20,14 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CUTF8Proc", path: "Sources/CUTF8Proc",
                        providers: [.apt(["libutf8proc-dev"])]),
-        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
-                       providers: [.apt(["libopenblas-dev"])]),
+        // OpenBLAS (libopenblas-dev), opened at first use: see Sources/CBLAS/include/CBLAS.h.
+        .target(name: "CBLAS", cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "CVerbaSupport", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "VerbaTokenizers", dependencies: ["CUTF8Proc", "CVerbaSupport"], swiftSettings: native),
         .target(name: "VerbaTensor", dependencies: ["CBLAS"], swiftSettings: native),
         .target(name: "VerbaModels", dependencies: ["VerbaTensor", "VerbaTokenizers"], swiftSettings: native),
         .executableTarget(name: "verba", dependencies: [
-            "VerbaTokenizers", "VerbaTensor", "VerbaModels",
+            "VerbaTokenizers", "VerbaTensor", "VerbaModels", "CBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: native),
         .testTarget(name: "VerbaTokenizersTests", dependencies: ["VerbaTokenizers"], swiftSettings: native),

@@ -18,7 +18,7 @@ PYTHON=${PYTHON:-/work/pyenv/bin/python}
 MODEL=downloads/minilm
 [ -f "$MODEL/model.safetensors" ] || { echo "bench-bert: $MODEL missing; run scripts/fetch-assets.sh" >&2; exit 1; }
 if [ -z "${VERBA:-}" ]; then
-    swift build -c release --scratch-path .build-bench --product verba >&2
+    swift build -c release --static-swift-stdlib --scratch-path .build-bench --product verba >&2
     VERBA=.build-bench/release/verba
 fi
 TMP=$(mktemp -d)

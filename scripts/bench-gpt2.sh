@@ -18,7 +18,7 @@ fi
 bash scripts/make-gpt2-124m.sh
 model=downloads/gpt2-124m
 verba=${VERBA:-.build/release/verba}
-if [ -z "${VERBA:-}" ]; then swift build -c release --product verba >&2; fi
+if [ -z "${VERBA:-}" ]; then swift build -c release --static-swift-stdlib --product verba >&2; fi
 out=bench-out/gpt2
 mkdir -p "$out"
 

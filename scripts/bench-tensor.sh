@@ -25,9 +25,11 @@ let native: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=native", "-Xcc", "-O
 let package = Package(
     name: "VerbaTensorBench",
     targets: [
-        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .target(name: "CBLAS"),
         .target(name: "VerbaTensor", dependencies: ["CBLAS"], swiftSettings: native),
-        .executableTarget(name: "bench-tensor", dependencies: ["VerbaTensor", "CBLAS"], path: "Bench", swiftSettings: native),
+        // The harness calls OpenBLAS directly as well (VerbaTensor opens the same library at first use).
+        .executableTarget(name: "bench-tensor", dependencies: ["VerbaTensor", "CBLAS"], path: "Bench", swiftSettings: native,
+                          linkerSettings: [.linkedLibrary("openblas")]),
     ],
     swiftLanguageModes: [.v5]
 )

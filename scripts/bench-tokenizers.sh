@@ -44,7 +44,7 @@ done
 "$PYTHON" -c "import tiktoken, tokenizers" || { echo "bench: $PYTHON lacks tiktoken/tokenizers" >&2; exit 1; }
 
 echo "bench: building verba (release, $SCRATCH)" >&2
-swift build -c release --scratch-path "$SCRATCH" --product verba >&2
+swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --product verba >&2  # as scripts/demo.sh builds it
 verba=$SCRATCH/release/verba
 
 corpus=${CORPUS:-$(bash scripts/bench/fortunes-corpus.sh)}

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null; }
-if [ -z "${VERBA:-}" ]; then swift build -c release --product verba >/dev/null; fi
+if [ -z "${VERBA:-}" ]; then swift build -c release --static-swift-stdlib --product verba >/dev/null; fi
 verba=${VERBA:-.build/release/verba}
 mkdir -p bench-out
 corpus=$(bash scripts/bench/fortunes-corpus.sh)   # the same corpus as scripts/bench-tokenizers.sh

@@ -10,7 +10,7 @@ threads=${1:-2}
 steps=${2:-30}
 py=${PYTHON:-/work/pyenv/bin/python}
 verba=${VERBA:-.build/release/verba}
-[ -x "$verba" ] || swift build -c release --product verba >&2
+[ -x "$verba" ] || swift build -c release --static-swift-stdlib --product verba >&2
 [ -s downloads/corpus-en/kjv.txt ] || bash scripts/make-gpt-corpus.sh >&2
 tok=models/gpt-kjv-fortunes/tokenizer.json
 cfg=models/gpt-kjv-fortunes/config.json

@@ -347,15 +347,15 @@ public func measureBandwidthGBs(megabytes: Int = 256, repetitions: Int = 5, useB
     var y = [Float](repeating: 0, count: rows)
     var best = [Double](repeating: .infinity, count: blocks)
     let threads = ThreadPool.shared.threadCount
-    if useBLAS { openblas_set_num_threads(Int32(threads)) }
-    defer { if useBLAS { openblas_set_num_threads(1) } }
+    if useBLAS { verba_blas_set_threads(Int32(threads)) }
+    defer { if useBLAS { verba_blas_set_threads(1) } }
     for _ in 0..<max(1, repetitions) {
         for b in 0..<blocks {
             let wb = w + b * blockRows * cols
             let start = DispatchTime.now().uptimeNanoseconds
             y.withUnsafeMutableBufferPointer { out in
                 if useBLAS {
-                    cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(blockRows), Int32(cols), 1, wb, Int32(cols), x, 1, 0,
+                    verba_sgemv(CblasRowMajor, CblasNoTrans, Int32(blockRows), Int32(cols), 1, wb, Int32(cols), x, 1, 0,
                                 out.baseAddress! + b * blockRows, 1)
                 } else {
                     gemv(wb, x, out.baseAddress! + b * blockRows, rows: blockRows, cols: cols)

@@ -58,7 +58,7 @@ public func matmul(_ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float
     let work = m * n * k
     let parts = pool.isBusy ? 1 : min(pool.threadCount, max(1, work / 200_000))
     func gemm(_ i0: Int, _ rows: Int, _ j0: Int, _ cols: Int) {
-        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+        verba_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                     Int32(rows), Int32(cols), Int32(k), alpha, transposeA ? a + i0 : a + i0 * lda, Int32(lda),
                     transposeB ? b + j0 * ldb : b + j0, Int32(ldb), beta, c + i0 * ldc + j0, Int32(ldc))
     }

@@ -1,4 +1,3 @@
-import CBLAS
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -9,11 +8,10 @@ import Synchronization
 
 /// The process-wide fork-join pool that every parallel kernel of Verba runs on.
 ///
-/// The threading rule: **all parallelism is ours, OpenBLAS always runs single-threaded.** Creating a pool calls
-/// `openblas_set_num_threads(1)`, and `matmul` splits large products across the pool itself, each part a
-/// single-threaded `cblas_sgemm` call. So two thread pools never compete for the cores, OpenBLAS workers never
-/// spin next to ours, and BLAS called inside a parallel region simply runs on that thread. (Code that calls
-/// `cblas_*` directly gets one thread too once the pool exists; touch `ThreadPool.shared` first.)
+/// The threading rule: **all parallelism is ours, OpenBLAS always runs single-threaded.** OpenBLAS is set to one
+/// thread when it is loaded (see Sources/CBLAS), and `matmul` splits large products across the pool itself, each
+/// part a single-threaded `cblas_sgemm` call. So two thread pools never compete for the cores, OpenBLAS workers
+/// never spin next to ours, and BLAS called inside a parallel region simply runs on that thread.
 ///
 /// `parallelFor` runs a body for indices 0..<count on `threadCount` threads (the caller is one of them); indices
 /// are handed out dynamically, so uneven work balances. A call made while the pool is already busy (from inside a
@@ -52,7 +50,6 @@ public final class ThreadPool: @unchecked Sendable {
         precondition(threads >= 1, "ThreadPool: need at least one thread")
         threadCount = threads
         core = Core()
-        openblas_set_num_threads(1)
         startWorkers(threads - 1)
     }
 

@@ -34,8 +34,10 @@ struct Verba: ParsableCommand {
     )
 
     static func main() {
-        BLASKernels.selectForThisCPU()
-        BLASKernels.stopIdleThreadsIfUnused()
+        if let problem = BLASKernels.prepare() {
+            printError(problem)
+            Glibc.exit(1)
+        }
         var command: ParsableCommand
         do {
             command = try parseAsRoot()

@@ -2,7 +2,6 @@
 // Every backward *accumulates* (+=) into parameter gradients, and into input gradients unless noted,
 // so that gradient accumulation over micro-batches and shared (tied) weights just work.
 // Shapes: `x // (N, C)` is N rows of C floats. N is usually B·T (batch × time).
-import CBLAS
 import Foundation
 import VerbaTensor
 
@@ -22,7 +21,6 @@ func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, al
 public func setTrainingThreads(_ n: Int) {
     let threads = max(1, n)
     ThreadPool.shared.setThreads(threads)
-    openblas_set_num_threads(1)
     trainingThreads = threads
 }
 
