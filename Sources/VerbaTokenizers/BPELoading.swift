@@ -47,30 +47,31 @@ extension BPE {
         }
         // Two strings for one id, or an empty string: the table keeps one string per id and finds no
         // empty string, so the dictionary answers for the others.
-        try self.init(strings: strings, count: maxId + 1, aliases: irregular ? vocab : [:], merges: merges,
-                      options: options, path: path)
+        self.init(parts: try BPE.parts(strings: strings, count: maxId + 1, aliases: irregular ? vocab : [:],
+                                       merges: merges, options: options, path: path))
     }
 
-    /// A Hugging Face BPE model from its vocabulary strings as UTF-8 (`strings`, ids below `count`; a
-    /// later string with the same id replaces an earlier one) and its merges. `aliases` answers
-    /// string lookups the table cannot (see `BPE.aliases`).
+    /// The parts of a Hugging Face BPE model from its vocabulary strings as UTF-8 (`strings`, ids below
+    /// `count`; a later string with the same id replaces an earlier one) and its merges. `aliases`
+    /// answers string lookups the table cannot (see `BPE.aliases`).
     /// - Throws: `BPELoadingIrregular.repeatedString` if `requireDistinct` and a string repeats; else as
     ///   `init(vocab:merges:options:path:)`.
-    convenience init(strings: ByteStringTable.PackedKeys, count: Int, aliases: [String: Int], merges: PackedMerges,
-                     options: Options, path: String, requireDistinct: Bool = false) throws {
+    static func parts(strings: ByteStringTable.PackedKeys, count: Int, aliases: [String: Int], merges: PackedMerges,
+                      options: Options, path: String, requireDistinct: Bool = false) throws -> Parts {
         if let d = options.dropout, d > 0 { throw TokenizerError.unsupported(path: path, what: "BPE dropout \(d)") }
         // The model's keys: the bytes a byte-level string spells (a string that is not byte-level is
         // kept but never matched), else the string's UTF-8.
         var keys = ByteStringTable.PackedKeys()
         var hasString = [Bool](repeating: false, count: count)
-        var decoded: [UInt8] = []
+        var decoded = [UInt8](repeating: 0, count: 64)
         strings.bytes.withUnsafeBufferPointer { all in
             for k in 0..<strings.count {
                 let utf8 = UnsafeBufferPointer(rebasing: all[strings.starts[k]..<strings.starts[k + 1]])
                 hasString[strings.ids[k]] = true
                 if options.byteLevel {
-                    if ByteLevel.decode(utf8: utf8, into: &decoded) {
-                        decoded.withUnsafeBufferPointer { keys.append(id: strings.ids[k], $0) }
+                    if decoded.count < utf8.count { decoded = [UInt8](repeating: 0, count: utf8.count) }
+                    if let n = decoded.withUnsafeMutableBufferPointer({ ByteLevel.decode(utf8: utf8, into: $0.baseAddress!) }) {
+                        decoded.withUnsafeBufferPointer { keys.append(id: strings.ids[k], UnsafeBufferPointer(rebasing: $0[..<n])) }
                     } else {
                         keys.append(id: strings.ids[k], utf8, lookup: false)
                     }
@@ -116,9 +117,9 @@ extension BPE {
             pairEntries = try BPE.resolveMerges(merges, strings: vocabulary.table, aliases: aliases,
                                                 prefixLength: options.continuingSubwordPrefix?.utf8.count ?? 0, path: path)
         }
-        self.init(parts: Parts(options: options, vocabSize: count, isTiktoken: false, table: table,
-                               pairs: PairTable(pairEntries), strings: vocabulary, hasString: hasString,
-                               aliases: aliases, merges: merges, prefix: prefix, suffix: suffix))
+        return Parts(options: options, vocabSize: count, isTiktoken: false, table: table,
+                     pairs: PairTable(pairEntries), strings: vocabulary, hasString: hasString,
+                     aliases: aliases, merges: merges, prefix: prefix, suffix: suffix)
     }
 
     /// Merge entries (ids of the two tokens, rank, id of the merged token) of a byte-level model: the
@@ -127,17 +128,25 @@ extension BPE {
         -> [(a: UInt32, b: UInt32, rank: UInt32, merged: UInt32)]? {
         var entries: [(a: UInt32, b: UInt32, rank: UInt32, merged: UInt32)] = []
         entries.reserveCapacity(merges.count)
-        var left: [UInt8] = [], right: [UInt8] = []
+        var scratch = [UInt8](repeating: 0, count: 256)
+        /// The id of `p[0..<n]` (tokens are nearly always there: no filter first).
+        func find(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
+            let w = firstWord(p, n)
+            return table.find(p, n, firstWord: w, hash: hashBytes(p, n, firstWord: w), filtered: false)
+        }
         for rank in 0..<merges.count {
             let ok = merges.withMerge(rank) { a, b -> Bool in
-                guard ByteLevel.decode(utf8: a, into: &left), ByteLevel.decode(utf8: b, into: &right) else { return false }
-                let ia = table.find(left), ib = table.find(right)
-                guard ia >= 0, ib >= 0 else { return false }
-                left.append(contentsOf: right)
-                let im = table.find(left)
-                guard im >= 0 else { return false }
-                entries.append((UInt32(ia), UInt32(ib), UInt32(rank), UInt32(im)))
-                return true
+                if scratch.count < a.count + b.count { scratch = [UInt8](repeating: 0, count: a.count + b.count) }
+                return scratch.withUnsafeMutableBufferPointer { buffer -> Bool in
+                    // The two tokens' bytes end to end: each one, then both (the merged token).
+                    let p = buffer.baseAddress!
+                    guard let na = ByteLevel.decode(utf8: a, into: p), let nb = ByteLevel.decode(utf8: b, into: p + na),
+                          na > 0, nb > 0 else { return false }
+                    let ia = find(p, na), ib = find(p + na, nb), im = find(p, na + nb)
+                    guard ia >= 0, ib >= 0, im >= 0 else { return false }
+                    entries.append((UInt32(ia), UInt32(ib), UInt32(rank), UInt32(im)))
+                    return true
+                }
             }
             if !ok { return nil }
         }

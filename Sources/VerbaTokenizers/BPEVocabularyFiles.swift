@@ -34,8 +34,9 @@ extension BPE {
         }
         if regular {
             do {
-                try self.init(strings: strings, count: maxId + 1, aliases: [:], merges: merges, options: options,
-                              path: path, requireDistinct: true)
+                let parts = try BPE.parts(strings: strings, count: maxId + 1, aliases: [:], merges: merges,
+                                          options: options, path: path, requireDistinct: true)
+                self.init(parts: parts)
                 return
             } catch BPELoadingIrregular.repeatedString {}
         }
@@ -48,7 +49,7 @@ extension BPE {
     }
 }
 
-/// Thrown by the table-building initializer when asked for distinct strings and a string repeats.
+/// Thrown by `BPE.parts` when asked for distinct strings and a string repeats.
 enum BPELoadingIrregular: Error {
     case repeatedString
 }

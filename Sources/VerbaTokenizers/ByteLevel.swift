@@ -75,31 +75,32 @@ public enum ByteLevel {
         return out
     }
 
-    /// Replaces `out` with the raw bytes that the UTF-8 vocabulary string `utf8` spells; false (and
-    /// `out` unspecified) if some character is not one of the 256 byte characters or the UTF-8 is
-    /// ill-formed.
-    /// - Complexity: O(n), no allocation once `out` has grown.
-    static func decode(utf8: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) -> Bool {
-        out.removeAll(keepingCapacity: true)
-        var i = 0
+    /// Writes to `out` (room for `utf8.count` bytes) the raw bytes that the UTF-8 vocabulary string
+    /// `utf8` spells, and returns their number; nil if some character is not one of the 256 byte
+    /// characters or the UTF-8 is ill-formed.
+    /// - Complexity: O(n), no allocation.
+    static func decode(utf8: UnsafeBufferPointer<UInt8>, into out: UnsafeMutablePointer<UInt8>) -> Int? {
+        var i = 0, o = 0
         let n = utf8.count
         while i < n {
             let b0 = utf8[i]
             if b0 < 0x80 {
                 // ASCII: printable characters spell themselves; the others are not byte characters.
-                guard b0 >= 0x21 && b0 <= 0x7E else { return false }
-                out.append(b0)
+                guard b0 >= 0x21 && b0 <= 0x7E else { return nil }
+                out[o] = b0
+                o += 1
                 i += 1
                 continue
             }
             // The byte characters above ASCII are U+00A1...U+0143: two-byte sequences C2...C5.
-            guard b0 >= 0xC2 && b0 <= 0xC5, i + 1 < n, utf8[i + 1] & 0xC0 == 0x80 else { return false }
+            guard b0 >= 0xC2 && b0 <= 0xC5, i + 1 < n, utf8[i + 1] & 0xC0 == 0x80 else { return nil }
             let s = UInt32(b0 & 0x1F) << 6 | UInt32(utf8[i + 1] & 0x3F)
-            guard let b = byte(forScalar: s) else { return false }
-            out.append(b)
+            guard let b = byte(forScalar: s) else { return nil }
+            out[o] = b
+            o += 1
             i += 2
         }
-        return true
+        return o
     }
 
     /// Appends the bytes of `token` as Hugging Face's ByteLevel decoder does: the bytes its characters
