@@ -143,21 +143,21 @@ final class ByteStringTable: @unchecked Sendable {
     /// - Complexity: O(total key bytes); the slot of each key is prefetched a few keys ahead, so the
     ///   random writes into a table of megabytes overlap.
     init(count: Int, keys: PackedKeys) {
-        precondition(count >= 0 && count < Int(UInt32.max))
+        precondition(count >= 0 && count < Int(UInt32.max) && keys.count < Int(Int32.max))
         precondition(keys.starts.count == keys.count + 1 && keys.lookup.map { $0.count == keys.count } ?? true)
         self.count = count
         let n = keys.count
-        var byId = [Int](repeating: -1, count: count)
-        for k in 0..<n { byId[keys.ids[k]] = k }
+        var byId = [Int32](repeating: -1, count: count)  // the last key of each id
+        for k in 0..<n { byId[keys.ids[k]] = Int32(k) }
         var total = 0
-        for k in byId where k >= 0 { total += keys.starts[k + 1] - keys.starts[k] }
+        for k in byId where k >= 0 { total += keys.starts[Int(k) + 1] - keys.starts[Int(k)] }
         let arena = UnsafeMutablePointer<UInt8>.allocate(capacity: max(total, 1))
         let offsets = UnsafeMutablePointer<Int>.allocate(capacity: count + 1)
         keys.bytes.withUnsafeBufferPointer { src in
             var at = 0
             for id in 0..<count {
                 offsets[id] = at
-                let k = byId[id]
+                let k = Int(byId[id])
                 if k >= 0 {
                     let len = keys.starts[k + 1] - keys.starts[k]
                     if len > 0 { (arena + at).update(from: src.baseAddress! + keys.starts[k], count: len) }
@@ -176,25 +176,44 @@ final class ByteStringTable: @unchecked Sendable {
         while bits < n * 8 { bits <<= 1 }
         filter = allocateTable(UInt64.self, count: bits / 64)
         filterMask = bits - 1
-        // The keys to insert, in order, with their hashes; each slot is prefetched `ahead` keys early.
-        var order: [(k: Int, w: UInt64, h: UInt64)] = []
-        order.reserveCapacity(n)
+        // The keys to insert, in order, each slot prefetched `ahead` keys early: a ring of the next
+        // keys with their hashes (a whole array of them was megabytes of fresh pages for o200k).
         keys.bytes.withUnsafeBufferPointer { src in
-            for k in 0..<n where (keys.lookup?[k] ?? true) && byId[keys.ids[k]] >= 0 {
-                let len = keys.starts[k + 1] - keys.starts[k]
-                guard len > 0, len <= 0xFFFF else { continue }
-                let p = src.baseAddress! + keys.starts[k]
-                let w = firstWord(p, len)
-                order.append((k, w, hashBytes(p, len, firstWord: w)))
-            }
             let ahead = 8
-            for (i, e) in order.enumerated() {
-                if i + ahead < order.count {
-                    verba_prefetch(slots + 2 * (Int(truncatingIfNeeded: order[i + ahead].h) & mask))
+            var ring = [(k: Int, w: UInt64, h: UInt64)](repeating: (0, 0, 0), count: ahead)
+            var next = 0  // the next key to consider for the ring
+            /// The next insertable key from `next` on, hashed; nil at the end.
+            func take() -> (k: Int, w: UInt64, h: UInt64)? {
+                while next < n {
+                    let k = next
+                    next += 1
+                    guard keys.lookup?[k] ?? true else { continue }
+                    let len = keys.starts[k + 1] - keys.starts[k]
+                    guard len > 0, len <= 0xFFFF else { continue }
+                    let p = src.baseAddress! + keys.starts[k]
+                    let w = firstWord(p, len)
+                    return (k, w, hashBytes(p, len, firstWord: w))
+                }
+                return nil
+            }
+            var filled = 0
+            while filled < ahead, let e = take() {
+                ring[filled] = e
+                verba_prefetch(slots + 2 * (Int(truncatingIfNeeded: e.h) & mask))
+                filled += 1
+            }
+            var i = 0
+            while i < filled {
+                let e = ring[i % ahead]
+                if let later = take() {
+                    ring[i % ahead] = later  // `e` is copied out: its place takes the key `ahead` later
+                    verba_prefetch(slots + 2 * (Int(truncatingIfNeeded: later.h) & mask))
+                    filled += 1
                 }
                 let len = keys.starts[e.k + 1] - keys.starts[e.k]
                 insert(id: keys.ids[e.k], UnsafeBufferPointer(start: src.baseAddress! + keys.starts[e.k], count: len),
                        firstWord: e.w, hash: e.h)
+                i += 1
             }
         }
     }
