@@ -16,6 +16,57 @@ struct WorkerScratch {
     var encode = EncodeScratch()
 }
 
+/// Standard input in batches of whole lines, which a thread of its own may start reading ahead while
+/// the caller does something else (loads the tokenizer: a core would sit idle meanwhile).
+final class LineInput: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var reader = BatchReader(file: stdin)
+    /// Batches read ahead, in order; nil marks the end of the input.
+    private var ready: [(text: [UInt8], ends: [Int])?] = []
+    private var readingAhead = false
+    let batchBytes = 1 << 21
+
+    /// Lines and bytes (newlines included) read so far.
+    var linesRead: Int { condition.lock(); defer { condition.unlock() }; return reader.linesRead }
+    var bytesRead: Int { condition.lock(); defer { condition.unlock() }; return reader.bytesRead }
+
+    /// Starts a thread that reads up to `batches` batches (about 2 MB each) now.
+    func readAhead(batches: Int) {
+        condition.lock()
+        readingAhead = true
+        condition.unlock()
+        let thread = Thread { [self] in
+            for _ in 0..<batches {
+                let batch = reader.next(bytes: batchBytes)  // only this thread reads while readingAhead
+                condition.lock()
+                ready.append(batch)
+                condition.broadcast()
+                condition.unlock()
+                if batch == nil { break }
+            }
+            condition.lock()
+            readingAhead = false
+            condition.broadcast()
+            condition.unlock()
+        }
+        thread.start()
+    }
+
+    /// The next batch: the lines' bytes without their newlines and the end of each line; nil when the
+    /// input is exhausted. One caller at a time.
+    func next() -> (text: [UInt8], ends: [Int])? {
+        condition.lock()
+        while ready.isEmpty && readingAhead { condition.wait() }
+        if !ready.isEmpty {
+            let batch = ready.removeFirst()
+            condition.unlock()
+            return batch
+        }
+        condition.unlock()
+        return reader.next(bytes: batchBytes)
+    }
+}
+
 /// Reads standard input in batches of lines, formats the output of each chunk of lines on `workers`
 /// threads, and writes the outputs in input order. Memory stays bounded by the chunks in flight (at
 /// most 8 per worker between the next one to write and the last one taken), the batches they belong
@@ -26,8 +77,8 @@ final class LineEncoder: @unchecked Sendable {
     typealias Body = (UnsafeBufferPointer<UInt8>, Int, UnsafeBufferPointer<Int>, inout [UInt8], inout WorkerScratch) -> Void
     let workers: Int
     let body: Body
+    private let input: LineInput
     private var scratch = WorkerScratch()
-    private let batchBytes = 1 << 21
     /// Input bytes per chunk a worker takes at once.
     private let chunkBytes = 1 << 16
     /// Lines handed to `body` at once.
@@ -37,8 +88,9 @@ final class LineEncoder: @unchecked Sendable {
     private(set) var linesRead = 0
     private(set) var bytesRead = 0
 
-    init(workers: Int, body: @escaping Body) {
+    init(workers: Int, input: LineInput, body: @escaping Body) {
         self.workers = max(1, workers)
+        self.input = input
         self.body = body
     }
 
@@ -55,7 +107,7 @@ final class LineEncoder: @unchecked Sendable {
     /// What the workers share, guarded by `condition`'s lock.
     private final class Pipeline: @unchecked Sendable {
         let condition = NSCondition()
-        var reader: BatchReader
+        let input: LineInput
         /// The batch being cut into chunks and the first of its lines not yet taken.
         var batch: Lines?
         var nextLine = 0
@@ -69,19 +121,18 @@ final class LineEncoder: @unchecked Sendable {
         var finished: [Int: [UInt8]] = [:]
         var writing = false
 
-        init(reader: BatchReader) { self.reader = reader }
+        init(input: LineInput) { self.input = input }
     }
 
     func run() throws {
-        var reader = BatchReader(file: stdin)
+        defer { (linesRead, bytesRead) = (input.linesRead, input.bytesRead) }
         if workers == 1 {
-            defer { (linesRead, bytesRead) = (reader.linesRead, reader.bytesRead) }
-            while let (text, ends) = reader.next(bytes: batchBytes) {
+            while let (text, ends) = input.next() {
                 if !ends.isEmpty { processAlone(text, ends) }
             }
             return
         }
-        let pipeline = Pipeline(reader: reader)
+        let pipeline = Pipeline(input: input)
         let finished = DispatchGroup()
         for _ in 1..<workers {
             finished.enter()
@@ -94,7 +145,6 @@ final class LineEncoder: @unchecked Sendable {
         }
         work(pipeline)
         finished.wait()
-        (linesRead, bytesRead) = (pipeline.reader.linesRead, pipeline.reader.bytesRead)
     }
 
     /// One worker's loop: take a chunk, format it, hand its output over to be written in order.
@@ -112,7 +162,7 @@ final class LineEncoder: @unchecked Sendable {
                 // Read the next batch without holding the lock: the other workers go on meanwhile.
                 pipeline.reading = true
                 condition.unlock()
-                let next = pipeline.reader.next(bytes: batchBytes)
+                let next = pipeline.input.next()
                 condition.lock()
                 pipeline.reading = false
                 if let next {

@@ -63,12 +63,15 @@ struct Tokenize: ParsableCommand {
 
     func run() throws {
         let started = DispatchTime.now().uptimeNanoseconds
+        let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        // With several workers a core is free while the tokenizer loads: it reads the input meanwhile.
+        let input = LineInput()
+        if workers > 1 { input.readAhead(batches: 8) }
         let tok = try Tokenizer.load(path: tokenizer).with(truncation: nil, padding: nil)
         let loaded = DispatchTime.now().uptimeNanoseconds
-        let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
         let addSpecial = !noSpecialTokens
         let format = self.format
-        let encoder = LineEncoder(workers: workers) { text, start, ends, out, scratch in
+        let encoder = LineEncoder(workers: workers, input: input) { text, start, ends, out, scratch in
             switch format {
             case .ids:
                 // The whole chunk at once (the fast path prefetches across its lines).
