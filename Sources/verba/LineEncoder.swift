@@ -3,7 +3,8 @@
 // one included) does everything in turn: it takes the next chunk, reading the next batch itself when
 // the current one is used up, formats it, and writes out whatever finished outputs are next in order.
 // No thread only reads or only writes: on two cores a third thread that woke up for every chunk cost
-// hundreds of context switches a second and took the core from a worker each time.
+// hundreds of context switches a second and took the core from a worker each time. The one exception
+// runs before the workers start: `LineInput.readAhead` reads the first batches while the tokenizer loads.
 
 import Dispatch
 import Foundation
@@ -70,7 +71,8 @@ final class LineInput: @unchecked Sendable {
 /// Reads standard input in batches of lines, formats the output of each chunk of lines on `workers`
 /// threads, and writes the outputs in input order. Memory stays bounded by the chunks in flight (at
 /// most 8 per worker between the next one to write and the last one taken), the batches they belong
-/// to (about 2 MB of input each, or one longer line) and their outputs.
+/// to (about 2 MB of input each, or one longer line; up to 8 more if the input was read ahead) and
+/// their outputs.
 final class LineEncoder: @unchecked Sendable {
     /// Formats the lines `text[start..<ends[0]]`, `text[ends[0]..<ends[1]]`, ... into `out`, one output
     /// line each.
