@@ -122,6 +122,10 @@ final class LineEncoder: @unchecked Sendable {
         var nextWrite = 0
         var finished: [Int: [UInt8]] = [:]
         var writing = false
+        /// Output buffers already written, kept for the next chunks: a fresh buffer per chunk grew
+        /// through several reallocations and was mapped and unmapped every time (page faults, and in a
+        /// process with threads every unmap interrupts the other cores to flush their TLBs).
+        var spare: [[UInt8]] = []
 
         init(input: LineInput) { self.input = input }
     }
@@ -184,9 +188,10 @@ final class LineEncoder: @unchecked Sendable {
             pipeline.nextLine = last
             let sequence = pipeline.nextChunk
             pipeline.nextChunk += 1
+            var output = pipeline.spare.popLast() ?? []
             condition.unlock()
 
-            var output: [UInt8] = []
+            output.removeAll(keepingCapacity: true)
             LineEncoder.format(batch.text, batch.ends, lines: first..<last, body: body, perCall: linesPerCall,
                                into: &output, &scratch)
 
@@ -199,6 +204,7 @@ final class LineEncoder: @unchecked Sendable {
                 condition.unlock()
                 out.withUnsafeBufferPointer { StandardOutput.shared.write(bytes: $0) }
                 condition.lock()
+                pipeline.spare.append(out)
             }
             pipeline.writing = false
             condition.broadcast()
