@@ -38,8 +38,8 @@ func bytesEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) 
 
 /// The merged pieces of one model, shared by every thread encoding with it: piece bytes -> token ids.
 /// `ways`-way set-associative (8 MiB), each way one 64-byte cache line holding a piece of up to 24
-/// bytes and its up to 8 token ids inline. A new piece goes to way 0 and pushes the others one way down
-/// (the oldest falls out). The lines of a set are adjacent, so the prefetch of
+/// bytes and its up to 8 token ids inline. A new piece replaces the oldest of its set (first in, first
+/// out). The lines of a set are adjacent, so the prefetch of
 /// `BPE.encode(pieces:lineEnds:in:prefix:suffix:ids:idEnds:)` brings a whole set in before the lookup.
 ///
 /// Shared, so that a piece merged by one thread is a hit for all: with one cache per thread each
@@ -121,12 +121,11 @@ final class PieceTable: @unchecked Sendable {
     func insert(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: UInt64, _ h: UInt64, _ tokens: UnsafePointer<UInt32>, _ count: Int) {
         let index = PieceTable.setIndex(h)
         guard verba_seq_try_write(versions + index) != 0 else { return }
-        let line = set(index)
-        var i = 8 * PieceTable.ways - 1
-        while i >= 8 {
-            line[i] = line[i - 8]
-            i -= 1
-        }
+        // The ways are filled in turn (the version counts the set's writes), so the new piece takes the
+        // place of the oldest: one line written, not the whole set shifted (every line written is one
+        // the other threads' caches lose).
+        let way = Int(truncatingIfNeeded: versions[index] >> 1) & (PieceTable.ways - 1)
+        let line = set(index) + 8 * way
         line[0] = w
         line[1] = n > 8 ? firstWord(p + 8, min(n - 8, 8)) : 0
         line[2] = n > 16 ? firstWord(p + 16, n - 16) : 0
