@@ -105,8 +105,8 @@ extension BPE {
         // Merges name tokens by their strings. A byte-level model looks up the bytes they spell in the
         // model's own table, so the table of strings waits until something asks for a string; if a
         // merge does not resolve that way, or for other models, the strings are looked up.
-        var vocabulary: VocabularyStrings
-        var pairEntries: [(a: UInt32, b: UInt32, rank: UInt32, merged: UInt32)]
+        let vocabulary: VocabularyStrings
+        let pairEntries: [(a: UInt32, b: UInt32, rank: UInt32, merged: UInt32)]
         if options.byteLevel && prefix.isEmpty && suffix.isEmpty && aliases.isEmpty,
            let entries = BPE.resolveMerges(merges, spelledIn: table) {
             vocabulary = VocabularyStrings(count: count, keys: strings)
@@ -172,13 +172,11 @@ extension BPE {
                 guard let ia = id(a) else { throw mergeError(path, rank, a) }
                 guard let ib = id(b) else { throw mergeError(path, rank, b) }
                 // The merged token: a, then b without its continuing-subword prefix.
-                guard b.count >= prefixLength else {
+                guard b.count >= prefixLength,
+                      prefixLength == 0 || String(validating: UnsafeBufferPointer(rebasing: b[prefixLength...]), as: UTF8.self) != nil else {
                     throw TokenizerError.malformed(path: path, reason: "merge \(rank + 1): \(quoted(b)) lacks the continuing-subword prefix")
                 }
                 let tail = UnsafeBufferPointer(rebasing: b[prefixLength...])
-                if prefixLength > 0 && String(validating: tail, as: UTF8.self) == nil {
-                    throw TokenizerError.malformed(path: path, reason: "merge \(rank + 1): \(quoted(b)) lacks the continuing-subword prefix")
-                }
                 joined.removeAll(keepingCapacity: true)
                 joined.append(contentsOf: a)
                 joined.append(contentsOf: tail)

@@ -27,6 +27,10 @@ extension BPE {
     /// encodes to `id`. Only `encode(pieces:lineEnds:in:prefix:suffix:ids:idEnds:)` takes such pieces.
     static func literalPiece(id: Int) -> Range<Int> { -(id + 1) ..< -(id + 1) }
 
+    /// The token id `literalPiece(id:)` stands for; nil for a piece of the text.
+    @inline(__always)
+    static func literalId(_ piece: Range<Int>) -> Int? { piece.lowerBound < 0 ? -piece.lowerBound - 1 : nil }
+
     /// Encodes the pieces of several texts: text `i` is made of the pieces `lineEnds[i-1]..<lineEnds[i]`
     /// (from 0 for the first). Appends, for each text, `prefix`, its pieces' ids and `suffix` to `ids`,
     /// and then the count of `ids` to `idEnds`. A piece may be a `literalPiece(id:)` standing for a token
@@ -42,8 +46,8 @@ extension BPE {
                 ids += prefix
                 while k < end {
                     let r = pieces[k]
-                    if r.lowerBound < 0 {
-                        ids.append(-r.lowerBound - 1)
+                    if let id = BPE.literalId(r) {
+                        ids.append(id)
                     } else {
                         encode(piece: UnsafeBufferPointer(rebasing: text[r]), ids: &ids, ranges: nil)
                     }
@@ -91,8 +95,8 @@ extension BPE {
                     continue
                 }
                 if n == 0 {
-                    if r.lowerBound < 0 {  // a literal piece
-                        out[written] = -r.lowerBound - 1
+                    if let id = BPE.literalId(r) {
+                        out[written] = id
                         written += 1
                     }
                     continue

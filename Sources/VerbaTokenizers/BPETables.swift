@@ -127,6 +127,15 @@ final class ByteStringTable: @unchecked Sendable {
 
         var count: Int { ids.count }
 
+        /// The keys as strings (ill-formed UTF-8 repaired) to ids; a string given twice keeps its
+        /// later id, as a JSON object read into a map does.
+        var dictionary: [String: Int] {
+            var result: [String: Int] = [:]
+            result.reserveCapacity(count)
+            for k in 0..<count { result[String(decoding: bytes[starts[k]..<starts[k + 1]], as: UTF8.self)] = ids[k] }
+            return result
+        }
+
         /// Appends a key.
         mutating func append(id: Int, _ key: UnsafeBufferPointer<UInt8>, lookup findable: Bool = true) {
             bytes.append(contentsOf: key)

@@ -40,12 +40,7 @@ extension BPE {
                 return
             } catch BPELoadingIrregular.repeatedString {}
         }
-        var vocab: [String: Int] = [:]
-        vocab.reserveCapacity(strings.count)
-        for k in 0..<strings.count {
-            vocab[String(decoding: strings.bytes[strings.starts[k]..<strings.starts[k + 1]], as: UTF8.self)] = strings.ids[k]
-        }
-        try self.init(vocab: vocab, packedMerges: merges, options: options, path: path)
+        try self.init(vocab: strings.dictionary, packedMerges: merges, options: options, path: path)
     }
 }
 
@@ -101,8 +96,8 @@ extension JSONParser {
             guard pos < bytes.count else { throw failure("") }
             if bytes[pos] == UInt8(ascii: "\"") {
                 let split = try withString { s -> Bool in
-                    guard let space = s.firstIndex(of: 0x20), !s[(space + 1)...].contains(0x20) else { return false }
-                    merges.append(UnsafeBufferPointer(rebasing: s[..<space]), UnsafeBufferPointer(rebasing: s[(space + 1)...]))
+                    guard let (a, b) = splitMerge(s) else { return false }
+                    merges.append(a, b)
                     return true
                 }
                 if !split { return false }
@@ -151,10 +146,10 @@ func readMergesTxt(_ text: UnsafeBufferPointer<UInt8>, path: String) throws -> P
         start = end + 1
         guard isValidUTF8(l) else { throw TokenizerError.malformed(path: path, reason: "line \(line) is not valid UTF-8") }
         if l.isEmpty || (line == 1 && l.starts(with: "#version".utf8)) { continue }
-        guard let space = l.firstIndex(of: 0x20), !l[(space + 1)...].contains(0x20) else {
+        guard let (a, b) = splitMerge(l) else {
             throw TokenizerError.malformed(path: path, reason: "line \(line) is not two tokens separated by one space")
         }
-        merges.append(UnsafeBufferPointer(rebasing: l[..<space]), UnsafeBufferPointer(rebasing: l[(space + 1)...]))
+        merges.append(a, b)
     }
     return merges
 }

@@ -153,27 +153,12 @@ struct JSONParser {
                 guard bytes[pos] == UInt8(ascii: ":") else { throw failure("expected ':' after a key") }
                 pos += 1
                 skipSpace()
-                if !capturedPaths.isEmpty && keyPath.count == depth {
-                    keyPath.append(key)
-                    defer { keyPath.removeLast() }
-                    let start = pos
-                    if let k = capturedPaths.firstIndex(of: keyPath), !offered[k], let reader = reader {
-                        offered[k] = true
-                        var sub = JSONParser(bytes: bytes)
-                        sub.pos = pos
-                        if try reader(k, &sub) {
-                            pos = sub.pos
-                            pairs.append((key, .null))
-                        } else {
-                            pos = start
-                            pairs.append((key, try parseValue(depth: depth + 1)))
-                        }
-                    } else {
-                        pairs.append((key, try parseValue(depth: depth + 1)))
-                    }
-                } else {
-                    pairs.append((key, try parseValue(depth: depth + 1)))
-                }
+                // The key path is followed while every level is an object member (the members of the
+                // value are parsed with it in place).
+                let tracked = !capturedPaths.isEmpty && keyPath.count == depth
+                if tracked { keyPath.append(key) }
+                pairs.append((key, try tracked && offerToReader() ? .null : parseValue(depth: depth + 1)))
+                if tracked { keyPath.removeLast() }
                 skipSpace()
                 guard pos < bytes.count else { throw failure("") }
                 if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
@@ -204,6 +189,18 @@ struct JSONParser {
         default:
             throw failure("unexpected character")
         }
+    }
+
+    /// Hands the value at `pos` to `reader` if `keyPath` is one of `capturedPaths` offered for the first
+    /// time; true (and `pos` after the value) if the reader took it, false (`pos` unchanged) otherwise.
+    private mutating func offerToReader() throws -> Bool {
+        guard let k = capturedPaths.firstIndex(of: keyPath), !offered[k], let reader else { return false }
+        offered[k] = true
+        var sub = JSONParser(bytes: bytes)
+        sub.pos = pos
+        guard try reader(k, &sub) else { return false }
+        pos = sub.pos
+        return true
     }
 
     mutating func parseNumber() throws -> JSONValue {

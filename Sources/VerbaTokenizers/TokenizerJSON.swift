@@ -219,17 +219,7 @@ struct TokenizerJSONReader {
         let type = v["type"]?.stringValue ?? (v["merges"] != nil ? "BPE" : "WordPiece")
         switch type {
         case "WordPiece":
-            let vocab: [String: Int]
-            if let vocabStrings {
-                var dictionary: [String: Int] = [:]
-                for k in 0..<vocabStrings.count {
-                    let utf8 = vocabStrings.bytes[vocabStrings.starts[k]..<vocabStrings.starts[k + 1]]
-                    dictionary[String(decoding: utf8, as: UTF8.self)] = vocabStrings.ids[k]
-                }
-                vocab = dictionary
-            } else {
-                vocab = try self.vocab(v["vocab"])
-            }
+            let vocab = try vocabStrings?.dictionary ?? self.vocab(v["vocab"])
             do {
                 return try WordPiece(vocab: vocab, unkToken: v["unk_token"]?.stringValue ?? "[UNK]",
                                      continuingSubwordPrefix: v["continuing_subword_prefix"]?.stringValue ?? "##",
@@ -436,9 +426,16 @@ extension BPE {
 /// Splits a merge written "a b" into its two tokens (on UTF-8 spaces, never on grapheme clusters);
 /// nil unless there are exactly two parts, as Hugging Face requires.
 func splitMerge(_ s: String) -> (String, String)? {
-    let bytes = Array(s.utf8)
-    guard let space = bytes.firstIndex(of: 0x20), !bytes[(space + 1)...].contains(0x20) else { return nil }
-    return (String(decoding: bytes[..<space], as: UTF8.self), String(decoding: bytes[(space + 1)...], as: UTF8.self))
+    var s = s
+    return s.withUTF8 { utf8 in
+        splitMerge(utf8).map { (String(decoding: $0, as: UTF8.self), String(decoding: $1, as: UTF8.self)) }
+    }
+}
+
+/// `splitMerge` on UTF-8 bytes: the two tokens of "a b", nil unless there is exactly one space.
+func splitMerge(_ s: UnsafeBufferPointer<UInt8>) -> (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>)? {
+    guard let space = s.firstIndex(of: 0x20), !s[(space + 1)...].contains(0x20) else { return nil }
+    return (UnsafeBufferPointer(rebasing: s[..<space]), UnsafeBufferPointer(rebasing: s[(space + 1)...]))
 }
 
 extension SplitPattern {

@@ -21,11 +21,10 @@ enum BLASKernels {
     /// For a model command: selects OpenBLAS's kernels for this CPU (see above) and loads it; returns
     /// why it cannot be loaded, nil when it is loaded or the command does not need it.
     static func prepare() -> String? {
-        #if os(Linux)
-        let argc = Int(CommandLine.argc)
-        guard argc >= 2, let first = CommandLine.unsafeArgv[1], modelCommands.contains(String(cString: first)) else {
+        guard CommandLine.argc >= 2, let first = CommandLine.unsafeArgv[1], modelCommands.contains(String(cString: first)) else {
             return nil
         }
+        #if os(Linux)
         if getenv("OPENBLAS_CORETYPE") == nil && isZen4() { setenv("OPENBLAS_CORETYPE", "HASWELL", 1) }
         #endif
         return verba_blas_load() == 0 ? nil : String(cString: verba_blas_error())
