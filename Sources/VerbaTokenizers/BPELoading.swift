@@ -210,10 +210,7 @@ extension BPE {
     /// A tiktoken model read from a `.tiktoken` rank file.
     /// - Throws: `TokenizerError.unreadable` if the file cannot be read, `.malformed` for bad content.
     public convenience init(tiktokenFile path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TokenizerError.unreadable(path: path, reason: "no such file or not readable")
-        }
-        try self.init(tiktokenData: [UInt8](data), path: path)
+        try self.init(tiktokenData: try Tokenizer.readFile(path), path: path)
     }
 
     /// A tiktoken model from its tokens with their ranks as ids.

@@ -314,10 +314,7 @@ public final class WordPiece: TokenizationModel {
     /// - Throws: `TokenizerError.unreadable` / `.malformed` naming `path`.
     public convenience init(vocabTxtPath path: String, unkToken: String = "[UNK]", continuingSubwordPrefix: String = "##",
                 maxInputCharsPerWord: Int = 100) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TokenizerError.unreadable(path: path, reason: "no such file or not readable")
-        }
-        let vocab = try WordPiece.parseVocabTxt([UInt8](data), path: path)
+        let vocab = try WordPiece.parseVocabTxt(try Tokenizer.readFile(path), path: path)
         do {
             try self.init(vocab: vocab, unkToken: unkToken, continuingSubwordPrefix: continuingSubwordPrefix,
                           maxInputCharsPerWord: maxInputCharsPerWord)
