@@ -271,6 +271,7 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
     func encodeUncached(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: UInt64, _ h: UInt64, _ cache: PieceCache?,
                         _ ids: inout [Int], _ ranges: UnsafeMutablePointer<[Range<Int>]>?) {
         var unknownWhole = -1  // a token spelled by the piece, not yet known to merge to itself
+        if let cache, n <= PieceCache.maxKey { cache.prepareInsert(h) }
         if options.ignoreMerges || selfMerging != nil {
             let id = table.find(p, n, firstWord: w, hash: h, filtered: false)
             let known: UInt8 = id < 0 ? 2 : options.ignoreMerges ? 1 : verba_load_relaxed_u8(selfMerging! + id)

@@ -1,8 +1,8 @@
 // The cache of merged pieces: piece bytes -> token ids, whole tokens included. Natural text repeats its
 // words, so most pieces have been seen before. One table per model is shared by the threads (lock-free
 // reads, see `PieceTable`); each thread keeps its own pair-rank memo, long-piece cache and buffers
-// (thread-local storage). Everything is bounded: the table evicts per set, the long-piece store is
-// emptied when full.
+// (thread-local storage). Everything is bounded: a new piece takes the place of the one in its slot,
+// the long-piece store is emptied when full.
 
 import CVerbaSupport
 import Foundation
@@ -37,102 +37,94 @@ func bytesEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) 
 }
 
 /// The merged pieces of one model, shared by every thread encoding with it: piece bytes -> token ids.
-/// `ways`-way set-associative (8 MiB), each way one 64-byte cache line holding a piece of up to 24
-/// bytes and its up to 8 token ids inline. A new piece replaces the oldest of its set (first in, first
-/// out). The lines of a set are adjacent, so the prefetch of
-/// `BPE.encode(pieces:lineEnds:in:prefix:suffix:ids:idEnds:)` brings a whole set in before the lookup.
+/// Direct-mapped, `slotCount` slots (16 MiB), each one 64-byte cache line holding a piece of up to 24
+/// bytes, its up to 8 token ids and its meta word; a new piece replaces whatever held its slot.
+/// Direct-mapped rather than set-associative because a lookup then reads one cache line, not one per
+/// way: with 4 ways in 8 MiB encoding took 4-5% longer on one thread, and on two threads every insert
+/// cost the other core a miss in each lookup of that set.
 ///
 /// Shared, so that a piece merged by one thread is a hit for all: with one cache per thread each
 /// thread learned the whole vocabulary of the text again, and merging is the costly part of encoding.
-/// Threads read without locks: each set has a version (a sequence lock, see CVerbaSupport.h) that a
-/// writer makes odd while it rewrites the set; a lookup that overlapped a write counts as a miss, and a
-/// writer that finds the set busy skips caching its piece. A hit is therefore always a piece and ids
-/// that were written together.
+/// Threads read without locks: each line's meta word carries a version (a sequence lock, see
+/// CVerbaSupport.h) that a writer makes odd while it rewrites the line; a lookup that overlapped a
+/// write counts as a miss, and a writer that finds the line busy skips caching its piece. A hit is
+/// therefore always a piece and ids that were written together. The version lives in the line it
+/// guards: a write costs the other cores that one line, where an array of versions (16 to a cache
+/// line) cost them the versions of 15 other slots too.
 final class PieceTable: @unchecked Sendable {
-    static let setCount = 1 << 15
-    /// Ways per set (one 64-byte line each).
-    static let ways = 4
+    static let slotCount = 1 << 18
     /// Pieces longer than this are not cached.
     static let maxKey = 24
     /// Pieces of more tokens than this are not cached.
     static let maxTokens = 8
 
-    /// Per way 8 words: key bytes 0..<8, 8..<16, 16..<24 (zero-padded); 8 ids as 4 words (two per word);
-    /// meta = tag32 << 32 | count8 << 8 | length8 (0 when empty).
+    /// Per slot 8 words: key bytes 0..<8, 8..<16, 16..<24 (zero-padded); 8 ids as 4 words (two per word);
+    /// meta = tag32 << 32 | version16 << 16 | count8 << 8 | length8 (0 when empty; length 0 and an odd
+    /// version while a writer is inside).
     private let lines: UnsafeMutablePointer<UInt64>
-    /// Per set: its sequence-lock version.
-    private let versions: UnsafeMutablePointer<UInt32>
 
     init() {
-        lines = allocateTable(UInt64.self, count: PieceTable.setCount * PieceTable.ways * 8)
-        versions = allocateTable(UInt32.self, count: PieceTable.setCount)
+        lines = allocateTable(UInt64.self, count: PieceTable.slotCount * 8)
     }
 
     deinit {
-        freeTable(lines, count: PieceTable.setCount * PieceTable.ways * 8)
-        freeTable(versions, count: PieceTable.setCount)
+        freeTable(lines, count: PieceTable.slotCount * 8)
     }
 
+    /// The fields of the meta word a lookup of a piece of `n` bytes with hash `h` compares.
     @inline(__always)
     static func meta(_ n: Int, _ h: UInt64) -> UInt64 { (h >> 32) << 32 | UInt64(n) }
 
-    @inline(__always)
-    private static func setIndex(_ h: UInt64) -> Int { Int(truncatingIfNeeded: h >> 8) & (PieceTable.setCount - 1) }
+    /// Tag and length: the fields `meta` sets.
+    private static let metaMask: UInt64 = 0xFFFF_FFFF_0000_00FF
 
+    /// The line of hash `h` (its bits 8..<26: the tag is bits 32..<64, and the low bits pick
+    /// `BPE.lookahead` slots elsewhere).
     @inline(__always)
-    private func set(_ index: Int) -> UnsafeMutablePointer<UInt64> { lines + index * (PieceTable.ways * 8) }
-
-    /// Starts loading every way of the set of hash `h`, and its version.
-    @inline(__always)
-    func prefetch(_ h: UInt64) {
-        let index = PieceTable.setIndex(h)
-        let line = set(index)
-        for way in 0..<PieceTable.ways { verba_prefetch(line + 8 * way) }
-        verba_prefetch(versions + index)
+    private func line(_ h: UInt64) -> UnsafeMutablePointer<UInt64> {
+        lines + (Int(truncatingIfNeeded: h >> 8) & (PieceTable.slotCount - 1)) * 8
     }
+
+    /// Starts loading the line of hash `h`.
+    @inline(__always)
+    func prefetch(_ h: UInt64) { verba_prefetch(line(h)) }
 
     /// Writes the cached ids of piece `p[0..<n]` (first word `w`, hash `h`, n <= `maxKey`) to `out`
     /// (room for `maxTokens`) and returns their count, or returns -1 when the piece is not cached (or
-    /// its set was being rewritten; `out` may then hold anything).
+    /// its line was being rewritten; `out` may then hold anything).
     @inline(__always)
     func find(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: UInt64, _ h: UInt64, into out: UnsafeMutablePointer<Int>) -> Int {
-        let index = PieceTable.setIndex(h)
-        let line = set(index)
-        let version = verba_seq_begin(versions + index)
-        let want = PieceTable.meta(n, h)
-        let w1 = n > 8 ? firstWord(p + 8, min(n - 8, 8)) : 0
-        let w2 = n > 16 ? firstWord(p + 16, n - 16) : 0
-        for way in 0..<PieceTable.ways {
-            let e = line + 8 * way
-            let m = e[7]
-            if m & 0xFFFF_FFFF_0000_00FF == want && e[0] == w && e[1] == w1 && e[2] == w2 {
-                let count = Int((m >> 8) & 0xFF)
-                let words = UnsafeRawPointer(e + 3)
-                for i in 0..<min(count, PieceTable.maxTokens) { out[i] = Int(words.load(fromByteOffset: 4 * i, as: UInt32.self)) }
-                return verba_seq_valid(versions + index, version) != 0 ? count : -1
-            }
-        }
-        return -1
+        let e = line(h)
+        let m = verba_load_acquire_u64(e + 7)
+        guard m & PieceTable.metaMask == PieceTable.meta(n, h), e[0] == w,
+              e[1] == (n > 8 ? firstWord(p + 8, min(n - 8, 8)) : 0),
+              e[2] == (n > 16 ? firstWord(p + 16, n - 16) : 0) else { return -1 }
+        let count = Int((m >> 8) & 0xFF)
+        let words = UnsafeRawPointer(e + 3)
+        for i in 0..<min(count, PieceTable.maxTokens) { out[i] = Int(words.load(fromByteOffset: 4 * i, as: UInt32.self)) }
+        return verba_seq64_same(e + 7, m) != 0 ? count : -1
     }
 
+    /// Starts taking the line a piece of hash `h` goes to, so that the atomic write of `insert` finds
+    /// it in this core's cache instead of waiting for another core to give it up (with two threads
+    /// that wait was most of the time spent inserting). Call it before merging the piece.
+    @inline(__always)
+    func prepareInsert(_ h: UInt64) { verba_prefetch_write(line(h) + 7) }
+
     /// Caches `tokens` (at most `maxTokens`) as the ids of piece `p[0..<n]` (n <= `maxKey`), unless
-    /// another thread is writing the same set.
+    /// another thread is writing its line.
     @inline(__always)
     func insert(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: UInt64, _ h: UInt64, _ tokens: UnsafePointer<UInt32>, _ count: Int) {
-        let index = PieceTable.setIndex(h)
-        guard verba_seq_try_write(versions + index) != 0 else { return }
-        // The ways are filled in turn (the version counts the set's writes), so the new piece takes the
-        // place of the oldest: one line written, not the whole set shifted (every line written is one
-        // the other threads' caches lose).
-        let way = Int(truncatingIfNeeded: versions[index] >> 1) & (PieceTable.ways - 1)
-        let line = set(index) + 8 * way
-        line[0] = w
-        line[1] = n > 8 ? firstWord(p + 8, min(n - 8, 8)) : 0
-        line[2] = n > 16 ? firstWord(p + 16, n - 16) : 0
-        let words = UnsafeMutableRawPointer(line + 3)
+        let e = line(h)
+        let old = verba_load_acquire_u64(e + 7)
+        let version = (old >> 16) & 0xFFFF
+        guard version & 1 == 0, verba_cas_u64(e + 7, old, ((version + 1) & 0xFFFF) << 16) != 0 else { return }
+        e[0] = w
+        e[1] = n > 8 ? firstWord(p + 8, min(n - 8, 8)) : 0
+        e[2] = n > 16 ? firstWord(p + 16, n - 16) : 0
+        let words = UnsafeMutableRawPointer(e + 3)
         for i in 0..<count { words.storeBytes(of: tokens[i], toByteOffset: 4 * i, as: UInt32.self) }
-        line[7] = PieceTable.meta(n, h) | UInt64(count) << 8
-        verba_seq_end_write(versions + index)
+        verba_store_release_u64(e + 7, PieceTable.meta(n, h) | ((version + 2) & 0xFFFF) << 16 | UInt64(count) << 8)
     }
 }
 
@@ -181,6 +173,10 @@ final class PieceCache {
     func find(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: UInt64, _ h: UInt64, into out: UnsafeMutablePointer<Int>) -> Int {
         table.find(p, n, w, h, into: out)
     }
+
+    /// See `PieceTable.prepareInsert`.
+    @inline(__always)
+    func prepareInsert(_ h: UInt64) { table.prepareInsert(h) }
 
     /// See `PieceTable.insert`.
     @inline(__always)

@@ -94,14 +94,15 @@ final class LineBatchTests: XCTestCase {
         XCTAssertFalse(single[12].contains(50256))
     }
 
-    /// Threads encoding at once share one piece table (lock-free reads, writes under a per-set sequence
+    /// Threads encoding at once share one piece table (lock-free reads, writes under a per-line sequence
     /// lock): lines of many distinct words, encoded by four threads at the same time in different orders
-    /// so that they insert and evict in the same sets while the others read, give exactly the ids one
+    /// so that they insert and evict in the same lines while the others read, give exactly the ids one
     /// thread alone gives.
     func testThreadsSharingThePieceTableGetExactIds() throws {
         let path = try ReferenceFixtures.asset("../shared/fixtures/gpt2/tokenizer.json")
-        // Words of 2-20 letters from a fixed generator: ~40,000 distinct pieces, more than the table
-        // keeps per set, so sets are rewritten all the time.
+        // Words of 2-20 letters from a fixed generator: ~40,000 distinct pieces, thousands of which
+        // share a line of the table with another, so lines are rewritten all the time (each thread
+        // visits every line twice).
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
         func next() -> Int {
             state = state &* 6364136223846793005 &+ 1442695040888963407

@@ -8,6 +8,17 @@
 /// whatever `p` is: a hint only.
 static inline void verba_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
 
+/// Asks the CPU to fetch the cache line at `p` for writing (exclusive, taking it from other cores'
+/// caches) while it works on something else, so that a later atomic write there does not wait for
+/// the other cores. Never faults: a hint only (a no-op on x86 CPUs without PREFETCHW).
+static inline void verba_prefetch_write(const void *p) {
+#if defined(__x86_64__)
+    __asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
+#else
+    __builtin_prefetch(p, 1, 3);
+#endif
+}
+
 // A sequence lock over a 32-bit version word (even: stable, odd: a writer is inside), for tables
 // that threads read without locks and write rarely. A reader takes `verba_seq_begin`, reads, and
 // keeps what it read only if `verba_seq_valid` says no writer came in between; a writer that fails
@@ -37,6 +48,32 @@ static inline int verba_seq_try_write(uint32_t *v) {
 static inline void verba_seq_end_write(uint32_t *v) {
     __atomic_store_n(v, __atomic_load_n(v, __ATOMIC_RELAXED) + 1, __ATOMIC_RELEASE);
 }
+
+// The same over a 64-bit word that holds the version together with other fields (the meta word of a
+// cache line in a table): a reader loads the word, reads the rest of the line, and keeps what it read
+// only if `verba_seq64_same` finds the word unchanged; a writer swaps the word for a "busy" value with
+// `verba_cas_u64`, writes the line, and publishes the final word with `verba_store_release_u64`.
+
+/// The word, with acquire order: reads after it see at least the writes published before it.
+static inline uint64_t verba_load_acquire_u64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+
+/// True when the word still holds `start`: the reads since `verba_load_acquire_u64` returned it saw
+/// one consistent line.
+static inline int verba_seq64_same(const uint64_t *p, uint64_t start) {
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    return __atomic_load_n(p, __ATOMIC_RELAXED) == start;
+}
+
+/// Replaces `expected` by `desired` if the word still holds `expected` (true then): the writes after it
+/// are not seen before it.
+static inline int verba_cas_u64(uint64_t *p, uint64_t expected, uint64_t desired) {
+    if (!__atomic_compare_exchange_n(p, &expected, desired, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return 0;
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    return 1;
+}
+
+/// Stores the word with release order: the writes before it are seen by whoever sees it.
+static inline void verba_store_release_u64(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 
 /// A byte that several threads may read and write (each writer storing the same value), without
 /// ordering: for flags learned lazily.
