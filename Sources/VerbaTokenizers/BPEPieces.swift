@@ -58,10 +58,16 @@ extension BPE {
             }
             return
         }
-        // Byte-level tokens cover at least one byte each: the bytes bound the ids of the pieces.
+        // Byte-level tokens cover at least one byte each and a literal piece stands for one token: the
+        // ids are at most the pieces' count plus the bytes they span (not the whole text: these lines
+        // are usually a few hundred of a batch of megabytes).
         let count = pieces.count
         let first = ids.count
-        let out = cache.output(capacity: text.count + lineEnds.count * (prefix.count + suffix.count))
+        var span = 0
+        if let low = pieces.first(where: { $0.lowerBound >= 0 }), let high = pieces.last(where: { $0.lowerBound >= 0 }) {
+            span = high.upperBound - low.lowerBound
+        }
+        let out = cache.output(capacity: count + span + lineEnds.count * (prefix.count + suffix.count))
         // The first word and hash of piece k, computed when it is prefetched, wait in slot k % lookahead.
         let hashes = cache.hashes
         @inline(__always) func prefetch(_ k: Int) {

@@ -25,6 +25,9 @@ final class LineInput: @unchecked Sendable {
     /// Batches read ahead, in order; nil marks the end of the input.
     private var ready: [(text: [UInt8], ends: [Int])?] = []
     private var readingAhead = false
+    /// Texts of batches done with, for the next batches to be read into: a fresh 2 MB buffer is 512
+    /// page faults (and, with threads, a TLB flush on every core when it is unmapped).
+    private var spare: [[UInt8]] = []
     let batchBytes = 1 << 21
 
     /// Lines and bytes (newlines included) read so far.
@@ -38,7 +41,7 @@ final class LineInput: @unchecked Sendable {
         condition.unlock()
         let thread = Thread { [self] in
             for _ in 0..<batches {
-                let batch = reader.next(bytes: batchBytes)  // only this thread reads while readingAhead
+                let batch = reader.next(bytes: batchBytes, into: takeSpare())  // only this thread reads while readingAhead
                 condition.lock()
                 ready.append(batch)
                 condition.broadcast()
@@ -64,7 +67,20 @@ final class LineInput: @unchecked Sendable {
             return batch
         }
         condition.unlock()
-        return reader.next(bytes: batchBytes)
+        return reader.next(bytes: batchBytes, into: takeSpare())
+    }
+
+    /// Gives back the text of a batch done with, to read a later batch into.
+    func recycle(_ text: [UInt8]) {
+        condition.lock()
+        if spare.count < 4 { spare.append(text) }
+        condition.unlock()
+    }
+
+    private func takeSpare() -> [UInt8] {
+        condition.lock()
+        defer { condition.unlock() }
+        return spare.popLast() ?? []
     }
 }
 
@@ -96,14 +112,18 @@ final class LineEncoder: @unchecked Sendable {
         self.body = body
     }
 
-    /// One batch of input lines, shared by its chunks.
+    /// One batch of input lines, shared by its chunks; its text goes back to the input when the last
+    /// chunk is done with it.
     private final class Lines: @unchecked Sendable {
         let text: [UInt8]
         let ends: [Int]
-        init(text: [UInt8], ends: [Int]) {
+        let input: LineInput
+        init(text: [UInt8], ends: [Int], input: LineInput) {
             self.text = text
             self.ends = ends
+            self.input = input
         }
+        deinit { input.recycle(text) }
     }
 
     /// What the workers share, guarded by `condition`'s lock.
@@ -135,6 +155,7 @@ final class LineEncoder: @unchecked Sendable {
         if workers == 1 {
             while let (text, ends) = input.next() {
                 if !ends.isEmpty { processAlone(text, ends) }
+                input.recycle(text)
             }
             return
         }
@@ -172,7 +193,7 @@ final class LineEncoder: @unchecked Sendable {
                 condition.lock()
                 pipeline.reading = false
                 if let next {
-                    pipeline.batch = Lines(text: next.text, ends: next.ends)
+                    pipeline.batch = Lines(text: next.text, ends: next.ends, input: pipeline.input)
                     pipeline.nextLine = 0
                 } else {
                     pipeline.batch = nil
@@ -258,12 +279,14 @@ struct BatchReader {
 
     init(file: UnsafeMutablePointer<FILE>) { self.file = file }
 
-    /// The next batch: the lines' bytes without their newlines, and the end of each line in them.
-    /// Nil when the input is exhausted.
-    mutating func next(bytes target: Int) -> (text: [UInt8], ends: [Int])? {
+    /// The next batch: the lines' bytes without their newlines, and the end of each line in them, in
+    /// `buffer` (its contents are dropped, its capacity used). Nil when the input is exhausted.
+    mutating func next(bytes target: Int, into buffer: consuming [UInt8] = []) -> (text: [UInt8], ends: [Int])? {
         if eof && carry.isEmpty { return nil }
-        var text = carry
-        carry = []
+        var text = buffer
+        text.removeAll(keepingCapacity: true)
+        text.append(contentsOf: carry)
+        carry.removeAll(keepingCapacity: true)
         var ends: [Int] = []
         var scanned = 0  // text[..<scanned] holds no newline (compacted lines and an unfinished one)
         var lineStart = 0
@@ -304,7 +327,7 @@ struct BatchReader {
             if eof {
                 ends.append(text.count)  // a last line without a newline
             } else {
-                carry = Array(text[lineStart...])
+                carry.append(contentsOf: text[lineStart...])
                 text.removeLast(text.count - lineStart)
             }
         }
