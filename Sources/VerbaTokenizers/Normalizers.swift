@@ -16,12 +16,34 @@ struct NormalizedBuilder {
     /// True while every output scalar occupies the same byte range as its source scalar.
     var aligned = true
     let input: UnsafeBufferPointer<UInt8>
+    /// Whether `origins` is kept (false when writing into a `NormalizedBytes` with `finishBytes`).
+    private let tracksOrigins: Bool
 
     /// Room for the input's length plus 64 bytes (so a 1:1 ASCII pass never needs to grow).
     init(input: UnsafeBufferPointer<UInt8>) {
         self.input = input
         capacity = input.count + 64
         out = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        tracksOrigins = true
+    }
+
+    /// Writes into the buffer of `storage` (grown if needed) and keeps no origins: for callers that
+    /// want the bytes alone, many texts in a row, without allocating for each (see `finishBytes`).
+    init(input: UnsafeBufferPointer<UInt8>, reusing storage: NormalizedBytes) {
+        self.input = input
+        let (p, c) = storage.take(atLeast: input.count + 64)
+        out = p
+        capacity = c
+        tracksOrigins = false
+    }
+
+    /// Whether the next bytes, ASCII copied one for one from input position `i` on to the end `n`, may
+    /// go straight to `appendAlignedByte` (room made for them).
+    @inline(__always)
+    mutating func takesASCIIRun(at i: Int, of n: Int) -> Bool {
+        if tracksOrigins { return aligned && count == i }  // capacity >= n + 64 from the start
+        reserve(n - i + 64)
+        return true
     }
 
     /// Makes room for `extra` more bytes.
@@ -43,6 +65,7 @@ struct NormalizedBuilder {
     /// Fills `origins` for the aligned prefix written so far.
     mutating func materialize() {
         aligned = false
+        if !tracksOrigins { return }
         origins.reserveCapacity(max(capacity, input.count + 16))
         guard let p = input.baseAddress else { return }
         var i = 0
@@ -73,7 +96,7 @@ struct NormalizedBuilder {
         }
         let len = UTF8Codec.encode(s, to: out + count)
         count += len
-        for _ in 0 ..< len { origins.append(r) }
+        if tracksOrigins { for _ in 0 ..< len { origins.append(r) } }
     }
 
     /// The result; `origins` empty when the output stayed aligned with the input. Frees the buffer.
@@ -84,6 +107,39 @@ struct NormalizedBuilder {
         count = 0
         return NormalizedText(bytes: bytes, origins: aligned ? [] : origins)
     }
+
+    /// The bytes written, in the buffer handed back to `storage` (valid until its next use).
+    mutating func finishBytes(into storage: NormalizedBytes) -> UnsafeBufferPointer<UInt8> {
+        storage.give(out, capacity: capacity)
+        return UnsafeBufferPointer(start: out, count: count)
+    }
+}
+
+/// One thread's buffer for normalized bytes, reused from one text to the next (see
+/// `BertNormalizer.normalizedBytes(_:reusing:)`).
+final class NormalizedBytes {
+    private var buffer: UnsafeMutablePointer<UInt8>?
+    private var capacity = 0
+
+    /// The buffer, with room for at least `minimum` bytes; the caller owns it until `give`.
+    func take(atLeast minimum: Int) -> (UnsafeMutablePointer<UInt8>, Int) {
+        if let b = buffer, capacity >= minimum {
+            buffer = nil
+            return (b, capacity)
+        }
+        buffer?.deallocate()
+        buffer = nil
+        let c = max(minimum, 2 * capacity, 256)
+        return (.allocate(capacity: c), c)
+    }
+
+    func give(_ b: UnsafeMutablePointer<UInt8>, capacity: Int) {
+        buffer?.deallocate()
+        buffer = b
+        self.capacity = capacity
+    }
+
+    deinit { buffer?.deallocate() }
 }
 
 /// Text as scalars, each with the original byte range it came from (the slow, general representation).
@@ -167,9 +223,24 @@ public struct BertNormalizer: Normalizer, Equatable {
 
     /// - Complexity: O(n); runs of ASCII take one table load per byte.
     public func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
-        let n = text.count
-        guard let p = text.baseAddress, n > 0 else { return NormalizedText(bytes: []) }
+        guard !text.isEmpty else { return NormalizedText(bytes: []) }
         var b = NormalizedBuilder(input: text)
+        fill(&b, text)
+        return b.finish()
+    }
+
+    /// The bytes `normalize` gives, without the offsets, written into `storage` (valid until its next
+    /// use): encoding ids line after line then allocates nothing here.
+    func normalizedBytes(_ text: UnsafeBufferPointer<UInt8>, reusing storage: NormalizedBytes) -> UnsafeBufferPointer<UInt8> {
+        guard !text.isEmpty else { return UnsafeBufferPointer(start: nil, count: 0) }
+        var b = NormalizedBuilder(input: text, reusing: storage)
+        fill(&b, text)
+        return b.finishBytes(into: storage)
+    }
+
+    private func fill(_ b: inout NormalizedBuilder, _ text: UnsafeBufferPointer<UInt8>) {
+        let n = text.count
+        guard let p = text.baseAddress else { return }
         let strip = stripsAccents
         let table = PropertyTable.shared
         // Non-starters while stripping accents, waiting for canonical reordering.
@@ -177,8 +248,9 @@ public struct BertNormalizer: Normalizer, Equatable {
         asciiMap.withUnsafeBufferPointer { map in
             var i = 0
             while i < n {
-                if b.aligned && b.count == i && run.isEmpty {
-                    // Tight loop while the output stays byte-aligned with ASCII input (capacity >= n + 64).
+                if run.isEmpty && b.takesASCIIRun(at: i, of: n) {
+                    // Tight loop over ASCII (while the output stays byte-aligned with the input, when
+                    // origins are kept).
                     while i < n {
                         let c = p[i]
                         if c >= 0x80 { break }
@@ -237,7 +309,6 @@ public struct BertNormalizer: Normalizer, Equatable {
             }
             if !run.isEmpty { flush(&run, &b) }
         }
-        return b.finish()
     }
 
     /// One scalar of the NFD sequence: starters go out (unless Mn), non-starters wait in `run`.

@@ -33,6 +33,9 @@ public final class Tokenizer: Sendable {
     /// scanner: the ids-only path then calls both directly instead of through the existentials.
     let bpeModel: BPE?
     let splitPattern: SplitPattern?
+    /// The normalizer when it is a `BertNormalizer`: the ids-only path then normalizes into a reused
+    /// buffer, without offsets (two allocations a text less).
+    let bertNormalizer: BertNormalizer?
 
     public init(normalizer: (any Normalizer)?, preTokenizer: (any PreTokenizer)?, model: any TokenizationModel,
                 postProcessor: (any PostProcessor)?, decoder: (any TokenDecoder)?, addedTokens: [AddedToken] = [],
@@ -53,6 +56,7 @@ public final class Tokenizer: Sendable {
         self.preTokenizerJSON = preTokenizerJSON
         layoutWith = postProcessor.map { $0.singleLayout(addSpecialTokens: true) } ?? [.text]
         bpeModel = model as? BPE
+        bertNormalizer = normalizer as? BertNormalizer
         if let p = preTokenizer as? PatternSplitter {
             splitPattern = p.pattern
         } else if let p = preTokenizer as? ByteLevelPreTokenizer, p.useRegex {
@@ -147,7 +151,10 @@ public final class Tokenizer: Sendable {
     }
 
     private func encodeNormalizedIds(_ segment: UnsafeBufferPointer<UInt8>, into ids: inout [Int], scratch: inout EncodeScratch) {
-        if let normalizer {
+        if let bert = bertNormalizer {
+            let bytes = bert.normalizedBytes(segment, reusing: scratch.normalized)
+            encodeAddedNormalizedIds(bytes, into: &ids, scratch: &scratch)
+        } else if let normalizer {
             let normalized = normalizer.normalize(segment)
             normalized.bytes.withUnsafeBufferPointer { encodeAddedNormalizedIds($0, into: &ids, scratch: &scratch) }
         } else {
@@ -454,6 +461,8 @@ public final class Tokenizer: Sendable {
 public struct EncodeScratch {
     var pieces: [Range<Int>] = []
     var pieceEnds: [Int] = []
+    /// The normalized bytes of the text being encoded.
+    let normalized = NormalizedBytes()
     private var splitPool: [[AddedSplit]] = []
     private var bytePool: [[UInt8]] = []
 
