@@ -2,6 +2,12 @@
 // pre-tokenizer splits it, so they are never broken apart, exactly as Hugging Face `tokenizers` does:
 // leftmost-longest matching, then the `single_word`, `lstrip` and `rstrip` rules of each token.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One added token as `tokenizer.json`'s `added_tokens` describes it.
 public struct AddedToken: Sendable, Hashable {
     /// The token's text.
@@ -76,6 +82,13 @@ struct TokenTrie: Sendable {
 
     var isEmpty: Bool { children.count == 1 }
 
+    /// The bytes that can start a pattern.
+    var startBytes: ByteSet {
+        var set = ByteSet()
+        for b in 0..<256 where root[b] >= 0 { set.insert(UInt8(b)) }
+        return set
+    }
+
     /// The longest pattern that starts at `text[i]`: (pattern index, length), or nil.
     @inline(__always)
     func longestMatch(_ text: UnsafeBufferPointer<UInt8>, at i: Int) -> (pattern: Int, length: Int)? {
@@ -102,6 +115,37 @@ struct TokenTrie: Sendable {
     func canStart(_ b: UInt8) -> Bool { root[Int(b)] >= 0 }
 }
 
+/// A set of byte values, held inline (no reference to count: threads share it for free).
+struct ByteSet: Sendable {
+    private var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    /// The member when there is exactly one (found with memchr), else -1.
+    private var single = -1
+    private var count = 0
+
+    mutating func insert(_ b: UInt8) {
+        withUnsafeMutableBytes(of: &words) { raw in
+            let p = raw.baseAddress!.assumingMemoryBound(to: UInt64.self)
+            let bit = UInt64(1) << UInt64(b & 63)
+            if p[Int(b >> 6)] & bit == 0 { count += 1 }
+            p[Int(b >> 6)] |= bit
+        }
+        single = count == 1 ? (single < 0 ? Int(b) : single) : -1
+    }
+
+    /// Whether some byte of `text` is in the set.
+    @inline(__always)
+    func containsAny(of text: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard count > 0, let base = text.baseAddress else { return false }
+        if single >= 0 { return memchr(base, Int32(single), text.count) != nil }
+        var w = words
+        return withUnsafeBytes(of: &w) { raw in
+            let p = raw.baseAddress!.assumingMemoryBound(to: UInt64.self)
+            for b in text where p[Int(b >> 6)] >> UInt64(b & 63) & 1 != 0 { return true }
+            return false
+        }
+    }
+}
+
 /// The added tokens of a tokenizer and the two matchers Hugging Face uses: one over the original text
 /// (tokens with `normalized: false`) and one over the normalized text (`normalized: true`, whose contents
 /// are normalized too).
@@ -114,6 +158,11 @@ public struct AddedVocabulary: Sendable {
     private let rawTokens: [Int]
     private let normalizedTrie: TokenTrie
     private let normalizedTokens: [Int]
+    /// The bytes that can start a token of each matcher: a text with none of them is looked at without
+    /// touching the matchers' arrays, whose reference counts the threads encoding at once would
+    /// otherwise all write, line after line (the cache line bouncing between the cores).
+    private let rawStarts: ByteSet
+    private let normalizedStarts: ByteSet
 
     /// When true, special tokens are not looked for in text (HF's `encode_special_tokens`, tiktoken's
     /// `encode_ordinary`): they only exist as ids.
@@ -144,10 +193,13 @@ public struct AddedVocabulary: Sendable {
         }
         self.byId = byId
         self.byContent = byContent
-        self.rawTrie = TokenTrie(patterns: rawPatterns)
+        let rawTrie = TokenTrie(patterns: rawPatterns), normalizedTrie = TokenTrie(patterns: normPatterns)
+        self.rawTrie = rawTrie
         self.rawTokens = rawTokens
-        self.normalizedTrie = TokenTrie(patterns: normPatterns)
+        self.normalizedTrie = normalizedTrie
         self.normalizedTokens = normTokens
+        rawStarts = rawTrie.startBytes
+        normalizedStarts = normalizedTrie.startBytes
     }
 
     public var isEmpty: Bool { tokens.isEmpty }
@@ -168,7 +220,17 @@ public struct AddedVocabulary: Sendable {
     /// Text without matches gives one text piece covering all of it (none for empty text).
     ///
     /// - Complexity: O(n) table loads, plus the trie walk at bytes that can start a token.
+    @inline(__always)
     public func split(_ text: UnsafeBufferPointer<UInt8>, normalized: Bool, into out: inout [AddedSplit]) {
+        if !(normalized ? normalizedStarts : rawStarts).containsAny(of: text) {
+            if !text.isEmpty { out.append(AddedSplit(range: 0..<text.count, id: -1)) }
+            return
+        }
+        splitMatching(text, normalized: normalized, into: &out)
+    }
+
+    @inline(never)
+    private func splitMatching(_ text: UnsafeBufferPointer<UInt8>, normalized: Bool, into out: inout [AddedSplit]) {
         let trie = normalized ? normalizedTrie : rawTrie
         let indices = normalized ? normalizedTokens : rawTokens
         let n = text.count

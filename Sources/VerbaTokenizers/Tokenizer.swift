@@ -134,6 +134,17 @@ public final class Tokenizer: Sendable {
         return ids
     }
 
+    /// The ids of `text` without the post-processor's special tokens; for a model that does not read
+    /// raw bytes each ill-formed UTF-8 sequence is read as U+FFFD first (as `encodeIds(bytes:)` does).
+    func encodeTextIds(repairing text: UnsafeBufferPointer<UInt8>, into ids: inout [Int], scratch: inout EncodeScratch) {
+        if !byteLevel && !isValidUTF8(text) {
+            let repaired = replacingInvalidUTF8(text)
+            repaired.withUnsafeBufferPointer { encodeTextIds($0, into: &ids, scratch: &scratch) }
+        } else {
+            encodeTextIds(text, into: &ids, scratch: &scratch)
+        }
+    }
+
     private func encodeTextIds(_ text: UnsafeBufferPointer<UInt8>, into ids: inout [Int], scratch: inout EncodeScratch) {
         if text.isEmpty { return }
         if !addedVocabulary.hasRawTokens {

@@ -165,4 +165,27 @@ final class EncodingTests: XCTestCase {
         // Each ill-formed sequence becomes U+FFFD, which BERT's clean_text removes.
         XCTAssertEqual(try b.encode(bytes: [0x68, 0x69, 0xFF, 0x20, 0x6F, 0x6B]).ids, [101, 7632, 7929, 102])
     }
+
+    /// A text with no byte that can start an added token is one text piece without a look at the
+    /// matcher (one start byte: memchr; several: a bit set); with one, the tokens are found as before.
+    func testAddedSplitsWithOneAndSeveralStartBytes() {
+        func splits(_ v: AddedVocabulary, _ text: String) -> [AddedSplit] {
+            var out: [AddedSplit] = []
+            Array(text.utf8).withUnsafeBufferPointer { v.split($0, normalized: false, into: &out) }
+            return out
+        }
+        let one = AddedVocabulary(tokens: [AddedToken(content: "[X]", id: 7, normalized: false)])
+        XCTAssertEqual(splits(one, ""), [])
+        XCTAssertEqual(splits(one, "plain text"), [AddedSplit(range: 0..<10, id: -1)])
+        XCTAssertEqual(splits(one, "a [ b"), [AddedSplit(range: 0..<5, id: -1)])
+        XCTAssertEqual(splits(one, "a[X]"), [AddedSplit(range: 0..<1, id: -1), AddedSplit(range: 1..<4, id: 7)])
+        let several = AddedVocabulary(tokens: [AddedToken(content: "<b>", id: 1, normalized: false),
+                                               AddedToken(content: "zz", id: 2, normalized: false),
+                                               AddedToken(content: "é!", id: 3, normalized: false)])
+        XCTAssertEqual(splits(several, "abc"), [AddedSplit(range: 0..<3, id: -1)])
+        XCTAssertEqual(splits(several, "<b>"), [AddedSplit(range: 0..<3, id: 1)])
+        XCTAssertEqual(splits(several, "xzzé!"), [AddedSplit(range: 0..<1, id: -1), AddedSplit(range: 1..<3, id: 2),
+                                                  AddedSplit(range: 3..<6, id: 3)])
+        XCTAssertEqual(splits(several, "é"), [AddedSplit(range: 0..<2, id: -1)])
+    }
 }
