@@ -8,9 +8,9 @@ struct Decode: ParsableCommand {
         commandName: "decode",
         abstract: "Decode lines of token ids back to text.",
         discussion: """
-        Each input line holds ids separated by spaces (or tabs); the decoded text is printed on one line
-        (an empty line for an empty line). Bytes that do not form valid UTF-8 (a character cut between
-        tokens) are printed as U+FFFD. A word that is not an integer, or an id outside the vocabulary,
+        Each input line holds ids separated by spaces (or tabs); the decoded text is printed on one line \
+        (an empty line for an empty line). Bytes that do not form valid UTF-8 (a character cut between \
+        tokens) are printed as U+FFFD. A word that is not an integer, or an id outside the vocabulary, \
         stops with `verba: error: line N: ...` and a non-zero exit; the lines before it are printed.
 
         Examples:

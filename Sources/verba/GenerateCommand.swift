@@ -13,15 +13,15 @@ struct Generate: ParsableCommand {
         commandName: "generate",
         abstract: "Continue a prompt with a GPT-2 model, streaming the new text as it is produced.",
         discussion: """
-        The prompt comes from --prompt, or else from standard input (all of it, as one prompt, without a
-        final newline). Only the continuation is printed, token by token, through an incremental
-        detokenizer that never prints half a UTF-8 character. Generation ends after --max-tokens new tokens, at the end-of-sequence token
-        (unless --ignore-eos), before a --stop string (which is not printed), or when the model's context
+        The prompt comes from --prompt, or else from standard input (all of it, as one prompt, without a \
+        final newline). Only the continuation is printed, token by token, through an incremental \
+        detokenizer that never prints half a UTF-8 character. Generation ends after --max-tokens new tokens, at the end-of-sequence token \
+        (unless --ignore-eos), before a --stop string (which is not printed), or when the model's context \
         is full (a note on standard error says so). A prompt longer than the context is an error.
 
-        --temperature 0 is greedy decoding; otherwise tokens are sampled after the repetition penalty,
-        temperature, top-k, top-p and min-p (Hugging Face's order and meanings), from a generator seeded
-        with --seed, so the same seed gives the same text. Without --model, the first folder under
+        --temperature 0 is greedy decoding; otherwise tokens are sampled after the repetition penalty, \
+        temperature, top-k, top-p and min-p (Hugging Face's order and meanings), from a generator seeded \
+        with --seed, so the same seed gives the same text. Without --model, the first folder under \
         models/ whose config.json says model_type "gpt2" is used.
 
         Examples:

@@ -9,10 +9,10 @@ struct PerplexityCommand: ParsableCommand {
         commandName: "perplexity",
         abstract: "Perplexity of a GPT-2 model on the text from standard input.",
         discussion: """
-        All of standard input is one text, tokenized without special tokens. Prints `perplexity: X`
-        (exp of the mean negative log-likelihood per predicted token) and `tokens: N` (the text's token
-        count). A text longer than --context tokens is scored with a sliding window as in Hugging Face's
-        perplexity guide: windows of --context tokens start every --stride tokens, and each scores only
+        All of standard input is one text, tokenized without special tokens. Prints `perplexity: X` \
+        (exp of the mean negative log-likelihood per predicted token) and `tokens: N` (the text's token \
+        count). A text longer than --context tokens is scored with a sliding window as in Hugging Face's \
+        perplexity guide: windows of --context tokens start every --stride tokens, and each scores only \
         the tokens the previous window did not reach, with the rest as context.
 
         Examples:

@@ -8,23 +8,23 @@ struct Tokenize: ParsableCommand {
         commandName: "tokenize",
         abstract: "Encode each line of standard input with a tokenizer.",
         discussion: """
-        Each input line (without its newline; a \\r before it is part of the text) is one text, and gives
-        exactly one output line: ids separated by single spaces (--format ids), token strings separated
-        by single spaces (--format tokens), or one JSON object with ids, tokens, offsets (code points),
-        byte_offsets, type_ids, attention_mask and special_tokens_mask (--format json). An empty line
+        Each input line (without its newline; a \\r before it is part of the text) is one text, and gives \
+        exactly one output line: ids separated by single spaces (--format ids), token strings separated \
+        by single spaces (--format tokens), or one JSON object with ids, tokens, offsets (code points), \
+        byte_offsets, type_ids, attention_mask and special_tokens_mask (--format json). An empty line \
         gives an empty line, or just the special tokens when the post-processor adds some.
 
-        Special tokens ([CLS] ... [SEP]) are added as the tokenizer's post-processor says, unless
-        --no-special-tokens. Truncation and padding settings in a tokenizer.json are not applied: every
+        Special tokens ([CLS] ... [SEP]) are added as the tokenizer's post-processor says, unless \
+        --no-special-tokens. Truncation and padding settings in a tokenizer.json are not applied: every \
         line is encoded whole.
 
-        Invalid UTF-8: byte-level tokenizers (GPT-2, tiktoken) encode the raw bytes; other tokenizers
+        Invalid UTF-8: byte-level tokenizers (GPT-2, tiktoken) encode the raw bytes; other tokenizers \
         see each ill-formed sequence replaced by U+FFFD. NUL bytes are ordinary characters.
 
-        Lines are encoded in parallel on --threads workers (default: all cores) in chunks, and written
+        Lines are encoded in parallel on --threads workers (default: all cores) in chunks, and written \
         in input order.
 
-        PATH may be a tokenizer.json, a folder (tokenizer.json, vocab.json + merges.txt, or vocab.txt),
+        PATH may be a tokenizer.json, a folder (tokenizer.json, vocab.json + merges.txt, or vocab.txt), \
         a .tiktoken rank file named after its encoding (cl100k_base.tiktoken...), or a GGUF file.
 
         Examples:
@@ -33,7 +33,7 @@ struct Tokenize: ParsableCommand {
           verba tokenize --tokenizer downloads/tiktoken/cl100k_base.tiktoken --threads 2 < corpus.txt
           verba tokenize --tokenizer downloads/tiktoken/cl100k_base.tiktoken --stats < corpus.txt > ids.txt
 
-        --stats prints, on standard error when the input ends, how long loading the tokenizer took and
+        --stats prints, on standard error when the input ends, how long loading the tokenizer took and \
         how fast the lines were encoded after it:
           tokenize: load 16 ms; 941326 lines, 37986028 bytes in 0.37 s (102.4 MB/s), 2 threads
         """)

@@ -17,11 +17,11 @@ struct TokenizerTrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Learn a BPE or WordPiece tokenizer from text files and write a Hugging Face tokenizer.json.",
         discussion: """
-        Corpora are streamed line by line (memory grows with the number of distinct words, not with the
-        corpus). Byte-level BPE learns the same merges in the same order as Hugging Face tokenizers'
-        BpeTrainer with a ByteLevel(add_prefix_space=False) pre-tokenizer and the 256-byte initial
-        alphabet; WordPiece learns the same tokens as its WordPieceTrainer with BertNormalizer and
-        BertPreTokenizer. Progress goes to stderr when it is a terminal. Invalid UTF-8 in a corpus: byte-level
+        Corpora are streamed line by line (memory grows with the number of distinct words, not with the \
+        corpus). Byte-level BPE learns the same merges in the same order as Hugging Face tokenizers' \
+        BpeTrainer with a ByteLevel(add_prefix_space=False) pre-tokenizer and the 256-byte initial \
+        alphabet; WordPiece learns the same tokens as its WordPieceTrainer with BertNormalizer and \
+        BertPreTokenizer. Progress goes to stderr when it is a terminal. Invalid UTF-8 in a corpus: byte-level \
         BPE learns the raw bytes; WordPiece and character BPE read each invalid byte as U+FFFD.
 
         Examples:

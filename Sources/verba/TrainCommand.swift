@@ -6,7 +6,7 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a GPT language model from scratch, or a BERT-style text classifier.",
         discussion: """
-        Both subcommands write a Hugging Face folder (config.json, model.safetensors, tokenizer.json)
+        Both subcommands write a Hugging Face folder (config.json, model.safetensors, tokenizer.json) \
         that `verba generate` / `verba classify` and `transformers` load unchanged.
 
         Examples:

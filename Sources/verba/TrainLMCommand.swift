@@ -10,13 +10,13 @@ struct TrainLMCommand: ParsableCommand {
         commandName: "lm",
         abstract: "Train a GPT-2-style language model from scratch.",
         discussion: """
-        The corpus is tokenized once into WORK/tokens.bin (lines holding only "%" separate documents,
-        as in fortune files; each document ends with <|endoftext|> when the tokenizer has it). One block
-        of tokens in --validation-every is held out. Progress (step, loss, validation loss, tokens/s,
-        ETA) goes to standard error; the loss curve to OUTPUT/loss.csv and OUTPUT/loss.svg. Every
-        --checkpoint-every steps the state is saved atomically to WORK/checkpoint.safetensors and the
-        model folder is refreshed, so a killed run continues with --resume (same options), losing at
-        most that many steps. OUTPUT gets config.json (model_type gpt2), model.safetensors (HF
+        The corpus is tokenized once into WORK/tokens.bin (lines holding only "%" separate documents, \
+        as in fortune files; each document ends with <|endoftext|> when the tokenizer has it). One block \
+        of tokens in --validation-every is held out. Progress (step, loss, validation loss, tokens/s, \
+        ETA) goes to standard error; the loss curve to OUTPUT/loss.csv and OUTPUT/loss.svg. Every \
+        --checkpoint-every steps the state is saved atomically to WORK/checkpoint.safetensors and the \
+        model folder is refreshed, so a killed run continues with --resume (same options), losing at \
+        most that many steps. OUTPUT gets config.json (model_type gpt2), model.safetensors (HF \
         GPT2LMHeadModel names) and tokenizer.json.
 
         Examples:

@@ -13,7 +13,7 @@ struct Verba: ParsableCommand {
         commandName: "verba",
         abstract: "Tokenize text, and embed, classify and generate it with transformer models, in native Swift.",
         discussion: """
-        Every command reads text from standard input (one text per line), writes results to standard
+        Every command reads text from standard input (one text per line), writes results to standard \
         output and progress or errors to standard error.
 
         Examples:
