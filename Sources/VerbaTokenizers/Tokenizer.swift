@@ -468,7 +468,8 @@ public final class Tokenizer: Sendable {
     }
 }
 
-/// Reusable buffers for `Tokenizer.encodeIds` (one per thread).
+/// Reusable buffers for `Tokenizer.encodeIds` (one per thread: a copy shares the buffer normalized text
+/// is written to, so make a new `EncodeScratch()` for each thread rather than copying one).
 public struct EncodeScratch {
     var pieces: [Range<Int>] = []
     var pieceEnds: [Int] = []
