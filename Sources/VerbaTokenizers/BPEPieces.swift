@@ -59,15 +59,14 @@ extension BPE {
             return
         }
         // Byte-level tokens cover at least one byte each and a literal piece stands for one token: the
-        // ids are at most the pieces' count plus the bytes they span (not the whole text: these lines
-        // are usually a few hundred of a batch of megabytes).
+        // ids are at most the pieces' bytes plus the literal pieces (not the whole text: these lines
+        // are usually a few hundred of a batch of megabytes; nor the span of the pieces, which bounds
+        // nothing when a caller passes them out of order).
         let count = pieces.count
         let first = ids.count
-        var span = 0
-        if let low = pieces.first(where: { $0.lowerBound >= 0 }), let high = pieces.last(where: { $0.lowerBound >= 0 }) {
-            span = high.upperBound - low.lowerBound
-        }
-        let out = cache.output(capacity: count + span + lineEnds.count * (prefix.count + suffix.count))
+        var bound = lineEnds.count * (prefix.count + suffix.count)
+        for r in pieces { bound &+= r.lowerBound < 0 ? 1 : r.upperBound &- r.lowerBound }  // sorted or not
+        let out = cache.output(capacity: bound)
         // The first word and hash of piece k, computed when it is prefetched, wait in slot k % lookahead.
         let hashes = cache.hashes
         @inline(__always) func prefetch(_ k: Int) {

@@ -303,6 +303,26 @@ final class BPETests: XCTestCase {
             XCTAssertEqual(failures, 0)
         }
     }
+
+    /// Pieces given out of text order (the public `encode(pieces:in:ids:)` does not require them sorted)
+    /// give the ids of each piece in the order given, and the output buffer is sized for all of them:
+    /// sized by the span from the first piece to the last, it overflowed here.
+    func testPiecesOutOfTextOrder() throws {
+        let bpe = try BPEModels.gpt2()
+        let text = (0..<3000).map { UInt8(0x80 + $0 % 97) }
+        let halves = [stride(from: 1500, to: 3000, by: 20), stride(from: 0, to: 1500, by: 20)]
+        let pieces = halves.flatMap { $0.map { $0 ..< $0 + 20 } }
+        var expected: [Int] = []
+        text.withUnsafeBufferPointer { t in
+            for r in pieces { bpe.encode(piece: UnsafeBufferPointer(rebasing: t[r]), ids: &expected, ranges: nil) }
+        }
+        var got: [Int] = []
+        text.withUnsafeBufferPointer { t in
+            pieces.withUnsafeBufferPointer { bpe.encode(pieces: $0, in: t, ids: &got) }
+        }
+        XCTAssertGreaterThan(expected.count, 1024)
+        XCTAssertEqual(got, expected)
+    }
 }
 
 enum BPECorpus {
