@@ -85,7 +85,7 @@ struct TokenTrie: Sendable {
     /// The bytes that can start a pattern.
     var startBytes: ByteSet {
         var set = ByteSet()
-        for b in 0..<256 where root[b] >= 0 { set.insert(UInt8(b)) }
+        for b in 0...255 where canStart(UInt8(b)) { set.insert(UInt8(b)) }
         return set
     }
 

@@ -65,7 +65,7 @@ extension BPE {
         let count = pieces.count
         let first = ids.count
         var bound = lineEnds.count * (prefix.count + suffix.count)
-        for r in pieces { bound &+= r.lowerBound < 0 ? 1 : r.upperBound &- r.lowerBound }  // sorted or not
+        for r in pieces { bound &+= BPE.literalId(r) == nil ? r.upperBound &- r.lowerBound : 1 }  // sorted or not
         let out = cache.output(capacity: bound)
         // The first word and hash of piece k, computed when it is prefetched, wait in slot k % lookahead.
         let hashes = cache.hashes

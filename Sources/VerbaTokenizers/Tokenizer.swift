@@ -106,13 +106,9 @@ public final class Tokenizer: Sendable {
     /// so that encoding many short texts allocates nothing.
     public func encodeIds(bytes: UnsafeBufferPointer<UInt8>, addSpecialTokens: Bool, into ids: inout [Int],
                           scratch: inout EncodeScratch) {
-        if !byteLevel && !isValidUTF8(bytes) {
-            let repaired = replacingInvalidUTF8(bytes)
-            repaired.withUnsafeBufferPointer { encodeIds(bytes: $0, addSpecialTokens: addSpecialTokens, into: &ids, scratch: &scratch) }
-            return
-        }
         guard let layout = addSpecialTokens ? layoutWith : layoutWithout else {
-            // A post-processor that does more than surround the text: take the full path.
+            // A post-processor that does more than surround the text: take the full path (it reads
+            // ill-formed UTF-8 as `encodeTextIds(repairing:)` does).
             if let e = try? encodeSingle(bytes, pair: nil, addSpecialTokens: addSpecialTokens, truncate: false, pad: false) {
                 ids += e.ids
             }
@@ -121,7 +117,7 @@ public final class Tokenizer: Sendable {
         for piece in layout {
             switch piece {
             case let .ids(special): ids += special
-            case .text: encodeTextIds(bytes, into: &ids, scratch: &scratch)
+            case .text: encodeTextIds(repairing: bytes, into: &ids, scratch: &scratch)
             }
         }
     }
@@ -135,7 +131,7 @@ public final class Tokenizer: Sendable {
     }
 
     /// The ids of `text` without the post-processor's special tokens; for a model that does not read
-    /// raw bytes each ill-formed UTF-8 sequence is read as U+FFFD first (as `encodeIds(bytes:)` does).
+    /// raw bytes each ill-formed UTF-8 sequence is read as U+FFFD first (as `encodeSequence` does).
     func encodeTextIds(repairing text: UnsafeBufferPointer<UInt8>, into ids: inout [Int], scratch: inout EncodeScratch) {
         if !byteLevel && !isValidUTF8(text) {
             let repaired = replacingInvalidUTF8(text)

@@ -14,13 +14,14 @@ extension Tokenizer {
                           addSpecialTokens: Bool, into ids: inout [Int], idEnds: inout [Int],
                           scratch: inout EncodeScratch) {
         precondition(start >= 0 && (ends.last ?? start) <= text.count, "line ends outside the text")
-        guard let bpe = bpeModel, let pattern = splitPattern, let (prefix, suffix) = surroundingIds(addSpecialTokens),
+        // The special ids around each line, taken from the layout once for all the lines: the layout's
+        // arrays belong to the tokenizer, and reading them for every line made all the threads write
+        // their reference counts (a cache line bouncing between the cores, 4-5% of the time of two
+        // threads with BERT).
+        let around = surroundingIds(addSpecialTokens)
+        guard let bpe = bpeModel, let pattern = splitPattern, let (prefix, suffix) = around,
               byteLevel, normalizer == nil, !addPrefixSpace, !addedVocabulary.hasNormalizedTokens else {
-            // One line at a time. The special ids around each line are taken from the layout once for
-            // all the lines: the layout's arrays belong to the tokenizer, and reading them for every
-            // line made all the threads write their reference counts (a cache line bouncing between
-            // the cores, 4-5% of the time of two threads with BERT).
-            let around = surroundingIds(addSpecialTokens)
+            // One line at a time.
             var from = start
             for end in ends {
                 let line = UnsafeBufferPointer(rebasing: text[from..<end])

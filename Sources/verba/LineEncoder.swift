@@ -281,7 +281,7 @@ struct BatchReader {
 
     /// The next batch: the lines' bytes without their newlines, and the end of each line in them, in
     /// `buffer` (its contents are dropped, its capacity used). Nil when the input is exhausted.
-    mutating func next(bytes target: Int, into buffer: consuming [UInt8] = []) -> (text: [UInt8], ends: [Int])? {
+    mutating func next(bytes target: Int, into buffer: consuming [UInt8]) -> (text: [UInt8], ends: [Int])? {
         if eof && carry.isEmpty { return nil }
         var text = buffer
         text.removeAll(keepingCapacity: true)

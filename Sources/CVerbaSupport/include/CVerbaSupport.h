@@ -19,40 +19,12 @@ static inline void verba_prefetch_write(const void *p) {
 #endif
 }
 
-// A sequence lock over a 32-bit version word (even: stable, odd: a writer is inside), for tables
-// that threads read without locks and write rarely. A reader takes `verba_seq_begin`, reads, and
-// keeps what it read only if `verba_seq_valid` says no writer came in between; a writer that fails
-// `verba_seq_try_write` (another writer is inside) skips its write.
-
-/// The version to validate against; odd means a write is in progress (the reader should not use what
-/// it reads).
-static inline uint32_t verba_seq_begin(const uint32_t *v) { return __atomic_load_n(v, __ATOMIC_ACQUIRE); }
-
-/// True when no write began since `verba_seq_begin` returned `start` (and `start` was even): the
-/// reads in between saw one consistent state.
-static inline int verba_seq_valid(const uint32_t *v, uint32_t start) {
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    return (start & 1) == 0 && __atomic_load_n(v, __ATOMIC_RELAXED) == start;
-}
-
-/// Enters a write: true if the version was even and is now odd (this thread owns the write).
-static inline int verba_seq_try_write(uint32_t *v) {
-    uint32_t start = __atomic_load_n(v, __ATOMIC_RELAXED);
-    if (start & 1) return 0;
-    if (!__atomic_compare_exchange_n(v, &start, start + 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return 0;
-    __atomic_thread_fence(__ATOMIC_RELEASE);
-    return 1;
-}
-
-/// Leaves a write entered with `verba_seq_try_write`: the writes become visible with the new version.
-static inline void verba_seq_end_write(uint32_t *v) {
-    __atomic_store_n(v, __atomic_load_n(v, __ATOMIC_RELAXED) + 1, __ATOMIC_RELEASE);
-}
-
-// The same over a 64-bit word that holds the version together with other fields (the meta word of a
-// cache line in a table): a reader loads the word, reads the rest of the line, and keeps what it read
-// only if `verba_seq64_same` finds the word unchanged; a writer swaps the word for a "busy" value with
-// `verba_cas_u64`, writes the line, and publishes the final word with `verba_store_release_u64`.
+// A sequence lock over a 64-bit word that holds a version (even: stable, odd: a writer is inside)
+// together with other fields (the meta word of a cache line in a table), for tables that threads read
+// without locks and write rarely: a reader loads the word, reads the rest of the line, and keeps what
+// it read only if `verba_seq64_same` finds the word unchanged; a writer swaps the word for a "busy"
+// value with `verba_cas_u64` (skipping its write if that fails), writes the line, and publishes the
+// final word with `verba_store_release_u64`.
 
 /// The word, with acquire order: reads after it see at least the writes published before it.
 static inline uint64_t verba_load_acquire_u64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
