@@ -47,6 +47,10 @@ struct Verba: ParsableCommand {
         do {
             try command.run()
             StandardOutput.shared.flush()
+            if let failure = StandardOutput.shared.failure {
+                printError("cannot write standard output: \(String(cString: strerror(failure)))")
+                Glibc.exit(1)
+            }
         } catch {
             StandardOutput.shared.flush()
             // Help requests, usage errors, ExitCode and CleanExit keep swift-argument-parser's handling;
