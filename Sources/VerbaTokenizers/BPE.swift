@@ -144,22 +144,49 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
         }
         if fastBytes {
             let ranks = UnsafeMutablePointer<UInt64>.allocate(capacity: 1 << 16)
-            for a in 0..<256 {
-                for b in 0..<256 {
-                    if let pairs = parts.pairs {
-                        ranks[a << 8 | b] = pairs.lookup(byteIds[a], byteIds[b])
-                    } else {
-                        let pair = (UInt8(a), UInt8(b))  // no array per pair: 65,536 lookups at load
-                        let id = withUnsafeBytes(of: pair) { parts.table.find($0.bindMemory(to: UInt8.self).baseAddress!, 2) }
-                        ranks[a << 8 | b] = id < 0 ? UInt64.max : UInt64(id) << 32 | UInt64(id)
-                    }
+            if let pairs = parts.pairs, let byteOf = BPE.bytesOfIds(byteIds, count: parts.vocabSize) {
+                // The merges of two single-byte tokens: a pass over the pair table, not 65,536 lookups.
+                ranks.initialize(repeating: UInt64.max, count: 1 << 16)
+                pairs.forEach { a, b, merge in
+                    let x = byteOf[Int(a)], y = byteOf[Int(b)]
+                    if x >= 0 && y >= 0 { ranks[Int(x) << 8 | Int(y)] = merge }
                 }
+            } else {
+                BPE.fillBytePairRanks(ranks, byteIds, parts)
             }
             bytePairRanks = ranks
             caches = PieceCaches()
         } else {
             bytePairRanks = nil
             caches = nil
+        }
+    }
+
+    /// The byte each id stands for (-1 for ids that are not a byte's), from the ids of the 256 bytes;
+    /// nil if two bytes share an id.
+    private static func bytesOfIds(_ byteIds: UnsafeMutablePointer<UInt32>, count: Int) -> [Int16]? {
+        var byteOf = [Int16](repeating: -1, count: count)
+        for b in 0..<256 {
+            let id = Int(byteIds[b])
+            guard id < count, byteOf[id] < 0 else { return nil }
+            byteOf[id] = Int16(b)
+        }
+        return byteOf
+    }
+
+    /// `bytePairRanks` by looking up each of the 65,536 pairs of bytes.
+    private static func fillBytePairRanks(_ ranks: UnsafeMutablePointer<UInt64>, _ byteIds: UnsafeMutablePointer<UInt32>,
+                                          _ parts: Parts) {
+        for a in 0..<256 {
+            for b in 0..<256 {
+                if let pairs = parts.pairs {
+                    ranks[a << 8 | b] = pairs.lookup(byteIds[a], byteIds[b])
+                } else {
+                    let pair = (UInt8(a), UInt8(b))  // no array per pair: 65,536 lookups at load
+                    let id = withUnsafeBytes(of: pair) { parts.table.find($0.bindMemory(to: UInt8.self).baseAddress!, 2) }
+                    ranks[a << 8 | b] = id < 0 ? UInt64.max : UInt64(id) << 32 | UInt64(id)
+                }
+            }
         }
     }
 

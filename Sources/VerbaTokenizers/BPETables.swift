@@ -314,34 +314,37 @@ final class ByteStringTable: @unchecked Sendable {
 }
 
 /// Map from a pair of ids to its merge: `rank << 32 | mergedId`.
+///
+/// Each slot is two words, the key and its value, so a probe reads one cache line, not one in a
+/// table of keys and another in a table of values. A key is `a << 32 | b` with the top bit set (ids
+/// are below 2^30), so the zeroed memory of `allocateTable` is a table of empty slots.
 final class PairTable: @unchecked Sendable {
-    private let keys: UnsafeMutablePointer<UInt64>
-    private let values: UnsafeMutablePointer<UInt64>
+    private let slots: UnsafeMutablePointer<UInt64>  // (key, value) per slot
     private let mask: Int
-    static let empty = UInt64.max
+    private static let used: UInt64 = 1 << 63
 
     /// Builds the table; a later entry for the same pair replaces an earlier one.
     init(_ entries: [(a: UInt32, b: UInt32, rank: UInt32, merged: UInt32)]) {
         var cap = 16
         while cap < entries.count * 2 + 16 { cap <<= 1 }
-        keys = .allocate(capacity: cap)
-        keys.initialize(repeating: PairTable.empty, count: cap)
-        values = .allocate(capacity: cap)
-        values.initialize(repeating: 0, count: cap)
+        slots = allocateTable(UInt64.self, count: 2 * cap)
         mask = cap - 1
         for e in entries {
-            let key = UInt64(e.a) << 32 | UInt64(e.b)
+            precondition(e.a < 1 << 31 && e.b < 1 << 31)
+            let key = PairTable.key(e.a, e.b)
             var s = PairTable.slot(key) & mask
-            while keys[s] != PairTable.empty && keys[s] != key { s = (s + 1) & mask }
-            keys[s] = key
-            values[s] = UInt64(e.rank) << 32 | UInt64(e.merged)
+            while slots[2 * s] != 0 && slots[2 * s] != key { s = (s + 1) & mask }
+            slots[2 * s] = key
+            slots[2 * s + 1] = UInt64(e.rank) << 32 | UInt64(e.merged)
         }
     }
 
     deinit {
-        keys.deallocate()
-        values.deallocate()
+        freeTable(slots, count: 2 * (mask + 1))
     }
+
+    @inline(__always)
+    private static func key(_ a: UInt32, _ b: UInt32) -> UInt64 { used | UInt64(a) << 32 | UInt64(b) }
 
     @inline(__always)
     private static func slot(_ key: UInt64) -> Int {
@@ -349,15 +352,23 @@ final class PairTable: @unchecked Sendable {
         return Int(truncatingIfNeeded: h >> 20)
     }
 
+    /// Calls `body` with every entry: the pair's two ids and `rank << 32 | mergedId`.
+    func forEach(_ body: (UInt32, UInt32, UInt64) -> Void) {
+        for s in 0...mask where slots[2 * s] != 0 {
+            let key = slots[2 * s]
+            body(UInt32(truncatingIfNeeded: key >> 32) & 0x7FFF_FFFF, UInt32(truncatingIfNeeded: key), slots[2 * s + 1])
+        }
+    }
+
     /// `rank << 32 | mergedId` for the pair (a, b), or `UInt64.max` when they do not merge.
     @inline(__always)
     func lookup(_ a: UInt32, _ b: UInt32) -> UInt64 {
-        let key = UInt64(a) << 32 | UInt64(b)
+        let key = PairTable.key(a, b)
         var s = PairTable.slot(key) & mask
         while true {
-            let k = keys[s]
-            if k == key { return values[s] }
-            if k == PairTable.empty { return UInt64.max }
+            let k = slots[2 * s]
+            if k == key { return slots[2 * s + 1] }
+            if k == 0 { return UInt64.max }
             s = (s + 1) & mask
         }
     }
