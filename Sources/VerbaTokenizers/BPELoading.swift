@@ -54,10 +54,11 @@ extension BPE {
     /// The parts of a Hugging Face BPE model from its vocabulary strings as UTF-8 (`strings`, ids below
     /// `count`; a later string with the same id replaces an earlier one) and its merges. `aliases`
     /// answers string lookups the table cannot (see `BPE.aliases`).
+    /// With `threads` above 1 the two halves of the merges are resolved at once.
     /// - Throws: `BPELoadingIrregular.repeatedString` if `requireDistinct` and a string repeats; else as
     ///   `init(vocab:merges:options:path:)`.
     static func parts(strings: ByteStringTable.PackedKeys, count: Int, aliases: [String: Int], merges: PackedMerges,
-                      options: Options, path: String, requireDistinct: Bool = false) throws -> Parts {
+                      options: Options, path: String, requireDistinct: Bool = false, threads: Int = 1) throws -> Parts {
         if let d = options.dropout, d > 0 { throw TokenizerError.unsupported(path: path, what: "BPE dropout \(d)") }
         // The model's keys: the bytes a byte-level string spells (a string that is not byte-level is
         // kept but never matched), else the string's UTF-8.
@@ -108,7 +109,7 @@ extension BPE {
         let vocabulary: VocabularyStrings
         let pairEntries: [(a: UInt32, b: UInt32, rank: UInt32, merged: UInt32)]
         if options.byteLevel && prefix.isEmpty && suffix.isEmpty && aliases.isEmpty,
-           let entries = BPE.resolveMerges(merges, spelledIn: table) {
+           let entries = BPE.resolveMerges(merges, spelledIn: table, threads: threads) {
             vocabulary = VocabularyStrings(count: count, keys: strings)
             pairEntries = entries
         } else {
@@ -124,17 +125,30 @@ extension BPE {
 
     /// Merge entries (ids of the two tokens, rank, id of the merged token) of a byte-level model: the
     /// tokens' strings decoded to bytes and found in the model's `table`; nil if one is not found.
-    private static func resolveMerges(_ merges: PackedMerges, spelledIn table: ByteStringTable)
+    /// With `threads` above 1 (and enough merges to pay for a thread) the two halves of the ranks are
+    /// resolved at once.
+    private static func resolveMerges(_ merges: PackedMerges, spelledIn table: ByteStringTable, threads: Int)
+        -> [(a: UInt32, b: UInt32, rank: UInt32, merged: UInt32)]? {
+        let n = merges.count
+        guard threads > 1 && n >= 10_000 else { return resolveMerges(merges, ranks: 0..<n, spelledIn: table) }
+        let (low, high) = inParallel({ resolveMerges(merges, ranks: 0..<n / 2, spelledIn: table) },
+                                     { resolveMerges(merges, ranks: n / 2..<n, spelledIn: table) })
+        guard case .success(let first?) = low, case .success(let second?) = high else { return nil }
+        return first + second
+    }
+
+    /// `resolveMerges(_:spelledIn:threads:)` for the merges of `ranks`.
+    private static func resolveMerges(_ merges: PackedMerges, ranks: Range<Int>, spelledIn table: ByteStringTable)
         -> [(a: UInt32, b: UInt32, rank: UInt32, merged: UInt32)]? {
         var entries: [(a: UInt32, b: UInt32, rank: UInt32, merged: UInt32)] = []
-        entries.reserveCapacity(merges.count)
+        entries.reserveCapacity(ranks.count)
         var scratch = [UInt8](repeating: 0, count: 256)
         /// The id of `p[0..<n]` (tokens are nearly always there: no filter first).
         func find(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
             let w = firstWord(p, n)
             return table.find(p, n, firstWord: w, hash: hashBytes(p, n, firstWord: w), filtered: false)
         }
-        for rank in 0..<merges.count {
+        for rank in ranks {
             let ok = merges.withMerge(rank) { a, b -> Bool in
                 if scratch.count < a.count + b.count { scratch = [UInt8](repeating: 0, count: a.count + b.count) }
                 return scratch.withUnsafeMutableBufferPointer { buffer -> Bool in
@@ -401,6 +415,13 @@ struct PackedMerges: Sendable {
     private(set) var starts: [Int] = [0]
 
     var count: Int { (starts.count - 1) / 2 }
+
+    /// Makes room for the merges `bytes` of text can hold (one takes at least 4 bytes: "a b" and a
+    /// separator), so the tables never grow by copying; pages never written cost nothing.
+    mutating func reserve(textBytes bytes: Int) {
+        self.bytes.reserveCapacity(self.bytes.count + bytes)
+        starts.reserveCapacity(starts.count + bytes / 2)
+    }
 
     mutating func append(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) {
         bytes.append(contentsOf: a)

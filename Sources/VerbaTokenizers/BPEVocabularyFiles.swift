@@ -10,7 +10,7 @@ extension BPE {
     /// through a dictionary, as `init(vocab:merges:options:path:)` does.
     /// - Throws: as `init(vocab:merges:options:path:)`.
     convenience init(vocabularyStrings strings: ByteStringTable.PackedKeys, merges: PackedMerges, options: Options,
-                     path: String) throws {
+                     path: String, threads: Int = 1) throws {
         var maxId = -1
         for (k, id) in strings.ids.enumerated() {
             guard id < 1 << 30 else {
@@ -35,7 +35,7 @@ extension BPE {
         if regular {
             do {
                 let parts = try BPE.parts(strings: strings, count: maxId + 1, aliases: [:], merges: merges,
-                                          options: options, path: path, requireDistinct: true)
+                                          options: options, path: path, requireDistinct: true, threads: threads)
                 self.init(parts: parts)
                 return
             } catch BPELoadingIrregular.repeatedString {}
@@ -60,6 +60,12 @@ extension JSONParser {
         pos += 1
         skipSpace()
         if pos < bytes.count && bytes[pos] == UInt8(ascii: "}") { pos += 1; return true }
+        // Room for the most the rest of the text can hold (an entry takes at least 6 bytes: "a":0,),
+        // so the tables never grow by copying; pages never written cost nothing.
+        let rest = bytes.count - pos
+        strings.bytes.reserveCapacity(strings.bytes.count + rest)
+        strings.starts.reserveCapacity(strings.starts.count + rest / 6)
+        strings.ids.reserveCapacity(strings.ids.count + rest / 6)
         while true {
             skipSpace()
             guard pos < bytes.count else { throw failure("") }
@@ -70,7 +76,8 @@ extension JSONParser {
             guard bytes[pos] == UInt8(ascii: ":") else { throw failure("expected ':' after a key") }
             pos += 1
             skipSpace()
-            guard let id = try parseValue(depth: 2).intValue, id >= 0 else { return false }
+            let value = pos < bytes.count && (48...57).contains(bytes[pos]) ? try parseNumber() : try parseValue(depth: 2)
+            guard let id = value.intValue, id >= 0 else { return false }
             strings.starts.append(strings.bytes.count)
             strings.ids.append(id)
             skipSpace()
@@ -90,11 +97,18 @@ extension JSONParser {
         pos += 1
         skipSpace()
         if pos < bytes.count && bytes[pos] == UInt8(ascii: "]") { pos += 1; return true }
+        merges.reserve(textBytes: bytes.count - pos)
         var first: [UInt8] = []
         while true {
             skipSpace()
             guard pos < bytes.count else { throw failure("") }
-            if bytes[pos] == UInt8(ascii: "\"") {
+            if bytes[pos] == UInt8(ascii: "\""), let (space, end) = JSONParser.plainMerge(bytes, at: pos) {
+                // "a b" without escapes, read in one pass: the tokens are where they lie in the text.
+                guard let space else { return false }
+                merges.append(UnsafeBufferPointer(rebasing: bytes[(pos + 1)..<space]),
+                              UnsafeBufferPointer(rebasing: bytes[(space + 1)..<end]))
+                pos = end + 1
+            } else if bytes[pos] == UInt8(ascii: "\"") {
                 let split = try withString { s -> Bool in
                     guard let (a, b) = splitMerge(s) else { return false }
                     merges.append(a, b)
@@ -102,17 +116,33 @@ extension JSONParser {
                 }
                 if !split { return false }
             } else if bytes[pos] == UInt8(ascii: "[") {
-                // ["a", "b"] exactly.
+                // ["a", "b"] exactly. A string without escapes is used where it lies in the text.
                 pos += 1
                 skipSpace()
                 guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else { return false }
-                try withString { first.removeAll(keepingCapacity: true); first.append(contentsOf: $0) }
+                var plainFirst: Range<Int>? = nil
+                if let (_, end) = JSONParser.plainMerge(bytes, at: pos) {
+                    plainFirst = (pos + 1)..<end
+                    pos = end + 1
+                } else {
+                    try withString { first.removeAll(keepingCapacity: true); first.append(contentsOf: $0) }
+                }
                 skipSpace()
                 guard pos < bytes.count, bytes[pos] == UInt8(ascii: ",") else { return false }
                 pos += 1
                 skipSpace()
                 guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else { return false }
-                try withString { b in first.withUnsafeBufferPointer { merges.append($0, b) } }
+                let text = bytes  // not self: withString below has it borrowed
+                func append(_ b: UnsafeBufferPointer<UInt8>) {
+                    if let plainFirst { merges.append(UnsafeBufferPointer(rebasing: text[plainFirst]), b) }
+                    else { first.withUnsafeBufferPointer { merges.append($0, b) } }
+                }
+                if let (_, end) = JSONParser.plainMerge(bytes, at: pos) {
+                    append(UnsafeBufferPointer(rebasing: bytes[(pos + 1)..<end]))
+                    pos = end + 1
+                } else {
+                    try withString { append($0) }
+                }
                 skipSpace()
                 guard pos < bytes.count, bytes[pos] == UInt8(ascii: "]") else { return false }
                 pos += 1
@@ -125,6 +155,27 @@ extension JSONParser {
             if bytes[pos] == UInt8(ascii: "]") { pos += 1; return true }
             throw failure("expected ',' or ']' in an array")
         }
+    }
+}
+
+extension JSONParser {
+    /// The string at `start` (its opening quote) when it has no escape and no control character:
+    /// the position of its space if it has exactly one (else nil), and of its closing quote. Nil when
+    /// the string needs `withString`.
+    /// Static, on the text alone: a method copied the whole parser for every string.
+    private static func plainMerge(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> (space: Int?, end: Int)? {
+        var i = start + 1, space = -1, spaces = 0
+        while i < bytes.count {
+            let c = bytes[i]
+            if c == UInt8(ascii: "\"") { return (spaces == 1 ? space : nil, i) }
+            if c == UInt8(ascii: "\\") || c < 0x20 { return nil }
+            if c == 0x20 {
+                spaces += 1
+                space = i
+            }
+            i += 1
+        }
+        return nil
     }
 }
 

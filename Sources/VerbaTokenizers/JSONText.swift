@@ -1,6 +1,8 @@
 // A small JSON reader and writer for tokenizer files: fast on large vocabularies, keeps the order of
 // object keys (a vocabulary's order is meaningful when saving), and says where malformed input breaks.
 
+import CVerbaSupport
+
 /// A parsed JSON value. Objects keep their keys in file order.
 public enum JSONValue: Sendable, Equatable {
     case null
@@ -90,6 +92,43 @@ func parseJSON(_ buffer: UnsafeBufferPointer<UInt8>, capturing paths: [[String]]
     }
 }
 
+/// Where the JSON object or array that starts at `bytes[start]` ('{' or '[') ends: the index just
+/// past its closing bracket, or nil when the text ends first. Strings are stepped over with their
+/// escapes and brackets counted, nothing else is checked: for moving past a value that another thread
+/// reads properly.
+/// - Complexity: O(n), sixteen bytes a step (`verba_json_skip_container`, SSE2).
+public func jsonContainerEnd(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> Int? {
+    precondition(start >= 0 && start < bytes.count && (bytes[start] == UInt8(ascii: "{") || bytes[start] == UInt8(ascii: "[")))
+    let end = verba_json_skip_container(bytes.baseAddress! + start, bytes.count - start)
+    // size_t arrives as Int: SIZE_MAX (the text ended first) is -1.
+    return end > 0 && end <= bytes.count - start ? start + end : nil
+}
+
+/// `jsonContainerEnd` a byte at a time: the plain version the fast one is tested against.
+public func jsonContainerEndReference(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> Int? {
+    precondition(start >= 0 && start < bytes.count && (bytes[start] == UInt8(ascii: "{") || bytes[start] == UInt8(ascii: "[")))
+    var depth = 0
+    var inString = false
+    var i = start
+    while i < bytes.count {
+        let b = bytes[i]
+        i += 1
+        if inString {
+            if b == UInt8(ascii: "\\") { i += 1 } else if b == UInt8(ascii: "\"") { inString = false }
+            continue
+        }
+        switch b {
+        case UInt8(ascii: "\""): inString = true
+        case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+        case UInt8(ascii: "}"), UInt8(ascii: "]"):
+            depth -= 1
+            if depth == 0 { return i }
+        default: break
+        }
+    }
+    return nil
+}
+
 /// A JSON reader over UTF-8 bytes; `pos` is the next byte.
 struct JSONParser {
     let bytes: UnsafeBufferPointer<UInt8>
@@ -114,6 +153,20 @@ struct JSONParser {
             if bytes[i] == 10 { line += 1; column = 1 } else if bytes[i] & 0xC0 != 0x80 { column += 1 }
         }
         return JSONParseError(message: "invalid JSON at line \(line), column \(column): \(what)")
+    }
+
+    /// Moves past the object or array at `pos` without building it (see `jsonContainerEnd`). False,
+    /// `pos` unmoved, if the value is not an object or an array.
+    /// - Throws: `JSONParseError` when the text ends before the value does.
+    mutating func skipContainer() throws -> Bool {
+        skipSpace()
+        guard pos < bytes.count, bytes[pos] == UInt8(ascii: "{") || bytes[pos] == UInt8(ascii: "[") else { return false }
+        guard let end = jsonContainerEnd(bytes, at: pos) else {
+            pos = bytes.count
+            throw failure("")
+        }
+        pos = end
+        return true
     }
 
     mutating func skipSpace() {

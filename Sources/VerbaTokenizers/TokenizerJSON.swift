@@ -9,6 +9,8 @@ struct TokenizerJSONReader {
     /// `parseJSON(_:capturing:reader:)`); nil when they were parsed as JSON values instead.
     var vocabStrings: ByteStringTable.PackedKeys? = nil
     var merges: PackedMerges? = nil
+    /// Threads the model's tables may be built on (see `Tokenizer.fromTokenizerJSON`).
+    var threads = 1
 
     func fail(_ reason: String) -> TokenizerError { .malformed(path: path, reason: reason) }
     func unsupported(_ what: String) -> TokenizerError { .unsupported(path: path, what: what) }
@@ -262,7 +264,7 @@ struct TokenizerJSONReader {
                                       fuseUnk: bool(v, "fuse_unk", false),
                                       continuingSubwordPrefix: v["continuing_subword_prefix"]?.stringValue,
                                       endOfWordSuffix: v["end_of_word_suffix"]?.stringValue)
-            return try BPE(vocabularyStrings: strings, merges: merges, options: options, path: path)
+            return try BPE(vocabularyStrings: strings, merges: merges, options: options, path: path, threads: threads)
         case let other:
             throw fail("unknown model type \(other) (Verba reads BPE and WordPiece)")
         }
@@ -318,22 +320,71 @@ struct TokenizerJSONReader {
 
 extension Tokenizer {
     /// Builds a tokenizer from the text of a Hugging Face `tokenizer.json`; `path` names it in errors.
-    public static func fromTokenizerJSON(_ bytes: [UInt8], path: String) throws -> Tokenizer {
+    /// With `threads` above 1, a large file's vocabulary and merges are read at once on two threads
+    /// (each reading the document and stepping over the other's part), and so are the two halves of
+    /// the merges when they are resolved to ids; the result is the same.
+    public static func fromTokenizerJSON(_ bytes: [UInt8], path: String, threads: Int = 1) throws -> Tokenizer {
         do {
             return try bytes.withUnsafeBufferPointer { buffer in
-                var strings = ByteStringTable.PackedKeys()
-                var merges = PackedMerges()
-                var read = [false, false]
-                let root = try parseJSON(buffer, capturing: [["model", "vocab"], ["model", "merges"]]) { k, parser in
-                    read[k] = k == 0 ? try parser.readVocabulary(into: &strings) : try parser.readMerges(into: &merges)
-                    return read[k]
-                }
-                let reader = TokenizerJSONReader(path: path, vocabStrings: read[0] ? strings : nil, merges: read[1] ? merges : nil)
+                let (root, strings, merges) = try threads > 1 && buffer.count >= 1 << 20
+                    ? readModelTwoWays(buffer) ?? readModel(buffer) : readModel(buffer)
+                let reader = TokenizerJSONReader(path: path, vocabStrings: strings, merges: merges,
+                                                 threads: threads)
                 return try reader.tokenizer(root)
             }
         } catch let e as JSONParseError {
             throw TokenizerError.malformed(path: path, reason: e.message)
         }
+    }
+
+    /// The key paths `readModel` reads straight into tables.
+    private static let modelTables = [["model", "vocab"], ["model", "merges"]]
+
+    /// The document, with `model.vocab` and `model.merges` read into packed tables (nil when absent
+    /// or not of the usual shape: then they are in the document).
+    private static func readModel(_ buffer: UnsafeBufferPointer<UInt8>) throws
+        -> (JSONValue, ByteStringTable.PackedKeys?, PackedMerges?) {
+        var strings = ByteStringTable.PackedKeys()
+        var merges = PackedMerges()
+        var read = [false, false]
+        let root = try parseJSON(buffer, capturing: modelTables) { k, parser in
+            read[k] = k == 0 ? try parser.readVocabulary(into: &strings) : try parser.readMerges(into: &merges)
+            return read[k]
+        }
+        return (root, read[0] ? strings : nil, read[1] ? merges : nil)
+    }
+
+    /// `readModel` on two threads: this one reads the document and the vocabulary and steps over
+    /// the merges, the other steps over the vocabulary and reads the merges. Nil when anything is not
+    /// as usual (an error, a vocabulary or merges of another shape): `readModel` then says what.
+    private static func readModelTwoWays(_ buffer: UnsafeBufferPointer<UInt8>)
+        -> (JSONValue, ByteStringTable.PackedKeys?, PackedMerges?)? {
+        let (first, second) = inParallel({ () -> (JSONValue, ByteStringTable.PackedKeys?)? in
+            var strings = ByteStringTable.PackedKeys()
+            var read = false
+            let root = try parseJSON(buffer, capturing: modelTables) { k, parser in
+                if k == 1 { return try parser.skipContainer() }
+                read = try parser.readVocabulary(into: &strings)
+                return read
+            }
+            return read ? (root, strings) : nil
+        }, { () -> PackedMerges?? in
+            var merges = PackedMerges()
+            var read: Bool? = nil  // nil: there are no merges
+            _ = try parseJSON(buffer, capturing: modelTables) { k, parser in
+                if k == 0 { return try parser.skipContainer() }
+                let ok = try parser.readMerges(into: &merges)
+                read = ok
+                return ok
+            }
+            switch read {
+            case nil: return .some(nil)
+            case true: return merges
+            case false: return nil
+            }
+        })
+        guard case .success(let vocabulary?) = first, case .success(let merges?) = second else { return nil }
+        return (vocabulary.0, vocabulary.1, merges)
     }
 
     /// This tokenizer as a Hugging Face `tokenizer.json` value.

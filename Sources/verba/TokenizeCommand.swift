@@ -67,7 +67,7 @@ struct Tokenize: ParsableCommand {
         // With several workers a core is free while the tokenizer loads: it reads the input meanwhile.
         let input = LineInput()
         if workers > 1 { input.readAhead(batches: 8) }
-        let tok = try Tokenizer.load(path: tokenizer).with(truncation: nil, padding: nil)
+        let tok = try Tokenizer.load(path: tokenizer, threads: workers).with(truncation: nil, padding: nil)
         let loaded = DispatchTime.now().uptimeNanoseconds
         let addSpecial = !noSpecialTokens
         let format = self.format
