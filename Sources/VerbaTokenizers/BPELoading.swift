@@ -63,6 +63,7 @@ extension BPE {
         // The model's keys: the bytes a byte-level string spells (a string that is not byte-level is
         // kept but never matched), else the string's UTF-8.
         var keys = ByteStringTable.PackedKeys()
+        keys.reserve(count: strings.count, bytes: strings.bytes.count)  // decoded bytes are no longer
         var hasString = [Bool](repeating: false, count: count)
         var decoded = [UInt8](repeating: 0, count: 64)
         strings.bytes.withUnsafeBufferPointer { all in

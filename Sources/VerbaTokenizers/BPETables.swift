@@ -136,6 +136,13 @@ final class ByteStringTable: @unchecked Sendable {
             return result
         }
 
+        /// Makes room for `count` more keys of `bytes` bytes in all.
+        mutating func reserve(count: Int, bytes: Int) {
+            self.bytes.reserveCapacity(self.bytes.count + bytes)
+            starts.reserveCapacity(starts.count + count)
+            ids.reserveCapacity(ids.count + count)
+        }
+
         /// Appends a key.
         mutating func append(id: Int, _ key: UnsafeBufferPointer<UInt8>, lookup findable: Bool = true) {
             bytes.append(contentsOf: key)
