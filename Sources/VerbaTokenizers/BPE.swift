@@ -174,9 +174,20 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
         return byteOf
     }
 
-    /// `bytePairRanks` by looking up each of the 65,536 pairs of bytes.
+    /// `bytePairRanks` by looking up each of the 65,536 pairs of bytes; without merges (tiktoken), only
+    /// the pairs that some two-byte token spells are looked up (a few thousand).
     private static func fillBytePairRanks(_ ranks: UnsafeMutablePointer<UInt64>, _ byteIds: UnsafeMutablePointer<UInt32>,
                                           _ parts: Parts) {
+        if parts.pairs == nil {
+            // A pair no token spells is not found; a pair some token spells is found as the table says.
+            ranks.initialize(repeating: UInt64.max, count: 1 << 16)
+            for id in 0..<parts.table.count where parts.table.length(of: id) == 2 {
+                let pair = parts.table.bytes(of: id)
+                let found = parts.table.find(pair.baseAddress!, 2)
+                if found >= 0 { ranks[Int(pair[0]) << 8 | Int(pair[1])] = UInt64(found) << 32 | UInt64(found) }
+            }
+            return
+        }
         for a in 0..<256 {
             for b in 0..<256 {
                 if let pairs = parts.pairs {
