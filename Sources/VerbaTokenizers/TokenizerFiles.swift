@@ -83,6 +83,7 @@ extension Tokenizer {
         var error: Error? = nil
         let first = size + 1
         var bytes = [UInt8](unsafeUninitializedCapacity: first) { buf, count in
+            adviseHugePages(UnsafeMutableRawBufferPointer(buf))
             do { count = try fill(buf.baseAddress!, first) } catch let e { error = e; count = 0 }
         }
         if let error { throw error }
@@ -93,6 +94,19 @@ extension Tokenizer {
             bytes.append(contentsOf: chunk[..<n])
             if n < chunk.count { return bytes }
         }
+    }
+
+    /// Asks for transparent huge pages in the 2 MiB-aligned part of `buffer` (fresh memory about to
+    /// be written): a 3.5 MB tokenizer file read into small pages took 900 page faults, more time than
+    /// copying it. Only a hint; Linux only.
+    private static func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
+        #if os(Linux)
+        let huge = 2 << 20
+        guard let base = buffer.baseAddress, buffer.count >= huge else { return }
+        let start = (Int(bitPattern: base) + huge - 1) & ~(huge - 1)
+        let end = (Int(bitPattern: base) + buffer.count) & ~(huge - 1)
+        if end > start, let p = UnsafeMutableRawPointer(bitPattern: start) { _ = madvise(p, end - start, 14 /* MADV_HUGEPAGE */) }
+        #endif
     }
 
     // MARK: GPT-2 folder
