@@ -83,7 +83,7 @@ extension Tokenizer {
         var error: Error? = nil
         let first = size + 1
         var bytes = [UInt8](unsafeUninitializedCapacity: first) { buf, count in
-            adviseHugePages(UnsafeMutableRawBufferPointer(buf))
+            adviseHugePages(UnsafeMutableRawBufferPointer(buf))  // 900 fewer page faults for 3.5 MB
             do { count = try fill(buf.baseAddress!, first) } catch let e { error = e; count = 0 }
         }
         if let error { throw error }
@@ -94,19 +94,6 @@ extension Tokenizer {
             bytes.append(contentsOf: chunk[..<n])
             if n < chunk.count { return bytes }
         }
-    }
-
-    /// Asks for transparent huge pages in the 2 MiB-aligned part of `buffer` (fresh memory about to
-    /// be written): a 3.5 MB tokenizer file read into small pages took 900 page faults, more time than
-    /// copying it. Only a hint; Linux only.
-    private static func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
-        #if os(Linux)
-        let huge = 2 << 20
-        guard let base = buffer.baseAddress, buffer.count >= huge else { return }
-        let start = (Int(bitPattern: base) + huge - 1) & ~(huge - 1)
-        let end = (Int(bitPattern: base) + buffer.count) & ~(huge - 1)
-        if end > start, let p = UnsafeMutableRawPointer(bitPattern: start) { _ = madvise(p, end - start, 14 /* MADV_HUGEPAGE */) }
-        #endif
     }
 
     // MARK: GPT-2 folder
@@ -236,4 +223,17 @@ func inParallel<A, B>(_ first: () throws -> A, _ second: () throws -> B) -> (Res
 private final class ThreadJob {
     let body: () -> Void
     init(_ body: @escaping () -> Void) { self.body = body }
+}
+
+/// Asks for transparent huge pages in the 2 MiB-aligned part of `buffer`, fresh memory about to be
+/// written: a 3.5 MB file read into small pages took 900 page faults, more time than copying it, and a
+/// 2 MB batch of input 512. Only a hint (Linux); memory stays as it was.
+public func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
+    #if os(Linux)
+    let huge = 2 << 20
+    guard let base = buffer.baseAddress, buffer.count >= huge else { return }
+    let start = (Int(bitPattern: base) + huge - 1) & ~(huge - 1)
+    let end = (Int(bitPattern: base) + buffer.count) & ~(huge - 1)
+    if end > start, let p = UnsafeMutableRawPointer(bitPattern: start) { _ = madvise(p, end - start, 14 /* MADV_HUGEPAGE */) }
+    #endif
 }

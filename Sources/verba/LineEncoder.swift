@@ -97,6 +97,9 @@ final class LineEncoder: @unchecked Sendable {
     let body: Body
     private let input: LineInput
     private var scratch = WorkerScratch()
+    /// The one-worker output buffer, kept from batch to batch (a fresh one faulted in a megabyte of
+    /// pages for every batch).
+    private var aloneOut: [UInt8] = []
     /// Input bytes per chunk a worker takes at once.
     private let chunkBytes = 1 << 16
     /// Lines handed to `body` at once.
@@ -235,7 +238,9 @@ final class LineEncoder: @unchecked Sendable {
 
     /// One worker: formats the batch on this thread, writing out every megabyte or so.
     private func processAlone(_ text: [UInt8], _ ends: [Int]) {
-        var out: [UInt8] = []
+        var out = aloneOut
+        aloneOut = []  // `out` the only owner while it grows
+        out.removeAll(keepingCapacity: true)
         out.reserveCapacity(min(text.count * 2, 1 << 22))
         LineEncoder.format(text, ends, lines: 0..<ends.count, body: body, perCall: linesPerCall, into: &out, &scratch) { out in
             if out.count >= 1 << 20 {
@@ -244,6 +249,7 @@ final class LineEncoder: @unchecked Sendable {
             }
         }
         out.withUnsafeBufferPointer { StandardOutput.shared.write(bytes: $0) }
+        aloneOut = out
     }
 
     /// Formats `lines` of a batch into `out` with `body`, `perCall` lines a call; `afterCall` may take the
@@ -293,6 +299,15 @@ struct BatchReader {
         var wanted = target
         while true {
             if !eof && text.count < wanted {
+                if text.capacity < wanted {
+                    // Room for one 2 MiB-aligned huge page at least: one page fault, not 512.
+                    var fresh = [UInt8](unsafeUninitializedCapacity: wanted + (2 << 20)) { buffer, count in
+                        adviseHugePages(UnsafeMutableRawBufferPointer(buffer))
+                        count = 0
+                    }
+                    fresh.append(contentsOf: text)
+                    text = fresh
+                }
                 let old = text.count, room = wanted - old
                 text.append(contentsOf: repeatElement(0, count: room))
                 let n = text.withUnsafeMutableBufferPointer { fread($0.baseAddress! + old, 1, room, file) }
