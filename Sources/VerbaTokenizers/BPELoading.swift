@@ -260,12 +260,12 @@ extension BPE {
     /// into the key bytes: no array per line.
     /// - Throws: `TokenizerError.malformed` naming `path` and the line number of a bad line.
     static func parseTiktokenKeys(_ data: [UInt8], path: String) throws -> ByteStringTable.PackedKeys {
-        var starts = [0], ids: [Int] = []
-        starts.reserveCapacity(data.count / 8)
-        ids.reserveCapacity(data.count / 8)
+        var starts: [Int] = arrayForHugePages(capacity: data.count / 8 + 1), ids: [Int] = arrayForHugePages(capacity: data.count / 8)
+        starts.append(0)
         // Decoded tokens are shorter than the file: they are written straight into one buffer of its size.
         let bytes = try [UInt8](unsafeUninitializedCapacity: max(data.count, 1)) { out, written in
             written = 0
+            adviseHugePages(UnsafeMutableRawBufferPointer(out))
             try data.withUnsafeBufferPointer { buffer in
                 guard let d = buffer.baseAddress else { return }
                 let n = buffer.count
@@ -420,8 +420,13 @@ struct PackedMerges: Sendable {
     /// Makes room for the merges `bytes` of text can hold (one takes at least 4 bytes: "a b" and a
     /// separator), so the tables never grow by copying; pages never written cost nothing.
     mutating func reserve(textBytes bytes: Int) {
-        self.bytes.reserveCapacity(self.bytes.count + bytes)
-        starts.reserveCapacity(starts.count + bytes / 2)
+        if self.bytes.isEmpty { self.bytes = arrayForHugePages(capacity: bytes) } else { self.bytes.reserveCapacity(self.bytes.count + bytes) }
+        if starts == [0] {
+            starts = arrayForHugePages(capacity: bytes / 2 + 1)
+            starts.append(0)
+        } else {
+            starts.reserveCapacity(starts.count + bytes / 2)
+        }
     }
 
     mutating func append(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) {

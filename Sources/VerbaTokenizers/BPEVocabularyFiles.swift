@@ -62,10 +62,7 @@ extension JSONParser {
         if pos < bytes.count && bytes[pos] == UInt8(ascii: "}") { pos += 1; return true }
         // Room for the most the rest of the text can hold (an entry takes at least 6 bytes: "a":0,),
         // so the tables never grow by copying; pages never written cost nothing.
-        let rest = bytes.count - pos
-        strings.bytes.reserveCapacity(strings.bytes.count + rest)
-        strings.starts.reserveCapacity(strings.starts.count + rest / 6)
-        strings.ids.reserveCapacity(strings.ids.count + rest / 6)
+        strings.reserve(count: (bytes.count - pos) / 6, bytes: bytes.count - pos)
         while true {
             skipSpace()
             guard pos < bytes.count else { throw failure("") }

@@ -237,3 +237,13 @@ public func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
     if end > start, let p = UnsafeMutableRawPointer(bitPattern: start) { _ = madvise(p, end - start, 14 /* MADV_HUGEPAGE */) }
     #endif
 }
+
+/// An empty array with room for `capacity` elements whose memory is marked for huge pages (with room
+/// for one aligned 2 MiB page at least): for the tables a load fills, megabytes of fresh pages.
+func arrayForHugePages<T>(capacity: Int) -> [T] {
+    let extra = capacity >= (1 << 20) / MemoryLayout<T>.stride ? (2 << 20) / MemoryLayout<T>.stride : 0
+    return [T](unsafeUninitializedCapacity: capacity + extra) { buffer, count in
+        adviseHugePages(UnsafeMutableRawBufferPointer(buffer))
+        count = 0
+    }
+}
