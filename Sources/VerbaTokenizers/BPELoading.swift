@@ -417,15 +417,16 @@ struct PackedMerges: Sendable {
 
     var count: Int { (starts.count - 1) / 2 }
 
-    /// Makes room for the merges `bytes` of text can hold (one takes at least 4 bytes: "a b" and a
-    /// separator), so the tables never grow by copying; pages never written cost nothing.
+    /// Makes room for the merges `bytes` of text hold at about 16 bytes a merge (GPT-2's "a b" form
+    /// has 12, its [a, b] form 40), so the tables do not grow by copying; pages never written cost
+    /// nothing but address space.
     mutating func reserve(textBytes bytes: Int) {
         if self.bytes.isEmpty { self.bytes = arrayForHugePages(capacity: bytes) } else { self.bytes.reserveCapacity(self.bytes.count + bytes) }
         if starts == [0] {
-            starts = arrayForHugePages(capacity: bytes / 2 + 1)
+            starts = arrayForHugePages(capacity: bytes / 8 + 1)
             starts.append(0)
         } else {
-            starts.reserveCapacity(starts.count + bytes / 2)
+            starts.reserveCapacity(starts.count + bytes / 8)
         }
     }
 

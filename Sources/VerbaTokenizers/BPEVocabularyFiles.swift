@@ -60,9 +60,10 @@ extension JSONParser {
         pos += 1
         skipSpace()
         if pos < bytes.count && bytes[pos] == UInt8(ascii: "}") { pos += 1; return true }
-        // Room for the most the rest of the text can hold (an entry takes at least 6 bytes: "a":0,),
-        // so the tables never grow by copying; pages never written cost nothing.
-        strings.reserve(count: (bytes.count - pos) / 6, bytes: bytes.count - pos)
+        // Room for what the rest of the text holds at about 16 bytes an entry (GPT-2's has 23; a
+        // vocabulary of shorter entries grows the tables by copying), so they do not grow by copying;
+        // pages never written cost nothing but address space.
+        strings.reserve(count: (bytes.count - pos) / 16, bytes: bytes.count - pos)
         while true {
             skipSpace()
             guard pos < bytes.count else { throw failure("") }

@@ -200,7 +200,11 @@ func inParallel<A, B>(_ first: () throws -> A, _ second: () throws -> B) -> (Res
     var b: Result<B, Error>? = nil
     let a: Result<A, Error> = withoutActuallyEscaping(second) { second in
         let job = ThreadJob { b = Result { try second() } }
+        #if os(Linux)
         var thread = pthread_t()
+        #else
+        var thread: pthread_t?  // a non-optional pointer on Darwin
+        #endif
         let started = pthread_create(&thread, nil, { raw in
             guard let raw else { return nil }
             Unmanaged<ThreadJob>.fromOpaque(raw).takeRetainedValue().body()
@@ -208,7 +212,11 @@ func inParallel<A, B>(_ first: () throws -> A, _ second: () throws -> B) -> (Res
         }, Unmanaged.passRetained(job).toOpaque()) == 0
         let a = Result { try first() }
         if started {
+            #if os(Linux)
             pthread_join(thread, nil)
+            #else
+            if let thread { pthread_join(thread, nil) }
+            #endif
         } else {
             Unmanaged.passUnretained(job).release()  // the retain the thread would have taken over
             job.body()

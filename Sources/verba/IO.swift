@@ -55,6 +55,11 @@ final class StandardOutput {
             let n = Glibc.write(1, base + done, bytes.count - done)
             if n < 0 {
                 if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK {
+                    // A non-blocking stdout (inherited from the parent): wait until it takes more.
+                    var ready = pollfd(fd: 1, events: Int16(POLLOUT), revents: 0)
+                    if poll(&ready, 1, -1) >= 0 || errno == EINTR { continue }
+                }
                 failure = errno
                 return
             }

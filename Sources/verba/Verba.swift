@@ -47,12 +47,10 @@ struct Verba: ParsableCommand {
         do {
             try command.run()
             StandardOutput.shared.flush()
-            if let failure = StandardOutput.shared.failure {
-                printError("cannot write standard output: \(String(cString: strerror(failure)))")
-                Glibc.exit(1)
-            }
+            exitIfOutputFailed()
         } catch {
             StandardOutput.shared.flush()
+            if exitCode(for: error) == .success { exitIfOutputFailed() }  // CleanExit, ExitCode.success
             // Help requests, usage errors, ExitCode and CleanExit keep swift-argument-parser's handling;
             // every other error is a run-time failure and gets the one-line contract form.
             if error is ExitCode || error is CleanExit || exitCode(for: error) != .failure {
@@ -62,6 +60,13 @@ struct Verba: ParsableCommand {
             Glibc.exit(1)
         }
     }
+}
+
+/// Output that was not written is a failure, whatever the command returned: the error line and exit 1.
+private func exitIfOutputFailed() {
+    guard let failure = StandardOutput.shared.failure else { return }
+    printError("cannot write standard output: \(String(cString: strerror(failure)))")
+    Glibc.exit(1)
 }
 
 /// Prints `verba: error: <message>` on standard error.
