@@ -6,24 +6,12 @@ import VerbaTokenizers
 /// halves) is the tokenizer read on one, errors included; the fast JSON container skip it relies on
 /// matches its plain version.
 final class ParallelLoadingTests: XCTestCase {
-    /// Same generator on every run, so a failure can be replayed.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     func end(_ text: [UInt8], fast: Bool) -> Int? {
         text.withUnsafeBufferPointer { fast ? jsonContainerEnd($0, at: 0) : jsonContainerEndReference($0, at: 0) }
     }
 
     func testContainerEndMatchesReference() {
-        var g = SplitMix(state: 42)
+        var g = RoundTripTests.SplitMix64(state: 42)  // seeded: a failure can be replayed
         // Random text over the bytes that matter (and a few that do not), long enough to cross blocks.
         let alphabet = Array(#"{}[]"\ a,:0"#.utf8)
         var ended = 0
