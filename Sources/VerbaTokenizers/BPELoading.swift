@@ -260,8 +260,9 @@ extension BPE {
     /// into the key bytes: no array per line.
     /// - Throws: `TokenizerError.malformed` naming `path` and the line number of a bad line.
     static func parseTiktokenKeys(_ data: [UInt8], path: String) throws -> ByteStringTable.PackedKeys {
-        var starts: [Int] = arrayForHugePages(capacity: data.count / 8 + 1), ids: [Int] = arrayForHugePages(capacity: data.count / 8)
-        starts.append(0)
+        var starts = [0], ids: [Int] = []
+        reserveHugePages(&starts, adding: data.count / 8)
+        reserveHugePages(&ids, adding: data.count / 8)
         // Decoded tokens are shorter than the file: they are written straight into one buffer of its size.
         let bytes = try [UInt8](unsafeUninitializedCapacity: max(data.count, 1)) { out, written in
             written = 0
@@ -421,13 +422,8 @@ struct PackedMerges: Sendable {
     /// has 12, its [a, b] form 40), so the tables do not grow by copying; pages never written cost
     /// nothing but address space.
     mutating func reserve(textBytes bytes: Int) {
-        if self.bytes.isEmpty { self.bytes = arrayForHugePages(capacity: bytes) } else { self.bytes.reserveCapacity(self.bytes.count + bytes) }
-        if starts == [0] {
-            starts = arrayForHugePages(capacity: bytes / 8 + 1)
-            starts.append(0)
-        } else {
-            starts.reserveCapacity(starts.count + bytes / 8)
-        }
+        reserveHugePages(&self.bytes, adding: bytes)
+        reserveHugePages(&starts, adding: bytes / 8)
     }
 
     mutating func append(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) {

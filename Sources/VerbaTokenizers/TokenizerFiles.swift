@@ -232,26 +232,3 @@ private final class ThreadJob {
     let body: () -> Void
     init(_ body: @escaping () -> Void) { self.body = body }
 }
-
-/// Asks for transparent huge pages in the 2 MiB-aligned part of `buffer`, fresh memory about to be
-/// written: a 3.5 MB file read into small pages took 900 page faults, more time than copying it, and a
-/// 2 MB batch of input 512. Only a hint (Linux); memory stays as it was.
-public func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
-    #if os(Linux)
-    let huge = 2 << 20
-    guard let base = buffer.baseAddress, buffer.count >= huge else { return }
-    let start = (Int(bitPattern: base) + huge - 1) & ~(huge - 1)
-    let end = (Int(bitPattern: base) + buffer.count) & ~(huge - 1)
-    if end > start, let p = UnsafeMutableRawPointer(bitPattern: start) { _ = madvise(p, end - start, 14 /* MADV_HUGEPAGE */) }
-    #endif
-}
-
-/// An empty array with room for `capacity` elements whose memory is marked for huge pages (with room
-/// for one aligned 2 MiB page at least): for the tables a load fills, megabytes of fresh pages.
-func arrayForHugePages<T>(capacity: Int) -> [T] {
-    let extra = capacity >= (1 << 20) / MemoryLayout<T>.stride ? (2 << 20) / MemoryLayout<T>.stride : 0
-    return [T](unsafeUninitializedCapacity: capacity + extra) { buffer, count in
-        adviseHugePages(UnsafeMutableRawBufferPointer(buffer))
-        count = 0
-    }
-}

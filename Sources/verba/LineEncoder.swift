@@ -299,15 +299,7 @@ struct BatchReader {
         var wanted = target
         while true {
             if !eof && text.count < wanted {
-                if text.capacity < wanted {
-                    // Room for one 2 MiB-aligned huge page at least: one page fault, not 512.
-                    var fresh = [UInt8](unsafeUninitializedCapacity: wanted + (2 << 20)) { buffer, count in
-                        adviseHugePages(UnsafeMutableRawBufferPointer(buffer))
-                        count = 0
-                    }
-                    fresh.append(contentsOf: text)
-                    text = fresh
-                }
+                reserveHugePages(&text, adding: wanted - text.count)  // one page fault, not 512
                 let old = text.count, room = wanted - old
                 text.append(contentsOf: repeatElement(0, count: room))
                 let n = text.withUnsafeMutableBufferPointer { fread($0.baseAddress! + old, 1, room, file) }

@@ -14,7 +14,7 @@ struct TrainClassifierCommand: ParsableCommand {
         TRAIN and EVAL are TSV files, one example a line: label<TAB>text. The labels are those of TRAIN \
         (sorted). Texts are encoded as inference encodes them (the tokenizer's special tokens added) and \
         cut to --max-length tokens. After every epoch the accuracy and macro-F1 on EVAL go to standard \
-        error; at the end they are printed on standard output (accuracy, macro_f1, then per label:
+        error; at the end they are printed on standard output (accuracy, macro_f1, then per label: \
         label, precision, recall, F1, support). OUTPUT gets config.json (with id2label / label2id), \
         model.safetensors (bert.* and classifier.* names), tokenizer.json and, for WordPiece, vocab.txt.
 
