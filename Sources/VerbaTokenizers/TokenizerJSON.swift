@@ -221,11 +221,17 @@ struct TokenizerJSONReader {
         let type = v["type"]?.stringValue ?? (v["merges"] != nil ? "BPE" : "WordPiece")
         switch type {
         case "WordPiece":
-            let vocab = try vocabStrings?.dictionary ?? self.vocab(v["vocab"])
+            let unk = v["unk_token"]?.stringValue ?? "[UNK]"
+            let prefix = v["continuing_subword_prefix"]?.stringValue ?? "##"
+            let maxChars = v["max_input_chars_per_word"]?.intValue ?? 100
+            let vocab = vocabStrings == nil ? try self.vocab(v["vocab"]) : [:]
             do {
-                return try WordPiece(vocab: vocab, unkToken: v["unk_token"]?.stringValue ?? "[UNK]",
-                                     continuingSubwordPrefix: v["continuing_subword_prefix"]?.stringValue ?? "##",
-                                     maxInputCharsPerWord: v["max_input_chars_per_word"]?.intValue ?? 100)
+                if let vocabStrings {  // read from the file's bytes: no string per token
+                    return try WordPiece(keys: vocabStrings, unkToken: unk, continuingSubwordPrefix: prefix,
+                                         maxInputCharsPerWord: maxChars)
+                }
+                return try WordPiece(vocab: vocab, unkToken: unk, continuingSubwordPrefix: prefix,
+                                     maxInputCharsPerWord: maxChars)
             } catch let e as TokenizerError {
                 throw fail("model: \(e.description)")
             }

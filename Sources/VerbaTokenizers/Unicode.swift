@@ -9,6 +9,8 @@
 // implementation uses other Unicode versions (see `UnicodeProperties`).
 
 import CUTF8Proc
+import CVerbaSupport
+import Foundation
 
 /// UTF-8 decoding and encoding of Unicode scalars, with ill-formed bytes carried as raw-byte pseudo-scalars.
 public enum UTF8Codec {
@@ -257,7 +259,8 @@ public enum UnicodeProperties {
         return PropertyTable.shared.combiningClass(s)
     }
 
-    /// Forces the property tables to be built now (about 15 ms of CPU) rather than on first use.
+    /// Sets up the property tables now rather than on first use (their blocks are built as text needs
+    /// them).
     public static func prepare() { _ = PropertyTable.shared }
 
     /// Lowercase of `s` as Rust's `char::to_lowercase`: one scalar, or two for U+0130 (`i` + U+0307).
@@ -400,96 +403,114 @@ extension UnicodeProperties {
     }
 }
 
-/// Two-stage lookup tables built once from utf8proc plus the measured differences from `tokenizers`
-/// (about 15 ms of CPU on first use).
+/// Two-stage lookup tables from utf8proc plus the measured differences from `tokenizers`: flags,
+/// combining class and lowercase of every code point, in blocks of 256 code points built on first use.
+/// Text touches a few dozen blocks; building all 4,352 at start took about 12 ms of every BERT run, on
+/// one thread while the others waited.
 @usableFromInline
 final class PropertyTable: @unchecked Sendable {
     @usableFromInline static let shared = PropertyTable()
 
-    /// A two-stage table: `index[cp >> 8]` is the offset of cp's 256-entry block in `blocks`.
-    /// The storage lives as long as the process (the tables are built once, shared by every thread).
-    @usableFromInline
-    struct Stages<T: Hashable>: @unchecked Sendable {
-        @usableFromInline let index: UnsafePointer<UInt32>
-        @usableFromInline let blocks: UnsafePointer<T>
+    /// `index` value of a block not built yet.
+    @usableFromInline static let unbuilt = UInt32.max
+    /// Blocks of 256 code points (0x1100 of them), plus the all-zero block at offset 0.
+    private static let blockCount = 0x1100
 
-        init(_ flat: [T]) {
-            precondition(flat.count == 0x11_0000)
-            let index = UnsafeMutablePointer<UInt32>.allocate(capacity: 0x1100)
-            var blocks: [T] = []
-            var seen: [UInt64: [UInt32]] = [:]   // block hash -> offsets of blocks with that hash
-            flat.withUnsafeBytes { raw in
-                let blockBytes = 256 * MemoryLayout<T>.stride
-                for hi in 0 ..< 0x1100 {
-                    let bytes = UnsafeRawBufferPointer(rebasing: raw[hi * blockBytes ..< (hi + 1) * blockBytes])
-                    var h: UInt64 = 0xCBF2_9CE4_8422_2325
-                    for k in stride(from: 0, to: blockBytes, by: 8) {
-                        h = (h ^ bytes.loadUnaligned(fromByteOffset: k, as: UInt64.self)) &* 0x0000_0100_0000_01B3
-                    }
-                    let block = flat[hi << 8 ..< (hi + 1) << 8]
-                    if let at = seen[h]?.first(where: { blocks[Int($0) ..< Int($0) + 256] == block }) {
-                        index[hi] = at
-                    } else {
-                        let at = UInt32(blocks.count)
-                        blocks.append(contentsOf: block)
-                        seen[h, default: []].append(at)
-                        index[hi] = at
-                    }
-                }
-            }
-            let storage = UnsafeMutablePointer<T>.allocate(capacity: blocks.count)
-            storage.initialize(from: blocks, count: blocks.count)
-            self.index = UnsafePointer(index)
-            self.blocks = UnsafePointer(storage)
-        }
-
-        /// The value for `cp` (`cp` < 0x110000).
-        @inlinable @inline(__always)
-        func at(_ cp: UInt32) -> T { blocks[Int(index[Int(cp >> 8)]) &+ Int(cp & 0xFF)] }
-    }
-
-    @usableFromInline let flagTable: Stages<UInt16>
-    @usableFromInline let cccTable: Stages<UInt8>
-    /// lowercase(cp) - cp, for every code point but U+0130.
-    @usableFromInline let lowerTable: Stages<Int32>
+    /// Per block (`cp >> 8`): the offset of its 256 values in the value arrays, or `unbuilt`. Read
+    /// with acquire loads without a lock; written with release stores under `lock`, after the block's
+    /// values, so a reader that sees an offset sees the values.
+    @usableFromInline let index: UnsafeMutablePointer<UInt32>
+    /// Flags (`UnicodeProperties.Flags`), canonical combining class, lowercase(cp) - cp (for every
+    /// code point but U+0130); 256 per built block, in the order blocks were built. Allocated for
+    /// every block at once (never moved, so readers need no lock); pages never written cost nothing.
+    @usableFromInline let flagValues: UnsafeMutablePointer<UInt16>
+    @usableFromInline let cccValues: UnsafeMutablePointer<UInt8>
+    @usableFromInline let lowerValues: UnsafeMutablePointer<Int32>
+    private let lock = NSLock()
+    /// Blocks in the value arrays (block 0 is the zero block: planes 4 to 13 hold no assigned code
+    /// point in Unicode 15, all of them share it).
+    private var built = 1
     let noCanonical: Set<UInt32>
     let noCompatibility: Set<UInt32>
 
     private init() {
-        let count = 0x11_0000
         noCanonical = Set(UnicodeExceptions.noCanonicalData)
         noCompatibility = Set(UnicodeExceptions.noCompatibilityData)
-        var flags = [UInt16](repeating: 0, count: count)
-        var ccc = [UInt8](repeating: 0, count: count)
-        var lower = [Int32](repeating: 0, count: count)
-        for cp in 0 ..< count {
-            // Planes 4 to 13 hold no assigned code point (Unicode 15): all zero.
-            if cp >= 0x4_0000 && cp < 0xE_0000 { continue }
-            let (f, c, l) = PropertyTable.compute(UInt32(cp))
-            flags[cp] = f
-            ccc[cp] = c
-            lower[cp] = l &- Int32(cp)
+        let n = PropertyTable.blockCount
+        index = .allocate(capacity: n)
+        index.initialize(repeating: PropertyTable.unbuilt, count: n)
+        flagValues = .allocate(capacity: (n + 1) * 256)
+        cccValues = .allocate(capacity: (n + 1) * 256)
+        lowerValues = .allocate(capacity: (n + 1) * 256)
+        flagValues.initialize(repeating: 0, count: 256)
+        cccValues.initialize(repeating: 0, count: 256)
+        lowerValues.initialize(repeating: 0, count: 256)
+    }
+
+    /// Where the values of `cp` (< 0x110000) are, building its block if needed.
+    @inlinable @inline(__always)
+    func offset(_ cp: UInt32) -> Int {
+        let o = verba_load_acquire_u32(index + Int(cp >> 8))
+        if _fastPath(o != PropertyTable.unbuilt) { return Int(o) &+ Int(cp & 0xFF) }
+        return build(block: Int(cp >> 8)) &+ Int(cp & 0xFF)
+    }
+
+    /// Builds block `hi` (code points `hi << 8 ..< (hi + 1) << 8`) unless another thread has; returns
+    /// its offset.
+    @usableFromInline @inline(never)
+    func build(block hi: Int) -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        let existing = index[hi]  // only written under the lock
+        if existing != PropertyTable.unbuilt { return Int(existing) }
+        var offset = 0
+        if hi < 0x400 || hi >= 0xE00 {
+            offset = built * 256
+            built += 1
+            fill(block: hi, at: offset)
+        }
+        verba_store_release_u32(index + hi, UInt32(offset))
+        return offset
+    }
+
+    /// Computes the values of block `hi` into the value arrays at `offset`: utf8proc's, then the
+    /// differences of `tokenizers` (`UnicodeExceptions`) in the order they override each other.
+    private func fill(block hi: Int, at offset: Int) {
+        let lo = UInt32(hi << 8), last = lo + 255
+        let flags = flagValues + offset, ccc = cccValues + offset, lower = lowerValues + offset
+        for k in 0 ..< 256 {
+            let cp = lo + UInt32(k)
+            let (f, c, l) = PropertyTable.compute(cp)
+            flags[k] = f
+            ccc[k] = c
+            lower[k] = l &- Int32(bitPattern: cp)
         }
         let o = UnicodeExceptions.flagOverrideData
-        for k in stride(from: 0, to: o.count, by: 3) {
+        for k in stride(from: 0, to: o.count, by: 3) where o[k] <= last && o[k + 1] >= lo {
             let mask = UInt16(o[k + 2] >> 8), value = UInt16(o[k + 2] & 0xFF)
-            for cp in Int(o[k]) ... Int(o[k + 1]) { flags[cp] = (flags[cp] & ~mask) | (value & mask) }
+            for cp in max(o[k], lo) ... min(o[k + 1], last) {
+                let i = Int(cp - lo)
+                flags[i] = (flags[i] & ~mask) | (value & mask)
+            }
         }
-        for cp in noCanonical { flags[Int(cp)] &= ~UnicodeProperties.Flags.canonicalDecomposition.rawValue }
-        for cp in noCompatibility { flags[Int(cp)] &= ~UnicodeProperties.Flags.compatibilityDecomposition.rawValue }
-        for cp in UnicodeExceptions.starterData { ccc[Int(cp)] = 0 }
+        for cp in UnicodeExceptions.noCanonicalData where cp >= lo && cp <= last {
+            flags[Int(cp - lo)] &= ~UnicodeProperties.Flags.canonicalDecomposition.rawValue
+        }
+        for cp in UnicodeExceptions.noCompatibilityData where cp >= lo && cp <= last {
+            flags[Int(cp - lo)] &= ~UnicodeProperties.Flags.compatibilityDecomposition.rawValue
+        }
+        for cp in UnicodeExceptions.starterData where cp >= lo && cp <= last { ccc[Int(cp - lo)] = 0 }
         let l = UnicodeExceptions.lowercaseData
-        for k in stride(from: 0, to: l.count, by: 2) { lower[Int(l[k])] = Int32(l[k + 1]) &- Int32(l[k]) }
-        flagTable = Stages(flags)
-        cccTable = Stages(ccc)
-        lowerTable = Stages(lower)
+        for k in stride(from: 0, to: l.count, by: 2) where l[k] >= lo && l[k] <= last {
+            lower[Int(l[k] - lo)] = Int32(bitPattern: l[k + 1]) &- Int32(bitPattern: l[k])
+        }
     }
 
     @inlinable @inline(__always)
-    func flags(_ s: UInt32) -> UInt16 { flagTable.at(s) }
+    func flags(_ s: UInt32) -> UInt16 { flagValues[offset(s)] }
 
     /// Flags, combining class and simple lowercase of one code point from utf8proc.
-    private static func compute(_ cp: UInt32) -> (UInt16, UInt8, Int32) {
+    static func compute(_ cp: UInt32) -> (UInt16, UInt8, Int32) {
         typealias F = UnicodeProperties.Flags
         var f: F = []
         let cat = UnicodeProperties.generalCategory(cp)
@@ -529,13 +550,13 @@ final class PropertyTable: @unchecked Sendable {
     }
 
     @inlinable @inline(__always)
-    func combiningClass(_ s: UInt32) -> UInt8 { cccTable.at(s) }
+    func combiningClass(_ s: UInt32) -> UInt8 { cccValues[offset(s)] }
 
     @inlinable @inline(__always)
     func lowercaseNonASCII(_ s: UInt32) -> (first: UInt32, second: UInt32?) {
         if s >= UTF8Codec.rawByteBase { return (s, nil) }
         if s == 0x130 { return (0x69, 0x307) }
-        return (UInt32(bitPattern: Int32(bitPattern: s) &+ lowerTable.at(s)), nil)
+        return (UInt32(bitPattern: Int32(bitPattern: s) &+ lowerValues[offset(s)]), nil)
     }
 
     /// Writes the full decomposition of `s` (itself when it has none) to `out`, which has room for 32

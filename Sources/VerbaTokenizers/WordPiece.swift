@@ -52,59 +52,78 @@ final class ByteTable: @unchecked Sendable {
         return h
     }
 
-    /// Keys and ids; for a repeated key the last id wins.
+    /// One key of a table: bytes `start..<end` of a text, and its id.
+    struct Key {
+        var start: Int
+        var end: Int
+        var id: Int
+    }
+
+    /// Whether a key of `init` replaced an earlier equal key (its id then no longer looks up).
+    let replacedKeys: Bool
+
+    /// The keys `text[key.start..<key.end]` with their ids; for a repeated key the last id wins.
     /// - Throws: `TokenizerError.invalidInput` when the keys hold more than 16 MB of text.
-    init(keys: [(key: [UInt8], id: Int)]) throws {
+    /// - Complexity: O(total key bytes).
+    init(text: UnsafeBufferPointer<UInt8>, keys: [Key]) throws {
         var capacity = 16
         while capacity < keys.count * 2 + 1 { capacity <<= 1 }
         mask = capacity - 1
         shift = UInt64(64 - capacity.trailingZeroBitCount)
-        let arenaCount = keys.reduce(0) { $0 + max($1.key.count - 8, 0) }
+        let arenaCount = keys.reduce(0) { $0 + max($1.end - $1.start - 8, 0) }
         guard arenaCount < 1 << 24 else {
             throw TokenizerError.invalidInput("vocabulary too large: \(arenaCount) bytes of long tokens")
         }
         slots = UnsafeMutablePointer<Slot>.allocate(capacity: capacity)
         slots.initialize(repeating: Slot(), count: capacity)
         arena = UnsafeMutablePointer<UInt8>.allocate(capacity: max(arenaCount, 1))
-        maxKeyLength = keys.reduce(0) { max($0, $1.key.count) }
+        maxKeyLength = keys.reduce(0) { max($0, $1.end - $1.start) }
         var blocks = 1
         while blocks * 512 < keys.count * 16 { blocks <<= 1 }
         bloomBlockMask = blocks - 1
         bloom = UnsafeMutablePointer<UInt64>.allocate(capacity: blocks * 8)
         bloom.initialize(repeating: 0, count: blocks * 8)
         var used = 0
-        for (key, id) in keys {
-            let h = ByteTable.hash(key)
+        var replacedAny = false
+        let base = text.baseAddress ?? UnsafePointer(arena)  // only an empty text has none: every key is empty
+        for key in keys {
+            let p = base + key.start, n = key.end - key.start
+            precondition(key.start >= 0 && n >= 0 && key.end <= text.count, "ByteTable: key outside its text")
+            var h = ByteTable.fnvOffset
+            for k in 0 ..< n { h = ByteTable.step(h, p[k]) }
             let (w1, b1, w2, b2) = ByteTable.bloomBits(h, bloomBlockMask)
             bloom[w1] |= b1
             bloom[w2] |= b2
-            if key.count >= 255 {
-                long[key] = Int32(id)
+            if n >= 255 {
+                let bytes = Array(UnsafeBufferPointer(start: p, count: n))
+                if long[bytes] != nil { replacedAny = true }
+                long[bytes] = Int32(key.id)
                 continue
             }
-            let head = key.withUnsafeBufferPointer { ByteTable.head($0.baseAddress ?? UnsafePointer(arena), key.count) }
+            let head = ByteTable.head(p, n)
             var at = ByteTable.index(h, shift: shift)
             var replaced = false
             while slots[at].id >= 0 {
                 let existing = slots[at]
-                if existing.head == head && Int(existing.lengthAndOffset >> 24) == key.count
-                    && (key.count <= 8 || key.withUnsafeBufferPointer {
-                        ByteTable.equal(arena + Int(existing.lengthAndOffset & 0xFF_FFFF), $0.baseAddress! + 8, key.count - 8)
-                    }) {
-                    slots[at].id = Int32(id)
+                if existing.head == head && Int(existing.lengthAndOffset >> 24) == n
+                    && (n <= 8 || ByteTable.equal(arena + Int(existing.lengthAndOffset & 0xFF_FFFF), p + 8, n - 8)) {
+                    slots[at].id = Int32(key.id)
                     replaced = true
                     break
                 }
                 at = (at + 1) & mask
             }
-            if !replaced {
-                slots[at] = Slot(head: head, id: Int32(id), lengthAndOffset: UInt32(key.count) << 24 | UInt32(used))
-                if key.count > 8 {
-                    for k in 8 ..< key.count { arena[used + k - 8] = key[k] }
-                    used += key.count - 8
+            if replaced {
+                replacedAny = true
+            } else {
+                slots[at] = Slot(head: head, id: Int32(key.id), lengthAndOffset: UInt32(n) << 24 | UInt32(used))
+                if n > 8 {
+                    (arena + used).update(from: p + 8, count: n - 8)
+                    used += n - 8
                 }
             }
         }
+        replacedKeys = replacedAny
     }
 
     deinit {
@@ -217,8 +236,6 @@ struct ByteTableView: @unchecked Sendable {
 /// `maxInputCharsPerWord` Unicode scalars, or with a part that no entry covers, becomes the single
 /// `unkToken` spanning the whole word.
 public final class WordPiece: TokenizationModel {
-    /// Token string to id, as given.
-    public let vocab: [String: Int]
     public let unkToken: String
     /// Id of `unkToken`.
     public let unkId: Int
@@ -227,110 +244,193 @@ public final class WordPiece: TokenizationModel {
     public let maxInputCharsPerWord: Int
     public let vocabSize: Int
 
-    private let tokens: [String?]
+    /// The vocabulary as given: UTF-8 keys and their ids, a later key replacing an earlier equal one.
+    private let keys: ByteStringTable.PackedKeys
+    /// For each id, the index in `keys` of its token, or -1 when no token has it.
+    private let tokenKeys: [Int32]
     private let initial: ByteTable
     private let continuation: ByteTable
     /// `initial` and `continuation` as views, for the encoding loop (no reference counting).
     private let initialView: ByteTableView
     private let continuationView: ByteTableView
 
-    /// Builds the model from a vocabulary.
+    /// Token string to id, as given.
+    /// - Complexity: O(vocabulary): built on each call (the model itself keeps packed bytes, so that a
+    ///   load creates no string per token).
+    public var vocab: [String: Int] { keys.dictionary }
+
+    /// Builds the model from a vocabulary. Several tokens with one id: `idToToken` gives the least.
     /// - Throws: `TokenizerError.invalidInput` when `unkToken` is not in `vocab` or an id is negative.
-    public init(vocab: [String: Int], unkToken: String = "[UNK]", continuingSubwordPrefix: String = "##",
-                maxInputCharsPerWord: Int = 100) throws {
-        guard let unk = vocab[unkToken] else {
-            throw TokenizerError.invalidInput("WordPiece: the unknown token \(unkToken) is not in the vocabulary")
+    public convenience init(vocab: [String: Int], unkToken: String = "[UNK]", continuingSubwordPrefix: String = "##",
+                            maxInputCharsPerWord: Int = 100) throws {
+        // Deterministic: ordered by id, then token, so a duplicate id resolves the same way every run.
+        var keys = ByteStringTable.PackedKeys()
+        for (token, id) in vocab.sorted(by: { $0.value != $1.value ? $0.value < $1.value : $0.key < $1.key }) {
+            var token = token
+            token.withUTF8 { keys.append(id: id, $0) }
         }
+        try self.init(keys: keys, unkToken: unkToken, continuingSubwordPrefix: continuingSubwordPrefix,
+                      maxInputCharsPerWord: maxInputCharsPerWord)
+    }
+
+    /// Builds the model from packed keys in the order given (a tokenizer.json object, vocab.txt lines):
+    /// a later key replaces an earlier equal one, as when they are read into a map; ill-formed UTF-8 is
+    /// repaired as a Swift `String` would. Several tokens with one id: `idToToken` gives the first.
+    /// - Throws: `TokenizerError.invalidInput` when `unkToken` is not in the vocabulary or an id is
+    ///   negative or too large.
+    /// - Complexity: O(total key bytes); no string is created per token.
+    init(keys given: ByteStringTable.PackedKeys, unkToken: String = "[UNK]", continuingSubwordPrefix: String = "##",
+         maxInputCharsPerWord: Int = 100) throws {
         var maxId = -1
-        for (_, id) in vocab {
+        for id in given.ids {
             guard id >= 0 && id < Int(Int32.max) else {
                 throw TokenizerError.invalidInput("WordPiece: token id \(id) out of range")
             }
             maxId = max(maxId, id)
         }
-        self.vocab = vocab
-        self.unkToken = unkToken
-        self.unkId = unk
-        self.continuingSubwordPrefix = continuingSubwordPrefix
-        self.maxInputCharsPerWord = maxInputCharsPerWord
-        vocabSize = maxId + 1
-        var tokens = [String?](repeating: nil, count: maxId + 1)
-        // Deterministic: sort by id, so a duplicate id resolves the same way every run.
-        let sorted = vocab.sorted { $0.value != $1.value ? $0.value < $1.value : $0.key < $1.key }
-        var initialKeys: [(key: [UInt8], id: Int)] = []
-        var continuationKeys: [(key: [UInt8], id: Int)] = []
-        initialKeys.reserveCapacity(sorted.count)
+        let keys = WordPiece.repairingUTF8(given)
         let prefix = Array(continuingSubwordPrefix.utf8)
-        for (token, id) in sorted {
-            if tokens[id] == nil { tokens[id] = token }
-            let bytes = Array(token.utf8)
-            initialKeys.append((bytes, id))
-            if bytes.count >= prefix.count && bytes.starts(with: prefix) {
-                continuationKeys.append((Array(bytes[prefix.count...]), id))
+        var initialKeys: [ByteTable.Key] = []
+        var continuationKeys: [ByteTable.Key] = []
+        initialKeys.reserveCapacity(keys.count)
+        continuationKeys.reserveCapacity(keys.count / 4)
+        keys.bytes.withUnsafeBufferPointer { text in
+            for k in 0 ..< keys.count {
+                let start = keys.starts[k], end = keys.starts[k + 1], id = keys.ids[k]
+                initialKeys.append(ByteTable.Key(start: start, end: end, id: id))
+                if end - start >= prefix.count
+                    && (prefix.isEmpty || memcmp(text.baseAddress! + start, prefix, prefix.count) == 0) {
+                    continuationKeys.append(ByteTable.Key(start: start + prefix.count, end: end, id: id))
+                }
             }
         }
-        self.tokens = tokens
-        initial = try ByteTable(keys: initialKeys)
-        continuation = try ByteTable(keys: continuationKeys)
+        let text = keys.bytes
+        initial = try text.withUnsafeBufferPointer { try ByteTable(text: $0, keys: initialKeys) }
+        continuation = try text.withUnsafeBufferPointer { try ByteTable(text: $0, keys: continuationKeys) }
         initialView = initial.view
         continuationView = continuation.view
+        let unk = initial.lookup(Array(unkToken.utf8))
+        guard unk >= 0 else {
+            throw TokenizerError.invalidInput("WordPiece: the unknown token \(unkToken) is not in the vocabulary")
+        }
+        // Each id's token: the first key with that id, unless a later equal key took its bytes away
+        // (then the first key that still looks up to that id).
+        var tokenKeys = [Int32](repeating: -1, count: maxId + 1)
+        let initialTable = initial
+        text.withUnsafeBufferPointer { t in
+            for k in 0 ..< keys.count where tokenKeys[keys.ids[k]] < 0 {
+                if initialTable.replacedKeys {
+                    let key = Array(UnsafeBufferPointer(rebasing: t[keys.starts[k] ..< keys.starts[k + 1]]))
+                    if initialTable.lookup(key) != Int32(keys.ids[k]) { continue }
+                }
+                tokenKeys[keys.ids[k]] = Int32(k)
+            }
+        }
+        if initialTable.replacedKeys {  // ids only replaced keys had do not count
+            let last = tokenKeys.lastIndex { $0 >= 0 } ?? -1
+            tokenKeys.removeLast(tokenKeys.count - (last + 1))
+        }
+        self.keys = keys
+        self.tokenKeys = tokenKeys
+        self.unkToken = unkToken
+        self.unkId = Int(unk)
+        self.continuingSubwordPrefix = continuingSubwordPrefix
+        self.maxInputCharsPerWord = maxInputCharsPerWord
+        vocabSize = tokenKeys.count
+    }
+
+    /// `keys` with every key that is not well-formed UTF-8 repaired (U+FFFD per ill-formed subpart),
+    /// as reading them into Swift strings did; `keys` itself when all are well-formed (the usual case).
+    private static func repairingUTF8(_ keys: ByteStringTable.PackedKeys) -> ByteStringTable.PackedKeys {
+        let valid = keys.bytes.withUnsafeBufferPointer { text in
+            (0 ..< keys.count).allSatisfy { isValidUTF8(UnsafeBufferPointer(rebasing: text[keys.starts[$0] ..< keys.starts[$0 + 1]])) }
+        }
+        if valid { return keys }
+        var repaired = ByteStringTable.PackedKeys()
+        keys.bytes.withUnsafeBufferPointer { text in
+            for k in 0 ..< keys.count {
+                let key = UnsafeBufferPointer(rebasing: text[keys.starts[k] ..< keys.starts[k + 1]])
+                if isValidUTF8(key) {
+                    repaired.append(id: keys.ids[k], key)
+                } else {
+                    replacingInvalidUTF8(key).withUnsafeBufferPointer { repaired.append(id: keys.ids[k], $0) }
+                }
+            }
+        }
+        return repaired
     }
 
     /// Parses BERT's `vocab.txt`: one token per line, the id is the line number, trailing whitespace
     /// is trimmed (as `tokenizers` reads it); a repeated token keeps its last line.
     /// - Throws: `TokenizerError.malformed` naming `path` when the text is not UTF-8.
     public static func parseVocabTxt(_ contents: [UInt8], path: String) throws -> [String: Int] {
-        var vocab: [String: Int] = [:]
-        vocab.reserveCapacity(contents.count / 8)
-        var lineNumber = 0
-        var start = 0
-        let n = contents.count
-        while start < n {
-            var end = start
-            while end < n && contents[end] != 0x0A { end += 1 }
-            // Trim trailing whitespace (Rust `trim_end`): ASCII bytes directly, other scalars decoded.
-            var stop = end
-            while stop > start {
-                let b = contents[stop - 1]
-                if b == 0x20 || (0x09 ... 0x0D).contains(b) { stop -= 1; continue }
-                if b < 0x80 { break }
-                var lead = stop - 1
-                while lead > start && contents[lead] & 0xC0 == 0x80 && stop - lead < 4 { lead -= 1 }
-                let (s, len) = contents.withUnsafeBufferPointer { UTF8Codec.decode($0.baseAddress!, at: lead, end: stop) }
-                guard lead + len == stop, UnicodeProperties.isWhitespace(s) else { break }
-                stop = lead
+        try parseVocabTxtKeys(contents, path: path).dictionary
+    }
+
+    /// `parseVocabTxt` as packed keys, one per line in order.
+    static func parseVocabTxtKeys(_ contents: [UInt8], path: String) throws -> ByteStringTable.PackedKeys {
+        var keys = ByteStringTable.PackedKeys()
+        keys.reserve(count: contents.count / 8, bytes: contents.count)
+        try contents.withUnsafeBufferPointer { text in
+            guard let base = text.baseAddress else { return }
+            let n = text.count
+            var lineNumber = 0
+            var start = 0
+            while start < n {
+                let newline = memchr(base + start, 0x0A, n - start)
+                let end = newline.map { UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base } ?? n
+                // Trim trailing whitespace (Rust `trim_end`): ASCII bytes directly, other scalars decoded.
+                var stop = end
+                while stop > start {
+                    let b = base[stop - 1]
+                    if b == 0x20 || (0x09 ... 0x0D).contains(b) { stop -= 1; continue }
+                    if b < 0x80 { break }
+                    var lead = stop - 1
+                    while lead > start && base[lead] & 0xC0 == 0x80 && stop - lead < 4 { lead -= 1 }
+                    let (s, len) = UTF8Codec.decode(base, at: lead, end: stop)
+                    guard lead + len == stop, UnicodeProperties.isWhitespace(s) else { break }
+                    stop = lead
+                }
+                let line = UnsafeBufferPointer(rebasing: text[start ..< stop])
+                guard isValidUTF8(line) else {
+                    throw TokenizerError.malformed(path: path, reason: "line \(lineNumber + 1) is not valid UTF-8")
+                }
+                keys.append(id: lineNumber, line)
+                lineNumber += 1
+                start = end + 1
             }
-            guard let token = String(validating: contents[start ..< stop], as: UTF8.self) else {
-                throw TokenizerError.malformed(path: path, reason: "line \(lineNumber + 1) is not valid UTF-8")
-            }
-            vocab[token] = lineNumber
-            lineNumber += 1
-            start = end + 1
         }
-        return vocab
+        return keys
     }
 
     /// Reads BERT's `vocab.txt` and builds the model.
     /// - Throws: `TokenizerError.unreadable` / `.malformed` naming `path`.
     public convenience init(vocabTxtPath path: String, unkToken: String = "[UNK]", continuingSubwordPrefix: String = "##",
                 maxInputCharsPerWord: Int = 100) throws {
-        let vocab = try WordPiece.parseVocabTxt(try Tokenizer.readFile(path), path: path)
+        let keys = try WordPiece.parseVocabTxtKeys(try Tokenizer.readFile(path), path: path)
         do {
-            try self.init(vocab: vocab, unkToken: unkToken, continuingSubwordPrefix: continuingSubwordPrefix,
+            try self.init(keys: keys, unkToken: unkToken, continuingSubwordPrefix: continuingSubwordPrefix,
                           maxInputCharsPerWord: maxInputCharsPerWord)
         } catch let error as TokenizerError {
             throw TokenizerError.malformed(path: path, reason: error.description)
         }
     }
 
-    public func tokenToId(_ token: String) -> Int? { vocab[token] }
+    public func tokenToId(_ token: String) -> Int? {
+        let id = initial.lookup(Array(token.utf8))
+        return id < 0 ? nil : Int(id)
+    }
 
     public func idToToken(_ id: Int) -> String? {
-        id >= 0 && id < tokens.count ? tokens[id] : nil
+        guard id >= 0 && id < tokenKeys.count, tokenKeys[id] >= 0 else { return nil }
+        let k = Int(tokenKeys[id])
+        return keys.bytes.withUnsafeBufferPointer {
+            String(decoding: UnsafeBufferPointer(rebasing: $0[keys.starts[k] ..< keys.starts[k + 1]]), as: UTF8.self)
+        }
     }
 
     /// The vocabulary as tokens ordered by id (nil for unused ids), e.g. to write `vocab.txt`.
-    public var tokensById: [String?] { tokens }
+    public var tokensById: [String?] { (0 ..< vocabSize).map { idToToken($0) } }
 
     /// - Complexity: O(L · m) for a word of L bytes, m the longest vocabulary entry in bytes; each
     ///   candidate costs one probe, hashes are computed incrementally.

@@ -241,4 +241,47 @@ final class WordPieceTests: XCTestCase {
         Array("unaffable".utf8).withUnsafeBufferPointer { m.encode(piece: $0, ids: &ids, ranges: nil) }
         XCTAssertEqual(ids, [7, 14477, 20961, 3468])
     }
+
+    /// tokenizer.json's vocabulary is read as packed bytes, not strings: the model must answer exactly
+    /// as one built from the same vocabulary as a dictionary.
+    func testTokenizerJSONVocabularyMatchesDictionaryModel() throws {
+        let path = WordPieceTests.minilmDir.appendingPathComponent("tokenizer.json").path
+        guard let packed = try Tokenizer.load(path: path).model as? WordPiece else { return XCTFail("not WordPiece") }
+        let reference = try WordPiece(vocab: packed.vocab)
+        XCTAssertEqual(packed.vocab.count, 30522)
+        XCTAssertEqual(packed.vocabSize, reference.vocabSize)
+        XCTAssertEqual(packed.unkId, reference.unkId)
+        XCTAssertEqual(packed.tokensById, reference.tokensById)
+        for id in 0 ..< packed.vocabSize {
+            let token = try XCTUnwrap(packed.idToToken(id))
+            XCTAssertEqual(packed.tokenToId(token), id)
+        }
+        for word in ["", "##", "hello", "##ing", "[UNK]", "unaffable", "é", "日本", "zzzzqqq"] {
+            XCTAssertEqual(packed.tokenToId(word), reference.tokenToId(word), word)
+        }
+    }
+
+    /// A vocabulary with a repeated token, a shared id and a key that is not UTF-8, read from
+    /// tokenizer.json bytes: a later key wins as in a map, an id keeps its first token that still
+    /// looks up to it, an ill-formed key is repaired as a Swift string would be.
+    func testPackedVocabularyKeepsMapSemantics() throws {
+        var json = Array(###"{"model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "a": 1, "b": 2, "a": 3, "##b": 4, "c": 2, "x"###.utf8)
+        json += [0xFF]
+        json += Array(#"": 5}}}"#.utf8)
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("verba-wp-\(getpid()).json")
+        try Data(json).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        guard let m = try Tokenizer.load(path: url.path).model as? WordPiece else { return XCTFail("not WordPiece") }
+        XCTAssertEqual(m.vocab, ["[UNK]": 0, "a": 3, "b": 2, "##b": 4, "c": 2, "x\u{FFFD}": 5])
+        XCTAssertEqual(m.vocabSize, 6)
+        XCTAssertEqual(m.tokenToId("a"), 3)
+        XCTAssertNil(m.idToToken(1), "only the replaced \"a\" had id 1")
+        XCTAssertEqual(m.idToToken(2), "b")
+        XCTAssertEqual(m.idToToken(3), "a")
+        XCTAssertEqual(m.tokenToId("x\u{FFFD}"), 5)
+        XCTAssertEqual(m.tokensById, ["[UNK]", nil, "b", "a", "##b", "x\u{FFFD}"])
+        var ids: [Int] = []
+        Array("ab".utf8).withUnsafeBufferPointer { m.encode(piece: $0, ids: &ids, ranges: nil) }
+        XCTAssertEqual(ids, [3, 4])
+    }
 }

@@ -29,6 +29,8 @@ static inline void verba_prefetch_write(const void *p) {
 
 /// The word, with acquire order: reads after it see at least the writes published before it.
 static inline uint64_t verba_load_acquire_u64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline uint32_t verba_load_acquire_u32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline void verba_store_release_u32(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 
 /// True when the word still holds `start`: the reads since `verba_load_acquire_u64` returned it saw
 /// one consistent line.
