@@ -269,15 +269,10 @@ extension BPE {
             adviseHugePages(UnsafeMutableRawBufferPointer(out))
             try data.withUnsafeBufferPointer { buffer in
                 guard let d = buffer.baseAddress else { return }
-                let n = buffer.count
-                var lineNo = 0
-                var i = 0
-                while i < n {
-                    lineNo += 1
-                    let e = memchr(d + i, 0x0A, n - i).map { d.distance(to: $0.assumingMemoryBound(to: UInt8.self)) } ?? n
-                    var lineEnd = e
+                try Tokenizer.forEachLine(buffer) { lineNo, range in
+                    let i = range.lowerBound
+                    var lineEnd = range.upperBound
                     if lineEnd > i && d[lineEnd - 1] == 0x0D { lineEnd -= 1 }
-                    defer { i = e + 1 }
                     // Fields separated by spaces or tabs (the first two kept, the rest counted).
                     var fields = (0..<0, 0..<0)
                     var fieldCount = 0
@@ -291,7 +286,7 @@ extension BPE {
                             fieldCount += 1
                         }
                     }
-                    if fieldCount == 0 { continue }
+                    if fieldCount == 0 { return }
                     guard fieldCount == 2 else {
                         throw TokenizerError.malformed(path: path, reason: "line \(lineNo): expected \"<base64 token> <rank>\", found \(fieldCount) fields")
                     }

@@ -56,6 +56,22 @@ extension Tokenizer {
         throw TokenizerError.malformed(path: path, reason: "not a tokenizer.json, .tiktoken, vocab.txt or GGUF file")
     }
 
+    /// Calls `body` with each line of `text`: its number (from 1) and its bytes without the "\n"; a
+    /// last line without a newline counts, an empty text has no line.
+    @inline(__always)
+    static func forEachLine(_ text: UnsafeBufferPointer<UInt8>, _ body: (_ number: Int, _ line: Range<Int>) throws -> Void) rethrows {
+        guard let base = text.baseAddress else { return }
+        let n = text.count
+        var start = 0
+        var number = 0
+        while start < n {
+            let end = memchr(base + start, 0x0A, n - start).map { base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) } ?? n
+            number += 1
+            try body(number, start ..< end)
+            start = end + 1
+        }
+    }
+
     /// The whole content of a file, read straight into the array (no intermediate `Data`: a second
     /// copy of a tokenizer file cost a tenth of loading it).
     static func readFile(_ path: String) throws -> [UInt8] {

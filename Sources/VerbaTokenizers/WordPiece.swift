@@ -373,12 +373,8 @@ public final class WordPiece: TokenizationModel {
         keys.reserve(count: contents.count / 8, bytes: contents.count)
         try contents.withUnsafeBufferPointer { text in
             guard let base = text.baseAddress else { return }
-            let n = text.count
-            var lineNumber = 0
-            var start = 0
-            while start < n {
-                let newline = memchr(base + start, 0x0A, n - start)
-                let end = newline.map { UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base } ?? n
+            try Tokenizer.forEachLine(text) { lineNumber, range in
+                let (start, end) = (range.lowerBound, range.upperBound)
                 // Trim trailing whitespace (Rust `trim_end`): ASCII bytes directly, other scalars decoded.
                 var stop = end
                 while stop > start {
@@ -393,11 +389,9 @@ public final class WordPiece: TokenizationModel {
                 }
                 let line = UnsafeBufferPointer(rebasing: text[start ..< stop])
                 guard isValidUTF8(line) else {
-                    throw TokenizerError.malformed(path: path, reason: "line \(lineNumber + 1) is not valid UTF-8")
+                    throw TokenizerError.malformed(path: path, reason: "line \(lineNumber) is not valid UTF-8")
                 }
-                keys.append(id: lineNumber, line)
-                lineNumber += 1
-                start = end + 1
+                keys.append(id: lineNumber - 1, line)
             }
         }
         return keys
