@@ -24,8 +24,8 @@ let package = Package(
         .target(name: "CBLAS", cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "CVerbaSupport", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "VerbaTokenizers", dependencies: ["CUTF8Proc", "CVerbaSupport"], swiftSettings: native),
-        .target(name: "VerbaTensor", dependencies: ["CBLAS"], swiftSettings: native),
-        .target(name: "VerbaModels", dependencies: ["VerbaTensor", "VerbaTokenizers"], swiftSettings: native),
+        .target(name: "VerbaTensor", dependencies: ["CBLAS", "CVerbaSupport"], swiftSettings: native),
+        .target(name: "VerbaModels", dependencies: ["VerbaTensor", "VerbaTokenizers", "CVerbaSupport"], swiftSettings: native),
         .executableTarget(name: "verba", dependencies: [
             "VerbaTokenizers", "VerbaTensor", "VerbaModels", "CBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,6 +1,14 @@
 // CVerbaSupport: inline helpers in include/CVerbaSupport.h, and the few functions too long to inline.
 #include "CVerbaSupport.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -57,4 +65,59 @@ size_t verba_json_skip_container(const uint8_t *p, size_t n) {
         i += skip ? 2 : 1;
     }
     return SIZE_MAX;
+}
+
+int verba_atomic_begin(const char *path, char *temp, size_t temp_size) {
+    const char *slash = strrchr(path, '/');
+    int dir_len = slash ? (int)(slash - path) : 1;
+    const char *dir = slash ? path : ".";
+    const char *base = slash ? slash + 1 : path;
+    if (slash == path) dir_len = 0;  // a file in the root folder
+    for (int attempt = 0; attempt < 100; attempt++) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        unsigned tag = (unsigned)now.tv_nsec ^ ((unsigned)attempt * 2654435761u);
+        int n = snprintf(temp, temp_size, "%.*s/.%s.tmp-%ld-%08x", dir_len, dir, base, (long)getpid(), tag);
+        if (n < 0 || (size_t)n >= temp_size) { errno = ENAMETOOLONG; return -1; }
+        int fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd >= 0 || errno != EEXIST) return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
+int verba_atomic_write(int fd, const void *bytes, size_t count) {
+    const char *p = bytes;
+    while (count > 0) {
+        ssize_t w = write(fd, p, count);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += w;
+        count -= (size_t)w;
+    }
+    return 0;
+}
+
+int verba_atomic_commit(int fd, const char *temp, const char *path) {
+    if (fsync(fd) != 0) { verba_atomic_abort(fd, temp); return -1; }
+    if (close(fd) != 0) { int e = errno; unlink(temp); errno = e; return -1; }
+    if (rename(temp, path) != 0) { int e = errno; unlink(temp); errno = e; return -1; }
+    return 0;
+}
+
+void verba_atomic_abort(int fd, const char *temp) {
+    int e = errno;
+    close(fd);
+    unlink(temp);
+    errno = e;
+}
+
+int verba_write_file_atomically(const char *path, const void *bytes, size_t count) {
+    char temp[4096];
+    int fd = verba_atomic_begin(path, temp, sizeof temp);
+    if (fd < 0) return -1;
+    if (verba_atomic_write(fd, bytes, count) != 0) { verba_atomic_abort(fd, temp); return -1; }
+    return verba_atomic_commit(fd, temp, path);
 }

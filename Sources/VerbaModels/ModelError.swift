@@ -5,6 +5,8 @@
 public enum ModelError: Error, CustomStringConvertible, Equatable {
     /// A file or folder cannot be read at all (missing, permission, not a folder).
     case unreadable(path: String, reason: String)
+    /// A file cannot be written (missing folder, full disk, permission).
+    case unwritable(path: String, reason: String)
     /// A file was read but its content is not what its format requires (not JSON, not an object...).
     case malformed(path: String, reason: String)
     /// A required configuration field is absent.
@@ -28,6 +30,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
         switch self {
         case let .unreadable(path, reason):
             return "\(path): cannot read: \(reason)"
+        case let .unwritable(path, reason):
+            return "\(path): cannot write: \(reason)"
         case let .malformed(path, reason):
             return "\(path): \(reason)"
         case let .missingConfigField(path, field):

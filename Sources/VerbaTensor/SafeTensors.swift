@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CVerbaSupport
 import Foundation
 
 // The safetensors format (https://huggingface.co/docs/safetensors): an 8-byte little-endian header length N,
@@ -387,21 +388,14 @@ public enum SafeTensorsWriter {
         var headerBytes = Array(header.utf8)
         while headerBytes.count % 8 != 0 { headerBytes.append(0x20) }   // pad so the data section is 8-byte aligned
 
-        let folder = (path as NSString).deletingLastPathComponent
-        let temp = (folder.isEmpty ? "." : folder) + "/.\((path as NSString).lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        var temp = [CChar](repeating: 0, count: 4096)
+        let fd = verba_atomic_begin(path, &temp, temp.count)
         if fd < 0 { throw SafeTensorsError.writeFailed(path: path, reason: String(cString: strerror(errno))) }
-        var closed = false
-        defer { if !closed { close(fd); unlink(temp) } }
+        var committed = false
+        defer { if !committed { verba_atomic_abort(fd, temp) } }
         func put(_ p: UnsafeRawPointer, _ n: Int) throws {
-            var done = 0
-            while done < n {
-                let w = posixWrite(fd, p + done, n - done)
-                if w < 0 {
-                    if errno == EINTR { continue }
-                    throw SafeTensorsError.writeFailed(path: path, reason: String(cString: strerror(errno)))
-                }
-                done += w
+            if verba_atomic_write(fd, p, n) != 0 {
+                throw SafeTensorsError.writeFailed(path: path, reason: String(cString: strerror(errno)))
             }
         }
         var length = UInt64(headerBytes.count).littleEndian
@@ -423,23 +417,11 @@ public enum SafeTensorsWriter {
                 i += n
             }
         }
-        if fsync(fd) != 0 { throw SafeTensorsError.writeFailed(path: path, reason: "fsync: " + String(cString: strerror(errno))) }
-        closed = true
-        if close(fd) != 0 { unlink(temp); throw SafeTensorsError.writeFailed(path: path, reason: String(cString: strerror(errno))) }
-        if rename(temp, path) != 0 {
-            let reason = String(cString: strerror(errno))
-            unlink(temp)
-            throw SafeTensorsError.writeFailed(path: path, reason: reason)
+        committed = true  // commit removes the temporary file itself when it fails
+        if verba_atomic_commit(fd, temp, path) != 0 {
+            throw SafeTensorsError.writeFailed(path: path, reason: String(cString: strerror(errno)))
         }
     }
-}
-
-private func posixWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {
-    #if canImport(Glibc)
-    return Glibc.write(fd, p, n)
-    #else
-    return Darwin.write(fd, p, n)
-    #endif
 }
 
 /// `s` as a JSON string literal.

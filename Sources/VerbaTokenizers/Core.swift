@@ -99,6 +99,8 @@ public struct Encoding: Sendable, Equatable {
 public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     /// The file or folder cannot be read.
     case unreadable(path: String, reason: String)
+    /// The file cannot be written.
+    case unwritable(path: String, reason: String)
     /// The file was read but its content is not what its format requires.
     case malformed(path: String, reason: String)
     /// A setting or component this implementation does not support.
@@ -111,6 +113,7 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .unreadable(path, reason): return "\(path): cannot read: \(reason)"
+        case let .unwritable(path, reason): return "\(path): cannot write: \(reason)"
         case let .malformed(path, reason): return "\(path): \(reason)"
         case let .unsupported(path, what): return "\(path): unsupported \(what)"
         case let .noTokenizerFiles(path):

@@ -1,6 +1,7 @@
 // Loading a tokenizer from the files the field uses: tokenizer.json, a folder (tokenizer.json,
 // vocab.json + merges.txt, vocab.txt), a tiktoken rank file, or a GGUF file's vocabulary.
 
+import CVerbaSupport
 import Foundation
 
 /// The text of `errno`.
@@ -247,4 +248,12 @@ func inParallel<A, B>(_ first: () throws -> A, _ second: () throws -> B) -> (Res
 private final class ThreadJob {
     let body: () -> Void
     init(_ body: @escaping () -> Void) { self.body = body }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder, flushed to disk and renamed
+/// into place: a reader or a crash never sees half a file. Nil when done, else the `errno` of what failed.
+func writeFileAtomically(_ bytes: [UInt8], to path: String) -> Int32? {
+    var error: Int32? = nil
+    bytes.withUnsafeBytes { if verba_write_file_atomically(path, $0.baseAddress, $0.count) != 0 { error = errno } }
+    return error
 }

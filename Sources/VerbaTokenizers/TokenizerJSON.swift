@@ -413,12 +413,12 @@ extension Tokenizer {
         ])
     }
 
-    /// Writes this tokenizer as a `tokenizer.json` that Hugging Face `tokenizers` loads.
+    /// Writes this tokenizer as a `tokenizer.json` that Hugging Face `tokenizers` loads, atomically.
     public func save(to path: String) throws {
         var bytes = tokenizerJSON().serialized()
         bytes.append(10)
-        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-            throw TokenizerError.unreadable(path: path, reason: "cannot write the file")
+        if let error = writeFileAtomically(bytes, to: path) {
+            throw TokenizerError.unwritable(path: path, reason: String(cString: strerror(error)))
         }
     }
 

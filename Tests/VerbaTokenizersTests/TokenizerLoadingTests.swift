@@ -193,6 +193,16 @@ final class TokenizerLoadingTests: XCTestCase {
             return XCTFail("no merges saved")
         }
         XCTAssertEqual(merges, [.array([.string("Ġ"), .string("a")]), .array([.string("Ġa"), .string("\"")])])
+        // Saving is atomic: a second save replaces the file and leaves no temporary file; a save into
+        // a missing folder says so and leaves nothing.
+        try t.save(to: saved.path)
+        XCTAssertEqual(try Tokenizer.load(path: saved.path).encodeIds(" a\" a\""), [4, 4])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.contains(".tmp-") }, [])
+        let noFolder = folder.appendingPathComponent("no/such/folder/tokenizer.json").path
+        XCTAssertThrowsError(try t.save(to: noFolder)) { error in
+            XCTAssertEqual(error as? TokenizerError, .unwritable(path: noFolder, reason: "No such file or directory"))
+            XCTAssertEqual("\(error)", "\(noFolder): cannot write: No such file or directory")
+        }
 
         // Byte-level merges are resolved by bytes and the string table is built on first use, once,
         // whichever thread asks first; a merge that does not resolve is reported by its string.

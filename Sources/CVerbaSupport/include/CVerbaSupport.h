@@ -62,4 +62,21 @@ static inline void verba_store_relaxed_u8(uint8_t *p, uint8_t v) { __atomic_stor
 /// `jsonContainerEndReference` in Swift is the plain version it is tested against.
 size_t verba_json_skip_container(const uint8_t *p, size_t n);
 
+// Atomic file writes, so that a reader or a crash never sees half a file: the bytes go to a new
+// temporary file beside `path`, which is flushed to disk and renamed over `path` once complete.
+// Every function returns 0, or -1 with errno set.
+
+/// Creates the temporary file for `path` (mode 0644 less the umask; its name is written to `temp`,
+/// `temp_size` bytes of room) and returns its descriptor, or -1 with errno set.
+int verba_atomic_begin(const char *path, char *temp, size_t temp_size);
+/// Writes all `count` bytes (retrying short and interrupted writes).
+int verba_atomic_write(int fd, const void *bytes, size_t count);
+/// Flushes the file to disk, closes it and renames it over `path`; on failure the temporary file is
+/// removed (errno says why).
+int verba_atomic_commit(int fd, const char *temp, const char *path);
+/// Closes and removes the temporary file (a write failed or was given up).
+void verba_atomic_abort(int fd, const char *temp);
+/// `verba_atomic_begin`, `verba_atomic_write` and `verba_atomic_commit` of one buffer.
+int verba_write_file_atomically(const char *path, const void *bytes, size_t count);
+
 #endif

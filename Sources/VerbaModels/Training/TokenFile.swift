@@ -2,6 +2,7 @@
 //
 // File layout (little-endian): "VTOK", UInt32 version (1), UInt32 bytes per token (2 or 4),
 // UInt32 vocabulary size, UInt64 token count, then the tokens (UInt16 when the vocabulary fits, else UInt32).
+import CVerbaSupport
 import Foundation
 
 /// A tokenized corpus: the ids of every document, concatenated (documents end with an end-of-text id
@@ -68,22 +69,11 @@ public struct TokenFile: Sendable {
     }
 }
 
-/// Writes `data` to `path` through a temporary file in the same folder and a rename.
+/// Writes `data` to `path` through a temporary file in the same folder, fsync'd and renamed into place.
 func writeAtomically(_ data: Data, to path: String) throws {
-    let url = URL(fileURLWithPath: path)
-    let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-    do {
-        try data.write(to: temp)
-        if rename(temp.path, path) != 0 {
-            throw ModelError.unreadable(path: path, reason: "cannot rename \(temp.path): \(String(cString: strerror(errno)))")
-        }
-    } catch let error as ModelError {
-        try? FileManager.default.removeItem(at: temp)
-        throw error
-    } catch {
-        try? FileManager.default.removeItem(at: temp)
-        throw ModelError.unreadable(path: path, reason: "cannot write: \(error.localizedDescription)")
-    }
+    var error: Int32 = 0
+    data.withUnsafeBytes { if verba_write_file_atomically(path, $0.baseAddress, $0.count) != 0 { error = errno } }
+    if error != 0 { throw ModelError.unwritable(path: path, reason: String(cString: strerror(error))) }
 }
 
 /// The corpus cut into blocks, every `validationEvery`-th of which is held out for validation; batches

@@ -3,12 +3,14 @@ import Foundation
 /// Errors of a training run: the input it could not use, or settings that cannot work.
 public enum TrainerError: Error, CustomStringConvertible, Equatable {
     case unreadable(path: String, reason: String)
+    case unwritable(path: String, reason: String)
     case emptyCorpus
     case invalidOption(String)
 
     public var description: String {
         switch self {
         case let .unreadable(path, reason): return "\(path): cannot read: \(reason)"
+        case let .unwritable(path, reason): return "\(path): cannot write: \(reason)"
         case .emptyCorpus: return "the corpus holds no words to learn from"
         case let .invalidOption(what): return what
         }

@@ -128,20 +128,9 @@ public struct TrainedTokenizer: Sendable {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder, fsync'd and renamed into place.
+/// Writes `bytes` to `path` (see `writeFileAtomically`).
 func atomicWrite(_ bytes: [UInt8], to path: String) throws {
-    let url = URL(fileURLWithPath: path)
-    let dir = url.deletingLastPathComponent().path
-    let tmp = dir + "/.\(url.lastPathComponent).\(getpid()).tmp"
-    guard let f = fopen(tmp, "wb") else {
-        throw TrainerError.unreadable(path: path, reason: "cannot create \(tmp): \(String(cString: strerror(errno)))")
-    }
-    let written = bytes.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count, f) }
-    let flushed = fflush(f) == 0 && fsync(fileno(f)) == 0
-    fclose(f)
-    guard written == bytes.count, flushed, rename(tmp, path) == 0 else {
-        let reason = String(cString: strerror(errno))
-        unlink(tmp)
-        throw TrainerError.unreadable(path: path, reason: "cannot write: \(reason)")
+    if let error = writeFileAtomically(bytes, to: path) {
+        throw TrainerError.unwritable(path: path, reason: String(cString: strerror(error)))
     }
 }
