@@ -10,7 +10,8 @@
 #   - `verba tokenize --threads 1` as a whole process: load, stdin -> ids on stdout (to a file);
 #   - the reference's per-line loop in one Python process (tiktoken encode_ordinary; HF Tokenizer.encode,
 #     special tokens added as `verba tokenize` adds them), timing the loop only;
-#   - `verba tokenize --threads <all cores>` (scaling = its speed / the one-thread speed);
+#   - `verba tokenize --threads <all cores>` (scaling = its speed / the one-thread speed, best runs; paired =
+#     the median of one-thread time / all-threads time over the runs made side by side);
 #   - <all cores> independent `--threads 1` processes at once (ceiling = their throughput / one alone: what the
 #     machine's cores give together, the bound for scaling);
 #   - HF encode_batch (all cores) as extra information.
@@ -110,7 +111,15 @@ results=$out/tokenizers-results.tsv
 runs=$out/tokenizers-runs.tsv  # every timed run: tokenizer, what, seconds
 printf 'tokenizer\twhat\tseconds\n' > "$runs"
 log() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$runs"; }
-printf 'tokenizer\tverba 1T MB/s\treference\tref MB/s\tverba/ref\tverba %dT MB/s\tscaling\tceiling\tafter load\tverba peak MB\tref peak MB\tHF batch MB/s\tids check\n' \
+# paired NAME: the median over the rounds' pairs (the k-th 1T run with the k-th all-threads run, run next to
+# each other) of 1T time / all-threads time. Best-of figures favour the one-thread run (one quiet core is
+# easier to catch than two); pairs see the same moment of the machine.
+paired() {
+    awk -F'\t' -v n="$1" -v w="verba-${threads}T" '$1 == n && $2 == "verba-1T" { one[a++] = $3 } $1 == n && $2 == w { two[b++] = $3 }
+        END { m = (a < b ? a : b); for (i = 0; i < m; i++) print one[i] / two[i] }' "$runs" |
+        sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else printf "%.2fx", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
+printf 'tokenizer\tverba 1T MB/s\treference\tref MB/s\tverba/ref\tverba %dT MB/s\tscaling\tpaired\tceiling\tafter load\tverba peak MB\tref peak MB\tHF batch MB/s\tids check\n' \
     "$threads" > "$results"
 
 # Runs alternate (verba 1T, reference, verba all threads) so that both see the same machine load.
@@ -157,8 +166,8 @@ bench_one() {  # NAME VERBA_TOKENIZER REF_KIND REF_PATH REF_LABEL
     if [ -n "$bestp" ] && [ -n "$best1" ]; then
         ceiling=$(awk -v n="$threads" -v a="$best1" -v b="$bestp" 'BEGIN { printf "%.2fx", n * a / b }')
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$v1" "$label" "$rr" "$(ratio "$v1" "$rr")" \
-        "$vn" "$(ratio "$vn" "$v1")" "$ceiling" "$(ratio "$aftern" "$after1")" "$((vkb / 1024))" "$((rkb / 1024))" "$batch" "$check" >> "$results"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$v1" "$label" "$rr" "$(ratio "$v1" "$rr")" \
+        "$vn" "$(ratio "$vn" "$v1")" "$(paired "$name")" "$ceiling" "$(ratio "$aftern" "$after1")" "$((vkb / 1024))" "$((rkb / 1024))" "$batch" "$check" >> "$results"
 }
 
 start=$(date +%s)
@@ -177,7 +186,7 @@ echo "corpus: $corpus, $(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }') M
      "best of $REPEAT rounds (verba: $VERBA_RUNS runs of each a round; HF batch: 1); $(($(date +%s) - start)) s; every run in $runs"
 echo "verba 1T: --threads 1, whole process (load + stdin -> ids in a file); ${threads}T: --threads $threads;" \
      "reference: its encode loop only, one Python process; MB = 10^6 bytes"
-echo "scaling: ${threads}T speed / 1T speed; ceiling: throughput of $threads independent 1T processes run at once / one" \
+echo "scaling: ${threads}T speed / 1T speed (best runs); paired: median of 1T time / ${threads}T time over runs made side by side; ceiling: throughput of $threads independent 1T processes run at once / one" \
      "alone (what the machine's cores give together); after load: the same scaling for the encoding alone (--stats)"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other processes slow every figure; compare ratios)"
 echo
