@@ -77,10 +77,17 @@ int verba_atomic_begin(const char *path, char *temp, size_t temp_size) {
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
         unsigned tag = (unsigned)now.tv_nsec ^ ((unsigned)attempt * 2654435761u);
-        int n = snprintf(temp, temp_size, "%.*s/.%s.tmp-%ld-%08x", dir_len, dir, base, (long)getpid(), tag);
+        // At most 200 bytes of the name: the file system's limit (255) must leave room for the tag.
+        int n = snprintf(temp, temp_size, "%.*s/.%.200s.tmp-%ld-%08x", dir_len, dir, base, (long)getpid(), tag);
         if (n < 0 || (size_t)n >= temp_size) { errno = ENAMETOOLONG; return -1; }
         int fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (fd >= 0 || errno != EEXIST) return fd;
+        if (fd >= 0) {
+            // A file replaced keeps its permissions.
+            struct stat st;
+            if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) (void)fchmod(fd, st.st_mode & 07777);
+            return fd;
+        }
+        if (errno != EEXIST) return -1;
     }
     errno = EEXIST;
     return -1;
@@ -94,6 +101,7 @@ int verba_atomic_write(int fd, const void *bytes, size_t count) {
             if (errno == EINTR) continue;
             return -1;
         }
+        if (w == 0) { errno = EIO; return -1; }
         p += w;
         count -= (size_t)w;
     }
@@ -101,9 +109,18 @@ int verba_atomic_write(int fd, const void *bytes, size_t count) {
 }
 
 int verba_atomic_commit(int fd, const char *temp, const char *path) {
-    if (fsync(fd) != 0) { verba_atomic_abort(fd, temp); return -1; }
+    // A file system that cannot sync (EINVAL, ENOTSUP) still gets the rename.
+    if (fsync(fd) != 0 && errno != EINVAL && errno != ENOTSUP) { verba_atomic_abort(fd, temp); return -1; }
     if (close(fd) != 0) { int e = errno; unlink(temp); errno = e; return -1; }
     if (rename(temp, path) != 0) { int e = errno; unlink(temp); errno = e; return -1; }
+    // The rename itself reaches the disk with the folder (best effort: the file is in place).
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    int n = slash ? snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path) : snprintf(dir, sizeof dir, ".");
+    if (n > 0 && (size_t)n < sizeof dir) {
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) { (void)fsync(dfd); close(dfd); }
+    }
     return 0;
 }
 

@@ -434,6 +434,13 @@ final class PropertyTable: @unchecked Sendable {
     let noCompatibility: Set<UInt32>
 
     private init() {
+        // Planes 4 to 13 share the zero block, unbuilt: no exception may fall there.
+        let unassigned: ClosedRange<UInt32> = 0x4_0000 ... 0xD_FFFF
+        let o = UnicodeExceptions.flagOverrideData
+        precondition(stride(from: 0, to: o.count, by: 3).allSatisfy { o[$0 + 1] < 0x4_0000 || o[$0] > 0xD_FFFF }
+            && (UnicodeExceptions.noCanonicalData + UnicodeExceptions.noCompatibilityData + UnicodeExceptions.starterData
+                + UnicodeExceptions.lowercaseData).allSatisfy { !unassigned.contains($0) },
+            "UnicodeExceptions has data in planes 4 to 13, which PropertyTable leaves zero")
         noCanonical = Set(UnicodeExceptions.noCanonicalData)
         noCompatibility = Set(UnicodeExceptions.noCompatibilityData)
         let n = PropertyTable.blockCount

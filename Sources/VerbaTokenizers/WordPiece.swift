@@ -254,12 +254,15 @@ public final class WordPiece: TokenizationModel {
     private let initialView: ByteTableView
     private let continuationView: ByteTableView
 
-    /// Token string to id, as given.
+    /// Token string to id, as given (canonically equivalent tokens, distinct for `tokenToId`, are
+    /// one key of a Swift dictionary).
     /// - Complexity: O(vocabulary): built on each call (the model itself keeps packed bytes, so that a
-    ///   load creates no string per token).
+    ///   load creates no string per token); `tokenToId` looks one token up.
     public var vocab: [String: Int] { keys.dictionary }
 
     /// Builds the model from a vocabulary. Several tokens with one id: `idToToken` gives the least.
+    /// Keys are compared as bytes, as in Hugging Face's map (a Swift dictionary cannot hold two
+    /// canonically equivalent strings, so `vocab` merges such tokens; `tokenToId` does not).
     /// - Throws: `TokenizerError.invalidInput` when `unkToken` is not in `vocab` or an id is negative.
     public convenience init(vocab: [String: Int], unkToken: String = "[UNK]", continuingSubwordPrefix: String = "##",
                             maxInputCharsPerWord: Int = 100) throws {
@@ -274,21 +277,19 @@ public final class WordPiece: TokenizationModel {
     }
 
     /// Builds the model from packed keys in the order given (a tokenizer.json object, vocab.txt lines):
-    /// a later key replaces an earlier equal one, as when they are read into a map; ill-formed UTF-8 is
-    /// repaired as a Swift `String` would. Several tokens with one id: `idToToken` gives the first.
-    /// - Throws: `TokenizerError.invalidInput` when `unkToken` is not in the vocabulary or an id is
-    ///   negative or too large.
+    /// a later key replaces an earlier one with the same bytes, as in Hugging Face's map (keys are
+    /// bytes: "é" and "e\u{301}" are two tokens); ill-formed UTF-8 is repaired as a Swift `String`
+    /// would. Several tokens with one id: `idToToken` gives the least (`String` order).
+    /// - Throws: `TokenizerError.invalidInput` when `unkToken` is not in the vocabulary or the id of a
+    ///   token is negative or too large (checked in that order, ids of replaced keys not at all).
     /// - Complexity: O(total key bytes); no string is created per token.
     init(keys given: ByteStringTable.PackedKeys, unkToken: String = "[UNK]", continuingSubwordPrefix: String = "##",
          maxInputCharsPerWord: Int = 100) throws {
-        var maxId = -1
-        for id in given.ids {
-            guard id >= 0 && id < Int(Int32.max) else {
-                throw TokenizerError.invalidInput("WordPiece: token id \(id) out of range")
-            }
-            maxId = max(maxId, id)
+        var keys = WordPiece.repairingUTF8(given)
+        let unkBytes = Array(unkToken.utf8)
+        if keys.ids.contains(where: { $0 < 0 || $0 >= Int(Int32.max) }) {
+            keys = try WordPiece.validatedKeys(keys, unk: unkBytes, unkToken: unkToken)
         }
-        let keys = WordPiece.repairingUTF8(given)
         let prefix = Array(continuingSubwordPrefix.utf8)
         var initialKeys: [ByteTable.Key] = []
         var continuationKeys: [ByteTable.Key] = []
@@ -309,26 +310,26 @@ public final class WordPiece: TokenizationModel {
         continuation = try text.withUnsafeBufferPointer { try ByteTable(text: $0, keys: continuationKeys) }
         initialView = initial.view
         continuationView = continuation.view
-        let unk = initial.lookup(Array(unkToken.utf8))
+        let unk = initial.lookup(unkBytes)
         guard unk >= 0 else {
             throw TokenizerError.invalidInput("WordPiece: the unknown token \(unkToken) is not in the vocabulary")
         }
-        // Each id's token: the first key with that id, unless a later equal key took its bytes away
-        // (then the first key that still looks up to that id).
-        var tokenKeys = [Int32](repeating: -1, count: maxId + 1)
+        // The keys that count: all, unless a later key replaced an earlier one with the same bytes
+        // (then those whose bytes still look up to their id).
         let initialTable = initial
-        text.withUnsafeBufferPointer { t in
-            for k in 0 ..< keys.count where tokenKeys[keys.ids[k]] < 0 {
-                if initialTable.replacedKeys {
-                    let key = Array(UnsafeBufferPointer(rebasing: t[keys.starts[k] ..< keys.starts[k + 1]]))
-                    if initialTable.lookup(key) != Int32(keys.ids[k]) { continue }
-                }
-                tokenKeys[keys.ids[k]] = Int32(k)
+        let counts: [Bool]? = initialTable.replacedKeys ? text.withUnsafeBufferPointer { t in
+            (0 ..< keys.count).map { k in
+                initialTable.lookup(Array(t[keys.starts[k] ..< keys.starts[k + 1]])) == Int32(keys.ids[k])
             }
-        }
-        if initialTable.replacedKeys {  // ids only replaced keys had do not count
-            let last = tokenKeys.lastIndex { $0 >= 0 } ?? -1
-            tokenKeys.removeLast(tokenKeys.count - (last + 1))
+        } : nil
+        var maxId = -1
+        for k in 0 ..< keys.count where counts?[k] ?? true { maxId = max(maxId, keys.ids[k]) }
+        // Each id's token: its least key (almost always its only one).
+        var tokenKeys = [Int32](repeating: -1, count: maxId + 1)
+        func string(_ k: Int) -> String { String(decoding: keys.bytes[keys.starts[k] ..< keys.starts[k + 1]], as: UTF8.self) }
+        for k in 0 ..< keys.count where counts?[k] ?? true {
+            let id = keys.ids[k], other = Int(tokenKeys[id])
+            if other < 0 || string(k) < string(other) { tokenKeys[id] = Int32(k) }
         }
         self.keys = keys
         self.tokenKeys = tokenKeys
@@ -336,7 +337,33 @@ public final class WordPiece: TokenizationModel {
         self.unkId = Int(unk)
         self.continuingSubwordPrefix = continuingSubwordPrefix
         self.maxInputCharsPerWord = maxInputCharsPerWord
-        vocabSize = tokenKeys.count
+        vocabSize = maxId + 1
+    }
+
+    /// The keys of a vocabulary with an id out of range, as a map keeps them (the last of equal keys),
+    /// after the checks the map was given: the unknown token first, then each id.
+    /// - Throws: `TokenizerError.invalidInput`.
+    private static func validatedKeys(_ keys: ByteStringTable.PackedKeys, unk: [UInt8], unkToken: String) throws
+        -> ByteStringTable.PackedKeys {
+        var seen = Set<ArraySlice<UInt8>>()
+        var last = [Bool](repeating: false, count: keys.count)
+        for k in stride(from: keys.count - 1, through: 0, by: -1) {
+            last[k] = seen.insert(keys.bytes[keys.starts[k] ..< keys.starts[k + 1]]).inserted
+        }
+        guard seen.contains(unk[...]) else {
+            throw TokenizerError.invalidInput("WordPiece: the unknown token \(unkToken) is not in the vocabulary")
+        }
+        var kept = ByteStringTable.PackedKeys()
+        try keys.bytes.withUnsafeBufferPointer { text in
+            for k in 0 ..< keys.count where last[k] {
+                let id = keys.ids[k]
+                guard id >= 0 && id < Int(Int32.max) else {
+                    throw TokenizerError.invalidInput("WordPiece: token id \(id) out of range")
+                }
+                kept.append(id: id, UnsafeBufferPointer(rebasing: text[keys.starts[k] ..< keys.starts[k + 1]]))
+            }
+        }
+        return kept
     }
 
     /// `keys` with every key that is not well-formed UTF-8 repaired (U+FFFD per ill-formed subpart),

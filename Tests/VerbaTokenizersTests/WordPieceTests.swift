@@ -284,4 +284,47 @@ final class WordPieceTests: XCTestCase {
         Array("ab".utf8).withUnsafeBufferPointer { m.encode(piece: $0, ids: &ids, ranges: nil) }
         XCTAssertEqual(ids, [3, 4])
     }
+
+    /// Loads a WordPiece tokenizer.json whose model vocabulary is the JSON object text `vocab`.
+    private func wordPiece(vocab: String) throws -> WordPiece {
+        let json = #"{"model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": "# + vocab + "}}"
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("verba-wp-\(getpid())-\(UInt32.random(in: 0 ... .max)).json")
+        try Data(json.utf8).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        guard let m = try Tokenizer.load(path: url.path).model as? WordPiece else { throw TokenizerError.invalidInput("not WordPiece") }
+        return m
+    }
+
+    /// Ties and odd ids resolve as a map of the vocabulary did: the least token of a shared id, the
+    /// unknown token checked before ids, ids of replaced keys ignored (not even to size the tables).
+    func testPackedVocabularyTiesAndIds() throws {
+        let shared = try wordPiece(vocab: #"{"[UNK]": 0, "b": 1, "a": 1}"#)
+        XCTAssertEqual(shared.idToToken(1), "a")
+        XCTAssertEqual(shared.tokenToId("b"), 1)
+        XCTAssertEqual(shared.tokensById, ["[UNK]", "a"])
+        XCTAssertThrowsError(try wordPiece(vocab: #"{"a": 3000000000}"#)) { error in
+            XCTAssertTrue("\(error)".contains("the unknown token [UNK] is not in the vocabulary"), "\(error)")
+        }
+        XCTAssertThrowsError(try wordPiece(vocab: #"{"[UNK]": 0, "a": 3000000000}"#)) { error in
+            XCTAssertTrue("\(error)".contains("token id 3000000000 out of range"), "\(error)")
+        }
+        let replacedHuge = try wordPiece(vocab: #"{"[UNK]": 0, "a": 3000000000, "a": 1}"#)
+        XCTAssertEqual(replacedHuge.tokenToId("a"), 1)
+        XCTAssertEqual(replacedHuge.vocabSize, 2)
+        let replacedLarge = try wordPiece(vocab: #"{"[UNK]": 0, "a": 2000000000, "a": 1}"#)
+        XCTAssertEqual(replacedLarge.vocabSize, 2)
+        XCTAssertEqual(replacedLarge.tokensById, ["[UNK]", "a"])
+    }
+
+    /// Tokens are bytes, as in Hugging Face's map: precomposed and decomposed "é" are two tokens.
+    func testCanonicallyEquivalentTokensStayDistinct() throws {
+        let m = try wordPiece(vocab: #"{"[UNK]": 0, "\u00e9": 1, "e\u0301": 2}"#)
+        XCTAssertEqual(m.tokenToId("\u{E9}"), 1)
+        XCTAssertEqual(Array(m.idToToken(2)?.unicodeScalars ?? "".unicodeScalars), ["e", "\u{301}"])
+        for (word, id) in [([UInt8]([0xC3, 0xA9]), 1), ([0x65, 0xCC, 0x81], 2)] {
+            var ids: [Int] = []
+            word.withUnsafeBufferPointer { m.encode(piece: $0, ids: &ids, ranges: nil) }
+            XCTAssertEqual(ids, [id])
+        }
+    }
 }
