@@ -67,18 +67,26 @@ size_t verba_json_skip_container(const uint8_t *p, size_t n) {
     return SIZE_MAX;
 }
 
-int verba_atomic_begin(const char *path, char *temp, size_t temp_size) {
+/// The folder of `path` ("." for a bare name, "/" for a file in the root) into `out`; returns the
+/// file's name within it, or NULL (errno ENAMETOOLONG) when the folder does not fit in `size` bytes.
+static const char *split_path(const char *path, char *out, size_t size) {
     const char *slash = strrchr(path, '/');
-    int dir_len = slash ? (int)(slash - path) : 1;
-    const char *dir = slash ? path : ".";
-    const char *base = slash ? slash + 1 : path;
-    if (slash == path) dir_len = 0;  // a file in the root folder
+    int n = slash ? snprintf(out, size, "%.*s", slash == path ? 1 : (int)(slash - path), path) : snprintf(out, size, ".");
+    if (n < 0 || (size_t)n >= size) { errno = ENAMETOOLONG; return NULL; }
+    return slash ? slash + 1 : path;
+}
+
+int verba_atomic_begin(const char *path, char *temp, size_t temp_size) {
+    char dir[4096];
+    const char *base = split_path(path, dir, sizeof dir);
+    if (!base) return -1;
+    const char *sep = strcmp(dir, "/") == 0 ? "" : "/";
     for (int attempt = 0; attempt < 100; attempt++) {
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
         unsigned tag = (unsigned)now.tv_nsec ^ ((unsigned)attempt * 2654435761u);
         // At most 200 bytes of the name: the file system's limit (255) must leave room for the tag.
-        int n = snprintf(temp, temp_size, "%.*s/.%.200s.tmp-%ld-%08x", dir_len, dir, base, (long)getpid(), tag);
+        int n = snprintf(temp, temp_size, "%s%s.%.200s.tmp-%ld-%08x", dir, sep, base, (long)getpid(), tag);
         if (n < 0 || (size_t)n >= temp_size) { errno = ENAMETOOLONG; return -1; }
         int fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (fd >= 0) {
@@ -114,10 +122,8 @@ int verba_atomic_commit(int fd, const char *temp, const char *path) {
     if (close(fd) != 0) { int e = errno; unlink(temp); errno = e; return -1; }
     if (rename(temp, path) != 0) { int e = errno; unlink(temp); errno = e; return -1; }
     // The rename itself reaches the disk with the folder (best effort: the file is in place).
-    const char *slash = strrchr(path, '/');
     char dir[4096];
-    int n = slash ? snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path) : snprintf(dir, sizeof dir, ".");
-    if (n > 0 && (size_t)n < sizeof dir) {
+    if (split_path(path, dir, sizeof dir)) {
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0) { (void)fsync(dfd); close(dfd); }
     }
