@@ -178,7 +178,7 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
     /// the pairs that some two-byte token spells are looked up (a few thousand).
     private static func fillBytePairRanks(_ ranks: UnsafeMutablePointer<UInt64>, _ byteIds: UnsafeMutablePointer<UInt32>,
                                           _ parts: Parts) {
-        if parts.pairs == nil {
+        guard let pairs = parts.pairs else {
             // A pair no token spells is not found; a pair some token spells is found as the table says.
             ranks.initialize(repeating: UInt64.max, count: 1 << 16)
             for id in 0..<parts.table.count where parts.table.length(of: id) == 2 {
@@ -189,15 +189,7 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
             return
         }
         for a in 0..<256 {
-            for b in 0..<256 {
-                if let pairs = parts.pairs {
-                    ranks[a << 8 | b] = pairs.lookup(byteIds[a], byteIds[b])
-                } else {
-                    let pair = (UInt8(a), UInt8(b))  // no array per pair: 65,536 lookups at load
-                    let id = withUnsafeBytes(of: pair) { parts.table.find($0.bindMemory(to: UInt8.self).baseAddress!, 2) }
-                    ranks[a << 8 | b] = id < 0 ? UInt64.max : UInt64(id) << 32 | UInt64(id)
-                }
-            }
+            for b in 0..<256 { ranks[a << 8 | b] = pairs.lookup(byteIds[a], byteIds[b]) }
         }
     }
 

@@ -40,11 +40,7 @@ extension BPE {
         }
         let ordered = irregular ? vocab.sorted(by: { $0.value < $1.value || ($0.value == $1.value && $0.key < $1.key) })
                                 : at.compactMap { $0 >= 0 ? pairs[Int($0)] : nil }
-        var strings = ByteStringTable.PackedKeys()
-        for (s, id) in ordered {
-            var s = s
-            s.withUTF8 { strings.append(id: id, $0) }
-        }
+        let strings = ByteStringTable.PackedKeys(ordered)
         // Two strings for one id, or an empty string: the table keeps one string per id and finds no
         // empty string, so the dictionary answers for the others.
         self.init(parts: try BPE.parts(strings: strings, count: maxId + 1, aliases: irregular ? vocab : [:],

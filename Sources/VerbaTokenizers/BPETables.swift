@@ -154,12 +154,15 @@ final class ByteStringTable: @unchecked Sendable {
 
         var count: Int { ids.count }
 
+        /// Where key `k` lies in `bytes`.
+        func range(_ k: Int) -> Range<Int> { starts[k] ..< starts[k + 1] }
+
         /// The keys as strings (ill-formed UTF-8 repaired) to ids; a string given twice keeps its
         /// later id, as a JSON object read into a map does.
         var dictionary: [String: Int] {
             var result: [String: Int] = [:]
             result.reserveCapacity(count)
-            for k in 0..<count { result[String(decoding: bytes[starts[k]..<starts[k + 1]], as: UTF8.self)] = ids[k] }
+            for k in 0..<count { result[String(decoding: bytes[range(k)], as: UTF8.self)] = ids[k] }
             return result
         }
 
@@ -346,6 +349,17 @@ final class ByteStringTable: @unchecked Sendable {
     func bytes(of id: Int) -> UnsafeBufferPointer<UInt8> {
         let o = offsets[id]
         return UnsafeBufferPointer(start: arena + o, count: offsets[id + 1] - o)
+    }
+}
+
+extension ByteStringTable.PackedKeys {
+    /// Strings (as UTF-8) with their ids, in the order given.
+    init<S: Sequence>(_ entries: S) where S.Element == (key: String, value: Int) {
+        self.init()
+        for (string, id) in entries {
+            var string = string
+            string.withUTF8 { append(id: id, $0) }
+        }
     }
 }
 

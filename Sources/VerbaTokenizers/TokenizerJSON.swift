@@ -224,27 +224,15 @@ struct TokenizerJSONReader {
             let unk = v["unk_token"]?.stringValue ?? "[UNK]"
             let prefix = v["continuing_subword_prefix"]?.stringValue ?? "##"
             let maxChars = v["max_input_chars_per_word"]?.intValue ?? 100
-            let vocab = vocabStrings == nil ? try self.vocab(v["vocab"]) : [:]
+            // Read from the file's bytes when they were (no string per token).
+            let keys = try vocabStrings ?? ByteStringTable.PackedKeys(self.vocab(v["vocab"]))
             do {
-                if let vocabStrings {  // read from the file's bytes: no string per token
-                    return try WordPiece(keys: vocabStrings, unkToken: unk, continuingSubwordPrefix: prefix,
-                                         maxInputCharsPerWord: maxChars)
-                }
-                return try WordPiece(vocab: vocab, unkToken: unk, continuingSubwordPrefix: prefix,
-                                     maxInputCharsPerWord: maxChars)
+                return try WordPiece(keys: keys, unkToken: unk, continuingSubwordPrefix: prefix, maxInputCharsPerWord: maxChars)
             } catch let e as TokenizerError {
                 throw fail("model: \(e.description)")
             }
         case "BPE":
-            var strings = ByteStringTable.PackedKeys()
-            if let vocabStrings {
-                strings = vocabStrings
-            } else {
-                for (token, id) in try vocab(v["vocab"]) {
-                    var token = token
-                    token.withUTF8 { strings.append(id: id, $0) }
-                }
-            }
+            let strings = try vocabStrings ?? ByteStringTable.PackedKeys(vocab(v["vocab"]))
             var merges = PackedMerges()
             if let captured = self.merges {
                 merges = captured

@@ -19,6 +19,9 @@ final class PropertyTable: @unchecked Sendable {
     @usableFromInline static let unbuilt = UInt32.max
     /// Blocks of 256 code points (0x1100 of them), plus the all-zero block at offset 0.
     private static let blockCount = 0x1100
+    /// The blocks of planes 4 to 13, which hold no assigned code point in Unicode 15: they all share
+    /// the zero block.
+    private static let zeroBlocks = 0x400 ..< 0xE00
 
     /// Per block (`cp >> 8`): the offset of its 256 values in the value arrays, or `unbuilt`. Read
     /// with acquire loads without a lock; written with release stores under `lock`, after the block's
@@ -35,18 +38,16 @@ final class PropertyTable: @unchecked Sendable {
     /// point in Unicode 15, all of them share it).
     private var built = 1
     let noCanonical: Set<UInt32>
-    let noCompatibility: Set<UInt32>
 
     private init() {
-        // Planes 4 to 13 share the zero block, unbuilt: no exception may fall there.
-        let unassigned: ClosedRange<UInt32> = 0x4_0000 ... 0xD_FFFF
+        // No exception may fall in the blocks that share the zero block.
+        let zero = UInt32(PropertyTable.zeroBlocks.lowerBound << 8) ... UInt32((PropertyTable.zeroBlocks.upperBound << 8) - 1)
         let o = UnicodeExceptions.flagOverrideData
-        precondition(stride(from: 0, to: o.count, by: 3).allSatisfy { o[$0 + 1] < 0x4_0000 || o[$0] > 0xD_FFFF }
+        precondition(stride(from: 0, to: o.count, by: 3).allSatisfy { o[$0 + 1] < zero.lowerBound || o[$0] > zero.upperBound }
             && (UnicodeExceptions.noCanonicalData + UnicodeExceptions.noCompatibilityData + UnicodeExceptions.starterData
-                + UnicodeExceptions.lowercaseData).allSatisfy { !unassigned.contains($0) },
+                + UnicodeExceptions.lowercaseData).allSatisfy { !zero.contains($0) },
             "UnicodeExceptions has data in planes 4 to 13, which PropertyTable leaves zero")
         noCanonical = Set(UnicodeExceptions.noCanonicalData)
-        noCompatibility = Set(UnicodeExceptions.noCompatibilityData)
         let n = PropertyTable.blockCount
         index = .allocate(capacity: n)
         index.initialize(repeating: PropertyTable.unbuilt, count: n)
@@ -75,7 +76,7 @@ final class PropertyTable: @unchecked Sendable {
         let existing = index[hi]  // only written under the lock
         if existing != PropertyTable.unbuilt { return Int(existing) }
         var offset = 0
-        if hi < 0x400 || hi >= 0xE00 {
+        if !PropertyTable.zeroBlocks.contains(hi) {
             offset = built * 256
             built += 1
             fill(block: hi, at: offset)

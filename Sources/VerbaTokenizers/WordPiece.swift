@@ -266,14 +266,9 @@ public final class WordPiece: TokenizationModel {
     /// - Throws: `TokenizerError.invalidInput` when `unkToken` is not in `vocab` or an id is negative.
     public convenience init(vocab: [String: Int], unkToken: String = "[UNK]", continuingSubwordPrefix: String = "##",
                             maxInputCharsPerWord: Int = 100) throws {
-        // Deterministic: ordered by id, then token, so a duplicate id resolves the same way every run.
-        var keys = ByteStringTable.PackedKeys()
-        for (token, id) in vocab.sorted(by: { $0.value != $1.value ? $0.value < $1.value : $0.key < $1.key }) {
-            var token = token
-            token.withUTF8 { keys.append(id: id, $0) }
-        }
-        try self.init(keys: keys, unkToken: unkToken, continuingSubwordPrefix: continuingSubwordPrefix,
-                      maxInputCharsPerWord: maxInputCharsPerWord)
+        // Any order: the keys of a dictionary are distinct, and a shared id resolves to its least token.
+        try self.init(keys: ByteStringTable.PackedKeys(vocab), unkToken: unkToken,
+                      continuingSubwordPrefix: continuingSubwordPrefix, maxInputCharsPerWord: maxInputCharsPerWord)
     }
 
     /// Builds the model from packed keys in the order given (a tokenizer.json object, vocab.txt lines):
@@ -319,14 +314,14 @@ public final class WordPiece: TokenizationModel {
         let initialTable = initial
         let counts: [Bool]? = initialTable.replacedKeys ? text.withUnsafeBufferPointer { t in
             (0 ..< keys.count).map { k in
-                initialTable.lookup(Array(t[keys.starts[k] ..< keys.starts[k + 1]])) == Int32(keys.ids[k])
+                initialTable.lookup(Array(t[keys.range(k)])) == Int32(keys.ids[k])
             }
         } : nil
         var maxId = -1
         for k in 0 ..< keys.count where counts?[k] ?? true { maxId = max(maxId, keys.ids[k]) }
         // Each id's token: its least key (almost always its only one).
         var tokenKeys = [Int32](repeating: -1, count: maxId + 1)
-        func string(_ k: Int) -> String { String(decoding: keys.bytes[keys.starts[k] ..< keys.starts[k + 1]], as: UTF8.self) }
+        func string(_ k: Int) -> String { String(decoding: keys.bytes[keys.range(k)], as: UTF8.self) }
         for k in 0 ..< keys.count where counts?[k] ?? true {
             let id = keys.ids[k], other = Int(tokenKeys[id])
             if other < 0 || string(k) < string(other) { tokenKeys[id] = Int32(k) }
@@ -348,7 +343,7 @@ public final class WordPiece: TokenizationModel {
         var seen = Set<ArraySlice<UInt8>>()
         var last = [Bool](repeating: false, count: keys.count)
         for k in stride(from: keys.count - 1, through: 0, by: -1) {
-            last[k] = seen.insert(keys.bytes[keys.starts[k] ..< keys.starts[k + 1]]).inserted
+            last[k] = seen.insert(keys.bytes[keys.range(k)]).inserted
         }
         guard seen.contains(unk[...]) else {
             throw TokenizerError.invalidInput("WordPiece: the unknown token \(unkToken) is not in the vocabulary")
@@ -360,7 +355,7 @@ public final class WordPiece: TokenizationModel {
                 guard id >= 0 && id < Int(Int32.max) else {
                     throw TokenizerError.invalidInput("WordPiece: token id \(id) out of range")
                 }
-                kept.append(id: id, UnsafeBufferPointer(rebasing: text[keys.starts[k] ..< keys.starts[k + 1]]))
+                kept.append(id: id, UnsafeBufferPointer(rebasing: text[keys.range(k)]))
             }
         }
         return kept
@@ -370,13 +365,13 @@ public final class WordPiece: TokenizationModel {
     /// as reading them into Swift strings did; `keys` itself when all are well-formed (the usual case).
     private static func repairingUTF8(_ keys: ByteStringTable.PackedKeys) -> ByteStringTable.PackedKeys {
         let valid = keys.bytes.withUnsafeBufferPointer { text in
-            (0 ..< keys.count).allSatisfy { isValidUTF8(UnsafeBufferPointer(rebasing: text[keys.starts[$0] ..< keys.starts[$0 + 1]])) }
+            (0 ..< keys.count).allSatisfy { isValidUTF8(UnsafeBufferPointer(rebasing: text[keys.range($0)])) }
         }
         if valid { return keys }
         var repaired = ByteStringTable.PackedKeys()
         keys.bytes.withUnsafeBufferPointer { text in
             for k in 0 ..< keys.count {
-                let key = UnsafeBufferPointer(rebasing: text[keys.starts[k] ..< keys.starts[k + 1]])
+                let key = UnsafeBufferPointer(rebasing: text[keys.range(k)])
                 if isValidUTF8(key) {
                     repaired.append(id: keys.ids[k], key)
                 } else {
@@ -446,7 +441,7 @@ public final class WordPiece: TokenizationModel {
         guard id >= 0 && id < tokenKeys.count, tokenKeys[id] >= 0 else { return nil }
         let k = Int(tokenKeys[id])
         return keys.bytes.withUnsafeBufferPointer {
-            String(decoding: UnsafeBufferPointer(rebasing: $0[keys.starts[k] ..< keys.starts[k + 1]]), as: UTF8.self)
+            String(decoding: UnsafeBufferPointer(rebasing: $0[keys.range(k)]), as: UTF8.self)
         }
     }
 
