@@ -265,13 +265,10 @@ final class WordPieceTests: XCTestCase {
     /// tokenizer.json bytes: a later key wins as in a map, an id keeps its first token that still
     /// looks up to it, an ill-formed key is repaired as a Swift string would be.
     func testPackedVocabularyKeepsMapSemantics() throws {
-        var json = Array(###"{"model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "a": 1, "b": 2, "a": 3, "##b": 4, "c": 2, "x"###.utf8)
-        json += [0xFF]
-        json += Array(#"": 5}}}"#.utf8)
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("verba-wp-\(getpid()).json")
-        try Data(json).write(to: url)
-        defer { try? FileManager.default.removeItem(at: url) }
-        guard let m = try Tokenizer.load(path: url.path).model as? WordPiece else { return XCTFail("not WordPiece") }
+        var vocab = Array(###"{"[UNK]": 0, "a": 1, "b": 2, "a": 3, "##b": 4, "c": 2, "x"###.utf8)
+        vocab += [0xFF]
+        vocab += Array(#"": 5}"#.utf8)
+        let m = try wordPiece(vocab: vocab)
         XCTAssertEqual(m.vocab, ["[UNK]": 0, "a": 3, "b": 2, "##b": 4, "c": 2, "x\u{FFFD}": 5])
         XCTAssertEqual(m.vocabSize, 6)
         XCTAssertEqual(m.tokenToId("a"), 3)
@@ -285,15 +282,18 @@ final class WordPieceTests: XCTestCase {
         XCTAssertEqual(ids, [3, 4])
     }
 
-    /// Loads a WordPiece tokenizer.json whose model vocabulary is the JSON object text `vocab`.
-    private func wordPiece(vocab: String) throws -> WordPiece {
-        let json = #"{"model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": "# + vocab + "}}"
+    /// Loads a WordPiece tokenizer.json whose model vocabulary is the JSON object text `vocab` (bytes:
+    /// it may hold ill-formed UTF-8).
+    private func wordPiece(vocab: [UInt8]) throws -> WordPiece {
+        let json = Array(#"{"model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": "#.utf8) + vocab + Array("}}".utf8)
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("verba-wp-\(getpid())-\(UInt32.random(in: 0 ... .max)).json")
-        try Data(json.utf8).write(to: url)
+        try Data(json).write(to: url)
         defer { try? FileManager.default.removeItem(at: url) }
         guard let m = try Tokenizer.load(path: url.path).model as? WordPiece else { throw TokenizerError.invalidInput("not WordPiece") }
         return m
     }
+
+    private func wordPiece(vocab: String) throws -> WordPiece { try wordPiece(vocab: Array(vocab.utf8)) }
 
     /// Ties and odd ids resolve as a map of the vocabulary did: the least token of a shared id, the
     /// unknown token checked before ids, ids of replaced keys ignored (not even to size the tables).
