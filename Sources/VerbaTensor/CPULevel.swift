@@ -30,7 +30,7 @@ public enum CPULevel: String, Sendable, CaseIterable, CustomStringConvertible {
 
     public var description: String { rawValue }
 
-    var code: Int32 {
+    package var code: Int32 {
         switch self {
         case .baseline: return Int32(VERBA_LEVEL_BASELINE)
         case .avx2: return Int32(VERBA_LEVEL_AVX2)
@@ -38,7 +38,7 @@ public enum CPULevel: String, Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
-    init(code: Int32) {
+    package init(code: Int32) {
         switch code {
         case Int32(VERBA_LEVEL_AVX512): self = .avx512
         case Int32(VERBA_LEVEL_AVX2): self = .avx2

@@ -1,6 +1,6 @@
 import CVerbaKernels
 import Foundation
-@testable import VerbaTensor
+import VerbaTensor
 import XCTest
 
 /// Runs `body` once at every CPU level this machine supports, each kernel through that level's own table

@@ -1,5 +1,5 @@
 import Foundation
-@testable import VerbaTensor
+import VerbaTensor
 import XCTest
 
 final class GEMVTests: XCTestCase {

@@ -1,5 +1,5 @@
 import Foundation
-@testable import VerbaTensor
+import VerbaTensor
 import XCTest
 
 /// A seeded generator (SplitMix64), so failures reproduce.
