@@ -1,10 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Every machine builds from source, so kernels are compiled for the CPU they run on
-// (AVX2 + FMA on Zen 3, AVX-512 on Zen 5): without this, SIMD `addProduct` lowers to scalar fmaf calls.
-let native: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=native", "-Xcc", "-O3", "-enforce-exclusivity=unchecked"])]
-
+// No target takes unsafe flags, so the package can be used as a versioned dependency. The float kernels
+// live in CVerbaKernels, compiled for several CPU levels into one binary and chosen at run time.
 let package = Package(
     name: "Verba",
     platforms: [.macOS(.v13)],
@@ -21,19 +19,20 @@ let package = Package(
         .systemLibrary(name: "CUTF8Proc", path: "Sources/CUTF8Proc",
                        providers: [.apt(["libutf8proc-dev"])]),
         // OpenBLAS (libopenblas-dev), opened at first use: see Sources/CBLAS/include/CBLAS.h.
-        .target(name: "CBLAS", cSettings: [.unsafeFlags(["-O2"])]),
-        .target(name: "CVerbaSupport", cSettings: [.unsafeFlags(["-O3"])]),
-        .target(name: "VerbaTokenizers", dependencies: ["CUTF8Proc", "CVerbaSupport"], swiftSettings: native),
-        .target(name: "VerbaTensor", dependencies: ["CBLAS", "CVerbaSupport"], swiftSettings: native),
-        .target(name: "VerbaModels", dependencies: ["VerbaTensor", "VerbaTokenizers", "CVerbaSupport"], swiftSettings: native),
+        .target(name: "CBLAS"),
+        .target(name: "CVerbaSupport"),
+        .target(name: "CVerbaKernels"),
+        .target(name: "VerbaTokenizers", dependencies: ["CUTF8Proc", "CVerbaSupport"]),
+        .target(name: "VerbaTensor", dependencies: ["CBLAS", "CVerbaKernels", "CVerbaSupport"]),
+        .target(name: "VerbaModels", dependencies: ["VerbaTensor", "VerbaTokenizers", "CVerbaSupport"]),
         .executableTarget(name: "verba", dependencies: [
             "VerbaTokenizers", "VerbaTensor", "VerbaModels", "CBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], swiftSettings: native),
-        .testTarget(name: "VerbaTokenizersTests", dependencies: ["VerbaTokenizers"], swiftSettings: native),
-        .testTarget(name: "VerbaTensorTests", dependencies: ["VerbaTensor"], swiftSettings: native),
-        .testTarget(name: "VerbaModelsTests", dependencies: ["VerbaModels", "VerbaTensor", "VerbaTokenizers"], swiftSettings: native),
-        .testTarget(name: "VerbaCLITests", dependencies: ["verba"], swiftSettings: native),
+        ]),
+        .testTarget(name: "VerbaTokenizersTests", dependencies: ["VerbaTokenizers"]),
+        .testTarget(name: "VerbaTensorTests", dependencies: ["VerbaTensor"]),
+        .testTarget(name: "VerbaModelsTests", dependencies: ["VerbaModels", "VerbaTensor", "VerbaTokenizers"]),
+        .testTarget(name: "VerbaCLITests", dependencies: ["verba"]),
     ],
     swiftLanguageModes: [.v5]
 )
