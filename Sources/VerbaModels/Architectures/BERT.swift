@@ -15,7 +15,7 @@ import Foundation
 import VerbaTensor
 
 /// The activation of BERT's feed-forward layer (`hidden_act`).
-public enum HiddenActivation: String, Sendable {
+package enum HiddenActivation: String, Sendable {
     /// "gelu": exact x·Φ(x) with erf.
     case geluErf = "gelu"
     /// "gelu_new" / "gelu_pytorch_tanh": the tanh approximation.
@@ -25,28 +25,28 @@ public enum HiddenActivation: String, Sendable {
 }
 
 /// BERT hyper-parameters, from a Hugging Face `config.json` (`model_type` "bert").
-public struct BertConfig: Sendable, Equatable {
-    public var vocabSize: Int
+package struct BertConfig: Sendable, Equatable {
+    package var vocabSize: Int
     /// C, the width of every token vector.
-    public var hiddenSize: Int
-    public var layerCount: Int
-    public var headCount: Int
+    package var hiddenSize: Int
+    package var layerCount: Int
+    package var headCount: Int
     /// Width of the feed-forward hidden layer (usually 4·C).
-    public var intermediateSize: Int
+    package var intermediateSize: Int
     /// Longest sequence the position embeddings cover.
-    public var maxPositions: Int
-    public var typeVocabSize: Int
-    public var layerNormEps: Float
-    public var activation: HiddenActivation
+    package var maxPositions: Int
+    package var typeVocabSize: Int
+    package var layerNormEps: Float
+    package var activation: HiddenActivation
     /// Class names by id (`id2label`), empty when the config has none.
-    public var labels: [String]
+    package var labels: [String]
     /// `problem_type` is "multi_label_classification": scores are sigmoids, not a softmax.
-    public var multiLabel: Bool
+    package var multiLabel: Bool
     /// Width of one attention head, C / heads.
-    public var headDim: Int { hiddenSize / headCount }
+    package var headDim: Int { hiddenSize / headCount }
 
     /// Reads and validates `config.json`; every problem is a `ModelError` naming the file and field.
-    public init(json c: ConfigJSON) throws {
+    package init(json c: ConfigJSON) throws {
         if let type = try c.optionalString("model_type"), type != "bert" {
             throw ModelError.unsupported(path: c.path, what: "model_type \"\(type)\" (expected \"bert\")")
         }
@@ -85,17 +85,17 @@ public struct BertConfig: Sendable, Equatable {
     }
 
     /// Reads `path` (a `config.json`).
-    public init(path: String) throws { try self.init(json: ConfigJSON(path: path)) }
+    package init(path: String) throws { try self.init(json: ConfigJSON(path: path)) }
 }
 
 /// One input sequence: token ids (special tokens included), optional token type ids (default 0) and an
 /// optional attention mask (1 = real token, 0 = padding that no token attends to).
-public struct BertInput: Sendable, Equatable {
-    public var ids: [Int]
-    public var typeIds: [Int]?
-    public var attentionMask: [Int]?
+package struct BertInput: Sendable, Equatable {
+    package var ids: [Int]
+    package var typeIds: [Int]?
+    package var attentionMask: [Int]?
 
-    public init(ids: [Int], typeIds: [Int]? = nil, attentionMask: [Int]? = nil) {
+    package init(ids: [Int], typeIds: [Int]? = nil, attentionMask: [Int]? = nil) {
         self.ids = ids
         self.typeIds = typeIds
         self.attentionMask = attentionMask
@@ -181,8 +181,8 @@ struct BertTensorNames {
 ///
 /// Thread-safe for concurrent calls (weights are read-only; each batch has its own buffers). Work runs on
 /// `ThreadPool.shared` (set its size for `--threads`).
-public final class BertModel: @unchecked Sendable {
-    public let config: BertConfig
+package final class BertModel: @unchecked Sendable {
+    package let config: BertConfig
     private let word: FloatTensor, position: FloatTensor, tokenType: FloatTensor   // (V, C), (P, C), (TV, C)
     private let embG: FloatTensor, embB: FloatTensor                               // (C)
     private let layers: [BertLayer]
@@ -190,13 +190,13 @@ public final class BertModel: @unchecked Sendable {
     let workspaces: WorkspacePool
 
     /// Loads `folder/config.json` and the folder's safetensors weights.
-    public convenience init(folder: String) throws {
+    package convenience init(folder: String) throws {
         let config = try BertConfig(path: (folder as NSString).appendingPathComponent("config.json"))
         try self.init(config: config, weights: ModelWeights(folder: folder))
     }
 
     /// Builds the model from `weights`, checking every tensor's shape against `config`.
-    public init(config: BertConfig, weights: ModelWeights) throws {
+    package init(config: BertConfig, weights: ModelWeights) throws {
         self.config = config
         workspaces = WorkspacePool(config: config)
         let t = BertTensorNames(weights)
@@ -240,7 +240,7 @@ public final class BertModel: @unchecked Sendable {
 
     /// Floating-point operations of one encoder pass over sequences of `lengths` tokens (multiply-adds
     /// count 2): per layer and sequence, 2·T·(4C² + 2·C·I) for the linear layers and 4·T²·C for attention.
-    public func flops(lengths: [Int]) -> Double {
+    package func flops(lengths: [Int]) -> Double {
         let c = Double(config.hiddenSize), inner = Double(config.intermediateSize)
         var total = 0.0
         for t in lengths.map(Double.init) { total += 2 * t * (4 * c * c + 2 * c * inner) + 4 * t * t * c }
@@ -248,7 +248,7 @@ public final class BertModel: @unchecked Sendable {
     }
 
     /// Whether the weights include the pooler (sentence-embedding checkpoints may drop it).
-    public var hasPooler: Bool { poolerW != nil }
+    package var hasPooler: Bool { poolerW != nil }
 
     /// Checks ids, type ids and masks against the configuration.
     func validate(_ input: BertInput, index: Int) throws {
@@ -419,7 +419,7 @@ public final class BertModel: @unchecked Sendable {
 
     /// The last hidden states: one (T_s, C) tensor per input, as `BertModel(...).last_hidden_state`.
     /// Inputs are validated first (`ModelError.invalidInput` for ids out of range or too many tokens).
-    public func lastHiddenStates(_ inputs: [BertInput], batchSize: Int = 32) throws -> [FloatTensor] {
+    package func lastHiddenStates(_ inputs: [BertInput], batchSize: Int = 32) throws -> [FloatTensor] {
         for (i, input) in inputs.enumerated() { try validate(input, index: i) }
         let c = config.hiddenSize
         let out = inputs.map { FloatTensor(shape: [$0.ids.count, c]) }
@@ -433,7 +433,7 @@ public final class BertModel: @unchecked Sendable {
 
     /// The pooler output, tanh(Wp · h[CLS] + bp), per input (C floats each).
     /// - Throws: `ModelError.missingTensor` when the checkpoint has no pooler.
-    public func pooledOutputs(_ inputs: [BertInput], batchSize: Int = 32) throws -> [[Float]] {
+    package func pooledOutputs(_ inputs: [BertInput], batchSize: Int = 32) throws -> [[Float]] {
         guard hasPooler else { throw ModelError.missingTensor(path: "model", name: "pooler.dense.weight") }
         for (i, input) in inputs.enumerated() {
             try validate(input, index: i)

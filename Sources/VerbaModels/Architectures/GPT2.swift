@@ -13,7 +13,7 @@ import VerbaTokenizers
 // MARK: - Configuration
 
 /// The MLP nonlinearity named by `activation_function` (Hugging Face's `ACT2FN` names).
-public enum GPT2Activation: String, Sendable, CaseIterable {
+package enum GPT2Activation: String, Sendable, CaseIterable {
     /// GPT-2's tanh approximation of GELU (`gelu_new`; `gelu_pytorch_tanh` and `gelu_fast` are the same function).
     case geluNew = "gelu_new"
     case geluPytorchTanh = "gelu_pytorch_tanh"
@@ -39,39 +39,39 @@ public enum GPT2Activation: String, Sendable, CaseIterable {
 }
 
 /// A GPT-2 configuration, as Hugging Face's `GPT2Config` writes it in `config.json`.
-public struct GPT2Config: Sendable, Equatable {
+package struct GPT2Config: Sendable, Equatable {
     /// Rows of the token embedding (`vocab_size`).
-    public var vocabSize: Int
+    package var vocabSize: Int
     /// Positions the model can attend over (`n_positions`).
-    public var contextLength: Int
+    package var contextLength: Int
     /// Width of the residual stream C (`n_embd`).
-    public var embeddingSize: Int
+    package var embeddingSize: Int
     /// Transformer blocks (`n_layer`).
-    public var layerCount: Int
+    package var layerCount: Int
     /// Attention heads (`n_head`); C must be a multiple of it.
-    public var headCount: Int
+    package var headCount: Int
     /// Width of the MLP (`n_inner`, default 4·C).
-    public var innerSize: Int
+    package var innerSize: Int
     /// Layer-norm epsilon (`layer_norm_epsilon`).
-    public var layerNormEpsilon: Float
+    package var layerNormEpsilon: Float
     /// MLP nonlinearity (`activation_function`).
-    public var activation: GPT2Activation
+    package var activation: GPT2Activation
     /// Divide attention scores by √headSize (`scale_attn_weights`, default true).
-    public var scaleAttentionWeights: Bool
+    package var scaleAttentionWeights: Bool
     /// Also divide them by layer index + 1 (`scale_attn_by_inverse_layer_idx`, default false).
-    public var scaleAttentionByInverseLayerIndex: Bool
+    package var scaleAttentionByInverseLayerIndex: Bool
     /// `bos_token_id`, if any.
-    public var bosTokenId: Int?
+    package var bosTokenId: Int?
     /// `eos_token_id`, if any: generation stops there unless told to ignore it.
-    public var eosTokenId: Int?
+    package var eosTokenId: Int?
     /// Whether the LM head is the token embedding (`tie_word_embeddings`, default true).
-    public var tieWordEmbeddings: Bool
+    package var tieWordEmbeddings: Bool
 
     /// Floats per attention head.
-    public var headSize: Int { embeddingSize / headCount }
+    package var headSize: Int { embeddingSize / headCount }
 
     /// A configuration from explicit values (defaults are GPT-2 124M's).
-    public init(vocabSize: Int = 50257, contextLength: Int = 1024, embeddingSize: Int = 768, layerCount: Int = 12,
+    package init(vocabSize: Int = 50257, contextLength: Int = 1024, embeddingSize: Int = 768, layerCount: Int = 12,
                 headCount: Int = 12, innerSize: Int? = nil, layerNormEpsilon: Float = 1e-5,
                 activation: GPT2Activation = .geluNew, scaleAttentionWeights: Bool = true,
                 scaleAttentionByInverseLayerIndex: Bool = false, bosTokenId: Int? = 50256, eosTokenId: Int? = 50256,
@@ -93,7 +93,7 @@ public struct GPT2Config: Sendable, Equatable {
 
     /// Reads a Hugging Face GPT-2 `config.json`; throws `ModelError` naming the file and field for a
     /// missing field, a wrong type, an impossible size or an unknown `activation_function`.
-    public init(path: String) throws {
+    package init(path: String) throws {
         let json = try ConfigJSON(path: path)
         if let type = try json.optionalString("model_type"), type != "gpt2" {
             throw ModelError.unsupported(path: path, what: "model_type \"\(type)\" (this reader handles \"gpt2\")")
@@ -158,11 +158,11 @@ nonisolated(unsafe) private var populateSink: Float = 0
 /// logits = try model.logits(for: [next], cache: cache)          // one decode step
 /// ```
 /// Not thread-safe: one model runs one sequence at a time (it owns its scratch buffers).
-public final class GPT2Model {
+package final class GPT2Model {
     /// The configuration the weights were checked against.
-    public let config: GPT2Config
+    package let config: GPT2Config
     /// The checkpoint's path.
-    public let weightsPath: String
+    package let weightsPath: String
     private let file: SafeTensorsFile
     private let wte: FloatTensor      // (V, C)
     private let wpe: FloatTensor      // (P, C)
@@ -172,13 +172,13 @@ public final class GPT2Model {
     private let scratch = Scratch()
 
     /// Loads `config.json` and `model.safetensors` from a model folder.
-    public convenience init(folder: String) throws {
+    package convenience init(folder: String) throws {
         let config = try GPT2Config(path: (folder as NSString).appendingPathComponent("config.json"))
         try self.init(config: config, weightsPath: (folder as NSString).appendingPathComponent("model.safetensors"))
     }
 
     /// Maps the checkpoint at `weightsPath` and checks every tensor's shape against `config`.
-    public init(config: GPT2Config, weightsPath: String) throws {
+    package init(config: GPT2Config, weightsPath: String) throws {
         self.config = config
         self.weightsPath = weightsPath
         guard FileManager.default.fileExists(atPath: weightsPath) else {
@@ -246,12 +246,12 @@ public final class GPT2Model {
     }
 
     /// A KV cache sized for the whole context of this model.
-    public func makeCache() -> KVCache {
+    package func makeCache() -> KVCache {
         KVCache(layers: config.layerCount, heads: config.headCount, headSize: config.headSize, capacity: config.contextLength)
     }
 
     /// Bytes of float32 weights a decode step streams (every block, the final norm and the LM head).
-    public var decodeWeightBytes: Int {
+    package var decodeWeightBytes: Int {
         let c = config.embeddingSize, i = config.innerSize
         let perBlock = 4 * c + 3 * c * c + 3 * c + c * c + c + c * i + i + i * c + c
         return 4 * (config.layerCount * perBlock + 2 * c + config.vocabSize * c)
@@ -264,7 +264,7 @@ public final class GPT2Model {
     /// batched prefill; one id is a decode step.
     /// - Throws: `ModelError.invalidInput` for an empty input, an id outside the vocabulary, or more
     ///   positions than the cache has left.
-    public func logits(for ids: [Int], cache: KVCache) throws -> [Float] {
+    package func logits(for ids: [Int], cache: KVCache) throws -> [Float] {
         let last = try run(ids, cache: cache, lastRowOnly: true)
         var out = [Float](repeating: 0, count: config.vocabSize)
         out.withUnsafeMutableBufferPointer { o in
@@ -276,7 +276,7 @@ public final class GPT2Model {
     /// Runs `ids` like `logits(for:cache:)`, then calls `body(position, logits)` with the logits (V) that
     /// follow each position `p` in `from ..< until` (positions relative to `ids`; `until` defaults to
     /// ids.count), in order. Rows are computed in blocks, so memory stays at a few MB whatever the length.
-    public func forEachLogits(_ ids: [Int], cache: KVCache, from: Int = 0, until: Int? = nil,
+    package func forEachLogits(_ ids: [Int], cache: KVCache, from: Int = 0, until: Int? = nil,
                               _ body: (Int, UnsafeBufferPointer<Float>) throws -> Void) throws {
         let end = until ?? ids.count
         precondition(from >= 0 && end <= ids.count, "forEachLogits: positions \(from)..<\(end) outside the input")
@@ -298,7 +298,7 @@ public final class GPT2Model {
 
     /// The logits (V) after every position of `ids`, from an empty cache, without using the decode path.
     /// For tests and small inputs (the result holds ids.count × V floats).
-    public func allLogits(_ ids: [Int]) throws -> [[Float]] {
+    package func allLogits(_ ids: [Int]) throws -> [[Float]] {
         var out: [[Float]] = []
         try forEachLogits(ids, cache: makeCache()) { _, row in out.append(Array(row)) }
         return out

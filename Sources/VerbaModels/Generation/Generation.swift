@@ -6,19 +6,19 @@ import Foundation
 import VerbaTokenizers
 
 /// What to generate and when to stop.
-public struct GenerationOptions: Sendable {
+package struct GenerationOptions: Sendable {
     /// New tokens at most.
-    public var maxTokens: Int
+    package var maxTokens: Int
     /// How each token is chosen.
-    public var sampling: SamplingParameters
+    package var sampling: SamplingParameters
     /// Seed of the sampler's generator: the same seed, prompt and options give the same output.
-    public var seed: UInt64
+    package var seed: UInt64
     /// Generation stops before any of these strings would be printed (the string itself is not printed).
-    public var stopStrings: [String]
+    package var stopStrings: [String]
     /// Keep going past the end-of-sequence token (its text is not printed).
-    public var ignoreEOS: Bool
+    package var ignoreEOS: Bool
 
-    public init(maxTokens: Int = 128, sampling: SamplingParameters = SamplingParameters(), seed: UInt64 = 0,
+    package init(maxTokens: Int = 128, sampling: SamplingParameters = SamplingParameters(), seed: UInt64 = 0,
                 stopStrings: [String] = [], ignoreEOS: Bool = false) {
         self.maxTokens = maxTokens
         self.sampling = sampling
@@ -29,7 +29,7 @@ public struct GenerationOptions: Sendable {
 }
 
 /// Why generation ended.
-public enum StopReason: String, Sendable, Equatable {
+package enum StopReason: String, Sendable, Equatable {
     /// `maxTokens` new tokens were produced.
     case maxTokens
     /// The model produced its end-of-sequence token.
@@ -41,48 +41,48 @@ public enum StopReason: String, Sendable, Equatable {
 }
 
 /// Timing of one generation.
-public struct GenerationStats: Sendable, Equatable {
+package struct GenerationStats: Sendable, Equatable {
     /// Prompt tokens run in the prefill pass.
-    public var prefillTokens: Int
+    package var prefillTokens: Int
     /// Seconds of the prefill pass.
-    public var prefillSeconds: Double
+    package var prefillSeconds: Double
     /// Tokens generated (the first comes from the prefill's logits; each later one needs a decode step).
-    public var decodeTokens: Int
+    package var decodeTokens: Int
     /// Seconds from the end of the prefill to the last generated token.
-    public var decodeSeconds: Double
+    package var decodeSeconds: Double
 
-    public var prefillTokensPerSecond: Double { prefillSeconds > 0 ? Double(prefillTokens) / prefillSeconds : 0 }
-    public var decodeTokensPerSecond: Double { decodeSeconds > 0 ? Double(decodeTokens) / decodeSeconds : 0 }
+    package var prefillTokensPerSecond: Double { prefillSeconds > 0 ? Double(prefillTokens) / prefillSeconds : 0 }
+    package var decodeTokensPerSecond: Double { decodeSeconds > 0 ? Double(decodeTokens) / decodeSeconds : 0 }
 
     /// `prefill: N tokens, X tok/s; decode: M tokens, Y tok/s` (the command-line contract's form).
-    public var summary: String {
+    package var summary: String {
         "prefill: \(prefillTokens) tokens, \(String(format: "%.2f", prefillTokensPerSecond)) tok/s; "
             + "decode: \(decodeTokens) tokens, \(String(format: "%.2f", decodeTokensPerSecond)) tok/s"
     }
 }
 
 /// The outcome of `GPT2Generator.generate`.
-public struct GenerationResult: Sendable {
+package struct GenerationResult: Sendable {
     /// The prompt's token ids (what the model saw first).
-    public var promptIds: [Int]
+    package var promptIds: [Int]
     /// Every generated id (including a final EOS, and the tokens of a stop string).
-    public var ids: [Int]
+    package var ids: [Int]
     /// The text that was streamed (without a stop string and what follows it).
-    public var text: String
-    public var stopReason: StopReason
-    public var stats: GenerationStats
+    package var text: String
+    package var stopReason: StopReason
+    package var stats: GenerationStats
 }
 
 /// Generates text with a GPT-2 model and its tokenizer, reusing one KV cache across calls.
-public final class GPT2Generator {
-    public let model: GPT2Model
-    public let tokenizer: Tokenizer
+package final class GPT2Generator {
+    package let model: GPT2Model
+    package let tokenizer: Tokenizer
     private let cache: KVCache
 
     /// Pairs a model with its tokenizer.
     /// - Throws: `ModelError.malformed` when the tokenizer can produce ids the checkpoint has no
     ///   embedding for (its vocabulary is larger than `vocab_size`).
-    public init(model: GPT2Model, tokenizer: Tokenizer, source: String = "model") throws {
+    package init(model: GPT2Model, tokenizer: Tokenizer, source: String = "model") throws {
         guard tokenizer.vocabSize <= model.config.vocabSize else {
             throw ModelError.malformed(path: source,
                 reason: "the tokenizer has \(tokenizer.vocabSize) tokens but the checkpoint's vocabulary (vocab_size, wte rows) has only \(model.config.vocabSize)")
@@ -93,7 +93,7 @@ public final class GPT2Generator {
     }
 
     /// Loads the model (config.json, model.safetensors) and tokenizer files of a model folder.
-    public convenience init(folder: String) throws {
+    package convenience init(folder: String) throws {
         let model = try GPT2Model(folder: folder)
         let tokenizer: Tokenizer
         do {
@@ -106,7 +106,7 @@ public final class GPT2Generator {
     }
 
     /// The prompt's ids (no special tokens added; an empty prompt starts from BOS).
-    public func promptIds(_ prompt: String) throws -> [Int] {
+    package func promptIds(_ prompt: String) throws -> [Int] {
         var ids = tokenizer.encodeIds(prompt, addSpecialTokens: false)
         if ids.isEmpty {
             guard let bos = model.config.bosTokenId ?? model.config.eosTokenId else {
@@ -121,12 +121,12 @@ public final class GPT2Generator {
     /// final (complete UTF-8, not possibly part of a stop string).
     /// - Throws: `ModelError.invalidInput` when the prompt has more tokens than the context, or for bad
     ///   sampling parameters.
-    public func generate(prompt: String, options: GenerationOptions, onText: (String) -> Void = { _ in }) throws -> GenerationResult {
+    package func generate(prompt: String, options: GenerationOptions, onText: (String) -> Void = { _ in }) throws -> GenerationResult {
         try generate(promptIds: try promptIds(prompt), options: options, onText: onText)
     }
 
     /// Generates a continuation of the token ids `prompt`.
-    public func generate(promptIds prompt: [Int], options: GenerationOptions, onText: (String) -> Void = { _ in }) throws -> GenerationResult {
+    package func generate(promptIds prompt: [Int], options: GenerationOptions, onText: (String) -> Void = { _ in }) throws -> GenerationResult {
         try options.sampling.validate()
         guard options.maxTokens >= 0 else { throw ModelError.invalidInput("max tokens must be 0 or more, got \(options.maxTokens)") }
         let context = model.config.contextLength
@@ -190,19 +190,19 @@ public final class GPT2Generator {
 
 /// Holds back streamed bytes while they could be the beginning of a stop string, and cuts the stream
 /// at the first complete stop string.
-public struct StopStringFilter {
+package struct StopStringFilter {
     private let stops: [[UInt8]]
     private var pending: [UInt8] = []
     /// True once a stop string has been seen; nothing more is released.
-    public private(set) var stopped = false
+    package private(set) var stopped = false
 
-    public init(_ stopStrings: [String]) {
+    package init(_ stopStrings: [String]) {
         stops = stopStrings.map { Array($0.utf8) }.filter { !$0.isEmpty }
     }
 
     /// Adds streamed bytes; returns the bytes that are now final and whether a stop string was found
     /// (the returned bytes then end right before it).
-    public mutating func push(_ bytes: [UInt8]) -> (ready: [UInt8], stopped: Bool) {
+    package mutating func push(_ bytes: [UInt8]) -> (ready: [UInt8], stopped: Bool) {
         if stopped { return ([], true) }
         if stops.isEmpty { return (bytes, false) }
         pending += bytes
@@ -233,7 +233,7 @@ public struct StopStringFilter {
     }
 
     /// Releases what is held back (the stream ended without completing a stop string).
-    public mutating func finish() -> [UInt8] {
+    package mutating func finish() -> [UInt8] {
         if stopped { return [] }
         defer { pending.removeAll() }
         return pending

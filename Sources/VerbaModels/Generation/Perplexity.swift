@@ -10,27 +10,27 @@
 import Foundation
 
 /// The outcome of a perplexity evaluation.
-public struct PerplexityResult: Sendable, Equatable {
+package struct PerplexityResult: Sendable, Equatable {
     /// exp of the mean negative log-likelihood (natural log) of the scored tokens.
-    public var perplexity: Double
+    package var perplexity: Double
     /// Mean negative log-likelihood per scored token, in nats.
-    public var meanNegativeLogLikelihood: Double
+    package var meanNegativeLogLikelihood: Double
     /// Tokens whose probability was scored (every token but the first).
-    public var scoredTokens: Int
+    package var scoredTokens: Int
     /// Tokens in the input.
-    public var tokens: Int
+    package var tokens: Int
     /// Windows the model ran.
-    public var windows: Int
+    package var windows: Int
 }
 
 /// Sliding-window perplexity of a GPT-2 model.
-public enum Perplexity {
+package enum Perplexity {
     /// Evaluates `ids` with windows of `context` tokens (default: the model's context) every `stride`
     /// tokens (default: context / 2, as the guide's 1024 / 512).
     /// - Throws: `ModelError.invalidInput` for fewer than 2 tokens, a context outside 2...n_positions,
     ///   or a stride outside 1...context.
     /// - Complexity: one forward pass of at most `context` tokens per window, ⌈n / stride⌉ windows.
-    public static func evaluate(model: GPT2Model, ids: [Int], context: Int? = nil, stride: Int? = nil) throws -> PerplexityResult {
+    package static func evaluate(model: GPT2Model, ids: [Int], context: Int? = nil, stride: Int? = nil) throws -> PerplexityResult {
         let ctx = context ?? model.config.contextLength
         guard ctx >= 2 && ctx <= model.config.contextLength else {
             throw ModelError.invalidInput("perplexity: context must be in 2...\(model.config.contextLength) (the model's n_positions), got \(ctx)")
@@ -68,7 +68,7 @@ public enum Perplexity {
     }
 
     /// -log softmax(logits)[target], with the log-sum-exp taken in Double around the maximum.
-    public static func negativeLogLikelihood(_ logits: UnsafeBufferPointer<Float>, target: Int) -> Double {
+    package static func negativeLogLikelihood(_ logits: UnsafeBufferPointer<Float>, target: Int) -> Double {
         var mx = -Float.infinity
         for v in logits where v > mx { mx = v }
         var sum: Double = 0

@@ -8,24 +8,24 @@
 // generation in a long context keeps a small resident size.
 
 /// A preallocated per-layer key/value cache for `capacity` positions.
-public final class KVCache {
+package final class KVCache {
     /// Number of layers.
-    public let layerCount: Int
+    package let layerCount: Int
     /// Attention heads per layer.
-    public let headCount: Int
+    package let headCount: Int
     /// Floats per head (embedding size / heads).
-    public let headSize: Int
+    package let headSize: Int
     /// Positions the cache can hold (the model's context length).
-    public let capacity: Int
+    package let capacity: Int
     /// Positions written so far; the next token goes at this position.
-    public private(set) var count: Int = 0
+    package private(set) var count: Int = 0
 
     private let keys: [UnsafeMutablePointer<Float>]    // per layer: (H, capacity, hd)
     private let values: [UnsafeMutablePointer<Float>]  // per layer: (H, capacity, hd)
 
     /// A cache for `layers` layers of `heads` heads of `headSize` floats, `capacity` positions long.
     /// - Complexity: allocates 2·layers·heads·capacity·headSize floats (touched lazily).
-    public init(layers: Int, heads: Int, headSize: Int, capacity: Int) {
+    package init(layers: Int, heads: Int, headSize: Int, capacity: Int) {
         precondition(layers > 0 && heads > 0 && headSize > 0 && capacity > 0, "KVCache: empty dimensions")
         layerCount = layers
         self.headCount = heads
@@ -42,13 +42,13 @@ public final class KVCache {
     }
 
     /// Positions still free.
-    public var remaining: Int { capacity - count }
+    package var remaining: Int { capacity - count }
 
     /// Forgets every position (the storage is reused).
-    public func reset() { count = 0 }
+    package func reset() { count = 0 }
 
     /// Forgets the positions from `newCount` on (keeps the first `newCount`).
-    public func truncate(to newCount: Int) {
+    package func truncate(to newCount: Int) {
         precondition(newCount >= 0 && newCount <= count, "KVCache.truncate: \(newCount) outside 0...\(count)")
         count = newCount
     }

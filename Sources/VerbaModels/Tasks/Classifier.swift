@@ -9,15 +9,15 @@ import VerbaTensor
 import VerbaTokenizers
 
 /// The classification of one text.
-public struct ClassificationResult: Sendable, Equatable {
+package struct ClassificationResult: Sendable, Equatable {
     /// Raw scores: the head's logits, or for zero-shot the cosine similarities.
-    public var logits: [Float]
+    package var logits: [Float]
     /// Probabilities per label (softmax over labels, or independent sigmoids for multi-label models).
-    public var scores: [Float]
+    package var scores: [Float]
     /// The index of the highest score (the first one on ties).
-    public var best: Int
+    package var best: Int
 
-    public init(logits: [Float], scores: [Float]) {
+    package init(logits: [Float], scores: [Float]) {
         self.logits = logits
         self.scores = scores
         var b = 0
@@ -35,21 +35,21 @@ func softmaxDouble(_ x: [Float], scale: Double = 1) -> [Float] {
 }
 
 /// Hugging Face `BertForSequenceClassification`: a BERT encoder, its pooler, and a linear head.
-public final class SequenceClassifier: @unchecked Sendable {
-    public let model: BertModel
-    public let encoder: TextEncoder
+package final class SequenceClassifier: @unchecked Sendable {
+    package let model: BertModel
+    package let encoder: TextEncoder
     /// Class names by id (config.json `id2label`; `LABEL_i` when only `num_labels` is given).
-    public let labels: [String]
+    package let labels: [String]
     /// Independent sigmoid per label instead of a softmax (`problem_type` multi_label_classification).
-    public let multiLabel: Bool
+    package let multiLabel: Bool
     /// Sequences per forward pass (after sorting by length).
-    public var batchSize = 32
+    package var batchSize = 32
     private let weight: FloatTensor, bias: FloatTensor     // (L, C), (L)
 
     /// Loads a classification folder: config.json (with id2label or num_labels), safetensors weights with
     /// `classifier.weight`/`classifier.bias` and the pooler, and tokenizer files. Texts are truncated to
     /// `maxLength` tokens (default: the model's positions).
-    public init(folder: String, maxLength: Int? = nil) throws {
+    package init(folder: String, maxLength: Int? = nil) throws {
         let configPath = (folder as NSString).appendingPathComponent("config.json")
         let config = try BertConfig(path: configPath)
         guard !config.labels.isEmpty else { throw ModelError.missingConfigField(path: configPath, field: "id2label") }
@@ -71,19 +71,19 @@ public final class SequenceClassifier: @unchecked Sendable {
     }
 
     /// Classifies each text; results in input order.
-    public func classify(_ texts: [String]) throws -> [ClassificationResult] {
+    package func classify(_ texts: [String]) throws -> [ClassificationResult] {
         try classify(bytes: texts.map { Array($0.utf8) }).results
     }
 
     /// Classifies UTF-8 texts; also returns the texts that were truncated (index, tokens before).
-    public func classify(bytes texts: [[UInt8]]) throws -> (results: [ClassificationResult], truncated: [(index: Int, tokens: Int)]) {
+    package func classify(bytes texts: [[UInt8]]) throws -> (results: [ClassificationResult], truncated: [(index: Int, tokens: Int)]) {
         let (inputs, truncated) = try encoder.encode(texts)
         return (try classify(inputs: inputs), truncated)
     }
 
     /// Classifies tokenized inputs (special tokens included; none may be empty).
     /// - Complexity: one encoder pass, plus C² + L·C per text for the pooler and head.
-    public func classify(inputs: [BertInput]) throws -> [ClassificationResult] {
+    package func classify(inputs: [BertInput]) throws -> [ClassificationResult] {
         for (i, input) in inputs.enumerated() {
             try model.validate(input, index: i)
             if input.ids.isEmpty { throw ModelError.invalidInput("input \(i): no tokens") }
@@ -116,14 +116,14 @@ public final class SequenceClassifier: @unchecked Sendable {
 /// `scale` defaults to 20, the similarity scale sentence-transformers models such as all-MiniLM-L6-v2
 /// are trained with (MultipleNegativesRankingLoss: cross-entropy over 20 · cosine), so the probabilities
 /// are the model's own in-batch retrieval probabilities; a temperature of 1/20 = 0.05.
-public final class ZeroShotClassifier: @unchecked Sendable {
-    public let embedder: Embedder
-    public let labels: [String]
+package final class ZeroShotClassifier: @unchecked Sendable {
+    package let embedder: Embedder
+    package let labels: [String]
     /// Multiplies the cosines before the softmax (1 / temperature).
-    public let scale: Float
+    package let scale: Float
     private let labelVectors: [[Float]]    // unit vectors, (L, C)
 
-    public init(embedder: Embedder, labels: [String], scale: Float = 20) throws {
+    package init(embedder: Embedder, labels: [String], scale: Float = 20) throws {
         guard !labels.isEmpty else { throw ModelError.invalidInput("zero-shot classification needs at least one label") }
         guard scale.isFinite, scale > 0 else { throw ModelError.invalidInput("similarity scale must be positive") }
         self.embedder = embedder
@@ -139,13 +139,13 @@ public final class ZeroShotClassifier: @unchecked Sendable {
     }
 
     /// Classifies each text; results in input order.
-    public func classify(_ texts: [String]) throws -> [ClassificationResult] {
+    package func classify(_ texts: [String]) throws -> [ClassificationResult] {
         try classify(bytes: texts.map { Array($0.utf8) }).results
     }
 
     /// Classifies UTF-8 texts; also returns the texts that were truncated (index, tokens before).
     /// - Complexity: one embedding per text, plus L·C per text.
-    public func classify(bytes texts: [[UInt8]]) throws -> (results: [ClassificationResult], truncated: [(index: Int, tokens: Int)]) {
+    package func classify(bytes texts: [[UInt8]]) throws -> (results: [ClassificationResult], truncated: [(index: Int, tokens: Int)]) {
         let (vectors, truncated) = try embedder.embed(bytes: texts)
         let c = embedder.dimension
         var results: [ClassificationResult] = []

@@ -7,7 +7,7 @@ import VerbaTensor
 import VerbaTokenizers
 
 /// How the token vectors of a sentence become one vector.
-public enum Pooling: String, Sendable, CaseIterable {
+package enum Pooling: String, Sendable, CaseIterable {
     /// The average of the token vectors (special tokens included, padding excluded).
     case mean
     /// The vector of the first token ([CLS]).
@@ -18,13 +18,13 @@ public enum Pooling: String, Sendable, CaseIterable {
 
 /// Turns lines of text into encoder inputs: the tokenizer's fast ids path, and Hugging Face's own
 /// truncation (`max_length`, longest first, right side) for the lines that are too long.
-public struct TextEncoder: Sendable {
-    public let tokenizer: Tokenizer
+package struct TextEncoder: Sendable {
+    package let tokenizer: Tokenizer
     /// Longest input in tokens, special tokens included.
-    public let maxLength: Int
+    package let maxLength: Int
     private let truncating: Tokenizer
 
-    public init(tokenizer: Tokenizer, maxLength: Int) {
+    package init(tokenizer: Tokenizer, maxLength: Int) {
         precondition(maxLength >= 1, "TextEncoder: maxLength must be positive")
         self.tokenizer = tokenizer
         self.maxLength = maxLength
@@ -33,7 +33,7 @@ public struct TextEncoder: Sendable {
 
     /// Loads the tokenizer of a model folder (tokenizer.json, or vocab.txt...).
     /// - Throws: `ModelError.noTokenizerFiles` when the folder has none, or the tokenizer's own error.
-    public static func loadTokenizer(folder: String) throws -> Tokenizer {
+    package static func loadTokenizer(folder: String) throws -> Tokenizer {
         do {
             return try Tokenizer.load(path: folder)
         } catch TokenizerError.noTokenizerFiles(let path) {
@@ -45,7 +45,7 @@ public struct TextEncoder: Sendable {
     /// parallel on `ThreadPool.shared`; `truncated` lists (index, token count before truncation, or -1
     /// when only a prefix of a very long text was encoded) of every text longer than `maxLength` tokens,
     /// which was cut to `maxLength`.
-    public func encode(_ texts: [[UInt8]]) throws -> (inputs: [BertInput], truncated: [(index: Int, tokens: Int)]) {
+    package func encode(_ texts: [[UInt8]]) throws -> (inputs: [BertInput], truncated: [(index: Int, tokens: Int)]) {
         var inputs = [BertInput](repeating: BertInput(ids: []), count: texts.count)
         var lengths = [Int](repeating: 0, count: texts.count)
         var failure: Error?
@@ -108,17 +108,17 @@ public struct TextEncoder: Sendable {
 }
 
 /// What a sentence-transformers folder says about its pipeline (modules.json and the module configs).
-public struct SentenceTransformerLayout: Sendable, Equatable {
+package struct SentenceTransformerLayout: Sendable, Equatable {
     /// Folder holding config.json and the weights (the Transformer module's path).
-    public var modelFolder: String
-    public var pooling: Pooling
-    public var normalize: Bool
+    package var modelFolder: String
+    package var pooling: Pooling
+    package var normalize: Bool
     /// `max_seq_length` from sentence_bert_config.json, nil when absent.
-    public var maxSequenceLength: Int?
+    package var maxSequenceLength: Int?
 
     /// Reads `folder`: with modules.json, follows it (Transformer, Pooling, Normalize modules; any other
     /// module is unsupported); without, mean pooling and no normalisation.
-    public init(folder: String) throws {
+    package init(folder: String) throws {
         func join(_ a: String, _ b: String) -> String { b.isEmpty ? a : (a as NSString).appendingPathComponent(b) }
         modelFolder = folder
         pooling = .mean
@@ -180,15 +180,15 @@ public struct SentenceTransformerLayout: Sendable, Equatable {
 }
 
 /// Work done by an `Embedder` so far (for `--stats` and benchmarks).
-public struct EmbedStatistics: Sendable {
-    public var texts = 0
+package struct EmbedStatistics: Sendable {
+    package var texts = 0
     /// Tokens run through the encoder (after truncation).
-    public var tokens = 0
+    package var tokens = 0
     /// Floating-point operations of the encoder (`BertModel.flops`).
-    public var flops = 0.0
+    package var flops = 0.0
     /// Wall-clock seconds spent tokenizing and in the encoder (pooling included).
-    public var tokenizeSeconds = 0.0
-    public var encodeSeconds = 0.0
+    package var tokenizeSeconds = 0.0
+    package var encodeSeconds = 0.0
 }
 
 /// Sentence embeddings: `embed(["a text"])` gives one vector of `dimension` floats per text.
@@ -197,23 +197,23 @@ public struct EmbedStatistics: Sendable {
 /// let embedder = try Embedder(folder: "downloads/minilm")          // mean pooling + L2, 256 tokens
 /// let vectors = try embedder.embed(["A man is eating food.", "A man eats."])
 /// ```
-public final class Embedder: @unchecked Sendable {
-    public let model: BertModel
-    public let encoder: TextEncoder
-    public let pooling: Pooling
-    public let normalize: Bool
+package final class Embedder: @unchecked Sendable {
+    package let model: BertModel
+    package let encoder: TextEncoder
+    package let pooling: Pooling
+    package let normalize: Bool
     /// Sequences per forward pass (after sorting by length).
-    public var batchSize = 32
+    package var batchSize = 32
     /// Totals over every call so far.
-    public private(set) var statistics = EmbedStatistics()
+    package private(set) var statistics = EmbedStatistics()
 
     /// Width of the vectors (the model's hidden size).
-    public var dimension: Int { model.config.hiddenSize }
+    package var dimension: Int { model.config.hiddenSize }
 
     /// Loads a BERT (or sentence-transformers) folder. `pooling`, `normalize` and `maxLength` override
     /// what the folder says; the default length limit is sentence_bert_config.json's `max_seq_length`,
     /// else the model's positions. A `maxLength` above the model's positions is an error.
-    public convenience init(folder: String, pooling: Pooling? = nil, normalize: Bool? = nil, maxLength: Int? = nil) throws {
+    package convenience init(folder: String, pooling: Pooling? = nil, normalize: Bool? = nil, maxLength: Int? = nil) throws {
         let layout = try SentenceTransformerLayout(folder: folder)
         let model = try BertModel(folder: layout.modelFolder)
         let tokenizer = try TextEncoder.loadTokenizer(folder: layout.modelFolder)
@@ -222,7 +222,7 @@ public final class Embedder: @unchecked Sendable {
     }
 
     /// An embedder over an already loaded model and tokenizer.
-    public init(model: BertModel, tokenizer: Tokenizer, pooling: Pooling = .mean, normalize: Bool = false, maxLength: Int? = nil) throws {
+    package init(model: BertModel, tokenizer: Tokenizer, pooling: Pooling = .mean, normalize: Bool = false, maxLength: Int? = nil) throws {
         let positions = model.config.maxPositions
         let limit = min(maxLength ?? positions, positions)
         if let maxLength, maxLength > positions {
@@ -236,7 +236,7 @@ public final class Embedder: @unchecked Sendable {
     }
 
     /// Embeddings of `texts`, in input order.
-    public func embed(_ texts: [String]) throws -> [[Float]] {
+    package func embed(_ texts: [String]) throws -> [[Float]] {
         let result = try embed(bytes: texts.map { Array($0.utf8) })
         let c = dimension
         return (0..<texts.count).map { Array(UnsafeBufferPointer(start: result.vectors.pointer + $0 * c, count: c)) }
@@ -244,7 +244,7 @@ public final class Embedder: @unchecked Sendable {
 
     /// Embeddings of UTF-8 texts as one (n, C) tensor in input order, and the texts that were truncated
     /// (index, tokens before truncation).
-    public func embed(bytes texts: [[UInt8]]) throws -> (vectors: FloatTensor, truncated: [(index: Int, tokens: Int)]) {
+    package func embed(bytes texts: [[UInt8]]) throws -> (vectors: FloatTensor, truncated: [(index: Int, tokens: Int)]) {
         let start = DispatchTime.now().uptimeNanoseconds
         let (inputs, truncated) = try encoder.encode(texts)
         statistics.tokenizeSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -253,7 +253,7 @@ public final class Embedder: @unchecked Sendable {
 
     /// Embeddings of tokenized inputs (special tokens included), as one (n, C) tensor in input order.
     /// - Complexity: one encoder pass over Σ T tokens (see `BertModel`); batches sorted by length.
-    public func embed(inputs: [BertInput]) throws -> FloatTensor {
+    package func embed(inputs: [BertInput]) throws -> FloatTensor {
         for (i, input) in inputs.enumerated() { try model.validate(input, index: i) }
         let start = DispatchTime.now().uptimeNanoseconds
         defer {

@@ -5,54 +5,54 @@ import Foundation
 import VerbaTensor
 
 /// Hyperparameters of a language-model training run.
-public struct LMTrainingOptions: Sendable {
-    public var layers = 4, heads = 4, dim = 256, context = 128
+package struct LMTrainingOptions: Sendable {
+    package var layers = 4, heads = 4, dim = 256, context = 128
     /// Sequences per micro-batch.
-    public var batchSize = 16
+    package var batchSize = 16
     /// Micro-batches accumulated per optimizer step.
-    public var gradAccum = 1
+    package var gradAccum = 1
     /// Optimizer steps.
-    public var steps = 1000
-    public var learningRate: Float = 1e-3
+    package var steps = 1000
+    package var learningRate: Float = 1e-3
     /// Warmup steps (linear), then cosine decay to `minLRFraction · learningRate`.
-    public var warmup = 100
-    public var minLRFraction: Float = 0.1
-    public var weightDecay: Float = 0.1
+    package var warmup = 100
+    package var minLRFraction: Float = 0.1
+    package var weightDecay: Float = 0.1
     /// Gradient clipping by global norm (0: off).
-    public var clipNorm: Float = 1.0
+    package var clipNorm: Float = 1.0
     /// Validate every this many steps (0: only at the end), on at most `evalBatches` batches.
-    public var evalEvery = 100
-    public var evalBatches = 8
+    package var evalEvery = 100
+    package var evalBatches = 8
     /// Checkpoint every this many steps (0: only at the end).
-    public var checkpointEvery = 100
-    public var seed: UInt64 = 1337
+    package var checkpointEvery = 100
+    package var seed: UInt64 = 1337
     /// Hold out one block in `validationEvery` (blocks of `blockSize` tokens) for validation.
-    public var validationEvery = 20
-    public var blockSize = 4096
+    package var validationEvery = 20
+    package var blockSize = 4096
     /// Storage type of the exported weights.
-    public var exportDType: DType = .f32
+    package var exportDType: DType = .f32
 
-    public init() {}
+    package init() {}
 }
 
 /// Trains a GPT on a token file; see `run`.
-public final class LMTrainer {
-    public let options: LMTrainingOptions
-    public let model: GPTTrainingModel
-    public let optimizer: AdamW
-    public let tokens: TokenFile
-    public let split: TokenSplit
+package final class LMTrainer {
+    package let options: LMTrainingOptions
+    package let model: GPTTrainingModel
+    package let optimizer: AdamW
+    package let tokens: TokenFile
+    package let split: TokenSplit
     /// Where config.json / model.safetensors / loss.csv / loss.svg go.
-    public let outputFolder: String
+    package let outputFolder: String
     /// Where the checkpoint goes.
-    public let checkpointPath: String
-    public let eosId: Int?
+    package let checkpointPath: String
+    package let eosId: Int?
     /// Optimizer steps already done (after a resume).
-    public private(set) var startStep = 0
+    package private(set) var startStep = 0
     private let curve: LossCurve
 
     /// - Parameter resume: continue from `checkpointPath` when it exists (else start fresh).
-    public init(options: LMTrainingOptions, tokens: TokenFile, outputFolder: String, checkpointPath: String,
+    package init(options: LMTrainingOptions, tokens: TokenFile, outputFolder: String, checkpointPath: String,
                 eosId: Int?, resume: Bool) throws {
         self.options = options
         self.tokens = tokens
@@ -79,7 +79,7 @@ public final class LMTrainer {
     }
 
     /// Mean cross-entropy over validation windows (at most `limit` batches; all when nil).
-    public func validationLoss(batches limit: Int?) throws -> Float? {
+    package func validationLoss(batches limit: Int?) throws -> Float? {
         let b = options.batchSize, t = options.context
         let starts = split.validationWindows(limit: limit.map { $0 * b })
         if starts.isEmpty { return nil }
@@ -104,7 +104,7 @@ public final class LMTrainer {
     /// exporting along the way. Returns the final validation loss over the whole held-out split (nil
     /// when there is none).
     @discardableResult
-    public func run(progress: (String) -> Void) throws -> Float? {
+    package func run(progress: (String) -> Void) throws -> Float? {
         try runSteps(until: options.steps, progress: progress)
         let final = try validationLoss(batches: nil)
         if let v = final {
@@ -116,7 +116,7 @@ public final class LMTrainer {
 
     /// Runs optimizer steps up to `limit` (≤ options.steps; the schedule still spans options.steps),
     /// checkpointing every `checkpointEvery` steps and at the last step of the run.
-    public func runSteps(until limit: Int, progress: (String) -> Void) throws {
+    package func runSteps(until limit: Int, progress: (String) -> Void) throws {
         let o = options, b = o.batchSize, t = o.context
         let tokensPerStep = Double(b * t * o.gradAccum)
         var inputs: [Int32] = [], targets: [Int32] = []
@@ -169,7 +169,7 @@ public final class LMTrainer {
 
     /// Saves the loss curve, the checkpoint and the exported model folder. The curve goes first: a kill
     /// between the two leaves a curve ahead of the checkpoint (resuming drops the extra rows), never behind.
-    public func checkpoint(step: Int) throws {
+    package func checkpoint(step: Int) throws {
         try curve.save()
         try TrainingCheckpoint.save(model: model, optimizer: optimizer, step: step, kind: "gpt",
                                     configJSON: model.config.jsonSignature, to: checkpointPath)

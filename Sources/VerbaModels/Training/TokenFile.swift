@@ -7,13 +7,13 @@ import Foundation
 
 /// A tokenized corpus: the ids of every document, concatenated (documents end with an end-of-text id
 /// when the tokenizer has one).
-public struct TokenFile: Sendable {
+package struct TokenFile: Sendable {
     /// The token ids.
-    public let tokens: [Int32]
+    package let tokens: [Int32]
     /// The vocabulary size the ids were produced with (every id is below it).
-    public let vocabSize: Int
+    package let vocabSize: Int
 
-    public init(tokens: [Int32], vocabSize: Int) {
+    package init(tokens: [Int32], vocabSize: Int) {
         self.tokens = tokens
         self.vocabSize = vocabSize
     }
@@ -21,7 +21,7 @@ public struct TokenFile: Sendable {
     private static let magic: [UInt8] = Array("VTOK".utf8)
 
     /// Writes the file atomically (temporary file + rename): a killed run never leaves half a file.
-    public func write(to path: String) throws {
+    package func write(to path: String) throws {
         let wide = vocabSize > 65_536
         var data = Data(capacity: 24 + tokens.count * (wide ? 4 : 2))
         data.append(contentsOf: TokenFile.magic)
@@ -37,7 +37,7 @@ public struct TokenFile: Sendable {
     }
 
     /// Reads and validates a token file.
-    public static func read(path: String) throws -> TokenFile {
+    package static func read(path: String) throws -> TokenFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ModelError.unreadable(path: path, reason: "no such file or not readable")
         }
@@ -78,17 +78,17 @@ func writeAtomically(_ data: Data, to path: String) throws {
 
 /// The corpus cut into blocks, every `validationEvery`-th of which is held out for validation; batches
 /// of (T + 1)-token windows are drawn from the training blocks, reproducibly from (seed, step).
-public struct TokenSplit: Sendable {
+package struct TokenSplit: Sendable {
     /// Token ranges used for training and held out for validation.
-    public let train: [Range<Int>]
-    public let validation: [Range<Int>]
+    package let train: [Range<Int>]
+    package let validation: [Range<Int>]
     /// Window length T (each window has T inputs and T shifted targets).
-    public let time: Int
+    package let time: Int
 
     /// - Parameters:
     ///   - blockSize: tokens per block (at least T + 1).
     ///   - validationEvery: hold out block k when k % validationEvery == validationEvery − 1 (0: none).
-    public init(count: Int, time: Int, blockSize: Int, validationEvery: Int) throws {
+    package init(count: Int, time: Int, blockSize: Int, validationEvery: Int) throws {
         self.time = time
         let block = max(blockSize, time + 1)
         var train: [Range<Int>] = [], validation: [Range<Int>] = []
@@ -113,12 +113,12 @@ public struct TokenSplit: Sendable {
     }
 
     /// Number of training tokens.
-    public var trainTokens: Int { train.reduce(0) { $0 + $1.count } }
+    package var trainTokens: Int { train.reduce(0) { $0 + $1.count } }
     /// Number of validation tokens.
-    public var validationTokens: Int { validation.reduce(0) { $0 + $1.count } }
+    package var validationTokens: Int { validation.reduce(0) { $0 + $1.count } }
 
     /// Fills `inputs` and `targets` (B·T each) with B random training windows for (seed, step, micro).
-    public func trainBatch(tokens: [Int32], batch: Int, seed: UInt64, step: Int, micro: Int,
+    package func trainBatch(tokens: [Int32], batch: Int, seed: UInt64, step: Int, micro: Int,
                            inputs: inout [Int32], targets: inout [Int32]) {
         var rng = TrainingRNG(seed: seed &* 0x2545_F491_4F6C_DD1D &+ UInt64(step) &* 1_000_003 &+ UInt64(micro))
         _ = rng.next()
@@ -137,7 +137,7 @@ public struct TokenSplit: Sendable {
 
     /// The held-out windows: consecutive non-overlapping (T + 1)-token windows of every validation
     /// block (at most `limit`, spread evenly when there are more), as start offsets.
-    public func validationWindows(limit: Int? = nil) -> [Int] {
+    package func validationWindows(limit: Int? = nil) -> [Int] {
         var starts: [Int] = []
         for r in validation {
             var s = r.lowerBound

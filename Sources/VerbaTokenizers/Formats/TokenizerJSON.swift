@@ -317,7 +317,7 @@ extension Tokenizer {
     /// With `threads` above 1, a large file's vocabulary and merges are read at once on two threads
     /// (each reading the document and stepping over the other's part), and so are the two halves of
     /// the merges when they are resolved to ids; the result is the same.
-    public static func fromTokenizerJSON(_ bytes: [UInt8], path: String, threads: Int = 1) throws -> Tokenizer {
+    package static func fromTokenizerJSON(_ bytes: [UInt8], path: String, threads: Int = 1) throws -> Tokenizer {
         do {
             return try bytes.withUnsafeBufferPointer { buffer in
                 let (root, strings, merges) = try threads > 1 && buffer.count >= 1 << 20
@@ -382,7 +382,7 @@ extension Tokenizer {
     }
 
     /// This tokenizer as a Hugging Face `tokenizer.json` value.
-    public func tokenizerJSON() -> JSONValue {
+    package func tokenizerJSON() -> JSONValue {
         let added: [JSONValue] = addedVocabulary.tokens.map { t in
             .object([("id", .int(t.id)), ("content", .string(t.content)), ("single_word", .bool(t.singleWord)),
                      ("lstrip", .bool(t.lstrip)), ("rstrip", .bool(t.rstrip)), ("normalized", .bool(t.normalized)),
@@ -402,7 +402,7 @@ extension Tokenizer {
     }
 
     /// Writes this tokenizer as a `tokenizer.json` that Hugging Face `tokenizers` loads, atomically.
-    public func save(to path: String) throws {
+    package func save(to path: String) throws {
         var bytes = tokenizerJSON().serialized()
         bytes.append(10)
         if let error = writeFileAtomically(bytes, to: path) {

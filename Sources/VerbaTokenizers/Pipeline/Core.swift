@@ -7,17 +7,17 @@
 /// `bytes` is the normalized UTF-8. `origins[i]` is the byte range, in the original text, of the
 /// character that produced normalized byte `i` (every byte of one normalized scalar carries the same
 /// range). When `origins` is empty the normalization was the identity and byte `i` came from byte `i`.
-public struct NormalizedText: Sendable {
-    public var bytes: [UInt8]
-    public var origins: [Range<Int>]
+package struct NormalizedText: Sendable {
+    package var bytes: [UInt8]
+    package var origins: [Range<Int>]
 
-    public init(bytes: [UInt8], origins: [Range<Int>] = []) {
+    package init(bytes: [UInt8], origins: [Range<Int>] = []) {
         self.bytes = bytes
         self.origins = origins
     }
 
     /// The original byte range covered by the normalized byte range `r`.
-    public func originalRange(of r: Range<Int>) -> Range<Int> {
+    package func originalRange(of r: Range<Int>) -> Range<Int> {
         if origins.isEmpty { return r }
         if r.isEmpty {
             let at = r.lowerBound < origins.count ? origins[r.lowerBound].lowerBound : (origins.last?.upperBound ?? 0)
@@ -28,20 +28,20 @@ public struct NormalizedText: Sendable {
 }
 
 /// Rewrites text before it is split (lowercasing, accent stripping, Unicode normalization...).
-public protocol Normalizer: Sendable {
+package protocol Normalizer: Sendable {
     /// Normalizes `text` (UTF-8, possibly invalid: invalid bytes pass through unchanged).
     func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText
 }
 
 /// Splits (normalized) text into the pieces that the model encodes one at a time.
-public protocol PreTokenizer: Sendable {
+package protocol PreTokenizer: Sendable {
     /// Appends to `pieces` the byte ranges of `text` to encode, in order. Ranges do not overlap; bytes
     /// that belong to no range (BERT's whitespace) are dropped.
     func split(_ text: UnsafeBufferPointer<UInt8>, into pieces: inout [Range<Int>])
 }
 
 /// Turns one pre-tokenized piece into token ids (BPE merges, WordPiece longest match).
-public protocol TokenizationModel: Sendable {
+package protocol TokenizationModel: Sendable {
     /// Number of ids the model can produce (the largest id plus one).
     var vocabSize: Int { get }
     func tokenToId(_ token: String) -> Int?
@@ -56,31 +56,31 @@ public protocol TokenizationModel: Sendable {
 }
 
 extension TokenizationModel {
-    public func encode(pieces: UnsafeBufferPointer<Range<Int>>, in text: UnsafeBufferPointer<UInt8>, ids: inout [Int]) {
+    package func encode(pieces: UnsafeBufferPointer<Range<Int>>, in text: UnsafeBufferPointer<UInt8>, ids: inout [Int]) {
         for r in pieces { encode(piece: UnsafeBufferPointer(rebasing: text[r]), ids: &ids, ranges: nil) }
     }
 }
 
 /// One encoded text (or pair of texts): what a model consumes.
-public struct Encoding: Sendable, Equatable {
+package struct Encoding: Sendable, Equatable {
     /// Token ids.
-    public var ids: [Int]
+    package var ids: [Int]
     /// Token strings as the vocabulary spells them (`Ġthe`, `##ing`).
-    public var tokens: [String]
+    package var tokens: [String]
     /// Each token's UTF-8 byte range in the original text (empty range for added special tokens).
-    public var byteOffsets: [Range<Int>]
+    package var byteOffsets: [Range<Int>]
     /// Each token's range in Unicode scalars (code points) of the original text, as HF reports offsets.
-    public var offsets: [Range<Int>]
+    package var offsets: [Range<Int>]
     /// 0 for the first sequence, 1 for the second of a pair.
-    public var typeIds: [Int]
+    package var typeIds: [Int]
     /// 1 for real tokens, 0 for padding.
-    public var attentionMask: [Int]
+    package var attentionMask: [Int]
     /// 1 for tokens added by the post-processor (`[CLS]`, `[SEP]`) and padding, 0 otherwise.
-    public var specialTokensMask: [Int]
+    package var specialTokensMask: [Int]
     /// Windows cut off by truncation with a stride, each a full Encoding.
-    public var overflowing: [Encoding]
+    package var overflowing: [Encoding]
 
-    public init(ids: [Int] = [], tokens: [String] = [], byteOffsets: [Range<Int>] = [], offsets: [Range<Int>] = [],
+    package init(ids: [Int] = [], tokens: [String] = [], byteOffsets: [Range<Int>] = [], offsets: [Range<Int>] = [],
                 typeIds: [Int] = [], attentionMask: [Int] = [], specialTokensMask: [Int] = [], overflowing: [Encoding] = []) {
         self.ids = ids
         self.tokens = tokens
@@ -92,11 +92,11 @@ public struct Encoding: Sendable, Equatable {
         self.overflowing = overflowing
     }
 
-    public var count: Int { ids.count }
+    package var count: Int { ids.count }
 }
 
 /// Errors from reading or interpreting tokenizer files. Each names the file and what is wrong with it.
-public enum TokenizerError: Error, CustomStringConvertible, Equatable {
+package enum TokenizerError: Error, CustomStringConvertible, Equatable {
     /// The file or folder cannot be read.
     case unreadable(path: String, reason: String)
     /// The file cannot be written.
@@ -110,7 +110,7 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     /// Input that cannot be encoded or decoded (an id out of range, text over a limit).
     case invalidInput(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .unreadable(path, reason): return "\(path): cannot read: \(reason)"
         case let .unwritable(path, reason): return "\(path): cannot write: \(reason)"

@@ -7,25 +7,25 @@ import Foundation
 /// A complete tokenizer: encodes text to `Encoding`s (or bare ids) and decodes ids back to text.
 ///
 /// Immutable and `Sendable`: one instance serves any number of threads.
-public final class Tokenizer: Sendable {
-    public let normalizer: (any Normalizer)?
-    public let preTokenizer: (any PreTokenizer)?
-    public let model: any TokenizationModel
-    public let postProcessor: (any PostProcessor)?
-    public let decoder: (any TokenDecoder)?
-    public let addedVocabulary: AddedVocabulary
+package final class Tokenizer: Sendable {
+    package let normalizer: (any Normalizer)?
+    package let preTokenizer: (any PreTokenizer)?
+    package let model: any TokenizationModel
+    package let postProcessor: (any PostProcessor)?
+    package let decoder: (any TokenDecoder)?
+    package let addedVocabulary: AddedVocabulary
     /// Truncation applied by `encode` (nil: none).
-    public let truncation: TruncationParams?
+    package let truncation: TruncationParams?
     /// Padding applied by `encode` and `encodeBatch` (nil: none).
-    public let padding: PaddingParams?
+    package let padding: PaddingParams?
     /// Whether the model encodes raw bytes (byte-level BPE): invalid UTF-8 is then encoded byte for
     /// byte; other tokenizers see each invalid byte replaced by U+FFFD.
-    public let byteLevel: Bool
+    package let byteLevel: Bool
     /// Prepend a space to each text segment that does not start with one (ByteLevel `add_prefix_space`).
-    public let addPrefixSpace: Bool
+    package let addPrefixSpace: Bool
     /// The `tokenizer.json` values of the normalizer and pre-tokenizer, kept for `save`.
-    public let normalizerJSON: JSONValue
-    public let preTokenizerJSON: JSONValue
+    package let normalizerJSON: JSONValue
+    package let preTokenizerJSON: JSONValue
 
     let layoutWith: [LayoutPiece]?
     let layoutWithout: [LayoutPiece]?
@@ -37,7 +37,7 @@ public final class Tokenizer: Sendable {
     /// buffer, without offsets (two allocations a text less).
     let bertNormalizer: BertNormalizer?
 
-    public init(normalizer: (any Normalizer)?, preTokenizer: (any PreTokenizer)?, model: any TokenizationModel,
+    package init(normalizer: (any Normalizer)?, preTokenizer: (any PreTokenizer)?, model: any TokenizationModel,
                 postProcessor: (any PostProcessor)?, decoder: (any TokenDecoder)?, addedTokens: [AddedToken] = [],
                 encodeSpecialTokens: Bool = false, truncation: TruncationParams? = nil, padding: PaddingParams? = nil,
                 byteLevel: Bool, addPrefixSpace: Bool = false,
@@ -68,7 +68,7 @@ public final class Tokenizer: Sendable {
     }
 
     /// A copy with other truncation and padding settings.
-    public func with(truncation: TruncationParams?, padding: PaddingParams?) -> Tokenizer {
+    package func with(truncation: TruncationParams?, padding: PaddingParams?) -> Tokenizer {
         Tokenizer(normalizer: normalizer, preTokenizer: preTokenizer, model: model, postProcessor: postProcessor,
                   decoder: decoder, addedTokens: addedVocabulary.tokens, encodeSpecialTokens: addedVocabulary.encodeSpecialTokens,
                   truncation: truncation, padding: padding, byteLevel: byteLevel, addPrefixSpace: addPrefixSpace,
@@ -78,17 +78,17 @@ public final class Tokenizer: Sendable {
     // MARK: Vocabulary
 
     /// Number of ids: the model's vocabulary and the added tokens beyond it.
-    public var vocabSize: Int {
+    package var vocabSize: Int {
         max(model.vocabSize, (addedVocabulary.tokens.map { $0.id }.max() ?? -1) + 1)
     }
 
     /// The token string of `id` (an added token's content, or the model's token), nil when unknown.
-    public func idToToken(_ id: Int) -> String? {
+    package func idToToken(_ id: Int) -> String? {
         addedVocabulary.token(id: id)?.content ?? model.idToToken(id)
     }
 
     /// The id of `token` (added tokens first, then the model's vocabulary).
-    public func tokenToId(_ token: String) -> Int? {
+    package func tokenToId(_ token: String) -> Int? {
         addedVocabulary.id(of: token) ?? model.tokenToId(token)
     }
 
@@ -97,14 +97,14 @@ public final class Tokenizer: Sendable {
     /// Encodes one text to ids, appending them to `ids`: no strings, offsets or Encoding are built.
     /// Truncation and padding are not applied (they are `encode`'s). Special tokens are added as the
     /// post-processor says for a single text when `addSpecialTokens`.
-    public func encodeIds(bytes: UnsafeBufferPointer<UInt8>, addSpecialTokens: Bool, into ids: inout [Int]) {
+    package func encodeIds(bytes: UnsafeBufferPointer<UInt8>, addSpecialTokens: Bool, into ids: inout [Int]) {
         var scratch = EncodeScratch()
         encodeIds(bytes: bytes, addSpecialTokens: addSpecialTokens, into: &ids, scratch: &scratch)
     }
 
     /// As `encodeIds(bytes:addSpecialTokens:into:)`, reusing the buffers of `scratch` (one per thread)
     /// so that encoding many short texts allocates nothing.
-    public func encodeIds(bytes: UnsafeBufferPointer<UInt8>, addSpecialTokens: Bool, into ids: inout [Int],
+    package func encodeIds(bytes: UnsafeBufferPointer<UInt8>, addSpecialTokens: Bool, into ids: inout [Int],
                           scratch: inout EncodeScratch) {
         guard let layout = addSpecialTokens ? layoutWith : layoutWithout else {
             // A post-processor that does more than surround the text: take the full path (it reads
@@ -123,7 +123,7 @@ public final class Tokenizer: Sendable {
     }
 
     /// Convenience: the ids of `text` (the fast path).
-    public func encodeIds(_ text: String, addSpecialTokens: Bool = true) -> [Int] {
+    package func encodeIds(_ text: String, addSpecialTokens: Bool = true) -> [Int] {
         var ids: [Int] = []
         var t = text
         t.withUTF8 { encodeIds(bytes: $0, addSpecialTokens: addSpecialTokens, into: &ids) }
@@ -222,12 +222,12 @@ public final class Tokenizer: Sendable {
     /// Encodes `text` (and `pair`): ids, tokens, offsets, type ids and masks, truncated, post-processed
     /// and padded as this tokenizer's settings say.
     /// - Throws: `TokenizerError.invalidInput` when truncation cannot be applied (HF refuses the same).
-    public func encode(_ text: String, pair: String? = nil, addSpecialTokens: Bool = true) throws -> Encoding {
+    package func encode(_ text: String, pair: String? = nil, addSpecialTokens: Bool = true) throws -> Encoding {
         try encode(bytes: Array(text.utf8), pair: pair.map { Array($0.utf8) }, addSpecialTokens: addSpecialTokens)
     }
 
     /// Encodes UTF-8 bytes (invalid sequences: see `byteLevel`). Offsets refer to these bytes.
-    public func encode(bytes: [UInt8], pair: [UInt8]? = nil, addSpecialTokens: Bool = true) throws -> Encoding {
+    package func encode(bytes: [UInt8], pair: [UInt8]? = nil, addSpecialTokens: Bool = true) throws -> Encoding {
         try bytes.withUnsafeBufferPointer { a in
             if let pair {
                 return try pair.withUnsafeBufferPointer { b in
@@ -372,12 +372,12 @@ public final class Tokenizer: Sendable {
 
     /// Encodes many texts on all cores (or `threads`); results are in input order. With padding set to
     /// the longest, every encoding is padded to the longest of the batch.
-    public func encodeBatch(_ texts: [String], addSpecialTokens: Bool = true, threads: Int? = nil) throws -> [Encoding] {
+    package func encodeBatch(_ texts: [String], addSpecialTokens: Bool = true, threads: Int? = nil) throws -> [Encoding] {
         try encodeBatch(texts.map { ($0, nil) }, addSpecialTokens: addSpecialTokens, threads: threads)
     }
 
     /// Encodes many texts or pairs on all cores; results are in input order.
-    public func encodeBatch(_ inputs: [(String, String?)], addSpecialTokens: Bool = true, threads: Int? = nil) throws -> [Encoding] {
+    package func encodeBatch(_ inputs: [(String, String?)], addSpecialTokens: Bool = true, threads: Int? = nil) throws -> [Encoding] {
         let n = inputs.count
         final class Box: @unchecked Sendable {
             var results: [Encoding?]
@@ -426,12 +426,12 @@ public final class Tokenizer: Sendable {
 
     /// The text of `ids`: tokens through the decoder (joined by spaces when there is none); invalid
     /// UTF-8 becomes U+FFFD. Unknown ids are skipped, as HF does (`decodeChecked` reports them).
-    public func decode(_ ids: [Int], skipSpecialTokens: Bool = false) -> String {
+    package func decode(_ ids: [Int], skipSpecialTokens: Bool = false) -> String {
         String(decoding: decodeBytes(ids, skipSpecialTokens: skipSpecialTokens), as: UTF8.self)
     }
 
     /// As `decode`, but an id outside the vocabulary throws `TokenizerError.invalidInput`.
-    public func decodeChecked(_ ids: [Int], skipSpecialTokens: Bool = false) throws -> String {
+    package func decodeChecked(_ ids: [Int], skipSpecialTokens: Bool = false) throws -> String {
         for id in ids where idToToken(id) == nil {
             throw TokenizerError.invalidInput("id \(id) is not in the vocabulary (0..<\(vocabSize))")
         }
@@ -439,7 +439,7 @@ public final class Tokenizer: Sendable {
     }
 
     /// The decoded bytes of `ids`, before the UTF-8 check (`raw`: byte-fallback runs stay bytes).
-    public func decodeBytes(_ ids: [Int], skipSpecialTokens: Bool = false, raw: Bool = false) -> [UInt8] {
+    package func decodeBytes(_ ids: [Int], skipSpecialTokens: Bool = false, raw: Bool = false) -> [UInt8] {
         var tokens: [[UInt8]] = []
         tokens.reserveCapacity(ids.count)
         for id in ids {
@@ -459,14 +459,14 @@ public final class Tokenizer: Sendable {
     }
 
     /// A streaming decoder over this tokenizer.
-    public func incrementalDecoder(skipSpecialTokens: Bool = false) -> IncrementalDecoder {
+    package func incrementalDecoder(skipSpecialTokens: Bool = false) -> IncrementalDecoder {
         IncrementalDecoder(tokenizer: self, skipSpecialTokens: skipSpecialTokens)
     }
 }
 
 /// Reusable buffers for `Tokenizer.encodeIds` (one per thread: a copy shares the buffer normalized text
 /// is written to, so make a new `EncodeScratch()` for each thread rather than copying one).
-public struct EncodeScratch {
+package struct EncodeScratch {
     var pieces: [Range<Int>] = []
     var pieceEnds: [Int] = []
     /// The normalized bytes of the text being encoded.
@@ -474,7 +474,7 @@ public struct EncodeScratch {
     private var splitPool: [[AddedSplit]] = []
     private var bytePool: [[UInt8]] = []
 
-    public init() {}
+    package init() {}
 
     mutating func takeSplits() -> [AddedSplit] {
         var s = splitPool.popLast() ?? []
@@ -492,11 +492,11 @@ public struct EncodeScratch {
 
 /// Applies pre-tokenizers one after the other, each splitting the previous one's pieces
 /// (tokenizer.json `Sequence` pre-tokenizer).
-public struct SequencePreTokenizer: PreTokenizer {
-    public var preTokenizers: [any PreTokenizer]
-    public init(_ preTokenizers: [any PreTokenizer]) { self.preTokenizers = preTokenizers }
+package struct SequencePreTokenizer: PreTokenizer {
+    package var preTokenizers: [any PreTokenizer]
+    package init(_ preTokenizers: [any PreTokenizer]) { self.preTokenizers = preTokenizers }
 
-    public func split(_ text: UnsafeBufferPointer<UInt8>, into pieces: inout [Range<Int>]) {
+    package func split(_ text: UnsafeBufferPointer<UInt8>, into pieces: inout [Range<Int>]) {
         var current: [Range<Int>] = text.isEmpty ? [] : [0..<text.count]
         var next: [Range<Int>] = []
         var sub: [Range<Int>] = []
@@ -517,7 +517,7 @@ public struct SequencePreTokenizer: PreTokenizer {
 
 /// Whether `bytes` is well-formed UTF-8.
 /// - Complexity: O(n), ASCII eight bytes at a time.
-public func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+package func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
     guard let p = bytes.baseAddress else { return true }
     let n = bytes.count
     var i = 0
@@ -536,7 +536,7 @@ public func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
 
 /// `bytes` with ill-formed sequences replaced by U+FFFD, one per maximal ill-formed subpart (as
 /// Python's `decode("utf-8", "replace")` and Rust's `from_utf8_lossy` do).
-public func replacingInvalidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+package func replacingInvalidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> [UInt8] {
     Array(String(decoding: bytes, as: UTF8.self).utf8)
 }
 

@@ -3,14 +3,14 @@
 // exact semantics of Hugging Face `tokenizers`.
 
 /// Which side of a sequence truncation or padding works on.
-public enum Side: String, Sendable {
+package enum Side: String, Sendable {
     case left = "Left"
     case right = "Right"
 }
 
 /// How to truncate a text or a pair to `maxLength` tokens (special tokens included).
-public struct TruncationParams: Sendable, Equatable {
-    public enum Strategy: String, Sendable {
+package struct TruncationParams: Sendable, Equatable {
+    package enum Strategy: String, Sendable {
         /// Remove tokens from the longer sequence of a pair first.
         case longestFirst = "LongestFirst"
         /// Remove tokens from the first sequence only.
@@ -18,13 +18,13 @@ public struct TruncationParams: Sendable, Equatable {
         /// Remove tokens from the second sequence only.
         case onlySecond = "OnlySecond"
     }
-    public var maxLength: Int
-    public var strategy: Strategy
+    package var maxLength: Int
+    package var strategy: Strategy
     /// Tokens shared by consecutive overflowing windows.
-    public var stride: Int
-    public var direction: Side
+    package var stride: Int
+    package var direction: Side
 
-    public init(maxLength: Int, strategy: Strategy = .longestFirst, stride: Int = 0, direction: Side = .right) {
+    package init(maxLength: Int, strategy: Strategy = .longestFirst, stride: Int = 0, direction: Side = .right) {
         self.maxLength = maxLength; self.strategy = strategy; self.stride = stride; self.direction = direction
     }
 
@@ -35,22 +35,22 @@ public struct TruncationParams: Sendable, Equatable {
 }
 
 /// How to pad encodings.
-public struct PaddingParams: Sendable, Equatable {
-    public enum Strategy: Sendable, Equatable {
+package struct PaddingParams: Sendable, Equatable {
+    package enum Strategy: Sendable, Equatable {
         /// To the longest encoding of the batch.
         case batchLongest
         /// To this many tokens.
         case fixed(Int)
     }
-    public var strategy: Strategy
-    public var direction: Side
+    package var strategy: Strategy
+    package var direction: Side
     /// Round the length up to a multiple of this (nil or 0: no rounding).
-    public var padToMultipleOf: Int?
-    public var padId: Int
-    public var padTypeId: Int
-    public var padToken: String
+    package var padToMultipleOf: Int?
+    package var padId: Int
+    package var padTypeId: Int
+    package var padToken: String
 
-    public init(strategy: Strategy = .batchLongest, direction: Side = .right, padToMultipleOf: Int? = nil,
+    package init(strategy: Strategy = .batchLongest, direction: Side = .right, padToMultipleOf: Int? = nil,
                 padId: Int = 0, padTypeId: Int = 0, padToken: String = "[PAD]") {
         self.strategy = strategy; self.direction = direction; self.padToMultipleOf = padToMultipleOf
         self.padId = padId; self.padTypeId = padTypeId; self.padToken = padToken
@@ -78,7 +78,7 @@ extension Encoding {
 
     /// Keeps `maxLength` tokens; the rest goes to `overflowing` in windows of `maxLength` tokens that
     /// overlap by `stride` (HF's `Encoding::truncate`).
-    public mutating func truncate(maxLength: Int, stride: Int, direction: Side) throws {
+    package mutating func truncate(maxLength: Int, stride: Int, direction: Side) throws {
         let n = ids.count
         if maxLength >= n { return }
         if maxLength == 0 {
@@ -118,7 +118,7 @@ extension Encoding {
 
     /// Pads to `length` tokens (and each overflowing window too): padding tokens get `padId`,
     /// `padTypeId`, empty offsets, attention 0 and special-tokens mask 1.
-    public mutating func pad(to length: Int, padId: Int, padTypeId: Int, padToken: String, direction: Side) {
+    package mutating func pad(to length: Int, padId: Int, padTypeId: Int, padToken: String, direction: Side) {
         for i in overflowing.indices {
             overflowing[i].pad(to: length, padId: padId, padTypeId: padTypeId, padToken: padToken, direction: direction)
         }
@@ -139,7 +139,7 @@ extension Encoding {
 
 /// Truncates a text (and its pair) so that together they hold at most `params.maxLength` tokens,
 /// as HF's `truncate_encodings` does.
-public func truncateEncodings(_ encoding: inout Encoding, pair: inout Encoding?, params: TruncationParams) throws {
+package func truncateEncodings(_ encoding: inout Encoding, pair: inout Encoding?, params: TruncationParams) throws {
     if params.maxLength == 0 {
         try encoding.truncate(maxLength: 0, stride: params.stride, direction: params.direction)
         try pair?.truncate(maxLength: 0, stride: params.stride, direction: params.direction)
@@ -183,7 +183,7 @@ public func truncateEncodings(_ encoding: inout Encoding, pair: inout Encoding?,
 }
 
 /// Pads every encoding of a batch as `params` says (HF's `pad_encodings`).
-public func padEncodings(_ encodings: inout [Encoding], params: PaddingParams) {
+package func padEncodings(_ encodings: inout [Encoding], params: PaddingParams) {
     guard !encodings.isEmpty else { return }
     var length: Int
     switch params.strategy {

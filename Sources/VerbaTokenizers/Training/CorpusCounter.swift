@@ -1,13 +1,13 @@
 import Foundation
 
 /// Errors of a training run: the input it could not use, or settings that cannot work.
-public enum TrainerError: Error, CustomStringConvertible, Equatable {
+package enum TrainerError: Error, CustomStringConvertible, Equatable {
     case unreadable(path: String, reason: String)
     case unwritable(path: String, reason: String)
     case emptyCorpus
     case invalidOption(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .unreadable(path, reason): return "\(path): cannot read: \(reason)"
         case let .unwritable(path, reason): return "\(path): cannot write: \(reason)"
@@ -22,21 +22,21 @@ public enum TrainerError: Error, CustomStringConvertible, Equatable {
 /// Files are read in chunks and cut at line ends; each line keeps its `\n` (HF's trainers see lines with
 /// their endings). The lines of a chunk are normalized and pre-tokenized by `threads` workers, each with
 /// its own `WordCounts`, merged at the end: memory grows with the number of distinct words only.
-public struct CorpusCounter {
-    public var normalizer: (any Normalizer)?
-    public var preTokenizer: any PreTokenizer
-    public var threads: Int
+package struct CorpusCounter {
+    package var normalizer: (any Normalizer)?
+    package var preTokenizer: any PreTokenizer
+    package var threads: Int
     /// Called after each chunk with (bytes read so far, total bytes if known, distinct words so far).
-    public var progress: ((Int, Int?, Int) -> Void)?
+    package var progress: ((Int, Int?, Int) -> Void)?
 
-    public init(normalizer: (any Normalizer)?, preTokenizer: any PreTokenizer, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+    package init(normalizer: (any Normalizer)?, preTokenizer: any PreTokenizer, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.normalizer = normalizer
         self.preTokenizer = preTokenizer
         self.threads = max(1, threads)
     }
 
     /// Counts the words of every file in `paths` (`-` is standard input).
-    public func count(paths: [String]) throws -> WordCounts {
+    package func count(paths: [String]) throws -> WordCounts {
         var tables = [WordCounts](repeating: WordCounts(), count: threads)
         var total: Int? = 0
         for p in paths where p != "-" {
@@ -69,7 +69,7 @@ public struct CorpusCounter {
     }
 
     /// Counts the words of in-memory text (tests, small inputs).
-    public func count(text: [UInt8]) -> WordCounts {
+    package func count(text: [UInt8]) -> WordCounts {
         var tables = [WordCounts](repeating: WordCounts(), count: threads)
         text.withUnsafeBufferPointer { countChunk($0, tables: &tables) }
         var all = tables[0]

@@ -1,19 +1,19 @@
 import Foundation
 
 /// A tokenizer learned by `TokenizerTrainer`, ready to be written in the formats the field uses.
-public struct TrainedTokenizer: Sendable {
+package struct TrainedTokenizer: Sendable {
     /// What was learned.
-    public var result: BPETrainingResult
+    package var result: BPETrainingResult
     /// How it was learned (model, split, normalization).
-    public var options: TokenizerTrainingOptions
+    package var options: TokenizerTrainingOptions
 
     /// True when the special tokens and the alphabet alone reach the requested size: then, as in HF,
     /// the vocabulary holds all of them (more than asked) and no merges.
-    public var alphabetExceedsVocabSize: Bool { result.vocab.count > options.vocabSize }
+    package var alphabetExceedsVocabSize: Bool { result.vocab.count > options.vocabSize }
 
     /// The Hugging Face `tokenizer.json` document: model, normalizer, pre-tokenizer, post-processor,
     /// decoder and added tokens, so that HF `tokenizers` loads it and encodes as Verba does.
-    public func tokenizerJSON() -> JSONValue {
+    package func tokenizerJSON() -> JSONValue {
         var vocab: [(String, JSONValue)] = []
         vocab.reserveCapacity(result.vocab.count)
         for (id, token) in result.vocab.enumerated() { vocab.append((token, .int(id))) }
@@ -95,7 +95,7 @@ public struct TrainedTokenizer: Sendable {
 
     /// Writes `tokenizer.json` to `path` atomically: a temporary file beside it, flushed, then renamed,
     /// so a kill never leaves a half-written tokenizer.
-    public func write(to path: String) throws {
+    package func write(to path: String) throws {
         var bytes = tokenizerJSON().serialized(indent: 0)
         bytes.append(10)
         try atomicWrite(bytes, to: path)
@@ -103,7 +103,7 @@ public struct TrainedTokenizer: Sendable {
 
     /// Writes the vocabulary files of the older formats into `folder`: `vocab.json` + `merges.txt` for
     /// BPE, `vocab.txt` (one token per line, line number = id) for WordPiece.
-    public func writeVocabFiles(to folder: String) throws {
+    package func writeVocabFiles(to folder: String) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         switch options.model {
         case .wordPiece:
