@@ -13,7 +13,7 @@ import Foundation
 // before any tensor is handed out, so a damaged file gives a typed error, never a crash.
 
 /// An error reading or writing a safetensors file; every case names the file, and the tensor where there is one.
-package enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
+public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
     /// The file could not be opened, sized or mapped.
     case cannotOpen(path: String, reason: String)
     /// The file is shorter than the 8-byte header length.
@@ -41,7 +41,7 @@ package enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
     /// Writing the file failed.
     case writeFailed(path: String, reason: String)
 
-    package var description: String {
+    public var description: String {
         func dims(_ s: [Int]) -> String { "[" + s.map(String.init).joined(separator: ",") + "]" }
         switch self {
         case let .cannotOpen(path, reason): return "\(path): cannot open safetensors file: \(reason)"
@@ -69,14 +69,14 @@ package enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
 }
 
 /// The element types of the safetensors format.
-package enum DType: String, Sendable, CaseIterable {
+public enum DType: String, Sendable, CaseIterable {
     case f64 = "F64", f32 = "F32", f16 = "F16", bf16 = "BF16"
     case i64 = "I64", i32 = "I32", i16 = "I16", i8 = "I8"
     case u64 = "U64", u32 = "U32", u16 = "U16", u8 = "U8", bool = "BOOL"
     case f8e4m3 = "F8_E4M3", f8e5m2 = "F8_E5M2"
 
     /// Bytes per element.
-    package var size: Int {
+    public var size: Int {
         switch self {
         case .f64, .i64, .u64: return 8
         case .f32, .i32, .u32: return 4
@@ -90,7 +90,7 @@ package enum DType: String, Sendable, CaseIterable {
 package struct TensorInfo: Sendable, Equatable {
     package let name: String
     package let dtype: DType
-    package let shape: [Int]
+    public let shape: [Int]
     package let byteRange: Range<Int>
     /// Number of elements (1 for a scalar of shape []).
     package var count: Int { shape.reduce(1, *) }
@@ -294,11 +294,11 @@ package final class SafeTensorsFile: @unchecked Sendable {
 
 /// Contiguous float32 storage: either borrowed from a memory mapping (kept alive by `owner`; never write
 /// through `pointer` then, the mapping is read-only) or owned (64-byte aligned, freed on deinit).
-package final class FloatTensor: @unchecked Sendable {
+public final class FloatTensor: @unchecked Sendable {
     /// Dimensions, outermost first.
-    package let shape: [Int]
+    public let shape: [Int]
     /// Number of elements.
-    package let count: Int
+    public let count: Int
     /// First element.
     package let pointer: UnsafeMutablePointer<Float>
     private let owner: AnyObject?
@@ -335,22 +335,22 @@ package final class FloatTensor: @unchecked Sendable {
     deinit { if owned { UnsafeMutableRawPointer(pointer).deallocate() } }
 
     /// The elements as a buffer.
-    package var buffer: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: pointer, count: count) }
+    public var buffer: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: pointer, count: count) }
 
     /// Whether the data belongs to this tensor (false: borrowed from a mapping, read-only).
     package var isOwned: Bool { owned }
 
     /// Element `i` of the flat storage.
-    package subscript(i: Int) -> Float {
+    public subscript(i: Int) -> Float {
         get { precondition(i >= 0 && i < count); return pointer[i] }
         set { precondition(i >= 0 && i < count); pointer[i] = newValue }
     }
 
     /// A copy of the elements.
-    package func toArray() -> [Float] { Array(buffer) }
+    public func toArray() -> [Float] { Array(buffer) }
 
     /// An owned copy (use before writing to a tensor that may be borrowed from a mapping).
-    package func copy() -> FloatTensor {
+    public func copy() -> FloatTensor {
         let t = FloatTensor(shape: shape)
         t.pointer.update(from: pointer, count: count)
         return t

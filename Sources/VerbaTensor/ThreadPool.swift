@@ -18,12 +18,12 @@ import Synchronization
 /// parallel body, or from another thread at the same time) runs serially on its caller: nesting is safe, never a
 /// deadlock. Workers spin briefly after a region (so the short back-to-back regions of a decode step cost
 /// microseconds, not a sleep/wake each), yielding the core when others need it, then sleep on a condition variable.
-package final class ThreadPool: @unchecked Sendable {
+public final class ThreadPool: @unchecked Sendable {
     /// The pool every kernel uses, sized to the cores available to the process (`VERBA_THREADS` overrides).
-    package static let shared = ThreadPool(threads: ThreadPool.defaultThreadCount())
+    public static let shared = ThreadPool(threads: ThreadPool.defaultThreadCount())
 
     /// The number of cores this process may run on (Foundation's count honors the affinity mask and cgroup quota), at least 1.
-    package static func availableCores() -> Int {
+    public static func availableCores() -> Int {
         max(1, ProcessInfo.processInfo.activeProcessorCount)
     }
 
@@ -37,7 +37,7 @@ package final class ThreadPool: @unchecked Sendable {
     private let configuration = Mutex<Void>(())
 
     /// Threads that run a parallel region, the caller included.
-    package private(set) var threadCount: Int
+    public private(set) var threadCount: Int
 
     /// How long an idle worker spins, in microseconds, before it sleeps until the next region.
     package var spinMicroseconds: Int {
@@ -57,7 +57,7 @@ package final class ThreadPool: @unchecked Sendable {
 
     /// Changes the number of threads (the CLI's `--threads`). Waits for a running region to finish first;
     /// must not be called from inside a parallel body.
-    package func setThreads(_ n: Int) {
+    public func setThreads(_ n: Int) {
         precondition(n >= 1, "ThreadPool: need at least one thread")
         configuration.withLock { _ in
             guard n != threadCount else { return }

@@ -15,7 +15,7 @@ import Foundation
 import VerbaTensor
 
 /// The activation of BERT's feed-forward layer (`hidden_act`).
-package enum HiddenActivation: String, Sendable {
+public enum HiddenActivation: String, Sendable {
     /// "gelu": exact x·Φ(x) with erf.
     case geluErf = "gelu"
     /// "gelu_new" / "gelu_pytorch_tanh": the tanh approximation.
@@ -25,25 +25,25 @@ package enum HiddenActivation: String, Sendable {
 }
 
 /// BERT hyper-parameters, from a Hugging Face `config.json` (`model_type` "bert").
-package struct BertConfig: Sendable, Equatable {
-    package var vocabSize: Int
+public struct BertConfig: Sendable, Equatable {
+    public var vocabSize: Int
     /// C, the width of every token vector.
-    package var hiddenSize: Int
-    package var layerCount: Int
-    package var headCount: Int
+    public var hiddenSize: Int
+    public var layerCount: Int
+    public var headCount: Int
     /// Width of the feed-forward hidden layer (usually 4·C).
-    package var intermediateSize: Int
+    public var intermediateSize: Int
     /// Longest sequence the position embeddings cover.
-    package var maxPositions: Int
-    package var typeVocabSize: Int
-    package var layerNormEps: Float
-    package var activation: HiddenActivation
+    public var maxPositions: Int
+    public var typeVocabSize: Int
+    public var layerNormEps: Float
+    public var activation: HiddenActivation
     /// Class names by id (`id2label`), empty when the config has none.
-    package var labels: [String]
+    public var labels: [String]
     /// `problem_type` is "multi_label_classification": scores are sigmoids, not a softmax.
-    package var multiLabel: Bool
+    public var multiLabel: Bool
     /// Width of one attention head, C / heads.
-    package var headDim: Int { hiddenSize / headCount }
+    public var headDim: Int { hiddenSize / headCount }
 
     /// Reads and validates `config.json`; every problem is a `ModelError` naming the file and field.
     package init(json c: ConfigJSON) throws {
@@ -85,17 +85,17 @@ package struct BertConfig: Sendable, Equatable {
     }
 
     /// Reads `path` (a `config.json`).
-    package init(path: String) throws { try self.init(json: ConfigJSON(path: path)) }
+    public init(path: String) throws { try self.init(json: ConfigJSON(path: path)) }
 }
 
 /// One input sequence: token ids (special tokens included), optional token type ids (default 0) and an
 /// optional attention mask (1 = real token, 0 = padding that no token attends to).
-package struct BertInput: Sendable, Equatable {
-    package var ids: [Int]
-    package var typeIds: [Int]?
-    package var attentionMask: [Int]?
+public struct BertInput: Sendable, Equatable {
+    public var ids: [Int]
+    public var typeIds: [Int]?
+    public var attentionMask: [Int]?
 
-    package init(ids: [Int], typeIds: [Int]? = nil, attentionMask: [Int]? = nil) {
+    public init(ids: [Int], typeIds: [Int]? = nil, attentionMask: [Int]? = nil) {
         self.ids = ids
         self.typeIds = typeIds
         self.attentionMask = attentionMask
@@ -181,8 +181,15 @@ struct BertTensorNames {
 ///
 /// Thread-safe for concurrent calls (weights are read-only; each batch has its own buffers). Work runs on
 /// `ThreadPool.shared` (set its size for `--threads`).
-package final class BertModel: @unchecked Sendable {
-    package let config: BertConfig
+///
+/// ```swift
+/// let model = try BertModel(folder: "downloads/minilm")
+/// let states = try model.lastHiddenStates([BertInput(ids: [101, 7592, 102])])   // (3, hidden) each
+/// ```
+/// Unchecked Sendable: every stored property is immutable after init (the weight tensors are never
+/// written), and `workspaces` hands each buffer set to one worker at a time under its lock.
+public final class BertModel: @unchecked Sendable {
+    public let config: BertConfig
     private let word: FloatTensor, position: FloatTensor, tokenType: FloatTensor   // (V, C), (P, C), (TV, C)
     private let embG: FloatTensor, embB: FloatTensor                               // (C)
     private let layers: [BertLayer]
@@ -190,7 +197,7 @@ package final class BertModel: @unchecked Sendable {
     let workspaces: WorkspacePool
 
     /// Loads `folder/config.json` and the folder's safetensors weights.
-    package convenience init(folder: String) throws {
+    public convenience init(folder: String) throws {
         let config = try BertConfig(path: (folder as NSString).appendingPathComponent("config.json"))
         try self.init(config: config, weights: ModelWeights(folder: folder))
     }
@@ -248,7 +255,7 @@ package final class BertModel: @unchecked Sendable {
     }
 
     /// Whether the weights include the pooler (sentence-embedding checkpoints may drop it).
-    package var hasPooler: Bool { poolerW != nil }
+    public var hasPooler: Bool { poolerW != nil }
 
     /// Checks ids, type ids and masks against the configuration.
     func validate(_ input: BertInput, index: Int) throws {
@@ -419,7 +426,7 @@ package final class BertModel: @unchecked Sendable {
 
     /// The last hidden states: one (T_s, C) tensor per input, as `BertModel(...).last_hidden_state`.
     /// Inputs are validated first (`ModelError.invalidInput` for ids out of range or too many tokens).
-    package func lastHiddenStates(_ inputs: [BertInput], batchSize: Int = 32) throws -> [FloatTensor] {
+    public func lastHiddenStates(_ inputs: [BertInput], batchSize: Int = 32) throws -> [FloatTensor] {
         for (i, input) in inputs.enumerated() { try validate(input, index: i) }
         let c = config.hiddenSize
         let out = inputs.map { FloatTensor(shape: [$0.ids.count, c]) }
@@ -433,7 +440,7 @@ package final class BertModel: @unchecked Sendable {
 
     /// The pooler output, tanh(Wp · h[CLS] + bp), per input (C floats each).
     /// - Throws: `ModelError.missingTensor` when the checkpoint has no pooler.
-    package func pooledOutputs(_ inputs: [BertInput], batchSize: Int = 32) throws -> [[Float]] {
+    public func pooledOutputs(_ inputs: [BertInput], batchSize: Int = 32) throws -> [[Float]] {
         guard hasPooler else { throw ModelError.missingTensor(path: "model", name: "pooler.dense.weight") }
         for (i, input) in inputs.enumerated() {
             try validate(input, index: i)
@@ -449,20 +456,19 @@ package final class BertModel: @unchecked Sendable {
 }
 
 /// Workspaces kept between calls, handed to one worker at a time.
+/// Unchecked Sendable: `free` is read and written only while `lock` is held, and a workspace taken from it
+/// belongs to the one worker that took it until it is given back; `config` is immutable.
 final class WorkspacePool: @unchecked Sendable {
     private let config: BertConfig
     private var free: [EncoderWorkspace] = []
-    private var lock = pthread_mutex_t()
-    init(config: BertConfig) { self.config = config; pthread_mutex_init(&lock, nil) }
-    deinit { pthread_mutex_destroy(&lock) }
+    private let lock = NSLock()
+    init(config: BertConfig) { self.config = config }
 
     func take() -> EncoderWorkspace {
-        pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
-        return free.popLast() ?? EncoderWorkspace(config: config)
+        lock.withLock { free.popLast() } ?? EncoderWorkspace(config: config)
     }
 
     func give(_ ws: EncoderWorkspace) {
-        pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
-        free.append(ws)
+        lock.withLock { free.append(ws) }
     }
 }

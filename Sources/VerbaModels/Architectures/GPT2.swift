@@ -7,13 +7,14 @@
 // (in, out), so a projection is x · W; the LM head is the token embedding (V, C) unless the file has
 // its own `lm_head.weight` and `tie_word_embeddings` is false.
 import Foundation
+import Synchronization
 import VerbaTensor
 import VerbaTokenizers
 
 // MARK: - Configuration
 
 /// The MLP nonlinearity named by `activation_function` (Hugging Face's `ACT2FN` names).
-package enum GPT2Activation: String, Sendable, CaseIterable {
+public enum GPT2Activation: String, Sendable, CaseIterable {
     /// GPT-2's tanh approximation of GELU (`gelu_new`; `gelu_pytorch_tanh` and `gelu_fast` are the same function).
     case geluNew = "gelu_new"
     case geluPytorchTanh = "gelu_pytorch_tanh"
@@ -39,39 +40,39 @@ package enum GPT2Activation: String, Sendable, CaseIterable {
 }
 
 /// A GPT-2 configuration, as Hugging Face's `GPT2Config` writes it in `config.json`.
-package struct GPT2Config: Sendable, Equatable {
+public struct GPT2Config: Sendable, Equatable {
     /// Rows of the token embedding (`vocab_size`).
-    package var vocabSize: Int
+    public var vocabSize: Int
     /// Positions the model can attend over (`n_positions`).
-    package var contextLength: Int
+    public var contextLength: Int
     /// Width of the residual stream C (`n_embd`).
-    package var embeddingSize: Int
+    public var embeddingSize: Int
     /// Transformer blocks (`n_layer`).
-    package var layerCount: Int
+    public var layerCount: Int
     /// Attention heads (`n_head`); C must be a multiple of it.
-    package var headCount: Int
+    public var headCount: Int
     /// Width of the MLP (`n_inner`, default 4·C).
-    package var innerSize: Int
+    public var innerSize: Int
     /// Layer-norm epsilon (`layer_norm_epsilon`).
-    package var layerNormEpsilon: Float
+    public var layerNormEpsilon: Float
     /// MLP nonlinearity (`activation_function`).
-    package var activation: GPT2Activation
+    public var activation: GPT2Activation
     /// Divide attention scores by √headSize (`scale_attn_weights`, default true).
-    package var scaleAttentionWeights: Bool
+    public var scaleAttentionWeights: Bool
     /// Also divide them by layer index + 1 (`scale_attn_by_inverse_layer_idx`, default false).
-    package var scaleAttentionByInverseLayerIndex: Bool
+    public var scaleAttentionByInverseLayerIndex: Bool
     /// `bos_token_id`, if any.
-    package var bosTokenId: Int?
+    public var bosTokenId: Int?
     /// `eos_token_id`, if any: generation stops there unless told to ignore it.
-    package var eosTokenId: Int?
+    public var eosTokenId: Int?
     /// Whether the LM head is the token embedding (`tie_word_embeddings`, default true).
-    package var tieWordEmbeddings: Bool
+    public var tieWordEmbeddings: Bool
 
     /// Floats per attention head.
-    package var headSize: Int { embeddingSize / headCount }
+    public var headSize: Int { embeddingSize / headCount }
 
     /// A configuration from explicit values (defaults are GPT-2 124M's).
-    package init(vocabSize: Int = 50257, contextLength: Int = 1024, embeddingSize: Int = 768, layerCount: Int = 12,
+    public init(vocabSize: Int = 50257, contextLength: Int = 1024, embeddingSize: Int = 768, layerCount: Int = 12,
                 headCount: Int = 12, innerSize: Int? = nil, layerNormEpsilon: Float = 1e-5,
                 activation: GPT2Activation = .geluNew, scaleAttentionWeights: Bool = true,
                 scaleAttentionByInverseLayerIndex: Bool = false, bosTokenId: Int? = 50256, eosTokenId: Int? = 50256,
@@ -93,7 +94,7 @@ package struct GPT2Config: Sendable, Equatable {
 
     /// Reads a Hugging Face GPT-2 `config.json`; throws `ModelError` naming the file and field for a
     /// missing field, a wrong type, an impossible size or an unknown `activation_function`.
-    package init(path: String) throws {
+    public init(path: String) throws {
         let json = try ConfigJSON(path: path)
         if let type = try json.optionalString("model_type"), type != "gpt2" {
             throw ModelError.unsupported(path: path, what: "model_type \"\(type)\" (this reader handles \"gpt2\")")
@@ -147,7 +148,7 @@ struct GPT2Block {
 // MARK: - Model
 
 /// Keeps the page-touching loop of `populate` from being optimized away.
-nonisolated(unsafe) private var populateSink: Float = 0
+private let populateSink = Atomic<UInt32>(0)
 
 /// A GPT-2 language model over memory-mapped float32 weights (F16/BF16 checkpoints are converted on load).
 ///
@@ -157,28 +158,29 @@ nonisolated(unsafe) private var populateSink: Float = 0
 /// var logits = try model.logits(for: promptIds, cache: cache)   // prefill, one batched pass
 /// logits = try model.logits(for: [next], cache: cache)          // one decode step
 /// ```
-/// Not thread-safe: one model runs one sequence at a time (it owns its scratch buffers).
-package final class GPT2Model {
+/// Several sequences may run at once, from different threads, each with its own cache: the model holds
+/// only immutable weights, and the scratch buffers of a forward pass belong to the cache it runs on.
+/// One cache serves one sequence at a time.
+public final class GPT2Model: Sendable {
     /// The configuration the weights were checked against.
-    package let config: GPT2Config
+    public let config: GPT2Config
     /// The checkpoint's path.
-    package let weightsPath: String
+    public let weightsPath: String
     private let file: SafeTensorsFile
     private let wte: FloatTensor      // (V, C)
     private let wpe: FloatTensor      // (P, C)
     private let blocks: [GPT2Block]
     private let lnFGamma, lnFBeta: FloatTensor  // (C)
     private let lmHead: FloatTensor   // (V, C)
-    private let scratch = Scratch()
 
     /// Loads `config.json` and `model.safetensors` from a model folder.
-    package convenience init(folder: String) throws {
+    public convenience init(folder: String) throws {
         let config = try GPT2Config(path: (folder as NSString).appendingPathComponent("config.json"))
         try self.init(config: config, weightsPath: (folder as NSString).appendingPathComponent("model.safetensors"))
     }
 
     /// Maps the checkpoint at `weightsPath` and checks every tensor's shape against `config`.
-    package init(config: GPT2Config, weightsPath: String) throws {
+    public init(config: GPT2Config, weightsPath: String) throws {
         self.config = config
         self.weightsPath = weightsPath
         guard FileManager.default.fileExists(atPath: weightsPath) else {
@@ -242,16 +244,16 @@ package final class GPT2Model {
         let floatsPerPage = max(1, page / 4)
         var i = 0
         while i < bytes / 4 { sink += p[i]; i += floatsPerPage }
-        if sink.isNaN { populateSink = sink }
+        if sink.isNaN { populateSink.store(sink.bitPattern, ordering: .relaxed) }
     }
 
     /// A KV cache sized for the whole context of this model.
-    package func makeCache() -> KVCache {
+    public func makeCache() -> KVCache {
         KVCache(layers: config.layerCount, heads: config.headCount, headSize: config.headSize, capacity: config.contextLength)
     }
 
     /// Bytes of float32 weights a decode step streams (every block, the final norm and the LM head).
-    package var decodeWeightBytes: Int {
+    public var decodeWeightBytes: Int {
         let c = config.embeddingSize, i = config.innerSize
         let perBlock = 4 * c + 3 * c * c + 3 * c + c * c + c + c * i + i + i * c + c
         return 4 * (config.layerCount * perBlock + 2 * c + config.vocabSize * c)
@@ -264,7 +266,7 @@ package final class GPT2Model {
     /// batched prefill; one id is a decode step.
     /// - Throws: `ModelError.invalidInput` for an empty input, an id outside the vocabulary, or more
     ///   positions than the cache has left.
-    package func logits(for ids: [Int], cache: KVCache) throws -> [Float] {
+    public func logits(for ids: [Int], cache: KVCache) throws -> [Float] {
         let last = try run(ids, cache: cache, lastRowOnly: true)
         var out = [Float](repeating: 0, count: config.vocabSize)
         out.withUnsafeMutableBufferPointer { o in
@@ -306,8 +308,20 @@ package final class GPT2Model {
 
     // MARK: The forward pass
 
+    /// The scratch buffers of `cache`'s sequence for this model: made on the cache's first forward pass
+    /// and kept in it, so that sequences running at once on different caches never share buffers.
+    private func workspace(for cache: KVCache) -> Scratch {
+        if let s = cache.workspace as? Scratch, s.owner == ObjectIdentifier(self) { return s }
+        let s = Scratch(owner: ObjectIdentifier(self))
+        cache.workspace = s
+        return s
+    }
+
     /// Scratch buffers for T rows, grown on demand.
     private final class Scratch {
+        /// The model whose dimensions the buffers are sized for.
+        let owner: ObjectIdentifier
+        init(owner: ObjectIdentifier) { self.owner = owner }
         var rows = 0
         var x = UnsafeMutablePointer<Float>.allocate(capacity: 1)      // (T, C) residual stream
         var h = UnsafeMutablePointer<Float>.allocate(capacity: 1)      // (T, C) normalized
@@ -367,6 +381,7 @@ package final class GPT2Model {
         for id in ids where id < 0 || id >= config.vocabSize {
             throw ModelError.invalidInput("GPT-2: token id \(id) is outside the vocabulary 0..<\(config.vocabSize)")
         }
+        let scratch = workspace(for: cache)
         scratch.reserve(rows: t, config: config)
         let x = scratch.x
         // x = wte[ids] + wpe[positions]  // (T, C)
@@ -400,7 +415,7 @@ package final class GPT2Model {
     /// values go to the cache but only the last row goes on (moved to row 0 of the scratch); returns the
     /// rows left in the scratch.
     private func forward(_ b: GPT2Block, layer: Int, rows: Int, start: Int, cache: KVCache, lastRowOnly: Bool) -> Int {
-        let c = config.embeddingSize, s = scratch
+        let c = config.embeddingSize, s = workspace(for: cache)
         let eps = config.layerNormEpsilon
         layerNorm(s.x, s.h, gamma: b.ln1Gamma.pointer, beta: b.ln1Beta.pointer, rows: rows, n: c, eps: eps)
         project(s.h, b.attnWeight, b.attnBias, s.qkv, rows: rows, accumulate: false)  // (T, 3C)
@@ -424,7 +439,7 @@ package final class GPT2Model {
     /// Causal multi-head attention of the T new queries (in s.qkv) over positions 0 ..< start + T of the
     /// cache; writes (T, C) into s.att. Query row r sits at position start + r and sees keys 0...start + r.
     private func attention(layer: Int, rows t: Int, start: Int, cache: KVCache) {
-        let c = config.embeddingSize, hd = config.headSize, s = scratch
+        let c = config.embeddingSize, hd = config.headSize, s = workspace(for: cache)
         let total = start + t
         var scale: Float = config.scaleAttentionWeights ? 1 / Float(hd).squareRoot() : 1
         if config.scaleAttentionByInverseLayerIndex { scale /= Float(layer + 1) }

@@ -3,22 +3,28 @@
 // tokenizer's incremental decoder (never half a UTF-8 character), and held back while it could still be
 // the start of a stop string, so a stop string itself is never printed.
 import Foundation
+import Synchronization
 import VerbaTokenizers
 
 /// What to generate and when to stop.
-package struct GenerationOptions: Sendable {
+///
+/// ```swift
+/// var options = GenerationOptions(maxTokens: 64, seed: 42, stopStrings: ["\n\n"])
+/// options.sampling = SamplingParameters(temperature: 0.8, topP: 0.95)
+/// ```
+public struct GenerationOptions: Sendable {
     /// New tokens at most.
-    package var maxTokens: Int
+    public var maxTokens: Int
     /// How each token is chosen.
-    package var sampling: SamplingParameters
+    public var sampling: SamplingParameters
     /// Seed of the sampler's generator: the same seed, prompt and options give the same output.
-    package var seed: UInt64
+    public var seed: UInt64
     /// Generation stops before any of these strings would be printed (the string itself is not printed).
-    package var stopStrings: [String]
+    public var stopStrings: [String]
     /// Keep going past the end-of-sequence token (its text is not printed).
-    package var ignoreEOS: Bool
+    public var ignoreEOS: Bool
 
-    package init(maxTokens: Int = 128, sampling: SamplingParameters = SamplingParameters(), seed: UInt64 = 0,
+    public init(maxTokens: Int = 128, sampling: SamplingParameters = SamplingParameters(), seed: UInt64 = 0,
                 stopStrings: [String] = [], ignoreEOS: Bool = false) {
         self.maxTokens = maxTokens
         self.sampling = sampling
@@ -29,7 +35,11 @@ package struct GenerationOptions: Sendable {
 }
 
 /// Why generation ended.
-package enum StopReason: String, Sendable, Equatable {
+///
+/// ```swift
+/// if result.stopReason == .stopString { print("stopped at a stop string") }
+/// ```
+public enum StopReason: String, Sendable, Equatable {
     /// `maxTokens` new tokens were produced.
     case maxTokens
     /// The model produced its end-of-sequence token.
@@ -38,62 +48,90 @@ package enum StopReason: String, Sendable, Equatable {
     case stopString
     /// The context window is full: no position is left for another token.
     case contextFull
+    /// The consumer of a `stream` stopped listening (the task was cancelled or the stream dropped).
+    case cancelled
 }
 
 /// Timing of one generation.
-package struct GenerationStats: Sendable, Equatable {
+///
+/// ```swift
+/// print(result.stats.summary)   // prefill: 5 tokens, 120.00 tok/s; decode: 64 tokens, 30.00 tok/s
+/// ```
+public struct GenerationStats: Sendable, Equatable {
     /// Prompt tokens run in the prefill pass.
-    package var prefillTokens: Int
+    public var prefillTokens: Int
     /// Seconds of the prefill pass.
-    package var prefillSeconds: Double
+    public var prefillSeconds: Double
     /// Tokens generated (the first comes from the prefill's logits; each later one needs a decode step).
-    package var decodeTokens: Int
+    public var decodeTokens: Int
     /// Seconds from the end of the prefill to the last generated token.
-    package var decodeSeconds: Double
+    public var decodeSeconds: Double
 
-    package var prefillTokensPerSecond: Double { prefillSeconds > 0 ? Double(prefillTokens) / prefillSeconds : 0 }
-    package var decodeTokensPerSecond: Double { decodeSeconds > 0 ? Double(decodeTokens) / decodeSeconds : 0 }
+    /// Prompt tokens per second of the prefill pass.
+    public var prefillTokensPerSecond: Double { prefillSeconds > 0 ? Double(prefillTokens) / prefillSeconds : 0 }
+    /// Generated tokens per second after the prefill.
+    public var decodeTokensPerSecond: Double { decodeSeconds > 0 ? Double(decodeTokens) / decodeSeconds : 0 }
 
     /// `prefill: N tokens, X tok/s; decode: M tokens, Y tok/s` (the command-line contract's form).
-    package var summary: String {
+    public var summary: String {
         "prefill: \(prefillTokens) tokens, \(String(format: "%.2f", prefillTokensPerSecond)) tok/s; "
             + "decode: \(decodeTokens) tokens, \(String(format: "%.2f", decodeTokensPerSecond)) tok/s"
     }
 }
 
 /// The outcome of `GPT2Generator.generate`.
-package struct GenerationResult: Sendable {
+///
+/// ```swift
+/// let result = try generator.generate(prompt: "Once upon a time", options: GenerationOptions())
+/// print(result.text, result.ids.count, result.stopReason)
+/// ```
+public struct GenerationResult: Sendable {
     /// The prompt's token ids (what the model saw first).
-    package var promptIds: [Int]
+    public var promptIds: [Int]
     /// Every generated id (including a final EOS, and the tokens of a stop string).
-    package var ids: [Int]
+    public var ids: [Int]
     /// The text that was streamed (without a stop string and what follows it).
-    package var text: String
-    package var stopReason: StopReason
-    package var stats: GenerationStats
+    public var text: String
+    /// Why generation ended.
+    public var stopReason: StopReason
+    /// Token counts and timings.
+    public var stats: GenerationStats
 }
 
-/// Generates text with a GPT-2 model and its tokenizer, reusing one KV cache across calls.
-package final class GPT2Generator {
-    package let model: GPT2Model
-    package let tokenizer: Tokenizer
-    private let cache: KVCache
+/// Generates text with a GPT-2 model and its tokenizer.
+///
+/// Every generation owns its KV cache and scratch buffers, so one generator (one copy of the weights)
+/// can run several generations at once from different tasks or threads.
+///
+/// ```swift
+/// let generator = try GPT2Generator(folder: "models/gpt2")
+/// let options = GenerationOptions(maxTokens: 32, sampling: .greedy)
+/// for try await piece in generator.stream(prompt: "The capital of France is", options: options) {
+///     print(piece, terminator: "")
+/// }
+/// // or, synchronously, with a callback per piece:
+/// let result = try generator.generate(prompt: "Hello", options: options) { print($0, terminator: "") }
+/// ```
+public final class GPT2Generator: Sendable {
+    /// The language model.
+    public let model: GPT2Model
+    /// The tokenizer that encodes prompts and decodes generated ids.
+    public let tokenizer: Tokenizer
 
     /// Pairs a model with its tokenizer.
     /// - Throws: `ModelError.malformed` when the tokenizer can produce ids the checkpoint has no
     ///   embedding for (its vocabulary is larger than `vocab_size`).
-    package init(model: GPT2Model, tokenizer: Tokenizer, source: String = "model") throws {
+    public init(model: GPT2Model, tokenizer: Tokenizer, source: String = "model") throws {
         guard tokenizer.vocabSize <= model.config.vocabSize else {
             throw ModelError.malformed(path: source,
                 reason: "the tokenizer has \(tokenizer.vocabSize) tokens but the checkpoint's vocabulary (vocab_size, wte rows) has only \(model.config.vocabSize)")
         }
         self.model = model
         self.tokenizer = tokenizer
-        cache = model.makeCache()
     }
 
     /// Loads the model (config.json, model.safetensors) and tokenizer files of a model folder.
-    package convenience init(folder: String) throws {
+    public convenience init(folder: String) throws {
         let model = try GPT2Model(folder: folder)
         let tokenizer: Tokenizer
         do {
@@ -106,7 +144,7 @@ package final class GPT2Generator {
     }
 
     /// The prompt's ids (no special tokens added; an empty prompt starts from BOS).
-    package func promptIds(_ prompt: String) throws -> [Int] {
+    public func promptIds(_ prompt: String) throws -> [Int] {
         var ids = tokenizer.encodeIds(prompt, addSpecialTokens: false)
         if ids.isEmpty {
             guard let bos = model.config.bosTokenId ?? model.config.eosTokenId else {
@@ -117,16 +155,44 @@ package final class GPT2Generator {
         return ids
     }
 
+    /// Streams the continuation of `prompt` as pieces of text, each final (complete UTF-8, not possibly
+    /// part of a stop string). The generation runs on a thread of its own; it stops early when the
+    /// consuming task is cancelled or the stream is dropped. Errors are thrown by the iteration.
+    public func stream(prompt: String, options: GenerationOptions) -> AsyncThrowingStream<String, Error> {
+        let (stream, continuation) = AsyncThrowingStream<String, Error>.makeStream()
+        let cancelled = CancellationFlag()
+        continuation.onTermination = { _ in cancelled.value.store(true, ordering: .relaxed) }
+        let thread = Thread { [self] in
+            do {
+                _ = try generate(promptIds: try promptIds(prompt), options: options,
+                                 isCancelled: { cancelled.value.load(ordering: .relaxed) }) { continuation.yield($0) }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+        return stream
+    }
+
     /// Generates a continuation of `prompt`, calling `onText` with each piece of text as soon as it is
     /// final (complete UTF-8, not possibly part of a stop string).
     /// - Throws: `ModelError.invalidInput` when the prompt has more tokens than the context, or for bad
     ///   sampling parameters.
-    package func generate(prompt: String, options: GenerationOptions, onText: (String) -> Void = { _ in }) throws -> GenerationResult {
+    public func generate(prompt: String, options: GenerationOptions, onText: (String) -> Void = { _ in }) throws -> GenerationResult {
         try generate(promptIds: try promptIds(prompt), options: options, onText: onText)
     }
 
     /// Generates a continuation of the token ids `prompt`.
-    package func generate(promptIds prompt: [Int], options: GenerationOptions, onText: (String) -> Void = { _ in }) throws -> GenerationResult {
+    public func generate(promptIds prompt: [Int], options: GenerationOptions, onText: (String) -> Void = { _ in }) throws -> GenerationResult {
+        try generate(promptIds: prompt, options: options, isCancelled: { false }, onText: onText)
+    }
+
+    /// `generate(promptIds:options:onText:)` that stops with `.cancelled` once `isCancelled` returns true
+    /// (asked before every decode step).
+    func generate(promptIds prompt: [Int], options: GenerationOptions, isCancelled: () -> Bool,
+                  onText: (String) -> Void) throws -> GenerationResult {
         try options.sampling.validate()
         guard options.maxTokens >= 0 else { throw ModelError.invalidInput("max tokens must be 0 or more, got \(options.maxTokens)") }
         let context = model.config.contextLength
@@ -149,7 +215,7 @@ package final class GPT2Generator {
             onText(String(decoding: bytes, as: UTF8.self))
         }
 
-        cache.reset()
+        let cache = model.makeCache()
         let t0 = DispatchTime.now().uptimeNanoseconds
         var logits = try model.logits(for: prompt, cache: cache)
         let t1 = DispatchTime.now().uptimeNanoseconds
@@ -169,10 +235,11 @@ package final class GPT2Generator {
             if stopped { reason = .stopString; break }
             if result.ids.count >= options.maxTokens { reason = .maxTokens; break }
             if cache.count >= context { reason = .contextFull; break }
+            if isCancelled() { reason = .cancelled; break }
             logits = try model.logits(for: [next], cache: cache)
         }
         let t2 = DispatchTime.now().uptimeNanoseconds
-        if reason != .stopString {
+        if reason != .stopString && reason != .cancelled {
             // The end of the stream: what the decoder held (an incomplete character) and what the stop
             // filter held (a possible stop-string start that never completed) are final now.
             let (ready, stopped) = stops.push(Array(decoder.finish().utf8))
@@ -186,6 +253,11 @@ package final class GPT2Generator {
         result.text = String(decoding: emitted, as: UTF8.self)
         return result
     }
+}
+
+/// Set when the consumer of a generation stream goes away; read by the generating thread.
+private final class CancellationFlag: Sendable {
+    let value = Atomic<Bool>(false)
 }
 
 /// Holds back streamed bytes while they could be the beginning of a stop string, and cuts the stream

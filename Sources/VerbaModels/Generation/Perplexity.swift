@@ -10,27 +10,27 @@
 import Foundation
 
 /// The outcome of a perplexity evaluation.
-package struct PerplexityResult: Sendable, Equatable {
+public struct PerplexityResult: Sendable, Equatable {
     /// exp of the mean negative log-likelihood (natural log) of the scored tokens.
-    package var perplexity: Double
+    public var perplexity: Double
     /// Mean negative log-likelihood per scored token, in nats.
-    package var meanNegativeLogLikelihood: Double
+    public var meanNegativeLogLikelihood: Double
     /// Tokens whose probability was scored (every token but the first).
-    package var scoredTokens: Int
+    public var scoredTokens: Int
     /// Tokens in the input.
-    package var tokens: Int
+    public var tokens: Int
     /// Windows the model ran.
-    package var windows: Int
+    public var windows: Int
 }
 
 /// Sliding-window perplexity of a GPT-2 model.
-package enum Perplexity {
+public enum Perplexity {
     /// Evaluates `ids` with windows of `context` tokens (default: the model's context) every `stride`
     /// tokens (default: context / 2, as the guide's 1024 / 512).
     /// - Throws: `ModelError.invalidInput` for fewer than 2 tokens, a context outside 2...n_positions,
     ///   or a stride outside 1...context.
     /// - Complexity: one forward pass of at most `context` tokens per window, ⌈n / stride⌉ windows.
-    package static func evaluate(model: GPT2Model, ids: [Int], context: Int? = nil, stride: Int? = nil) throws -> PerplexityResult {
+    public static func evaluate(model: GPT2Model, ids: [Int], context: Int? = nil, stride: Int? = nil) throws -> PerplexityResult {
         let ctx = context ?? model.config.contextLength
         guard ctx >= 2 && ctx <= model.config.contextLength else {
             throw ModelError.invalidInput("perplexity: context must be in 2...\(model.config.contextLength) (the model's n_positions), got \(ctx)")

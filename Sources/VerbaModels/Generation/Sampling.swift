@@ -45,20 +45,20 @@ package struct SeededGenerator: RandomNumberGenerator {
 }
 
 /// How the next token is chosen.
-package struct SamplingParameters: Sendable, Equatable {
+public struct SamplingParameters: Sendable, Equatable {
     /// 0 means greedy (argmax); otherwise logits are divided by it before sampling.
-    package var temperature: Float
+    public var temperature: Float
     /// Keep only the k most likely tokens (0: off).
-    package var topK: Int
+    public var topK: Int
     /// Keep the smallest set of most likely tokens whose probabilities sum to at least p (1: off).
-    package var topP: Float
+    public var topP: Float
     /// Drop tokens less likely than minP times the most likely one (0: off).
-    package var minP: Float
+    public var minP: Float
     /// Hugging Face's repetition penalty (1: off): the logit of every token already in the sequence
     /// (prompt included) is divided by it when positive and multiplied by it when negative.
-    package var repetitionPenalty: Float
+    public var repetitionPenalty: Float
 
-    package init(temperature: Float = 1, topK: Int = 0, topP: Float = 1, minP: Float = 0, repetitionPenalty: Float = 1) {
+    public init(temperature: Float = 1, topK: Int = 0, topP: Float = 1, minP: Float = 0, repetitionPenalty: Float = 1) {
         self.temperature = temperature
         self.topK = topK
         self.topP = topP
@@ -67,10 +67,10 @@ package struct SamplingParameters: Sendable, Equatable {
     }
 
     /// Greedy decoding.
-    package static let greedy = SamplingParameters(temperature: 0)
+    public static let greedy = SamplingParameters(temperature: 0)
 
     /// Checks the ranges; throws `ModelError.invalidInput` naming the bad parameter.
-    package func validate() throws {
+    public func validate() throws {
         guard temperature >= 0, temperature.isFinite else { throw ModelError.invalidInput("temperature must be 0 or more, got \(temperature)") }
         guard topK >= 0 else { throw ModelError.invalidInput("top-k must be 0 (off) or more, got \(topK)") }
         guard topP > 0, topP <= 1 else { throw ModelError.invalidInput("top-p must be in (0, 1], got \(topP)") }

@@ -8,17 +8,20 @@
 // generation in a long context keeps a small resident size.
 
 /// A preallocated per-layer key/value cache for `capacity` positions.
-package final class KVCache {
+public final class KVCache {
     /// Number of layers.
-    package let layerCount: Int
+    public let layerCount: Int
     /// Attention heads per layer.
-    package let headCount: Int
+    public let headCount: Int
     /// Floats per head (embedding size / heads).
-    package let headSize: Int
+    public let headSize: Int
     /// Positions the cache can hold (the model's context length).
-    package let capacity: Int
+    public let capacity: Int
     /// Positions written so far; the next token goes at this position.
-    package private(set) var count: Int = 0
+    public private(set) var count: Int = 0
+
+    /// The model's scratch buffers for the sequence in this cache (see `GPT2Model.workspace(for:)`).
+    var workspace: AnyObject?
 
     private let keys: [UnsafeMutablePointer<Float>]    // per layer: (H, capacity, hd)
     private let values: [UnsafeMutablePointer<Float>]  // per layer: (H, capacity, hd)
@@ -42,13 +45,13 @@ package final class KVCache {
     }
 
     /// Positions still free.
-    package var remaining: Int { capacity - count }
+    public var remaining: Int { capacity - count }
 
     /// Forgets every position (the storage is reused).
-    package func reset() { count = 0 }
+    public func reset() { count = 0 }
 
     /// Forgets the positions from `newCount` on (keeps the first `newCount`).
-    package func truncate(to newCount: Int) {
+    public func truncate(to newCount: Int) {
         precondition(newCount >= 0 && newCount <= count, "KVCache.truncate: \(newCount) outside 0...\(count)")
         count = newCount
     }

@@ -11,14 +11,14 @@ import VerbaTensor
 /// let hidden = try config.int("hidden_size")              // throws missingConfigField / badConfigValue
 /// let eps = try config.double("layer_norm_eps", default: 1e-12)
 /// ```
-package struct ConfigJSON: @unchecked Sendable {
+public struct ConfigJSON: @unchecked Sendable {
     /// The file the object came from (used in every error message).
     package let path: String
     /// The raw object as `JSONSerialization` produced it.
     package let object: [String: Any]
 
     /// Reads and parses `path`, which must hold a JSON object.
-    package init(path: String) throws {
+    public init(path: String) throws {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -133,7 +133,7 @@ package struct ConfigJSON: @unchecked Sendable {
     }
 
     /// The string at `key`, nil when absent or null; throws when present with another type.
-    package func optionalString(_ key: String) throws -> String? {
+    public func optionalString(_ key: String) throws -> String? {
         guard let raw = object[key], !(raw is NSNull) else { return nil }
         guard let s = raw as? String else {
             throw ModelError.badConfigValue(path: path, field: key, reason: "expected a string, found \(ConfigJSON.describe(raw))")
@@ -149,7 +149,7 @@ package struct ConfigJSON: @unchecked Sendable {
     }
 
     /// The array of strings at `key`, nil when absent or null.
-    package func optionalStringArray(_ key: String) throws -> [String]? {
+    public func optionalStringArray(_ key: String) throws -> [String]? {
         guard let raw = object[key], !(raw is NSNull) else { return nil }
         guard let a = raw as? [Any] else {
             throw ModelError.badConfigValue(path: path, field: key, reason: "expected an array of strings")

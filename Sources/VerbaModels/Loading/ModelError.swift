@@ -2,7 +2,7 @@
 // CLI can print one clear line: `verba: error: <description>`.
 
 /// An error reading a model folder (config.json, weights, tokenizer files) or running a model on input.
-package enum ModelError: Error, CustomStringConvertible, Equatable {
+public enum ModelError: Error, CustomStringConvertible, Equatable {
     /// A file or folder cannot be read at all (missing, permission, not a folder).
     case unreadable(path: String, reason: String)
     /// A file cannot be written (missing folder, full disk, permission).
@@ -26,7 +26,7 @@ package enum ModelError: Error, CustomStringConvertible, Equatable {
     /// Input the model cannot process (empty batch, ids out of range, a sequence over the position limit).
     case invalidInput(String)
 
-    package var description: String {
+    public var description: String {
         switch self {
         case let .unreadable(path, reason):
             return "\(path): cannot read: \(reason)"

@@ -5,17 +5,23 @@
 //   - ZeroShotClassifier: no trained head; each label name is embedded like a sentence, and a text's
 //     scores are softmax(scale · cos(text, label)) over the labels (see `ZeroShotClassifier.scale`).
 import Foundation
+import Synchronization
 import VerbaTensor
 import VerbaTokenizers
 
 /// The classification of one text.
-package struct ClassificationResult: Sendable, Equatable {
+///
+/// ```swift
+/// let result = try classifier.classify(["Great film"])[0]
+/// print(classifier.labels[result.best], result.scores)
+/// ```
+public struct ClassificationResult: Sendable, Equatable {
     /// Raw scores: the head's logits, or for zero-shot the cosine similarities.
-    package var logits: [Float]
+    public var logits: [Float]
     /// Probabilities per label (softmax over labels, or independent sigmoids for multi-label models).
-    package var scores: [Float]
+    public var scores: [Float]
     /// The index of the highest score (the first one on ties).
-    package var best: Int
+    public var best: Int
 
     package init(logits: [Float], scores: [Float]) {
         self.logits = logits
@@ -35,21 +41,35 @@ func softmaxDouble(_ x: [Float], scale: Double = 1) -> [Float] {
 }
 
 /// Hugging Face `BertForSequenceClassification`: a BERT encoder, its pooler, and a linear head.
-package final class SequenceClassifier: @unchecked Sendable {
-    package let model: BertModel
-    package let encoder: TextEncoder
+///
+/// ```swift
+/// let classifier = try SequenceClassifier(folder: "models/sentiment")
+/// for result in try classifier.classify(["I loved it", "Dreadful"]) {
+///     print(classifier.labels[result.best], result.scores[result.best])
+/// }
+/// ```
+/// Calls may run at once from several threads (the batch size sits behind a mutex).
+public final class SequenceClassifier: Sendable {
+    /// The BERT encoder with its pooler.
+    public let model: BertModel
+    /// The tokenizer and the length texts are truncated to.
+    public let encoder: TextEncoder
     /// Class names by id (config.json `id2label`; `LABEL_i` when only `num_labels` is given).
-    package let labels: [String]
+    public let labels: [String]
     /// Independent sigmoid per label instead of a softmax (`problem_type` multi_label_classification).
-    package let multiLabel: Bool
+    public let multiLabel: Bool
+    private let batch = Mutex(32)
     /// Sequences per forward pass (after sorting by length).
-    package var batchSize = 32
+    public var batchSize: Int {
+        get { batch.withLock { $0 } }
+        set { batch.withLock { $0 = newValue } }
+    }
     private let weight: FloatTensor, bias: FloatTensor     // (L, C), (L)
 
     /// Loads a classification folder: config.json (with id2label or num_labels), safetensors weights with
     /// `classifier.weight`/`classifier.bias` and the pooler, and tokenizer files. Texts are truncated to
     /// `maxLength` tokens (default: the model's positions).
-    package init(folder: String, maxLength: Int? = nil) throws {
+    public init(folder: String, maxLength: Int? = nil) throws {
         let configPath = (folder as NSString).appendingPathComponent("config.json")
         let config = try BertConfig(path: configPath)
         guard !config.labels.isEmpty else { throw ModelError.missingConfigField(path: configPath, field: "id2label") }
@@ -71,19 +91,19 @@ package final class SequenceClassifier: @unchecked Sendable {
     }
 
     /// Classifies each text; results in input order.
-    package func classify(_ texts: [String]) throws -> [ClassificationResult] {
+    public func classify(_ texts: [String]) throws -> [ClassificationResult] {
         try classify(bytes: texts.map { Array($0.utf8) }).results
     }
 
     /// Classifies UTF-8 texts; also returns the texts that were truncated (index, tokens before).
-    package func classify(bytes texts: [[UInt8]]) throws -> (results: [ClassificationResult], truncated: [(index: Int, tokens: Int)]) {
+    public func classify(bytes texts: [[UInt8]]) throws -> (results: [ClassificationResult], truncated: [(index: Int, tokens: Int)]) {
         let (inputs, truncated) = try encoder.encode(texts)
         return (try classify(inputs: inputs), truncated)
     }
 
     /// Classifies tokenized inputs (special tokens included; none may be empty).
     /// - Complexity: one encoder pass, plus C² + L·C per text for the pooler and head.
-    package func classify(inputs: [BertInput]) throws -> [ClassificationResult] {
+    public func classify(inputs: [BertInput]) throws -> [ClassificationResult] {
         for (i, input) in inputs.enumerated() {
             try model.validate(input, index: i)
             if input.ids.isEmpty { throw ModelError.invalidInput("input \(i): no tokens") }
@@ -116,14 +136,24 @@ package final class SequenceClassifier: @unchecked Sendable {
 /// `scale` defaults to 20, the similarity scale sentence-transformers models such as all-MiniLM-L6-v2
 /// are trained with (MultipleNegativesRankingLoss: cross-entropy over 20 · cosine), so the probabilities
 /// are the model's own in-batch retrieval probabilities; a temperature of 1/20 = 0.05.
-package final class ZeroShotClassifier: @unchecked Sendable {
-    package let embedder: Embedder
-    package let labels: [String]
+///
+/// ```swift
+/// let zeroShot = try ZeroShotClassifier(embedder: try Embedder(folder: "downloads/minilm"),
+///                                       labels: ["sport", "politics", "cooking"])
+/// let result = try zeroShot.classify(["The striker scored twice"])[0]
+/// print(zeroShot.labels[result.best])
+/// ```
+public final class ZeroShotClassifier: Sendable {
+    /// The sentence embedder that embeds texts and label names.
+    public let embedder: Embedder
+    /// The label names, in score order.
+    public let labels: [String]
     /// Multiplies the cosines before the softmax (1 / temperature).
-    package let scale: Float
+    public let scale: Float
     private let labelVectors: [[Float]]    // unit vectors, (L, C)
 
-    package init(embedder: Embedder, labels: [String], scale: Float = 20) throws {
+    /// Embeds every label name once; `scale` multiplies the cosines before the softmax.
+    public init(embedder: Embedder, labels: [String], scale: Float = 20) throws {
         guard !labels.isEmpty else { throw ModelError.invalidInput("zero-shot classification needs at least one label") }
         guard scale.isFinite, scale > 0 else { throw ModelError.invalidInput("similarity scale must be positive") }
         self.embedder = embedder
@@ -139,13 +169,13 @@ package final class ZeroShotClassifier: @unchecked Sendable {
     }
 
     /// Classifies each text; results in input order.
-    package func classify(_ texts: [String]) throws -> [ClassificationResult] {
+    public func classify(_ texts: [String]) throws -> [ClassificationResult] {
         try classify(bytes: texts.map { Array($0.utf8) }).results
     }
 
     /// Classifies UTF-8 texts; also returns the texts that were truncated (index, tokens before).
     /// - Complexity: one embedding per text, plus L·C per text.
-    package func classify(bytes texts: [[UInt8]]) throws -> (results: [ClassificationResult], truncated: [(index: Int, tokens: Int)]) {
+    public func classify(bytes texts: [[UInt8]]) throws -> (results: [ClassificationResult], truncated: [(index: Int, tokens: Int)]) {
         let (vectors, truncated) = try embedder.embed(bytes: texts)
         let c = embedder.dimension
         var results: [ClassificationResult] = []

@@ -3,11 +3,12 @@
 // A sentence-transformers folder says which through modules.json, 1_Pooling/config.json and
 // sentence_bert_config.json (max_seq_length); a plain BERT folder defaults to mean pooling.
 import Foundation
+import Synchronization
 import VerbaTensor
 import VerbaTokenizers
 
 /// How the token vectors of a sentence become one vector.
-package enum Pooling: String, Sendable, CaseIterable {
+public enum Pooling: String, Sendable, CaseIterable {
     /// The average of the token vectors (special tokens included, padding excluded).
     case mean
     /// The vector of the first token ([CLS]).
@@ -18,10 +19,10 @@ package enum Pooling: String, Sendable, CaseIterable {
 
 /// Turns lines of text into encoder inputs: the tokenizer's fast ids path, and Hugging Face's own
 /// truncation (`max_length`, longest first, right side) for the lines that are too long.
-package struct TextEncoder: Sendable {
-    package let tokenizer: Tokenizer
+public struct TextEncoder: Sendable {
+    public let tokenizer: Tokenizer
     /// Longest input in tokens, special tokens included.
-    package let maxLength: Int
+    public let maxLength: Int
     private let truncating: Tokenizer
 
     package init(tokenizer: Tokenizer, maxLength: Int) {
@@ -118,7 +119,7 @@ package struct SentenceTransformerLayout: Sendable, Equatable {
 
     /// Reads `folder`: with modules.json, follows it (Transformer, Pooling, Normalize modules; any other
     /// module is unsupported); without, mean pooling and no normalisation.
-    package init(folder: String) throws {
+    public init(folder: String) throws {
         func join(_ a: String, _ b: String) -> String { b.isEmpty ? a : (a as NSString).appendingPathComponent(b) }
         modelFolder = folder
         pooling = .mean
@@ -180,15 +181,22 @@ package struct SentenceTransformerLayout: Sendable, Equatable {
 }
 
 /// Work done by an `Embedder` so far (for `--stats` and benchmarks).
-package struct EmbedStatistics: Sendable {
-    package var texts = 0
+///
+/// ```swift
+/// _ = try embedder.embed(["one", "two"])
+/// print(embedder.statistics.texts, embedder.statistics.tokens)
+/// ```
+public struct EmbedStatistics: Sendable {
+    /// Texts embedded.
+    public var texts = 0
     /// Tokens run through the encoder (after truncation).
-    package var tokens = 0
+    public var tokens = 0
     /// Floating-point operations of the encoder (`BertModel.flops`).
-    package var flops = 0.0
-    /// Wall-clock seconds spent tokenizing and in the encoder (pooling included).
-    package var tokenizeSeconds = 0.0
-    package var encodeSeconds = 0.0
+    public var flops = 0.0
+    /// Wall-clock seconds spent tokenizing.
+    public var tokenizeSeconds = 0.0
+    /// Wall-clock seconds in the encoder and pooling.
+    public var encodeSeconds = 0.0
 }
 
 /// Sentence embeddings: `embed(["a text"])` gives one vector of `dimension` floats per text.
@@ -197,23 +205,34 @@ package struct EmbedStatistics: Sendable {
 /// let embedder = try Embedder(folder: "downloads/minilm")          // mean pooling + L2, 256 tokens
 /// let vectors = try embedder.embed(["A man is eating food.", "A man eats."])
 /// ```
-package final class Embedder: @unchecked Sendable {
-    package let model: BertModel
-    package let encoder: TextEncoder
-    package let pooling: Pooling
-    package let normalize: Bool
+///
+/// Calls may run at once from several threads or tasks: the settings and totals below sit behind a mutex.
+public final class Embedder: Sendable {
+    /// The BERT encoder.
+    public let model: BertModel
+    /// The tokenizer and the length texts are truncated to.
+    public let encoder: TextEncoder
+    /// How token vectors become one vector per text.
+    public let pooling: Pooling
+    /// Whether vectors are scaled to unit length.
+    public let normalize: Bool
+    /// The mutable state: the batch size and the totals.
+    private let state = Mutex<(batchSize: Int, statistics: EmbedStatistics)>((32, EmbedStatistics()))
     /// Sequences per forward pass (after sorting by length).
-    package var batchSize = 32
+    public var batchSize: Int {
+        get { state.withLock { $0.batchSize } }
+        set { state.withLock { $0.batchSize = newValue } }
+    }
     /// Totals over every call so far.
-    package private(set) var statistics = EmbedStatistics()
+    public var statistics: EmbedStatistics { state.withLock { $0.statistics } }
 
     /// Width of the vectors (the model's hidden size).
-    package var dimension: Int { model.config.hiddenSize }
+    public var dimension: Int { model.config.hiddenSize }
 
     /// Loads a BERT (or sentence-transformers) folder. `pooling`, `normalize` and `maxLength` override
     /// what the folder says; the default length limit is sentence_bert_config.json's `max_seq_length`,
     /// else the model's positions. A `maxLength` above the model's positions is an error.
-    package convenience init(folder: String, pooling: Pooling? = nil, normalize: Bool? = nil, maxLength: Int? = nil) throws {
+    public convenience init(folder: String, pooling: Pooling? = nil, normalize: Bool? = nil, maxLength: Int? = nil) throws {
         let layout = try SentenceTransformerLayout(folder: folder)
         let model = try BertModel(folder: layout.modelFolder)
         let tokenizer = try TextEncoder.loadTokenizer(folder: layout.modelFolder)
@@ -222,7 +241,7 @@ package final class Embedder: @unchecked Sendable {
     }
 
     /// An embedder over an already loaded model and tokenizer.
-    package init(model: BertModel, tokenizer: Tokenizer, pooling: Pooling = .mean, normalize: Bool = false, maxLength: Int? = nil) throws {
+    public init(model: BertModel, tokenizer: Tokenizer, pooling: Pooling = .mean, normalize: Bool = false, maxLength: Int? = nil) throws {
         let positions = model.config.maxPositions
         let limit = min(maxLength ?? positions, positions)
         if let maxLength, maxLength > positions {
@@ -236,7 +255,7 @@ package final class Embedder: @unchecked Sendable {
     }
 
     /// Embeddings of `texts`, in input order.
-    package func embed(_ texts: [String]) throws -> [[Float]] {
+    public func embed(_ texts: [String]) throws -> [[Float]] {
         let result = try embed(bytes: texts.map { Array($0.utf8) })
         let c = dimension
         return (0..<texts.count).map { Array(UnsafeBufferPointer(start: result.vectors.pointer + $0 * c, count: c)) }
@@ -244,23 +263,28 @@ package final class Embedder: @unchecked Sendable {
 
     /// Embeddings of UTF-8 texts as one (n, C) tensor in input order, and the texts that were truncated
     /// (index, tokens before truncation).
-    package func embed(bytes texts: [[UInt8]]) throws -> (vectors: FloatTensor, truncated: [(index: Int, tokens: Int)]) {
+    public func embed(bytes texts: [[UInt8]]) throws -> (vectors: FloatTensor, truncated: [(index: Int, tokens: Int)]) {
         let start = DispatchTime.now().uptimeNanoseconds
         let (inputs, truncated) = try encoder.encode(texts)
-        statistics.tokenizeSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        state.withLock { $0.statistics.tokenizeSeconds += seconds }
         return (try embed(inputs: inputs), truncated)
     }
 
     /// Embeddings of tokenized inputs (special tokens included), as one (n, C) tensor in input order.
     /// - Complexity: one encoder pass over Σ T tokens (see `BertModel`); batches sorted by length.
-    package func embed(inputs: [BertInput]) throws -> FloatTensor {
+    public func embed(inputs: [BertInput]) throws -> FloatTensor {
         for (i, input) in inputs.enumerated() { try model.validate(input, index: i) }
         let start = DispatchTime.now().uptimeNanoseconds
         defer {
-            statistics.encodeSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            statistics.texts += inputs.count
-            statistics.tokens += inputs.reduce(0) { $0 + $1.ids.count }
-            statistics.flops += model.flops(lengths: inputs.map(\.ids.count))
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let tokens = inputs.reduce(0) { $0 + $1.ids.count }, flops = model.flops(lengths: inputs.map(\.ids.count))
+            state.withLock {
+                $0.statistics.encodeSeconds += seconds
+                $0.statistics.texts += inputs.count
+                $0.statistics.tokens += tokens
+                $0.statistics.flops += flops
+            }
         }
         let c = dimension
         let out = FloatTensor(shape: [inputs.count, c])

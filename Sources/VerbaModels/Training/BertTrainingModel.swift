@@ -6,18 +6,18 @@
 import Foundation
 
 /// The shape of a BERT classifier to train.
-package struct BertTrainingConfig: Equatable, Sendable {
-    package var vocabSize: Int
-    package var maxPositions: Int
-    package var typeVocabSize: Int
-    package var layers: Int
-    package var heads: Int
-    package var dim: Int
-    package var intermediate: Int
-    package var labels: Int
-    package var layerNormEps: Float
+public struct BertTrainingConfig: Equatable, Sendable {
+    public var vocabSize: Int
+    public var maxPositions: Int
+    public var typeVocabSize: Int
+    public var layers: Int
+    public var heads: Int
+    public var dim: Int
+    public var intermediate: Int
+    public var labels: Int
+    public var layerNormEps: Float
 
-    package init(vocabSize: Int, maxPositions: Int, typeVocabSize: Int = 2, layers: Int, heads: Int, dim: Int,
+    public init(vocabSize: Int, maxPositions: Int, typeVocabSize: Int = 2, layers: Int, heads: Int, dim: Int,
                 intermediate: Int, labels: Int, layerNormEps: Float = 1e-12) {
         self.vocabSize = vocabSize; self.maxPositions = maxPositions; self.typeVocabSize = typeVocabSize
         self.layers = layers; self.heads = heads; self.dim = dim; self.intermediate = intermediate
@@ -39,12 +39,12 @@ package struct BertTrainingConfig: Equatable, Sendable {
 }
 
 /// BertForSequenceClassification with parameters, gradients and activations for training. Not thread-safe.
-package final class BertTrainingModel: FlatParameterModel {
-    package let config: BertTrainingConfig
+public final class BertTrainingModel: FlatParameterModel {
+    public let config: BertTrainingConfig
     package let slices: [ParameterSlice]
     private let params: FloatBuffer
     private let grads: FloatBuffer
-    package var parameterCount: Int { params.count }
+    public var parameterCount: Int { params.count }
     package var parameters: UnsafeMutablePointer<Float> { params.pointer }
     package var gradients: UnsafeMutablePointer<Float> { grads.pointer }
     private var offsets: [String: Int] = [:]
@@ -55,7 +55,7 @@ package final class BertTrainingModel: FlatParameterModel {
     private var lastInputs: [Int32] = [], lastLabels: [Int32] = [], lastMask: [Float] = []
 
     /// Creates a model initialised as HF does (normal(0, 0.02) weights, zero biases, unit layer norms).
-    package init(config: BertTrainingConfig, seed: UInt64) throws {
+    public init(config: BertTrainingConfig, seed: UInt64) throws {
         try config.validate()
         self.config = config
         let c = config.dim, l = config.layers, i = config.intermediate

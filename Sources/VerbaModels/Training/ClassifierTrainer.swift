@@ -7,14 +7,14 @@ import VerbaTensor
 import VerbaTokenizers
 
 /// One labelled example: its token ids (special tokens included) and its label index.
-package struct LabelledExample: Sendable {
-    package var ids: [Int32]
-    package var label: Int
+public struct LabelledExample: Sendable {
+    public var ids: [Int32]
+    public var label: Int
 }
 
 /// Reads `label<TAB>text` lines; empty lines are skipped.
 /// - Throws: `ModelError.malformed` naming the file and line when a line has no tab or an empty label.
-package func readLabelledTSV(path: String) throws -> [(label: String, text: [UInt8])] {
+public func readLabelledTSV(path: String) throws -> [(label: String, text: [UInt8])] {
     guard let data = FileManager.default.contents(atPath: path) else {
         throw ModelError.unreadable(path: path, reason: "no such file or not readable")
     }
@@ -32,12 +32,12 @@ package func readLabelledTSV(path: String) throws -> [(label: String, text: [UIn
 }
 
 /// Accuracy and macro-F1 of predictions (label indices) against the truth.
-package struct ClassificationMetrics: Sendable {
-    package let accuracy: Double
+public struct ClassificationMetrics: Sendable {
+    public let accuracy: Double
     /// Mean F1 over the labels that occur in the truth or the predictions.
-    package let macroF1: Double
+    public let macroF1: Double
     /// Per label: (precision, recall, F1, support).
-    package let perLabel: [(precision: Double, recall: Double, f1: Double, support: Int)]
+    public let perLabel: [(precision: Double, recall: Double, f1: Double, support: Int)]
 
     package init(truth: [Int], predicted: [Int], labels: Int) {
         precondition(truth.count == predicted.count)
@@ -61,36 +61,36 @@ package struct ClassificationMetrics: Sendable {
 }
 
 /// Hyperparameters of a classifier training run.
-package struct ClassifierTrainingOptions: Sendable {
-    package var epochs = 3
-    package var batchSize = 32
-    package var learningRate: Float = 5e-4
+public struct ClassifierTrainingOptions: Sendable {
+    public var epochs = 3
+    public var batchSize = 32
+    public var learningRate: Float = 5e-4
     /// Fraction of all steps used for linear warmup.
-    package var warmupFraction: Float = 0.06
-    package var weightDecay: Float = 0.01
-    package var clipNorm: Float = 1.0
+    public var warmupFraction: Float = 0.06
+    public var weightDecay: Float = 0.01
+    public var clipNorm: Float = 1.0
     /// Longest sequence (tokens, special tokens included); longer ones are cut, keeping the last token.
-    package var maxLength = 64
+    public var maxLength = 64
     /// Train only the pooler and the classification layer.
-    package var headOnly = false
-    package var seed: UInt64 = 1234
-    package init() {}
+    public var headOnly = false
+    public var seed: UInt64 = 1234
+    public init() {}
 }
 
 /// Trains a `BertTrainingModel` on encoded examples.
-package final class ClassifierTrainer {
-    package let model: BertTrainingModel
-    package let options: ClassifierTrainingOptions
+public final class ClassifierTrainer {
+    public let model: BertTrainingModel
+    public let options: ClassifierTrainingOptions
     package let padId: Int32
 
-    package init(model: BertTrainingModel, options: ClassifierTrainingOptions, padId: Int) {
+    public init(model: BertTrainingModel, options: ClassifierTrainingOptions, padId: Int) {
         self.model = model
         self.options = options
         self.padId = Int32(padId)
     }
 
     /// Encodes texts with `tokenizer` (special tokens added), cut to `maxLength`.
-    package static func encode(_ rows: [(label: String, text: [UInt8])], tokenizer: Tokenizer, labelIndex: [String: Int],
+    public static func encode(_ rows: [(label: String, text: [UInt8])], tokenizer: Tokenizer, labelIndex: [String: Int],
                               maxLength: Int, source: String) throws -> [LabelledExample] {
         var out: [LabelledExample] = []
         out.reserveCapacity(rows.count)
@@ -122,7 +122,7 @@ package final class ClassifierTrainer {
     }
 
     /// Predicted label index and its probability for every example (batched by similar length).
-    package func predict(_ examples: [LabelledExample]) throws -> [(label: Int, probability: Float)] {
+    public func predict(_ examples: [LabelledExample]) throws -> [(label: Int, probability: Float)] {
         var result = [(label: Int, probability: Float)](repeating: (0, 0), count: examples.count)
         let order = examples.indices.sorted { examples[$0].ids.count < examples[$1].ids.count }
         let b = options.batchSize, labels = model.config.labels
@@ -143,7 +143,7 @@ package final class ClassifierTrainer {
     }
 
     /// Evaluates on `examples`.
-    package func evaluate(_ examples: [LabelledExample]) throws -> ClassificationMetrics {
+    public func evaluate(_ examples: [LabelledExample]) throws -> ClassificationMetrics {
         let predictions = try predict(examples)
         return ClassificationMetrics(truth: examples.map(\.label), predicted: predictions.map(\.label), labels: model.config.labels)
     }
@@ -151,7 +151,7 @@ package final class ClassifierTrainer {
     /// Trains for `options.epochs` epochs over shuffled batches; after each epoch, evaluates on `eval`
     /// (when non-empty) and reports through `progress`. Returns the final metrics.
     @discardableResult
-    package func train(_ examples: [LabelledExample], eval: [LabelledExample], progress: (String) -> Void) throws -> ClassificationMetrics? {
+    public func train(_ examples: [LabelledExample], eval: [LabelledExample], progress: (String) -> Void) throws -> ClassificationMetrics? {
         guard !examples.isEmpty else { throw ModelError.invalidInput("no training examples") }
         let o = options, b = o.batchSize
         let stepsPerEpoch = (examples.count + b - 1) / b, total = stepsPerEpoch * o.epochs
@@ -204,7 +204,7 @@ package final class ClassifierTrainer {
 extension BertTrainingModel {
     /// Writes config.json (BertForSequenceClassification, id2label/label2id) and model.safetensors
     /// (HF names) into `folder`.
-    package func exportHuggingFace(to folder: String, labels: [String], dtype: DType = .f32, padId: Int = 0) throws {
+    public func exportHuggingFace(to folder: String, labels: [String], dtype: DType = .f32, padId: Int = 0) throws {
         precondition(labels.count == config.labels)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var id2label: [String: String] = [:], label2id: [String: Int] = [:]
@@ -230,7 +230,7 @@ extension BertTrainingModel {
     /// Loads a BERT folder (BertModel or BertForSequenceClassification weights) as the starting point of
     /// fine-tuning with `labels` classes. The classification head is kept only when the folder's has
     /// the same number of labels; otherwise it starts fresh (seeded).
-    package static func loadForFineTuning(folder: String, labels: Int, seed: UInt64) throws -> (BertTrainingModel, keptHead: Bool) {
+    public static func loadForFineTuning(folder: String, labels: Int, seed: UInt64) throws -> (BertTrainingModel, keptHead: Bool) {
         let path = folder + "/config.json"
         let c = try ConfigJSON(path: path)
         let act = try c.string("hidden_act", default: "gelu")

@@ -5,7 +5,7 @@ import Foundation
 import VerbaTokenizers
 
 /// Tokenizes corpora for language-model training.
-package enum CorpusTokenizer {
+public enum CorpusTokenizer {
     /// The documents of a text file: runs of lines between lines that are exactly "%" (or "%\r"),
     /// without empty ones; bytes are kept as they are.
     package static func documents(of bytes: [UInt8]) -> [ArraySlice<UInt8>] {
@@ -36,7 +36,7 @@ package enum CorpusTokenizer {
     /// Encodes every document of every file with `tokenizer` on `threads` threads, appending `eosId`
     /// after each document when given. Order is preserved (files in order, documents in order).
     /// - Throws: `ModelError.unreadable` for a file that cannot be read.
-    package static func tokenize(files: [String], tokenizer: Tokenizer, eosId: Int?, threads: Int) throws -> [Int32] {
+    public static func tokenize(files: [String], tokenizer: Tokenizer, eosId: Int?, threads: Int) throws -> [Int32] {
         var docs: [ArraySlice<UInt8>] = []
         for path in files {
             guard let data = FileManager.default.contents(atPath: path) else {

@@ -5,54 +5,54 @@ import Foundation
 import VerbaTensor
 
 /// Hyperparameters of a language-model training run.
-package struct LMTrainingOptions: Sendable {
-    package var layers = 4, heads = 4, dim = 256, context = 128
+public struct LMTrainingOptions: Sendable {
+    public var layers = 4, heads = 4, dim = 256, context = 128
     /// Sequences per micro-batch.
-    package var batchSize = 16
+    public var batchSize = 16
     /// Micro-batches accumulated per optimizer step.
-    package var gradAccum = 1
+    public var gradAccum = 1
     /// Optimizer steps.
-    package var steps = 1000
-    package var learningRate: Float = 1e-3
+    public var steps = 1000
+    public var learningRate: Float = 1e-3
     /// Warmup steps (linear), then cosine decay to `minLRFraction · learningRate`.
-    package var warmup = 100
-    package var minLRFraction: Float = 0.1
-    package var weightDecay: Float = 0.1
+    public var warmup = 100
+    public var minLRFraction: Float = 0.1
+    public var weightDecay: Float = 0.1
     /// Gradient clipping by global norm (0: off).
-    package var clipNorm: Float = 1.0
+    public var clipNorm: Float = 1.0
     /// Validate every this many steps (0: only at the end), on at most `evalBatches` batches.
-    package var evalEvery = 100
-    package var evalBatches = 8
+    public var evalEvery = 100
+    public var evalBatches = 8
     /// Checkpoint every this many steps (0: only at the end).
-    package var checkpointEvery = 100
-    package var seed: UInt64 = 1337
+    public var checkpointEvery = 100
+    public var seed: UInt64 = 1337
     /// Hold out one block in `validationEvery` (blocks of `blockSize` tokens) for validation.
-    package var validationEvery = 20
-    package var blockSize = 4096
+    public var validationEvery = 20
+    public var blockSize = 4096
     /// Storage type of the exported weights.
-    package var exportDType: DType = .f32
+    public var exportDType: DType = .f32
 
-    package init() {}
+    public init() {}
 }
 
 /// Trains a GPT on a token file; see `run`.
-package final class LMTrainer {
-    package let options: LMTrainingOptions
-    package let model: GPTTrainingModel
+public final class LMTrainer {
+    public let options: LMTrainingOptions
+    public let model: GPTTrainingModel
     package let optimizer: AdamW
-    package let tokens: TokenFile
-    package let split: TokenSplit
+    public let tokens: TokenFile
+    public let split: TokenSplit
     /// Where config.json / model.safetensors / loss.csv / loss.svg go.
-    package let outputFolder: String
+    public let outputFolder: String
     /// Where the checkpoint goes.
-    package let checkpointPath: String
-    package let eosId: Int?
+    public let checkpointPath: String
+    public let eosId: Int?
     /// Optimizer steps already done (after a resume).
-    package private(set) var startStep = 0
+    public private(set) var startStep = 0
     private let curve: LossCurve
 
     /// - Parameter resume: continue from `checkpointPath` when it exists (else start fresh).
-    package init(options: LMTrainingOptions, tokens: TokenFile, outputFolder: String, checkpointPath: String,
+    public init(options: LMTrainingOptions, tokens: TokenFile, outputFolder: String, checkpointPath: String,
                 eosId: Int?, resume: Bool) throws {
         self.options = options
         self.tokens = tokens
@@ -104,7 +104,7 @@ package final class LMTrainer {
     /// exporting along the way. Returns the final validation loss over the whole held-out split (nil
     /// when there is none).
     @discardableResult
-    package func run(progress: (String) -> Void) throws -> Float? {
+    public func run(progress: (String) -> Void) throws -> Float? {
         try runSteps(until: options.steps, progress: progress)
         let final = try validationLoss(batches: nil)
         if let v = final {

@@ -6,21 +6,21 @@
 import Foundation
 
 /// The shape of a GPT-2 model to train.
-package struct GPTTrainingConfig: Equatable, Codable, Sendable {
+public struct GPTTrainingConfig: Equatable, Codable, Sendable {
     /// Token vocabulary size V.
-    package var vocabSize: Int
+    public var vocabSize: Int
     /// Maximum sequence length (learned positions), `n_positions`.
-    package var context: Int
+    public var context: Int
     /// Number of transformer blocks L.
-    package var layers: Int
+    public var layers: Int
     /// Attention heads per block NH (must divide `dim`).
-    package var heads: Int
+    public var heads: Int
     /// Model width C.
-    package var dim: Int
+    public var dim: Int
     /// Layer-norm epsilon (GPT-2: 1e-5).
-    package var layerNormEps: Float
+    public var layerNormEps: Float
 
-    package init(vocabSize: Int, context: Int, layers: Int, heads: Int, dim: Int, layerNormEps: Float = 1e-5) {
+    public init(vocabSize: Int, context: Int, layers: Int, heads: Int, dim: Int, layerNormEps: Float = 1e-5) {
         self.vocabSize = vocabSize
         self.context = context
         self.layers = layers
@@ -67,12 +67,12 @@ extension FlatParameterModel {
 }
 
 /// GPT-2 with parameters, gradients and activations for training. Not thread-safe.
-package final class GPTTrainingModel: FlatParameterModel {
-    package let config: GPTTrainingConfig
+public final class GPTTrainingModel: FlatParameterModel {
+    public let config: GPTTrainingConfig
     package let slices: [ParameterSlice]
     private let params: FloatBuffer
     private let grads: FloatBuffer
-    package var parameterCount: Int { params.count }
+    public var parameterCount: Int { params.count }
     package var parameters: UnsafeMutablePointer<Float> { params.pointer }
     package var gradients: UnsafeMutablePointer<Float> { grads.pointer }
 

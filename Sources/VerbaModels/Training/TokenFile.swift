@@ -7,13 +7,13 @@ import Foundation
 
 /// A tokenized corpus: the ids of every document, concatenated (documents end with an end-of-text id
 /// when the tokenizer has one).
-package struct TokenFile: Sendable {
+public struct TokenFile: Sendable {
     /// The token ids.
-    package let tokens: [Int32]
+    public let tokens: [Int32]
     /// The vocabulary size the ids were produced with (every id is below it).
-    package let vocabSize: Int
+    public let vocabSize: Int
 
-    package init(tokens: [Int32], vocabSize: Int) {
+    public init(tokens: [Int32], vocabSize: Int) {
         self.tokens = tokens
         self.vocabSize = vocabSize
     }
@@ -21,7 +21,7 @@ package struct TokenFile: Sendable {
     private static let magic: [UInt8] = Array("VTOK".utf8)
 
     /// Writes the file atomically (temporary file + rename): a killed run never leaves half a file.
-    package func write(to path: String) throws {
+    public func write(to path: String) throws {
         let wide = vocabSize > 65_536
         var data = Data(capacity: 24 + tokens.count * (wide ? 4 : 2))
         data.append(contentsOf: TokenFile.magic)
@@ -37,7 +37,7 @@ package struct TokenFile: Sendable {
     }
 
     /// Reads and validates a token file.
-    package static func read(path: String) throws -> TokenFile {
+    public static func read(path: String) throws -> TokenFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ModelError.unreadable(path: path, reason: "no such file or not readable")
         }
@@ -78,7 +78,7 @@ func writeAtomically(_ data: Data, to path: String) throws {
 
 /// The corpus cut into blocks, every `validationEvery`-th of which is held out for validation; batches
 /// of (T + 1)-token windows are drawn from the training blocks, reproducibly from (seed, step).
-package struct TokenSplit: Sendable {
+public struct TokenSplit: Sendable {
     /// Token ranges used for training and held out for validation.
     package let train: [Range<Int>]
     package let validation: [Range<Int>]
@@ -113,9 +113,9 @@ package struct TokenSplit: Sendable {
     }
 
     /// Number of training tokens.
-    package var trainTokens: Int { train.reduce(0) { $0 + $1.count } }
+    public var trainTokens: Int { train.reduce(0) { $0 + $1.count } }
     /// Number of validation tokens.
-    package var validationTokens: Int { validation.reduce(0) { $0 + $1.count } }
+    public var validationTokens: Int { validation.reduce(0) { $0 + $1.count } }
 
     /// Fills `inputs` and `targets` (B·T each) with B random training windows for (seed, step, micro).
     package func trainBatch(tokens: [Int32], batch: Int, seed: UInt64, step: Int, micro: Int,

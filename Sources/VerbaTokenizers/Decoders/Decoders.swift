@@ -257,7 +257,7 @@ package struct SequenceDecoder: TokenDecoder {
 ///
 /// Decoders that look at neighbouring tokens (WordPiece's `##`, Metaspace's first token) are handled
 /// by re-decoding a short window: the text of `ids[prefix...]` minus that of `ids[prefix..<read]`.
-package struct IncrementalDecoder {
+public struct IncrementalDecoder {
     package let tokenizer: Tokenizer
     package let skipSpecialTokens: Bool
     private var ids: [Int] = []
@@ -272,7 +272,7 @@ package struct IncrementalDecoder {
     }
 
     /// Adds `id` and returns the text that became complete (possibly empty).
-    package mutating func push(_ id: Int) -> String {
+    public mutating func push(_ id: Int) -> String {
         ids.append(id)
         let before = tokenizer.decodeBytes(Array(ids[prefixOffset..<readOffset]), skipSpecialTokens: skipSpecialTokens, raw: true)
         let after = tokenizer.decodeBytes(Array(ids[prefixOffset...]), skipSpecialTokens: skipSpecialTokens, raw: true)
@@ -296,7 +296,7 @@ package struct IncrementalDecoder {
     }
 
     /// Whatever is still pending (an incomplete character becomes U+FFFD); call at the end of a stream.
-    package mutating func finish() -> String {
+    public mutating func finish() -> String {
         let text = String(decoding: pending, as: UTF8.self)
         pending.removeAll()
         return text

@@ -20,7 +20,7 @@ extension Tokenizer {
     /// `threads` above 1 lets a large `tokenizer.json` be read on two threads (see
     /// `fromTokenizerJSON(_:path:threads:)`): a command about to encode on several cores loads sooner.
     /// - Throws: `TokenizerError` naming the file and the problem.
-    package static func load(path: String, threads: Int = 1) throws -> Tokenizer {
+    public static func load(path: String, threads: Int = 1) throws -> Tokenizer {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw TokenizerError.unreadable(path: path, reason: "no such file or folder")
@@ -116,7 +116,7 @@ extension Tokenizer {
     // MARK: GPT-2 folder
 
     /// GPT-2's `vocab.json` + `merges.txt`: byte-level BPE with GPT-2's split, nothing added.
-    package static func gpt2(vocabJSON: String, mergesTxt: String) throws -> Tokenizer {
+    public static func gpt2(vocabJSON: String, mergesTxt: String) throws -> Tokenizer {
         var strings = ByteStringTable.PackedKeys()
         do {
             let text = try readFile(vocabJSON)
@@ -150,7 +150,7 @@ extension Tokenizer {
     // MARK: BERT
 
     /// BERT's `vocab.txt` with the defaults of `BertTokenizerFast`.
-    package static func bert(vocabTxt path: String, lowercase: Bool = true) throws -> Tokenizer {
+    public static func bert(vocabTxt path: String, lowercase: Bool = true) throws -> Tokenizer {
         let model = try WordPiece(vocabTxtPath: path)
         return try bert(model: model, lowercase: lowercase, path: path)
     }

@@ -317,7 +317,7 @@ extension Tokenizer {
     /// With `threads` above 1, a large file's vocabulary and merges are read at once on two threads
     /// (each reading the document and stepping over the other's part), and so are the two halves of
     /// the merges when they are resolved to ids; the result is the same.
-    package static func fromTokenizerJSON(_ bytes: [UInt8], path: String, threads: Int = 1) throws -> Tokenizer {
+    public static func fromTokenizerJSON(_ bytes: [UInt8], path: String, threads: Int = 1) throws -> Tokenizer {
         do {
             return try bytes.withUnsafeBufferPointer { buffer in
                 let (root, strings, merges) = try threads > 1 && buffer.count >= 1 << 20
@@ -402,7 +402,7 @@ extension Tokenizer {
     }
 
     /// Writes this tokenizer as a `tokenizer.json` that Hugging Face `tokenizers` loads, atomically.
-    package func save(to path: String) throws {
+    public func save(to path: String) throws {
         var bytes = tokenizerJSON().serialized()
         bytes.append(10)
         if let error = writeFileAtomically(bytes, to: path) {

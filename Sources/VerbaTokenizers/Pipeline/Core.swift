@@ -62,25 +62,25 @@ extension TokenizationModel {
 }
 
 /// One encoded text (or pair of texts): what a model consumes.
-package struct Encoding: Sendable, Equatable {
+public struct Encoding: Sendable, Equatable {
     /// Token ids.
-    package var ids: [Int]
+    public var ids: [Int]
     /// Token strings as the vocabulary spells them (`Ġthe`, `##ing`).
-    package var tokens: [String]
+    public var tokens: [String]
     /// Each token's UTF-8 byte range in the original text (empty range for added special tokens).
-    package var byteOffsets: [Range<Int>]
+    public var byteOffsets: [Range<Int>]
     /// Each token's range in Unicode scalars (code points) of the original text, as HF reports offsets.
-    package var offsets: [Range<Int>]
+    public var offsets: [Range<Int>]
     /// 0 for the first sequence, 1 for the second of a pair.
-    package var typeIds: [Int]
+    public var typeIds: [Int]
     /// 1 for real tokens, 0 for padding.
-    package var attentionMask: [Int]
+    public var attentionMask: [Int]
     /// 1 for tokens added by the post-processor (`[CLS]`, `[SEP]`) and padding, 0 otherwise.
-    package var specialTokensMask: [Int]
+    public var specialTokensMask: [Int]
     /// Windows cut off by truncation with a stride, each a full Encoding.
-    package var overflowing: [Encoding]
+    public var overflowing: [Encoding]
 
-    package init(ids: [Int] = [], tokens: [String] = [], byteOffsets: [Range<Int>] = [], offsets: [Range<Int>] = [],
+    public init(ids: [Int] = [], tokens: [String] = [], byteOffsets: [Range<Int>] = [], offsets: [Range<Int>] = [],
                 typeIds: [Int] = [], attentionMask: [Int] = [], specialTokensMask: [Int] = [], overflowing: [Encoding] = []) {
         self.ids = ids
         self.tokens = tokens
@@ -92,11 +92,11 @@ package struct Encoding: Sendable, Equatable {
         self.overflowing = overflowing
     }
 
-    package var count: Int { ids.count }
+    public var count: Int { ids.count }
 }
 
 /// Errors from reading or interpreting tokenizer files. Each names the file and what is wrong with it.
-package enum TokenizerError: Error, CustomStringConvertible, Equatable {
+public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     /// The file or folder cannot be read.
     case unreadable(path: String, reason: String)
     /// The file cannot be written.
@@ -110,7 +110,7 @@ package enum TokenizerError: Error, CustomStringConvertible, Equatable {
     /// Input that cannot be encoded or decoded (an id out of range, text over a limit).
     case invalidInput(String)
 
-    package var description: String {
+    public var description: String {
         switch self {
         case let .unreadable(path, reason): return "\(path): cannot read: \(reason)"
         case let .unwritable(path, reason): return "\(path): cannot write: \(reason)"

@@ -7,7 +7,7 @@ import Foundation
 /// A complete tokenizer: encodes text to `Encoding`s (or bare ids) and decodes ids back to text.
 ///
 /// Immutable and `Sendable`: one instance serves any number of threads.
-package final class Tokenizer: Sendable {
+public final class Tokenizer: Sendable {
     package let normalizer: (any Normalizer)?
     package let preTokenizer: (any PreTokenizer)?
     package let model: any TokenizationModel
@@ -15,9 +15,9 @@ package final class Tokenizer: Sendable {
     package let decoder: (any TokenDecoder)?
     package let addedVocabulary: AddedVocabulary
     /// Truncation applied by `encode` (nil: none).
-    package let truncation: TruncationParams?
+    public let truncation: TruncationParams?
     /// Padding applied by `encode` and `encodeBatch` (nil: none).
-    package let padding: PaddingParams?
+    public let padding: PaddingParams?
     /// Whether the model encodes raw bytes (byte-level BPE): invalid UTF-8 is then encoded byte for
     /// byte; other tokenizers see each invalid byte replaced by U+FFFD.
     package let byteLevel: Bool
@@ -68,7 +68,7 @@ package final class Tokenizer: Sendable {
     }
 
     /// A copy with other truncation and padding settings.
-    package func with(truncation: TruncationParams?, padding: PaddingParams?) -> Tokenizer {
+    public func with(truncation: TruncationParams?, padding: PaddingParams?) -> Tokenizer {
         Tokenizer(normalizer: normalizer, preTokenizer: preTokenizer, model: model, postProcessor: postProcessor,
                   decoder: decoder, addedTokens: addedVocabulary.tokens, encodeSpecialTokens: addedVocabulary.encodeSpecialTokens,
                   truncation: truncation, padding: padding, byteLevel: byteLevel, addPrefixSpace: addPrefixSpace,
@@ -78,17 +78,17 @@ package final class Tokenizer: Sendable {
     // MARK: Vocabulary
 
     /// Number of ids: the model's vocabulary and the added tokens beyond it.
-    package var vocabSize: Int {
+    public var vocabSize: Int {
         max(model.vocabSize, (addedVocabulary.tokens.map { $0.id }.max() ?? -1) + 1)
     }
 
     /// The token string of `id` (an added token's content, or the model's token), nil when unknown.
-    package func idToToken(_ id: Int) -> String? {
+    public func idToToken(_ id: Int) -> String? {
         addedVocabulary.token(id: id)?.content ?? model.idToToken(id)
     }
 
     /// The id of `token` (added tokens first, then the model's vocabulary).
-    package func tokenToId(_ token: String) -> Int? {
+    public func tokenToId(_ token: String) -> Int? {
         addedVocabulary.id(of: token) ?? model.tokenToId(token)
     }
 
@@ -97,7 +97,7 @@ package final class Tokenizer: Sendable {
     /// Encodes one text to ids, appending them to `ids`: no strings, offsets or Encoding are built.
     /// Truncation and padding are not applied (they are `encode`'s). Special tokens are added as the
     /// post-processor says for a single text when `addSpecialTokens`.
-    package func encodeIds(bytes: UnsafeBufferPointer<UInt8>, addSpecialTokens: Bool, into ids: inout [Int]) {
+    public func encodeIds(bytes: UnsafeBufferPointer<UInt8>, addSpecialTokens: Bool, into ids: inout [Int]) {
         var scratch = EncodeScratch()
         encodeIds(bytes: bytes, addSpecialTokens: addSpecialTokens, into: &ids, scratch: &scratch)
     }
@@ -123,7 +123,7 @@ package final class Tokenizer: Sendable {
     }
 
     /// Convenience: the ids of `text` (the fast path).
-    package func encodeIds(_ text: String, addSpecialTokens: Bool = true) -> [Int] {
+    public func encodeIds(_ text: String, addSpecialTokens: Bool = true) -> [Int] {
         var ids: [Int] = []
         var t = text
         t.withUTF8 { encodeIds(bytes: $0, addSpecialTokens: addSpecialTokens, into: &ids) }
@@ -222,12 +222,12 @@ package final class Tokenizer: Sendable {
     /// Encodes `text` (and `pair`): ids, tokens, offsets, type ids and masks, truncated, post-processed
     /// and padded as this tokenizer's settings say.
     /// - Throws: `TokenizerError.invalidInput` when truncation cannot be applied (HF refuses the same).
-    package func encode(_ text: String, pair: String? = nil, addSpecialTokens: Bool = true) throws -> Encoding {
+    public func encode(_ text: String, pair: String? = nil, addSpecialTokens: Bool = true) throws -> Encoding {
         try encode(bytes: Array(text.utf8), pair: pair.map { Array($0.utf8) }, addSpecialTokens: addSpecialTokens)
     }
 
     /// Encodes UTF-8 bytes (invalid sequences: see `byteLevel`). Offsets refer to these bytes.
-    package func encode(bytes: [UInt8], pair: [UInt8]? = nil, addSpecialTokens: Bool = true) throws -> Encoding {
+    public func encode(bytes: [UInt8], pair: [UInt8]? = nil, addSpecialTokens: Bool = true) throws -> Encoding {
         try bytes.withUnsafeBufferPointer { a in
             if let pair {
                 return try pair.withUnsafeBufferPointer { b in
@@ -372,12 +372,12 @@ package final class Tokenizer: Sendable {
 
     /// Encodes many texts on all cores (or `threads`); results are in input order. With padding set to
     /// the longest, every encoding is padded to the longest of the batch.
-    package func encodeBatch(_ texts: [String], addSpecialTokens: Bool = true, threads: Int? = nil) throws -> [Encoding] {
+    public func encodeBatch(_ texts: [String], addSpecialTokens: Bool = true, threads: Int? = nil) throws -> [Encoding] {
         try encodeBatch(texts.map { ($0, nil) }, addSpecialTokens: addSpecialTokens, threads: threads)
     }
 
     /// Encodes many texts or pairs on all cores; results are in input order.
-    package func encodeBatch(_ inputs: [(String, String?)], addSpecialTokens: Bool = true, threads: Int? = nil) throws -> [Encoding] {
+    public func encodeBatch(_ inputs: [(String, String?)], addSpecialTokens: Bool = true, threads: Int? = nil) throws -> [Encoding] {
         let n = inputs.count
         final class Box: @unchecked Sendable {
             var results: [Encoding?]
@@ -426,12 +426,12 @@ package final class Tokenizer: Sendable {
 
     /// The text of `ids`: tokens through the decoder (joined by spaces when there is none); invalid
     /// UTF-8 becomes U+FFFD. Unknown ids are skipped, as HF does (`decodeChecked` reports them).
-    package func decode(_ ids: [Int], skipSpecialTokens: Bool = false) -> String {
+    public func decode(_ ids: [Int], skipSpecialTokens: Bool = false) -> String {
         String(decoding: decodeBytes(ids, skipSpecialTokens: skipSpecialTokens), as: UTF8.self)
     }
 
     /// As `decode`, but an id outside the vocabulary throws `TokenizerError.invalidInput`.
-    package func decodeChecked(_ ids: [Int], skipSpecialTokens: Bool = false) throws -> String {
+    public func decodeChecked(_ ids: [Int], skipSpecialTokens: Bool = false) throws -> String {
         for id in ids where idToToken(id) == nil {
             throw TokenizerError.invalidInput("id \(id) is not in the vocabulary (0..<\(vocabSize))")
         }
@@ -439,7 +439,7 @@ package final class Tokenizer: Sendable {
     }
 
     /// The decoded bytes of `ids`, before the UTF-8 check (`raw`: byte-fallback runs stay bytes).
-    package func decodeBytes(_ ids: [Int], skipSpecialTokens: Bool = false, raw: Bool = false) -> [UInt8] {
+    public func decodeBytes(_ ids: [Int], skipSpecialTokens: Bool = false, raw: Bool = false) -> [UInt8] {
         var tokens: [[UInt8]] = []
         tokens.reserveCapacity(ids.count)
         for id in ids {
@@ -459,7 +459,7 @@ package final class Tokenizer: Sendable {
     }
 
     /// A streaming decoder over this tokenizer.
-    package func incrementalDecoder(skipSpecialTokens: Bool = false) -> IncrementalDecoder {
+    public func incrementalDecoder(skipSpecialTokens: Bool = false) -> IncrementalDecoder {
         IncrementalDecoder(tokenizer: self, skipSpecialTokens: skipSpecialTokens)
     }
 }

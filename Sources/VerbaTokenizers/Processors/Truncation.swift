@@ -3,14 +3,14 @@
 // exact semantics of Hugging Face `tokenizers`.
 
 /// Which side of a sequence truncation or padding works on.
-package enum Side: String, Sendable {
+public enum Side: String, Sendable {
     case left = "Left"
     case right = "Right"
 }
 
 /// How to truncate a text or a pair to `maxLength` tokens (special tokens included).
-package struct TruncationParams: Sendable, Equatable {
-    package enum Strategy: String, Sendable {
+public struct TruncationParams: Sendable, Equatable {
+    public enum Strategy: String, Sendable {
         /// Remove tokens from the longer sequence of a pair first.
         case longestFirst = "LongestFirst"
         /// Remove tokens from the first sequence only.
@@ -18,13 +18,13 @@ package struct TruncationParams: Sendable, Equatable {
         /// Remove tokens from the second sequence only.
         case onlySecond = "OnlySecond"
     }
-    package var maxLength: Int
-    package var strategy: Strategy
+    public var maxLength: Int
+    public var strategy: Strategy
     /// Tokens shared by consecutive overflowing windows.
-    package var stride: Int
-    package var direction: Side
+    public var stride: Int
+    public var direction: Side
 
-    package init(maxLength: Int, strategy: Strategy = .longestFirst, stride: Int = 0, direction: Side = .right) {
+    public init(maxLength: Int, strategy: Strategy = .longestFirst, stride: Int = 0, direction: Side = .right) {
         self.maxLength = maxLength; self.strategy = strategy; self.stride = stride; self.direction = direction
     }
 
@@ -35,22 +35,22 @@ package struct TruncationParams: Sendable, Equatable {
 }
 
 /// How to pad encodings.
-package struct PaddingParams: Sendable, Equatable {
-    package enum Strategy: Sendable, Equatable {
+public struct PaddingParams: Sendable, Equatable {
+    public enum Strategy: Sendable, Equatable {
         /// To the longest encoding of the batch.
         case batchLongest
         /// To this many tokens.
         case fixed(Int)
     }
-    package var strategy: Strategy
-    package var direction: Side
+    public var strategy: Strategy
+    public var direction: Side
     /// Round the length up to a multiple of this (nil or 0: no rounding).
-    package var padToMultipleOf: Int?
-    package var padId: Int
-    package var padTypeId: Int
-    package var padToken: String
+    public var padToMultipleOf: Int?
+    public var padId: Int
+    public var padTypeId: Int
+    public var padToken: String
 
-    package init(strategy: Strategy = .batchLongest, direction: Side = .right, padToMultipleOf: Int? = nil,
+    public init(strategy: Strategy = .batchLongest, direction: Side = .right, padToMultipleOf: Int? = nil,
                 padId: Int = 0, padTypeId: Int = 0, padToken: String = "[PAD]") {
         self.strategy = strategy; self.direction = direction; self.padToMultipleOf = padToMultipleOf
         self.padId = padId; self.padTypeId = padTypeId; self.padToken = padToken

@@ -21,13 +21,13 @@ package struct BPETrainerOptions: Sendable {
 }
 
 /// What a BPE training run learned: the vocabulary in id order and the merges in rank order.
-package struct BPETrainingResult: Sendable {
+public struct BPETrainingResult: Sendable {
     /// Token strings; the index is the id.
-    package var vocab: [String]
+    public var vocab: [String]
     /// Merges by rank: the ids of the two merged tokens.
-    package var merges: [(Int, Int)]
+    public var merges: [(Int, Int)]
     /// The special tokens, which lead the vocabulary.
-    package var specialTokens: [String]
+    public var specialTokens: [String]
 }
 
 /// Learns byte-pair-encoding merges from word counts, merge for merge the way HF's BpeTrainer does:

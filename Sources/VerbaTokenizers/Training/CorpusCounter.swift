@@ -1,13 +1,13 @@
 import Foundation
 
 /// Errors of a training run: the input it could not use, or settings that cannot work.
-package enum TrainerError: Error, CustomStringConvertible, Equatable {
+public enum TrainerError: Error, CustomStringConvertible, Equatable {
     case unreadable(path: String, reason: String)
     case unwritable(path: String, reason: String)
     case emptyCorpus
     case invalidOption(String)
 
-    package var description: String {
+    public var description: String {
         switch self {
         case let .unreadable(path, reason): return "\(path): cannot read: \(reason)"
         case let .unwritable(path, reason): return "\(path): cannot write: \(reason)"

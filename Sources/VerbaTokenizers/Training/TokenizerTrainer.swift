@@ -1,34 +1,34 @@
 import Foundation
 
 /// What `TokenizerTrainer` learns and how it reads the corpus.
-package struct TokenizerTrainingOptions: Sendable {
-    package enum Model: String, Sendable { case bpe, wordPiece = "wordpiece" }
+public struct TokenizerTrainingOptions: Sendable {
+    public enum Model: String, Sendable { case bpe, wordPiece = "wordpiece" }
     /// How byte-level BPE splits text into words before counting them: GPT-2's pattern, or cl100k_base's
     /// as Hugging Face tokenizer.json files spell it (`SplitPattern.llama3`).
-    package enum Split: String, Sendable {
+    public enum Split: String, Sendable {
         case gpt2, cl100k
         var pattern: SplitPattern { self == .gpt2 ? .gpt2 : .llama3 }
     }
 
-    package var model: Model = .bpe
+    public var model: Model = .bpe
     /// Byte-level BPE (GPT-2's byte-to-unicode alphabet, every byte encodable). Ignored for WordPiece.
-    package var byteLevel: Bool = false
-    package var split: Split = .gpt2
-    package var vocabSize: Int = 30_000
-    package var minFrequency: Int = 0
+    public var byteLevel: Bool = false
+    public var split: Split = .gpt2
+    public var vocabSize: Int = 30_000
+    public var minFrequency: Int = 0
     /// Special tokens, given ids 0, 1, ... in this order. Empty means the model's usual ones:
     /// `<|endoftext|>` for byte-level BPE, `[PAD] [UNK] [CLS] [SEP] [MASK]` for WordPiece.
-    package var specialTokens: [String]? = nil
+    public var specialTokens: [String]? = nil
     /// Lowercase the text (WordPiece: BertNormalizer's `lowercase`, which also strips accents).
-    package var lowercase: Bool = false
-    package var limitAlphabet: Int? = nil
-    package var initialAlphabet: [Unicode.Scalar] = []
-    package var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    public var lowercase: Bool = false
+    public var limitAlphabet: Int? = nil
+    public var initialAlphabet: [Unicode.Scalar] = []
+    public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    package init() {}
+    public init() {}
 
     /// The special tokens in effect.
-    package var effectiveSpecialTokens: [String] {
+    public var effectiveSpecialTokens: [String] {
         if let s = specialTokens { return s }
         switch model {
         case .bpe: return byteLevel ? ["<|endoftext|>"] : ["[UNK]"]
@@ -40,13 +40,13 @@ package struct TokenizerTrainingOptions: Sendable {
 /// Learns a tokenizer from corpora: counts words in parallel (streamed, memory bounded by the distinct
 /// words), then runs `BPETrainer`. WordPiece is trained as HF's WordPieceTrainer does: BPE with the
 /// `##` continuing-subword prefix over BERT-normalized, BERT-pre-tokenized words.
-package struct TokenizerTrainer {
-    package var options: TokenizerTrainingOptions
+public struct TokenizerTrainer {
+    public var options: TokenizerTrainingOptions
     /// Progress callbacks, for a progress line on a terminal.
-    package var onCounting: ((_ bytesRead: Int, _ totalBytes: Int?, _ distinctWords: Int) -> Void)?
-    package var onMerging: ((_ merges: Int, _ target: Int) -> Void)?
+    public var onCounting: ((_ bytesRead: Int, _ totalBytes: Int?, _ distinctWords: Int) -> Void)?
+    public var onMerging: ((_ merges: Int, _ target: Int) -> Void)?
 
-    package init(options: TokenizerTrainingOptions) { self.options = options }
+    public init(options: TokenizerTrainingOptions) { self.options = options }
 
     /// The normalizer and pre-tokenizer that turn corpus lines into the words the model learns from.
     package func textPipeline() -> (normalizer: (any Normalizer)?, preTokenizer: any PreTokenizer) {
@@ -63,7 +63,7 @@ package struct TokenizerTrainer {
     }
 
     /// Counts the words of `paths` (`-` is standard input).
-    package func countWords(paths: [String]) throws -> WordCounts {
+    public func countWords(paths: [String]) throws -> WordCounts {
         let (normalizer, preTokenizer) = textPipeline()
         var counter = CorpusCounter(normalizer: normalizer, preTokenizer: preTokenizer, threads: options.threads)
         counter.progress = onCounting
@@ -71,12 +71,12 @@ package struct TokenizerTrainer {
     }
 
     /// Trains on the files in `paths`.
-    package func train(paths: [String]) throws -> TrainedTokenizer {
+    public func train(paths: [String]) throws -> TrainedTokenizer {
         try train(counts: countWords(paths: paths))
     }
 
     /// Trains on words already counted.
-    package func train(counts: WordCounts) throws -> TrainedTokenizer {
+    public func train(counts: WordCounts) throws -> TrainedTokenizer {
         var words: [[Unicode.Scalar]] = []
         var wordCounts: [Int] = []
         words.reserveCapacity(counts.count)

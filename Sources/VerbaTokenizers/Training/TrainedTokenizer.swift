@@ -1,15 +1,15 @@
 import Foundation
 
 /// A tokenizer learned by `TokenizerTrainer`, ready to be written in the formats the field uses.
-package struct TrainedTokenizer: Sendable {
+public struct TrainedTokenizer: Sendable {
     /// What was learned.
-    package var result: BPETrainingResult
+    public var result: BPETrainingResult
     /// How it was learned (model, split, normalization).
-    package var options: TokenizerTrainingOptions
+    public var options: TokenizerTrainingOptions
 
     /// True when the special tokens and the alphabet alone reach the requested size: then, as in HF,
     /// the vocabulary holds all of them (more than asked) and no merges.
-    package var alphabetExceedsVocabSize: Bool { result.vocab.count > options.vocabSize }
+    public var alphabetExceedsVocabSize: Bool { result.vocab.count > options.vocabSize }
 
     /// The Hugging Face `tokenizer.json` document: model, normalizer, pre-tokenizer, post-processor,
     /// decoder and added tokens, so that HF `tokenizers` loads it and encodes as Verba does.
@@ -95,7 +95,7 @@ package struct TrainedTokenizer: Sendable {
 
     /// Writes `tokenizer.json` to `path` atomically: a temporary file beside it, flushed, then renamed,
     /// so a kill never leaves a half-written tokenizer.
-    package func write(to path: String) throws {
+    public func write(to path: String) throws {
         var bytes = tokenizerJSON().serialized(indent: 0)
         bytes.append(10)
         try atomicWrite(bytes, to: path)
@@ -103,7 +103,7 @@ package struct TrainedTokenizer: Sendable {
 
     /// Writes the vocabulary files of the older formats into `folder`: `vocab.json` + `merges.txt` for
     /// BPE, `vocab.txt` (one token per line, line number = id) for WordPiece.
-    package func writeVocabFiles(to folder: String) throws {
+    public func writeVocabFiles(to folder: String) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         switch options.model {
         case .wordPiece:

@@ -3,7 +3,7 @@
 /// An open-addressing hash table over an arena of bytes, so that counting a 2 GB corpus costs memory
 /// in proportion to the number of distinct words, not to the corpus. Counts are 64-bit.
 /// - Complexity: `add` is O(length of the word) expected.
-package struct WordCounts: Sendable {
+public struct WordCounts: Sendable {
     /// All distinct words' bytes, back to back.
     private var arena: [UInt8] = []
     /// Per distinct word: start in `arena`, length, count.
@@ -21,10 +21,10 @@ package struct WordCounts: Sendable {
     }
 
     /// Number of distinct words.
-    package var count: Int { starts.count }
+    public var count: Int { starts.count }
 
     /// Total number of words counted (with repetitions).
-    package var total: Int { counts.reduce(0, +) }
+    public var total: Int { counts.reduce(0, +) }
 
     /// Bytes held by the table (arena and index), for progress reports.
     package var memoryBytes: Int { arena.capacity + starts.capacity * 8 + lengths.capacity * 4 + counts.capacity * 8 + slots.capacity * 4 + hashes.capacity * 8 }
