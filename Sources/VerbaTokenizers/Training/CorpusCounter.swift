@@ -50,14 +50,19 @@ package struct CorpusCounter {
         for p in paths {
             let file: UnsafeMutablePointer<FILE>
             if p == "-" {
-                file = stdin
+                // A stream of its own over a duplicate of descriptor 0 (the C library's `stdin` is a
+                // global variable), closed below like a file's.
+                guard let f = fdopen(dup(STDIN_FILENO), "rb") else {
+                    throw TrainerError.unreadable(path: p, reason: String(cString: strerror(errno)))
+                }
+                file = f
             } else {
                 guard let f = fopen(p, "rb") else {
                     throw TrainerError.unreadable(path: p, reason: String(cString: strerror(errno)))
                 }
                 file = f
             }
-            defer { if p != "-" { fclose(file) } }
+            defer { fclose(file) }
             try countStream(file, path: p, tables: &tables) { n, distinct in
                 read += n
                 progress?(read, total, distinct)
@@ -113,14 +118,21 @@ package struct CorpusCounter {
             bounds.append(max(cut, bounds.last!))
         }
         bounds.append(chunk.count)
-        let normalizer = self.normalizer, preTokenizer = self.preTokenizer
+        let normalizer = self.normalizer, preTokenizer = self.preTokenizer, cuts = bounds
         tables.withUnsafeMutableBufferPointer { t in
-            let tablesBase = t.baseAddress!
-            DispatchQueue.concurrentPerform(iterations: bounds.count - 1) { k in
-                let part = UnsafeBufferPointer(rebasing: chunk[bounds[k]..<bounds[k + 1]])
-                CorpusCounter.countLines(part, normalizer: normalizer, preTokenizer: preTokenizer, into: &tablesBase[k])
+            let shared = Parts(chunk: chunk, tables: t.baseAddress!)
+            DispatchQueue.concurrentPerform(iterations: cuts.count - 1) { k in
+                let part = UnsafeBufferPointer(rebasing: shared.chunk[cuts[k]..<cuts[k + 1]])
+                CorpusCounter.countLines(part, normalizer: normalizer, preTokenizer: preTokenizer, into: &shared.tables[k])
             }
         }
+    }
+
+    /// The chunk and the per-worker tables as the workers see them. Unchecked Sendable: worker k reads
+    /// only its part of the chunk (which nobody writes meanwhile) and writes only table k.
+    private struct Parts: @unchecked Sendable {
+        let chunk: UnsafeBufferPointer<UInt8>
+        let tables: UnsafeMutablePointer<WordCounts>
     }
 
     private static func countLines(_ text: UnsafeBufferPointer<UInt8>, normalizer: (any Normalizer)?,
