@@ -75,7 +75,7 @@ struct Embed: ParsableCommand {
             for i in 0..<chunk.count {
                 line.removeAll(keepingCapacity: true)
                 line.append(UInt8(ascii: "["))
-                let v = result.vectors.pointer + i * c
+                let v = result.vectors.buffer.baseAddress! + i * c
                 for j in 0..<c {
                     if j > 0 { line.append(UInt8(ascii: ",")) }
                     appendFloat(v[j], to: &line)

@@ -6,10 +6,10 @@ import Foundation
 import VerbaTensor
 
 /// SplitMix64: expands one 64-bit seed into the state of `SeededGenerator`.
-public struct SplitMix64: RandomNumberGenerator {
+package struct SplitMix64: RandomNumberGenerator {
     private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
+    package init(seed: UInt64) { state = seed }
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -20,16 +20,16 @@ public struct SplitMix64: RandomNumberGenerator {
 
 /// xoshiro256** (Blackman and Vigna), seeded through SplitMix64: a fast generator whose output depends
 /// only on the seed, on every platform.
-public struct SeededGenerator: RandomNumberGenerator {
+package struct SeededGenerator: RandomNumberGenerator {
     private var s0, s1, s2, s3: UInt64
 
     /// A generator whose sequence is fixed by `seed`.
-    public init(seed: UInt64) {
+    package init(seed: UInt64) {
         var sm = SplitMix64(seed: seed)
         s0 = sm.next(); s1 = sm.next(); s2 = sm.next(); s3 = sm.next()
     }
 
-    public mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
         let t = s1 << 17
         s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3
@@ -39,7 +39,7 @@ public struct SeededGenerator: RandomNumberGenerator {
     }
 
     /// A uniform double in [0, 1) from the top 53 bits.
-    public mutating func nextUnit() -> Double {
+    package mutating func nextUnit() -> Double {
         Double(next() >> 11) * (1.0 / 9007199254740992.0)
     }
 }
@@ -82,19 +82,19 @@ public struct SamplingParameters: Sendable, Equatable {
 }
 
 /// Picks tokens from logits with fixed parameters and a seeded generator.
-public struct Sampler {
-    public let parameters: SamplingParameters
+package struct Sampler {
+    package let parameters: SamplingParameters
     private var rng: SeededGenerator
     private var candidates: [(id: Int, logit: Float)] = []
     private var weights: [Float] = []
 
-    public init(parameters: SamplingParameters, seed: UInt64) {
+    package init(parameters: SamplingParameters, seed: UInt64) {
         self.parameters = parameters
         rng = SeededGenerator(seed: seed)
     }
 
     /// Applies the repetition penalty to `logits` in place for every distinct id of `history`.
-    public static func applyRepetitionPenalty(_ logits: inout [Float], history: [Int], penalty: Float) {
+    package static func applyRepetitionPenalty(_ logits: inout [Float], history: [Int], penalty: Float) {
         if penalty == 1 { return }
         var seen = Set<Int>()
         for id in history where id >= 0 && id < logits.count && seen.insert(id).inserted {
@@ -106,7 +106,7 @@ public struct Sampler {
     /// The next token after `logits` (V), given the tokens so far (`history`, for the repetition penalty).
     /// `logits` is modified (penalized). Greedy picks the first maximal logit.
     /// - Complexity: O(V), plus O(V log k) for top-k and O(m log m) for the m tokens top-p may keep.
-    public mutating func next(logits: inout [Float], history: [Int]) -> Int {
+    package mutating func next(logits: inout [Float], history: [Int]) -> Int {
         precondition(!logits.isEmpty, "Sampler: no logits")
         Sampler.applyRepetitionPenalty(&logits, history: history, penalty: parameters.repetitionPenalty)
         if parameters.temperature == 0 { return Sampler.argmax(logits) }
@@ -125,7 +125,7 @@ public struct Sampler {
     /// The distribution `next` samples from: after the repetition penalty (applied to `logits` in place),
     /// temperature, top-k, top-p and min-p, the surviving token ids and their probabilities (normalized).
     /// For temperature 0, the argmax with probability 1.
-    public mutating func distribution(logits: inout [Float], history: [Int]) -> [(id: Int, probability: Double)] {
+    package mutating func distribution(logits: inout [Float], history: [Int]) -> [(id: Int, probability: Double)] {
         Sampler.applyRepetitionPenalty(&logits, history: history, penalty: parameters.repetitionPenalty)
         if parameters.temperature == 0 { return [(Sampler.argmax(logits), 1)] }
         let (ids, probs) = filter(logits)
@@ -211,7 +211,7 @@ public struct Sampler {
     }
 
     /// Index of the first largest value.
-    public static func argmax(_ x: [Float]) -> Int {
+    package static func argmax(_ x: [Float]) -> Int {
         var best = 0
         var bestValue = -Float.infinity
         for (i, v) in x.enumerated() where v > bestValue { best = i; bestValue = v }
