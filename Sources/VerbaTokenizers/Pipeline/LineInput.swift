@@ -210,3 +210,69 @@ struct BatchReader {
         return (text, ends)
     }
 }
+
+extension LineInput {
+    /// Calls `body` with each line, in order, until the input ends or `body` returns false. The bytes
+    /// are valid only during the call.
+    /// - Throws: what `body` throws; `TokenizerError.unreadable` when reading the input failed.
+    public func forEachLine(_ body: (UnsafeBufferPointer<UInt8>) throws -> Bool) throws {
+        while let (text, ends) = next() {
+            defer { recycle(text) }
+            let goOn = try text.withUnsafeBufferPointer { p -> Bool in
+                var from = 0
+                for end in ends {
+                    if try !body(UnsafeBufferPointer(rebasing: p[from..<end])) { return false }
+                    from = end
+                }
+                return true
+            }
+            if !goOn { return }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Calls `body` with the lines in chunks of at most `lines` lines, or fewer once they reach `bytes`
+    /// bytes; the last chunk may be shorter, and empty input gives no chunk.
+    ///
+    /// ```swift
+    /// try LineInput(fileDescriptor: 0).forEachChunk { lines in
+    ///     let result = try embedder.embed(bytes: lines)
+    /// }
+    /// ```
+    public func forEachChunk(lines: Int = 4096, bytes: Int = 4 << 20, _ body: ([[UInt8]]) throws -> Void) throws {
+        precondition(lines > 0 && bytes > 0, "chunks need room for a line")
+        var chunk: [[UInt8]] = []
+        var chunkBytes = 0
+        try forEachLine { line in
+            chunk.append(Array(line))
+            chunkBytes += line.count
+            if chunk.count >= lines || chunkBytes >= bytes {
+                try body(chunk)
+                chunk.removeAll(keepingCapacity: true)
+                chunkBytes = 0
+            }
+            return true
+        }
+        if !chunk.isEmpty { try body(chunk) }
+    }
+
+    /// All the remaining input, newlines included.
+    /// - Throws: `TokenizerError.unreadable` when reading the input failed.
+    public func readAll() throws -> [UInt8] {
+        var all: [UInt8] = []
+        while let (text, ends) = next() {
+            // A batch holds its lines without their newlines; every line but an unterminated last one had one.
+            var from = 0
+            for end in ends {
+                all.append(contentsOf: text[from..<end])
+                all.append(10)
+                from = end
+            }
+            recycle(text)
+        }
+        if let failure { throw failure }
+        // The last line had no newline when the input did not end with one.
+        if all.count > bytesRead { all.removeLast() }
+        return all
+    }
+}
