@@ -13,22 +13,27 @@ import CBLAS
 import Glibc
 #endif
 
-/// OpenBLAS could not be loaded (it is opened at run time: `libopenblas.so.0`, from libopenblas0 or
-/// libopenblas-dev).
-public struct BLASUnavailable: Error, CustomStringConvertible {
-    /// The loader's reason.
-    public let reason: String
-    public var description: String { reason }
+/// Why OpenBLAS cannot be used.
+public enum BLASError: Error, CustomStringConvertible {
+    /// The library could not be loaded (it is opened at run time: `libopenblas.so.0`, from libopenblas0
+    /// or libopenblas-dev); the loader's reason.
+    case unavailable(String)
+
+    public var description: String {
+        switch self {
+        case let .unavailable(reason): return reason
+        }
+    }
 }
 
 /// The OpenBLAS library behind Verba's matrix products.
 public enum BLAS {
     /// The outcome of the one load (Swift runs a static initializer once, thread-safely).
-    private static let loaded: BLASUnavailable? = {
+    private static let loaded: BLASError? = {
         #if os(Linux)
         if getenv("OPENBLAS_CORETYPE") == nil && isZen4() { setenv("OPENBLAS_CORETYPE", "HASWELL", 1) }
         #endif
-        return verba_blas_load() == 0 ? nil : BLASUnavailable(reason: String(cString: verba_blas_error()))
+        return verba_blas_load() == 0 ? nil : BLASError.unavailable(String(cString: verba_blas_error()))
     }()
 
     /// Loads OpenBLAS with the kernels for this CPU, once; later calls return at once. Models call it
@@ -38,7 +43,7 @@ public enum BLAS {
     /// ```swift
     /// do { try BLAS.load() } catch { print("no OpenBLAS: \(error)") }
     /// ```
-    /// - Throws: `BLASUnavailable` when the library cannot be opened.
+    /// - Throws: `BLASError.unavailable` when the library cannot be opened.
     public static func load() throws {
         if let loaded { throw loaded }
     }
