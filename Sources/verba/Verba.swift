@@ -34,10 +34,6 @@ struct Verba: ParsableCommand {
     )
 
     static func main() {
-        if let problem = BLASKernels.prepare() {
-            printError(problem)
-            Glibc.exit(1)
-        }
         var command: ParsableCommand
         do {
             command = try parseAsRoot()

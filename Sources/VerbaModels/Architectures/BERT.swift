@@ -204,6 +204,7 @@ public final class BertModel: @unchecked Sendable {
 
     /// Builds the model from `weights`, checking every tensor's shape against `config`.
     package init(config: BertConfig, weights: ModelWeights) throws {
+        try BLAS.load()  // OpenBLAS with the kernels for this CPU, before any product
         self.config = config
         workspaces = WorkspacePool(config: config)
         let t = BertTensorNames(weights)

@@ -181,6 +181,7 @@ public final class GPT2Model: Sendable {
 
     /// Maps the checkpoint at `weightsPath` and checks every tensor's shape against `config`.
     public init(config: GPT2Config, weightsPath: String) throws {
+        try BLAS.load()  // OpenBLAS with the kernels for this CPU, before any product
         self.config = config
         self.weightsPath = weightsPath
         guard FileManager.default.fileExists(atPath: weightsPath) else {

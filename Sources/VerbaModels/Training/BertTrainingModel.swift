@@ -4,6 +4,7 @@
 // Parameters and gradients in flat buffers (same design as GPTTrainingModel); Q, K and V are fused into
 // one (3C, C) matrix internally and split back into HF's query/key/value on export.
 import Foundation
+import VerbaTensor
 
 /// The shape of a BERT classifier to train.
 public struct BertTrainingConfig: Equatable, Sendable {
@@ -56,6 +57,7 @@ public final class BertTrainingModel: FlatParameterModel {
 
     /// Creates a model initialised as HF does (normal(0, 0.02) weights, zero biases, unit layer norms).
     public init(config: BertTrainingConfig, seed: UInt64) throws {
+        try BLAS.load()  // OpenBLAS with the kernels for this CPU, before any product
         try config.validate()
         self.config = config
         let c = config.dim, l = config.layers, i = config.intermediate

@@ -4,6 +4,7 @@
 // positions, pre-norm blocks with causal attention and a GELU-tanh MLP, final layer norm).
 // Weights are stored (out, in) like `nn.Linear`; the HF export transposes them to Conv1D's (in, out).
 import Foundation
+import VerbaTensor
 
 /// The shape of a GPT-2 model to train.
 public struct GPTTrainingConfig: Equatable, Codable, Sendable {
@@ -88,6 +89,7 @@ public final class GPTTrainingModel: FlatParameterModel {
     /// Creates a model with GPT-2's initialisation (normal(0, 0.02); residual projections scaled by
     /// 1/√(2L); biases zero; layer norms one), from a seeded generator.
     package init(config: GPTTrainingConfig, seed: UInt64) throws {
+        try BLAS.load()  // OpenBLAS with the kernels for this CPU, before any product
         try config.validate()
         self.config = config
         let v = config.vocabSize, p = config.context, l = config.layers, c = config.dim
