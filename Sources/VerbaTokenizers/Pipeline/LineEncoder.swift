@@ -10,13 +10,14 @@
 import Dispatch
 import Foundation
 
-/// Per-thread buffers of a `LineEncoder` format: make a new one for each thread, never copy one.
+/// Per-thread buffers of a `LineEncoder` format: make a new one for each thread, never copy one. The
+/// formats of `Tokenizer.lineFormat` keep their buffers here; a format of your own may ignore it.
 public struct LineScratch {
     /// Ids of the lines being formatted, and where each line's ids end in `ids`.
-    public var ids: [Int] = []
-    public var idEnds: [Int] = []
+    package var ids: [Int] = []
+    package var idEnds: [Int] = []
     /// Scratch space for `Tokenizer.encodeIds`.
-    public var encode = EncodeScratch()
+    package var encode = EncodeScratch()
     public init() {}
 }
 
