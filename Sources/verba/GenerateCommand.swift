@@ -135,7 +135,7 @@ struct Generate: ParsableCommand {
         // readLine returns each line as soon as it is typed (a block reader would wait for a full buffer
         // at a terminal); invalid UTF-8 in a typed line becomes U+FFFD.
         while true {
-            fputs("> ", stderr)
+            writeStandardError("> ")
             guard let text = readLine(strippingNewline: true) else { break }
             if text.isEmpty { continue }
             do {
@@ -148,6 +148,6 @@ struct Generate: ParsableCommand {
                 printError("\(error)")
             }
         }
-        fputs("\n", stderr)
+        writeStandardError("\n")
     }
 }

@@ -49,7 +49,7 @@ final class StandardOutput {
     /// through stdio.
     private func writeAll(_ bytes: UnsafeRawBufferPointer) {
         guard failure == nil, let base = bytes.baseAddress else { return }
-        if fflush(stdout) != 0 { failure = errno; return }
+        if fflush(nil) != 0 { failure = errno; return }
         var done = 0
         while done < bytes.count {
             let n = Glibc.write(1, base + done, bytes.count - done)
@@ -63,6 +63,21 @@ final class StandardOutput {
                 failure = errno
                 return
             }
+            done += n
+        }
+    }
+}
+
+/// Writes `text` to standard error at once, unbuffered as stderr is (for progress, notes and errors).
+func writeStandardError(_ text: String) {
+    var text = text
+    text.withUTF8 { bytes in
+        guard let base = bytes.baseAddress else { return }
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.write(2, base + done, bytes.count - done)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
             done += n
         }
     }

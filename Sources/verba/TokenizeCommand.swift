@@ -76,7 +76,7 @@ struct Tokenize: ParsableCommand {
             let line = String(format: "tokenize: load %.0f ms; %d lines, %d bytes in %.2f s (%.1f MB/s), %d thread%@\n",
                               Double(loaded - started) / 1e6, encoder.linesRead, encoder.bytesRead, seconds,
                               seconds > 0 ? mb / seconds : 0, workers, workers == 1 ? "" : "s")
-            fputs(line, stderr)
+            writeStandardError(line)
         }
     }
 }

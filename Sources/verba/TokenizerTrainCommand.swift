@@ -114,7 +114,7 @@ struct TokenizerTrainCommand: ParsableCommand {
                     let eta = Double(total - read) / max(Double(read) / max(elapsed, 1e-9), 1)
                     line += String(format: ", %.0f%%, ETA %.0fs", 100 * Double(read) / Double(total), eta)
                 }
-                fputs(line + "   ", stderr)
+                writeStandardError(line + "   ")
             }
             let mergeStart = Date()
             trainer.onMerging = { merges, target in
@@ -122,13 +122,13 @@ struct TokenizerTrainCommand: ParsableCommand {
                 guard now.timeIntervalSince(lastReport) > 0.25 else { return }
                 lastReport = now
                 let rate = Double(merges) / max(now.timeIntervalSince(mergeStart), 1e-9)
-                fputs(String(format: "\rmerging: %d merges (vocab target %d), %.0f merges/s   ", merges, target, rate), stderr)
+                writeStandardError(String(format: "\rmerging: %d merges (vocab target %d), %.0f merges/s   ", merges, target, rate))
             }
         }
         let counts = try trainer.countWords(paths: files)
-        if showProgress { fputs("\n", stderr) }
+        if showProgress { writeStandardError("\n") }
         let trained = try trainer.train(counts: counts)
-        if showProgress { fputs("\n", stderr) }
+        if showProgress { writeStandardError("\n") }
         if trained.alphabetExceedsVocabSize {
             printNote("verba: warning: the special tokens and the alphabet alone make \(trained.result.vocab.count) tokens, more than --vocab-size \(vocabSize): no merges learned")
         }

@@ -71,10 +71,10 @@ private func exitIfOutputFailed() {
 /// Prints `verba: error: <message>` on standard error.
 func printError(_ message: String) {
     let line = "verba: error: \(message)\n"
-    fputs(line, stderr)
+    writeStandardError(line)
 }
 
 /// Prints a progress or statistics line on standard error.
 func printNote(_ message: String) {
-    fputs(message + "\n", stderr)
+    writeStandardError(message + "\n")
 }
