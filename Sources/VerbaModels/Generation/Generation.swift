@@ -61,7 +61,7 @@ public struct GenerationStats: Sendable, Equatable {
     }
 }
 
-/// The outcome of `GPT2Generator.generate`.
+/// The outcome of `TextGenerator.generate`.
 public struct GenerationResult: Sendable {
     /// The prompt's token ids (what the model saw first).
     public var promptIds: [Int]
@@ -73,43 +73,44 @@ public struct GenerationResult: Sendable {
     public var stats: GenerationStats
 }
 
-/// Generates text with a GPT-2 model and its tokenizer, reusing one KV cache across calls.
-public final class GPT2Generator {
-    public let model: GPT2Model
+/// Generates text with a causal language model (GPT-2 or Llama-family, see `CausalLM`) and its
+/// tokenizer, reusing one KV cache across calls.
+///
+/// ```swift
+/// let generator = try TextGenerator(folder: "models/SmolLM2-135M")   // architecture from config.json
+/// let result = try generator.generate(prompt: "Once upon a time", options: GenerationOptions(maxTokens: 32)) {
+///     print($0, terminator: "")
+/// }
+/// ```
+public final class TextGenerator {
+    public let model: any CausalLM
     public let tokenizer: Tokenizer
     private let cache: KVCache
 
     /// Pairs a model with its tokenizer.
     /// - Throws: `ModelError.malformed` when the tokenizer can produce ids the checkpoint has no
     ///   embedding for (its vocabulary is larger than `vocab_size`).
-    public init(model: GPT2Model, tokenizer: Tokenizer, source: String = "model") throws {
-        guard tokenizer.vocabSize <= model.config.vocabSize else {
+    public init(model: any CausalLM, tokenizer: Tokenizer, source: String = "model") throws {
+        guard tokenizer.vocabSize <= model.vocabSize else {
             throw ModelError.malformed(path: source,
-                reason: "the tokenizer has \(tokenizer.vocabSize) tokens but the checkpoint's vocabulary (vocab_size, wte rows) has only \(model.config.vocabSize)")
+                reason: "the tokenizer has \(tokenizer.vocabSize) tokens but the checkpoint's vocabulary (vocab_size, embedding rows) has only \(model.vocabSize)")
         }
         self.model = model
         self.tokenizer = tokenizer
         cache = model.makeCache()
     }
 
-    /// Loads the model (config.json, model.safetensors) and tokenizer files of a model folder.
+    /// Loads the model (config.json and its weights, architecture chosen by `loadCausalLM`) and the
+    /// tokenizer files of a model folder.
     public convenience init(folder: String) throws {
-        let model = try GPT2Model(folder: folder)
-        let tokenizer: Tokenizer
-        do {
-            tokenizer = try Tokenizer.load(path: folder)
-        } catch let error as TokenizerError {
-            if case .noTokenizerFiles = error { throw ModelError.noTokenizerFiles(path: folder) }
-            throw error
-        }
-        try self.init(model: model, tokenizer: tokenizer, source: folder)
+        try self.init(model: try loadCausalLM(folder: folder), tokenizer: try loadTokenizer(folder: folder), source: folder)
     }
 
     /// The prompt's ids (no special tokens added; an empty prompt starts from BOS).
     public func promptIds(_ prompt: String) throws -> [Int] {
         var ids = tokenizer.encodeIds(prompt, addSpecialTokens: false)
         if ids.isEmpty {
-            guard let bos = model.config.bosTokenId ?? model.config.eosTokenId else {
+            guard let bos = model.bosTokenId ?? model.eosTokenIds.first else {
                 throw ModelError.invalidInput("empty prompt, and the model has no bos_token_id to start from")
             }
             ids = [bos]
@@ -129,7 +130,7 @@ public final class GPT2Generator {
     public func generate(promptIds prompt: [Int], options: GenerationOptions, onText: (String) -> Void = { _ in }) throws -> GenerationResult {
         try options.sampling.validate()
         guard options.maxTokens >= 0 else { throw ModelError.invalidInput("max tokens must be 0 or more, got \(options.maxTokens)") }
-        let context = model.config.contextLength
+        let context = model.contextLength
         guard prompt.count <= context else {
             throw ModelError.invalidInput("the prompt has \(prompt.count) tokens, more than the model's context of \(context) tokens")
         }
@@ -157,7 +158,7 @@ public final class GPT2Generator {
         var reason = StopReason.maxTokens
         while true {
             let next = sampler.next(logits: &logits, history: history)
-            if !options.ignoreEOS, let eos = model.config.eosTokenId, next == eos {
+            if !options.ignoreEOS, model.eosTokenIds.contains(next) {
                 result.ids.append(next)
                 reason = .endOfSequence
                 break
@@ -185,6 +186,47 @@ public final class GPT2Generator {
         result.stats = stats
         result.text = String(decoding: emitted, as: UTF8.self)
         return result
+    }
+}
+
+/// The tokenizer files of a model folder (`ModelError.noTokenizerFiles` when it has none).
+private func loadTokenizer(folder: String) throws -> Tokenizer {
+    do {
+        return try Tokenizer.load(path: folder)
+    } catch let error as TokenizerError {
+        if case .noTokenizerFiles = error { throw ModelError.noTokenizerFiles(path: folder) }
+        throw error
+    }
+}
+
+/// A `TextGenerator` over a GPT-2 model, for callers that need the model's `GPT2Config`.
+public final class GPT2Generator {
+    public let model: GPT2Model
+    public var tokenizer: Tokenizer { generator.tokenizer }
+    private let generator: TextGenerator
+
+    /// Pairs a model with its tokenizer (see `TextGenerator.init(model:tokenizer:source:)`).
+    public init(model: GPT2Model, tokenizer: Tokenizer, source: String = "model") throws {
+        self.model = model
+        generator = try TextGenerator(model: model, tokenizer: tokenizer, source: source)
+    }
+
+    /// Loads a GPT-2 model folder (config.json, model.safetensors, tokenizer files).
+    public convenience init(folder: String) throws {
+        try self.init(model: try GPT2Model(folder: folder), tokenizer: try loadTokenizer(folder: folder), source: folder)
+    }
+
+    /// See `TextGenerator.promptIds(_:)`.
+    public func promptIds(_ prompt: String) throws -> [Int] { try generator.promptIds(prompt) }
+
+    /// See `TextGenerator.generate(prompt:options:onText:)`.
+    public func generate(prompt: String, options: GenerationOptions, onText: (String) -> Void = { _ in }) throws -> GenerationResult {
+        try generator.generate(prompt: prompt, options: options, onText: onText)
+    }
+
+    /// See `TextGenerator.generate(promptIds:options:onText:)`.
+    public func generate(promptIds prompt: [Int], options: GenerationOptions, onText: (String) -> Void = { _ in }) throws -> GenerationResult {
+        try generator.generate(promptIds: prompt, options: options, onText: onText)
     }
 }
 
