@@ -227,6 +227,11 @@ final class LlamaTests: XCTestCase {
         XCTAssertThrowsError(try LlamaModel(folder: untied)) { e in XCTAssertTrue("\(e)".contains("lm_head.weight"), "\(e)") }
         let badHeads = try editedCopy(of: "smollm2") { $0["num_key_value_heads"] = 4 }
         XCTAssertThrowsError(try LlamaModel(folder: badHeads)) { e in XCTAssertTrue("\(e)".contains("num_key_value_heads"), "\(e)") }
+        // the bf16 checkpoint is computed from in place: its matrices count 2 bytes per weight
+        let bf16 = try LlamaModel(folder: folder("bf16"))
+        let c = bf16.config
+        let perLayer = 2 * c.hiddenSize * (c.headCount + c.kvHeadCount) * c.headSize + 3 * c.hiddenSize * c.intermediateSize
+        XCTAssertEqual(bf16.decodeWeightBytes, 2 * (c.layerCount * perLayer + c.vocabSize * c.hiddenSize))
         let model = try LlamaModel(folder: folder("smollm2"), maxContext: 16)
         XCTAssertEqual(model.contextLength, 16)
         let cache = model.makeCache()
@@ -251,6 +256,23 @@ final class LlamaTests: XCTestCase {
             siluMultiply(&g1, up, count: rows * n)
             referenceSiluMultiply(&g2, up, count: rows * n)
             for i in 0..<(rows * n) { XCTAssertEqual(g1[i], g2[i], accuracy: 2e-6 * max(1, abs(g2[i]))) }
+        }
+        // 16-bit matrices, converted per tile inside gemv and matmul (37 rows: tiles of 16 and 64 end early)
+        let rows = 37, cols = 70, m = 3
+        let values = (0..<(rows * cols)).map { _ in Float.random(in: -1...1, using: &rng) }
+        let a = (0..<(m * cols)).map { _ in Float.random(in: -1...1, using: &rng) }
+        var half = [UInt16](repeating: 0, count: rows * cols), brain = half
+        for i in 0..<(rows * cols) { half[i] = floatToHalf(values[i]); brain[i] = floatToBFloat16(values[i]) }
+        for (bits, element) in [(half, WeightMatrix.Element.f16), (brain, .bf16)] {
+            bits.withUnsafeBytes { raw in
+                let w = WeightMatrix(base: raw.baseAddress!, element: element, rows: rows, cols: cols)
+                var want = [Float](repeating: 0, count: m * rows), got = want, one = [Float](repeating: 0, count: rows)
+                referenceLinear(a, w, &want, m: m)
+                matmul(a, w, &got, m: m)
+                gemv(w, a, &one)
+                for i in 0..<(m * rows) { XCTAssertEqual(got[i], want[i], accuracy: 1e-5, "\(element)") }
+                for i in 0..<rows { XCTAssertEqual(one[i], want[i], accuracy: 1e-5, "\(element)") }
+            }
         }
         // rotate-half RoPE: (x1, x2) → (x1 cos − x2 sin, x2 cos + x1 sin) per pair (d, d + half)
         var v: [Float] = [1, 2, 3, 4]

@@ -8,7 +8,8 @@
 // use_sliding_window) lets a query see only the last `sliding_window` positions.
 // As for GPT-2, a prefill of T tokens runs every projection as one sgemm over T rows, and a decode step
 // as matrix-vector products; both write keys and values into the shared preallocated KV cache.
-// Weights are nn.Linear's (out, in). F16/BF16 checkpoints are converted to float32 when loaded.
+// Weights are nn.Linear's (out, in). The matrices of F16/BF16 checkpoints stay 16-bit in the mapping and
+// are converted a tile at a time inside the products (`WeightMatrix`); norms and biases are read as float32.
 import Foundation
 import VerbaTensor
 
@@ -17,18 +18,18 @@ import VerbaTensor
 /// One decoder layer's parameters (views into the memory-mapped checkpoint).
 struct LlamaLayer {
     let inputNorm: FloatTensor                       // (C)
-    let q, k, v, o: FloatTensor                      // (H·hd, C), (KV·hd, C), (KV·hd, C), (C, H·hd)
+    let q, k, v, o: WeightMatrix                     // (H·hd, C), (KV·hd, C), (KV·hd, C), (C, H·hd)
     let qBias, kBias, vBias, oBias: FloatTensor?     // (H·hd), (KV·hd), (KV·hd), (C)
     let qNorm, kNorm: FloatTensor?                   // (hd) — Qwen3
     let postNorm: FloatTensor                        // (C)
-    let gate, up, down: FloatTensor                  // (I, C), (I, C), (C, I)
+    let gate, up, down: WeightMatrix                 // (I, C), (I, C), (C, I)
     let gateBias, upBias, downBias: FloatTensor?     // (I), (I), (C)
 }
 
 // MARK: - Model
 
 /// A Llama-family language model (Llama, SmolLM, Qwen2/2.5, Qwen3, Mistral, TinyLlama...) over
-/// memory-mapped float32 weights (F16/BF16 checkpoints are converted to float32 when loaded).
+/// memory-mapped weights: float32, or float16/bfloat16 computed from in place (converted per tile).
 ///
 /// ```swift
 /// let model = try LlamaModel(folder: "models/SmolLM2-135M")
@@ -43,10 +44,10 @@ public final class LlamaModel {
     /// Positions a sequence may use: `max_position_embeddings`, capped by the `maxContext` given at load.
     public let contextLength: Int
     private let weights: ModelWeights
-    private let embed: FloatTensor   // (V, C)
+    private let embed: WeightMatrix  // (V, C)
     private let layers: [LlamaLayer]
     private let norm: FloatTensor    // (C)
-    private let lmHead: FloatTensor  // (V, C)
+    private let lmHead: WeightMatrix // (V, C)
     private let inverseFrequencies: [Float]
     private let scratch = Scratch()
 
@@ -73,18 +74,22 @@ public final class LlamaModel {
             guard weights.has(name) else { throw ModelError.missingTensor(path: weights.path, name: name) }
             return try weights.tensor(name, shape: shape)
         }
+        func matrix(_ name: String, _ rows: Int, _ cols: Int) throws -> WeightMatrix {
+            guard weights.has(name) else { throw ModelError.missingTensor(path: weights.path, name: name) }
+            return try weights.matrix(name, rows: rows, cols: cols)
+        }
         func optional(_ present: Bool, _ name: String, _ shape: [Int]) throws -> FloatTensor? {
             present ? try tensor(name, shape) : nil
         }
-        embed = try tensor("model.embed_tokens.weight", [v, c])
+        embed = try matrix("model.embed_tokens.weight", v, c)
         layers = try (0..<config.layerCount).map { l in
             let p = "model.layers.\(l)."
             return LlamaLayer(
                 inputNorm: try tensor(p + "input_layernorm.weight", [c]),
-                q: try tensor(p + "self_attn.q_proj.weight", [qRows, c]),
-                k: try tensor(p + "self_attn.k_proj.weight", [kvRows, c]),
-                v: try tensor(p + "self_attn.v_proj.weight", [kvRows, c]),
-                o: try tensor(p + "self_attn.o_proj.weight", [c, qRows]),
+                q: try matrix(p + "self_attn.q_proj.weight", qRows, c),
+                k: try matrix(p + "self_attn.k_proj.weight", kvRows, c),
+                v: try matrix(p + "self_attn.v_proj.weight", kvRows, c),
+                o: try matrix(p + "self_attn.o_proj.weight", c, qRows),
                 qBias: try optional(config.qkvBias, p + "self_attn.q_proj.bias", [qRows]),
                 kBias: try optional(config.qkvBias, p + "self_attn.k_proj.bias", [kvRows]),
                 vBias: try optional(config.qkvBias, p + "self_attn.v_proj.bias", [kvRows]),
@@ -92,15 +97,15 @@ public final class LlamaModel {
                 qNorm: try optional(config.qkNorm, p + "self_attn.q_norm.weight", [hd]),
                 kNorm: try optional(config.qkNorm, p + "self_attn.k_norm.weight", [hd]),
                 postNorm: try tensor(p + "post_attention_layernorm.weight", [c]),
-                gate: try tensor(p + "mlp.gate_proj.weight", [i, c]),
-                up: try tensor(p + "mlp.up_proj.weight", [i, c]),
-                down: try tensor(p + "mlp.down_proj.weight", [c, i]),
+                gate: try matrix(p + "mlp.gate_proj.weight", i, c),
+                up: try matrix(p + "mlp.up_proj.weight", i, c),
+                down: try matrix(p + "mlp.down_proj.weight", c, i),
                 gateBias: try optional(config.mlpBias, p + "mlp.gate_proj.bias", [i]),
                 upBias: try optional(config.mlpBias, p + "mlp.up_proj.bias", [i]),
                 downBias: try optional(config.mlpBias, p + "mlp.down_proj.bias", [c]))
         }
         norm = try tensor("model.norm.weight", [c])
-        lmHead = config.tieWordEmbeddings ? embed : try tensor("lm_head.weight", [v, c])
+        lmHead = config.tieWordEmbeddings ? embed : try matrix("lm_head.weight", v, c)
         inverseFrequencies = config.inverseFrequencies
     }
 
@@ -109,16 +114,12 @@ public final class LlamaModel {
         KVCache(layers: config.layerCount, heads: config.kvHeadCount, headSize: config.headSize, capacity: contextLength)
     }
 
-    /// Bytes of float32 weights a decode step streams (every layer, the final norm and the LM head).
+    /// Bytes of weight matrices a decode step streams (every layer's projections and the LM head, at
+    /// their stored precision; the norms and biases, a fraction of a percent, are left out).
     public var decodeWeightBytes: Int {
-        let c = config.hiddenSize, i = config.intermediateSize, hd = config.headSize
-        let q = config.headCount * hd, kv = config.kvHeadCount * hd
-        var perLayer = 2 * c + 2 * c * q + 2 * c * kv + 3 * c * i
-        if config.qkvBias { perLayer += q + 2 * kv }
-        if config.outputBias { perLayer += c }
-        if config.qkNorm { perLayer += 2 * hd }
-        if config.mlpBias { perLayer += 2 * i + c }
-        return 4 * (config.layerCount * perLayer + c + config.vocabSize * c)
+        layers.reduce(lmHead.byteCount) { sum, b in
+            sum + [b.q, b.k, b.v, b.o, b.gate, b.up, b.down].reduce(0) { $0 + $1.byteCount }
+        }
     }
 
     // MARK: Public entry points
@@ -132,7 +133,7 @@ public final class LlamaModel {
         let last = try run(ids, cache: cache, lastRowOnly: true)
         var out = [Float](repeating: 0, count: config.vocabSize)
         out.withUnsafeMutableBufferPointer { o in
-            gemv(lmHead.pointer, last, o.baseAddress!, rows: config.vocabSize, cols: config.hiddenSize)
+            gemv(lmHead, last, o.baseAddress!)
         }
         return out
     }
@@ -151,7 +152,7 @@ public final class LlamaModel {
         while p < end {
             let n = min(block, end - p)
             try rows.withUnsafeMutableBufferPointer { r in
-                matmul(hidden + p * c, lmHead.pointer, r.baseAddress!, m: n, n: v, k: c, transposeB: true)
+                matmul(hidden + p * c, lmHead, r.baseAddress!, m: n)
                 for q in 0..<n {
                     try body(p + q, UnsafeBufferPointer(rebasing: r[(q * v)..<((q + 1) * v)]))
                 }
@@ -230,7 +231,7 @@ public final class LlamaModel {
         scratch.reserve(rows: t, config: config, context: contextLength, parts: parts)
         let s = scratch
         // x = embed[ids]  // (T, C)
-        for (r, id) in ids.enumerated() { (s.x + r * c).update(from: embed.pointer + id * c, count: c) }
+        for (r, id) in ids.enumerated() { embed.convertRows(id, id + 1, into: s.x + r * c) }
         // RoPE angles of positions start ..< start + T: float32 position × float32 inv_freq, as transformers.
         for r in 0..<t {
             let position = Float(start + r)
@@ -251,14 +252,13 @@ public final class LlamaModel {
     }
 
     /// out (T, n) = a (T, k) · Wᵀ (+ bias), W (n, k); accumulated into `out` when `accumulate` (the residual add).
-    private func linear(_ a: UnsafePointer<Float>, _ w: FloatTensor, _ bias: FloatTensor?,
+    private func linear(_ a: UnsafePointer<Float>, _ w: WeightMatrix, _ bias: FloatTensor?,
                         _ out: UnsafeMutablePointer<Float>, rows t: Int, accumulate: Bool = false) {
-        let n = w.shape[0], k = w.shape[1]
         if t == 1 {
-            gemv(w.pointer, a, out, rows: n, cols: k, bias: bias?.pointer, accumulate: accumulate)
+            gemv(w, a, out, bias: bias?.pointer, accumulate: accumulate)
         } else {
-            matmul(a, w.pointer, out, m: t, n: n, k: k, transposeB: true, beta: accumulate ? 1 : 0)
-            if let bias { addBias(out, bias.pointer, rows: t, n: n) }
+            matmul(a, w, out, m: t, beta: accumulate ? 1 : 0)
+            if let bias { addBias(out, bias.pointer, rows: t, n: w.rows) }
         }
     }
 
