@@ -95,7 +95,7 @@ struct Generate: ParsableCommand {
             return
         }
         let folder = try model ?? DefaultModels.find(.modelType("gpt2"))
-        let generator = try GPT2Generator(folder: folder)
+        let generator = try TextGenerator(folder: folder)
         let options = GenerationOptions(
             maxTokens: maxTokens,
             sampling: SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP,
@@ -117,7 +117,7 @@ struct Generate: ParsableCommand {
         try complete(text, generator, options)
     }
 
-    private func complete(_ text: String, _ generator: GPT2Generator, _ options: GenerationOptions) throws {
+    private func complete(_ text: String, _ generator: TextGenerator, _ options: GenerationOptions) throws {
         let out = StandardOutput.shared
         let result = try generator.generate(prompt: text, options: options) { piece in
             out.write(piece)
@@ -125,12 +125,12 @@ struct Generate: ParsableCommand {
         }
         out.flush()
         if result.stopReason == .contextFull {
-            printNote("verba: note: stopped after \(result.ids.count) new tokens: the model's context of \(generator.model.config.contextLength) tokens is full")
+            printNote("verba: note: stopped after \(result.ids.count) new tokens: the model's context of \(generator.model.contextLength) tokens is full")
         }
         if stats { printNote(result.stats.summary) }
     }
 
-    private func runInteractive(_ generator: GPT2Generator, _ options: GenerationOptions) throws {
+    private func runInteractive(_ generator: TextGenerator, _ options: GenerationOptions) throws {
         let out = StandardOutput.shared
         // readLine returns each line as soon as it is typed (a block reader would wait for a full buffer
         // at a terminal); invalid UTF-8 in a typed line becomes U+FFFD.

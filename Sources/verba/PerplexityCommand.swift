@@ -40,7 +40,7 @@ struct PerplexityCommand: ParsableCommand {
     func run() throws {
         if let threads { ThreadPool.shared.setThreads(threads) }
         // The generator checks that the tokenizer fits the checkpoint's vocabulary.
-        let generator = try GPT2Generator(folder: model)
+        let generator = try TextGenerator(folder: model)
         let tokenizer = generator.tokenizer
         let bytes = try LineInput(fileDescriptor: 0).readAll()
         var ids: [Int] = []

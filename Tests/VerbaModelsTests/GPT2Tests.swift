@@ -198,8 +198,8 @@ final class GPT2Tests: XCTestCase {
     }
 
     func testGeneratorStopsWhenTheContextIsFull() throws {
-        let g = try GPT2Generator(folder: smallFolder)
-        let n = g.model.config.contextLength
+        let g = try TextGenerator(folder: smallFolder)
+        let n = g.model.contextLength
         let options = GenerationOptions(maxTokens: 500, sampling: .greedy, ignoreEOS: true)
         let prompt = try g.promptIds("Hello world")
         let r = try g.generate(promptIds: prompt, options: options)

@@ -20,7 +20,7 @@ final class GenerationConcurrencyTests: XCTestCase {
     private let options = GenerationOptions(maxTokens: 24, sampling: .greedy, ignoreEOS: true)
 
     func testConcurrentGreedyGenerationsEqualSequentialOnes() throws {
-        let generator = try GPT2Generator(folder: smallFolder)
+        let generator = try TextGenerator(folder: smallFolder)
         let sequential = try prompts.map { try generator.generate(prompt: $0, options: options) }
         XCTAssertTrue(sequential.allSatisfy { $0.ids.count == options.maxTokens })
         // Every prompt twice, all at once: two generations of the same prompt must not disturb each other.
@@ -46,7 +46,7 @@ final class GenerationConcurrencyTests: XCTestCase {
     }
 
     func testStreamsRunningAtOnceGiveTheSynchronousText() async throws {
-        let generator = try GPT2Generator(folder: smallFolder)
+        let generator = try TextGenerator(folder: smallFolder)
         let want = try prompts.map { try generator.generate(prompt: $0, options: options).text }
         XCTAssertTrue(want.allSatisfy { !$0.isEmpty })
         let opts = options
@@ -72,7 +72,7 @@ final class GenerationConcurrencyTests: XCTestCase {
     }
 
     func testStreamErrorsAreThrownByTheIteration() async throws {
-        let generator = try GPT2Generator(folder: smallFolder)
+        let generator = try TextGenerator(folder: smallFolder)
         var bad = options
         bad.sampling.temperature = -1
         do {
@@ -84,7 +84,7 @@ final class GenerationConcurrencyTests: XCTestCase {
     }
 
     func testCancelledGenerationStopsAtTheNextStep() throws {
-        let generator = try GPT2Generator(folder: smallFolder)
+        let generator = try TextGenerator(folder: smallFolder)
         let prompt = try generator.promptIds("Hello world")
         let r = try generator.generate(promptIds: prompt, options: options, isCancelled: { true }) { _ in }
         XCTAssertEqual(r.stopReason, .cancelled)

@@ -279,7 +279,7 @@ public final class GPT2Model: Sendable {
     /// Runs `ids` like `logits(for:cache:)`, then calls `body(position, logits)` with the logits (V) that
     /// follow each position `p` in `from ..< until` (positions relative to `ids`; `until` defaults to
     /// ids.count), in order. Rows are computed in blocks, so memory stays at a few MB whatever the length.
-    package func forEachLogits(_ ids: [Int], cache: KVCache, from: Int = 0, until: Int? = nil,
+    public func forEachLogits(_ ids: [Int], cache: KVCache, from: Int = 0, until: Int? = nil,
                               _ body: (Int, UnsafeBufferPointer<Float>) throws -> Void) throws {
         let end = until ?? ids.count
         precondition(from >= 0 && end <= ids.count, "forEachLogits: positions \(from)..<\(end) outside the input")

@@ -79,7 +79,7 @@ public struct GenerationStats: Sendable, Equatable {
     }
 }
 
-/// The outcome of `GPT2Generator.generate`.
+/// The outcome of `TextGenerator.generate`.
 ///
 /// ```swift
 /// let result = try generator.generate(prompt: "Once upon a time", options: GenerationOptions())
@@ -98,13 +98,14 @@ public struct GenerationResult: Sendable {
     public var stats: GenerationStats
 }
 
-/// Generates text with a GPT-2 model and its tokenizer.
+/// Generates text with a causal language model (GPT-2 or the Llama family, see `CausalLM`) and its
+/// tokenizer.
 ///
 /// Every generation owns its KV cache and scratch buffers, so one generator (one copy of the weights)
 /// can run several generations at once from different tasks or threads.
 ///
 /// ```swift
-/// let generator = try GPT2Generator(folder: "models/gpt2")
+/// let generator = try TextGenerator(folder: "models/SmolLM2-135M")   // architecture from config.json
 /// let options = GenerationOptions(maxTokens: 32, sampling: .greedy)
 /// for try await piece in generator.stream(prompt: "The capital of France is", options: options) {
 ///     print(piece, terminator: "")
@@ -112,42 +113,35 @@ public struct GenerationResult: Sendable {
 /// // or, synchronously, with a callback per piece:
 /// let result = try generator.generate(prompt: "Hello", options: options) { print($0, terminator: "") }
 /// ```
-public final class GPT2Generator: Sendable {
+public final class TextGenerator: Sendable {
     /// The language model.
-    public let model: GPT2Model
+    public let model: any CausalLM
     /// The tokenizer that encodes prompts and decodes generated ids.
     public let tokenizer: Tokenizer
 
     /// Pairs a model with its tokenizer.
     /// - Throws: `ModelError.malformed` when the tokenizer can produce ids the checkpoint has no
     ///   embedding for (its vocabulary is larger than `vocab_size`).
-    public init(model: GPT2Model, tokenizer: Tokenizer, source: String = "model") throws {
-        guard tokenizer.vocabSize <= model.config.vocabSize else {
+    public init(model: any CausalLM, tokenizer: Tokenizer, source: String = "model") throws {
+        guard tokenizer.vocabSize <= model.vocabSize else {
             throw ModelError.malformed(path: source,
-                reason: "the tokenizer has \(tokenizer.vocabSize) tokens but the checkpoint's vocabulary (vocab_size, wte rows) has only \(model.config.vocabSize)")
+                reason: "the tokenizer has \(tokenizer.vocabSize) tokens but the checkpoint's vocabulary (vocab_size, embedding rows) has only \(model.vocabSize)")
         }
         self.model = model
         self.tokenizer = tokenizer
     }
 
-    /// Loads the model (config.json, model.safetensors) and tokenizer files of a model folder.
+    /// Loads the model (config.json and its weights, architecture chosen by `loadCausalLM`) and the
+    /// tokenizer files of a model folder.
     public convenience init(folder: String) throws {
-        let model = try GPT2Model(folder: folder)
-        let tokenizer: Tokenizer
-        do {
-            tokenizer = try Tokenizer.load(path: folder)
-        } catch let error as TokenizerError {
-            if case .noTokenizerFiles = error { throw ModelError.noTokenizerFiles(path: folder) }
-            throw error
-        }
-        try self.init(model: model, tokenizer: tokenizer, source: folder)
+        try self.init(model: try loadCausalLM(folder: folder), tokenizer: try loadTokenizer(folder: folder), source: folder)
     }
 
     /// The prompt's ids (no special tokens added; an empty prompt starts from BOS).
     public func promptIds(_ prompt: String) throws -> [Int] {
         var ids = tokenizer.encodeIds(prompt, addSpecialTokens: false)
         if ids.isEmpty {
-            guard let bos = model.config.bosTokenId ?? model.config.eosTokenId else {
+            guard let bos = model.bosTokenId ?? model.eosTokenIds.first else {
                 throw ModelError.invalidInput("empty prompt, and the model has no bos_token_id to start from")
             }
             ids = [bos]
@@ -195,7 +189,7 @@ public final class GPT2Generator: Sendable {
                   onText: (String) -> Void) throws -> GenerationResult {
         try options.sampling.validate()
         guard options.maxTokens >= 0 else { throw ModelError.invalidInput("max tokens must be 0 or more, got \(options.maxTokens)") }
-        let context = model.config.contextLength
+        let context = model.contextLength
         guard prompt.count <= context else {
             throw ModelError.invalidInput("the prompt has \(prompt.count) tokens, more than the model's context of \(context) tokens")
         }
@@ -223,7 +217,7 @@ public final class GPT2Generator: Sendable {
         var reason = StopReason.maxTokens
         while true {
             let next = sampler.next(logits: &logits, history: history)
-            if !options.ignoreEOS, let eos = model.config.eosTokenId, next == eos {
+            if !options.ignoreEOS, model.eosTokenIds.contains(next) {
                 result.ids.append(next)
                 reason = .endOfSequence
                 break
@@ -258,6 +252,16 @@ public final class GPT2Generator: Sendable {
 /// Set when the consumer of a generation stream goes away; read by the generating thread.
 private final class CancellationFlag: Sendable {
     let value = Atomic<Bool>(false)
+}
+
+/// The tokenizer files of a model folder (`ModelError.noTokenizerFiles` when it has none).
+private func loadTokenizer(folder: String) throws -> Tokenizer {
+    do {
+        return try Tokenizer.load(path: folder)
+    } catch let error as TokenizerError {
+        if case .noTokenizerFiles = error { throw ModelError.noTokenizerFiles(path: folder) }
+        throw error
+    }
 }
 
 /// Holds back streamed bytes while they could be the beginning of a stop string, and cuts the stream

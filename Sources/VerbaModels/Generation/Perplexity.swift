@@ -23,17 +23,17 @@ public struct PerplexityResult: Sendable, Equatable {
     public var windows: Int
 }
 
-/// Sliding-window perplexity of a GPT-2 model.
+/// Sliding-window perplexity of a causal language model (GPT-2 or Llama-family).
 public enum Perplexity {
     /// Evaluates `ids` with windows of `context` tokens (default: the model's context) every `stride`
     /// tokens (default: context / 2, as the guide's 1024 / 512).
     /// - Throws: `ModelError.invalidInput` for fewer than 2 tokens, a context outside 2...n_positions,
     ///   or a stride outside 1...context.
     /// - Complexity: one forward pass of at most `context` tokens per window, ⌈n / stride⌉ windows.
-    public static func evaluate(model: GPT2Model, ids: [Int], context: Int? = nil, stride: Int? = nil) throws -> PerplexityResult {
-        let ctx = context ?? model.config.contextLength
-        guard ctx >= 2 && ctx <= model.config.contextLength else {
-            throw ModelError.invalidInput("perplexity: context must be in 2...\(model.config.contextLength) (the model's n_positions), got \(ctx)")
+    public static func evaluate(model: any CausalLM, ids: [Int], context: Int? = nil, stride: Int? = nil) throws -> PerplexityResult {
+        let ctx = context ?? model.contextLength
+        guard ctx >= 2 && ctx <= model.contextLength else {
+            throw ModelError.invalidInput("perplexity: context must be in 2...\(model.contextLength) (the model's context), got \(ctx)")
         }
         let step = stride ?? max(1, ctx / 2)
         guard step >= 1 && step <= ctx else {

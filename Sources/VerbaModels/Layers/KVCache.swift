@@ -11,9 +11,9 @@
 public final class KVCache {
     /// Number of layers.
     public let layerCount: Int
-    /// Attention heads per layer.
+    /// Key/value heads per layer (the attention heads, or fewer with grouped-query attention).
     public let headCount: Int
-    /// Floats per head (embedding size / heads).
+    /// Floats per head.
     public let headSize: Int
     /// Positions the cache can hold (the model's context length).
     public let capacity: Int
@@ -70,15 +70,22 @@ public final class KVCache {
     /// (not yet advanced), from a fused projection block `qkv` (rows, 3C) whose columns C..<2C are the
     /// keys and 2C..<3C the values, heads side by side.
     func store(layer: Int, qkv: UnsafePointer<Float>, rows: Int) {
-        precondition(count + rows <= capacity, "KVCache.store: \(count) + \(rows) positions exceed \(capacity)")
         let c = headCount * headSize
+        store(layer: layer, keys: qkv + c, values: qkv + 2 * c, rowStride: 3 * c, rows: rows)
+    }
+
+    /// Stores the keys and values of `rows` new positions of `layer`, starting at position `count` (not yet
+    /// advanced): row r's keys are `keys + r·rowStride` (heads side by side, headCount·headSize floats), and
+    /// likewise its values. Grouped-query models store their key/value heads (fewer than the query heads).
+    func store(layer: Int, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>, rowStride: Int, rows: Int) {
+        precondition(count + rows <= capacity, "KVCache.store: \(count) + \(rows) positions exceed \(capacity)")
+        precondition(rowStride >= headCount * headSize, "KVCache.store: row stride too small")
         for h in 0..<headCount {
             let kDest = keys(layer: layer, head: h) + count * headSize
             let vDest = values(layer: layer, head: h) + count * headSize
             for r in 0..<rows {
-                let src = qkv + r * 3 * c + h * headSize
-                (kDest + r * headSize).update(from: src + c, count: headSize)
-                (vDest + r * headSize).update(from: src + 2 * c, count: headSize)
+                (kDest + r * headSize).update(from: k + r * rowStride + h * headSize, count: headSize)
+                (vDest + r * headSize).update(from: v + r * rowStride + h * headSize, count: headSize)
             }
         }
     }

@@ -54,7 +54,7 @@ public enum DefaultModels {
     ///
     /// ```swift
     /// let folder = try DefaultModels.find(.modelType("gpt2"))
-    /// let generator = try GPT2Generator(folder: folder)
+    /// let generator = try TextGenerator(folder: folder)
     /// ```
     /// - Throws: `ModelError.noDefaultModel` (its message names the folders searched) when none is.
     public static func find(_ kind: Kind, in folders: [String] = searchFolders()) throws -> String {

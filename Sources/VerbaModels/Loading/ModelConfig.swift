@@ -250,6 +250,7 @@ package final class ModelWeights: @unchecked Sendable {
     package let path: String
     private var files: [String: SafeTensorsFile] = [:]   // shard file name -> file
     private var location: [String: String] = [:]         // tensor name -> shard file name
+    private var converted: [FloatTensor] = []           // float32 copies handed out by `matrix`
 
     /// Opens the weights of the model folder `folder`.
     package init(folder: String) throws {
@@ -313,6 +314,28 @@ package final class ModelWeights: @unchecked Sendable {
     package func shape(of name: String) -> [Int]? {
         guard let shard = location[name] else { return nil }
         return files[shard]?.tensors[name]?.shape
+    }
+
+    /// Matrix `name` of shape (rows, cols) as stored — float32, float16 or bfloat16 — borrowed from the
+    /// mapping (never copied; this object must outlive it). Other dtypes and unaligned float32 data come
+    /// back converted to an owned float32 copy, kept alive by this object.
+    package func matrix(_ name: String, rows: Int, cols: Int) throws -> WeightMatrix {
+        guard let shard = location[name], let f = files[shard] else {
+            throw ModelError.missingTensor(path: path, name: name)
+        }
+        let info = try f.info(name)
+        guard info.shape == [rows, cols] else {
+            throw ModelError.wrongShape(path: f.path, name: name, expected: [rows, cols], actual: info.shape)
+        }
+        let raw = try f.rawBytes(name)
+        switch info.dtype {
+        case .f16: return WeightMatrix(base: raw.baseAddress!, element: .f16, rows: rows, cols: cols)
+        case .bf16: return WeightMatrix(base: raw.baseAddress!, element: .bf16, rows: rows, cols: cols)
+        default:
+            let t = try tensor(name, shape: [rows, cols])
+            if t.isOwned { converted.append(t) }
+            return WeightMatrix(t.pointer, rows: rows, cols: cols)
+        }
     }
 
     /// Tensor `name` as float32 with exactly the shape `shape`.
