@@ -1,7 +1,7 @@
 import Foundation
-import VerbaModels
-import VerbaTensor
-import VerbaTokenizers
+@testable import VerbaModels
+@testable import VerbaTensor
+@testable import VerbaTokenizers
 import XCTest
 
 /// The BERT encoder, sentence embeddings and sequence classification against transformers /

@@ -1,7 +1,7 @@
 import Foundation
-import VerbaModels
-import VerbaTensor
-import VerbaTokenizers
+@testable import VerbaModels
+@testable import VerbaTensor
+@testable import VerbaTokenizers
 import XCTest
 
 // GPT-2 against Hugging Face transformers: random-weight folders built by scripts/fixtures/gpt2.py.

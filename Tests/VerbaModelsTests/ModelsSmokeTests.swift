@@ -1,2 +1,2 @@
 import XCTest
-import VerbaModels
+@testable import VerbaModels

@@ -1,6 +1,6 @@
 import Foundation
-import VerbaModels
-import VerbaTensor
+@testable import VerbaModels
+@testable import VerbaTensor
 import XCTest
 
 /// Training checked against PyTorch (scripts/fixtures/training.py → Tests/Fixtures/training/): gradients

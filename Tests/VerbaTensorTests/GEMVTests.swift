@@ -1,5 +1,5 @@
 import Foundation
-import VerbaTensor
+@testable import VerbaTensor
 import XCTest
 
 final class GEMVTests: XCTestCase {

@@ -1,5 +1,5 @@
 import Foundation
-import VerbaTensor
+@testable import VerbaTensor
 import XCTest
 
 /// The package root, found from this file's path.

@@ -1,5 +1,5 @@
 import Foundation
-import VerbaTensor
+@testable import VerbaTensor
 import XCTest
 
 /// A seeded generator (SplitMix64), so failures reproduce.

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import VerbaTokenizers
+@testable import VerbaTokenizers
 
 /// Models shared by the tests (built once).
 enum BPEModels {

@@ -1,5 +1,5 @@
 import XCTest
-import VerbaTokenizers
+@testable import VerbaTokenizers
 
 final class CoreTests: XCTestCase {
     func testIdentityNormalizedTextMapsRangesToThemselves() {

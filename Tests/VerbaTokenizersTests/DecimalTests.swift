@@ -1,5 +1,5 @@
 import XCTest
-import VerbaTokenizers
+@testable import VerbaTokenizers
 
 /// `writeDecimal` / `appendDecimal`, which `verba tokenize` and the JSON writer print numbers with.
 final class DecimalTests: XCTestCase {

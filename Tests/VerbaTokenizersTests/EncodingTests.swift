@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import VerbaTokenizers
+@testable import VerbaTokenizers
 
 /// The pipeline end to end against values printed by Hugging Face `tokenizers` 0.23 on the same input:
 /// offsets, pairs, truncation with overflowing windows, padding, added-token rules, batches, decoding.

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import VerbaTokenizers
+@testable import VerbaTokenizers
 
 /// `Tokenizer.encodeIds(lines:...)`, the batched path `verba tokenize` uses (BPE prefetching across
 /// line ends, a per-thread id buffer, the long-piece cache), gives the reference ids line for line.

@@ -1,5 +1,5 @@
 import Foundation
-import VerbaTokenizers
+@testable import VerbaTokenizers
 import XCTest
 
 /// Fixtures made by scripts/fixtures/wordpiece_cases.py from HF `tokenizers`.

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import VerbaTokenizers
+@testable import VerbaTokenizers
 
 /// A tokenizer.json read on two threads (vocabulary and merges at once, merges resolved in two
 /// halves) is the tokenizer read on one, errors included; the fast JSON container skip it relies on

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import VerbaTokenizers
+@testable import VerbaTokenizers
 
 /// The reference fixtures written by scripts/fixtures/tokenizers.py (HF `tokenizers` and `tiktoken`
 /// outputs for Tests/Fixtures/tokenizers/lines.txt) and the tokenizers they came from.

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import VerbaTokenizers
+@testable import VerbaTokenizers
 
 /// Byte-level tokenizers lose nothing: decoding the encoding of any byte string gives it back, valid
 /// UTF-8 or not.

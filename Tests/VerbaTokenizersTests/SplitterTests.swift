@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import VerbaTokenizers
+@testable import VerbaTokenizers
 
 /// Reference cases from scripts/fixtures/bpe_splits.py (Tests/Fixtures/bpe/cases.json).
 struct BPECases {

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import VerbaTokenizers
+@testable import VerbaTokenizers
 
 /// Loading every supported tokenizer format, saving tokenizer.json, and the errors for bad files.
 final class TokenizerLoadingTests: XCTestCase {

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import VerbaTokenizers
+@testable import VerbaTokenizers
 
 /// Training against Hugging Face tokenizers' trainers (fixtures by scripts/fixtures/trainers.py).
 final class TrainerTests: XCTestCase {

@@ -1,5 +1,5 @@
 import Foundation
-import VerbaTokenizers
+@testable import VerbaTokenizers
 import XCTest
 
 /// Builds a pre-tokenizer from a tokenizer.json spec (the subset these tests use).
