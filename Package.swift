@@ -23,16 +23,19 @@ let package = Package(
         // OpenBLAS (libopenblas-dev), opened at first use: see Sources/CBLAS/include/CBLAS.h.
         .target(name: "CBLAS", cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "CVerbaSupport", cSettings: [.unsafeFlags(["-O3"])]),
-        .target(name: "VerbaTokenizers", dependencies: ["CUTF8Proc", "CVerbaSupport"], swiftSettings: native),
-        .target(name: "VerbaTensor", dependencies: ["CBLAS", "CVerbaSupport"], swiftSettings: native),
-        .target(name: "VerbaModels", dependencies: ["VerbaTensor", "VerbaTokenizers", "CVerbaSupport"], swiftSettings: native),
+        // Shared internals of the libraries (JSON, atomic writes, seeded randomness): `package` access,
+        // no product.
+        .target(name: "VerbaSupport", dependencies: ["CVerbaSupport"]),
+        .target(name: "VerbaTokenizers", dependencies: ["CUTF8Proc", "CVerbaSupport", "VerbaSupport"], swiftSettings: native),
+        .target(name: "VerbaTensor", dependencies: ["CBLAS", "CVerbaSupport", "VerbaSupport"], swiftSettings: native),
+        .target(name: "VerbaModels", dependencies: ["VerbaTensor", "VerbaTokenizers", "CVerbaSupport", "VerbaSupport"], swiftSettings: native),
         .executableTarget(name: "verba", dependencies: [
             "VerbaTokenizers", "VerbaTensor", "VerbaModels", "CBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: native),
-        .testTarget(name: "VerbaTokenizersTests", dependencies: ["VerbaTokenizers"], swiftSettings: native),
-        .testTarget(name: "VerbaTensorTests", dependencies: ["VerbaTensor"], swiftSettings: native),
-        .testTarget(name: "VerbaModelsTests", dependencies: ["VerbaModels", "VerbaTensor", "VerbaTokenizers"], swiftSettings: native),
+        .testTarget(name: "VerbaTokenizersTests", dependencies: ["VerbaTokenizers", "VerbaSupport"], swiftSettings: native),
+        .testTarget(name: "VerbaTensorTests", dependencies: ["VerbaTensor", "VerbaSupport"], swiftSettings: native),
+        .testTarget(name: "VerbaModelsTests", dependencies: ["VerbaModels", "VerbaTensor", "VerbaTokenizers", "VerbaSupport"], swiftSettings: native),
         .testTarget(name: "VerbaCLITests", dependencies: ["verba"], swiftSettings: native),
     ],
     swiftLanguageModes: [.v5]

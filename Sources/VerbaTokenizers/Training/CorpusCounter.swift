@@ -53,7 +53,7 @@ public struct CorpusCounter {
                 file = stdin
             } else {
                 guard let f = fopen(p, "rb") else {
-                    throw TrainerError.unreadable(path: p, reason: String(cString: strerror(errno)))
+                    throw TrainerError.unreadable(path: p, reason: errnoText())
                 }
                 file = f
             }
@@ -85,7 +85,7 @@ public struct CorpusCounter {
         while true {
             let n = buffer.withUnsafeMutableBufferPointer { fread($0.baseAddress, 1, chunkSize, file) }
             if n == 0 {
-                if ferror(file) != 0 { throw TrainerError.unreadable(path: path, reason: String(cString: strerror(errno))) }
+                if ferror(file) != 0 { throw TrainerError.unreadable(path: path, reason: errnoText()) }
                 break
             }
             onChunk(n, tables.reduce(0) { $0 + $1.count })
