@@ -73,9 +73,9 @@ package struct JSONOptions: Sendable {
     /// numbers in the grammar (no leading zeros, digits after '.' and 'e'), integer literals within `Int`.
     /// When false, a lone surrogate escape reads as U+FFFD, string bytes are not validated, a repeated
     /// key is kept twice and an integer too large for `Int` reads as a `Double`.
-    package var strict: Bool
+    @usableFromInline package var strict: Bool
     /// Deepest nesting of objects and arrays accepted.
-    package var maxDepth: Int
+    @usableFromInline package var maxDepth: Int
 
     package init(strict: Bool, maxDepth: Int) {
         self.strict = strict
@@ -161,10 +161,12 @@ package func jsonContainerEndReference(_ bytes: UnsafeBufferPointer<UInt8>, at s
 
 /// A JSON reader over UTF-8 bytes; `pos` is the next byte.
 package struct JSONParser {
-    package let bytes: UnsafeBufferPointer<UInt8>
-    package let options: JSONOptions
-    package var pos = 0
-    package var scratch: [UInt8] = []
+    // The per-value readers below are @inlinable: VerbaTokenizers' vocabulary and merges readers call
+    // them for every entry, and across the module boundary they would be calls through generic thunks.
+    @usableFromInline package let bytes: UnsafeBufferPointer<UInt8>
+    @usableFromInline package let options: JSONOptions
+    @usableFromInline package var pos = 0
+    @usableFromInline package var scratch: [UInt8] = []
     /// Key paths whose values go to `reader` (see `parseJSON(_:capturing:reader:)`), which of them were
     /// offered already, and the keys of the objects being parsed while every level so far is an object
     /// member.
@@ -178,7 +180,7 @@ package struct JSONParser {
         self.options = options
     }
 
-    package func failure(_ what: String) -> JSONParseError {
+    @usableFromInline package func failure(_ what: String) -> JSONParseError {
         if pos >= bytes.count {
             return JSONParseError(message: "truncated JSON: the text ends (after \(bytes.count) bytes) in the middle of a value")
         }
@@ -203,7 +205,7 @@ package struct JSONParser {
         return true
     }
 
-    package mutating func skipSpace() {
+    @inlinable package mutating func skipSpace() {
         while pos < bytes.count {
             let b = bytes[pos]
             if b == 32 || b == 10 || b == 13 || b == 9 { pos += 1 } else { break }
@@ -296,7 +298,7 @@ package struct JSONParser {
         return true
     }
 
-    package mutating func parseNumber() throws -> JSONValue {
+    @inlinable package mutating func parseNumber() throws -> JSONValue {
         if options.strict { return try parseStrictNumber() }
         let start = pos
         // Fast path: a plain integer of up to 18 digits.
@@ -335,7 +337,7 @@ package struct JSONParser {
     }
 
     /// A number in RFC 8259's grammar; an integer literal must fit `Int`.
-    private mutating func parseStrictNumber() throws -> JSONValue {
+    @usableFromInline package mutating func parseStrictNumber() throws -> JSONValue {
         let start = pos
         func digits() -> Int {
             let s = pos
@@ -365,7 +367,7 @@ package struct JSONParser {
         return .double(d)
     }
 
-    package mutating func parseHex4() throws -> UInt32 {
+    @inlinable package mutating func parseHex4() throws -> UInt32 {
         guard pos + 4 <= bytes.count else { pos = bytes.count; throw failure("") }
         var v: UInt32 = 0
         for _ in 0..<4 {
@@ -383,14 +385,14 @@ package struct JSONParser {
         return v
     }
 
-    package mutating func parseString() throws -> String {
+    @inlinable package mutating func parseString() throws -> String {
         try withString { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Reads the string at `pos` (its opening quote) and calls `body` with its unescaped UTF-8 bytes,
     /// valid during the call. Leniently, a lone surrogate escape becomes U+FFFD and the bytes are not
     /// otherwise checked; strictly, both are errors.
-    package mutating func withString<T>(_ body: (UnsafeBufferPointer<UInt8>) throws -> T) throws -> T {
+    @inlinable package mutating func withString<T>(_ body: (UnsafeBufferPointer<UInt8>) throws -> T) throws -> T {
         pos += 1 // opening quote
         let start = pos
         // Fast path: no escapes.
@@ -465,7 +467,7 @@ package struct JSONParser {
     }
 
     /// Throws unless `text` is well-formed UTF-8; `start` (where the string's text begins) places the error.
-    private mutating func validateUTF8(_ text: UnsafeBufferPointer<UInt8>, at start: Int) throws {
+    @usableFromInline package mutating func validateUTF8(_ text: UnsafeBufferPointer<UInt8>, at start: Int) throws {
         var decoder = UTF8()
         var iterator = text.makeIterator()
         while true {

@@ -1,7 +1,7 @@
 // The one JSON writer of the package: string literals, decimals, and whole `JSONValue` documents.
 
 /// Appends the UTF-8 encoding of scalar value `code` (assumed valid) to `out`.
-@inline(__always)
+@inlinable @inline(__always)
 package func appendUTF8(_ code: UInt32, to out: inout [UInt8]) {
     if code < 0x80 {
         out.append(UInt8(code))
