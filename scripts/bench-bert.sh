@@ -5,8 +5,10 @@
 # corpus with all-MiniLM-L6-v2, all in the same run on THREADS threads (default 2). Also measures this
 # machine's OpenBLAS sgemm peak (2048^3 on THREADS threads) and reports the encoder's GFLOP/s against it.
 #
-# Usage: scripts/bench-bert.sh            (builds verba in release mode with --scratch-path .build-bench)
-#        VERBA=path/to/verba THREADS=2 RUNS=3 scripts/bench-bert.sh
+# Usage: scripts/bench-bert.sh            (builds verba in release mode, portable and -march=native)
+#        VERBA=path/to/verba VERBA_NATIVE=path/to/native-verba THREADS=2 RUNS=3 scripts/bench-bert.sh
+# The portable binary and the -march=native build of the same commit (scripts/bench/builds.sh) run in
+# turn, RUNS times each; both figures are printed with their ratio.
 # Needs downloads/minilm (scripts/fetch-assets.sh) and /work/pyenv or PYTHON= with torch, transformers,
 # sentence-transformers. Verba's time is the best of RUNS whole-process runs; each reference is timed
 # once after a warm-up pass.
@@ -17,10 +19,8 @@ RUNS=${RUNS:-3}
 PYTHON=${PYTHON:-/work/pyenv/bin/python}
 MODEL=downloads/minilm
 [ -f "$MODEL/model.safetensors" ] || { echo "bench-bert: $MODEL missing; run scripts/fetch-assets.sh" >&2; exit 1; }
-if [ -z "${VERBA:-}" ]; then
-    swift build -c release --static-swift-stdlib --scratch-path .build-bench --product verba >&2
-    VERBA=.build-bench/release/verba
-fi
+. scripts/bench/builds.sh
+SCRATCH=${SCRATCH:-.build-bench} build_verba_pair
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
@@ -53,19 +53,29 @@ int main(int argc, char **argv) {
 C
 SGEMM=$(cc -O2 "$TMP/sgemm.c" -o "$TMP/sgemm" -lopenblas && "$TMP/sgemm" "$THREADS" || echo 0)
 
-best=""
-for r in $(seq "$RUNS"); do
+# embed_once BINARY OUTPUT: one timed whole-process run; prints its seconds.
+embed_once() {
+    local s e
     s=$(date +%s.%N)
-    "$VERBA" embed --model "$MODEL" --threads "$THREADS" --stats < "$TMP/lines.txt" > "$TMP/verba.jsonl" 2> "$TMP/stats.txt"
+    "$1" embed --model "$MODEL" --threads "$THREADS" --stats < "$TMP/lines.txt" > "$2" 2> "$TMP/stats.txt"
     e=$(date +%s.%N)
-    t=$(echo "$e - $s" | bc -l)
+    echo "$e - $s" | bc -l
+}
+best=""; native_best=""
+for r in $(seq "$RUNS"); do
+    t=$(embed_once "$verba" "$TMP/verba.jsonl")
     if [ -z "$best" ] || [ "$(echo "$t < $best" | bc -l)" = 1 ]; then best=$t; cp "$TMP/stats.txt" "$TMP/best-stats.txt"; fi
+    if [ -n "$verba_native" ]; then
+        t=$(embed_once "$verba_native" "$TMP/native.jsonl")
+        if [ -z "$native_best" ] || [ "$(echo "$t < $native_best" | bc -l)" = 1 ]; then native_best=$t; fi
+    fi
 done
 "$PYTHON" scripts/bench/bert_reference.py bench "$MODEL" "$TMP/lines.txt" --threads "$THREADS" --compare "$TMP/verba.jsonl" > "$TMP/ref.txt"
 
-"$PYTHON" - "$best" "$SGEMM" "$TMP/ref.txt" "$TMP/best-stats.txt" <<'PY'
+"$PYTHON" - "$best" "$SGEMM" "$TMP/ref.txt" "$TMP/best-stats.txt" "$native_best" <<'PY'
 import re, sys
 verba_s, sgemm = float(sys.argv[1]), float(sys.argv[2])
+native_s = float(sys.argv[5]) if sys.argv[5] else None
 ref = dict(line.split(" ", 1) for line in open(sys.argv[3]).read().splitlines())
 stats = open(sys.argv[4]).read()
 lines = int(ref["lines"])
@@ -74,6 +84,9 @@ m = re.search(r"encoder ([0-9.]+) s \(([0-9.]+) GFLOP, ([0-9.]+) GFLOP/s\)", sta
 enc_s, gflop, gflops = (float(x) for x in m.groups())
 print(f"lines: {lines}, tokens: {ref['tokens'].strip()} (all-MiniLM-L6-v2, {ref['torch'].strip()})")
 print(f"verba embed (whole process, best of runs):  {verba_s:7.3f} s  {lines / verba_s:7.1f} sentences/s")
+if native_s:
+    print(f"same commit, -march=native build:          {native_s:7.3f} s  {lines / native_s:7.1f} sentences/s"
+          f"  (portable / native speed: {native_s / verba_s:.3f})")
 print(f"PyTorch HF transformers, batch 32:          {hf:7.3f} s  {lines / hf:7.1f} sentences/s")
 print(f"sentence-transformers encode, batch 32:     {st:7.3f} s  {lines / st:7.1f} sentences/s")
 print(f"ratio verba / HF transformers: {hf / verba_s:.2f}x   verba / sentence-transformers: {st / verba_s:.2f}x")

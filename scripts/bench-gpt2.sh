@@ -7,7 +7,9 @@
 #   memory:  Verba's peak resident set during the decode run vs the weight file (weights are memory-mapped).
 # Targets: decode >= 2x HF and >= 80% of the limit; prefill >= 2x PyTorch; peak RSS <= 1.2x the file.
 # Needs Python with torch + transformers (PYTHON, default /work/pyenv/bin/python or python3).
-# Usage: bash scripts/bench-gpt2.sh [repeats]
+# Every Verba figure is also measured with the -march=native build of the same commit (scripts/bench/builds.sh),
+# in turn with the portable binary, and printed beside it.
+# Usage: bash scripts/bench-gpt2.sh [repeats]     (VERBA=, VERBA_NATIVE= use given binaries; NATIVE=0 skips it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repeats=${1:-3}
@@ -17,8 +19,8 @@ if [ -z "${PYTHON:-}" ]; then
 fi
 bash scripts/make-gpt2-124m.sh
 model=downloads/gpt2-124m
-verba=${VERBA:-.build/release/verba}
-if [ -z "${VERBA:-}" ]; then swift build -c release --static-swift-stdlib --product verba >&2; fi
+. scripts/bench/builds.sh
+build_verba_pair
 out=bench-out/gpt2
 mkdir -p "$out"
 
@@ -34,26 +36,37 @@ ref() { grep "^$1:" "$out/reference.txt" | sed 's/^[^:]*: //'; }
 
 echo "verba: bandwidth, decode, prefill ..." >&2
 vbw=$("$verba" generate --measure-bandwidth --threads $threads | sed 's/bandwidth: //; s/ GB.s//')
-best_decode=0; best_prefill=0; rss=0
-for i in $(seq "$repeats"); do
-    /usr/bin/time -f "%M" -o "$out/rss.txt" "$verba" generate --model "$model" --prompt "$(cat "$out/prompt8.txt")" \
+# gen_run BINARY: one decode run (128 new tokens after an 8-token prompt) and one 128-token prefill; sets d, p, kb.
+gen_run() {
+    /usr/bin/time -f "%M" -o "$out/rss.txt" "$1" generate --model "$model" --prompt "$(cat "$out/prompt8.txt")" \
         --max-tokens 128 --temperature 0 --ignore-eos --stats --threads $threads > "$out/decode-text.txt" 2> "$out/decode-stats.txt"
     d=$(sed -n 's/.*decode: 128 tokens, \([0-9.]*\) tok\/s.*/\1/p' "$out/decode-stats.txt")
     p8=$(sed -n 's/^prefill: \([0-9]*\) tokens.*/\1/p' "$out/decode-stats.txt")
     [ "$p8" = 8 ] || { echo "bench-gpt2: the prompt is $p8 tokens, not 8" >&2; exit 1; }
-    best_decode=$(python3 -c "print(max($best_decode, ${d:-0}))")
-    rss=$(python3 -c "print(max($rss, $(cat "$out/rss.txt")))")
-    "$verba" generate --model "$model" --prompt "$(cat "$out/prompt128.txt")" --max-tokens 1 --temperature 0 \
+    kb=$(cat "$out/rss.txt")
+    "$1" generate --model "$model" --prompt "$(cat "$out/prompt128.txt")" --max-tokens 1 --temperature 0 \
         --ignore-eos --stats --threads $threads > /dev/null 2> "$out/prefill-stats.txt"
     p=$(sed -n 's/^prefill: 128 tokens, \([0-9.]*\) tok\/s.*/\1/p' "$out/prefill-stats.txt")
     [ -n "$p" ] || { echo "bench-gpt2: the long prompt is not 128 tokens: $(cat "$out/prefill-stats.txt")" >&2; exit 1; }
+}
+best_decode=0; best_prefill=0; rss=0; native_decode=0; native_prefill=0
+for i in $(seq "$repeats"); do
+    gen_run "$verba"
+    best_decode=$(python3 -c "print(max($best_decode, ${d:-0}))")
+    rss=$(python3 -c "print(max($rss, $kb))")
     best_prefill=$(python3 -c "print(max($best_prefill, $p))")
+    if [ -n "$verba_native" ]; then
+        gen_run "$verba_native"
+        native_decode=$(python3 -c "print(max($native_decode, ${d:-0}))")
+        native_prefill=$(python3 -c "print(max($native_prefill, $p))")
+    fi
 done
 
 python3 - "$model" "$vbw" "$best_decode" "$best_prefill" "$rss" "$(ref hf_decode_tok_s)" "$(ref torch_prefill_tok_s)" \
-    "$(ref torch_prefill_last_tok_s)" "$(ref torch_sgemv_gbs)" <<'PY'
+    "$(ref torch_prefill_last_tok_s)" "$(ref torch_sgemv_gbs)" "$native_decode" "$native_prefill" <<'PY'
 import json, os, sys
-model, vbw, dec, pre, rss_kb, hf_dec, pt_pre, pt_pre_last, pt_bw = sys.argv[1:]
+model, vbw, dec, pre, rss_kb, hf_dec, pt_pre, pt_pre_last, pt_bw, n_dec, n_pre = sys.argv[1:]
+n_dec, n_pre = float(n_dec), float(n_pre)
 vbw, dec, pre, hf_dec, pt_pre, pt_bw = map(float, (vbw, dec, pre, hf_dec, pt_pre, pt_bw))
 pt_pre_last = float(pt_pre_last) if pt_pre_last else None
 cfg = json.load(open(os.path.join(model, "config.json")))
@@ -69,5 +82,8 @@ print(f"decode:  verba {dec:.1f} tok/s | HF generate {hf_dec:.1f} tok/s | ratio 
 line = f"prefill: verba {pre:.1f} tok/s | PyTorch forward {pt_pre:.1f} tok/s | ratio {pre/pt_pre:.2f}x (target >= 2)"
 if pt_pre_last: line += f" | vs PyTorch last-logits-only {pt_pre_last:.1f} tok/s: {pre/pt_pre_last:.2f}x"
 print(line)
+if n_dec > 0:
+    print(f"-march=native build of the same commit: decode {n_dec:.1f} tok/s, prefill {n_pre:.1f} tok/s;"
+          f" portable / native: decode {dec / n_dec:.3f}, prefill {pre / n_pre:.3f}")
 print(f"memory:  peak RSS {rss/1e6:.0f} MB | weight file {file_bytes/1e6:.0f} MB | ratio {rss/file_bytes:.2f} (target <= 1.2)")
 PY

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Benchmarks VerbaTensor's kernels against OpenBLAS and their reference versions, in one run (release mode,
-# -march=native): thread-pool overhead, sgemm GFLOP/s on BERT/GPT-2 shapes (our pool-split single-threaded
+# Benchmarks VerbaTensor's kernels against OpenBLAS and their reference versions, in one run (release mode): thread-pool overhead, sgemm GFLOP/s on BERT/GPT-2 shapes (our pool-split single-threaded
 # OpenBLAS vs OpenBLAS's own threads), gemv GB/s vs cblas_sgemv, a GPT-2 124M decode step's weight streaming
-# as a fraction of the measured bandwidth bound, and the elementwise kernels vs their references.
+# as a fraction of the measured bandwidth bound, and the elementwise kernels vs their references
+# (at the CPU level chosen at run time; VERBA_CPU=baseline|avx2|avx512 forces one).
 #
 #   bash scripts/bench-tensor.sh            # full run (a few minutes on 2 cores)
 #   bash scripts/bench-tensor.sh --quick    # fewer repetitions
@@ -17,18 +17,21 @@ pkg=.build-bench-tensor/pkg
 mkdir -p "$pkg/Sources" "$pkg/Bench"
 ln -sfn "$root/Sources/VerbaTensor" "$pkg/Sources/VerbaTensor"
 ln -sfn "$root/Sources/CBLAS" "$pkg/Sources/CBLAS"
+ln -sfn "$root/Sources/CVerbaKernels" "$pkg/Sources/CVerbaKernels"
+ln -sfn "$root/Sources/CVerbaSupport" "$pkg/Sources/CVerbaSupport"
 ln -sfn "$root/scripts/bench/tensor/main.swift" "$pkg/Bench/main.swift"
 cat > "$pkg/Package.swift" <<'SWIFT'
 // swift-tools-version:6.0
 import PackageDescription
-let native: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=native", "-Xcc", "-O3"])]
 let package = Package(
     name: "VerbaTensorBench",
     targets: [
         .target(name: "CBLAS"),
-        .target(name: "VerbaTensor", dependencies: ["CBLAS"], swiftSettings: native),
+        .target(name: "CVerbaKernels"),
+        .target(name: "CVerbaSupport"),
+        .target(name: "VerbaTensor", dependencies: ["CBLAS", "CVerbaKernels", "CVerbaSupport"]),
         // The harness calls OpenBLAS directly as well (VerbaTensor opens the same library at first use).
-        .executableTarget(name: "bench-tensor", dependencies: ["VerbaTensor", "CBLAS"], path: "Bench", swiftSettings: native,
+        .executableTarget(name: "bench-tensor", dependencies: ["VerbaTensor", "CBLAS"], path: "Bench",
                           linkerSettings: [.linkedLibrary("openblas")]),
     ],
     swiftLanguageModes: [.v5]

@@ -20,7 +20,9 @@
 # a second, a reference run up to twenty, and on a shared machine one slow run in five is common); HF
 # encode_batch once. Peak RSS from /usr/bin/time -v. The ids verba
 # printed are checked against the reference on 5,000 lines spread over the corpus.
-# Environment: SCRATCH (swift --scratch-path, default .build), PYTHON (default /work/pyenv/bin/python if
+# Every round also runs the -march=native build of the same commit (scripts/bench/builds.sh) at 1 and all threads,
+# next to the portable runs; "vs native" is portable speed / native speed (best runs).
+# Environment: VERBA / VERBA_NATIVE (use these binaries), NATIVE=0 (no native runs), SCRATCH (swift --scratch-path, default .build), PYTHON (default /work/pyenv/bin/python if
 # present, else python3), REPEAT, VERBA_RUNS, CORPUS (another corpus file instead of bench-out/fortunes.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,9 +49,8 @@ for f in downloads/tiktoken/cl100k_base.tiktoken downloads/tiktoken/o200k_base.t
 done
 "$PYTHON" -c "import tiktoken, tokenizers" || { echo "bench: $PYTHON lacks tiktoken/tokenizers" >&2; exit 1; }
 
-echo "bench: building verba (release, $SCRATCH)" >&2
-swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --product verba >&2  # as scripts/demo.sh builds it
-verba=$SCRATCH/release/verba
+. scripts/bench/builds.sh
+build_verba_pair  # the portable one as scripts/demo.sh builds it
 
 corpus=${CORPUS:-$(bash scripts/bench/fortunes-corpus.sh)}
 bytes=$(stat -L -c %s "$corpus")
@@ -65,7 +66,7 @@ run_verba() {
     rm -f "$out/verba-$name.ids"
     # $EPOCHREALTIME (a bash builtin): a `date` process around the run would add its own start and exit.
     t0=$EPOCHREALTIME
-    if ! /usr/bin/time -v -o "$out/time.txt" "$verba" tokenize "$@" --threads "$nt" --stats \
+    if ! /usr/bin/time -v -o "$out/time.txt" "${bin:-$verba}" tokenize "$@" --threads "$nt" --stats \
             < "$corpus" > "$out/verba-$name.ids" 2> "$out/verba-$name.err"; then
         status=1
         echo "bench: verba tokenize $* failed: $(tail -n 3 "$out/verba-$name.err")" >&2
@@ -119,13 +120,13 @@ paired() {
         END { m = (a < b ? a : b); for (i = 0; i < m; i++) print one[i] / two[i] }' "$runs" |
         sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else printf "%.2fx", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
-printf 'tokenizer\tverba 1T MB/s\treference\tref MB/s\tverba/ref\tverba %dT MB/s\tscaling\tpaired\tceiling\tafter load\tverba peak MB\tref peak MB\tHF batch MB/s\tids check\n' \
-    "$threads" > "$results"
+printf 'tokenizer\tverba 1T MB/s\treference\tref MB/s\tverba/ref\tverba %dT MB/s\tscaling\tpaired\tceiling\tafter load\tverba peak MB\tref peak MB\tHF batch MB/s\tnative 1T MB/s\t1T vs native\tnative %dT MB/s\t%dT vs native\tids check\n' \
+    "$threads" "$threads" "$threads" > "$results"
 
 # Runs alternate (verba 1T, reference, verba all threads) so that both see the same machine load.
 bench_one() {  # NAME VERBA_TOKENIZER REF_KIND REF_PATH REF_LABEL
     local name=$1 tok=$2 kind=$3 path=$4 label=$5
-    local best1="" bestn="" bestr="" bestp="" vkb=0 rkb=0 check="verba failed" failed=0 batch=- r after1=0 aftern=0
+    local best1="" bestn="" bestr="" bestp="" native1="" nativen="" vkb=0 rkb=0 check="verba failed" failed=0 batch=- r after1=0 aftern=0
     local refargs=(--tiktoken "$path")
     [ "$kind" = hf ] && refargs=(--hf "$path")
     for ((r = 0; r < REPEAT; r++)); do
@@ -134,6 +135,12 @@ bench_one() {  # NAME VERBA_TOKENIZER REF_KIND REF_PATH REF_LABEL
             run_verba "$name" 1 --tokenizer "$tok"
             [ "$status" = 0 ] || failed=1
             if [ "$status" = 0 ]; then best1=$(minof "$best1" "$secs"); vkb=$(maxof "$vkb" "$kb"); log "$name" verba-1T "$secs"; after1=$(maxof "$after1" "$after"); fi
+            if [ -n "$verba_native" ]; then
+                bin=$verba_native run_verba "$name-native" 1 --tokenizer "$tok"
+                if [ "$status" = 0 ]; then native1=$(minof "$native1" "$secs"); log "$name" native-1T "$secs"; fi
+                bin=$verba_native run_verba "$name-native-mt" "$threads" --tokenizer "$tok"
+                if [ "$status" = 0 ]; then nativen=$(minof "$nativen" "$secs"); log "$name" "native-${threads}T" "$secs"; fi
+            fi
             if [ "$v" -lt $((VERBA_RUNS - 1)) ]; then  # the last all-threads run comes after the reference
                 run_verba "$name-mt" "$threads" --tokenizer "$tok"
                 if [ "$status" = 0 ]; then bestn=$(minof "$bestn" "$secs"); vkb=$(maxof "$vkb" "$kb"); log "$name" "verba-${threads}T" "$secs"; aftern=$(maxof "$aftern" "$after")
@@ -161,13 +168,18 @@ bench_one() {  # NAME VERBA_TOKENIZER REF_KIND REF_PATH REF_LABEL
         batch=$(mbps "$(field "$ref_json" seconds)")
         log "$name" hf-batch "$(field "$ref_json" seconds)"
     fi
-    local v1 vn rr ceiling=-
-    v1=$(mbps "$best1"); vn=$(mbps "$bestn"); rr=$(mbps "$bestr")
+    local v1 vn rr n1 nn ceiling=-
+    v1=$(mbps "$best1"); vn=$(mbps "$bestn"); rr=$(mbps "$bestr"); n1=$(mbps "$native1"); nn=$(mbps "$nativen")
+    if [ -n "$verba_native" ]; then
+        if cmp -s "$out/verba-$name.ids" "$out/verba-$name-native.ids"; then check="$check; native ids identical"
+        else check="$check; native ids DIFFER"; fi
+    fi
     if [ -n "$bestp" ] && [ -n "$best1" ]; then
         ceiling=$(awk -v n="$threads" -v a="$best1" -v b="$bestp" 'BEGIN { printf "%.2fx", n * a / b }')
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$v1" "$label" "$rr" "$(ratio "$v1" "$rr")" \
-        "$vn" "$(ratio "$vn" "$v1")" "$(paired "$name")" "$ceiling" "$(ratio "$aftern" "$after1")" "$((vkb / 1024))" "$((rkb / 1024))" "$batch" "$check" >> "$results"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$v1" "$label" "$rr" "$(ratio "$v1" "$rr")" \
+        "$vn" "$(ratio "$vn" "$v1")" "$(paired "$name")" "$ceiling" "$(ratio "$aftern" "$after1")" "$((vkb / 1024))" "$((rkb / 1024))" "$batch" \
+        "$n1" "$(ratio "$v1" "$n1")" "$nn" "$(ratio "$vn" "$nn")" "$check" >> "$results"
 }
 
 start=$(date +%s)

@@ -3,14 +3,15 @@
 # WordPieceTrainer (in-process, training only) on the same corpus, same run, same threads (2).
 #   corpus: every UTF-8 fortunes file (all languages) concatenated, ~38 MB, bench-out/fortunes.txt (git-ignored)
 #   prints seconds, peak RSS, the ratio, and whether both learned the same merges / tokens.
-# VERBA=path/to/verba skips the build. Needs: a Python with `tokenizers` (PYTHON=..., default .venv/bin/python made by scripts/make-fixtures.sh,
+# The -march=native build of the same commit (scripts/bench/builds.sh) trains right after the portable binary;
+# both are printed. VERBA=path/to/verba (and VERBA_NATIVE=) skip the builds, NATIVE=0 the native run. Needs: a Python with `tokenizers` (PYTHON=..., default .venv/bin/python made by scripts/make-fixtures.sh,
 # or /work/pyenv/bin/python), GNU time (apt-get install time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null; }
-if [ -z "${VERBA:-}" ]; then swift build -c release --static-swift-stdlib --product verba >/dev/null; fi
-verba=${VERBA:-.build/release/verba}
+. scripts/bench/builds.sh
+build_verba_pair 2>/dev/null
 mkdir -p bench-out
 corpus=$(bash scripts/bench/fortunes-corpus.sh)   # the same corpus as scripts/bench-tokenizers.sh
 mb=$(du -m "$corpus" | cut -f1)
@@ -33,6 +34,10 @@ for kind in bpe wordpiece; do
     ratio=$(python3 -c "print(f'{$hf_secs/$v_secs:.2f}x')")
     printf "%-28s %10s %10s %10s\n" "HF $kind $size (train only)" "$hf_secs" "$hf_mb" ""
     printf "%-28s %10s %10s %10s\n" "verba $kind $size (process)" "$v_secs" "$v_mb" "$ratio"
+    if [ -n "$verba_native" ]; then
+        read -r _ n_secs n_mb < <(run native "$verba_native" tokenizer train "${args[@]}" --vocab-size $size --threads 2 --quiet --output bench-out/native-$kind.json "$corpus")
+        printf "%-28s %10s %10s %10s\n" "  -march=native build" "$n_secs" "$n_mb" "portable/native speed $(portable_vs_native "$n_secs" "$v_secs")"
+    fi
     "$PY" - bench-out/hf-$kind.json bench-out/verba-$kind.json $kind <<'PYEOF'
 import json, sys
 a, b, kind = json.load(open(sys.argv[1]))["model"], json.load(open(sys.argv[2]))["model"], sys.argv[3]

@@ -3,14 +3,16 @@
 # default GPT's configuration (read from models/gpt-kjv-fortunes/config.json: 6 layers, width 192, 6 heads,
 # context 128, vocabulary 4096), batch 16 x 128 tokens, one optimizer step = forward + backward + clipping + AdamW,
 # same thread count, measured in the same run. Prints tokens/s for both and the ratio.
-# Usage: bash scripts/bench-train.sh [THREADS] [STEPS]      (defaults: 2 threads, 30 steps)
+# The -march=native build of the same commit (scripts/bench/builds.sh) trains the same steps right after, and
+# its figure is printed beside the portable one.
+# Usage: bash scripts/bench-train.sh [THREADS] [STEPS]      (defaults: 2 threads, 30 steps; VERBA=, VERBA_NATIVE=, NATIVE=0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=${1:-2}
 steps=${2:-30}
 py=${PYTHON:-/work/pyenv/bin/python}
-verba=${VERBA:-.build/release/verba}
-[ -x "$verba" ] || swift build -c release --static-swift-stdlib --product verba >&2
+. scripts/bench/builds.sh
+build_verba_pair
 [ -s downloads/corpus-en/kjv.txt ] || bash scripts/make-gpt-corpus.sh >&2
 tok=models/gpt-kjv-fortunes/tokenizer.json
 cfg=models/gpt-kjv-fortunes/config.json
@@ -22,10 +24,15 @@ echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc
 echo "config: $layers layers, dim $dim, $heads heads, context $context, batch $batch, vocab $(grep -o '"vocab_size" *: *[0-9]*' models/gpt-kjv-fortunes/config.json | grep -o '[0-9]*$')"
 
 # verba: the last progress line's tok/s is the mean over all timed steps (excluding tokenization and export).
-"$verba" train lm --tokenizer "$tok" --corpus downloads/corpus-en/kjv.txt --layers $layers --heads $heads --dim $dim \
-    --context $context --batch-size $batch --steps "$steps" --lr 1e-3 --warmup 5 --eval-every 0 --checkpoint-every 0 \
-    --validation-every 0 --threads "$threads" --output "$work/verba" 2> "$work/verba.log"
-verba_tps=$(grep -o '| [0-9]* tok/s' "$work/verba.log" | tail -1 | grep -o '[0-9]*')
+train_tps() {  # BINARY NAME: tokens/s of one training run
+    "$1" train lm --tokenizer "$tok" --corpus downloads/corpus-en/kjv.txt --layers $layers --heads $heads --dim $dim \
+        --context $context --batch-size $batch --steps "$steps" --lr 1e-3 --warmup 5 --eval-every 0 --checkpoint-every 0 \
+        --validation-every 0 --threads "$threads" --output "$work/$2" 2> "$work/$2.log"
+    grep -o '| [0-9]* tok/s' "$work/$2.log" | tail -1 | grep -o '[0-9]*'
+}
+verba_tps=$(train_tps "$verba" verba)
+native_tps=
+[ -n "$verba_native" ] && native_tps=$(train_tps "$verba_native" native)
 
 vocab=$(grep -o '"vocab_size" *: *[0-9]*' models/gpt-kjv-fortunes/config.json | grep -o '[0-9]*$')
 torch_tps=$("$py" - "$threads" "$steps" $layers $heads $dim $context $batch "$vocab" <<'PY' 2>/dev/null
@@ -60,5 +67,6 @@ print(int(B * T * timed / elapsed))
 PY
 )
 echo "verba:   $verba_tps tokens/s"
+[ -n "$native_tps" ] && echo "verba -march=native build of the same commit: $native_tps tokens/s (portable / native: $(portable_vs_native "$verba_tps" "$native_tps"))"
 echo "PyTorch: $torch_tps tokens/s ($("$py" -c 'import torch; print(torch.__version__)' 2>/dev/null))"
 awk -v a="$verba_tps" -v b="$torch_tps" 'BEGIN { printf "ratio verba/PyTorch: %.2f\n", a / b }'

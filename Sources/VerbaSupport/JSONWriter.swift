@@ -101,7 +101,7 @@ package func writeDecimal(_ value: Int, to p: UnsafeMutablePointer<UInt8>) -> In
 
 extension JSONValue {
     /// The value as JSON text. Objects and arrays holding containers are indented by two spaces per
-    /// level; arrays of scalars stay on one line.
+    /// level; arrays of scalars stay on one line. A NaN or infinite number is written as null.
     public func serialized(indent: Int = 0) -> [UInt8] {
         var out: [UInt8] = []
         write(to: &out, indent: indent)
@@ -113,6 +113,8 @@ extension JSONValue {
         case .null: out.append(contentsOf: "null".utf8)
         case let .bool(b): out.append(contentsOf: (b ? "true" : "false").utf8)
         case let .int(i): appendDecimal(i, to: &out)
+        case let .double(d) where !d.isFinite:  // JSON has no NaN or infinity
+            out.append(contentsOf: "null".utf8)
         case let .double(d):
             if d == d.rounded() && abs(d) < 1e15 { out.append(contentsOf: "\(Int(d)).0".utf8) } else { out.append(contentsOf: "\(d)".utf8) }
         case let .string(s): appendJSONString(s, to: &out)

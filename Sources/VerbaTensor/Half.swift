@@ -1,3 +1,5 @@
+import CVerbaKernels
+
 // Conversions between float32 and the two 16-bit float formats found in checkpoints:
 // IEEE binary16 ("F16", 1 sign, 5 exponent, 10 mantissa bits) and bfloat16 ("BF16", the top half of a float32).
 // Widening to float32 is exact; narrowing rounds to nearest, ties to even, as PyTorch and numpy do.
@@ -81,73 +83,30 @@ public func referenceFloatToHalf(_ x: Float) -> UInt16 {
     return sign | UInt16(truncatingIfNeeded: result)
 }
 
-// MARK: - Bulk conversions
+// MARK: - Bulk conversions (the CPU level's kernels: F16C's vcvtph2ps / vcvtps2ph on AVX2 and AVX-512,
+// vectorized bit formulas on baseline)
 
 /// Widens `count` binary16 values read from `source` (any alignment) into `destination`.
-/// - Complexity: O(count); vectorized (F16C `vcvtph2ps` where the CPU has it).
-public func convertHalfToFloat(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, count: Int) {
+/// - Complexity: O(count), vectorized.
+package func convertHalfToFloat(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, count: Int) {
     precondition(count >= 0)
-    var i = 0
-    while i + 16 <= count {
-        let v = source.loadUnaligned(fromByteOffset: 2 * i, as: SIMD16<UInt16>.self)
-        for l in 0..<16 { destination[i + l] = halfToFloat(v[l]) }
-        i += 16
-    }
-    while i < count {
-        destination[i] = halfToFloat(source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
-        i += 1
-    }
+    verba_half_to_float(source, destination, count)
 }
 
 /// Narrows `count` floats into binary16 bit patterns written to `destination` (any alignment), rounding to nearest even.
-public func convertFloatToHalf(_ source: UnsafePointer<Float>, _ destination: UnsafeMutableRawPointer, count: Int) {
+package func convertFloatToHalf(_ source: UnsafePointer<Float>, _ destination: UnsafeMutableRawPointer, count: Int) {
     precondition(count >= 0)
-    var i = 0
-    while i + 16 <= count {
-        var v = SIMD16<UInt16>()
-        for l in 0..<16 { v[l] = floatToHalf(source[i + l]) }
-        destination.storeBytes(of: v, toByteOffset: 2 * i, as: SIMD16<UInt16>.self)
-        i += 16
-    }
-    while i < count {
-        destination.storeBytes(of: floatToHalf(source[i]), toByteOffset: 2 * i, as: UInt16.self)
-        i += 1
-    }
+    verba_float_to_half(source, destination, count)
 }
 
 /// Widens `count` bfloat16 values read from `source` (any alignment) into `destination`.
-public func convertBFloat16ToFloat(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, count: Int) {
+package func convertBFloat16ToFloat(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, count: Int) {
     precondition(count >= 0)
-    var i = 0
-    let out = UnsafeMutableRawPointer(destination)
-    while i + 16 <= count {
-        let v = SIMD16<UInt32>(truncatingIfNeeded: source.loadUnaligned(fromByteOffset: 2 * i, as: SIMD16<UInt16>.self))
-        out.storeBytes(of: v &<< 16, toByteOffset: 4 * i, as: SIMD16<UInt32>.self)
-        i += 16
-    }
-    while i < count {
-        destination[i] = bfloat16ToFloat(source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
-        i += 1
-    }
+    verba_bf16_to_float(source, destination, count)
 }
 
 /// Narrows `count` floats into bfloat16 bit patterns written to `destination` (any alignment), rounding to nearest even.
-public func convertFloatToBFloat16(_ source: UnsafePointer<Float>, _ destination: UnsafeMutableRawPointer, count: Int) {
+package func convertFloatToBFloat16(_ source: UnsafePointer<Float>, _ destination: UnsafeMutableRawPointer, count: Int) {
     precondition(count >= 0)
-    var i = 0
-    let input = UnsafeRawPointer(source)
-    while i + 16 <= count {
-        let bits = input.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<UInt32>.self)
-        let rounded = (bits &+ 0x7fff &+ ((bits &>> 16) & 1)) &>> 16
-        let nan = (bits & 0x7fff_ffff) .> 0x7f80_0000
-        let quiet = (bits &>> 16) | 0x0040
-        let result = rounded.replacing(with: quiet, where: nan)
-        destination.storeBytes(of: SIMD16<UInt16>(truncatingIfNeeded: result), toByteOffset: 2 * i,
-                               as: SIMD16<UInt16>.self)
-        i += 16
-    }
-    while i < count {
-        destination.storeBytes(of: floatToBFloat16(source[i]), toByteOffset: 2 * i, as: UInt16.self)
-        i += 1
-    }
+    verba_float_to_bf16(source, destination, count)
 }

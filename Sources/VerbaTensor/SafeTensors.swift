@@ -88,32 +88,32 @@ public enum DType: String, Sendable, CaseIterable {
 }
 
 /// One tensor's entry in a safetensors header. `byteRange` is relative to the start of the file.
-public struct TensorInfo: Sendable, Equatable {
-    public let name: String
-    public let dtype: DType
+package struct TensorInfo: Sendable, Equatable {
+    package let name: String
+    package let dtype: DType
     public let shape: [Int]
-    public let byteRange: Range<Int>
+    package let byteRange: Range<Int>
     /// Number of elements (1 for a scalar of shape []).
-    public var count: Int { shape.reduce(1, *) }
+    package var count: Int { shape.reduce(1, *) }
 }
 
 /// A memory-mapped, fully validated safetensors file. Tensors handed out as `FloatTensor` may borrow the
 /// mapping; they keep this object (and so the mapping) alive.
-public final class SafeTensorsFile: @unchecked Sendable {
+package final class SafeTensorsFile: @unchecked Sendable {
     /// The path the file was opened from.
-    public let path: String
+    package let path: String
     /// Every tensor of the file by name.
-    public let tensors: [String: TensorInfo]
+    package let tensors: [String: TensorInfo]
     /// The `__metadata__` strings (empty when absent).
-    public let metadata: [String: String]
+    package let metadata: [String: String]
     /// Offset of the data section from the start of the file (8 + header length).
-    public let dataOffset: Int
+    package let dataOffset: Int
     private let base: UnsafeRawPointer?
     private let mappedSize: Int
 
     /// Maps `path` read-only and validates its header (see `SafeTensorsError` for what is checked).
     /// - Complexity: O(header size + tensors · log tensors); tensor data is not read.
-    public init(path: String) throws {
+    package init(path: String) throws {
         self.path = path
         let fd = open(path, O_RDONLY)
         if fd < 0 { throw SafeTensorsError.cannotOpen(path: path, reason: errnoText()) }
@@ -150,16 +150,16 @@ public final class SafeTensorsFile: @unchecked Sendable {
     }
 
     /// Tensor names in file order (by data offset).
-    public var names: [String] { tensors.values.sorted { $0.byteRange.lowerBound < $1.byteRange.lowerBound }.map(\.name) }
+    package var names: [String] { tensors.values.sorted { $0.byteRange.lowerBound < $1.byteRange.lowerBound }.map(\.name) }
 
     /// The entry for `name`; throws `missingTensor` naming the tensor and the file.
-    public func info(_ name: String) throws -> TensorInfo {
+    package func info(_ name: String) throws -> TensorInfo {
         guard let info = tensors[name] else { throw SafeTensorsError.missingTensor(path: path, tensor: name) }
         return info
     }
 
     /// The raw little-endian bytes of tensor `name`, valid while this file object lives.
-    public func rawBytes(_ name: String) throws -> UnsafeRawBufferPointer {
+    package func rawBytes(_ name: String) throws -> UnsafeRawBufferPointer {
         let info = try info(name)
         return UnsafeRawBufferPointer(start: base! + info.byteRange.lowerBound, count: info.byteRange.count)
     }
@@ -167,7 +167,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// The tensor as float32: a zero-copy view into the mapping when the dtype is F32 and the data is 4-byte
     /// aligned, else a converted owned copy (F32 unaligned, F16, BF16, F64). With `expected`, the shape must
     /// match exactly (`shapeMismatch` otherwise).
-    public func floats(_ name: String, shape expected: [Int]? = nil) throws -> FloatTensor {
+    package func floats(_ name: String, shape expected: [Int]? = nil) throws -> FloatTensor {
         let info = try info(name)
         if let expected, expected != info.shape {
             throw SafeTensorsError.shapeMismatch(path: path, tensor: name, actual: info.shape, expected: expected)
@@ -300,12 +300,12 @@ public final class FloatTensor: @unchecked Sendable {
     /// Number of elements.
     public let count: Int
     /// First element.
-    public let pointer: UnsafeMutablePointer<Float>
+    package let pointer: UnsafeMutablePointer<Float>
     private let owner: AnyObject?
     private let owned: Bool
 
     /// A zero-filled owned tensor.
-    public init(shape: [Int]) {
+    package init(shape: [Int]) {
         precondition(shape.allSatisfy { $0 >= 0 }, "FloatTensor: negative dimension")
         self.shape = shape
         count = shape.reduce(1, *)
@@ -317,14 +317,14 @@ public final class FloatTensor: @unchecked Sendable {
     }
 
     /// An owned tensor holding `values` (whose count must equal the shape's product).
-    public convenience init(shape: [Int], values: [Float]) {
+    package convenience init(shape: [Int], values: [Float]) {
         self.init(shape: shape)
         precondition(values.count == count, "FloatTensor: \(values.count) values for shape \(shape)")
         values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: count) }
     }
 
     /// A view of `shape.product` floats at `pointer`, valid while `owner` lives (the tensor retains it).
-    public init(borrowing pointer: UnsafeMutablePointer<Float>, shape: [Int], owner: AnyObject?) {
+    package init(borrowing pointer: UnsafeMutablePointer<Float>, shape: [Int], owner: AnyObject?) {
         self.shape = shape
         count = shape.reduce(1, *)
         self.pointer = pointer
@@ -338,7 +338,7 @@ public final class FloatTensor: @unchecked Sendable {
     public var buffer: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: pointer, count: count) }
 
     /// Whether the data belongs to this tensor (false: borrowed from a mapping, read-only).
-    public var isOwned: Bool { owned }
+    package var isOwned: Bool { owned }
 
     /// Element `i` of the flat storage.
     public subscript(i: Int) -> Float {
@@ -358,10 +358,10 @@ public final class FloatTensor: @unchecked Sendable {
 }
 
 /// Writes safetensors files.
-public enum SafeTensorsWriter {
+package enum SafeTensorsWriter {
     /// Writes `tensors` in order (each stored as `dtype`: F32, F16 or BF16) with `metadata` to `path`, atomically:
     /// the bytes go to a temporary file in the same folder, which is flushed with fsync and renamed over `path`.
-    public static func write(_ tensors: [(name: String, tensor: FloatTensor, dtype: DType)],
+    package static func write(_ tensors: [(name: String, tensor: FloatTensor, dtype: DType)],
                              metadata: [String: String], to path: String) throws {
         var seen = Set<String>()
         var header = "{"

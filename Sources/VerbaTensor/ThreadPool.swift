@@ -40,13 +40,13 @@ public final class ThreadPool: @unchecked Sendable {
     public private(set) var threadCount: Int
 
     /// How long an idle worker spins, in microseconds, before it sleeps until the next region.
-    public var spinMicroseconds: Int {
+    package var spinMicroseconds: Int {
         get { core.spinMicroseconds.load(ordering: .relaxed) }
         set { core.spinMicroseconds.store(max(0, newValue), ordering: .relaxed) }
     }
 
     /// A pool running regions on `threads` threads (the caller plus `threads - 1` workers).
-    public init(threads: Int) {
+    package init(threads: Int) {
         precondition(threads >= 1, "ThreadPool: need at least one thread")
         threadCount = threads
         core = Core()
@@ -70,11 +70,11 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     /// Whether a parallel region is running right now (nested calls run serially).
-    public var isBusy: Bool { core.busy.load(ordering: .relaxed) }
+    package var isBusy: Bool { core.busy.load(ordering: .relaxed) }
 
     /// Runs `body(i)` for every i in 0..<count, spread over the pool; returns when all are done.
     /// Indices are claimed one at a time, so give each a reasonable amount of work (a block of rows, not one float).
-    public func parallelFor(count: Int, body: (Int) -> Void) {
+    package func parallelFor(count: Int, body: (Int) -> Void) {
         if count <= 0 { return }
         if count == 1 || workers.isEmpty
             || !core.busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
@@ -87,7 +87,7 @@ public final class ThreadPool: @unchecked Sendable {
 
     /// Splits 0..<count into contiguous chunks of at least `minimumChunk` (a few per thread, for balance) and runs
     /// `body` on each chunk in parallel.
-    public func parallelChunks(count: Int, minimumChunk: Int = 1, body: (Range<Int>) -> Void) {
+    package func parallelChunks(count: Int, minimumChunk: Int = 1, body: (Range<Int>) -> Void) {
         if count <= 0 { return }
         let pieces = max(1, min(threadCount * 4, count / max(1, minimumChunk)))
         if pieces == 1 || threadCount == 1 { body(0..<count); return }

@@ -50,7 +50,7 @@ struct Classify: ParsableCommand {
     @Option(name: .long, help: "Output format: tsv or jsonl.")
     var format: Format = .tsv
 
-    @Option(name: .long, help: "Comma-separated labels for zero-shot classification by embedding similarity.")
+    @Option(name: .long, parsing: .unconditional, help: "Comma-separated labels for zero-shot classification by embedding similarity.")
     var labels: String?
 
     @Option(name: .long, help: "Zero-shot: cosine similarities are multiplied by this before the softmax.")
@@ -76,7 +76,7 @@ struct Classify: ParsableCommand {
 
     func run() throws {
         if let threads { ThreadPool.shared.setThreads(threads) }
-        let folder = try model ?? DefaultModel.classifierFolder()
+        let folder = try model ?? DefaultModels.find(.bertClassifier)
         let labelNames: [String]
         let maxLength: Int
         let classify: ([[UInt8]]) throws -> (results: [ClassificationResult], truncated: [(index: Int, tokens: Int)])
@@ -134,38 +134,4 @@ func jsonString(_ s: String) -> String {
     var out: [UInt8] = []
     appendJSONString(s, to: &out)
     return String(decoding: out, as: UTF8.self)
-}
-
-/// Finds the models Verba ships in models/.
-enum DefaultModel {
-    /// Folders that may hold models/: the current folder's, then the package the binary was built in
-    /// (the binary lives in <package>/.build*/<config>/verba).
-    static func searchRoots() -> [String] {
-        var roots = [FileManager.default.currentDirectoryPath]
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<5 {
-            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) { roots.append(dir.path); break }
-            dir = dir.deletingLastPathComponent()
-        }
-        var seen = Set<String>()
-        return roots.map { ($0 as NSString).appendingPathComponent("models") }.filter { seen.insert($0).inserted }
-    }
-
-    /// The first folder (by name) under models/ whose config.json is a BERT sequence classifier.
-    static func classifierFolder() throws -> String {
-        let roots = searchRoots()
-        for root in roots {
-            guard let names = try? FileManager.default.contentsOfDirectory(atPath: root) else { continue }
-            for name in names.sorted() {
-                let folder = (root as NSString).appendingPathComponent(name)
-                let configPath = (folder as NSString).appendingPathComponent("config.json")
-                guard let config = try? ConfigJSON(path: configPath),
-                      (try? config.optionalString("model_type")) == "bert",
-                      let architectures = try? config.optionalStringArray("architectures"),
-                      architectures.contains(where: { $0.hasSuffix("ForSequenceClassification") }) else { continue }
-                return folder
-            }
-        }
-        throw ModelError.noDefaultModel("no default model in models/ (looked in \(roots.joined(separator: ", ")) for a BERT classifier); pass --model DIR")
-    }
 }

@@ -26,11 +26,10 @@ struct Decode: ParsableCommand {
 
     func run() throws {
         let tok = try Tokenizer.load(path: tokenizer)
-        let vocabSize = tok.vocabSize
         var lineNumber = 0
         var ids: [Int] = []
         var failure: Error?
-        LineReader().forEachLine { line in
+        try LineInput(fileDescriptor: 0).forEachLine { line in
             lineNumber += 1
             ids.removeAll(keepingCapacity: true)
             var i = 0
@@ -54,13 +53,20 @@ struct Decode: ParsableCommand {
                     failure = TokenizerError.invalidInput("line \(lineNumber): \"\(word)\" is not an integer id")
                     return false
                 }
-                if negative || value >= vocabSize || tok.idToToken(value) == nil {
-                    failure = TokenizerError.invalidInput("line \(lineNumber): id \(word) is out of range (vocabulary size \(vocabSize))")
+                if negative {
+                    failure = TokenizerError.invalidInput("line \(lineNumber): id \(word) is out of range (vocabulary size \(tok.vocabSize))")
                     return false
                 }
                 ids.append(value)
             }
-            StandardOutput.shared.write(tok.decode(ids, skipSpecialTokens: skipSpecialTokens))
+            let text: String
+            do {
+                text = try tok.decodeChecked(ids, skipSpecialTokens: skipSpecialTokens)
+            } catch {
+                failure = TokenizerError.invalidInput("line \(lineNumber): \(error)")
+                return false
+            }
+            StandardOutput.shared.write(text)
             StandardOutput.shared.write(byte: 10)
             return true
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VerbaModels
 import VerbaTensor
+import VerbaTokenizers
 
 extension Pooling: ExpressibleByArgument {}
 
@@ -75,7 +76,7 @@ struct Embed: ParsableCommand {
             for i in 0..<chunk.count {
                 line.removeAll(keepingCapacity: true)
                 line.append(UInt8(ascii: "["))
-                let v = result.vectors.pointer + i * c
+                let v = result.vectors.buffer.baseAddress! + i * c
                 for j in 0..<c {
                     if j > 0 { line.append(UInt8(ascii: ",")) }
                     appendFloat(v[j], to: &line)
@@ -97,15 +98,11 @@ struct Embed: ParsableCommand {
     }
 }
 
-/// Reads standard input in chunks of lines (at most `lines` lines or about `bytes` bytes each), calls
-/// `process` on each chunk (it returns the truncated lines: index in the chunk, tokens before), and
-/// reports the first truncated line once on standard error.
-func streamChunks(maxLength: Int, lines: Int = 4096, bytes: Int = 4 << 20,
-                  _ process: ([[UInt8]]) throws -> [(index: Int, tokens: Int)]) throws {
-    var chunk: [[UInt8]] = []
-    var chunkBytes = 0, firstLine = 1, reported = false
-    func flush() throws {
-        if chunk.isEmpty { return }
+/// Reads standard input in chunks of lines, calls `process` on each chunk (it returns the truncated
+/// lines: index in the chunk, tokens before), and reports the first truncated line once on standard error.
+func streamChunks(maxLength: Int, _ process: ([[UInt8]]) throws -> [(index: Int, tokens: Int)]) throws {
+    var firstLine = 1, reported = false
+    try LineInput(fileDescriptor: 0).forEachChunk { chunk in
         let truncated = try process(chunk)
         if let first = truncated.first, !reported {
             let tokens = first.tokens > 0 ? "\(first.tokens) tokens" : "more than \(maxLength) tokens"
@@ -113,16 +110,7 @@ func streamChunks(maxLength: Int, lines: Int = 4096, bytes: Int = 4 << 20,
             reported = true
         }
         firstLine += chunk.count
-        chunk.removeAll(keepingCapacity: true)
-        chunkBytes = 0
     }
-    try LineReader().forEachLine { text in
-        chunk.append(Array(text))
-        chunkBytes += text.count
-        if chunk.count >= lines || chunkBytes >= bytes { try flush() }
-        return true
-    }
-    try flush()
 }
 
 /// Appends the shortest decimal form of `v` that reads back as the same Float (valid JSON).

@@ -34,7 +34,8 @@ struct Generate: ParsableCommand {
     @Option(name: .long, help: "Model folder (config.json, model.safetensors, tokenizer files). Default: the GPT-2 folder in models/.")
     var model: String?
 
-    @Option(name: .long, help: "The prompt (default: read standard input).")
+    // Free text may start with "-" ("- Nie ma mowy"): the word after the option is always its value.
+    @Option(name: .long, parsing: .unconditional, help: "The prompt (default: read standard input).")
     var prompt: String?
 
     @Option(name: .long, help: "New tokens at most.")
@@ -58,7 +59,7 @@ struct Generate: ParsableCommand {
     @Option(name: .long, help: "Seed of the sampler (the same seed gives the same output).")
     var seed: UInt64 = 0
 
-    @Option(name: .long, help: "Stop before this text (repeatable).")
+    @Option(name: .long, parsing: .unconditionalSingleValue, help: "Stop before this text (repeatable).")
     var stop: [String] = []
 
     @Flag(name: .long, help: "Do not stop at the end-of-sequence token.")
@@ -83,15 +84,17 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        if let threads { setComputeThreads(threads) }
+        if let threads { ThreadPool.shared.setThreads(threads) }
         if measureBandwidth {
-            // The best of a large gemv (Verba's) and OpenBLAS sgemv, on the same threads.
+            // The best of a large gemv (Verba's) and OpenBLAS sgemv (with the kernels models get), on
+            // the same threads.
+            try BLAS.load()
             let gbs = max(measureBandwidthGBs(megabytes: 256, repetitions: 5),
                           measureBandwidthGBs(megabytes: 256, repetitions: 5, useBLAS: true))
             StandardOutput.shared.write("bandwidth: \(String(format: "%.2f", gbs)) GB/s\n")
             return
         }
-        let folder = try model ?? defaultModelFolder(modelType: "gpt2")
+        let folder = try model ?? DefaultModels.find(.modelType("gpt2"))
         let generator = try GPT2Generator(folder: folder)
         let options = GenerationOptions(
             maxTokens: maxTokens,
@@ -107,7 +110,7 @@ struct Generate: ParsableCommand {
         if let prompt {
             text = prompt
         } else {
-            var bytes = LineReader().readAll()
+            var bytes = try LineInput(fileDescriptor: 0).readAll()
             if bytes.last == 10 { bytes.removeLast() }  // the newline `echo` adds is not part of the prompt
             text = String(decoding: bytes, as: UTF8.self)
         }
@@ -147,34 +150,4 @@ struct Generate: ParsableCommand {
         }
         fputs("\n", stderr)
     }
-}
-
-/// Sets the threads of every compute kernel (the shared pool; OpenBLAS stays single-threaded).
-func setComputeThreads(_ n: Int) {
-    ThreadPool.shared.setThreads(n)
-}
-
-/// The first folder (by name) under models/ whose config.json has `model_type` == `modelType`, looking in
-/// the current folder's models/ and then in that of the package the binary was built in
-/// (<package>/.build*/<config>/verba). Throws `ModelError.noDefaultModel` (a message that mentions
-/// "default model") when there is none.
-func defaultModelFolder(modelType: String) throws -> String {
-    var roots = [FileManager.default.currentDirectoryPath]
-    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-    for _ in 0..<5 {
-        if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) { roots.append(dir.path); break }
-        dir = dir.deletingLastPathComponent()
-    }
-    var seen = Set<String>()
-    roots = roots.map { ($0 as NSString).appendingPathComponent("models") }.filter { seen.insert($0).inserted }
-    for root in roots {
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).sorted()
-        for name in names {
-            let folder = (root as NSString).appendingPathComponent(name)
-            guard let config = try? ConfigJSON(path: (folder as NSString).appendingPathComponent("config.json")),
-                  (try? config.optionalString("model_type")) == modelType else { continue }
-            return folder
-        }
-    }
-    throw ModelError.noDefaultModel("no default model in models/ (looked in \(roots.joined(separator: ", ")) for model_type \"\(modelType)\"); pass --model DIR")
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VerbaModels
+import VerbaTensor
 import VerbaTokenizers
 
 /// `verba perplexity`: how well a GPT-2 model predicts a text.
@@ -37,17 +38,14 @@ struct PerplexityCommand: ParsableCommand {
     }
 
     func run() throws {
-        if let threads { setComputeThreads(threads) }
-        let model = try GPT2Model(folder: self.model)
-        let tokenizer = try Tokenizer.load(path: self.model)
-        guard tokenizer.vocabSize <= model.config.vocabSize else {
-            throw ModelError.malformed(path: self.model,
-                reason: "the tokenizer has \(tokenizer.vocabSize) tokens but the checkpoint's vocabulary (vocab_size) has only \(model.config.vocabSize)")
-        }
-        let bytes = LineReader().readAll()
+        if let threads { ThreadPool.shared.setThreads(threads) }
+        // The generator checks that the tokenizer fits the checkpoint's vocabulary.
+        let generator = try GPT2Generator(folder: model)
+        let tokenizer = generator.tokenizer
+        let bytes = try LineInput(fileDescriptor: 0).readAll()
         var ids: [Int] = []
         bytes.withUnsafeBufferPointer { tokenizer.encodeIds(bytes: $0, addSpecialTokens: false, into: &ids) }
-        let result = try Perplexity.evaluate(model: model, ids: ids, context: context, stride: stride)
+        let result = try Perplexity.evaluate(model: generator.model, ids: ids, context: context, stride: stride)
         StandardOutput.shared.write("perplexity: \(String(format: "%.4f", result.perplexity))\n")
         StandardOutput.shared.write("tokens: \(result.tokens)\n")
     }

@@ -47,7 +47,7 @@ struct TokenizerTrainCommand: ParsableCommand {
     @Option(help: "Never merge a pair seen fewer times than this.")
     var minFrequency: Int = 0
 
-    @Option(help: "Special tokens, comma-separated, given ids 0, 1, ... (default: <|endoftext|> for byte-level BPE, [PAD],[UNK],[CLS],[SEP],[MASK] for WordPiece).")
+    @Option(parsing: .unconditional, help: "Special tokens, comma-separated, given ids 0, 1, ... (default: <|endoftext|> for byte-level BPE, [PAD],[UNK],[CLS],[SEP],[MASK] for WordPiece).")
     var specialTokens: String?
 
     @Flag(help: "Lowercase the text (WordPiece: also strips accents, as BERT uncased).")
@@ -56,7 +56,7 @@ struct TokenizerTrainCommand: ParsableCommand {
     @Option(help: "Keep at most this many characters in the initial alphabet (the most frequent).")
     var limitAlphabet: Int?
 
-    @Option(help: "Characters always in the alphabet, given as one string.")
+    @Option(parsing: .unconditional, help: "Characters always in the alphabet, given as one string.")
     var initialAlphabet: String?
 
     @Flag(help: "Also write vocab.json + merges.txt (BPE) or vocab.txt (WordPiece) beside the output.")

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import VerbaModels
 import VerbaTensor
-import VerbaTokenizers
 
 /// `verba train classifier`: fine-tunes a BERT-style model (or trains a small one from scratch) on
 /// labelled text, evaluates it and writes a BertForSequenceClassification folder.
@@ -60,58 +59,22 @@ struct TrainClassifierCommand: ParsableCommand {
     }
 
     func run() throws {
-        let threadCount = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        setTrainingThreads(threadCount)
-        let tokPath = tokenizer ?? base!
-        let tok = try Tokenizer.load(path: tokPath)
-        let trainRows = try readLabelledTSV(path: train)
-        let evalRows = try readLabelledTSV(path: eval)
-        let labels = Array(Set(trainRows.map(\.label))).sorted()
-        guard labels.count >= 2 else { throw ModelError.malformed(path: train, reason: "needs at least 2 distinct labels") }
-        let index = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
-        let model: BertTrainingModel
-        if let base = base {
-            let (m, kept) = try BertTrainingModel.loadForFineTuning(folder: base, labels: labels.count, seed: seed)
-            model = m
-            printNote("fine-tuning \(base) (\(m.parameterCount) parameters; classification head \(kept ? "kept" : "new"))")
-        } else {
-            let cfg = BertTrainingConfig(vocabSize: tok.vocabSize, maxPositions: maxLength, layers: layers, heads: heads, dim: dim,
-                                         intermediate: intermediate ?? 4 * dim, labels: labels.count)
-            model = try BertTrainingModel(config: cfg, seed: seed)
-            printNote("training from scratch: \(model.parameterCount) parameters")
-        }
-        let maxLen = min(maxLength, model.config.maxPositions)
-        let trainSet = try ClassifierTrainer.encode(trainRows, tokenizer: tok, labelIndex: index, maxLength: maxLen, source: train)
-        let evalSet = try ClassifierTrainer.encode(evalRows, tokenizer: tok, labelIndex: index, maxLength: maxLen, source: eval)
-        for set in [trainSet, evalSet] {
-            if let bad = set.lazy.flatMap({ $0.ids }).first(where: { Int($0) >= model.config.vocabSize }) {
-                throw ModelError.invalidInput("\(tokPath): token id \(bad) is outside the model's vocabulary (\(model.config.vocabSize))")
-            }
-        }
-        printNote("\(trainSet.count) training and \(evalSet.count) evaluation examples, \(labels.count) labels")
         var o = ClassifierTrainingOptions()
         o.epochs = epochs; o.batchSize = batchSize; o.learningRate = lr; o.weightDecay = weightDecay
-        o.maxLength = maxLen; o.headOnly = headOnly; o.seed = seed
-        let padId = tok.tokenToId("[PAD]") ?? tok.tokenToId("<pad>") ?? 0
-        let trainer = ClassifierTrainer(model: model, options: o, padId: padId)
-        let start = Date()
-        let metrics = try trainer.train(trainSet, eval: evalSet) { printNote($0) }
-        printNote("trained in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
-        try model.exportHuggingFace(to: output, labels: labels, dtype: float16 ? .f16 : .f32, padId: padId)
-        try tok.save(to: output + "/tokenizer.json")
-        var isDir: ObjCBool = false
-        let vocabSource = FileManager.default.fileExists(atPath: tokPath, isDirectory: &isDir) && isDir.boolValue
-            ? tokPath + "/vocab.txt" : (tokPath.hasSuffix("vocab.txt") ? tokPath : "")
-        if !vocabSource.isEmpty, FileManager.default.fileExists(atPath: vocabSource) {
-            try? FileManager.default.removeItem(atPath: output + "/vocab.txt")
-            try FileManager.default.copyItem(atPath: vocabSource, toPath: output + "/vocab.txt")
-        }
-        let m = try metrics ?? trainer.evaluate(evalSet)
+        o.maxLength = maxLength; o.headOnly = headOnly; o.seed = seed
+        let start: ClassifierStart = base.map { .fineTune(base: $0) }
+            ?? .fromScratch(layers: layers, heads: heads, dim: dim, intermediate: intermediate)
+        // validate() makes sure one of --tokenizer and --base is given.
+        let training = ClassifierTrainingRun(start: start, tokenizerPath: tokenizer ?? base ?? "", trainPath: train,
+                                             evalPath: eval, options: o, outputFolder: output,
+                                             dtype: float16 ? .f16 : .f32, threads: threads)
+        let result = try training.run { printNote($0) }
+        let m = result.metrics
         let out = StandardOutput.shared
         out.write("accuracy\t\(String(format: "%.6f", m.accuracy))\n")
         out.write("macro_f1\t\(String(format: "%.6f", m.macroF1))\n")
         for (k, row) in m.perLabel.enumerated() {
-            out.write("\(labels[k])\t\(String(format: "%.4f", row.precision))\t\(String(format: "%.4f", row.recall))\t"
+            out.write("\(result.labels[k])\t\(String(format: "%.4f", row.precision))\t\(String(format: "%.4f", row.recall))\t"
                       + "\(String(format: "%.4f", row.f1))\t\(row.support)\n")
         }
         printNote("wrote \(output)")

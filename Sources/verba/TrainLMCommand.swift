@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import VerbaModels
-import VerbaTensor
 import VerbaTokenizers
 
 /// `verba train lm`: trains a GPT-2-style language model from scratch on text files.
@@ -49,7 +48,7 @@ struct TrainLMCommand: ParsableCommand {
     @Option(help: "Seed for initialisation and batch sampling.") var seed: UInt64 = 1337
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Flag(help: "Store the exported weights as float16 (half the size).") var float16 = false
-    @Option(name: .customLong("eos-token"), help: "Token appended after each document, if the tokenizer has it.") var eosToken = "<|endoftext|>"
+    @Option(name: .customLong("eos-token"), parsing: .unconditional, help: "Token appended after each document, if the tokenizer has it.") var eosToken = "<|endoftext|>"
     @Option(name: .customLong("work-dir"), help: "Folder for tokens.bin and the checkpoint (default: OUTPUT).") var workDir: String?
     @Option(help: "Output model folder.") var output: String
 
@@ -64,48 +63,16 @@ struct TrainLMCommand: ParsableCommand {
     }
 
     func run() throws {
-        let threadCount = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        setTrainingThreads(threadCount)
-        let tok = try Tokenizer.load(path: tokenizer)
-        let work = workDir ?? output
-        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        let eosId = tok.tokenToId(eosToken)
-        let tokenPath = work + "/tokens.bin"
-        let tokens: TokenFile
-        if resume && FileManager.default.fileExists(atPath: tokenPath) {
-            tokens = try TokenFile.read(path: tokenPath)
-            guard tokens.vocabSize == tok.vocabSize else {
-                throw ModelError.malformed(path: tokenPath, reason: "made with a vocabulary of \(tokens.vocabSize), the tokenizer has \(tok.vocabSize)")
-            }
-            printNote("reusing \(tokenPath): \(tokens.tokens.count) tokens")
-        } else {
-            let start = Date()
-            let ids = try CorpusTokenizer.tokenize(files: corpus, tokenizer: tok, eosId: eosId, threads: threadCount)
-            tokens = TokenFile(tokens: ids, vocabSize: tok.vocabSize)
-            try tokens.write(to: tokenPath)
-            printNote("tokenized \(corpus.count) file(s): \(ids.count) tokens in \(String(format: "%.1f", Date().timeIntervalSince(start))) s → \(tokenPath)")
-        }
-        try tok.save(to: output + "/tokenizer.json")
         var o = LMTrainingOptions()
         o.layers = layers; o.heads = heads; o.dim = dim; o.context = context; o.batchSize = batchSize
         o.gradAccum = gradAccum; o.steps = steps; o.learningRate = lr; o.warmup = warmup ?? max(1, steps / 20)
         o.minLRFraction = minLRFraction; o.weightDecay = weightDecay; o.clipNorm = clip; o.evalEvery = evalEvery
         o.evalBatches = evalBatches; o.checkpointEvery = checkpointEvery; o.seed = seed; o.validationEvery = validationEvery
         o.exportDType = float16 ? .f16 : .f32
-        let trainer = try LMTrainer(options: o, tokens: tokens, outputFolder: output,
-                                    checkpointPath: work + "/checkpoint.safetensors", eosId: eosId, resume: resume)
-        let start = Date()
-        let final = try trainer.run { printNote($0) }
-        let summary: [String: Any] = [
-            "parameters": trainer.model.parameterCount, "steps": steps, "tokens": tokens.tokens.count,
-            "train_tokens": trainer.split.trainTokens, "validation_tokens": trainer.split.validationTokens,
-            "validation_loss": final.map { Double($0) } ?? NSNull(),
-            "validation_perplexity": final.map { exp(Double($0)) } ?? NSNull(),
-            "seconds_this_run": Date().timeIntervalSince(start), "threads": threadCount,
-        ]
-        let data = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys])
-        try data.write(to: URL(fileURLWithPath: output + "/training-summary.json"))
-        printNote("wrote \(output) (config.json, model.safetensors, tokenizer.json, loss.csv, loss.svg)")
+        let training = LMTrainingRun(tokenizer: try Tokenizer.load(path: tokenizer), corpus: corpus, options: o,
+                                     outputFolder: output, workFolder: workDir, resume: resume, eosToken: eosToken,
+                                     threads: threads)
+        _ = try training.run { printNote($0) }
+        printNote("wrote \(output) (config.json, model.safetensors, tokenizer.json, loss.csv, loss.svg, training-summary.json)")
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import VerbaTensor
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,7 +10,7 @@ import Glibc
 /// the process exits with status 1. Usage errors keep swift-argument-parser's message and status 64.
 @main
 struct Verba: ParsableCommand {
-    static let configuration = CommandConfiguration(
+    static var configuration: CommandConfiguration { CommandConfiguration(
         commandName: "verba",
         abstract: "Tokenize text, and embed, classify and generate it with transformer models, in native Swift.",
         discussion: """
@@ -19,7 +20,9 @@ struct Verba: ParsableCommand {
         Examples:
           echo "Hello world" | verba tokenize --tokenizer path/to/tokenizer.json
           echo "15496 995" | verba decode --tokenizer path/to/gpt2-folder
+          verba --version          # the version and the CPU level the kernels run at
         """,
+        version: "verba \(VerbaVersion.string) (kernels: \(CPULevel.current))",
         subcommands: [
             // Each subcommand lives in its own file; register it here.
             Generate.self,
@@ -31,13 +34,9 @@ struct Verba: ParsableCommand {
             Embed.self,
             Classify.self,
         ]
-    )
+    ) }
 
     static func main() {
-        if let problem = BLASKernels.prepare() {
-            printError(problem)
-            Glibc.exit(1)
-        }
         var command: ParsableCommand
         do {
             command = try parseAsRoot()

@@ -29,6 +29,16 @@ final class GenerateCLITests: XCTestCase {
         }
     }
 
+    /// Free text that starts with "-" is the option's value, not an unknown option.
+    func testPromptAndStopMayStartWithADash() throws {
+        let args = ["generate", "--model", small, "--max-tokens", "6", "--temperature", "0", "--ignore-eos"]
+        let a = try runVerba(args + ["--prompt", "- Nie ma mowy", "--stop", "-x"])
+        XCTAssertEqual(a.status, 0, text(a.stderr))
+        let b = try runVerba(args + ["--stop", "-x"], input: Data("- Nie ma mowy".utf8))
+        XCTAssertEqual(b.status, 0, text(b.stderr))
+        XCTAssertEqual(a.stdout, b.stdout)
+    }
+
     func testPromptFromStandardInput() throws {
         let args = ["generate", "--model", small, "--max-tokens", "10", "--temperature", "0", "--ignore-eos"]
         let a = try runVerba(args + ["--prompt", "Hello world"])

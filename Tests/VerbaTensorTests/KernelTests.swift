@@ -65,95 +65,103 @@ final class KernelTests: XCTestCase {
     }
 
     func testAddBiasAddScaleDot() {
-        for n in widths {
-            let rows = 3
-            var x = randomFloats(rows * n, seed: 5)
-            let bias = randomFloats(n, seed: 6)
-            let original = x
-            addBias(&x, bias, rows: rows, n: n)
-            for i in 0..<(rows * n) { XCTAssertEqual(x[i], original[i] + bias[i % n]) }
-            var y = original
-            add(bias, into: &y, count: n)
-            for i in 0..<n { XCTAssertEqual(y[i], original[i] + bias[i]) }
-            scale(&y, by: 2, count: n)
-            XCTAssertEqual(y[0], 2 * (original[0] + bias[0]))
-            var exact: Double = 0
-            for i in 0..<n { exact += Double(original[i]) * Double(bias[i]) }
-            XCTAssertEqual(Double(dot(original, bias, count: n)), exact, accuracy: 1e-6 * Double(n).squareRoot() + 1e-7)
+        forEachLevel { level in
+            for n in widths {
+                let rows = 3
+                var x = randomFloats(rows * n, seed: 5)
+                let bias = randomFloats(n, seed: 6)
+                let original = x
+                addBias(&x, bias, rows: rows, n: n)
+                for i in 0..<(rows * n) { XCTAssertEqual(x[i], original[i] + bias[i % n]) }
+                var y = original
+                add(bias, into: &y, count: n)
+                for i in 0..<n { XCTAssertEqual(y[i], original[i] + bias[i]) }
+                scale(&y, by: 2, count: n)
+                XCTAssertEqual(y[0], 2 * (original[0] + bias[0]))
+                var exact: Double = 0
+                for i in 0..<n { exact += Double(original[i]) * Double(bias[i]) }
+                XCTAssertEqual(Double(dot(original, bias, count: n)), exact, accuracy: 1e-6 * Double(n).squareRoot() + 1e-7)
+            }
         }
     }
 
     func testLayerNormMatchesReference() {
-        for n in widths where n > 1 {
-            for offset: Float in [0, 100] {
-                let rows = 4
-                let x = randomFloats(rows * n, -3...3, seed: UInt64(n)).map { $0 + offset }
-                let gamma = randomFloats(n, 0.5...1.5, seed: 7), beta = randomFloats(n, seed: 8)
-                var fast = [Float](repeating: 0, count: rows * n), ref = fast
-                layerNorm(x, &fast, gamma: gamma, beta: beta, rows: rows, n: n, eps: 1e-12)
-                referenceLayerNorm(x, &ref, gamma: gamma, beta: beta, rows: rows, n: n, eps: 1e-12)
-                let tolerance: Float = offset == 0 ? 2e-6 : 2e-4   // a large mean costs float32 digits in x itself
-                for i in 0..<(rows * n) where abs(fast[i] - ref[i]) > tolerance * max(1, abs(ref[i])) {
-                    XCTFail("layerNorm n=\(n) offset=\(offset) [\(i)]: \(fast[i]) vs \(ref[i])"); break
+        forEachLevel { level in
+            for n in widths where n > 1 {
+                for offset: Float in [0, 100] {
+                    let rows = 4
+                    let x = randomFloats(rows * n, -3...3, seed: UInt64(n)).map { $0 + offset }
+                    let gamma = randomFloats(n, 0.5...1.5, seed: 7), beta = randomFloats(n, seed: 8)
+                    var fast = [Float](repeating: 0, count: rows * n), ref = fast
+                    layerNorm(x, &fast, gamma: gamma, beta: beta, rows: rows, n: n, eps: 1e-12)
+                    referenceLayerNorm(x, &ref, gamma: gamma, beta: beta, rows: rows, n: n, eps: 1e-12)
+                    let tolerance: Float = offset == 0 ? 2e-6 : 2e-4   // a large mean costs float32 digits in x itself
+                    for i in 0..<(rows * n) where abs(fast[i] - ref[i]) > tolerance * max(1, abs(ref[i])) {
+                        XCTFail("layerNorm n=\(n) offset=\(offset) [\(i)]: \(fast[i]) vs \(ref[i])"); break
+                    }
+                    var inPlace = x
+                    inPlace.withUnsafeMutableBufferPointer { p in
+                        layerNorm(p.baseAddress!, p.baseAddress!, gamma: gamma, beta: beta, rows: rows, n: n, eps: 1e-12)
+                    }
+                    XCTAssertEqual(inPlace, fast)
                 }
-                var inPlace = x
-                inPlace.withUnsafeMutableBufferPointer { p in
-                    layerNorm(p.baseAddress!, p.baseAddress!, gamma: gamma, beta: beta, rows: rows, n: n, eps: 1e-12)
-                }
-                XCTAssertEqual(inPlace, fast)
             }
         }
     }
 
     func testSoftmaxMatchesReference() {
-        for n in widths {
-            for range: ClosedRange<Float> in [-1...1, -30...30] {
-                let rows = 3
-                let x = randomFloats(rows * n, range, seed: UInt64(n) + 11)
-                var fast = x, ref = x
-                softmax(&fast, rows: rows, n: n)
-                referenceSoftmax(&ref, rows: rows, n: n)
-                for r in 0..<rows {
-                    let row = x[(r * n)..<((r + 1) * n)].map(Double.init)
-                    let mx = row.max()!
-                    let sum = row.reduce(0) { $0 + Foundation.exp($1 - mx) }
-                    for j in 0..<n {
-                        let i = r * n + j, truth = Foundation.exp(row[j] - mx) / sum
-                        // x − max is rounded to float32 (in every float32 softmax): relative error up to |x − max|·2⁻²⁴.
-                        let inherent = abs(row[j] - mx) * 6e-8
-                        if abs(Double(fast[i]) - truth) > (1e-6 + inherent) * truth + 1e-30 || abs(fast[i] - ref[i]) > 3e-6 * ref[i] + 1e-30 {
-                            XCTFail("softmax n=\(n) [\(i)]: \(fast[i]) vs \(ref[i]), truth \(truth)"); break
+        forEachLevel { level in
+            for n in widths {
+                for range: ClosedRange<Float> in [-1...1, -30...30] {
+                    let rows = 3
+                    let x = randomFloats(rows * n, range, seed: UInt64(n) + 11)
+                    var fast = x, ref = x
+                    softmax(&fast, rows: rows, n: n)
+                    referenceSoftmax(&ref, rows: rows, n: n)
+                    for r in 0..<rows {
+                        let row = x[(r * n)..<((r + 1) * n)].map(Double.init)
+                        let mx = row.max()!
+                        let sum = row.reduce(0) { $0 + Foundation.exp($1 - mx) }
+                        for j in 0..<n {
+                            let i = r * n + j, truth = Foundation.exp(row[j] - mx) / sum
+                            // x − max is rounded to float32 (in every float32 softmax): relative error up to |x − max|·2⁻²⁴.
+                            let inherent = abs(row[j] - mx) * 6e-8
+                            if abs(Double(fast[i]) - truth) > (1e-6 + inherent) * truth + 1e-30 || abs(fast[i] - ref[i]) > 3e-6 * ref[i] + 1e-30 {
+                                XCTFail("softmax n=\(n) [\(i)]: \(fast[i]) vs \(ref[i]), truth \(truth)"); break
+                            }
                         }
                     }
-                }
-                for r in 0..<rows {
-                    XCTAssertEqual(fast[(r * n)..<((r + 1) * n)].reduce(0, +), 1, accuracy: 1e-5)
+                    for r in 0..<rows {
+                        XCTAssertEqual(fast[(r * n)..<((r + 1) * n)].reduce(0, +), 1, accuracy: 1e-5)
+                    }
                 }
             }
+            // Masked positions: −∞ and the most negative float (HF's attention mask) both become exactly 0.
+            var masked: [Float] = [0.5, -.infinity, 1.5, -Float.greatestFiniteMagnitude, 0, -1e4, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+            softmax(&masked, rows: 1, n: masked.count)
+            XCTAssertEqual(masked[1], 0)
+            XCTAssertEqual(masked[3], 0)
+            XCTAssertEqual(masked[5], 0)
+            XCTAssertFalse(masked.contains { $0.isNaN })
         }
-        // Masked positions: −∞ and the most negative float (HF's attention mask) both become exactly 0.
-        var masked: [Float] = [0.5, -.infinity, 1.5, -Float.greatestFiniteMagnitude, 0, -1e4, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
-        softmax(&masked, rows: 1, n: masked.count)
-        XCTAssertEqual(masked[1], 0)
-        XCTAssertEqual(masked[3], 0)
-        XCTAssertEqual(masked[5], 0)
-        XCTAssertFalse(masked.contains { $0.isNaN })
     }
 
     func testExpAccuracy() {
-        var x: [Float] = stride(from: Float(-90), through: 89, by: 0.01).map { $0 }
-        x += [-.infinity, .infinity, 0, -0.0, 1e-30, -1e-30, 88.0, -87.3]
-        var fast = x
-        expInPlace(&fast, count: fast.count)
-        for (i, v) in x.enumerated() {
-            let truth = Foundation.exp(Double(v))
-            if truth < 1.2e-38 { XCTAssertLessThan(fast[i], 1.2e-38, "exp(\(v))"); continue }
-            if truth > Double(Float.greatestFiniteMagnitude) { XCTAssertEqual(fast[i], .infinity, "exp(\(v))"); continue }
-            XCTAssertEqual(Double(fast[i]), truth, accuracy: 3e-7 * truth, "exp(\(v))")
+        forEachLevel { level in
+            var x: [Float] = stride(from: Float(-90), through: 89, by: 0.01).map { $0 }
+            x += [-.infinity, .infinity, 0, -0.0, 1e-30, -1e-30, 88.0, -87.3]
+            var fast = x
+            expInPlace(&fast, count: fast.count)
+            for (i, v) in x.enumerated() {
+                let truth = Foundation.exp(Double(v))
+                if truth < 1.2e-38 { XCTAssertLessThan(fast[i], 1.2e-38, "exp(\(v))"); continue }
+                if truth > Double(Float.greatestFiniteMagnitude) { XCTAssertEqual(fast[i], .infinity, "exp(\(v))"); continue }
+                XCTAssertEqual(Double(fast[i]), truth, accuracy: 3e-7 * truth, "exp(\(v))")
+            }
+            var nan: [Float] = [.nan]
+            expInPlace(&nan, count: 1)
+            XCTAssertTrue(nan[0].isNaN)
         }
-        var nan: [Float] = [.nan]
-        expInPlace(&nan, count: 1)
-        XCTAssertTrue(nan[0].isNaN)
     }
 
     /// GELU against the float reference (absolute, scaled by |x|) and against a Double evaluation (relative).
@@ -186,19 +194,23 @@ final class KernelTests: XCTestCase {
     }
 
     func testGeluErf() {
-        checkGelu(fast: { geluErf($0, count: $1) }, reference: { referenceGeluErf($0, count: $1) },
-                  truth: { x in x.isInfinite ? (x > 0 ? x : 0) : 0.5 * x * erfc(-x / 2.0.squareRoot()) }, name: "geluErf")
+        forEachLevel { level in
+            checkGelu(fast: { geluErf($0, count: $1) }, reference: { referenceGeluErf($0, count: $1) },
+                      truth: { x in x.isInfinite ? (x > 0 ? x : 0) : 0.5 * x * erfc(-x / 2.0.squareRoot()) }, name: "geluErf")
+        }
     }
 
     func testGeluTanh() {
-        checkGelu(fast: { geluTanh($0, count: $1) }, reference: { referenceGeluTanh($0, count: $1) },
-                  truth: { x in
-                      if x.isInfinite { return x > 0 ? x : 0 }
-                      let y = 0.79788456080286535588 * (x + 0.044715 * x * x * x)
-                      return x / (1 + Foundation.exp(-2 * y))
-                  },
-                  // The inner argument 2y is rounded to float32 (in PyTorch too): relative error up to |2y|·2⁻²³.
-                  conditioning: { x in 2 * abs(0.79788456 * (Double(x) + 0.044715 * Double(x) * Double(x) * Double(x))) * 2.4e-7 },
-                  name: "geluTanh")
+        forEachLevel { level in
+            checkGelu(fast: { geluTanh($0, count: $1) }, reference: { referenceGeluTanh($0, count: $1) },
+                      truth: { x in
+                          if x.isInfinite { return x > 0 ? x : 0 }
+                          let y = 0.79788456080286535588 * (x + 0.044715 * x * x * x)
+                          return x / (1 + Foundation.exp(-2 * y))
+                      },
+                      // The inner argument 2y is rounded to float32 (in PyTorch too): relative error up to |2y|·2⁻²³.
+                      conditioning: { x in 2 * abs(0.79788456 * (Double(x) + 0.044715 * Double(x) * Double(x) * Double(x))) * 2.4e-7 },
+                      name: "geluTanh")
+        }
     }
 }

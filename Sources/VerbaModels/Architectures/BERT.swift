@@ -46,7 +46,7 @@ public struct BertConfig: Sendable, Equatable {
     public var headDim: Int { hiddenSize / headCount }
 
     /// Reads and validates `config.json`; every problem is a `ModelError` naming the file and field.
-    public init(json c: ConfigJSON) throws {
+    package init(json c: ConfigJSON) throws {
         if let type = try c.optionalString("model_type"), type != "bert" {
             throw ModelError.unsupported(path: c.path, what: "model_type \"\(type)\" (expected \"bert\")")
         }
@@ -181,6 +181,13 @@ struct BertTensorNames {
 ///
 /// Thread-safe for concurrent calls (weights are read-only; each batch has its own buffers). Work runs on
 /// `ThreadPool.shared` (set its size for `--threads`).
+///
+/// ```swift
+/// let model = try BertModel(folder: "downloads/minilm")
+/// let states = try model.lastHiddenStates([BertInput(ids: [101, 7592, 102])])   // (3, hidden) each
+/// ```
+/// Unchecked Sendable: every stored property is immutable after init (the weight tensors are never
+/// written), and `workspaces` hands each buffer set to one worker at a time under its lock.
 public final class BertModel: @unchecked Sendable {
     public let config: BertConfig
     private let word: FloatTensor, position: FloatTensor, tokenType: FloatTensor   // (V, C), (P, C), (TV, C)
@@ -196,7 +203,8 @@ public final class BertModel: @unchecked Sendable {
     }
 
     /// Builds the model from `weights`, checking every tensor's shape against `config`.
-    public init(config: BertConfig, weights: ModelWeights) throws {
+    package init(config: BertConfig, weights: ModelWeights) throws {
+        try BLAS.load()  // OpenBLAS with the kernels for this CPU, before any product
         self.config = config
         workspaces = WorkspacePool(config: config)
         let t = BertTensorNames(weights)
@@ -240,7 +248,7 @@ public final class BertModel: @unchecked Sendable {
 
     /// Floating-point operations of one encoder pass over sequences of `lengths` tokens (multiply-adds
     /// count 2): per layer and sequence, 2·T·(4C² + 2·C·I) for the linear layers and 4·T²·C for attention.
-    public func flops(lengths: [Int]) -> Double {
+    package func flops(lengths: [Int]) -> Double {
         let c = Double(config.hiddenSize), inner = Double(config.intermediateSize)
         var total = 0.0
         for t in lengths.map(Double.init) { total += 2 * t * (4 * c * c + 2 * c * inner) + 4 * t * t * c }
@@ -449,20 +457,19 @@ public final class BertModel: @unchecked Sendable {
 }
 
 /// Workspaces kept between calls, handed to one worker at a time.
+/// Unchecked Sendable: `free` is read and written only while `lock` is held, and a workspace taken from it
+/// belongs to the one worker that took it until it is given back; `config` is immutable.
 final class WorkspacePool: @unchecked Sendable {
     private let config: BertConfig
     private var free: [EncoderWorkspace] = []
-    private var lock = pthread_mutex_t()
-    init(config: BertConfig) { self.config = config; pthread_mutex_init(&lock, nil) }
-    deinit { pthread_mutex_destroy(&lock) }
+    private let lock = NSLock()
+    init(config: BertConfig) { self.config = config }
 
     func take() -> EncoderWorkspace {
-        pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
-        return free.popLast() ?? EncoderWorkspace(config: config)
+        lock.withLock { free.popLast() } ?? EncoderWorkspace(config: config)
     }
 
     func give(_ ws: EncoderWorkspace) {
-        pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
-        free.append(ws)
+        lock.withLock { free.append(ws) }
     }
 }

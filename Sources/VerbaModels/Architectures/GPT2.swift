@@ -7,6 +7,7 @@
 // (in, out), so a projection is x · W; the LM head is the token embedding (V, C) unless the file has
 // its own `lm_head.weight` and `tie_word_embeddings` is false.
 import Foundation
+import Synchronization
 import VerbaTensor
 import VerbaTokenizers
 
@@ -147,7 +148,7 @@ struct GPT2Block {
 // MARK: - Model
 
 /// Keeps the page-touching loop of `populate` from being optimized away.
-nonisolated(unsafe) private var populateSink: Float = 0
+private let populateSink = Atomic<UInt32>(0)
 
 /// A GPT-2 language model over memory-mapped float32 weights (F16/BF16 checkpoints are converted on load).
 ///
@@ -157,8 +158,10 @@ nonisolated(unsafe) private var populateSink: Float = 0
 /// var logits = try model.logits(for: promptIds, cache: cache)   // prefill, one batched pass
 /// logits = try model.logits(for: [next], cache: cache)          // one decode step
 /// ```
-/// Not thread-safe: one model runs one sequence at a time (it owns its scratch buffers).
-public final class GPT2Model {
+/// Several sequences may run at once, from different threads, each with its own cache: the model holds
+/// only immutable weights, and the scratch buffers of a forward pass belong to the cache it runs on.
+/// One cache serves one sequence at a time.
+public final class GPT2Model: Sendable {
     /// The configuration the weights were checked against.
     public let config: GPT2Config
     /// The checkpoint's path.
@@ -169,7 +172,6 @@ public final class GPT2Model {
     private let blocks: [GPT2Block]
     private let lnFGamma, lnFBeta: FloatTensor  // (C)
     private let lmHead: FloatTensor   // (V, C)
-    private let scratch = Scratch()
 
     /// Loads `config.json` and `model.safetensors` from a model folder.
     public convenience init(folder: String) throws {
@@ -179,6 +181,7 @@ public final class GPT2Model {
 
     /// Maps the checkpoint at `weightsPath` and checks every tensor's shape against `config`.
     public init(config: GPT2Config, weightsPath: String) throws {
+        try BLAS.load()  // OpenBLAS with the kernels for this CPU, before any product
         self.config = config
         self.weightsPath = weightsPath
         guard FileManager.default.fileExists(atPath: weightsPath) else {
@@ -242,7 +245,7 @@ public final class GPT2Model {
         let floatsPerPage = max(1, page / 4)
         var i = 0
         while i < bytes / 4 { sink += p[i]; i += floatsPerPage }
-        if sink.isNaN { populateSink = sink }
+        if sink.isNaN { populateSink.store(sink.bitPattern, ordering: .relaxed) }
     }
 
     /// A KV cache sized for the whole context of this model.
@@ -276,7 +279,7 @@ public final class GPT2Model {
     /// Runs `ids` like `logits(for:cache:)`, then calls `body(position, logits)` with the logits (V) that
     /// follow each position `p` in `from ..< until` (positions relative to `ids`; `until` defaults to
     /// ids.count), in order. Rows are computed in blocks, so memory stays at a few MB whatever the length.
-    public func forEachLogits(_ ids: [Int], cache: KVCache, from: Int = 0, until: Int? = nil,
+    package func forEachLogits(_ ids: [Int], cache: KVCache, from: Int = 0, until: Int? = nil,
                               _ body: (Int, UnsafeBufferPointer<Float>) throws -> Void) throws {
         let end = until ?? ids.count
         precondition(from >= 0 && end <= ids.count, "forEachLogits: positions \(from)..<\(end) outside the input")
@@ -298,7 +301,7 @@ public final class GPT2Model {
 
     /// The logits (V) after every position of `ids`, from an empty cache, without using the decode path.
     /// For tests and small inputs (the result holds ids.count × V floats).
-    public func allLogits(_ ids: [Int]) throws -> [[Float]] {
+    package func allLogits(_ ids: [Int]) throws -> [[Float]] {
         var out: [[Float]] = []
         try forEachLogits(ids, cache: makeCache()) { _, row in out.append(Array(row)) }
         return out
@@ -306,8 +309,20 @@ public final class GPT2Model {
 
     // MARK: The forward pass
 
+    /// The scratch buffers of `cache`'s sequence for this model: made on the cache's first forward pass
+    /// and kept in it, so that sequences running at once on different caches never share buffers.
+    private func workspace(for cache: KVCache) -> Scratch {
+        if let s = cache.workspace as? Scratch, s.owner == ObjectIdentifier(self) { return s }
+        let s = Scratch(owner: ObjectIdentifier(self))
+        cache.workspace = s
+        return s
+    }
+
     /// Scratch buffers for T rows, grown on demand.
     private final class Scratch {
+        /// The model whose dimensions the buffers are sized for.
+        let owner: ObjectIdentifier
+        init(owner: ObjectIdentifier) { self.owner = owner }
         var rows = 0
         var x = UnsafeMutablePointer<Float>.allocate(capacity: 1)      // (T, C) residual stream
         var h = UnsafeMutablePointer<Float>.allocate(capacity: 1)      // (T, C) normalized
@@ -367,6 +382,7 @@ public final class GPT2Model {
         for id in ids where id < 0 || id >= config.vocabSize {
             throw ModelError.invalidInput("GPT-2: token id \(id) is outside the vocabulary 0..<\(config.vocabSize)")
         }
+        let scratch = workspace(for: cache)
         scratch.reserve(rows: t, config: config)
         let x = scratch.x
         // x = wte[ids] + wpe[positions]  // (T, C)
@@ -400,7 +416,7 @@ public final class GPT2Model {
     /// values go to the cache but only the last row goes on (moved to row 0 of the scratch); returns the
     /// rows left in the scratch.
     private func forward(_ b: GPT2Block, layer: Int, rows: Int, start: Int, cache: KVCache, lastRowOnly: Bool) -> Int {
-        let c = config.embeddingSize, s = scratch
+        let c = config.embeddingSize, s = workspace(for: cache)
         let eps = config.layerNormEpsilon
         layerNorm(s.x, s.h, gamma: b.ln1Gamma.pointer, beta: b.ln1Beta.pointer, rows: rows, n: c, eps: eps)
         project(s.h, b.attnWeight, b.attnBias, s.qkv, rows: rows, accumulate: false)  // (T, 3C)
@@ -424,7 +440,7 @@ public final class GPT2Model {
     /// Causal multi-head attention of the T new queries (in s.qkv) over positions 0 ..< start + T of the
     /// cache; writes (T, C) into s.att. Query row r sits at position start + r and sees keys 0...start + r.
     private func attention(layer: Int, rows t: Int, start: Int, cache: KVCache) {
-        let c = config.embeddingSize, hd = config.headSize, s = scratch
+        let c = config.embeddingSize, hd = config.headSize, s = workspace(for: cache)
         let total = start + t
         var scale: Float = config.scaleAttentionWeights ? 1 / Float(hd).squareRoot() : 1
         if config.scaleAttentionByInverseLayerIndex { scale /= Float(layer + 1) }

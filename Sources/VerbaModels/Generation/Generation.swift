@@ -3,9 +3,15 @@
 // tokenizer's incremental decoder (never half a UTF-8 character), and held back while it could still be
 // the start of a stop string, so a stop string itself is never printed.
 import Foundation
+import Synchronization
 import VerbaTokenizers
 
 /// What to generate and when to stop.
+///
+/// ```swift
+/// var options = GenerationOptions(maxTokens: 64, seed: 42, stopStrings: ["\n\n"])
+/// options.sampling = SamplingParameters(temperature: 0.8, topP: 0.95)
+/// ```
 public struct GenerationOptions: Sendable {
     /// New tokens at most.
     public var maxTokens: Int
@@ -29,6 +35,10 @@ public struct GenerationOptions: Sendable {
 }
 
 /// Why generation ended.
+///
+/// ```swift
+/// if result.stopReason == .stopString { print("stopped at a stop string") }
+/// ```
 public enum StopReason: String, Sendable, Equatable {
     /// `maxTokens` new tokens were produced.
     case maxTokens
@@ -38,9 +48,15 @@ public enum StopReason: String, Sendable, Equatable {
     case stopString
     /// The context window is full: no position is left for another token.
     case contextFull
+    /// The consumer of a `stream` stopped listening (the task was cancelled or the stream dropped).
+    case cancelled
 }
 
 /// Timing of one generation.
+///
+/// ```swift
+/// print(result.stats.summary)   // prefill: 5 tokens, 120.00 tok/s; decode: 64 tokens, 30.00 tok/s
+/// ```
 public struct GenerationStats: Sendable, Equatable {
     /// Prompt tokens run in the prefill pass.
     public var prefillTokens: Int
@@ -51,7 +67,9 @@ public struct GenerationStats: Sendable, Equatable {
     /// Seconds from the end of the prefill to the last generated token.
     public var decodeSeconds: Double
 
+    /// Prompt tokens per second of the prefill pass.
     public var prefillTokensPerSecond: Double { prefillSeconds > 0 ? Double(prefillTokens) / prefillSeconds : 0 }
+    /// Generated tokens per second after the prefill.
     public var decodeTokensPerSecond: Double { decodeSeconds > 0 ? Double(decodeTokens) / decodeSeconds : 0 }
 
     /// `prefill: N tokens, X tok/s; decode: M tokens, Y tok/s` (the command-line contract's form).
@@ -62,6 +80,11 @@ public struct GenerationStats: Sendable, Equatable {
 }
 
 /// The outcome of `GPT2Generator.generate`.
+///
+/// ```swift
+/// let result = try generator.generate(prompt: "Once upon a time", options: GenerationOptions())
+/// print(result.text, result.ids.count, result.stopReason)
+/// ```
 public struct GenerationResult: Sendable {
     /// The prompt's token ids (what the model saw first).
     public var promptIds: [Int]
@@ -69,15 +92,31 @@ public struct GenerationResult: Sendable {
     public var ids: [Int]
     /// The text that was streamed (without a stop string and what follows it).
     public var text: String
+    /// Why generation ended.
     public var stopReason: StopReason
+    /// Token counts and timings.
     public var stats: GenerationStats
 }
 
-/// Generates text with a GPT-2 model and its tokenizer, reusing one KV cache across calls.
-public final class GPT2Generator {
+/// Generates text with a GPT-2 model and its tokenizer.
+///
+/// Every generation owns its KV cache and scratch buffers, so one generator (one copy of the weights)
+/// can run several generations at once from different tasks or threads.
+///
+/// ```swift
+/// let generator = try GPT2Generator(folder: "models/gpt2")
+/// let options = GenerationOptions(maxTokens: 32, sampling: .greedy)
+/// for try await piece in generator.stream(prompt: "The capital of France is", options: options) {
+///     print(piece, terminator: "")
+/// }
+/// // or, synchronously, with a callback per piece:
+/// let result = try generator.generate(prompt: "Hello", options: options) { print($0, terminator: "") }
+/// ```
+public final class GPT2Generator: Sendable {
+    /// The language model.
     public let model: GPT2Model
+    /// The tokenizer that encodes prompts and decodes generated ids.
     public let tokenizer: Tokenizer
-    private let cache: KVCache
 
     /// Pairs a model with its tokenizer.
     /// - Throws: `ModelError.malformed` when the tokenizer can produce ids the checkpoint has no
@@ -89,7 +128,6 @@ public final class GPT2Generator {
         }
         self.model = model
         self.tokenizer = tokenizer
-        cache = model.makeCache()
     }
 
     /// Loads the model (config.json, model.safetensors) and tokenizer files of a model folder.
@@ -117,6 +155,27 @@ public final class GPT2Generator {
         return ids
     }
 
+    /// Streams the continuation of `prompt` as pieces of text, each final (complete UTF-8, not possibly
+    /// part of a stop string). The generation runs on a thread of its own; it stops early when the
+    /// consuming task is cancelled or the stream is dropped. Errors are thrown by the iteration.
+    public func stream(prompt: String, options: GenerationOptions) -> AsyncThrowingStream<String, Error> {
+        let (stream, continuation) = AsyncThrowingStream<String, Error>.makeStream()
+        let cancelled = CancellationFlag()
+        continuation.onTermination = { _ in cancelled.value.store(true, ordering: .relaxed) }
+        let thread = Thread { [self] in
+            do {
+                _ = try generate(promptIds: try promptIds(prompt), options: options,
+                                 isCancelled: { cancelled.value.load(ordering: .relaxed) }) { continuation.yield($0) }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+        return stream
+    }
+
     /// Generates a continuation of `prompt`, calling `onText` with each piece of text as soon as it is
     /// final (complete UTF-8, not possibly part of a stop string).
     /// - Throws: `ModelError.invalidInput` when the prompt has more tokens than the context, or for bad
@@ -127,6 +186,13 @@ public final class GPT2Generator {
 
     /// Generates a continuation of the token ids `prompt`.
     public func generate(promptIds prompt: [Int], options: GenerationOptions, onText: (String) -> Void = { _ in }) throws -> GenerationResult {
+        try generate(promptIds: prompt, options: options, isCancelled: { false }, onText: onText)
+    }
+
+    /// `generate(promptIds:options:onText:)` that stops with `.cancelled` once `isCancelled` returns true
+    /// (asked before every decode step).
+    func generate(promptIds prompt: [Int], options: GenerationOptions, isCancelled: () -> Bool,
+                  onText: (String) -> Void) throws -> GenerationResult {
         try options.sampling.validate()
         guard options.maxTokens >= 0 else { throw ModelError.invalidInput("max tokens must be 0 or more, got \(options.maxTokens)") }
         let context = model.config.contextLength
@@ -149,7 +215,7 @@ public final class GPT2Generator {
             onText(String(decoding: bytes, as: UTF8.self))
         }
 
-        cache.reset()
+        let cache = model.makeCache()
         let t0 = DispatchTime.now().uptimeNanoseconds
         var logits = try model.logits(for: prompt, cache: cache)
         let t1 = DispatchTime.now().uptimeNanoseconds
@@ -169,10 +235,11 @@ public final class GPT2Generator {
             if stopped { reason = .stopString; break }
             if result.ids.count >= options.maxTokens { reason = .maxTokens; break }
             if cache.count >= context { reason = .contextFull; break }
+            if isCancelled() { reason = .cancelled; break }
             logits = try model.logits(for: [next], cache: cache)
         }
         let t2 = DispatchTime.now().uptimeNanoseconds
-        if reason != .stopString {
+        if reason != .stopString && reason != .cancelled {
             // The end of the stream: what the decoder held (an incomplete character) and what the stop
             // filter held (a possible stop-string start that never completed) are final now.
             let (ready, stopped) = stops.push(Array(decoder.finish().utf8))
@@ -188,21 +255,26 @@ public final class GPT2Generator {
     }
 }
 
+/// Set when the consumer of a generation stream goes away; read by the generating thread.
+private final class CancellationFlag: Sendable {
+    let value = Atomic<Bool>(false)
+}
+
 /// Holds back streamed bytes while they could be the beginning of a stop string, and cuts the stream
 /// at the first complete stop string.
-public struct StopStringFilter {
+package struct StopStringFilter {
     private let stops: [[UInt8]]
     private var pending: [UInt8] = []
     /// True once a stop string has been seen; nothing more is released.
-    public private(set) var stopped = false
+    package private(set) var stopped = false
 
-    public init(_ stopStrings: [String]) {
+    package init(_ stopStrings: [String]) {
         stops = stopStrings.map { Array($0.utf8) }.filter { !$0.isEmpty }
     }
 
     /// Adds streamed bytes; returns the bytes that are now final and whether a stop string was found
     /// (the returned bytes then end right before it).
-    public mutating func push(_ bytes: [UInt8]) -> (ready: [UInt8], stopped: Bool) {
+    package mutating func push(_ bytes: [UInt8]) -> (ready: [UInt8], stopped: Bool) {
         if stopped { return ([], true) }
         if stops.isEmpty { return (bytes, false) }
         pending += bytes
@@ -233,7 +305,7 @@ public struct StopStringFilter {
     }
 
     /// Releases what is held back (the stream ended without completing a stop string).
-    public mutating func finish() -> [UInt8] {
+    package mutating func finish() -> [UInt8] {
         if stopped { return [] }
         defer { pending.removeAll() }
         return pending

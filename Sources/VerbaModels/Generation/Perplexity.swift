@@ -68,7 +68,7 @@ public enum Perplexity {
     }
 
     /// -log softmax(logits)[target], with the log-sum-exp taken in Double around the maximum.
-    public static func negativeLogLikelihood(_ logits: UnsafeBufferPointer<Float>, target: Int) -> Double {
+    package static func negativeLogLikelihood(_ logits: UnsafeBufferPointer<Float>, target: Int) -> Double {
         var mx = -Float.infinity
         for v in logits where v > mx { mx = v }
         var sum: Double = 0

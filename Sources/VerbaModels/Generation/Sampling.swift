@@ -44,19 +44,19 @@ public struct SamplingParameters: Sendable, Equatable {
 }
 
 /// Picks tokens from logits with fixed parameters and a seeded generator.
-public struct Sampler {
-    public let parameters: SamplingParameters
+package struct Sampler {
+    package let parameters: SamplingParameters
     private var rng: SeededGenerator
     private var candidates: [(id: Int, logit: Float)] = []
     private var weights: [Float] = []
 
-    public init(parameters: SamplingParameters, seed: UInt64) {
+    package init(parameters: SamplingParameters, seed: UInt64) {
         self.parameters = parameters
         rng = SeededGenerator(seed: seed)
     }
 
     /// Applies the repetition penalty to `logits` in place for every distinct id of `history`.
-    public static func applyRepetitionPenalty(_ logits: inout [Float], history: [Int], penalty: Float) {
+    package static func applyRepetitionPenalty(_ logits: inout [Float], history: [Int], penalty: Float) {
         if penalty == 1 { return }
         var seen = Set<Int>()
         for id in history where id >= 0 && id < logits.count && seen.insert(id).inserted {
@@ -68,7 +68,7 @@ public struct Sampler {
     /// The next token after `logits` (V), given the tokens so far (`history`, for the repetition penalty).
     /// `logits` is modified (penalized). Greedy picks the first maximal logit.
     /// - Complexity: O(V), plus O(V log k) for top-k and O(m log m) for the m tokens top-p may keep.
-    public mutating func next(logits: inout [Float], history: [Int]) -> Int {
+    package mutating func next(logits: inout [Float], history: [Int]) -> Int {
         precondition(!logits.isEmpty, "Sampler: no logits")
         Sampler.applyRepetitionPenalty(&logits, history: history, penalty: parameters.repetitionPenalty)
         if parameters.temperature == 0 { return Sampler.argmax(logits) }
@@ -87,7 +87,7 @@ public struct Sampler {
     /// The distribution `next` samples from: after the repetition penalty (applied to `logits` in place),
     /// temperature, top-k, top-p and min-p, the surviving token ids and their probabilities (normalized).
     /// For temperature 0, the argmax with probability 1.
-    public mutating func distribution(logits: inout [Float], history: [Int]) -> [(id: Int, probability: Double)] {
+    package mutating func distribution(logits: inout [Float], history: [Int]) -> [(id: Int, probability: Double)] {
         Sampler.applyRepetitionPenalty(&logits, history: history, penalty: parameters.repetitionPenalty)
         if parameters.temperature == 0 { return [(Sampler.argmax(logits), 1)] }
         let (ids, probs) = filter(logits)
@@ -173,7 +173,7 @@ public struct Sampler {
     }
 
     /// Index of the first largest value.
-    public static func argmax(_ x: [Float]) -> Int {
+    package static func argmax(_ x: [Float]) -> Int {
         var best = 0
         var bestValue = -Float.infinity
         for (i, v) in x.enumerated() where v > bestValue { best = i; bestValue = v }

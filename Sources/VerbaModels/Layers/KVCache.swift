@@ -20,12 +20,15 @@ public final class KVCache {
     /// Positions written so far; the next token goes at this position.
     public private(set) var count: Int = 0
 
+    /// The model's scratch buffers for the sequence in this cache (see `GPT2Model.workspace(for:)`).
+    var workspace: AnyObject?
+
     private let keys: [UnsafeMutablePointer<Float>]    // per layer: (H, capacity, hd)
     private let values: [UnsafeMutablePointer<Float>]  // per layer: (H, capacity, hd)
 
     /// A cache for `layers` layers of `heads` heads of `headSize` floats, `capacity` positions long.
     /// - Complexity: allocates 2·layers·heads·capacity·headSize floats (touched lazily).
-    public init(layers: Int, heads: Int, headSize: Int, capacity: Int) {
+    package init(layers: Int, heads: Int, headSize: Int, capacity: Int) {
         precondition(layers > 0 && heads > 0 && headSize > 0 && capacity > 0, "KVCache: empty dimensions")
         layerCount = layers
         self.headCount = heads

@@ -14,7 +14,7 @@ import VerbaTensor
 /// ```
 public struct ConfigJSON: Sendable {
     /// The file the object came from (used in every error message).
-    public let path: String
+    package let path: String
     /// The object's members in file order.
     package let members: [(String, JSONValue)]
 
@@ -30,7 +30,7 @@ public struct ConfigJSON: Sendable {
     }
 
     /// Parses `data` as a JSON object; `path` is only used to name the source in errors.
-    public init(path: String, data: Data) throws {
+    package init(path: String, data: Data) throws {
         self.path = path
         let parsed: JSONValue
         do {
@@ -58,23 +58,23 @@ public struct ConfigJSON: Sendable {
     }
 
     /// True when `key` is present and not `null`.
-    public func has(_ key: String) -> Bool { self[key] != nil }
+    package func has(_ key: String) -> Bool { self[key] != nil }
 
     // MARK: Integers
 
     /// The integer at `key`; throws when absent, not a number, or not integral.
-    public func int(_ key: String) throws -> Int {
+    package func int(_ key: String) throws -> Int {
         guard let v = try optionalInt(key) else { throw ModelError.missingConfigField(path: path, field: key) }
         return v
     }
 
     /// The integer at `key`, or `defaultValue` when absent or null.
-    public func int(_ key: String, default defaultValue: Int) throws -> Int {
+    package func int(_ key: String, default defaultValue: Int) throws -> Int {
         try optionalInt(key) ?? defaultValue
     }
 
     /// The integer at `key`, nil when absent or null; throws when present with another type.
-    public func optionalInt(_ key: String) throws -> Int? {
+    package func optionalInt(_ key: String) throws -> Int? {
         guard let raw = self[key] else { return nil }
         if case let .int(i) = raw { return i }
         guard let d = raw.doubleValue else {
@@ -87,7 +87,7 @@ public struct ConfigJSON: Sendable {
     }
 
     /// The integer at `key`, which must be at least `minimum` (sizes, counts).
-    public func int(_ key: String, atLeast minimum: Int) throws -> Int {
+    package func int(_ key: String, atLeast minimum: Int) throws -> Int {
         let v = try int(key)
         guard v >= minimum else {
             throw ModelError.badConfigValue(path: path, field: key, reason: "must be at least \(minimum), found \(v)")
@@ -97,7 +97,7 @@ public struct ConfigJSON: Sendable {
 
     /// The integer under the first of `keys` that is present (architectures spell fields differently:
     /// `hidden_size` / `n_embd`); throws naming the first key when none is present.
-    public func int(anyOf keys: [String]) throws -> Int {
+    package func int(anyOf keys: [String]) throws -> Int {
         precondition(!keys.isEmpty, "int(anyOf:) needs at least one key")
         for k in keys { if let v = try optionalInt(k) { return v } }
         throw ModelError.missingConfigField(path: path, field: keys[0])
@@ -106,18 +106,18 @@ public struct ConfigJSON: Sendable {
     // MARK: Floating point
 
     /// The number at `key`; throws when absent or not a number.
-    public func double(_ key: String) throws -> Double {
+    package func double(_ key: String) throws -> Double {
         guard let v = try optionalDouble(key) else { throw ModelError.missingConfigField(path: path, field: key) }
         return v
     }
 
     /// The number at `key`, or `defaultValue` when absent or null.
-    public func double(_ key: String, default defaultValue: Double) throws -> Double {
+    package func double(_ key: String, default defaultValue: Double) throws -> Double {
         try optionalDouble(key) ?? defaultValue
     }
 
     /// The number at `key`, nil when absent or null; throws when present with another type or not finite.
-    public func optionalDouble(_ key: String) throws -> Double? {
+    package func optionalDouble(_ key: String) throws -> Double? {
         guard let raw = self[key] else { return nil }
         guard let d = raw.doubleValue, d.isFinite else {
             throw ModelError.badConfigValue(path: path, field: key, reason: "expected a number, found \(ConfigJSON.describe(raw))")
@@ -128,13 +128,13 @@ public struct ConfigJSON: Sendable {
     // MARK: Strings, booleans, nested values
 
     /// The string at `key`; throws when absent or not a string.
-    public func string(_ key: String) throws -> String {
+    package func string(_ key: String) throws -> String {
         guard let v = try optionalString(key) else { throw ModelError.missingConfigField(path: path, field: key) }
         return v
     }
 
     /// The string at `key`, or `defaultValue` when absent or null.
-    public func string(_ key: String, default defaultValue: String) throws -> String {
+    package func string(_ key: String, default defaultValue: String) throws -> String {
         try optionalString(key) ?? defaultValue
     }
 
@@ -148,7 +148,7 @@ public struct ConfigJSON: Sendable {
     }
 
     /// The boolean at `key`, or `defaultValue` when absent or null; throws when present with another type.
-    public func bool(_ key: String, default defaultValue: Bool) throws -> Bool {
+    package func bool(_ key: String, default defaultValue: Bool) throws -> Bool {
         guard let raw = self[key] else { return defaultValue }
         if let b = raw.boolValue { return b }
         throw ModelError.badConfigValue(path: path, field: key, reason: "expected true or false, found \(ConfigJSON.describe(raw))")
@@ -171,7 +171,7 @@ public struct ConfigJSON: Sendable {
     }
 
     /// The nested object at `key`, nil when absent or null.
-    public func optionalObject(_ key: String) throws -> ConfigJSON? {
+    package func optionalObject(_ key: String) throws -> ConfigJSON? {
         guard let raw = self[key] else { return nil }
         guard let o = raw.objectValue else {
             throw ModelError.badConfigValue(path: path, field: key, reason: "expected an object, found \(ConfigJSON.describe(raw))")
@@ -181,7 +181,7 @@ public struct ConfigJSON: Sendable {
 
     /// Hugging Face's `id2label` map (`{"0": "NEGATIVE", "1": "POSITIVE"}`) as an array indexed by class id,
     /// nil when the field is absent. Throws when keys are not the integers 0..<n or values are not strings.
-    public func labels(_ key: String = "id2label") throws -> [String]? {
+    package func labels(_ key: String = "id2label") throws -> [String]? {
         guard let raw = self[key] else { return nil }
         guard let map = raw.objectValue else {
             throw ModelError.badConfigValue(path: path, field: key, reason: "expected an object mapping class ids to names")
@@ -229,14 +229,14 @@ public struct ConfigJSON: Sendable {
 /// Tensors are memory-mapped (zero-copy for aligned float32) and checked for shape on access; errors
 /// are `ModelError.missingTensor` / `.wrongShape` naming the file, or the `SafeTensorsError` of a
 /// damaged file (truncated, lying header...).
-public final class ModelWeights: @unchecked Sendable {
+package final class ModelWeights: @unchecked Sendable {
     /// The folder (or single file) the weights were opened from.
-    public let path: String
+    package let path: String
     private var files: [String: SafeTensorsFile] = [:]   // shard file name -> file
     private var location: [String: String] = [:]         // tensor name -> shard file name
 
     /// Opens the weights of the model folder `folder`.
-    public init(folder: String) throws {
+    package init(folder: String) throws {
         path = folder
         let fm = FileManager.default
         var isDir: ObjCBool = false
@@ -282,25 +282,25 @@ public final class ModelWeights: @unchecked Sendable {
     }
 
     /// Every tensor name.
-    public var names: [String] { location.keys.sorted() }
+    package var names: [String] { location.keys.sorted() }
 
     /// Whether a tensor named `name` exists.
-    public func has(_ name: String) -> Bool { location[name] != nil }
+    package func has(_ name: String) -> Bool { location[name] != nil }
 
     /// The path of the file holding `name` (or the folder when it is nowhere).
-    public func file(of name: String) -> String {
+    package func file(of name: String) -> String {
         if let shard = location[name], let f = files[shard] { return f.path }
         return path
     }
 
     /// The shape of tensor `name`, nil when absent.
-    public func shape(of name: String) -> [Int]? {
+    package func shape(of name: String) -> [Int]? {
         guard let shard = location[name] else { return nil }
         return files[shard]?.tensors[name]?.shape
     }
 
     /// Tensor `name` as float32 with exactly the shape `shape`.
-    public func tensor(_ name: String, shape: [Int]) throws -> FloatTensor {
+    package func tensor(_ name: String, shape: [Int]) throws -> FloatTensor {
         guard let shard = location[name], let f = files[shard] else {
             throw ModelError.missingTensor(path: path, name: name)
         }

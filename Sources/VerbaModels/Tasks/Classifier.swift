@@ -5,10 +5,16 @@
 //   - ZeroShotClassifier: no trained head; each label name is embedded like a sentence, and a text's
 //     scores are softmax(scale · cos(text, label)) over the labels (see `ZeroShotClassifier.scale`).
 import Foundation
+import Synchronization
 import VerbaTensor
 import VerbaTokenizers
 
 /// The classification of one text.
+///
+/// ```swift
+/// let result = try classifier.classify(["Great film"])[0]
+/// print(classifier.labels[result.best], result.scores)
+/// ```
 public struct ClassificationResult: Sendable, Equatable {
     /// Raw scores: the head's logits, or for zero-shot the cosine similarities.
     public var logits: [Float]
@@ -17,7 +23,7 @@ public struct ClassificationResult: Sendable, Equatable {
     /// The index of the highest score (the first one on ties).
     public var best: Int
 
-    public init(logits: [Float], scores: [Float]) {
+    package init(logits: [Float], scores: [Float]) {
         self.logits = logits
         self.scores = scores
         var b = 0
@@ -35,15 +41,29 @@ func softmaxDouble(_ x: [Float], scale: Double = 1) -> [Float] {
 }
 
 /// Hugging Face `BertForSequenceClassification`: a BERT encoder, its pooler, and a linear head.
-public final class SequenceClassifier: @unchecked Sendable {
+///
+/// ```swift
+/// let classifier = try SequenceClassifier(folder: "models/sentiment")
+/// for result in try classifier.classify(["I loved it", "Dreadful"]) {
+///     print(classifier.labels[result.best], result.scores[result.best])
+/// }
+/// ```
+/// Calls may run at once from several threads (the batch size sits behind a mutex).
+public final class SequenceClassifier: Sendable {
+    /// The BERT encoder with its pooler.
     public let model: BertModel
+    /// The tokenizer and the length texts are truncated to.
     public let encoder: TextEncoder
     /// Class names by id (config.json `id2label`; `LABEL_i` when only `num_labels` is given).
     public let labels: [String]
     /// Independent sigmoid per label instead of a softmax (`problem_type` multi_label_classification).
     public let multiLabel: Bool
+    private let batch = Mutex(32)
     /// Sequences per forward pass (after sorting by length).
-    public var batchSize = 32
+    public var batchSize: Int {
+        get { batch.withLock { $0 } }
+        set { batch.withLock { $0 = newValue } }
+    }
     private let weight: FloatTensor, bias: FloatTensor     // (L, C), (L)
 
     /// Loads a classification folder: config.json (with id2label or num_labels), safetensors weights with
@@ -116,13 +136,23 @@ public final class SequenceClassifier: @unchecked Sendable {
 /// `scale` defaults to 20, the similarity scale sentence-transformers models such as all-MiniLM-L6-v2
 /// are trained with (MultipleNegativesRankingLoss: cross-entropy over 20 · cosine), so the probabilities
 /// are the model's own in-batch retrieval probabilities; a temperature of 1/20 = 0.05.
-public final class ZeroShotClassifier: @unchecked Sendable {
+///
+/// ```swift
+/// let zeroShot = try ZeroShotClassifier(embedder: try Embedder(folder: "downloads/minilm"),
+///                                       labels: ["sport", "politics", "cooking"])
+/// let result = try zeroShot.classify(["The striker scored twice"])[0]
+/// print(zeroShot.labels[result.best])
+/// ```
+public final class ZeroShotClassifier: Sendable {
+    /// The sentence embedder that embeds texts and label names.
     public let embedder: Embedder
+    /// The label names, in score order.
     public let labels: [String]
     /// Multiplies the cosines before the softmax (1 / temperature).
     public let scale: Float
     private let labelVectors: [[Float]]    // unit vectors, (L, C)
 
+    /// Embeds every label name once; `scale` multiplies the cosines before the softmax.
     public init(embedder: Embedder, labels: [String], scale: Float = 20) throws {
         guard !labels.isEmpty else { throw ModelError.invalidInput("zero-shot classification needs at least one label") }
         guard scale.isFinite, scale > 0 else { throw ModelError.invalidInput("similarity scale must be positive") }

@@ -3,6 +3,7 @@
 // A sentence-transformers folder says which through modules.json, 1_Pooling/config.json and
 // sentence_bert_config.json (max_seq_length); a plain BERT folder defaults to mean pooling.
 import Foundation
+import Synchronization
 import VerbaTensor
 import VerbaSupport
 import VerbaTokenizers
@@ -25,7 +26,7 @@ public struct TextEncoder: Sendable {
     public let maxLength: Int
     private let truncating: Tokenizer
 
-    public init(tokenizer: Tokenizer, maxLength: Int) {
+    package init(tokenizer: Tokenizer, maxLength: Int) {
         precondition(maxLength >= 1, "TextEncoder: maxLength must be positive")
         self.tokenizer = tokenizer
         self.maxLength = maxLength
@@ -34,7 +35,7 @@ public struct TextEncoder: Sendable {
 
     /// Loads the tokenizer of a model folder (tokenizer.json, or vocab.txt...).
     /// - Throws: `ModelError.noTokenizerFiles` when the folder has none, or the tokenizer's own error.
-    public static func loadTokenizer(folder: String) throws -> Tokenizer {
+    package static func loadTokenizer(folder: String) throws -> Tokenizer {
         do {
             return try Tokenizer.load(path: folder)
         } catch TokenizerError.noTokenizerFiles(let path) {
@@ -46,7 +47,7 @@ public struct TextEncoder: Sendable {
     /// parallel on `ThreadPool.shared`; `truncated` lists (index, token count before truncation, or -1
     /// when only a prefix of a very long text was encoded) of every text longer than `maxLength` tokens,
     /// which was cut to `maxLength`.
-    public func encode(_ texts: [[UInt8]]) throws -> (inputs: [BertInput], truncated: [(index: Int, tokens: Int)]) {
+    package func encode(_ texts: [[UInt8]]) throws -> (inputs: [BertInput], truncated: [(index: Int, tokens: Int)]) {
         var inputs = [BertInput](repeating: BertInput(ids: []), count: texts.count)
         var lengths = [Int](repeating: 0, count: texts.count)
         var failure: Error?
@@ -109,13 +110,13 @@ public struct TextEncoder: Sendable {
 }
 
 /// What a sentence-transformers folder says about its pipeline (modules.json and the module configs).
-public struct SentenceTransformerLayout: Sendable, Equatable {
+package struct SentenceTransformerLayout: Sendable, Equatable {
     /// Folder holding config.json and the weights (the Transformer module's path).
-    public var modelFolder: String
-    public var pooling: Pooling
-    public var normalize: Bool
+    package var modelFolder: String
+    package var pooling: Pooling
+    package var normalize: Bool
     /// `max_seq_length` from sentence_bert_config.json, nil when absent.
-    public var maxSequenceLength: Int?
+    package var maxSequenceLength: Int?
 
     /// Reads `folder`: with modules.json, follows it (Transformer, Pooling, Normalize modules; any other
     /// module is unsupported); without, mean pooling and no normalisation.
@@ -191,14 +192,21 @@ public struct SentenceTransformerLayout: Sendable, Equatable {
 }
 
 /// Work done by an `Embedder` so far (for `--stats` and benchmarks).
+///
+/// ```swift
+/// _ = try embedder.embed(["one", "two"])
+/// print(embedder.statistics.texts, embedder.statistics.tokens)
+/// ```
 public struct EmbedStatistics: Sendable {
+    /// Texts embedded.
     public var texts = 0
     /// Tokens run through the encoder (after truncation).
     public var tokens = 0
     /// Floating-point operations of the encoder (`BertModel.flops`).
     public var flops = 0.0
-    /// Wall-clock seconds spent tokenizing and in the encoder (pooling included).
+    /// Wall-clock seconds spent tokenizing.
     public var tokenizeSeconds = 0.0
+    /// Wall-clock seconds in the encoder and pooling.
     public var encodeSeconds = 0.0
 }
 
@@ -208,15 +216,26 @@ public struct EmbedStatistics: Sendable {
 /// let embedder = try Embedder(folder: "downloads/minilm")          // mean pooling + L2, 256 tokens
 /// let vectors = try embedder.embed(["A man is eating food.", "A man eats."])
 /// ```
-public final class Embedder: @unchecked Sendable {
+///
+/// Calls may run at once from several threads or tasks: the settings and totals below sit behind a mutex.
+public final class Embedder: Sendable {
+    /// The BERT encoder.
     public let model: BertModel
+    /// The tokenizer and the length texts are truncated to.
     public let encoder: TextEncoder
+    /// How token vectors become one vector per text.
     public let pooling: Pooling
+    /// Whether vectors are scaled to unit length.
     public let normalize: Bool
+    /// The mutable state: the batch size and the totals.
+    private let state = Mutex<(batchSize: Int, statistics: EmbedStatistics)>((32, EmbedStatistics()))
     /// Sequences per forward pass (after sorting by length).
-    public var batchSize = 32
+    public var batchSize: Int {
+        get { state.withLock { $0.batchSize } }
+        set { state.withLock { $0.batchSize = newValue } }
+    }
     /// Totals over every call so far.
-    public private(set) var statistics = EmbedStatistics()
+    public var statistics: EmbedStatistics { state.withLock { $0.statistics } }
 
     /// Width of the vectors (the model's hidden size).
     public var dimension: Int { model.config.hiddenSize }
@@ -258,7 +277,8 @@ public final class Embedder: @unchecked Sendable {
     public func embed(bytes texts: [[UInt8]]) throws -> (vectors: FloatTensor, truncated: [(index: Int, tokens: Int)]) {
         let start = DispatchTime.now().uptimeNanoseconds
         let (inputs, truncated) = try encoder.encode(texts)
-        statistics.tokenizeSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        state.withLock { $0.statistics.tokenizeSeconds += seconds }
         return (try embed(inputs: inputs), truncated)
     }
 
@@ -268,10 +288,14 @@ public final class Embedder: @unchecked Sendable {
         for (i, input) in inputs.enumerated() { try model.validate(input, index: i) }
         let start = DispatchTime.now().uptimeNanoseconds
         defer {
-            statistics.encodeSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            statistics.texts += inputs.count
-            statistics.tokens += inputs.reduce(0) { $0 + $1.ids.count }
-            statistics.flops += model.flops(lengths: inputs.map(\.ids.count))
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let tokens = inputs.reduce(0) { $0 + $1.ids.count }, flops = model.flops(lengths: inputs.map(\.ids.count))
+            state.withLock {
+                $0.statistics.encodeSeconds += seconds
+                $0.statistics.texts += inputs.count
+                $0.statistics.tokens += tokens
+                $0.statistics.flops += flops
+            }
         }
         let c = dimension
         let out = FloatTensor(shape: [inputs.count, c])

@@ -5,23 +5,23 @@
 import Foundation
 
 /// AdamW state over a flat parameter buffer: first and second moments and the step count.
-public final class AdamW {
+package final class AdamW {
     /// β₁, β₂, ε and the decoupled weight-decay factor.
-    public let beta1: Float, beta2: Float, eps: Float, weightDecay: Float
+    package let beta1: Float, beta2: Float, eps: Float, weightDecay: Float
     /// First moments (parameterCount floats).
-    public let m: UnsafeMutablePointer<Float>
+    package let m: UnsafeMutablePointer<Float>
     /// Second moments (parameterCount floats).
-    public let v: UnsafeMutablePointer<Float>
+    package let v: UnsafeMutablePointer<Float>
     /// Number of updates applied so far.
-    public var step: Int = 0
-    public let count: Int
+    package var step: Int = 0
+    package let count: Int
     private let decayMask: [Bool]
     private let ranges: [Range<Int>]
 
     /// - Parameters:
     ///   - slices: which ranges decay (matrices and embeddings) and which do not (biases, norms).
     ///   - trainable: when given, only these slices are updated (the rest stay frozen).
-    public init(count: Int, slices: [ParameterSlice], beta1: Float = 0.9, beta2: Float = 0.999,
+    package init(count: Int, slices: [ParameterSlice], beta1: Float = 0.9, beta2: Float = 0.999,
                 eps: Float = 1e-8, weightDecay: Float = 0.0, trainable: [ParameterSlice]? = nil) {
         ranges = trainable.map { $0.map { $0.offset..<($0.offset + $0.count) } } ?? [0..<count]
         self.count = count
@@ -39,7 +39,7 @@ public final class AdamW {
     /// p ← p − lr·wd·p (decaying slices only); m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²;
     /// p ← p − lr·(m / (1−β₁ᵗ)) / (√v / √(1−β₂ᵗ) + ε).
     /// - Complexity: O(parameterCount).
-    public func update(parameters p: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>, lr: Float) {
+    package func update(parameters p: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>, lr: Float) {
         step += 1
         let bc1 = 1 - pow(Double(beta1), Double(step)), bc2 = 1 - pow(Double(beta2), Double(step))
         let stepSize = Float(Double(lr) / bc1)
@@ -62,7 +62,7 @@ public final class AdamW {
 /// Scales `gradients` so their global L2 norm is at most `maxNorm` (as `torch.nn.utils.clip_grad_norm_`:
 /// factor maxNorm / (norm + 1e-6) when below 1). Returns the norm before clipping.
 @discardableResult
-public func clipGradientNorm(_ gradients: UnsafeMutablePointer<Float>, count: Int, maxNorm: Float) -> Float {
+package func clipGradientNorm(_ gradients: UnsafeMutablePointer<Float>, count: Int, maxNorm: Float) -> Float {
     var sum: Double = 0
     for i in 0..<count { let x = Double(gradients[i]); sum += x * x }
     let norm = Float(sum.squareRoot())
@@ -75,7 +75,7 @@ public func clipGradientNorm(_ gradients: UnsafeMutablePointer<Float>, count: In
 
 /// Learning rate at optimizer step `step` (0-based) of `total`: linear warmup over `warmup` steps to
 /// `maxLR`, then cosine decay to `maxLR · minFraction` at the last step.
-public func learningRate(step: Int, total: Int, warmup: Int, maxLR: Float, minFraction: Float = 0.1) -> Float {
+package func learningRate(step: Int, total: Int, warmup: Int, maxLR: Float, minFraction: Float = 0.1) -> Float {
     if step < warmup { return maxLR * Float(step + 1) / Float(warmup) }
     let span = max(1, total - warmup - 1)
     let progress = min(1, Double(step - warmup) / Double(span))

@@ -5,6 +5,7 @@
 // one (3C, C) matrix internally and split back into HF's query/key/value on export.
 import Foundation
 import VerbaSupport
+import VerbaTensor
 
 /// The shape of a BERT classifier to train.
 public struct BertTrainingConfig: Equatable, Sendable {
@@ -25,7 +26,7 @@ public struct BertTrainingConfig: Equatable, Sendable {
         self.labels = labels; self.layerNormEps = layerNormEps
     }
 
-    public func validate() throws {
+    package func validate() throws {
         guard vocabSize > 0, maxPositions > 0, typeVocabSize > 0, layers > 0, heads > 0, dim > 0, intermediate > 0, labels > 1 else {
             throw ModelError.invalidInput("BERT config: sizes must be positive and labels ≥ 2 (\(self))")
         }
@@ -33,7 +34,7 @@ public struct BertTrainingConfig: Equatable, Sendable {
     }
 
     /// Compact JSON (checkpoints compare it on resume).
-    public var jsonSignature: String {
+    package var jsonSignature: String {
         "{\"vocab_size\":\(vocabSize),\"max_position_embeddings\":\(maxPositions),\"num_hidden_layers\":\(layers),"
             + "\"num_attention_heads\":\(heads),\"hidden_size\":\(dim),\"intermediate_size\":\(intermediate),\"num_labels\":\(labels)}"
     }
@@ -42,12 +43,12 @@ public struct BertTrainingConfig: Equatable, Sendable {
 /// BertForSequenceClassification with parameters, gradients and activations for training. Not thread-safe.
 public final class BertTrainingModel: FlatParameterModel {
     public let config: BertTrainingConfig
-    public let slices: [ParameterSlice]
+    package let slices: [ParameterSlice]
     private let params: FloatBuffer
     private let grads: FloatBuffer
     public var parameterCount: Int { params.count }
-    public var parameters: UnsafeMutablePointer<Float> { params.pointer }
-    public var gradients: UnsafeMutablePointer<Float> { grads.pointer }
+    package var parameters: UnsafeMutablePointer<Float> { params.pointer }
+    package var gradients: UnsafeMutablePointer<Float> { grads.pointer }
     private var offsets: [String: Int] = [:]
     private func o(_ name: String) -> Int { offsets[name]! }
 
@@ -57,6 +58,7 @@ public final class BertTrainingModel: FlatParameterModel {
 
     /// Creates a model initialised as HF does (normal(0, 0.02) weights, zero biases, unit layer norms).
     public init(config: BertTrainingConfig, seed: UInt64) throws {
+        try BLAS.load()  // OpenBLAS with the kernels for this CPU, before any product
         try config.validate()
         self.config = config
         let c = config.dim, l = config.layers, i = config.intermediate
@@ -86,7 +88,7 @@ public final class BertTrainingModel: FlatParameterModel {
     }
 
     /// Re-initialises the pooler-free classification head (normal(0, 0.02), zero bias).
-    public func resetClassifier(seed: UInt64) {
+    package func resetClassifier(seed: UInt64) {
         var rng = SplitMix64(seed: seed)
         let w = params.pointer + o("clsw"), n = config.labels * config.dim
         for k in 0..<n { w[k] = 0.02 * rng.nextGaussian() }
@@ -94,7 +96,7 @@ public final class BertTrainingModel: FlatParameterModel {
     }
 
     /// The parameter ranges of the head (pooler + classifier), for head-only fine-tuning.
-    public var headSlices: [ParameterSlice] { slices.filter { ["poolw", "poolb", "clsw", "clsb"].contains($0.name) } }
+    package var headSlices: [ParameterSlice] { slices.filter { ["poolw", "poolb", "clsw", "clsb"].contains($0.name) } }
 
     private final class Activations {
         let embSum, embMean, embRstd, xs, qkv, att, atty, res1, h1, ln1Mean, ln1Rstd, inter, interG, res2, ln2Mean, ln2Rstd: FloatBuffer
@@ -119,7 +121,7 @@ public final class BertTrainingModel: FlatParameterModel {
     /// token types are all 0. With `labels` (B), returns the mean cross-entropy and keeps what
     /// `backward` needs; the class probabilities (B, labels) are then in `probabilities`.
     @discardableResult
-    public func forward(inputs: [Int32], mask: [Float], labels: [Int32]?, batch b: Int, time t: Int) throws -> Float {
+    package func forward(inputs: [Int32], mask: [Float], labels: [Int32]?, batch b: Int, time t: Int) throws -> Float {
         let cfg = config
         guard b > 0, t > 0, t <= cfg.maxPositions, inputs.count == b * t, mask.count == b * t else {
             throw ModelError.invalidInput("BERT forward: need B·T = \(b)·\(t) inputs and mask entries with T ≤ \(cfg.maxPositions)")
@@ -183,14 +185,14 @@ public final class BertTrainingModel: FlatParameterModel {
     }
 
     /// Class probabilities (B, labels) of the last forward.
-    public var probabilities: [Float] {
+    package var probabilities: [Float] {
         guard let a = acts else { return [] }
         return Array(UnsafeBufferPointer(start: a.logits.pointer, count: actB * config.labels))
     }
 
     /// Back-propagates the last forward's loss × `lossScale` into `gradients`. With `headOnly`, stops
     /// after the pooler (the encoder's gradients stay untouched).
-    public func backward(lossScale: Float = 1, headOnly: Bool = false) {
+    package func backward(lossScale: Float = 1, headOnly: Bool = false) {
         precondition(acts != nil && !lastLabels.isEmpty, "backward needs a forward with labels")
         let a = acts!, cfg = config, b = actB, t = actT, n = b * t, c = cfg.dim, ic = cfg.intermediate
         let p = params.pointer, g = grads.pointer, nc = n * c
@@ -246,7 +248,7 @@ public final class BertTrainingModel: FlatParameterModel {
 
 extension BertTrainingModel {
     /// HF tensor names with their (offset, shape) in the flat buffer; all in nn.Linear (out, in) layout.
-    public func huggingFaceLayout() -> [(name: String, offset: Int, shape: [Int])] {
+    package func huggingFaceLayout() -> [(name: String, offset: Int, shape: [Int])] {
         let c = config.dim, ic = config.intermediate
         var out: [(String, Int, [Int])] = [
             ("bert.embeddings.word_embeddings.weight", o("word"), [config.vocabSize, c]),
@@ -274,7 +276,7 @@ extension BertTrainingModel {
     }
 
     /// A flat buffer (parameters or gradients) as HF-named arrays.
-    public func huggingFaceView(of buffer: UnsafePointer<Float>) -> [String: [Float]] {
+    package func huggingFaceView(of buffer: UnsafePointer<Float>) -> [String: [Float]] {
         var result: [String: [Float]] = [:]
         for t in huggingFaceLayout() { result[t.name] = Array(UnsafeBufferPointer(start: buffer + t.offset, count: t.shape.reduce(1, *))) }
         return result
@@ -283,7 +285,7 @@ extension BertTrainingModel {
     /// Loads HF-named tensors (names tried with and without the `bert.` prefix, as a bare BertModel
     /// stores them). Returns the names that were absent; `required` ones absent throw.
     @discardableResult
-    public func loadHuggingFace(from source: String, optional: Set<String> = [],
+    package func loadHuggingFace(from source: String, optional: Set<String> = [],
                                 _ lookup: (String) throws -> (shape: [Int], values: [Float])?) throws -> [String] {
         var missing: [String] = []
         for t in huggingFaceLayout() {

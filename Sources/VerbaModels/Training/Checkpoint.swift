@@ -5,10 +5,10 @@ import VerbaSupport
 import VerbaTensor
 
 /// The state a run needs to continue exactly where it stopped.
-public enum TrainingCheckpoint {
+package enum TrainingCheckpoint {
     /// Writes parameters, AdamW moments and `step` (optimizer steps done) to `path` atomically
     /// (temporary file, fsync, rename): a kill during the write leaves the previous checkpoint intact.
-    public static func save(model: FlatParameterModel, optimizer: AdamW, step: Int, kind: String,
+    package static func save(model: FlatParameterModel, optimizer: AdamW, step: Int, kind: String,
                             configJSON: String, to path: String) throws {
         let n = model.parameterCount
         let tensors: [(name: String, tensor: FloatTensor, dtype: DType)] = [
@@ -23,7 +23,7 @@ public enum TrainingCheckpoint {
 
     /// Restores a checkpoint into `model` and `optimizer`; returns the step it was taken at. Throws when
     /// the file is not a checkpoint of the same kind and configuration.
-    public static func load(model: FlatParameterModel, optimizer: AdamW, kind: String, configJSON: String,
+    package static func load(model: FlatParameterModel, optimizer: AdamW, kind: String, configJSON: String,
                             from path: String) throws -> Int {
         let file = try SafeTensorsFile(path: path)
         guard file.metadata["format"] == "verba-checkpoint", file.metadata["kind"] == kind else {
@@ -69,7 +69,7 @@ private func jsonValue(_ value: Any) throws -> JSONValue {
 
 extension GPTTrainingConfig {
     /// The configuration as a compact JSON string (checkpoints compare it on resume).
-    public var jsonSignature: String {
+    package var jsonSignature: String {
         "{\"vocab_size\":\(vocabSize),\"n_positions\":\(context),\"n_layer\":\(layers),\"n_head\":\(heads),\"n_embd\":\(dim)}"
     }
 }
@@ -80,7 +80,7 @@ extension GPTTrainingModel {
     /// - Parameters:
     ///   - dtype: storage type of the weights (F32, or F16/BF16 to halve the size).
     ///   - bosId, eosId: the tokenizer's end-of-text id, when it has one.
-    public func exportHuggingFace(to folder: String, dtype: DType = .f32, bosId: Int? = nil, eosId: Int? = nil,
+    package func exportHuggingFace(to folder: String, dtype: DType = .f32, bosId: Int? = nil, eosId: Int? = nil,
                                   metadata: [String: String] = [:]) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var config: [String: Any] = [
@@ -106,7 +106,7 @@ extension GPTTrainingModel {
 
     /// Loads a model folder written by `exportHuggingFace` (or any GPT-2 safetensors of the same shape)
     /// into a training model, e.g. to compare the trainer's forward with inference.
-    public static func loadHuggingFace(folder: String) throws -> GPTTrainingModel {
+    package static func loadHuggingFace(folder: String) throws -> GPTTrainingModel {
         let config = try ConfigJSON(path: folder + "/config.json")
         let cfg = GPTTrainingConfig(vocabSize: try config.int("vocab_size"), context: try config.int("n_positions"),
                                     layers: try config.int("n_layer"), heads: try config.int("n_head"),

@@ -40,7 +40,7 @@ public struct ClassificationMetrics: Sendable {
     /// Per label: (precision, recall, F1, support).
     public let perLabel: [(precision: Double, recall: Double, f1: Double, support: Int)]
 
-    public init(truth: [Int], predicted: [Int], labels: Int) {
+    package init(truth: [Int], predicted: [Int], labels: Int) {
         precondition(truth.count == predicted.count)
         var tp = [Int](repeating: 0, count: labels), fp = tp, fn = tp
         var correct = 0
@@ -82,7 +82,7 @@ public struct ClassifierTrainingOptions: Sendable {
 public final class ClassifierTrainer {
     public let model: BertTrainingModel
     public let options: ClassifierTrainingOptions
-    public let padId: Int32
+    package let padId: Int32
 
     public init(model: BertTrainingModel, options: ClassifierTrainingOptions, padId: Int) {
         self.model = model

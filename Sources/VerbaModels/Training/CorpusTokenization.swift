@@ -8,7 +8,7 @@ import VerbaTokenizers
 public enum CorpusTokenizer {
     /// The documents of a text file: runs of lines between lines that are exactly "%" (or "%\r"),
     /// without empty ones; bytes are kept as they are.
-    public static func documents(of bytes: [UInt8]) -> [ArraySlice<UInt8>] {
+    package static func documents(of bytes: [UInt8]) -> [ArraySlice<UInt8>] {
         var docs: [ArraySlice<UInt8>] = []
         var docStart = 0, lineStart = 0
         var i = 0
@@ -37,16 +37,17 @@ public enum CorpusTokenizer {
     /// after each document when given. Order is preserved (files in order, documents in order).
     /// - Throws: `ModelError.unreadable` for a file that cannot be read.
     public static func tokenize(files: [String], tokenizer: Tokenizer, eosId: Int?, threads: Int) throws -> [Int32] {
-        var docs: [ArraySlice<UInt8>] = []
+        var read: [ArraySlice<UInt8>] = []
         for path in files {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw ModelError.unreadable(path: path, reason: "no such file or not readable")
             }
-            docs += documents(of: [UInt8](data))
+            read += documents(of: [UInt8](data))
         }
-        let workers = max(1, threads)
+        let workers = max(1, threads), docs = read
         let chunk = max(1, (docs.count + workers * 8 - 1) / (workers * 8))
         let chunks = (docs.count + chunk - 1) / chunk
+        // Unchecked Sendable: `parts` is written only while `lock` is held, and read after the workers end.
         final class Results: @unchecked Sendable { var parts: [[Int32]]; init(_ n: Int) { parts = Array(repeating: [], count: n) } }
         let results = Results(chunks)
         let lock = NSLock()
@@ -74,6 +75,7 @@ public enum CorpusTokenizer {
 }
 
 /// A thread-safe counter handing out work items.
+/// Unchecked Sendable: `value` is read and written only while `lock` is held.
 final class ManagedCounter: @unchecked Sendable {
     private var value = 0
     private let lock = NSLock()

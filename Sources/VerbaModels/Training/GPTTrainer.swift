@@ -39,7 +39,7 @@ public struct LMTrainingOptions: Sendable {
 public final class LMTrainer {
     public let options: LMTrainingOptions
     public let model: GPTTrainingModel
-    public let optimizer: AdamW
+    package let optimizer: AdamW
     public let tokens: TokenFile
     public let split: TokenSplit
     /// Where config.json / model.safetensors / loss.csv / loss.svg go.
@@ -79,7 +79,7 @@ public final class LMTrainer {
     }
 
     /// Mean cross-entropy over validation windows (at most `limit` batches; all when nil).
-    public func validationLoss(batches limit: Int?) throws -> Float? {
+    package func validationLoss(batches limit: Int?) throws -> Float? {
         let b = options.batchSize, t = options.context
         let starts = split.validationWindows(limit: limit.map { $0 * b })
         if starts.isEmpty { return nil }
@@ -116,7 +116,7 @@ public final class LMTrainer {
 
     /// Runs optimizer steps up to `limit` (≤ options.steps; the schedule still spans options.steps),
     /// checkpointing every `checkpointEvery` steps and at the last step of the run.
-    public func runSteps(until limit: Int, progress: (String) -> Void) throws {
+    package func runSteps(until limit: Int, progress: (String) -> Void) throws {
         let o = options, b = o.batchSize, t = o.context
         let tokensPerStep = Double(b * t * o.gradAccum)
         var inputs: [Int32] = [], targets: [Int32] = []
@@ -169,7 +169,7 @@ public final class LMTrainer {
 
     /// Saves the loss curve, the checkpoint and the exported model folder. The curve goes first: a kill
     /// between the two leaves a curve ahead of the checkpoint (resuming drops the extra rows), never behind.
-    public func checkpoint(step: Int) throws {
+    package func checkpoint(step: Int) throws {
         try curve.save()
         try TrainingCheckpoint.save(model: model, optimizer: optimizer, step: step, kind: "gpt",
                                     configJSON: model.config.jsonSignature, to: checkpointPath)

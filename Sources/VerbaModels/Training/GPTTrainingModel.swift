@@ -5,6 +5,7 @@
 // Weights are stored (out, in) like `nn.Linear`; the HF export transposes them to Conv1D's (in, out).
 import Foundation
 import VerbaSupport
+import VerbaTensor
 
 /// The shape of a GPT-2 model to train.
 public struct GPTTrainingConfig: Equatable, Codable, Sendable {
@@ -31,7 +32,7 @@ public struct GPTTrainingConfig: Equatable, Codable, Sendable {
     }
 
     /// Checks the sizes; throws `ModelError.invalidInput` naming the bad one.
-    public func validate() throws {
+    package func validate() throws {
         guard vocabSize > 0, context > 0, layers > 0, heads > 0, dim > 0 else {
             throw ModelError.invalidInput("GPT config: every size must be positive (\(self))")
         }
@@ -42,16 +43,16 @@ public struct GPTTrainingConfig: Equatable, Codable, Sendable {
 }
 
 /// One named tensor of a flat parameter buffer: where it starts, its shape, whether AdamW decays it.
-public struct ParameterSlice: Sendable {
-    public let name: String
-    public let offset: Int
-    public let shape: [Int]
-    public let decay: Bool
-    public var count: Int { shape.reduce(1, *) }
+package struct ParameterSlice: Sendable {
+    package let name: String
+    package let offset: Int
+    package let shape: [Int]
+    package let decay: Bool
+    package var count: Int { shape.reduce(1, *) }
 }
 
 /// A model whose parameters and gradients live in flat float buffers, for the optimizer and checkpoints.
-public protocol FlatParameterModel: AnyObject {
+package protocol FlatParameterModel: AnyObject {
     /// Number of parameters.
     var parameterCount: Int { get }
     /// The parameters (parameterCount floats).
@@ -64,18 +65,18 @@ public protocol FlatParameterModel: AnyObject {
 
 extension FlatParameterModel {
     /// Sets every gradient to zero (before a new optimizer step's micro-batches).
-    public func zeroGradients() { gradients.update(repeating: 0, count: parameterCount) }
+    package func zeroGradients() { gradients.update(repeating: 0, count: parameterCount) }
 }
 
 /// GPT-2 with parameters, gradients and activations for training. Not thread-safe.
 public final class GPTTrainingModel: FlatParameterModel {
     public let config: GPTTrainingConfig
-    public let slices: [ParameterSlice]
+    package let slices: [ParameterSlice]
     private let params: FloatBuffer
     private let grads: FloatBuffer
     public var parameterCount: Int { params.count }
-    public var parameters: UnsafeMutablePointer<Float> { params.pointer }
-    public var gradients: UnsafeMutablePointer<Float> { grads.pointer }
+    package var parameters: UnsafeMutablePointer<Float> { params.pointer }
+    package var gradients: UnsafeMutablePointer<Float> { grads.pointer }
 
     // Offsets of the parameter tensors.
     private let wte, wpe, ln1w, ln1b, qkvw, qkvb, projw, projb, ln2w, ln2b, fcw, fcb, fcprojw, fcprojb, lnfw, lnfb: Int
@@ -88,7 +89,8 @@ public final class GPTTrainingModel: FlatParameterModel {
 
     /// Creates a model with GPT-2's initialisation (normal(0, 0.02); residual projections scaled by
     /// 1/√(2L); biases zero; layer norms one), from a seeded generator.
-    public init(config: GPTTrainingConfig, seed: UInt64) throws {
+    package init(config: GPTTrainingConfig, seed: UInt64) throws {
+        try BLAS.load()  // OpenBLAS with the kernels for this CPU, before any product
         try config.validate()
         self.config = config
         let v = config.vocabSize, p = config.context, l = config.layers, c = config.dim
@@ -159,7 +161,7 @@ public final class GPTTrainingModel: FlatParameterModel {
     /// Without targets, returns 0 and leaves the logits readable through `logits`.
     /// - Complexity: about 2·(params)·B·T + 2·L·B·T²·C flops.
     @discardableResult
-    public func forward(inputs: [Int32], targets: [Int32]?, batch b: Int, time t: Int) throws -> Float {
+    package func forward(inputs: [Int32], targets: [Int32]?, batch b: Int, time t: Int) throws -> Float {
         let cfg = config
         guard b > 0, t > 0, t <= cfg.context, inputs.count == b * t else {
             throw ModelError.invalidInput("GPT forward: need B·T = \(b)·\(t) inputs with T ≤ \(cfg.context), got \(inputs.count)")
@@ -223,7 +225,7 @@ public final class GPTTrainingModel: FlatParameterModel {
     }
 
     /// The logits (B·T, V) of the last forward without targets (probabilities after one with targets).
-    public var logits: UnsafeBufferPointer<Float>? {
+    package var logits: UnsafeBufferPointer<Float>? {
         guard let a = acts else { return nil }
         return UnsafeBufferPointer(start: a.logits.pointer, count: actB * actT * config.vocabSize)
     }
@@ -231,7 +233,7 @@ public final class GPTTrainingModel: FlatParameterModel {
     /// Back-propagates the last forward's loss, multiplied by `lossScale` (1/k when accumulating k
     /// micro-batches), adding into `gradients`.
     /// - Precondition: the last `forward` had targets.
-    public func backward(lossScale: Float = 1) {
+    package func backward(lossScale: Float = 1) {
         precondition(acts != nil && !lastTargets.isEmpty, "backward needs a forward with targets")
         let a = acts!, cfg = config
         let b = actB, t = actT, n = b * t, c = cfg.dim, v = cfg.vocabSize, nc = n * c
@@ -288,7 +290,7 @@ public final class GPTTrainingModel: FlatParameterModel {
 extension GPTTrainingModel {
     /// The parameters as Hugging Face `GPT2LMHeadModel` tensors (Conv1D weights in (in, out) layout),
     /// in a stable order. `lm_head.weight` is omitted: it is tied to `transformer.wte.weight`.
-    public func huggingFaceTensors() -> [(name: String, shape: [Int], values: [Float])] {
+    package func huggingFaceTensors() -> [(name: String, shape: [Int], values: [Float])] {
         let c = config.dim, p = params.pointer
         var out: [(String, [Int], [Float])] = []
         func plain(_ name: String, _ offset: Int, _ shape: [Int]) {
@@ -319,7 +321,7 @@ extension GPTTrainingModel {
     }
 
     /// Maps a flat buffer in this model's layout (parameters or gradients) to HF names and layouts.
-    public func huggingFaceView(of buffer: UnsafePointer<Float>) -> [String: [Float]] {
+    package func huggingFaceView(of buffer: UnsafePointer<Float>) -> [String: [Float]] {
         let saved = UnsafeMutablePointer<Float>.allocate(capacity: parameterCount)
         defer { saved.deallocate() }
         saved.update(from: params.pointer, count: parameterCount)
@@ -332,7 +334,7 @@ extension GPTTrainingModel {
 
     /// Loads parameters from HF-named tensors (as `huggingFaceTensors` names and shapes them);
     /// `lookup` returns a tensor's shape and values or nil when absent.
-    public func loadHuggingFace(from source: String, _ lookup: (String) throws -> (shape: [Int], values: [Float])?) throws {
+    package func loadHuggingFace(from source: String, _ lookup: (String) throws -> (shape: [Int], values: [Float])?) throws {
         let c = config.dim, p = params.pointer
         for t in huggingFaceTensors() {
             guard let (shape, values) = try lookup(t.name) else { throw ModelError.missingTensor(path: source, name: t.name) }

@@ -3,31 +3,31 @@
 import Foundation
 
 /// One optimizer step's record.
-public struct LossRecord: Sendable, Equatable {
-    public var step: Int
-    public var learningRate: Float
-    public var trainLoss: Float
+package struct LossRecord: Sendable, Equatable {
+    package var step: Int
+    package var learningRate: Float
+    package var trainLoss: Float
     /// Validation loss, when it was measured at this step.
-    public var validationLoss: Float?
-    public var tokensPerSecond: Double
-    public var elapsedSeconds: Double
+    package var validationLoss: Float?
+    package var tokensPerSecond: Double
+    package var elapsedSeconds: Double
 }
 
 /// A loss curve that survives restarts: `load` keeps the rows up to the resumed step.
-public final class LossCurve {
-    public private(set) var records: [LossRecord] = []
-    public let csvPath: String
-    public let svgPath: String
-    public var title: String
+package final class LossCurve {
+    package private(set) var records: [LossRecord] = []
+    package let csvPath: String
+    package let svgPath: String
+    package var title: String
 
-    public init(csvPath: String, svgPath: String, title: String) {
+    package init(csvPath: String, svgPath: String, title: String) {
         self.csvPath = csvPath
         self.svgPath = svgPath
         self.title = title
     }
 
     /// Reads an existing CSV, keeping rows with step ≤ `upTo` (the checkpoint a run resumes from).
-    public func load(upTo: Int) {
+    package func load(upTo: Int) {
         records = []
         guard let text = try? String(contentsOfFile: csvPath, encoding: .utf8) else { return }
         for line in text.split(separator: "\n").dropFirst() {
@@ -39,10 +39,10 @@ public final class LossCurve {
         }
     }
 
-    public func append(_ r: LossRecord) { records.append(r) }
+    package func append(_ r: LossRecord) { records.append(r) }
 
     /// Rewrites the CSV and the SVG (atomically).
-    public func save() throws {
+    package func save() throws {
         var csv = "step,lr,train_loss,val_loss,tokens_per_s,elapsed_s\n"
         for r in records {
             let val = r.validationLoss.map { String(format: "%.6f", $0) } ?? ""
@@ -54,7 +54,7 @@ public final class LossCurve {
     }
 
     /// The plot as an SVG document.
-    public func svg(width: Double = 720, height: Double = 420) -> String {
+    package func svg(width: Double = 720, height: Double = 420) -> String {
         let left = 60.0, right = 20.0, top = 36.0, bottom = 44.0
         let pw = width - left - right, ph = height - top - bottom
         let steps = records.map { Double($0.step) }

@@ -83,15 +83,15 @@ func writeAtomically(_ data: Data, to path: String) throws {
 /// of (T + 1)-token windows are drawn from the training blocks, reproducibly from (seed, step).
 public struct TokenSplit: Sendable {
     /// Token ranges used for training and held out for validation.
-    public let train: [Range<Int>]
-    public let validation: [Range<Int>]
+    package let train: [Range<Int>]
+    package let validation: [Range<Int>]
     /// Window length T (each window has T inputs and T shifted targets).
-    public let time: Int
+    package let time: Int
 
     /// - Parameters:
     ///   - blockSize: tokens per block (at least T + 1).
     ///   - validationEvery: hold out block k when k % validationEvery == validationEvery − 1 (0: none).
-    public init(count: Int, time: Int, blockSize: Int, validationEvery: Int) throws {
+    package init(count: Int, time: Int, blockSize: Int, validationEvery: Int) throws {
         self.time = time
         let block = max(blockSize, time + 1)
         var train: [Range<Int>] = [], validation: [Range<Int>] = []
@@ -121,7 +121,7 @@ public struct TokenSplit: Sendable {
     public var validationTokens: Int { validation.reduce(0) { $0 + $1.count } }
 
     /// Fills `inputs` and `targets` (B·T each) with B random training windows for (seed, step, micro).
-    public func trainBatch(tokens: [Int32], batch: Int, seed: UInt64, step: Int, micro: Int,
+    package func trainBatch(tokens: [Int32], batch: Int, seed: UInt64, step: Int, micro: Int,
                            inputs: inout [Int32], targets: inout [Int32]) {
         var rng = SplitMix64(seed: seed &* 0x2545_F491_4F6C_DD1D &+ UInt64(step) &* 1_000_003 &+ UInt64(micro))
         _ = rng.next()
@@ -140,7 +140,7 @@ public struct TokenSplit: Sendable {
 
     /// The held-out windows: consecutive non-overlapping (T + 1)-token windows of every validation
     /// block (at most `limit`, spread evenly when there are more), as start offsets.
-    public func validationWindows(limit: Int? = nil) -> [Int] {
+    package func validationWindows(limit: Int? = nil) -> [Int] {
         var starts: [Int] = []
         for r in validation {
             var s = r.lowerBound

@@ -40,12 +40,7 @@ func parallelFor(_ count: Int, _ body: (Int) -> Void) {
 func linearForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                    _ bias: UnsafePointer<Float>?, n: Int, inC: Int, outC: Int) {
     gemm(transB: true, m: n, n: outC, k: inC, inp, lda: inC, w, ldb: inC, beta: 0, out, ldc: outC)
-    if let bias = bias {
-        for r in 0..<n {
-            let row = out + r * outC
-            for j in 0..<outC { row[j] += bias[j] }
-        }
-    }
+    if let bias = bias { addBias(out, bias, rows: n, n: outC) }
 }
 
 /// Backward of `linearForward`: dinp (N, IC) (+= when `accumulateInput`, else =) dout · W;
@@ -59,32 +54,19 @@ func linearBackward(dinp: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer
     }
     gemm(transA: true, m: outC, n: inC, k: n, dout, lda: outC, inp, ldb: inC, beta: 1, dw, ldc: inC)
     if let dbias = dbias {
-        for r in 0..<n {
-            let row = dout + r * outC
-            for j in 0..<outC { dbias[j] += row[j] }
-        }
+        for r in 0..<n { add(dout + r * outC, into: dbias, count: outC) }
     }
 }
 
 // MARK: - Layer normalization
 
 /// out (N, C) = (x − mean) · rstd · w + b per row; saves `mean` and `rstd` (N) for the backward.
+/// VerbaTensor's `layerNorm`, the one inference uses.
+@inline(__always)
 func layerNormForward(_ out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
                       _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                       n: Int, c: Int, eps: Float) {
-    for r in 0..<n {
-        let xi = x + r * c, o = out + r * c
-        var m: Float = 0
-        for j in 0..<c { m += xi[j] }
-        m /= Float(c)
-        var v: Float = 0
-        for j in 0..<c { let d = xi[j] - m; v += d * d }
-        v /= Float(c)
-        let s = 1 / (v + eps).squareRoot()
-        for j in 0..<c { o[j] = (xi[j] - m) * s * w[j] + b[j] }
-        mean[r] = m
-        rstd[r] = s
-    }
+    layerNorm(x, out, gamma: w, beta: b, rows: n, n: c, eps: eps, mean: mean, rstd: rstd)
 }
 
 /// Backward of `layerNormForward`: dx (N, C) += ∂L/∂x; dw, db (C) += their gradients.
@@ -147,29 +129,11 @@ func referenceGeluForward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer
     }
 }
 
-/// dx = gelu'(x) · dout (overwrites dx; dx may alias dout). The tanh form is vectorized:
-/// with σ = 1 / (1 + e^(−2u)), u = √(2/π)(x + 0.044715x³): 1 + tanh u = 2σ and sech² u = 4σ(1 − σ), so
-/// gelu'(x) = σ + 2xσ(1 − σ)·√(2/π)(1 + 3·0.044715x²).
+/// dx = gelu'(x) · dout (overwrites dx; dx may alias dout). The tanh form is VerbaTensor's vectorized
+/// `geluTanhBackward`; the erf form is the plain one.
 func geluBackward(dx: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, dout: UnsafePointer<Float>, count: Int, kind: GeluKind) {
     if kind == .tanh {
-        typealias V = SIMD16<Float>
-        var i = 0
-        while i + 16 <= count {
-            let v = UnsafeRawPointer(x + i).loadUnaligned(as: V.self)
-            let d = UnsafeRawPointer(dout + i).loadUnaligned(as: V.self)
-            let one = V(repeating: 1)
-            let v2: V = v * v
-            let u: V = v.addingProduct(v2 * 0.044715, v) * sqrt2OverPi
-            let sig: V = one / (one + expSIMD(u * -2))
-            let slope: V = one.addingProduct(v2, V(repeating: 0.134145)) * sqrt2OverPi   // √(2/π)(1 + 3·0.044715x²)
-            let sechPart: V = (v + v) * sig * (one - sig)
-            let local: V = sig.addingProduct(sechPart, slope)
-            UnsafeMutableRawPointer(dx + i).storeBytes(of: local * d, as: V.self)
-            i += 16
-        }
-        if i < count {
-            referenceGeluBackward(dx: dx + i, x: x + i, dout: dout + i, count: count - i, kind: kind)
-        }
+        geluTanhBackward(dx: dx, x: x, dout: dout, count: count)
         return
     }
     referenceGeluBackward(dx: dx, x: x, dout: dout, count: count, kind: kind)
@@ -218,6 +182,12 @@ func attentionForward(_ out: UnsafeMutablePointer<Float>, att: UnsafeMutablePoin
             for i in 0..<t {
                 let row = a + i * t
                 let last = causal ? i + 1 : t
+                if mask == nil {
+                    // Without a key mask, the same softmax as inference over the keys the query sees.
+                    softmax(row, rows: 1, n: last)
+                    (row + last).update(repeating: 0, count: t - last)
+                    continue
+                }
                 var mx = -Float.infinity
                 for j in 0..<last where mask == nil || mask![j] != 0 { mx = max(mx, row[j]) }
                 var sum: Float = 0
@@ -308,7 +278,7 @@ func softmaxCrossEntropyBackward(_ probs: UnsafeMutablePointer<Float>, targets: 
 /// a (count) += b.
 @inline(__always)
 func addInPlace(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, count: Int) {
-    for i in 0..<count { a[i] += b[i] }
+    add(b, into: a, count: count)
 }
 
 /// out = a + b.

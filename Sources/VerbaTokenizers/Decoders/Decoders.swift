@@ -7,7 +7,7 @@
 
 /// Turns the tokens of an id sequence into pieces of text (HF's `decode_chain`); the text is their
 /// concatenation.
-public protocol TokenDecoder: Sendable {
+package protocol TokenDecoder: Sendable {
     func decodeChain(_ tokens: [[UInt8]]) -> [[UInt8]]
     /// As `decodeChain`, but bytes that do not form valid UTF-8 stay as they are instead of becoming
     /// U+FFFD (for streaming, where a character may be completed by the next token).
@@ -18,8 +18,8 @@ public protocol TokenDecoder: Sendable {
 
 extension TokenDecoder {
     /// The decoded bytes of `tokens` (possibly ill-formed UTF-8 when tokens hold partial characters).
-    public func decodeBytes(_ tokens: [[UInt8]]) -> [UInt8] { Array(decodeChain(tokens).joined()) }
-    public func rawDecodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] { decodeChain(tokens) }
+    package func decodeBytes(_ tokens: [[UInt8]]) -> [UInt8] { Array(decodeChain(tokens).joined()) }
+    package func rawDecodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] { decodeChain(tokens) }
 }
 
 /// The GPT-2 byte-to-unicode table, reversed: scalar value → byte, for the 256 printable stand-ins.
@@ -39,9 +39,9 @@ let byteLevelCharToByte: [UInt32: UInt8] = {
 }()
 
 /// HF's `ByteLevel` decoder: maps each character of the tokens back to the byte it stands for.
-public struct ByteLevelDecoder: TokenDecoder {
-    public init() {}
-    public func decodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] {
+package struct ByteLevelDecoder: TokenDecoder {
+    package init() {}
+    package func decodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] {
         var out: [UInt8] = []
         for t in tokens {
             let start = out.count
@@ -62,7 +62,7 @@ public struct ByteLevelDecoder: TokenDecoder {
         }
         return [out]
     }
-    public var json: JSONValue {
+    package var json: JSONValue {
         .object([("type", .string("ByteLevel")), ("add_prefix_space", .bool(true)), ("trim_offsets", .bool(true)),
                  ("use_regex", .bool(true))])
     }
@@ -70,12 +70,12 @@ public struct ByteLevelDecoder: TokenDecoder {
 
 /// HF's `WordPiece` decoder: joins words with spaces, glues `##` continuations, and optionally cleans up
 /// spaces before punctuation and English contractions.
-public struct WordPieceDecoder: TokenDecoder {
-    public var prefix: String
-    public var cleanup: Bool
-    public init(prefix: String = "##", cleanup: Bool = true) { self.prefix = prefix; self.cleanup = cleanup }
+package struct WordPieceDecoder: TokenDecoder {
+    package var prefix: String
+    package var cleanup: Bool
+    package init(prefix: String = "##", cleanup: Bool = true) { self.prefix = prefix; self.cleanup = cleanup }
 
-    public func decodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] {
+    package func decodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] {
         let p = Array(prefix.utf8)
         return tokens.enumerated().map { i, token in
             var t = token
@@ -99,7 +99,7 @@ public struct WordPieceDecoder: TokenDecoder {
         return s
     }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         .object([("type", .string("WordPiece")), ("prefix", .string(prefix)), ("cleanup", .bool(cleanup))])
     }
 }
@@ -125,53 +125,53 @@ func replaceAll(_ s: [UInt8], _ from: [UInt8], _ to: [UInt8]) -> [UInt8] {
 
 /// HF's `Metaspace` decoder: `▁` back to a space; in the first token it is dropped (unless the
 /// prepend scheme is `never`).
-public struct MetaspaceDecoder: TokenDecoder {
-    public var replacement: Unicode.Scalar
-    public var prependScheme: String
-    public var split: Bool
-    public init(replacement: Unicode.Scalar = "\u{2581}", prependScheme: String = "always", split: Bool = true) {
+package struct MetaspaceDecoder: TokenDecoder {
+    package var replacement: Unicode.Scalar
+    package var prependScheme: String
+    package var split: Bool
+    package init(replacement: Unicode.Scalar = "\u{2581}", prependScheme: String = "always", split: Bool = true) {
         self.replacement = replacement; self.prependScheme = prependScheme; self.split = split
     }
-    public func decodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] {
+    package func decodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] {
         var rep: [UInt8] = []
         appendUTF8(replacement.value, to: &rep)
         return tokens.enumerated().map { i, t in replaceAll(t, rep, i == 0 && prependScheme != "never" ? [] : [32]) }
     }
-    public var json: JSONValue {
+    package var json: JSONValue {
         .object([("type", .string("Metaspace")), ("replacement", .string(String(Character(replacement)))),
                  ("prepend_scheme", .string(prependScheme)), ("split", .bool(split))])
     }
 }
 
 /// HF's `Replace` decoder with a string pattern.
-public struct ReplaceDecoder: TokenDecoder {
-    public var pattern: String
-    public var content: String
-    public init(pattern: String, content: String) { self.pattern = pattern; self.content = content }
-    public func decodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] {
+package struct ReplaceDecoder: TokenDecoder {
+    package var pattern: String
+    package var content: String
+    package init(pattern: String, content: String) { self.pattern = pattern; self.content = content }
+    package func decodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] {
         let f = Array(pattern.utf8), c = Array(content.utf8)
         return tokens.map { replaceAll($0, f, c) }
     }
-    public var json: JSONValue {
+    package var json: JSONValue {
         .object([("type", .string("Replace")), ("pattern", .object([("String", .string(pattern))])), ("content", .string(content))])
     }
 }
 
 /// HF's `Fuse` decoder: all tokens into one piece.
-public struct FuseDecoder: TokenDecoder {
-    public init() {}
-    public func decodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] { [Array(tokens.joined())] }
-    public var json: JSONValue { .object([("type", .string("Fuse"))]) }
+package struct FuseDecoder: TokenDecoder {
+    package init() {}
+    package func decodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] { [Array(tokens.joined())] }
+    package var json: JSONValue { .object([("type", .string("Fuse"))]) }
 }
 
 /// HF's `Strip` decoder: removes up to `start` leading and `stop` trailing `content` characters of
 /// each token.
-public struct StripDecoder: TokenDecoder {
-    public var content: Unicode.Scalar
-    public var start: Int
-    public var stop: Int
-    public init(content: Unicode.Scalar, start: Int, stop: Int) { self.content = content; self.start = start; self.stop = stop }
-    public func decodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] {
+package struct StripDecoder: TokenDecoder {
+    package var content: Unicode.Scalar
+    package var start: Int
+    package var stop: Int
+    package init(content: Unicode.Scalar, start: Int, stop: Int) { self.content = content; self.start = start; self.stop = stop }
+    package func decodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] {
         var c: [UInt8] = []
         appendUTF8(content.value, to: &c)
         return tokens.map { t in
@@ -185,7 +185,7 @@ public struct StripDecoder: TokenDecoder {
             return Array(t[lo..<hi])
         }
     }
-    public var json: JSONValue {
+    package var json: JSONValue {
         .object([("type", .string("Strip")), ("content", .string(String(Character(content)))),
                  ("start", .int(start)), ("stop", .int(stop))])
     }
@@ -193,8 +193,8 @@ public struct StripDecoder: TokenDecoder {
 
 /// HF's `ByteFallback` decoder: runs of `<0xAB>` tokens become their bytes when they form valid UTF-8,
 /// else one U+FFFD per byte.
-public struct ByteFallbackDecoder: TokenDecoder {
-    public init() {}
+package struct ByteFallbackDecoder: TokenDecoder {
+    package init() {}
     static func byteValue(_ t: [UInt8]) -> UInt8? {
         guard t.count == 6, t[0] == 60, t[1] == 48, t[2] == 120, t[5] == 62 else { return nil }
         func hex(_ c: UInt8) -> UInt8? {
@@ -203,8 +203,8 @@ public struct ByteFallbackDecoder: TokenDecoder {
         guard let h = hex(t[3]), let l = hex(t[4]) else { return nil }
         return h << 4 | l
     }
-    public func decodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] { chain(tokens, raw: false) }
-    public func rawDecodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] { chain(tokens, raw: true) }
+    package func decodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] { chain(tokens, raw: false) }
+    package func rawDecodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] { chain(tokens, raw: true) }
     func chain(_ tokens: [[UInt8]], raw: Bool) -> [[UInt8]] {
         var out: [[UInt8]] = []
         var run: [UInt8] = []
@@ -221,35 +221,35 @@ public struct ByteFallbackDecoder: TokenDecoder {
         flush()
         return out
     }
-    public var json: JSONValue { .object([("type", .string("ByteFallback"))]) }
+    package var json: JSONValue { .object([("type", .string("ByteFallback"))]) }
 }
 
 /// HF's `BPEDecoder`: the end-of-word `suffix` becomes a space (none after the last token).
-public struct BPESuffixDecoder: TokenDecoder {
-    public var suffix: String
-    public init(suffix: String = "</w>") { self.suffix = suffix }
-    public func decodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] {
+package struct BPESuffixDecoder: TokenDecoder {
+    package var suffix: String
+    package init(suffix: String = "</w>") { self.suffix = suffix }
+    package func decodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] {
         let s = Array(suffix.utf8)
         return tokens.enumerated().map { i, t in replaceAll(t, s, i == tokens.count - 1 ? [] : [32]) }
     }
-    public var json: JSONValue { .object([("type", .string("BPEDecoder")), ("suffix", .string(suffix))]) }
+    package var json: JSONValue { .object([("type", .string("BPEDecoder")), ("suffix", .string(suffix))]) }
 }
 
 /// HF's `Sequence` decoder: each decoder works on the previous one's pieces.
-public struct SequenceDecoder: TokenDecoder {
-    public var decoders: [TokenDecoder]
-    public init(_ decoders: [TokenDecoder]) { self.decoders = decoders }
-    public func decodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] {
+package struct SequenceDecoder: TokenDecoder {
+    package var decoders: [TokenDecoder]
+    package init(_ decoders: [TokenDecoder]) { self.decoders = decoders }
+    package func decodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] {
         var t = tokens
         for d in decoders { t = d.decodeChain(t) }
         return t
     }
-    public func rawDecodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] {
+    package func rawDecodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] {
         var t = tokens
         for d in decoders { t = d.rawDecodeChain(t) }
         return t
     }
-    public var json: JSONValue { .object([("type", .string("Sequence")), ("decoders", .array(decoders.map { $0.json }))]) }
+    package var json: JSONValue { .object([("type", .string("Sequence")), ("decoders", .array(decoders.map { $0.json }))]) }
 }
 
 /// Decodes a stream of ids as they arrive (token by token generation), emitting only complete UTF-8
@@ -258,15 +258,15 @@ public struct SequenceDecoder: TokenDecoder {
 /// Decoders that look at neighbouring tokens (WordPiece's `##`, Metaspace's first token) are handled
 /// by re-decoding a short window: the text of `ids[prefix...]` minus that of `ids[prefix..<read]`.
 public struct IncrementalDecoder {
-    public let tokenizer: Tokenizer
-    public let skipSpecialTokens: Bool
+    package let tokenizer: Tokenizer
+    package let skipSpecialTokens: Bool
     private var ids: [Int] = []
     private var prefixOffset = 0
     private var readOffset = 0
     /// Bytes decoded but not yet emitted because they end in an incomplete character.
     private var pending: [UInt8] = []
 
-    public init(tokenizer: Tokenizer, skipSpecialTokens: Bool = false) {
+    package init(tokenizer: Tokenizer, skipSpecialTokens: Bool = false) {
         self.tokenizer = tokenizer
         self.skipSpecialTokens = skipSpecialTokens
     }

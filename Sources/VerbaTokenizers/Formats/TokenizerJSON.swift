@@ -382,7 +382,7 @@ extension Tokenizer {
     }
 
     /// This tokenizer as a Hugging Face `tokenizer.json` value.
-    public func tokenizerJSON() -> JSONValue {
+    package func tokenizerJSON() -> JSONValue {
         let added: [JSONValue] = addedVocabulary.tokens.map { t in
             .object([("id", .int(t.id)), ("content", .string(t.content)), ("single_word", .bool(t.singleWord)),
                      ("lstrip", .bool(t.lstrip)), ("rstrip", .bool(t.rstrip)), ("normalized", .bool(t.normalized)),

@@ -166,12 +166,12 @@ struct ScalarText {
 
 extension Normalizer {
     /// Normalizes a byte array (convenience for tests and non-hot paths).
-    public func normalize(_ bytes: [UInt8]) -> NormalizedText {
+    package func normalize(_ bytes: [UInt8]) -> NormalizedText {
         bytes.withUnsafeBufferPointer { normalize($0) }
     }
 
     /// Normalizes a string (convenience for tests and non-hot paths).
-    public func normalize(_ string: String) -> NormalizedText {
+    package func normalize(_ string: String) -> NormalizedText {
         normalize(Array(string.utf8))
     }
 }
@@ -183,14 +183,14 @@ extension Normalizer {
 /// side of CJK ideographs; `stripAccents` (when nil, equal to `lowercase`) decomposes to NFD and drops
 /// nonspacing marks (Mn); `lowercase` maps every character with Rust's `char::to_lowercase`.
 /// Ill-formed UTF-8 bytes pass through unchanged.
-public struct BertNormalizer: Normalizer, Equatable {
-    public var cleanText: Bool
-    public var handleChineseChars: Bool
+package struct BertNormalizer: Normalizer, Equatable {
+    package var cleanText: Bool
+    package var handleChineseChars: Bool
     /// nil: follow `lowercase` (tokenizer.json's `"strip_accents": null`).
-    public var stripAccents: Bool?
-    public var lowercase: Bool
+    package var stripAccents: Bool?
+    package var lowercase: Bool
 
-    public init(cleanText: Bool = true, handleChineseChars: Bool = true, stripAccents: Bool? = nil, lowercase: Bool = true) {
+    package init(cleanText: Bool = true, handleChineseChars: Bool = true, stripAccents: Bool? = nil, lowercase: Bool = true) {
         self.cleanText = cleanText
         self.handleChineseChars = handleChineseChars
         self.stripAccents = stripAccents
@@ -199,12 +199,12 @@ public struct BertNormalizer: Normalizer, Equatable {
     }
 
     /// Whether accents are stripped (`stripAccents ?? lowercase`).
-    public var stripsAccents: Bool { stripAccents ?? lowercase }
+    package var stripsAccents: Bool { stripAccents ?? lowercase }
 
     /// Output byte for each ASCII byte, or 0xFF to drop it.
     private let asciiMap: [UInt8]
 
-    public static func == (a: BertNormalizer, b: BertNormalizer) -> Bool {
+    package static func == (a: BertNormalizer, b: BertNormalizer) -> Bool {
         a.cleanText == b.cleanText && a.handleChineseChars == b.handleChineseChars
             && a.stripAccents == b.stripAccents && a.lowercase == b.lowercase
     }
@@ -222,7 +222,7 @@ public struct BertNormalizer: Normalizer, Equatable {
     }
 
     /// - Complexity: O(n); runs of ASCII take one table load per byte.
-    public func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
+    package func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
         guard !text.isEmpty else { return NormalizedText(bytes: []) }
         var b = NormalizedBuilder(input: text)
         fill(&b, text)
@@ -374,13 +374,13 @@ private struct RunEntry {
 }
 
 /// Unicode normalization (tokenizer.json `NFC`, `NFD`, `NFKC`, `NFKD`).
-public struct UnicodeNormalizer: Normalizer, Equatable {
-    public var form: NormalizationForm
+package struct UnicodeNormalizer: Normalizer, Equatable {
+    package var form: NormalizationForm
 
-    public init(_ form: NormalizationForm) { self.form = form }
+    package init(_ form: NormalizationForm) { self.form = form }
 
     /// - Complexity: O(n); pure-ASCII text is returned as is.
-    public func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
+    package func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
         if text.allSatisfy({ $0 < 0x80 }) { return NormalizedText(bytes: Array(text)) }
         let t = ScalarText(text)
         let (s, o) = UnicodeProperties.normalize(t.scalars, origins: t.origins, form: form)
@@ -389,10 +389,10 @@ public struct UnicodeNormalizer: Normalizer, Equatable {
 }
 
 /// Lowercases every character with Rust's `char::to_lowercase` (tokenizer.json `Lowercase`).
-public struct LowercaseNormalizer: Normalizer, Equatable {
-    public init() {}
+package struct LowercaseNormalizer: Normalizer, Equatable {
+    package init() {}
 
-    public func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
+    package func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
         let n = text.count
         guard let p = text.baseAddress, n > 0 else { return NormalizedText(bytes: []) }
         var b = NormalizedBuilder(input: text)
@@ -410,10 +410,10 @@ public struct LowercaseNormalizer: Normalizer, Equatable {
 
 /// Drops every combining mark (Mn, Mc, Me) without decomposing first (tokenizer.json `StripAccents`;
 /// usually preceded by `NFD` or `NFKD`).
-public struct StripAccentsNormalizer: Normalizer, Equatable {
-    public init() {}
+package struct StripAccentsNormalizer: Normalizer, Equatable {
+    package init() {}
 
-    public func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
+    package func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
         let n = text.count
         guard let p = text.baseAddress, n > 0 else { return NormalizedText(bytes: []) }
         var b = NormalizedBuilder(input: text)
@@ -428,16 +428,16 @@ public struct StripAccentsNormalizer: Normalizer, Equatable {
 }
 
 /// Removes leading and/or trailing whitespace (Rust `char::is_whitespace`) (tokenizer.json `Strip`).
-public struct StripNormalizer: Normalizer, Equatable {
-    public var left: Bool
-    public var right: Bool
+package struct StripNormalizer: Normalizer, Equatable {
+    package var left: Bool
+    package var right: Bool
 
-    public init(left: Bool = true, right: Bool = true) {
+    package init(left: Bool = true, right: Bool = true) {
         self.left = left
         self.right = right
     }
 
-    public func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
+    package func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
         let t = ScalarText(text)
         var lo = 0, hi = t.scalars.count
         if left { while lo < hi && UnicodeProperties.isWhitespace(t.scalars[lo]) { lo += 1 } }
@@ -458,20 +458,20 @@ public struct StripNormalizer: Normalizer, Equatable {
 /// Occurrences are found left to right without overlap. As in `tokenizers`, the replacement's
 /// characters all map to the original range of the last character of the occurrence. An empty
 /// pattern replaces nothing.
-public struct ReplaceNormalizer: Normalizer, Equatable {
-    public var pattern: String
-    public var content: String
+package struct ReplaceNormalizer: Normalizer, Equatable {
+    package var pattern: String
+    package var content: String
     private let patternBytes: [UInt8]
     private let contentScalars: [UInt32]
 
-    public init(pattern: String, content: String) {
+    package init(pattern: String, content: String) {
         self.pattern = pattern
         self.content = content
         patternBytes = Array(pattern.utf8)
         contentScalars = content.unicodeScalars.map { $0.value }
     }
 
-    public func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
+    package func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
         let n = text.count, m = patternBytes.count
         guard let p = text.baseAddress, m > 0, n >= m else { return NormalizedText(bytes: Array(text)) }
         var b = NormalizedBuilder(input: text)
@@ -501,19 +501,19 @@ public struct ReplaceNormalizer: Normalizer, Equatable {
         }
     }
 
-    public static func == (a: ReplaceNormalizer, b: ReplaceNormalizer) -> Bool {
+    package static func == (a: ReplaceNormalizer, b: ReplaceNormalizer) -> Bool {
         a.pattern == b.pattern && a.content == b.content
     }
 }
 
 /// Puts a string in front of non-empty text (tokenizer.json `Prepend`, e.g. "▁").
 /// The prepended characters map to the original range of the first character.
-public struct PrependNormalizer: Normalizer, Equatable {
-    public var prepend: String
+package struct PrependNormalizer: Normalizer, Equatable {
+    package var prepend: String
 
-    public init(prepend: String) { self.prepend = prepend }
+    package init(prepend: String) { self.prepend = prepend }
 
-    public func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
+    package func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
         guard let p = text.baseAddress, !text.isEmpty else { return NormalizedText(bytes: []) }
         let firstLen = UTF8Codec.decode(p, at: 0, end: text.count).length
         var b = NormalizedBuilder(input: text)
@@ -530,12 +530,12 @@ public struct PrependNormalizer: Normalizer, Equatable {
 }
 
 /// Applies normalizers one after the other (tokenizer.json `Sequence`), composing their offsets.
-public struct SequenceNormalizer: Normalizer {
-    public var normalizers: [any Normalizer]
+package struct SequenceNormalizer: Normalizer {
+    package var normalizers: [any Normalizer]
 
-    public init(_ normalizers: [any Normalizer]) { self.normalizers = normalizers }
+    package init(_ normalizers: [any Normalizer]) { self.normalizers = normalizers }
 
-    public func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
+    package func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
         var current = NormalizedText(bytes: Array(text))
         for normalizer in normalizers {
             let next = current.bytes.withUnsafeBufferPointer { normalizer.normalize($0) }

@@ -9,25 +9,25 @@ import Darwin
 #endif
 
 /// One added token as `tokenizer.json`'s `added_tokens` describes it.
-public struct AddedToken: Sendable, Hashable {
+package struct AddedToken: Sendable, Hashable {
     /// The token's text.
-    public var content: String
+    package var content: String
     /// Its id.
-    public var id: Int
+    package var id: Int
     /// Special tokens are skipped when decoding with `skipSpecialTokens`.
-    public var special: Bool
+    package var special: Bool
     /// Only match when not surrounded by word characters (regex `\w`).
-    public var singleWord: Bool
+    package var singleWord: Bool
     /// Also take the whitespace on the left of a match.
-    public var lstrip: Bool
+    package var lstrip: Bool
     /// Also take the whitespace on the right of a match.
-    public var rstrip: Bool
+    package var rstrip: Bool
     /// Match in the normalized text (true) or in the original text (false).
-    public var normalized: Bool
+    package var normalized: Bool
 
     /// A token with Hugging Face's defaults: special tokens are matched in the original text, others
     /// in the normalized text.
-    public init(content: String, id: Int, special: Bool = true, singleWord: Bool = false, lstrip: Bool = false,
+    package init(content: String, id: Int, special: Bool = true, singleWord: Bool = false, lstrip: Bool = false,
                 rstrip: Bool = false, normalized: Bool? = nil) {
         self.content = content
         self.id = id
@@ -40,12 +40,12 @@ public struct AddedToken: Sendable, Hashable {
 }
 
 /// A piece of text found by `AddedVocabulary.split`: an added token (`id >= 0`) or plain text (`id == -1`).
-public struct AddedSplit: Sendable, Equatable {
+package struct AddedSplit: Sendable, Equatable {
     /// Byte range in the text that was split.
-    public var range: Range<Int>
+    package var range: Range<Int>
     /// The added token's id, or -1 for text between tokens.
-    public var id: Int
-    public init(range: Range<Int>, id: Int) { self.range = range; self.id = id }
+    package var id: Int
+    package init(range: Range<Int>, id: Int) { self.range = range; self.id = id }
 }
 
 /// A byte trie over token contents, for leftmost-longest matching.
@@ -149,9 +149,9 @@ struct ByteSet: Sendable {
 /// The added tokens of a tokenizer and the two matchers Hugging Face uses: one over the original text
 /// (tokens with `normalized: false`) and one over the normalized text (`normalized: true`, whose contents
 /// are normalized too).
-public struct AddedVocabulary: Sendable {
+package struct AddedVocabulary: Sendable {
     /// The tokens, in the order given.
-    public let tokens: [AddedToken]
+    package let tokens: [AddedToken]
     private let byId: [Int: Int]
     private let byContent: [String: Int]
     private let rawTrie: TokenTrie
@@ -166,10 +166,10 @@ public struct AddedVocabulary: Sendable {
 
     /// When true, special tokens are not looked for in text (HF's `encode_special_tokens`, tiktoken's
     /// `encode_ordinary`): they only exist as ids.
-    public let encodeSpecialTokens: Bool
+    package let encodeSpecialTokens: Bool
 
     /// Builds the matchers; `normalizer` normalizes the contents of `normalized` tokens.
-    public init(tokens: [AddedToken], normalizer: Normalizer? = nil, encodeSpecialTokens: Bool = false) {
+    package init(tokens: [AddedToken], normalizer: Normalizer? = nil, encodeSpecialTokens: Bool = false) {
         self.tokens = tokens
         self.encodeSpecialTokens = encodeSpecialTokens
         var byId: [Int: Int] = [:], byContent: [String: Int] = [:]
@@ -202,18 +202,18 @@ public struct AddedVocabulary: Sendable {
         normalizedStarts = normalizedTrie.startBytes
     }
 
-    public var isEmpty: Bool { tokens.isEmpty }
+    package var isEmpty: Bool { tokens.isEmpty }
     /// Whether some tokens are matched in the original text.
-    public var hasRawTokens: Bool { !rawTrie.isEmpty }
+    package var hasRawTokens: Bool { !rawTrie.isEmpty }
     /// Whether some tokens are matched in the normalized text.
-    public var hasNormalizedTokens: Bool { !normalizedTrie.isEmpty }
+    package var hasNormalizedTokens: Bool { !normalizedTrie.isEmpty }
 
     /// The added token with id `id`.
-    public func token(id: Int) -> AddedToken? { byId[id].map { tokens[$0] } }
+    package func token(id: Int) -> AddedToken? { byId[id].map { tokens[$0] } }
     /// The id of the added token whose content is `content`.
-    public func id(of content: String) -> Int? { byContent[content].map { tokens[$0].id } }
+    package func id(of content: String) -> Int? { byContent[content].map { tokens[$0].id } }
     /// Whether `id` is an added token marked special.
-    public func isSpecial(id: Int) -> Bool { byId[id].map { tokens[$0].special } ?? false }
+    package func isSpecial(id: Int) -> Bool { byId[id].map { tokens[$0].special } ?? false }
 
     /// Splits `text` around the added tokens it contains (the original-text matcher when `normalized`
     /// is false, the normalized-text matcher otherwise), appending the pieces in order to `out`.
@@ -221,7 +221,7 @@ public struct AddedVocabulary: Sendable {
     ///
     /// - Complexity: O(n) table loads, plus the trie walk at bytes that can start a token.
     @inline(__always)
-    public func split(_ text: UnsafeBufferPointer<UInt8>, normalized: Bool, into out: inout [AddedSplit]) {
+    package func split(_ text: UnsafeBufferPointer<UInt8>, normalized: Bool, into out: inout [AddedSplit]) {
         if !(normalized ? normalizedStarts : rawStarts).containsAny(of: text) {
             if !text.isEmpty { out.append(AddedSplit(range: 0..<text.count, id: -1)) }
             return

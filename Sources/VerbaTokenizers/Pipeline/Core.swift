@@ -7,17 +7,17 @@
 /// `bytes` is the normalized UTF-8. `origins[i]` is the byte range, in the original text, of the
 /// character that produced normalized byte `i` (every byte of one normalized scalar carries the same
 /// range). When `origins` is empty the normalization was the identity and byte `i` came from byte `i`.
-public struct NormalizedText: Sendable {
-    public var bytes: [UInt8]
-    public var origins: [Range<Int>]
+package struct NormalizedText: Sendable {
+    package var bytes: [UInt8]
+    package var origins: [Range<Int>]
 
-    public init(bytes: [UInt8], origins: [Range<Int>] = []) {
+    package init(bytes: [UInt8], origins: [Range<Int>] = []) {
         self.bytes = bytes
         self.origins = origins
     }
 
     /// The original byte range covered by the normalized byte range `r`.
-    public func originalRange(of r: Range<Int>) -> Range<Int> {
+    package func originalRange(of r: Range<Int>) -> Range<Int> {
         if origins.isEmpty { return r }
         if r.isEmpty {
             let at = r.lowerBound < origins.count ? origins[r.lowerBound].lowerBound : (origins.last?.upperBound ?? 0)
@@ -28,20 +28,20 @@ public struct NormalizedText: Sendable {
 }
 
 /// Rewrites text before it is split (lowercasing, accent stripping, Unicode normalization...).
-public protocol Normalizer: Sendable {
+package protocol Normalizer: Sendable {
     /// Normalizes `text` (UTF-8, possibly invalid: invalid bytes pass through unchanged).
     func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText
 }
 
 /// Splits (normalized) text into the pieces that the model encodes one at a time.
-public protocol PreTokenizer: Sendable {
+package protocol PreTokenizer: Sendable {
     /// Appends to `pieces` the byte ranges of `text` to encode, in order. Ranges do not overlap; bytes
     /// that belong to no range (BERT's whitespace) are dropped.
     func split(_ text: UnsafeBufferPointer<UInt8>, into pieces: inout [Range<Int>])
 }
 
 /// Turns one pre-tokenized piece into token ids (BPE merges, WordPiece longest match).
-public protocol TokenizationModel: Sendable {
+package protocol TokenizationModel: Sendable {
     /// Number of ids the model can produce (the largest id plus one).
     var vocabSize: Int { get }
     func tokenToId(_ token: String) -> Int?
@@ -56,7 +56,7 @@ public protocol TokenizationModel: Sendable {
 }
 
 extension TokenizationModel {
-    public func encode(pieces: UnsafeBufferPointer<Range<Int>>, in text: UnsafeBufferPointer<UInt8>, ids: inout [Int]) {
+    package func encode(pieces: UnsafeBufferPointer<Range<Int>>, in text: UnsafeBufferPointer<UInt8>, ids: inout [Int]) {
         for r in pieces { encode(piece: UnsafeBufferPointer(rebasing: text[r]), ids: &ids, ranges: nil) }
     }
 }

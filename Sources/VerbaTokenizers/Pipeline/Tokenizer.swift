@@ -8,24 +8,24 @@ import Foundation
 ///
 /// Immutable and `Sendable`: one instance serves any number of threads.
 public final class Tokenizer: Sendable {
-    public let normalizer: (any Normalizer)?
-    public let preTokenizer: (any PreTokenizer)?
-    public let model: any TokenizationModel
-    public let postProcessor: (any PostProcessor)?
-    public let decoder: (any TokenDecoder)?
-    public let addedVocabulary: AddedVocabulary
+    package let normalizer: (any Normalizer)?
+    package let preTokenizer: (any PreTokenizer)?
+    package let model: any TokenizationModel
+    package let postProcessor: (any PostProcessor)?
+    package let decoder: (any TokenDecoder)?
+    package let addedVocabulary: AddedVocabulary
     /// Truncation applied by `encode` (nil: none).
     public let truncation: TruncationParams?
     /// Padding applied by `encode` and `encodeBatch` (nil: none).
     public let padding: PaddingParams?
     /// Whether the model encodes raw bytes (byte-level BPE): invalid UTF-8 is then encoded byte for
     /// byte; other tokenizers see each invalid byte replaced by U+FFFD.
-    public let byteLevel: Bool
+    package let byteLevel: Bool
     /// Prepend a space to each text segment that does not start with one (ByteLevel `add_prefix_space`).
-    public let addPrefixSpace: Bool
+    package let addPrefixSpace: Bool
     /// The `tokenizer.json` values of the normalizer and pre-tokenizer, kept for `save`.
-    public let normalizerJSON: JSONValue
-    public let preTokenizerJSON: JSONValue
+    package let normalizerJSON: JSONValue
+    package let preTokenizerJSON: JSONValue
 
     let layoutWith: [LayoutPiece]?
     let layoutWithout: [LayoutPiece]?
@@ -37,7 +37,7 @@ public final class Tokenizer: Sendable {
     /// buffer, without offsets (two allocations a text less).
     let bertNormalizer: BertNormalizer?
 
-    public init(normalizer: (any Normalizer)?, preTokenizer: (any PreTokenizer)?, model: any TokenizationModel,
+    package init(normalizer: (any Normalizer)?, preTokenizer: (any PreTokenizer)?, model: any TokenizationModel,
                 postProcessor: (any PostProcessor)?, decoder: (any TokenDecoder)?, addedTokens: [AddedToken] = [],
                 encodeSpecialTokens: Bool = false, truncation: TruncationParams? = nil, padding: PaddingParams? = nil,
                 byteLevel: Bool, addPrefixSpace: Bool = false,
@@ -104,7 +104,7 @@ public final class Tokenizer: Sendable {
 
     /// As `encodeIds(bytes:addSpecialTokens:into:)`, reusing the buffers of `scratch` (one per thread)
     /// so that encoding many short texts allocates nothing.
-    public func encodeIds(bytes: UnsafeBufferPointer<UInt8>, addSpecialTokens: Bool, into ids: inout [Int],
+    package func encodeIds(bytes: UnsafeBufferPointer<UInt8>, addSpecialTokens: Bool, into ids: inout [Int],
                           scratch: inout EncodeScratch) {
         guard let layout = addSpecialTokens ? layoutWith : layoutWithout else {
             // A post-processor that does more than surround the text: take the full path (it reads
@@ -466,7 +466,7 @@ public final class Tokenizer: Sendable {
 
 /// Reusable buffers for `Tokenizer.encodeIds` (one per thread: a copy shares the buffer normalized text
 /// is written to, so make a new `EncodeScratch()` for each thread rather than copying one).
-public struct EncodeScratch {
+package struct EncodeScratch {
     var pieces: [Range<Int>] = []
     var pieceEnds: [Int] = []
     /// The normalized bytes of the text being encoded.
@@ -474,7 +474,7 @@ public struct EncodeScratch {
     private var splitPool: [[AddedSplit]] = []
     private var bytePool: [[UInt8]] = []
 
-    public init() {}
+    package init() {}
 
     mutating func takeSplits() -> [AddedSplit] {
         var s = splitPool.popLast() ?? []
@@ -492,11 +492,11 @@ public struct EncodeScratch {
 
 /// Applies pre-tokenizers one after the other, each splitting the previous one's pieces
 /// (tokenizer.json `Sequence` pre-tokenizer).
-public struct SequencePreTokenizer: PreTokenizer {
-    public var preTokenizers: [any PreTokenizer]
-    public init(_ preTokenizers: [any PreTokenizer]) { self.preTokenizers = preTokenizers }
+package struct SequencePreTokenizer: PreTokenizer {
+    package var preTokenizers: [any PreTokenizer]
+    package init(_ preTokenizers: [any PreTokenizer]) { self.preTokenizers = preTokenizers }
 
-    public func split(_ text: UnsafeBufferPointer<UInt8>, into pieces: inout [Range<Int>]) {
+    package func split(_ text: UnsafeBufferPointer<UInt8>, into pieces: inout [Range<Int>]) {
         var current: [Range<Int>] = text.isEmpty ? [] : [0..<text.count]
         var next: [Range<Int>] = []
         var sub: [Range<Int>] = []
@@ -517,7 +517,7 @@ public struct SequencePreTokenizer: PreTokenizer {
 
 /// Whether `bytes` is well-formed UTF-8.
 /// - Complexity: O(n), ASCII eight bytes at a time.
-public func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+package func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
     guard let p = bytes.baseAddress else { return true }
     let n = bytes.count
     var i = 0
@@ -536,7 +536,7 @@ public func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
 
 /// `bytes` with ill-formed sequences replaced by U+FFFD, one per maximal ill-formed subpart (as
 /// Python's `decode("utf-8", "replace")` and Rust's `from_utf8_lossy` do).
-public func replacingInvalidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+package func replacingInvalidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> [UInt8] {
     Array(String(decoding: bytes, as: UTF8.self).utf8)
 }
 

@@ -10,7 +10,7 @@ extension Tokenizer {
     /// `start`): appends each text's ids to `ids` (as `encodeIds(bytes:addSpecialTokens:into:)` gives
     /// them) and then the count of `ids` to `idEnds`, one entry per text.
     /// - Complexity: O(total bytes) for texts of cached or whole-token pieces.
-    public func encodeIds(lines text: UnsafeBufferPointer<UInt8>, start: Int, ends: UnsafeBufferPointer<Int>,
+    package func encodeIds(lines text: UnsafeBufferPointer<UInt8>, start: Int, ends: UnsafeBufferPointer<Int>,
                           addSpecialTokens: Bool, into ids: inout [Int], idEnds: inout [Int],
                           scratch: inout EncodeScratch) {
         precondition(start >= 0 && (ends.last ?? start) <= text.count, "line ends outside the text")

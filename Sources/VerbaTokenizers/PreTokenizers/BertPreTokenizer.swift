@@ -8,7 +8,7 @@
 /// `removed` → the final countdown; `isolated` → the - final - - countdown;
 /// `mergedWithPrevious` → the- final- - countdown; `mergedWithNext` → the -final - -countdown;
 /// `contiguous` → the - final -- countdown.
-public enum DelimiterBehavior: String, Sendable, CaseIterable {
+package enum DelimiterBehavior: String, Sendable, CaseIterable {
     case removed = "Removed"
     case isolated = "Isolated"
     case mergedWithPrevious = "MergedWithPrevious"
@@ -25,11 +25,11 @@ private let bertASCIIClass: [UInt8] = (0 ..< 128).map { c in
 
 /// BERT's pre-tokenizer (tokenizer.json `BertPreTokenizer`): splits on whitespace (dropped) and makes
 /// every punctuation character (ASCII punctuation or a Unicode P* category) a piece of its own.
-public struct BertPreTokenizer: PreTokenizer, Equatable {
-    public init() {}
+package struct BertPreTokenizer: PreTokenizer, Equatable {
+    package init() {}
 
     /// - Complexity: O(n); ASCII bytes take one table load each.
-    public func split(_ text: UnsafeBufferPointer<UInt8>, into pieces: inout [Range<Int>]) {
+    package func split(_ text: UnsafeBufferPointer<UInt8>, into pieces: inout [Range<Int>]) {
         guard let p = text.baseAddress else { return }
         let n = text.count
         bertASCIIClass.withUnsafeBufferPointer { cls in
@@ -64,20 +64,20 @@ public struct BertPreTokenizer: PreTokenizer, Equatable {
 }
 
 /// Splits on whitespace (Rust `char::is_whitespace`), dropping it (tokenizer.json `WhitespaceSplit`).
-public struct WhitespaceSplitPreTokenizer: PreTokenizer, Equatable {
-    public init() {}
+package struct WhitespaceSplitPreTokenizer: PreTokenizer, Equatable {
+    package init() {}
 
-    public func split(_ text: UnsafeBufferPointer<UInt8>, into pieces: inout [Range<Int>]) {
+    package func split(_ text: UnsafeBufferPointer<UInt8>, into pieces: inout [Range<Int>]) {
         splitByClass(text, into: &pieces) { s in UnicodeProperties.isWhitespace(s) ? 0 : 1 }
     }
 }
 
 /// The `\w+|[^\w\s]+` pre-tokenizer (tokenizer.json `Whitespace`): runs of word characters and runs of
 /// other non-space characters; whitespace is dropped.
-public struct WhitespacePreTokenizer: PreTokenizer, Equatable {
-    public init() {}
+package struct WhitespacePreTokenizer: PreTokenizer, Equatable {
+    package init() {}
 
-    public func split(_ text: UnsafeBufferPointer<UInt8>, into pieces: inout [Range<Int>]) {
+    package func split(_ text: UnsafeBufferPointer<UInt8>, into pieces: inout [Range<Int>]) {
         splitByClass(text, into: &pieces) { s in
             let f = UnicodeProperties.flags(s)
             return f.contains(.word) ? 1 : f.contains(.whitespace) ? 0 : 2
@@ -86,24 +86,24 @@ public struct WhitespacePreTokenizer: PreTokenizer, Equatable {
 }
 
 /// Splits on punctuation (BERT's definition) with a delimiter behavior (tokenizer.json `Punctuation`).
-public struct PunctuationPreTokenizer: PreTokenizer, Equatable {
-    public var behavior: DelimiterBehavior
+package struct PunctuationPreTokenizer: PreTokenizer, Equatable {
+    package var behavior: DelimiterBehavior
 
-    public init(behavior: DelimiterBehavior = .isolated) { self.behavior = behavior }
+    package init(behavior: DelimiterBehavior = .isolated) { self.behavior = behavior }
 
-    public func split(_ text: UnsafeBufferPointer<UInt8>, into pieces: inout [Range<Int>]) {
+    package func split(_ text: UnsafeBufferPointer<UInt8>, into pieces: inout [Range<Int>]) {
         splitOnMatches(text, behavior: behavior, into: &pieces) { UnicodeProperties.isPunctuation($0) }
     }
 }
 
 /// Splits numbers off (Rust `char::is_numeric`) (tokenizer.json `Digits`): each digit its own piece
 /// when `individualDigits`, else runs of digits together.
-public struct DigitsPreTokenizer: PreTokenizer, Equatable {
-    public var individualDigits: Bool
+package struct DigitsPreTokenizer: PreTokenizer, Equatable {
+    package var individualDigits: Bool
 
-    public init(individualDigits: Bool = false) { self.individualDigits = individualDigits }
+    package init(individualDigits: Bool = false) { self.individualDigits = individualDigits }
 
-    public func split(_ text: UnsafeBufferPointer<UInt8>, into pieces: inout [Range<Int>]) {
+    package func split(_ text: UnsafeBufferPointer<UInt8>, into pieces: inout [Range<Int>]) {
         splitOnMatches(text, behavior: individualDigits ? .isolated : .contiguous, into: &pieces) {
             UnicodeProperties.isNumeric($0)
         }

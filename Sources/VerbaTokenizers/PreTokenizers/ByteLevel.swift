@@ -5,9 +5,9 @@
 // 0x7F-0xA0, 0xAD) take U+0100, U+0101, ... in byte order, so a space is 'Ġ' (U+0120) and '\n' is 'Ċ'.
 
 /// GPT-2's byte <-> character table, and conversions between raw bytes and vocabulary strings.
-public enum ByteLevel {
+package enum ByteLevel {
     /// `byteToScalar[b]`: the Unicode scalar value that spells byte `b` in a vocabulary string.
-    public static let byteToScalar: [UInt32] = {
+    package static let byteToScalar: [UInt32] = {
         var table = [UInt32](repeating: 0, count: 256)
         var next: UInt32 = 256
         for b in 0..<256 {
@@ -39,7 +39,7 @@ public enum ByteLevel {
     }
 
     /// The byte that scalar `s` spells, or nil if `s` is not one of the 256 byte characters.
-    public static func byte(forScalar s: UInt32) -> UInt8? {
+    package static func byte(forScalar s: UInt32) -> UInt8? {
         guard s < 324 else { return nil }
         let b = scalarToByteTable[Int(s)]
         return b < 0 ? nil : UInt8(b)
@@ -47,7 +47,7 @@ public enum ByteLevel {
 
     /// Appends to `out` the UTF-8 of the vocabulary spelling of `bytes` (one character per byte).
     /// - Complexity: O(n).
-    public static func appendEncoded<C: Sequence>(_ bytes: C, to out: inout [UInt8]) where C.Element == UInt8 {
+    package static func appendEncoded<C: Sequence>(_ bytes: C, to out: inout [UInt8]) where C.Element == UInt8 {
         for b in bytes {
             let packed = byteToUTF8[Int(b)]
             out.append(UInt8(truncatingIfNeeded: packed))
@@ -56,7 +56,7 @@ public enum ByteLevel {
     }
 
     /// The vocabulary spelling of raw `bytes`: `encode([0x20, 0x61]) == "Ġa"`.
-    public static func encode<C: Sequence>(_ bytes: C) -> String where C.Element == UInt8 {
+    package static func encode<C: Sequence>(_ bytes: C) -> String where C.Element == UInt8 {
         var utf8: [UInt8] = []
         utf8.reserveCapacity(bytes.underestimatedCount * 2)
         appendEncoded(bytes, to: &utf8)
@@ -65,7 +65,7 @@ public enum ByteLevel {
 
     /// The raw bytes that a vocabulary string spells, or nil if some character of `token` is not one of
     /// the 256 byte characters (an added token such as "<|endoftext|>" decodes; "\n" does not).
-    public static func decode(_ token: String) -> [UInt8]? {
+    package static func decode(_ token: String) -> [UInt8]? {
         var out: [UInt8] = []
         out.reserveCapacity(token.utf8.count)
         for s in token.unicodeScalars {
@@ -105,7 +105,7 @@ public enum ByteLevel {
 
     /// Appends the bytes of `token` as Hugging Face's ByteLevel decoder does: the bytes its characters
     /// spell, or, if any character is not a byte character, the token's own UTF-8 unchanged.
-    public static func appendDecoded(_ token: String, to out: inout [UInt8]) {
+    package static func appendDecoded(_ token: String, to out: inout [UInt8]) {
         if let bytes = decode(token) {
             out.append(contentsOf: bytes)
         } else {

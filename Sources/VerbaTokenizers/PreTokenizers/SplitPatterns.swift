@@ -5,7 +5,7 @@
 // text lands in exactly one piece, so nothing is dropped.
 
 /// A split pattern that Verba scans natively.
-public enum SplitPattern: String, Sendable, CaseIterable {
+package enum SplitPattern: String, Sendable, CaseIterable {
     /// GPT-2, r50k_base, p50k_base and Hugging Face's ByteLevel pre-tokenizer:
     /// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`.
     case gpt2
@@ -20,7 +20,7 @@ public enum SplitPattern: String, Sendable, CaseIterable {
     case o200k
 
     /// The regex this scanner implements, as tiktoken or tokenizer.json spells it.
-    public var regex: String {
+    package var regex: String {
         switch self {
         case .gpt2: return #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#
         case .cl100k:
@@ -52,7 +52,7 @@ public enum SplitPattern: String, Sendable, CaseIterable {
 
     /// Recognizes a regex (tokenizer.json `Split` pattern or tiktoken `pat_str`) that a native scanner
     /// implements exactly; nil for any other pattern.
-    public init?(regex: String) {
+    package init?(regex: String) {
         for p in SplitPattern.allCases where p.regex == regex || p.aliases.contains(regex) {
             self = p
             return
@@ -62,7 +62,7 @@ public enum SplitPattern: String, Sendable, CaseIterable {
 
     /// The split pattern of a tiktoken encoding name (`r50k_base`, `p50k_base`, `p50k_edit`,
     /// `cl100k_base`, `o200k_base`, `o200k_harmony`), or nil.
-    public init?(tiktokenEncoding name: String) {
+    package init?(tiktokenEncoding name: String) {
         switch name {
         case "gpt2", "r50k_base", "p50k_base", "p50k_edit": self = .gpt2
         case "cl100k_base": self = .cl100k
@@ -74,17 +74,17 @@ public enum SplitPattern: String, Sendable, CaseIterable {
 
 /// Splits text with one of the native `SplitPattern` scanners; each match is one piece (Hugging Face's
 /// `Split` with behavior `Isolated`, or tiktoken's `find_iter`: the patterns cover every character).
-public struct PatternSplitter: PreTokenizer {
+package struct PatternSplitter: PreTokenizer {
     /// The pattern scanned.
-    public let pattern: SplitPattern
+    package let pattern: SplitPattern
 
-    public init(_ pattern: SplitPattern) {
+    package init(_ pattern: SplitPattern) {
         self.pattern = pattern
     }
 
     /// Appends the byte ranges of the pattern's matches in `text`, in order.
     /// - Complexity: O(n) in the length of `text`.
-    public func split(_ text: UnsafeBufferPointer<UInt8>, into pieces: inout [Range<Int>]) {
+    package func split(_ text: UnsafeBufferPointer<UInt8>, into pieces: inout [Range<Int>]) {
         guard let base = text.baseAddress, text.count > 0 else { return }
         split(base, from: 0, to: text.count, into: &pieces)
     }
@@ -105,7 +105,7 @@ public struct PatternSplitter: PreTokenizer {
     }
 
     /// Convenience: the pieces of `text` as byte ranges.
-    public func split(_ text: [UInt8]) -> [Range<Int>] {
+    package func split(_ text: [UInt8]) -> [Range<Int>] {
         var pieces: [Range<Int>] = []
         text.withUnsafeBufferPointer { split($0, into: &pieces) }
         return pieces
@@ -118,15 +118,15 @@ public struct PatternSplitter: PreTokenizer {
 /// encodes raw piece bytes directly. `addPrefixSpace` cannot be applied by `split` (it adds a byte):
 /// the pipeline must, for each text segment it splits (each stretch between added tokens), prepend one
 /// space (0x20, mapped to no original bytes) when `needsPrefixSpace` says so, as `tokenizers` does.
-public struct ByteLevelPreTokenizer: PreTokenizer {
+package struct ByteLevelPreTokenizer: PreTokenizer {
     /// Prepend a space to each segment that does not start with one.
-    public var addPrefixSpace: Bool
+    package var addPrefixSpace: Bool
     /// Split with GPT-2's pattern; when false the whole segment is one piece.
-    public var useRegex: Bool
+    package var useRegex: Bool
     /// Hugging Face's `trim_offsets` (used by the post-processor; recorded here for round trips).
-    public var trimOffsets: Bool
+    package var trimOffsets: Bool
 
-    public init(addPrefixSpace: Bool = false, useRegex: Bool = true, trimOffsets: Bool = true) {
+    package init(addPrefixSpace: Bool = false, useRegex: Bool = true, trimOffsets: Bool = true) {
         self.addPrefixSpace = addPrefixSpace
         self.useRegex = useRegex
         self.trimOffsets = trimOffsets
@@ -134,11 +134,11 @@ public struct ByteLevelPreTokenizer: PreTokenizer {
 
     /// Whether the pipeline must prepend a space to `segment` before splitting it: `addPrefixSpace` is
     /// set and the segment does not start with 0x20 (true for an empty segment, as in `tokenizers`).
-    public func needsPrefixSpace(_ segment: UnsafeBufferPointer<UInt8>) -> Bool {
+    package func needsPrefixSpace(_ segment: UnsafeBufferPointer<UInt8>) -> Bool {
         addPrefixSpace && (segment.isEmpty || segment[0] != 0x20)
     }
 
-    public func split(_ text: UnsafeBufferPointer<UInt8>, into pieces: inout [Range<Int>]) {
+    package func split(_ text: UnsafeBufferPointer<UInt8>, into pieces: inout [Range<Int>]) {
         if useRegex {
             PatternSplitter(.gpt2).split(text, into: &pieces)
         } else if !text.isEmpty {

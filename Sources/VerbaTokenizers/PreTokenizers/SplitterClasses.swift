@@ -59,7 +59,9 @@ enum CharClass {
     }
 
     /// Class bits for every scalar below U+10000 (64 KiB, never freed). Surrogates get `other`.
-    static let bmp: UnsafeMutablePointer<UInt8> = {
+    /// nonisolated(unsafe): the table is written only inside this initializer (run once, under the lazy
+    /// global's lock) and only read afterwards.
+    nonisolated(unsafe) static let bmp: UnsafeMutablePointer<UInt8> = {
         let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 0x10000)
         for s in 0..<0x10000 {
             table[s] = (0xD800...0xDFFF).contains(s) ? other : compute(UInt32(s))

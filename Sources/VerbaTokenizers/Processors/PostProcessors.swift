@@ -3,7 +3,7 @@
 // Encoding, the way Hugging Face `tokenizers` does, overflowing windows included.
 
 /// One item of the layout a post-processor gives a single text: fixed ids, or the text's own ids.
-public enum LayoutPiece: Sendable, Equatable {
+package enum LayoutPiece: Sendable, Equatable {
     /// Ids added by the post-processor.
     case ids([Int])
     /// The encoded text.
@@ -11,7 +11,7 @@ public enum LayoutPiece: Sendable, Equatable {
 }
 
 /// Adds special tokens and type ids to encoded texts and merges a pair into one Encoding.
-public protocol PostProcessor: Sendable {
+package protocol PostProcessor: Sendable {
     /// How many tokens `process` adds to one text (`isPair` false) or to a pair.
     func addedTokens(isPair: Bool) -> Int
     /// Processes the encodings of one text or of a pair (HF's `process_encodings`); the result is
@@ -26,7 +26,7 @@ public protocol PostProcessor: Sendable {
 
 extension PostProcessor {
     /// Processes `encoding` (and `pair`) and merges the result into one Encoding.
-    public func process(_ encoding: Encoding, pair: Encoding?, addSpecialTokens: Bool) -> Encoding {
+    package func process(_ encoding: Encoding, pair: Encoding?, addSpecialTokens: Bool) -> Encoding {
         let parts = processEncodings(pair.map { [encoding, $0] } ?? [encoding], addSpecialTokens: addSpecialTokens)
         return Encoding.merged(parts)
     }
@@ -35,7 +35,7 @@ extension PostProcessor {
 extension Encoding {
     /// Appends `pair` to this encoding as HF's `merge_with` does: every overflowing window of either
     /// side is combined with the other side, so the windows of a truncated pair cover all combinations.
-    public mutating func merge(with pair: Encoding) {
+    package mutating func merge(with pair: Encoding) {
         var overflowings: [Encoding] = []
         for selfO in overflowing {
             var n = selfO
@@ -63,7 +63,7 @@ extension Encoding {
     }
 
     /// The merge, in order, of `parts` (HF's `Encoding::merge`).
-    public static func merged(_ parts: [Encoding]) -> Encoding {
+    package static func merged(_ parts: [Encoding]) -> Encoding {
         if parts.count == 1 { return parts[0] }
         var result = Encoding()
         for p in parts { result.merge(with: p) }
@@ -88,9 +88,9 @@ extension Encoding {
 }
 
 /// HF's `TemplateProcessing`: a list of special tokens and sequences, each with a type id.
-public struct TemplateProcessing: PostProcessor {
+package struct TemplateProcessing: PostProcessor {
     /// An item of a template.
-    public enum Piece: Sendable, Equatable {
+    package enum Piece: Sendable, Equatable {
         /// Sequence A (`isB` false) or B, given `typeId`.
         case sequence(isB: Bool, typeId: Int)
         /// The special token named `name` (a key of `specialTokens`), given `typeId`.
@@ -98,18 +98,18 @@ public struct TemplateProcessing: PostProcessor {
     }
 
     /// Ids and token strings of a named special token (one name may stand for several tokens).
-    public struct SpecialToken: Sendable, Equatable {
-        public var ids: [Int]
-        public var tokens: [String]
-        public init(ids: [Int], tokens: [String]) { self.ids = ids; self.tokens = tokens }
+    package struct SpecialToken: Sendable, Equatable {
+        package var ids: [Int]
+        package var tokens: [String]
+        package init(ids: [Int], tokens: [String]) { self.ids = ids; self.tokens = tokens }
     }
 
-    public var single: [Piece]
-    public var pair: [Piece]
+    package var single: [Piece]
+    package var pair: [Piece]
     /// Named special tokens, in file order.
-    public var specialTokens: [(name: String, token: SpecialToken)]
+    package var specialTokens: [(name: String, token: SpecialToken)]
 
-    public init(single: [Piece], pair: [Piece], specialTokens: [(name: String, token: SpecialToken)]) {
+    package init(single: [Piece], pair: [Piece], specialTokens: [(name: String, token: SpecialToken)]) {
         self.single = single
         self.pair = pair
         self.specialTokens = specialTokens
@@ -120,14 +120,14 @@ public struct TemplateProcessing: PostProcessor {
         return SpecialToken(ids: [], tokens: [])
     }
 
-    public func addedTokens(isPair: Bool) -> Int {
+    package func addedTokens(isPair: Bool) -> Int {
         (isPair ? pair : single).reduce(0) { n, p in
             if case let .special(name, _) = p { return n + special(name).ids.count }
             return n
         }
     }
 
-    public func processEncodings(_ encodings: [Encoding], addSpecialTokens: Bool) -> [Encoding] {
+    package func processEncodings(_ encodings: [Encoding], addSpecialTokens: Bool) -> [Encoding] {
         let template = encodings.count == 2 ? pair : single
         var out: [Encoding] = []
         for piece in template {
@@ -148,7 +148,7 @@ public struct TemplateProcessing: PostProcessor {
         return out
     }
 
-    public func singleLayout(addSpecialTokens: Bool) -> [LayoutPiece]? {
+    package func singleLayout(addSpecialTokens: Bool) -> [LayoutPiece]? {
         var layout: [LayoutPiece] = []
         for piece in single {
             switch piece {
@@ -159,7 +159,7 @@ public struct TemplateProcessing: PostProcessor {
         return layout
     }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         func pieces(_ p: [Piece]) -> JSONValue {
             .array(p.map {
                 switch $0 {
@@ -181,13 +181,13 @@ public struct TemplateProcessing: PostProcessor {
 }
 
 /// HF's `BertProcessing`: `[CLS] A [SEP]` and `[CLS] A [SEP] B [SEP]`, B's tokens with type id 1.
-public struct BertProcessing: PostProcessor {
-    public var sep: (token: String, id: Int)
-    public var cls: (token: String, id: Int)
+package struct BertProcessing: PostProcessor {
+    package var sep: (token: String, id: Int)
+    package var cls: (token: String, id: Int)
 
-    public init(sep: (token: String, id: Int), cls: (token: String, id: Int)) { self.sep = sep; self.cls = cls }
+    package init(sep: (token: String, id: Int), cls: (token: String, id: Int)) { self.sep = sep; self.cls = cls }
 
-    public func addedTokens(isPair: Bool) -> Int { isPair ? 3 : 2 }
+    package func addedTokens(isPair: Bool) -> Int { isPair ? 3 : 2 }
 
     func wrap(_ e: Encoding, first: Bool) -> Encoding {
         var out = first ? Encoding.special(ids: [cls.id], tokens: [cls.token], typeId: 0) : Encoding()
@@ -199,16 +199,16 @@ public struct BertProcessing: PostProcessor {
         return out
     }
 
-    public func processEncodings(_ encodings: [Encoding], addSpecialTokens: Bool) -> [Encoding] {
+    package func processEncodings(_ encodings: [Encoding], addSpecialTokens: Bool) -> [Encoding] {
         guard addSpecialTokens else { return encodings }
         return encodings.enumerated().map { wrap($1, first: $0 == 0) }
     }
 
-    public func singleLayout(addSpecialTokens: Bool) -> [LayoutPiece]? {
+    package func singleLayout(addSpecialTokens: Bool) -> [LayoutPiece]? {
         addSpecialTokens ? [.ids([cls.id]), .text, .ids([sep.id])] : [.text]
     }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         .object([("type", .string("BertProcessing")),
                  ("sep", .array([.string(sep.token), .int(sep.id)])),
                  ("cls", .array([.string(cls.token), .int(cls.id)]))])
@@ -217,17 +217,17 @@ public struct BertProcessing: PostProcessor {
 
 /// HF's `RobertaProcessing`: `<s> A </s>` and `<s> A </s></s> B </s>`, all type ids 0, with optional
 /// byte-level offset trimming.
-public struct RobertaProcessing: PostProcessor {
-    public var sep: (token: String, id: Int)
-    public var cls: (token: String, id: Int)
-    public var trimOffsets: Bool
-    public var addPrefixSpace: Bool
+package struct RobertaProcessing: PostProcessor {
+    package var sep: (token: String, id: Int)
+    package var cls: (token: String, id: Int)
+    package var trimOffsets: Bool
+    package var addPrefixSpace: Bool
 
-    public init(sep: (token: String, id: Int), cls: (token: String, id: Int), trimOffsets: Bool = true, addPrefixSpace: Bool = true) {
+    package init(sep: (token: String, id: Int), cls: (token: String, id: Int), trimOffsets: Bool = true, addPrefixSpace: Bool = true) {
         self.sep = sep; self.cls = cls; self.trimOffsets = trimOffsets; self.addPrefixSpace = addPrefixSpace
     }
 
-    public func addedTokens(isPair: Bool) -> Int { isPair ? 4 : 2 }
+    package func addedTokens(isPair: Bool) -> Int { isPair ? 4 : 2 }
 
     func wrap(_ e: Encoding, first: Bool) -> Encoding {
         var out = Encoding.special(ids: [first ? cls.id : sep.id], tokens: [first ? cls.token : sep.token], typeId: 0)
@@ -240,7 +240,7 @@ public struct RobertaProcessing: PostProcessor {
         return out
     }
 
-    public func processEncodings(_ encodings: [Encoding], addSpecialTokens: Bool) -> [Encoding] {
+    package func processEncodings(_ encodings: [Encoding], addSpecialTokens: Bool) -> [Encoding] {
         var encodings = encodings
         if trimOffsets {
             for i in encodings.indices { ByteLevelProcessing.trimOffsets(&encodings[i], addPrefixSpace: addPrefixSpace) }
@@ -249,11 +249,11 @@ public struct RobertaProcessing: PostProcessor {
         return encodings.enumerated().map { wrap($1, first: $0 == 0) }
     }
 
-    public func singleLayout(addSpecialTokens: Bool) -> [LayoutPiece]? {
+    package func singleLayout(addSpecialTokens: Bool) -> [LayoutPiece]? {
         addSpecialTokens ? [.ids([cls.id]), .text, .ids([sep.id])] : [.text]
     }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         .object([("type", .string("RobertaProcessing")),
                  ("sep", .array([.string(sep.token), .int(sep.id)])),
                  ("cls", .array([.string(cls.token), .int(cls.id)])),
@@ -263,25 +263,25 @@ public struct RobertaProcessing: PostProcessor {
 
 /// HF's `ByteLevel` post-processor: adds nothing; with `trimOffsets`, offsets leave out the spaces
 /// (`Ġ`) at the edges of each token.
-public struct ByteLevelProcessing: PostProcessor {
-    public var trimOffsets: Bool
-    public var addPrefixSpace: Bool
-    public var useRegex: Bool
+package struct ByteLevelProcessing: PostProcessor {
+    package var trimOffsets: Bool
+    package var addPrefixSpace: Bool
+    package var useRegex: Bool
 
-    public init(trimOffsets: Bool = true, addPrefixSpace: Bool = true, useRegex: Bool = true) {
+    package init(trimOffsets: Bool = true, addPrefixSpace: Bool = true, useRegex: Bool = true) {
         self.trimOffsets = trimOffsets; self.addPrefixSpace = addPrefixSpace; self.useRegex = useRegex
     }
 
-    public func addedTokens(isPair: Bool) -> Int { 0 }
+    package func addedTokens(isPair: Bool) -> Int { 0 }
 
-    public func processEncodings(_ encodings: [Encoding], addSpecialTokens: Bool) -> [Encoding] {
+    package func processEncodings(_ encodings: [Encoding], addSpecialTokens: Bool) -> [Encoding] {
         guard trimOffsets else { return encodings }
         var encodings = encodings
         for i in encodings.indices { Self.trimOffsets(&encodings[i], addPrefixSpace: addPrefixSpace) }
         return encodings
     }
 
-    public func singleLayout(addSpecialTokens: Bool) -> [LayoutPiece]? { [.text] }
+    package func singleLayout(addSpecialTokens: Bool) -> [LayoutPiece]? { [.text] }
 
     /// HF's `process_offsets`: moves offsets past leading and trailing spaces of each token (and of
     /// its overflowing windows).
@@ -316,27 +316,27 @@ public struct ByteLevelProcessing: PostProcessor {
         for j in e.overflowing.indices { trimOffsets(&e.overflowing[j], addPrefixSpace: addPrefixSpace) }
     }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         .object([("type", .string("ByteLevel")), ("add_prefix_space", .bool(addPrefixSpace)),
                  ("trim_offsets", .bool(trimOffsets)), ("use_regex", .bool(useRegex))])
     }
 }
 
 /// HF's `Sequence` post-processor: each processor in turn works on the previous one's output.
-public struct SequenceProcessing: PostProcessor {
-    public var processors: [PostProcessor]
+package struct SequenceProcessing: PostProcessor {
+    package var processors: [PostProcessor]
 
-    public init(_ processors: [PostProcessor]) { self.processors = processors }
+    package init(_ processors: [PostProcessor]) { self.processors = processors }
 
-    public func addedTokens(isPair: Bool) -> Int { processors.reduce(0) { $0 + $1.addedTokens(isPair: isPair) } }
+    package func addedTokens(isPair: Bool) -> Int { processors.reduce(0) { $0 + $1.addedTokens(isPair: isPair) } }
 
-    public func processEncodings(_ encodings: [Encoding], addSpecialTokens: Bool) -> [Encoding] {
+    package func processEncodings(_ encodings: [Encoding], addSpecialTokens: Bool) -> [Encoding] {
         var e = encodings
         for p in processors { e = p.processEncodings(e, addSpecialTokens: addSpecialTokens) }
         return e
     }
 
-    public func singleLayout(addSpecialTokens: Bool) -> [LayoutPiece]? {
+    package func singleLayout(addSpecialTokens: Bool) -> [LayoutPiece]? {
         // Only when at most one processor adds tokens: then its layout is the whole story.
         var chosen: [LayoutPiece] = [.text]
         var adders = 0
@@ -347,7 +347,7 @@ public struct SequenceProcessing: PostProcessor {
         return adders <= 1 ? chosen : nil
     }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         .object([("type", .string("Sequence")), ("processors", .array(processors.map { $0.json }))])
     }
 }

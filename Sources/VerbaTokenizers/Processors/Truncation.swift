@@ -78,7 +78,7 @@ extension Encoding {
 
     /// Keeps `maxLength` tokens; the rest goes to `overflowing` in windows of `maxLength` tokens that
     /// overlap by `stride` (HF's `Encoding::truncate`).
-    public mutating func truncate(maxLength: Int, stride: Int, direction: Side) throws {
+    package mutating func truncate(maxLength: Int, stride: Int, direction: Side) throws {
         let n = ids.count
         if maxLength >= n { return }
         if maxLength == 0 {
@@ -118,7 +118,7 @@ extension Encoding {
 
     /// Pads to `length` tokens (and each overflowing window too): padding tokens get `padId`,
     /// `padTypeId`, empty offsets, attention 0 and special-tokens mask 1.
-    public mutating func pad(to length: Int, padId: Int, padTypeId: Int, padToken: String, direction: Side) {
+    package mutating func pad(to length: Int, padId: Int, padTypeId: Int, padToken: String, direction: Side) {
         for i in overflowing.indices {
             overflowing[i].pad(to: length, padId: padId, padTypeId: padTypeId, padToken: padToken, direction: direction)
         }
@@ -139,7 +139,7 @@ extension Encoding {
 
 /// Truncates a text (and its pair) so that together they hold at most `params.maxLength` tokens,
 /// as HF's `truncate_encodings` does.
-public func truncateEncodings(_ encoding: inout Encoding, pair: inout Encoding?, params: TruncationParams) throws {
+package func truncateEncodings(_ encoding: inout Encoding, pair: inout Encoding?, params: TruncationParams) throws {
     if params.maxLength == 0 {
         try encoding.truncate(maxLength: 0, stride: params.stride, direction: params.direction)
         try pair?.truncate(maxLength: 0, stride: params.stride, direction: params.direction)
@@ -183,7 +183,7 @@ public func truncateEncodings(_ encoding: inout Encoding, pair: inout Encoding?,
 }
 
 /// Pads every encoding of a batch as `params` says (HF's `pad_encodings`).
-public func padEncodings(_ encodings: inout [Encoding], params: PaddingParams) {
+package func padEncodings(_ encodings: inout [Encoding], params: PaddingParams) {
     guard !encodings.isEmpty else { return }
     var length: Int
     switch params.strategy {

@@ -1,23 +1,23 @@
 /// Settings of a BPE training run, with the meaning Hugging Face `tokenizers`' BpeTrainer gives them.
-public struct BPETrainerOptions: Sendable {
+package struct BPETrainerOptions: Sendable {
     /// Stop once the vocabulary (special tokens + alphabet + merged tokens) has this many entries.
-    public var vocabSize: Int = 30_000
+    package var vocabSize: Int = 30_000
     /// A pair seen fewer times than this is never merged (training stops at the first such pair).
-    public var minFrequency: Int = 0
+    package var minFrequency: Int = 0
     /// Added first, with ids 0, 1, ... in this order.
-    public var specialTokens: [String] = []
+    package var specialTokens: [String] = []
     /// Keep at most this many characters in the alphabet (the most frequent ones).
-    public var limitAlphabet: Int? = nil
+    package var limitAlphabet: Int? = nil
     /// Characters always in the alphabet, seen or not (byte-level training passes all 256 byte chars).
-    public var initialAlphabet: [Unicode.Scalar] = []
+    package var initialAlphabet: [Unicode.Scalar] = []
     /// Prefix of every symbol that does not start a word (WordPiece's `##`).
-    public var continuingSubwordPrefix: String? = nil
+    package var continuingSubwordPrefix: String? = nil
     /// Suffix of every symbol that ends a word.
-    public var endOfWordSuffix: String? = nil
+    package var endOfWordSuffix: String? = nil
     /// Pairs whose merged token would reach this many symbols are not counted.
-    public var maxTokenLength: Int? = nil
+    package var maxTokenLength: Int? = nil
 
-    public init() {}
+    package init() {}
 }
 
 /// What a BPE training run learned: the vocabulary in id order and the merges in rank order.
@@ -38,14 +38,14 @@ public struct BPETrainingResult: Sendable {
 ///
 /// - Complexity: O(total symbols) to count pairs, then per merge O(size of the words holding the pair
 ///   + log(queue)).
-public struct BPETrainer: Sendable {
-    public var options: BPETrainerOptions
+package struct BPETrainer: Sendable {
+    package var options: BPETrainerOptions
 
-    public init(options: BPETrainerOptions) { self.options = options }
+    package init(options: BPETrainerOptions) { self.options = options }
 
     /// Trains on `words` (each a sequence of Unicode scalars, as the model sees it) with their counts.
     /// `progress` is called now and then with the number of merges done so far.
-    public func train(words wordScalars: [[Unicode.Scalar]], counts: [Int],
+    package func train(words wordScalars: [[Unicode.Scalar]], counts: [Int],
                       progress: ((Int) -> Void)? = nil) -> BPETrainingResult {
         precondition(wordScalars.count == counts.count, "one count per word")
         var idToWord: [String] = []

@@ -22,21 +22,21 @@ public enum TrainerError: Error, CustomStringConvertible, Equatable {
 /// Files are read in chunks and cut at line ends; each line keeps its `\n` (HF's trainers see lines with
 /// their endings). The lines of a chunk are normalized and pre-tokenized by `threads` workers, each with
 /// its own `WordCounts`, merged at the end: memory grows with the number of distinct words only.
-public struct CorpusCounter {
-    public var normalizer: (any Normalizer)?
-    public var preTokenizer: any PreTokenizer
-    public var threads: Int
+package struct CorpusCounter {
+    package var normalizer: (any Normalizer)?
+    package var preTokenizer: any PreTokenizer
+    package var threads: Int
     /// Called after each chunk with (bytes read so far, total bytes if known, distinct words so far).
-    public var progress: ((Int, Int?, Int) -> Void)?
+    package var progress: ((Int, Int?, Int) -> Void)?
 
-    public init(normalizer: (any Normalizer)?, preTokenizer: any PreTokenizer, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+    package init(normalizer: (any Normalizer)?, preTokenizer: any PreTokenizer, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.normalizer = normalizer
         self.preTokenizer = preTokenizer
         self.threads = max(1, threads)
     }
 
     /// Counts the words of every file in `paths` (`-` is standard input).
-    public func count(paths: [String]) throws -> WordCounts {
+    package func count(paths: [String]) throws -> WordCounts {
         var tables = [WordCounts](repeating: WordCounts(), count: threads)
         var total: Int? = 0
         for p in paths where p != "-" {
@@ -50,14 +50,19 @@ public struct CorpusCounter {
         for p in paths {
             let file: UnsafeMutablePointer<FILE>
             if p == "-" {
-                file = stdin
+                // A stream of its own over a duplicate of descriptor 0 (the C library's `stdin` is a
+                // global variable), closed below like a file's.
+                guard let f = fdopen(dup(STDIN_FILENO), "rb") else {
+                    throw TrainerError.unreadable(path: p, reason: errnoText())
+                }
+                file = f
             } else {
                 guard let f = fopen(p, "rb") else {
                     throw TrainerError.unreadable(path: p, reason: errnoText())
                 }
                 file = f
             }
-            defer { if p != "-" { fclose(file) } }
+            defer { fclose(file) }
             try countStream(file, path: p, tables: &tables) { n, distinct in
                 read += n
                 progress?(read, total, distinct)
@@ -69,7 +74,7 @@ public struct CorpusCounter {
     }
 
     /// Counts the words of in-memory text (tests, small inputs).
-    public func count(text: [UInt8]) -> WordCounts {
+    package func count(text: [UInt8]) -> WordCounts {
         var tables = [WordCounts](repeating: WordCounts(), count: threads)
         text.withUnsafeBufferPointer { countChunk($0, tables: &tables) }
         var all = tables[0]
@@ -113,14 +118,21 @@ public struct CorpusCounter {
             bounds.append(max(cut, bounds.last!))
         }
         bounds.append(chunk.count)
-        let normalizer = self.normalizer, preTokenizer = self.preTokenizer
+        let normalizer = self.normalizer, preTokenizer = self.preTokenizer, cuts = bounds
         tables.withUnsafeMutableBufferPointer { t in
-            let tablesBase = t.baseAddress!
-            DispatchQueue.concurrentPerform(iterations: bounds.count - 1) { k in
-                let part = UnsafeBufferPointer(rebasing: chunk[bounds[k]..<bounds[k + 1]])
-                CorpusCounter.countLines(part, normalizer: normalizer, preTokenizer: preTokenizer, into: &tablesBase[k])
+            let shared = Parts(chunk: chunk, tables: t.baseAddress!)
+            DispatchQueue.concurrentPerform(iterations: cuts.count - 1) { k in
+                let part = UnsafeBufferPointer(rebasing: shared.chunk[cuts[k]..<cuts[k + 1]])
+                CorpusCounter.countLines(part, normalizer: normalizer, preTokenizer: preTokenizer, into: &shared.tables[k])
             }
         }
+    }
+
+    /// The chunk and the per-worker tables as the workers see them. Unchecked Sendable: worker k reads
+    /// only its part of the chunk (which nobody writes meanwhile) and writes only table k.
+    private struct Parts: @unchecked Sendable {
+        let chunk: UnsafeBufferPointer<UInt8>
+        let tables: UnsafeMutablePointer<WordCounts>
     }
 
     private static func countLines(_ text: UnsafeBufferPointer<UInt8>, normalizer: (any Normalizer)?,

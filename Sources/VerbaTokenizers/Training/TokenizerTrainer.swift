@@ -49,7 +49,7 @@ public struct TokenizerTrainer {
     public init(options: TokenizerTrainingOptions) { self.options = options }
 
     /// The normalizer and pre-tokenizer that turn corpus lines into the words the model learns from.
-    public func textPipeline() -> (normalizer: (any Normalizer)?, preTokenizer: any PreTokenizer) {
+    package func textPipeline() -> (normalizer: (any Normalizer)?, preTokenizer: any PreTokenizer) {
         switch options.model {
         case .wordPiece:
             return (BertNormalizer(lowercase: options.lowercase), BertPreTokenizer())

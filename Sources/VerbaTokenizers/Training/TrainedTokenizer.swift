@@ -13,7 +13,7 @@ public struct TrainedTokenizer: Sendable {
 
     /// The Hugging Face `tokenizer.json` document: model, normalizer, pre-tokenizer, post-processor,
     /// decoder and added tokens, so that HF `tokenizers` loads it and encodes as Verba does.
-    public func tokenizerJSON() -> JSONValue {
+    package func tokenizerJSON() -> JSONValue {
         var vocab: [(String, JSONValue)] = []
         vocab.reserveCapacity(result.vocab.count)
         for (id, token) in result.vocab.enumerated() { vocab.append((token, .int(id))) }

@@ -15,7 +15,7 @@ public struct WordCounts: Sendable {
     private var hashes: [UInt64] = []
     private var mask: Int
 
-    public init() {
+    package init() {
         slots = [Int32](repeating: 0, count: 1024)
         mask = 1023
     }
@@ -27,7 +27,7 @@ public struct WordCounts: Sendable {
     public var total: Int { counts.reduce(0, +) }
 
     /// Bytes held by the table (arena and index), for progress reports.
-    public var memoryBytes: Int { arena.capacity + starts.capacity * 8 + lengths.capacity * 4 + counts.capacity * 8 + slots.capacity * 4 + hashes.capacity * 8 }
+    package var memoryBytes: Int { arena.capacity + starts.capacity * 8 + lengths.capacity * 4 + counts.capacity * 8 + slots.capacity * 4 + hashes.capacity * 8 }
 
     @inline(__always)
     private static func hash(_ p: UnsafeBufferPointer<UInt8>) -> UInt64 {
@@ -54,7 +54,7 @@ public struct WordCounts: Sendable {
     }
 
     /// Adds `count` occurrences of the word `word`.
-    public mutating func add(_ word: UnsafeBufferPointer<UInt8>, count: Int = 1) {
+    package mutating func add(_ word: UnsafeBufferPointer<UInt8>, count: Int = 1) {
         let h = WordCounts.hash(word)
         add(word, hash: h, count: count)
     }
@@ -98,7 +98,7 @@ public struct WordCounts: Sendable {
     }
 
     /// Adds every word of `other` to this table.
-    public mutating func merge(_ other: WordCounts) {
+    package mutating func merge(_ other: WordCounts) {
         other.arena.withUnsafeBufferPointer { a in
             for e in 0..<other.starts.count {
                 let w = UnsafeBufferPointer(rebasing: a[other.starts[e]..<(other.starts[e] + Int(other.lengths[e]))])
@@ -108,7 +108,7 @@ public struct WordCounts: Sendable {
     }
 
     /// Calls `body` with each distinct word's bytes and its count, in first-seen order.
-    public func forEach(_ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void) rethrows {
+    package func forEach(_ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void) rethrows {
         try arena.withUnsafeBufferPointer { a in
             for e in 0..<starts.count {
                 try body(UnsafeBufferPointer(rebasing: a[starts[e]..<(starts[e] + Int(lengths[e]))]), counts[e])
@@ -117,7 +117,7 @@ public struct WordCounts: Sendable {
     }
 
     /// The word at `index` (in first-seen order) as bytes.
-    public func word(at index: Int) -> [UInt8] {
+    package func word(at index: Int) -> [UInt8] {
         Array(arena[starts[index]..<(starts[index] + Int(lengths[index]))])
     }
 }

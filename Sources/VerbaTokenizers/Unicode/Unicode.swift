@@ -11,13 +11,13 @@
 import CUTF8Proc
 
 /// UTF-8 decoding and encoding of Unicode scalars, with ill-formed bytes carried as raw-byte pseudo-scalars.
-public enum UTF8Codec {
+@usableFromInline package enum UTF8Codec {
     /// Scalars at or above this value stand for one ill-formed input byte: `rawByteBase + byte`.
-    public static let rawByteBase: UInt32 = 0x11_0000
+    @usableFromInline package static let rawByteBase: UInt32 = 0x11_0000
 
     /// Whether `s` is a raw-byte pseudo-scalar rather than a Unicode scalar.
     @inlinable @inline(__always)
-    public static func isRawByte(_ s: UInt32) -> Bool { s >= rawByteBase }
+    package static func isRawByte(_ s: UInt32) -> Bool { s >= rawByteBase }
 
     /// Decodes the scalar that starts at byte `i` of `p[..<end]` (`i < end`).
     ///
@@ -25,7 +25,7 @@ public enum UTF8Codec {
     /// sequence (Unicode Table 3-7: no overlongs, no surrogates, nothing above U+10FFFF, no truncation)
     /// decodes alone to `rawByteBase + byte` with length 1.
     @inlinable @inline(__always)
-    public static func decode(_ p: UnsafePointer<UInt8>, at i: Int, end: Int) -> (scalar: UInt32, length: Int) {
+    package static func decode(_ p: UnsafePointer<UInt8>, at i: Int, end: Int) -> (scalar: UInt32, length: Int) {
         let b0 = UInt32(p[i])
         if b0 < 0x80 { return (b0, 1) }
         let raw = (rawByteBase + b0, 1)
@@ -57,7 +57,7 @@ public enum UTF8Codec {
 
     /// Number of bytes `s` takes in UTF-8 (1 for a raw-byte pseudo-scalar).
     @inlinable @inline(__always)
-    public static func encodedLength(_ s: UInt32) -> Int {
+    package static func encodedLength(_ s: UInt32) -> Int {
         if s < 0x80 { return 1 }
         if s < 0x800 { return 2 }
         if s < 0x1_0000 { return 3 }
@@ -67,7 +67,7 @@ public enum UTF8Codec {
 
     /// Appends the UTF-8 encoding of `s` (or the raw byte it stands for) to `out`.
     @inlinable @inline(__always)
-    public static func encode(_ s: UInt32, into out: inout [UInt8]) {
+    package static func encode(_ s: UInt32, into out: inout [UInt8]) {
         if s < 0x80 {
             out.append(UInt8(truncatingIfNeeded: s))
         } else if s < 0x800 {
@@ -90,7 +90,7 @@ public enum UTF8Codec {
     /// Writes the UTF-8 encoding of `s` (or its raw byte) at `p`, which must have room for 4 bytes;
     /// returns the number of bytes written.
     @inlinable @inline(__always)
-    public static func encode(_ s: UInt32, to p: UnsafeMutablePointer<UInt8>) -> Int {
+    package static func encode(_ s: UInt32, to p: UnsafeMutablePointer<UInt8>) -> Int {
         if s < 0x80 {
             p[0] = UInt8(truncatingIfNeeded: s)
             return 1
@@ -116,7 +116,7 @@ public enum UTF8Codec {
 
     /// Decodes all of `bytes` into scalars, with each scalar's byte range in `bytes`.
     /// - Complexity: O(n).
-    public static func decodeScalars(_ bytes: UnsafeBufferPointer<UInt8>) -> (scalars: [UInt32], ranges: [Range<Int>]) {
+    package static func decodeScalars(_ bytes: UnsafeBufferPointer<UInt8>) -> (scalars: [UInt32], ranges: [Range<Int>]) {
         var scalars: [UInt32] = []
         var ranges: [Range<Int>] = []
         scalars.reserveCapacity(bytes.count)
@@ -133,12 +133,12 @@ public enum UTF8Codec {
     }
 
     /// Decodes `bytes` into scalars (ill-formed bytes as raw-byte pseudo-scalars).
-    public static func decodeScalars(_ bytes: [UInt8]) -> [UInt32] {
+    package static func decodeScalars(_ bytes: [UInt8]) -> [UInt32] {
         bytes.withUnsafeBufferPointer { decodeScalars($0).scalars }
     }
 
     /// Encodes scalars (and raw-byte pseudo-scalars) to UTF-8.
-    public static func encodeScalars<S: Sequence>(_ scalars: S) -> [UInt8] where S.Element == UInt32 {
+    package static func encodeScalars<S: Sequence>(_ scalars: S) -> [UInt8] where S.Element == UInt32 {
         var out: [UInt8] = []
         for s in scalars { encode(s, into: &out) }
         return out
@@ -146,7 +146,7 @@ public enum UTF8Codec {
 
     /// Number of scalars in `bytes` (each ill-formed byte counts as one), as HF counts characters.
     /// - Complexity: O(n); ASCII runs are counted 8 bytes at a time.
-    public static func scalarCount(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+    package static func scalarCount(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
         guard let p = bytes.baseAddress else { return 0 }
         let n = bytes.count
         var i = 0, count = 0
@@ -163,7 +163,7 @@ public enum UTF8Codec {
 }
 
 /// General category of a code point, in utf8proc's numbering.
-public enum GeneralCategory: UInt8, Sendable {
+package enum GeneralCategory: UInt8, Sendable {
     case cn = 0, lu, ll, lt, lm, lo, mn, mc, me, nd, nl, no, pc, pd, ps, pe, pi, pf, po, sm, sc, sk, so, zs, zl, zp, cc, cf, cs, co
 }
 
@@ -175,37 +175,37 @@ public enum GeneralCategory: UInt8, Sendable {
 /// (decompositions, combining marks) and the `regex` crate (`\w`). Each property here starts from
 /// utf8proc's Unicode 15.0 data and applies the differences measured against `tokenizers` 0.23.3 over
 /// every code point (`scripts/fixtures/wordpiece_cases.py` records them; `NormalizerTests` checks them all).
-public enum UnicodeProperties {
+package enum UnicodeProperties {
     /// Property bits stored per code point.
-    public struct Flags: OptionSet, Sendable {
-        public let rawValue: UInt16
-        public init(rawValue: UInt16) { self.rawValue = rawValue }
+    package struct Flags: OptionSet, Sendable {
+        package let rawValue: UInt16
+        package init(rawValue: UInt16) { self.rawValue = rawValue }
         /// Rust `char::is_whitespace` (the White_Space property).
-        public static let whitespace = Flags(rawValue: 1)
+        package static let whitespace = Flags(rawValue: 1)
         /// BERT's control characters: categories Cc, Cf, Co except tab, newline, carriage return.
-        public static let control = Flags(rawValue: 2)
+        package static let control = Flags(rawValue: 2)
         /// BERT's punctuation: ASCII punctuation (33-47, 58-64, 91-96, 123-126) or a P* category.
-        public static let punctuation = Flags(rawValue: 4)
+        package static let punctuation = Flags(rawValue: 4)
         /// Category Mn (nonspacing mark).
-        public static let nonspacingMark = Flags(rawValue: 8)
+        package static let nonspacingMark = Flags(rawValue: 8)
         /// Any mark: Mn, Mc, Me.
-        public static let mark = Flags(rawValue: 16)
+        package static let mark = Flags(rawValue: 16)
         /// A CJK ideograph in the ranges BERT surrounds with spaces.
-        public static let chinese = Flags(rawValue: 32)
+        package static let chinese = Flags(rawValue: 32)
         /// A regex `\w` character (alphabetic, mark, decimal digit, connector punctuation, join control).
-        public static let word = Flags(rawValue: 64)
+        package static let word = Flags(rawValue: 64)
         /// Rust `char::is_numeric` (categories Nd, Nl, No).
-        public static let numeric = Flags(rawValue: 128)
+        package static let numeric = Flags(rawValue: 128)
         /// Has a canonical decomposition (as `tokenizers` decomposes).
-        public static let canonicalDecomposition = Flags(rawValue: 256)
+        package static let canonicalDecomposition = Flags(rawValue: 256)
         /// Has a compatibility (or canonical) decomposition (as `tokenizers` decomposes).
-        public static let compatibilityDecomposition = Flags(rawValue: 512)
+        package static let compatibilityDecomposition = Flags(rawValue: 512)
     }
 
     /// The flags of scalar `s` (none for raw-byte pseudo-scalars).
     /// - Complexity: O(1): two table loads.
     @inlinable @inline(__always)
-    public static func flags(_ s: UInt32) -> Flags {
+    package static func flags(_ s: UInt32) -> Flags {
         if s >= UTF8Codec.rawByteBase { return [] }
         return Flags(rawValue: PropertyTable.shared.flags(s))
     }
@@ -218,53 +218,53 @@ public enum UnicodeProperties {
     }
 
     /// Rust `char::is_whitespace`.
-    @inlinable public static func isWhitespace(_ s: UInt32) -> Bool { flags(s).contains(.whitespace) }
+    @inlinable package static func isWhitespace(_ s: UInt32) -> Bool { flags(s).contains(.whitespace) }
     /// BERT's whitespace: tab, newline, carriage return, or `isWhitespace`.
-    @inlinable public static func isBertWhitespace(_ s: UInt32) -> Bool { flags(s).contains(.whitespace) }
+    @inlinable package static func isBertWhitespace(_ s: UInt32) -> Bool { flags(s).contains(.whitespace) }
     /// BERT's control test (Cc, Cf, Co; tab, newline and carriage return excluded).
-    @inlinable public static func isBertControl(_ s: UInt32) -> Bool { flags(s).contains(.control) }
+    @inlinable package static func isBertControl(_ s: UInt32) -> Bool { flags(s).contains(.control) }
     /// BERT's punctuation test.
-    @inlinable public static func isPunctuation(_ s: UInt32) -> Bool { flags(s).contains(.punctuation) }
+    @inlinable package static func isPunctuation(_ s: UInt32) -> Bool { flags(s).contains(.punctuation) }
     /// Nonspacing mark (Mn), as BERT's accent stripping uses it.
-    @inlinable public static func isNonspacingMark(_ s: UInt32) -> Bool { flags(s).contains(.nonspacingMark) }
+    @inlinable package static func isNonspacingMark(_ s: UInt32) -> Bool { flags(s).contains(.nonspacingMark) }
     /// Any combining mark (M*), as the `StripAccents` normalizer uses it.
-    @inlinable public static func isMark(_ s: UInt32) -> Bool { flags(s).contains(.mark) }
+    @inlinable package static func isMark(_ s: UInt32) -> Bool { flags(s).contains(.mark) }
     /// CJK ideograph per BERT's ranges.
-    @inlinable public static func isChinese(_ s: UInt32) -> Bool { isChineseRange(s) }
+    @inlinable package static func isChinese(_ s: UInt32) -> Bool { isChineseRange(s) }
     /// Regex `\w`.
-    @inlinable public static func isWord(_ s: UInt32) -> Bool { flags(s).contains(.word) }
+    @inlinable package static func isWord(_ s: UInt32) -> Bool { flags(s).contains(.word) }
     /// Rust `char::is_numeric`.
-    @inlinable public static func isNumeric(_ s: UInt32) -> Bool { flags(s).contains(.numeric) }
+    @inlinable package static func isNumeric(_ s: UInt32) -> Bool { flags(s).contains(.numeric) }
 
     /// BERT's CJK ranges, exactly as `tokenizers` lists them.
     @inlinable @inline(__always)
-    public static func isChineseRange(_ c: UInt32) -> Bool {
+    package static func isChineseRange(_ c: UInt32) -> Bool {
         (0x4E00 ... 0x9FFF).contains(c) || (0x3400 ... 0x4DBF).contains(c) || (0x20000 ... 0x2A6DF).contains(c)
             || (0x2A700 ... 0x2B73F).contains(c) || (0x2B740 ... 0x2B81F).contains(c)
             || (0x2B920 ... 0x2CEAF).contains(c) || (0xF900 ... 0xFAFF).contains(c) || (0x2F800 ... 0x2FA1F).contains(c)
     }
 
     /// utf8proc's general category of `s` (`.cn` for raw-byte pseudo-scalars).
-    public static func generalCategory(_ s: UInt32) -> GeneralCategory {
+    package static func generalCategory(_ s: UInt32) -> GeneralCategory {
         guard s < UTF8Codec.rawByteBase else { return .cn }
         return GeneralCategory(rawValue: UInt8(utf8proc_category(Int32(s)).rawValue)) ?? .cn
     }
 
     /// Canonical combining class of `s` (0 for starters and raw bytes).
     @inlinable @inline(__always)
-    public static func combiningClass(_ s: UInt32) -> UInt8 {
+    package static func combiningClass(_ s: UInt32) -> UInt8 {
         if s < 0x300 || s >= UTF8Codec.rawByteBase { return 0 }
         return PropertyTable.shared.combiningClass(s)
     }
 
     /// Sets up the property tables now rather than on first use (their blocks are built as text needs
     /// them).
-    public static func prepare() { _ = PropertyTable.shared }
+    package static func prepare() { _ = PropertyTable.shared }
 
     /// Lowercase of `s` as Rust's `char::to_lowercase`: one scalar, or two for U+0130 (`i` + U+0307).
     /// `second` is nil when the mapping is a single scalar. Raw bytes map to themselves.
     @inlinable @inline(__always)
-    public static func lowercase(_ s: UInt32) -> (first: UInt32, second: UInt32?) {
+    package static func lowercase(_ s: UInt32) -> (first: UInt32, second: UInt32?) {
         if s < 0x80 { return ((s &- 0x41) < 26 ? s | 0x20 : s, nil) }
         return PropertyTable.shared.lowercaseNonASCII(s)
     }
@@ -272,7 +272,7 @@ public enum UnicodeProperties {
     /// Appends the full canonical (or, with `compatibility`, compatibility) decomposition of `s`,
     /// before canonical reordering. Hangul syllables decompose to jamo.
     @inlinable
-    public static func decompose(_ s: UInt32, compatibility: Bool, into out: inout [UInt32]) {
+    package static func decompose(_ s: UInt32, compatibility: Bool, into out: inout [UInt32]) {
         let f = flags(s)
         if !f.contains(compatibility ? .compatibilityDecomposition : .canonicalDecomposition) {
             out.append(s)
@@ -283,7 +283,7 @@ public enum UnicodeProperties {
 }
 
 /// Unicode normalization forms.
-public enum NormalizationForm: String, Sendable, CaseIterable {
+package enum NormalizationForm: String, Sendable, CaseIterable {
     case nfc = "NFC", nfd = "NFD", nfkc = "NFKC", nfkd = "NFKD"
 
     var compatibility: Bool { self == .nfkc || self == .nfkd }
@@ -298,7 +298,7 @@ extension UnicodeProperties {
     /// next input position, one that consumes nothing the origin of the last position consumed.
     /// So reordered marks trade origins, and a composite takes its starter's origin.
     /// - Complexity: O(n) apart from sorting runs of combining marks.
-    public static func normalize(_ scalars: [UInt32], origins: [Range<Int>], form: NormalizationForm)
+    package static func normalize(_ scalars: [UInt32], origins: [Range<Int>], form: NormalizationForm)
         -> (scalars: [UInt32], origins: [Range<Int>]) {
         precondition(scalars.count == origins.count, "one origin per scalar")
         var s: [UInt32] = []
@@ -318,7 +318,7 @@ extension UnicodeProperties {
     }
 
     /// Normalizes a scalar array to `form` (no origins).
-    public static func normalize(_ scalars: [UInt32], form: NormalizationForm) -> [UInt32] {
+    package static func normalize(_ scalars: [UInt32], form: NormalizationForm) -> [UInt32] {
         normalize(scalars, origins: [Range<Int>](repeating: 0 ..< 0, count: scalars.count), form: form).scalars
     }
 

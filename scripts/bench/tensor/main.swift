@@ -104,13 +104,6 @@ do {
     openblas_set_num_threads(1)
     print(String(format: "GPT-2 124M decode weights (%.0f MB, 48 Conv1D gemvTransposed + lm-head gemv): ours %.2f ms = %.1f GB/s (%.0f%% of the %.1f GB/s bound), OpenBLAS sgemv %.2f ms = %.1f GB/s",
                  bytes / 1e6, ours * 1e3, bytes / ours * 1e-9, bytes / ours * 1e-9 / bwOurs * 100, bwOurs, blas * 1e3, bytes / blas * 1e-9))
-    // The same step with int8 weights (per-row scales): a quarter of the bytes.
-    let quantized = mats.map { QuantizedMatrix(transposing: $0.w, inputs: $0.rows, outputs: $0.cols) }
-        + [QuantizedMatrix(head.w, rows: head.rows, cols: head.cols)]
-    let qbytes = Double(quantized.reduce(0) { $0 + $1.byteCount })
-    let int8 = step(quantized.map { q in { gemv(q, x, y) } })
-    print(String(format: "  int8 weights (%.0f MB): %.2f ms = %.1f GB/s of int8 weights, %.2fx the float32 step",
-                 qbytes / 1e6, int8 * 1e3, qbytes / int8 * 1e-9, ours / int8))
     for m in mats { m.w.deallocate() }
     head.w.deallocate(); x.deallocate(); y.deallocate()
 }

@@ -16,28 +16,28 @@ import CVerbaSupport
 ///
 /// Thread safety: `encode` may run on many threads at once. After `init` only caches change (the
 /// shared piece table, the learned `selfMerging` flags), each made safe for concurrent use.
-public final class BPE: TokenizationModel, @unchecked Sendable {
+package final class BPE: TokenizationModel, @unchecked Sendable {
     /// Settings of a Hugging Face BPE model (tokenizer.json `model` fields).
-    public struct Options: Sendable, Equatable {
+    package struct Options: Sendable, Equatable {
         /// Pieces are raw bytes and vocabulary strings spell bytes with GPT-2's byte characters (the
         /// tokenizer has a ByteLevel pre-tokenizer). When false, pieces are UTF-8 characters.
-        public var byteLevel: Bool
+        package var byteLevel: Bool
         /// Look the whole piece up before merging (`ignore_merges`; tiktoken always does).
-        public var ignoreMerges: Bool
+        package var ignoreMerges: Bool
         /// Encode characters missing from the vocabulary as `<0xXX>` byte tokens (`byte_fallback`).
-        public var byteFallback: Bool
+        package var byteFallback: Bool
         /// Token for characters missing from the vocabulary (`unk_token`); without one they are dropped.
-        public var unkToken: String?
+        package var unkToken: String?
         /// Merge consecutive unknown characters into one `unk_token` (`fuse_unk`).
-        public var fuseUnk: Bool
+        package var fuseUnk: Bool
         /// Prefix of vocabulary strings for characters that do not start a piece (`continuing_subword_prefix`).
-        public var continuingSubwordPrefix: String?
+        package var continuingSubwordPrefix: String?
         /// Suffix of vocabulary strings for the last character of a piece (`end_of_word_suffix`).
-        public var endOfWordSuffix: String?
+        package var endOfWordSuffix: String?
         /// BPE dropout probability; only nil or 0 is supported (Verba encodes deterministically).
-        public var dropout: Double?
+        package var dropout: Double?
 
-        public init(byteLevel: Bool = true, ignoreMerges: Bool = false, byteFallback: Bool = false,
+        package init(byteLevel: Bool = true, ignoreMerges: Bool = false, byteFallback: Bool = false,
                     unkToken: String? = nil, fuseUnk: Bool = false, continuingSubwordPrefix: String? = nil,
                     endOfWordSuffix: String? = nil, dropout: Double? = nil) {
             self.byteLevel = byteLevel
@@ -52,16 +52,16 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
     }
 
     /// The settings this model was built with (tiktoken models: byte-level, ignoring merges).
-    public let options: Options
+    package let options: Options
     /// Number of ids: the largest id plus one.
-    public let vocabSize: Int
+    package let vocabSize: Int
     /// Whether this model came from a tiktoken rank file (ids are ranks, merges implied by ranks).
-    public let isTiktoken: Bool
+    package let isTiktoken: Bool
     /// Id of `options.unkToken`, if it is in the vocabulary.
-    public let unkId: Int?
+    package let unkId: Int?
 
     /// Pieces at most this long merge with the O(n^2) array scan; longer ones with the heap.
-    public static let smallPieceLimit = 128
+    package static let smallPieceLimit = 128
 
     let table: ByteStringTable
     let pairs: PairTable?
@@ -202,7 +202,7 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
     // MARK: Vocabulary
 
     /// The id of vocabulary string `token` (tiktoken: the byte-level spelling of its bytes).
-    public func tokenToId(_ token: String) -> Int? {
+    package func tokenToId(_ token: String) -> Int? {
         if isTiktoken {
             guard let bytes = ByteLevel.decode(token) else { return nil }
             let id = table.find(bytes)
@@ -220,7 +220,7 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
     }
 
     /// The vocabulary string of `id` (tiktoken: its bytes spelled with GPT-2's byte characters).
-    public func idToToken(_ id: Int) -> String? {
+    package func idToToken(_ id: Int) -> String? {
         guard id >= 0, id < vocabSize else { return nil }
         if isTiktoken {
             let b = table.bytes(of: id)
@@ -233,7 +233,7 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
     /// The bytes token `id` stands for: byte-level tokens decoded from their spelling (or, for a string
     /// that is not byte-level, its UTF-8, as Hugging Face's ByteLevel decoder does), tiktoken tokens'
     /// bytes, other tokens' UTF-8. Nil for an id out of range or without a token.
-    public func tokenBytes(_ id: Int) -> [UInt8]? {
+    package func tokenBytes(_ id: Int) -> [UInt8]? {
         guard id >= 0, id < vocabSize else { return nil }
         let b = table.bytes(of: id)
         if b.isEmpty && (isTiktoken || !hasString[id]) { return nil }
@@ -242,7 +242,7 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
 
     /// Appends the bytes of token `id` (see `tokenBytes`) to `out`; false if there is no such token.
     @inline(__always)
-    public func appendTokenBytes(_ id: Int, to out: inout [UInt8]) -> Bool {
+    package func appendTokenBytes(_ id: Int, to out: inout [UInt8]) -> Bool {
         guard id >= 0, id < vocabSize else { return false }
         let b = table.bytes(of: id)
         if b.isEmpty && (isTiktoken || !hasString[id]) { return false }
@@ -258,7 +258,7 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
     /// With `ranges` nil nothing is allocated beyond growing `ids` (and, once per thread, its cache).
     /// - Complexity: O(n) for a piece found whole or cached; O(n^2) merging up to `smallPieceLimit`
     ///   bytes, O(n log n) beyond.
-    public func encode(piece: UnsafeBufferPointer<UInt8>, ids: inout [Int], ranges: UnsafeMutablePointer<[Range<Int>]>?) {
+    package func encode(piece: UnsafeBufferPointer<UInt8>, ids: inout [Int], ranges: UnsafeMutablePointer<[Range<Int>]>?) {
         encode(piece: piece, cache: caches?.current(), ids: &ids, ranges: ranges)
     }
 
@@ -349,7 +349,7 @@ public final class BPE: TokenizationModel, @unchecked Sendable {
     }
 
     /// Convenience: the ids of one piece.
-    public func encode(piece: [UInt8]) -> [Int] {
+    package func encode(piece: [UInt8]) -> [Int] {
         var ids: [Int] = []
         piece.withUnsafeBufferPointer { encode(piece: $0, ids: &ids, ranges: nil) }
         return ids

@@ -13,7 +13,7 @@ extension BPE {
     /// - Throws: `TokenizerError.malformed` naming `path` for a negative id or a merge whose tokens (or
     ///   merged token) are missing; `.unsupported` for dropout > 0, or a byte-level prefix/suffix that
     ///   is not spelled in byte characters.
-    public convenience init(vocab: [String: Int], merges: [(String, String)], options: Options = Options(),
+    package convenience init(vocab: [String: Int], merges: [(String, String)], options: Options = Options(),
                             path: String = "BPE") throws {
         var packed = PackedMerges()
         for (a, b) in merges {
@@ -201,7 +201,7 @@ extension BPE {
     /// A tiktoken model from its mergeable ranks (token bytes -> rank = id). Every single byte must
     /// have a rank, as tiktoken requires.
     /// - Throws: `TokenizerError.malformed` naming `path` for a negative or huge rank or a missing byte.
-    public convenience init(tiktokenRanks: [[UInt8]: Int], path: String = "tiktoken ranks") throws {
+    package convenience init(tiktokenRanks: [[UInt8]: Int], path: String = "tiktoken ranks") throws {
         var keys = ByteStringTable.PackedKeys()
         for (bytes, rank) in tiktokenRanks.sorted(by: { $0.value < $1.value }) {
             guard rank >= 0 else {
@@ -214,13 +214,13 @@ extension BPE {
 
     /// A tiktoken model from the contents of a `.tiktoken` rank file.
     /// - Throws: `TokenizerError.malformed` with the line number of a bad line.
-    public convenience init(tiktokenData data: [UInt8], path: String) throws {
+    package convenience init(tiktokenData data: [UInt8], path: String) throws {
         try self.init(rankKeys: try BPE.parseTiktokenKeys(data, path: path), path: path)
     }
 
     /// A tiktoken model read from a `.tiktoken` rank file.
     /// - Throws: `TokenizerError.unreadable` if the file cannot be read, `.malformed` for bad content.
-    public convenience init(tiktokenFile path: String) throws {
+    package convenience init(tiktokenFile path: String) throws {
         try self.init(tiktokenData: try Tokenizer.readFile(path), path: path)
     }
 
@@ -245,7 +245,7 @@ extension BPE {
     /// Parses a `.tiktoken` rank file: lines of "base64-token rank"; empty lines are skipped; a token
     /// listed twice keeps its later rank.
     /// - Throws: `TokenizerError.malformed` naming `path` and the line number of a bad line.
-    public static func parseTiktoken(_ data: [UInt8], path: String) throws -> [[UInt8]: Int] {
+    package static func parseTiktoken(_ data: [UInt8], path: String) throws -> [[UInt8]: Int] {
         let keys = try parseTiktokenKeys(data, path: path)
         var ranks: [[UInt8]: Int] = [:]
         for k in 0..<keys.count { ranks[Array(keys.bytes[keys.starts[k]..<keys.starts[k + 1]])] = keys.ids[k] }

@@ -14,7 +14,7 @@ extension BPE {
     /// Encodes each piece `text[r]` for `r` in `pieces`, in order, appending the ids to `ids`: the same
     /// ids as `encode(piece:ids:ranges:)` on each piece.
     /// - Complexity: O(total bytes) for pieces found whole or cached; merging as `encode(piece:)`.
-    public func encode(pieces: UnsafeBufferPointer<Range<Int>>, in text: UnsafeBufferPointer<UInt8>, ids: inout [Int]) {
+    package func encode(pieces: UnsafeBufferPointer<Range<Int>>, in text: UnsafeBufferPointer<UInt8>, ids: inout [Int]) {
         var idEnds: [Int] = []
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 1) { ends in
             ends[0] = pieces.count
@@ -36,7 +36,7 @@ extension BPE {
     /// and then the count of `ids` to `idEnds`. A piece may be a `literalPiece(id:)` standing for a token
     /// found in the text (at least one byte of it), so the text's bytes still bound the ids.
     /// - Complexity: O(total bytes) for pieces found whole or cached; merging as `encode(piece:)`.
-    public func encode(pieces: UnsafeBufferPointer<Range<Int>>, lineEnds: UnsafeBufferPointer<Int>,
+    package func encode(pieces: UnsafeBufferPointer<Range<Int>>, lineEnds: UnsafeBufferPointer<Int>,
                        in text: UnsafeBufferPointer<UInt8>, prefix: [Int], suffix: [Int],
                        ids: inout [Int], idEnds: inout [Int]) {
         precondition(lineEnds.last ?? 0 <= pieces.count, "line ends past the pieces")

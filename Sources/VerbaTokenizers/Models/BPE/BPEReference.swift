@@ -5,7 +5,7 @@
 extension BPE {
     /// Encodes one piece with the textbook algorithm. Gives the same ids as `encode(piece:)`.
     /// - Complexity: O(n^2) lookups; for tests only.
-    public func encodeReference(piece: [UInt8]) -> [Int] {
+    package func encodeReference(piece: [UInt8]) -> [Int] {
         let n = piece.count
         if n == 0 { return [] }
         if options.ignoreMerges {

@@ -38,7 +38,7 @@ func allocateTable<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
 /// Asks for transparent huge pages in the 2 MiB-aligned part of `buffer`, fresh memory about to be
 /// written: a 3.5 MB file read into small pages took 900 page faults, more time than copying it, and a
 /// 2 MB batch of input 512. Only a hint (Linux); memory stays as it was.
-public func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
+package func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
     #if os(Linux)
     let huge = 2 << 20
     guard let base = buffer.baseAddress, buffer.count >= huge else { return }
@@ -51,7 +51,7 @@ public func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
 /// Makes room in `array` for `more` elements; when it has to move, it moves into memory marked for
 /// huge pages (with room for one aligned 2 MiB page at least, from a megabyte on): for the tables a
 /// load fills and the batches of input, megabytes of fresh pages.
-public func reserveHugePages<T>(_ array: inout [T], adding more: Int) {
+package func reserveHugePages<T>(_ array: inout [T], adding more: Int) {
     let capacity = array.count + more
     guard array.capacity < capacity else { return }
     let extra = capacity >= (1 << 20) / MemoryLayout<T>.stride ? (2 << 20) / MemoryLayout<T>.stride : 0

@@ -235,14 +235,14 @@ struct ByteTableView: @unchecked Sendable {
 /// after the first are looked up with `continuingSubwordPrefix` in front. A word longer than
 /// `maxInputCharsPerWord` Unicode scalars, or with a part that no entry covers, becomes the single
 /// `unkToken` spanning the whole word.
-public final class WordPiece: TokenizationModel {
-    public let unkToken: String
+package final class WordPiece: TokenizationModel {
+    package let unkToken: String
     /// Id of `unkToken`.
-    public let unkId: Int
-    public let continuingSubwordPrefix: String
+    package let unkId: Int
+    package let continuingSubwordPrefix: String
     /// Longest word, in Unicode scalars, that is not mapped straight to `unkToken`.
-    public let maxInputCharsPerWord: Int
-    public let vocabSize: Int
+    package let maxInputCharsPerWord: Int
+    package let vocabSize: Int
 
     /// The vocabulary as given: UTF-8 keys and their ids, a later key replacing an earlier equal one.
     private let keys: ByteStringTable.PackedKeys
@@ -258,13 +258,13 @@ public final class WordPiece: TokenizationModel {
     /// one key of a Swift dictionary).
     /// - Complexity: O(vocabulary): built on each call (the model itself keeps packed bytes, so that a
     ///   load creates no string per token); `tokenToId` looks one token up.
-    public var vocab: [String: Int] { keys.dictionary }
+    package var vocab: [String: Int] { keys.dictionary }
 
     /// Builds the model from a vocabulary. Several tokens with one id: `idToToken` gives the least.
     /// Keys are compared as bytes, as in Hugging Face's map (a Swift dictionary cannot hold two
     /// canonically equivalent strings, so `vocab` merges such tokens; `tokenToId` does not).
     /// - Throws: `TokenizerError.invalidInput` when `unkToken` is not in `vocab` or an id is negative.
-    public convenience init(vocab: [String: Int], unkToken: String = "[UNK]", continuingSubwordPrefix: String = "##",
+    package convenience init(vocab: [String: Int], unkToken: String = "[UNK]", continuingSubwordPrefix: String = "##",
                             maxInputCharsPerWord: Int = 100) throws {
         // Any order: the keys of a dictionary are distinct, and a shared id resolves to its least token.
         try self.init(keys: ByteStringTable.PackedKeys(vocab), unkToken: unkToken,
@@ -385,7 +385,7 @@ public final class WordPiece: TokenizationModel {
     /// Parses BERT's `vocab.txt`: one token per line, the id is the line number, trailing whitespace
     /// is trimmed (as `tokenizers` reads it); a repeated token keeps its last line.
     /// - Throws: `TokenizerError.malformed` naming `path` when the text is not UTF-8.
-    public static func parseVocabTxt(_ contents: [UInt8], path: String) throws -> [String: Int] {
+    package static func parseVocabTxt(_ contents: [UInt8], path: String) throws -> [String: Int] {
         try parseVocabTxtKeys(contents, path: path).dictionary
     }
 
@@ -421,7 +421,7 @@ public final class WordPiece: TokenizationModel {
 
     /// Reads BERT's `vocab.txt` and builds the model.
     /// - Throws: `TokenizerError.unreadable` / `.malformed` naming `path`.
-    public convenience init(vocabTxtPath path: String, unkToken: String = "[UNK]", continuingSubwordPrefix: String = "##",
+    package convenience init(vocabTxtPath path: String, unkToken: String = "[UNK]", continuingSubwordPrefix: String = "##",
                 maxInputCharsPerWord: Int = 100) throws {
         let keys = try WordPiece.parseVocabTxtKeys(try Tokenizer.readFile(path), path: path)
         do {
@@ -432,12 +432,12 @@ public final class WordPiece: TokenizationModel {
         }
     }
 
-    public func tokenToId(_ token: String) -> Int? {
+    package func tokenToId(_ token: String) -> Int? {
         let id = initial.lookup(Array(token.utf8))
         return id < 0 ? nil : Int(id)
     }
 
-    public func idToToken(_ id: Int) -> String? {
+    package func idToToken(_ id: Int) -> String? {
         guard id >= 0 && id < tokenKeys.count, tokenKeys[id] >= 0 else { return nil }
         let k = Int(tokenKeys[id])
         return keys.bytes.withUnsafeBufferPointer {
@@ -446,11 +446,11 @@ public final class WordPiece: TokenizationModel {
     }
 
     /// The vocabulary as tokens ordered by id (nil for unused ids), e.g. to write `vocab.txt`.
-    public var tokensById: [String?] { (0 ..< vocabSize).map { idToToken($0) } }
+    package var tokensById: [String?] { (0 ..< vocabSize).map { idToToken($0) } }
 
     /// - Complexity: O(L · m) for a word of L bytes, m the longest vocabulary entry in bytes; each
     ///   candidate costs one probe, hashes are computed incrementally.
-    public func encode(piece: UnsafeBufferPointer<UInt8>, ids: inout [Int], ranges: UnsafeMutablePointer<[Range<Int>]>?) {
+    package func encode(piece: UnsafeBufferPointer<UInt8>, ids: inout [Int], ranges: UnsafeMutablePointer<[Range<Int>]>?) {
         guard let p = piece.baseAddress, !piece.isEmpty else { return }
         let n = piece.count
         if n > maxInputCharsPerWord && UTF8Codec.scalarCount(piece) > maxInputCharsPerWord {
@@ -523,7 +523,7 @@ public final class WordPiece: TokenizationModel {
 
     /// Plain reference implementation of `encode`, written like `tokenizers` (substrings, String lookups).
     /// Used by tests to check the fast path.
-    public func referenceEncode(piece: [UInt8]) -> (ids: [Int], ranges: [Range<Int>]) {
+    package func referenceEncode(piece: [UInt8]) -> (ids: [Int], ranges: [Range<Int>]) {
         let (scalars, spans) = piece.withUnsafeBufferPointer { UTF8Codec.decodeScalars($0) }
         if scalars.count > maxInputCharsPerWord { return ([unkId], [0 ..< piece.count]) }
         var ids: [Int] = []

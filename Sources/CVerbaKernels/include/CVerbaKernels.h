@@ -1,0 +1,105 @@
+// The float kernels of the engine, compiled once per CPU level (baseline x86-64 / generic, AVX2 + FMA,
+// AVX-512) into one binary. `verba_kernels()` returns the table of the level chosen at first use: the best
+// level the CPU and the OS support, or the one the VERBA_CPU environment variable names
+// (baseline | avx2 | avx512; a level the machine lacks falls back to the best it has, with a warning on
+// stderr). Buffers are row-major float32; sizes are element counts; pointers may be unaligned.
+#ifndef CVERBAKERNELS_H
+#define CVERBAKERNELS_H
+
+#include <stdint.h>
+
+/// CPU levels, in increasing order of capability.
+enum { VERBA_LEVEL_BASELINE = 0, VERBA_LEVEL_AVX2 = 1, VERBA_LEVEL_AVX512 = 2, VERBA_LEVEL_COUNT = 3 };
+
+typedef struct verba_kernel_table {
+    int level;
+    /// y[r] (+)= W[r,:] · x (+ bias[r]) for r in r0..<r1; W (rows, cols).
+    void (*gemv_rows)(const float *w, const float *x, float *y, long r0, long r1, long cols,
+                      const float *bias, int accumulate);
+    /// acc (cols) = Σ_{r0 ≤ i < r1} x[i] · W[i, :] (acc is overwritten).
+    void (*column_sums)(const float *w, const float *x, float *acc, long r0, long r1, long cols);
+    float (*dot)(const float *a, const float *b, long n);
+    /// y += x.
+    void (*add)(const float *x, float *y, long n);
+    /// Every row of x (rows, n) += bias (n).
+    void (*add_bias)(float *x, const float *bias, long rows, long n);
+    void (*scale)(float *x, float s, long n);
+    /// out = (x − mean)·rstd·gamma + beta per row (out may alias x); mean and rstd (rows) saved when not NULL.
+    void (*layer_norm)(const float *x, float *out, const float *gamma, const float *beta, long rows, long n,
+                       float eps, float *mean, float *rstd);
+    /// residual = layer_norm(x + bias + residual) per row.
+    void (*bias_residual_layer_norm)(const float *x, const float *bias, float *residual, const float *gamma,
+                                     const float *beta, long rows, long n, float eps);
+    void (*softmax)(float *x, long rows, long n);
+    void (*exp_inplace)(float *x, long n);
+    /// x = gelu_erf(x + bias) per row (bias may be NULL).
+    void (*gelu_erf)(float *x, const float *bias, long rows, long n);
+    void (*gelu_tanh)(float *x, long n);
+    /// dx = gelu_tanh'(x) · dout (dx may alias dout).
+    void (*gelu_tanh_backward)(float *dx, const float *x, const float *dout, long n);
+    /// Packed bidirectional self-attention over sequences s0..<s1 (see VerbaTensor's packedSelfAttention).
+    void (*packed_attention)(const float *qkv, float *out, const long *offsets, long s0, long s1,
+                             const int32_t *key_mask, long heads, long head_dim, float *scratch,
+                             int first_query_only);
+    void (*half_to_float)(const void *src, float *dst, long n);
+    void (*float_to_half)(const float *src, void *dst, long n);
+    void (*bf16_to_float)(const void *src, float *dst, long n);
+    void (*float_to_bf16)(const float *src, void *dst, long n);
+} verba_kernel_table;
+
+/// The table in use (chosen once, thread-safely, at the first call).
+const verba_kernel_table *verba_kernels(void);
+
+/// The table of `level` if this binary has it and this CPU and OS can run it, else NULL.
+const verba_kernel_table *verba_kernels_for_level(int level);
+
+/// The best level this CPU and OS support.
+int verba_cpu_best_level(void);
+
+/// Makes `level`'s table the one in use (for tests comparing levels); 0 if the machine cannot run it.
+int verba_kernels_select(int level);
+
+// The kernels of the table in use, as plain functions (static inline, so each call is one indirect call).
+static inline void verba_gemv_rows(const float *w, const float *x, float *y, long r0, long r1, long cols,
+                                   const float *bias, int accumulate) {
+    verba_kernels()->gemv_rows(w, x, y, r0, r1, cols, bias, accumulate);
+}
+static inline void verba_column_sums(const float *w, const float *x, float *acc, long r0, long r1, long cols) {
+    verba_kernels()->column_sums(w, x, acc, r0, r1, cols);
+}
+static inline float verba_dot(const float *a, const float *b, long n) { return verba_kernels()->dot(a, b, n); }
+static inline void verba_add(const float *x, float *y, long n) { verba_kernels()->add(x, y, n); }
+static inline void verba_add_bias(float *x, const float *bias, long rows, long n) {
+    verba_kernels()->add_bias(x, bias, rows, n);
+}
+static inline void verba_scale(float *x, float s, long n) { verba_kernels()->scale(x, s, n); }
+static inline void verba_layer_norm(const float *x, float *out, const float *gamma, const float *beta, long rows,
+                                    long n, float eps, float *mean, float *rstd) {
+    verba_kernels()->layer_norm(x, out, gamma, beta, rows, n, eps, mean, rstd);
+}
+static inline void verba_bias_residual_layer_norm(const float *x, const float *bias, float *residual,
+                                                  const float *gamma, const float *beta, long rows, long n,
+                                                  float eps) {
+    verba_kernels()->bias_residual_layer_norm(x, bias, residual, gamma, beta, rows, n, eps);
+}
+static inline void verba_softmax(float *x, long rows, long n) { verba_kernels()->softmax(x, rows, n); }
+static inline void verba_exp_inplace(float *x, long n) { verba_kernels()->exp_inplace(x, n); }
+static inline void verba_gelu_erf(float *x, const float *bias, long rows, long n) {
+    verba_kernels()->gelu_erf(x, bias, rows, n);
+}
+static inline void verba_gelu_tanh(float *x, long n) { verba_kernels()->gelu_tanh(x, n); }
+static inline void verba_gelu_tanh_backward(float *dx, const float *x, const float *dout, long n) {
+    verba_kernels()->gelu_tanh_backward(dx, x, dout, n);
+}
+static inline void verba_packed_attention(const float *qkv, float *out, const long *offsets, long s0, long s1,
+                                          const int32_t *key_mask, long heads, long head_dim, float *scratch,
+                                          int first_query_only) {
+    verba_kernels()->packed_attention(qkv, out, offsets, s0, s1, key_mask, heads, head_dim, scratch,
+                                      first_query_only);
+}
+static inline void verba_half_to_float(const void *src, float *dst, long n) { verba_kernels()->half_to_float(src, dst, n); }
+static inline void verba_float_to_half(const float *src, void *dst, long n) { verba_kernels()->float_to_half(src, dst, n); }
+static inline void verba_bf16_to_float(const void *src, float *dst, long n) { verba_kernels()->bf16_to_float(src, dst, n); }
+static inline void verba_float_to_bf16(const float *src, void *dst, long n) { verba_kernels()->float_to_bf16(src, dst, n); }
+
+#endif

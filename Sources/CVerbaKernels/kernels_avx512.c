@@ -1,0 +1,14 @@
+// The kernels for x86-64 CPUs with AVX-512 F, BW, DQ and VL (Skylake-X, Ice Lake, Zen 4 and later).
+#include "CVerbaKernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c"))), apply_to = function)
+#define VERBA_SUFFIX avx512
+#define VERBA_LEVEL VERBA_LEVEL_AVX512
+#define VERBA_HAS_FMA 1
+#define VERBA_HAS_F16C 1
+#include "kernels_body.h"
+#pragma clang attribute pop
+#endif
