@@ -20,14 +20,6 @@ trap 'rm -rf "$tmp"' EXIT
 git clone -q --no-hardlinks "$root" "$tmp/verba"
 git -C "$tmp/verba" checkout -q --detach "$(git rev-parse HEAD)"
 
-# SwiftPM refuses a versioned dependency whose targets use unsafeFlags. Until the kernels branch (runtime
-# CPU dispatch, no unsafeFlags) is merged, they are removed from the temporary clone only.
-# TODO(lead): delete this shim once Package.swift has no unsafeFlags.
-if grep -q unsafeFlags "$tmp/verba/Package.swift"; then
-    sed -i -E 's/\.unsafeFlags\(\[[^]]*\]\)//g' "$tmp/verba/Package.swift"
-    git -C "$tmp/verba" -c user.name=test-consumer -c user.email=test-consumer@localhost \
-        commit -q -am "test-consumer: no unsafeFlags (temporary)"
-fi
 git -C "$tmp/verba" tag "$VERSION"
 
 # The example is built from a copy, so no Package.resolved pinning the temporary clone stays behind.
@@ -37,5 +29,5 @@ swift build --package-path "$tmp/demo" -c "$CONFIGURATION" --scratch-path "$tmp/
 "$tmp/build/$CONFIGURATION/VerbaDemo" "$root/downloads/gpt2-124m" "$root/downloads/minilm" "$root/downloads/gpt2-124m" \
     | tee "$tmp/out.txt"
 grep -q "^embedding: 384 dimensions" "$tmp/out.txt"
-grep -qE "^generated [0-9]+ tokens" "$tmp/out.txt"
+grep -qE "^streamed [1-9][0-9]* pieces" "$tmp/out.txt"
 echo "test-consumer: VerbaDemo built against Verba $VERSION (tag on $(git -C "$root" rev-parse --short HEAD)) and ran"

@@ -40,20 +40,18 @@ do {
     let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
     print("embedding: \(vector.count) dimensions, norm \(norm), first \(vector.prefix(3).map { String($0) }.joined(separator: " "))")
 
-    // A greedy generation, printed piece by piece as it is decoded.
+    // A greedy generation, streamed: each piece of text as soon as it is decoded.
     let generator = try GPT2Generator(folder: gpt2Folder)
     let options = GenerationOptions(maxTokens: 16, sampling: SamplingParameters(temperature: 0))
     var pieces = 0
-    func show(_ piece: String) {
+    print("generation: ", terminator: "")
+    for try await piece in generator.stream(prompt: "The quick brown fox", options: options) {
         pieces += 1
         print(piece, terminator: "")
         fflush(nil)  // every output stream: the piece shows at once
     }
-    print("generation: ", terminator: "")
-    // The pieces come through a callback; with a stream of pieces this line becomes
-    // `for try await piece in generator.stream(prompt: ..., options: options) { show(piece) }`.
-    let result = try generator.generate(prompt: "The quick brown fox", options: options, onText: show)
-    print("\ngenerated \(result.ids.count) tokens in \(pieces) pieces (\(result.stopReason.rawValue))")
+    let ids = try generator.promptIds("The quick brown fox")
+    print("\nstreamed \(pieces) pieces after a prompt of \(ids.count) tokens")
 } catch {
     print("error: \(error)")
     exit(1)
