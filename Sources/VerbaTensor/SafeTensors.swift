@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import CVerbaSupport
+import VerbaSupport
 import Foundation
 
 // The safetensors format (https://huggingface.co/docs/safetensors): an 8-byte little-endian header length N,
@@ -115,15 +116,15 @@ package final class SafeTensorsFile: @unchecked Sendable {
     package init(path: String) throws {
         self.path = path
         let fd = open(path, O_RDONLY)
-        if fd < 0 { throw SafeTensorsError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+        if fd < 0 { throw SafeTensorsError.cannotOpen(path: path, reason: errnoText()) }
         defer { close(fd) }
         var st = stat()
-        if fstat(fd, &st) != 0 { throw SafeTensorsError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+        if fstat(fd, &st) != 0 { throw SafeTensorsError.cannotOpen(path: path, reason: errnoText()) }
         if (st.st_mode & S_IFMT) != S_IFREG { throw SafeTensorsError.cannotOpen(path: path, reason: "not a regular file") }
         let size = Int(st.st_size)
         if size < 8 { throw SafeTensorsError.truncated(path: path, size: size) }
         guard let map = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED else {
-            throw SafeTensorsError.cannotOpen(path: path, reason: "mmap: " + String(cString: strerror(errno)))
+            throw SafeTensorsError.cannotOpen(path: path, reason: "mmap: " + errnoText())
         }
         let raw = UnsafeRawPointer(map)
         do {
@@ -205,10 +206,9 @@ package final class SafeTensorsFile: @unchecked Sendable {
         -> (tensors: [String: TensorInfo], metadata: [String: String]) {
         let root: JSONValue
         do {
-            var parser = JSONParser(bytes: bytes)
-            root = try parser.parseDocument()
-        } catch let error as JSONParser.Failure {
-            throw SafeTensorsError.invalidJSON(path: path, detail: error.message)
+            root = try parseJSON(bytes, options: .strict)
+        } catch let error as JSONParseError {
+            throw SafeTensorsError.invalidJSON(path: path, detail: "header: " + error.message)
         }
         guard case .object(let entries) = root else {
             throw SafeTensorsError.invalidHeader(path: path, detail: "the header is not a JSON object")
@@ -244,13 +244,13 @@ package final class SafeTensorsFile: @unchecked Sendable {
                 case "shape":
                     guard case .array(let items) = field else { throw bad("shape is not an array") }
                     shape = try items.map { item -> Int in
-                        guard case .integer(let d) = item, d >= 0 else { throw bad("shape holds a non-integer or negative dimension") }
+                        guard case .int(let d) = item, d >= 0 else { throw bad("shape holds a non-integer or negative dimension") }
                         return d
                     }
                 case "data_offsets":
                     guard case .array(let items) = field, items.count == 2 else { throw bad("data_offsets is not a pair") }
                     offsets = try items.map { item -> Int in
-                        guard case .integer(let o) = item, o >= 0 else { throw bad("data_offsets holds a non-integer or negative offset") }
+                        guard case .int(let o) = item, o >= 0 else { throw bad("data_offsets holds a non-integer or negative offset") }
                         return o
                     }
                 default:
@@ -388,55 +388,37 @@ package enum SafeTensorsWriter {
         var headerBytes = Array(header.utf8)
         while headerBytes.count % 8 != 0 { headerBytes.append(0x20) }   // pad so the data section is 8-byte aligned
 
-        var temp = [CChar](repeating: 0, count: 4096)
-        let fd = verba_atomic_begin(path, &temp, temp.count)
-        if fd < 0 { throw SafeTensorsError.writeFailed(path: path, reason: String(cString: strerror(errno))) }
-        var committed = false
-        defer { if !committed { verba_atomic_abort(fd, temp) } }
-        func put(_ p: UnsafeRawPointer, _ n: Int) throws {
-            if verba_atomic_write(fd, p, n) != 0 {
-                throw SafeTensorsError.writeFailed(path: path, reason: String(cString: strerror(errno)))
-            }
-        }
-        var length = UInt64(headerBytes.count).littleEndian
-        try withUnsafeBytes(of: &length) { try put($0.baseAddress!, 8) }
-        try headerBytes.withUnsafeBytes { try put($0.baseAddress!, $0.count) }
-        let chunk = 1 << 16
-        let scratch = UnsafeMutableRawPointer.allocate(byteCount: chunk * 4, alignment: 64)
-        defer { scratch.deallocate() }
-        for (_, tensor, dtype) in tensors {
-            var i = 0
-            while i < tensor.count {
-                let n = min(chunk, tensor.count - i)
-                switch dtype {
-                case .f32: scratch.copyMemory(from: tensor.pointer + i, byteCount: n * 4)
-                case .f16: convertFloatToHalf(tensor.pointer + i, scratch, count: n)
-                default: convertFloatToBFloat16(tensor.pointer + i, scratch, count: n)
+        do {
+            try writeFileAtomically(to: path) { file in
+                var length = UInt64(headerBytes.count).littleEndian
+                try withUnsafeBytes(of: &length) { try file.write($0) }
+                try headerBytes.withUnsafeBytes { try file.write($0) }
+                let chunk = 1 << 16
+                let scratch = UnsafeMutableRawPointer.allocate(byteCount: chunk * 4, alignment: 64)
+                defer { scratch.deallocate() }
+                for (_, tensor, dtype) in tensors {
+                    var i = 0
+                    while i < tensor.count {
+                        let n = min(chunk, tensor.count - i)
+                        switch dtype {
+                        case .f32: scratch.copyMemory(from: tensor.pointer + i, byteCount: n * 4)
+                        case .f16: convertFloatToHalf(tensor.pointer + i, scratch, count: n)
+                        default: convertFloatToBFloat16(tensor.pointer + i, scratch, count: n)
+                        }
+                        try file.write(scratch, count: n * dtype.size)
+                        i += n
+                    }
                 }
-                try put(scratch, n * dtype.size)
-                i += n
             }
-        }
-        committed = true  // commit removes the temporary file itself when it fails
-        if verba_atomic_commit(fd, temp, path) != 0 {
-            throw SafeTensorsError.writeFailed(path: path, reason: String(cString: strerror(errno)))
+        } catch let error as AtomicWriteError {
+            throw SafeTensorsError.writeFailed(path: path, reason: error.reason)
         }
     }
 }
 
 /// `s` as a JSON string literal.
 func jsonQuoted(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-        }
-    }
-    return out + "\""
+    var out: [UInt8] = []
+    appendJSONString(s, to: &out)
+    return String(decoding: out, as: UTF8.self)
 }

@@ -16,14 +16,7 @@ final class BERTTests: XCTestCase {
         let embeddings: [Float]      // (N, 384)
     }
 
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" {
-            url.deleteLastPathComponent()
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-        }
-        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-    }()
+    static let root = repoRoot()
     static let fixtures = root.appendingPathComponent("Tests/Fixtures/bert")
     static let minilm = root.appendingPathComponent("downloads/minilm").path
 
@@ -45,7 +38,7 @@ final class BERTTests: XCTestCase {
 
     func requireModel() throws -> (BertModel, Fixture) {
         guard let fixture = Self.fixture else { XCTFail("missing Tests/Fixtures/bert (run scripts/fixtures/bert.py)"); throw XCTSkip() }
-        guard let model = Self.model else { throw XCTSkip("downloads/minilm missing: run scripts/fetch-assets.sh") }
+        guard let model = Self.model else { XCTFail("downloads/minilm missing: run scripts/setup.sh"); throw XCTSkip() }
         return (model, fixture)
     }
 
@@ -93,9 +86,13 @@ final class BERTTests: XCTestCase {
         let d = maxDifference(result.vectors.buffer, fx.embeddings[...])
         XCTAssertLessThan(d, 1e-4)
         print("sentence embeddings: max |Δ| = \(d) over \(fx.sentences.count) sentences")
-        // The String API gives the same vectors.
+        // The String API gives the same vectors, within rounding: a batch of 5 is not computed as the
+        // batch of all sentences is (BLAS kernels round by a row's place in the batch).
         let some = try embedder.embed(Array(fx.sentences.prefix(5)))
-        for i in 0..<5 { XCTAssertEqual(some[i], Array(UnsafeBufferPointer(start: result.vectors.pointer + i * 384, count: 384))) }
+        for i in 0..<5 {
+            let row = UnsafeBufferPointer(start: result.vectors.pointer + i * 384, count: 384)
+            XCTAssertLessThanOrEqual(maxDifference(row, some[i][...]), 1e-5, "sentence \(i)")
+        }
     }
 
     func testClsPoolingIsTheFirstHiddenState() throws {

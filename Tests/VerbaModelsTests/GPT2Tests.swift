@@ -8,7 +8,8 @@ import XCTest
 // Tests/Fixtures/gpt2-small/ is committed; downloads/gpt2-124m/ comes from scripts/make-gpt2-124m.sh
 // (the 124M tests skip when it is absent) with its expected outputs in Tests/Fixtures/gpt2-124m-expected.json.
 
-private func repoRoot() -> URL {
+/// The package root (the folder holding Package.swift), found from this file's path.
+func repoRoot() -> URL {
     var url = URL(fileURLWithPath: #filePath)
     while url.path != "/" {
         url.deleteLastPathComponent()
@@ -247,7 +248,8 @@ final class GPT2Tests: XCTestCase {
 
     private func bigModel() throws -> (GPT2Model, [String: Any]) {
         guard FileManager.default.fileExists(atPath: bigFolder + "/model.safetensors") else {
-            throw XCTSkip("downloads/gpt2-124m is absent (run scripts/make-gpt2-124m.sh)")
+            XCTFail("downloads/gpt2-124m is absent: run scripts/setup.sh")
+            throw XCTSkip()
         }
         let expected = try loadJSON(repoRoot().appendingPathComponent("Tests/Fixtures/gpt2-124m-expected.json").path)
         let model = try GPT2Model(folder: bigFolder)

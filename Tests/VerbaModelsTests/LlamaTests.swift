@@ -8,15 +8,6 @@ import XCTest
 // model.safetensors, expected.json). Logits are compared in absolute terms (|Verba − transformers| < 1e-4;
 // the fixtures' logits have a standard deviation of about 2).
 
-private func repoRoot() -> URL {
-    var url = URL(fileURLWithPath: #filePath)
-    while url.path != "/" {
-        url.deleteLastPathComponent()
-        if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-    }
-    return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-}
-
 private let fixtures = repoRoot().appendingPathComponent("Tests/Fixtures/llama").path
 private let names = ["smollm2", "qwen25", "qwen3", "llama32", "mistral", "bf16"]
 

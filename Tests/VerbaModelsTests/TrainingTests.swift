@@ -1,6 +1,7 @@
 import Foundation
 @testable import VerbaModels
 @testable import VerbaTensor
+import VerbaSupport
 import XCTest
 
 /// Training checked against PyTorch (scripts/fixtures/training.py → Tests/Fixtures/training/): gradients
@@ -205,7 +206,7 @@ final class TrainingTests: XCTestCase {
     func testCheckpointResumeIsExact() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("verba-resume-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var rng = TrainingRNG(seed: 5)
+        var rng = SplitMix64(seed: 5)
         let tokens = TokenFile(tokens: (0..<6000).map { _ in Int32(rng.nextInt(50)) }, vocabSize: 50)
         var o = LMTrainingOptions()
         o.layers = 1; o.heads = 2; o.dim = 16; o.context = 8; o.batchSize = 4; o.steps = 6; o.warmup = 2

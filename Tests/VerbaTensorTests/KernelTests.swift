@@ -1,22 +1,10 @@
 import Foundation
 @testable import VerbaTensor
+import VerbaSupport
 import XCTest
 
-/// A seeded generator (SplitMix64), so failures reproduce.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
-
 func randomFloats(_ count: Int, _ range: ClosedRange<Float> = -1...1, seed: UInt64 = 1) -> [Float] {
-    var rng = SeededGenerator(seed)
+    var rng = SplitMix64(seed: seed)
     return (0..<count).map { _ in Float.random(in: range, using: &rng) }
 }
 

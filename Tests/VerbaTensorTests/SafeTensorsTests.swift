@@ -219,9 +219,8 @@ final class SafeTensorsTests: XCTestCase {
     }
 
     func testRealMiniLM() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let path = root.appendingPathComponent("downloads/minilm/model.safetensors").path
-        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("\(path) absent (run scripts/fetch-assets.sh)") }
+        let path = packageRoot.appendingPathComponent("downloads/minilm/model.safetensors").path
+        guard FileManager.default.fileExists(atPath: path) else { return XCTFail("\(path) is absent: run scripts/setup.sh") }
         let file = try SafeTensorsFile(path: path)
         XCTAssertEqual(file.metadata["format"], "pt")
         XCTAssertEqual(try file.info("embeddings.position_ids").dtype, .i64)

@@ -4,9 +4,11 @@ import XCTest
 
 /// Models shared by the tests (built once).
 enum BPEModels {
-    static let gpt2Folder = "/work/shared/fixtures/gpt2"
+    /// GPT-2's vocab.json and merges.txt in the shared fixtures beside the checkout.
+    static let gpt2Folder = BPECases.root.appendingPathComponent("../shared/fixtures/gpt2").standardizedFileURL.path
 
     static func gpt2(ignoreMerges: Bool = false) throws -> BPE {
+        _ = try requireAsset("../shared/fixtures/gpt2/vocab.json", root: BPECases.root)
         let vocabData = try Data(contentsOf: URL(fileURLWithPath: gpt2Folder + "/vocab.json"))
         let vocab = try XCTUnwrap(try JSONSerialization.jsonObject(with: vocabData) as? [String: Int])
         let text = try String(contentsOfFile: gpt2Folder + "/merges.txt", encoding: .utf8)
@@ -21,11 +23,7 @@ enum BPEModels {
     }
 
     static func tiktoken(_ name: String) throws -> BPE {
-        let path = BPECases.root.appendingPathComponent("downloads/tiktoken/\(name).tiktoken").path
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw XCTSkip("\(path) is absent (run scripts/fetch-assets.sh)")
-        }
-        return try BPE(tiktokenFile: path)
+        try BPE(tiktokenFile: requireAsset("downloads/tiktoken/\(name).tiktoken", root: BPECases.root))
     }
 }
 
@@ -239,71 +237,6 @@ final class BPETests: XCTestCase {
         XCTAssertThrowsError(try BPE(vocab: vocab, merges: [], options: .init(dropout: 0.1), path: "t.json"))
     }
 
-    /// Prints splitter and BPE throughput (wall and thread CPU time) over the fortunes corpus, one line
-    /// at a time as `verba tokenize` does. Runs only with VERBA_BPE_BENCH=1 (it times, it asserts nothing
-    /// timed); build with `-c release`. Compare with scripts/bench-tokenizers.sh's reference figures.
-    func testThroughput() throws {
-        guard ProcessInfo.processInfo.environment["VERBA_BPE_BENCH"] == "1" else { throw XCTSkip("set VERBA_BPE_BENCH=1") }
-        let corpus = try BPECorpus.lines()
-        let mb = Double(corpus.reduce(0) { $0 + $1.count + 1 }) / 1e6
-        func cpu() -> Double {
-            var ts = timespec()
-            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-            return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-        }
-        let models: [(String, PreTokenizer, BPE)] = [
-            ("cl100k_base", PatternSplitter(.cl100k), try BPEModels.tiktoken("cl100k_base")),
-            ("o200k_base", PatternSplitter(.o200k), try BPEModels.tiktoken("o200k_base")),
-            ("gpt2", ByteLevelPreTokenizer(), try BPEModels.gpt2()),
-        ]
-        for (name, splitter, model) in models {
-            var pieces: [Range<Int>] = []
-            var ids: [Int] = []
-            var total = 0
-            for encode in [false, true] {
-                let t = Date(), c = cpu()
-                for line in corpus {
-                    pieces.removeAll(keepingCapacity: true)
-                    ids.removeAll(keepingCapacity: true)
-                    line.withUnsafeBufferPointer { buf in
-                        splitter.split(buf, into: &pieces)
-                        if encode {
-                            for p in pieces { model.encode(piece: UnsafeBufferPointer(rebasing: buf[p]), ids: &ids, ranges: nil) }
-                        }
-                    }
-                    total += encode ? ids.count : pieces.count
-                }
-                let wall = Date().timeIntervalSince(t), used = cpu() - c
-                print(String(format: "%@ %@: %.1f MB, %d %@, wall %.1f MB/s, cpu %.1f MB/s", name, encode ? "split+BPE" : "split",
-                             mb, total, encode ? "ids" : "pieces", mb / wall, mb / used))
-                total = 0
-            }
-        }
-    }
-
-    /// Compares every line of a corpus with ids written by scripts/fixtures/bpe_corpus_ids.py. Runs only
-    /// when VERBA_BPE_CORPUS names that script's output folder.
-    func testCorpusMatchesReference() throws {
-        guard let dir = ProcessInfo.processInfo.environment["VERBA_BPE_CORPUS"] else { throw XCTSkip("set VERBA_BPE_CORPUS") }
-        let lines = try BPECorpus.lines(path: dir + "/corpus.txt")
-        for (name, pattern, model) in [("cl100k", SplitPattern.cl100k, try BPEModels.tiktoken("cl100k_base")),
-                                       ("o200k", .o200k, try BPEModels.tiktoken("o200k_base")),
-                                       ("gpt2", .gpt2, try BPEModels.gpt2())] {
-            let expected = try String(contentsOfFile: dir + "/\(name).ids", encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
-            var failures = 0
-            for (k, line) in lines.enumerated() {
-                let want = expected[k].split(separator: " ").map { Int($0)! }
-                let got = encodeText(line, PatternSplitter(pattern), model).ids
-                if got != want {
-                    failures += 1
-                    if failures <= 5 { XCTFail("\(name) line \(k + 1) \(show(line)): got \(got), expected \(want)") }
-                }
-            }
-            print("\(name): \(lines.count) lines, \(failures) differ")
-            XCTAssertEqual(failures, 0)
-        }
-    }
-
     /// Pieces given out of text order (the public `encode(pieces:in:ids:)` does not require them sorted)
     /// give the ids of each piece in the order given, and the output buffer is sized for all of them:
     /// sized by the span from the first piece to the last, it overflowed here.
@@ -322,26 +255,5 @@ final class BPETests: XCTestCase {
         }
         XCTAssertGreaterThan(expected.count, 1024)
         XCTAssertEqual(got, expected)
-    }
-}
-
-enum BPECorpus {
-    /// Lines of the fortunes corpus (all files under /usr/share/games/fortunes without .dat/.u8), or a file.
-    static func lines(path: String? = nil) throws -> [[UInt8]] {
-        var data: [UInt8] = []
-        if let path {
-            data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        } else {
-            let root = "/usr/share/games/fortunes"
-            guard let e = FileManager.default.enumerator(atPath: root) else { throw XCTSkip("no fortunes") }
-            var files: [String] = []
-            for case let f as String in e where !f.hasSuffix(".dat") && !f.hasSuffix(".u8") { files.append(f) }
-            for f in files.sorted() {
-                var isDir: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: root + "/" + f, isDirectory: &isDir), !isDir.boolValue else { continue }
-                data += [UInt8](try Data(contentsOf: URL(fileURLWithPath: root + "/" + f)))
-            }
-        }
-        return data.split(separator: 0x0A, omittingEmptySubsequences: false).map { Array($0) }
     }
 }

@@ -6,9 +6,7 @@ import XCTest
 /// offsets, pairs, truncation with overflowing windows, padding, added-token rules, batches, decoding.
 final class EncodingTests: XCTestCase {
     func asset(_ relative: String) throws -> String {
-        let path = TokenizerLoadingTests.root.appendingPathComponent(relative).standardizedFileURL.path
-        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("\(relative) is absent") }
-        return path
+        try requireAsset(relative, root: TokenizerLoadingTests.root)
     }
 
     func gpt2() throws -> Tokenizer { try Tokenizer.load(path: try asset("../shared/fixtures/gpt2/tokenizer.json")) }

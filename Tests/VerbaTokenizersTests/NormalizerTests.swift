@@ -4,8 +4,7 @@ import XCTest
 
 /// Fixtures made by scripts/fixtures/wordpiece_cases.py from HF `tokenizers`.
 enum WordPieceFixtures {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let root = packageRoot
     static let dir = root.appendingPathComponent("Tests/Fixtures/wordpiece")
 
     static let properties: [String: Any] = {

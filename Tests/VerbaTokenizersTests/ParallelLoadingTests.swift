@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import VerbaTokenizers
+import VerbaSupport
 
 /// A tokenizer.json read on two threads (vocabulary and merges at once, merges resolved in two
 /// halves) is the tokenizer read on one, errors included; the fast JSON container skip it relies on
@@ -11,7 +12,7 @@ final class ParallelLoadingTests: XCTestCase {
     }
 
     func testContainerEndMatchesReference() {
-        var g = RoundTripTests.SplitMix64(state: 42)  // seeded: a failure can be replayed
+        var g = SplitMix64(seed: 42)  // seeded: a failure can be replayed
         // Random text over the bytes that matter (and a few that do not), long enough to cross blocks.
         let alphabet = Array(#"{}[]"\ a,:0"#.utf8)
         var ended = 0
@@ -84,11 +85,6 @@ final class ParallelLoadingTests: XCTestCase {
     }
 
     func sharedFixture(_ relative: String) -> String {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" {
-            url.deleteLastPathComponent()
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { break }
-        }
-        return url.deletingLastPathComponent().appendingPathComponent("shared/fixtures/\(relative)").path
+        packageRoot.deletingLastPathComponent().appendingPathComponent("shared/fixtures/\(relative)").path
     }
 }

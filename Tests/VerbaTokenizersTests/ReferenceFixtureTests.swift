@@ -5,15 +5,6 @@ import XCTest
 /// The reference fixtures written by scripts/fixtures/tokenizers.py (HF `tokenizers` and `tiktoken`
 /// outputs for Tests/Fixtures/tokenizers/lines.txt) and the tokenizers they came from.
 enum ReferenceFixtures {
-    /// The package root (the folder holding Package.swift).
-    static let packageRoot: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" {
-            url.deleteLastPathComponent()
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-        }
-        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-    }()
 
     static let directory = packageRoot.appendingPathComponent("Tests/Fixtures/tokenizers")
 
@@ -25,13 +16,9 @@ enum ReferenceFixtures {
         "bert-uncased": "downloads/minilm/tokenizer.json",
     ]
 
-    /// Absolute path of a file given relative to the package root; XCTSkip when it is absent.
+    /// Absolute path of a file given relative to the package root (see `requireAsset`).
     static func asset(_ relative: String) throws -> String {
-        let path = packageRoot.appendingPathComponent(relative).standardizedFileURL.path
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw XCTSkip("\(relative) is absent (run scripts/fetch-assets.sh; ../shared/fixtures beside the checkout)")
-        }
-        return path
+        try requireAsset(relative, root: packageRoot)
     }
 
     private static let cacheLock = NSLock()

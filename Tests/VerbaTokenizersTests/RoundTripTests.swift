@@ -1,28 +1,17 @@
 import Foundation
 import XCTest
 @testable import VerbaTokenizers
+import VerbaSupport
 
 /// Byte-level tokenizers lose nothing: decoding the encoding of any byte string gives it back, valid
 /// UTF-8 or not.
 final class RoundTripTests: XCTestCase {
     static let byteLevel = ["gpt2", "cl100k_base", "o200k_base"]
 
-    /// A seeded generator (SplitMix64), so failures reproduce.
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// Byte strings that are mostly not UTF-8: random bytes, cut multi-byte sequences, overlong forms,
     /// surrogates, code points above U+10FFFF, stray continuation bytes, mixed with valid text.
     static func invalidByteStrings(count: Int, seed: UInt64) -> [[UInt8]] {
-        var rng = SplitMix64(state: seed)
+        var rng = SplitMix64(seed: seed)
         let pieces: [[UInt8]] = [
             [0x80], [0xBF], [0xC0, 0x80], [0xC1, 0xBF], [0xE0, 0x80, 0x80], [0xED, 0xA0, 0x80], [0xED, 0xBF, 0xBF],
             [0xF4, 0x90, 0x80, 0x80], [0xF5], [0xFF], [0xFE], [0xE2, 0x82], [0xF0, 0x9F, 0x98], [0xC3],

@@ -13,7 +13,7 @@ struct BPECases {
     let patterns: [String: String]
     let cases: [Case]
 
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = packageRoot
 
     static func load() throws -> BPECases {
         let url = root.appendingPathComponent("Tests/Fixtures/bpe/cases.json")

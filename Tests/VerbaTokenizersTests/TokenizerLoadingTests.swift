@@ -4,20 +4,11 @@ import XCTest
 
 /// Loading every supported tokenizer format, saving tokenizer.json, and the errors for bad files.
 final class TokenizerLoadingTests: XCTestCase {
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" {
-            url.deleteLastPathComponent()
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-        }
-        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-    }()
+    static let root = packageRoot
 
-    /// An asset relative to the package root; skips the test when it is absent.
+    /// An asset relative to the package root (see `requireAsset`).
     func asset(_ relative: String) throws -> String {
-        let path = Self.root.appendingPathComponent(relative).standardizedFileURL.path
-        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("\(relative) is absent") }
-        return path
+        try requireAsset(relative, root: Self.root)
     }
 
     /// A fresh temporary folder.

@@ -49,7 +49,7 @@ final class WordPieceTests: XCTestCase {
 
     private func model() throws -> WordPiece {
         guard let m = WordPieceTests.minilm else {
-            throw XCTSkip("downloads/minilm/vocab.txt missing: run scripts/fetch-assets.sh")
+            throw AssetMissing(relative: "downloads/minilm/vocab.txt")
         }
         return m
     }

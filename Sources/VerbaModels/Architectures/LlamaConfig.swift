@@ -150,12 +150,12 @@ public struct LlamaConfig: Sendable, Equatable {
         slidingWindows = windows
 
         bosTokenId = try json.optionalInt("bos_token_id")
-        if json.has("eos_token_id"), let list = json.object["eos_token_id"] as? [Any] {
+        if let list = json["eos_token_id"]?.arrayValue {
             eosTokenIds = try list.map { item in
-                guard let n = item as? NSNumber, n.doubleValue == n.doubleValue.rounded() else {
+                guard case let .int(n) = item else {
                     throw ModelError.badConfigValue(path: path, field: "eos_token_id", reason: "expected integers")
                 }
-                return n.intValue
+                return n
             }
         } else {
             eosTokenIds = (try json.optionalInt("eos_token_id")).map { [$0] } ?? []

@@ -3,46 +3,8 @@
 // The order and semantics follow Hugging Face generate's logits processors: repetition penalty,
 // then temperature, top-k, top-p, min-p.
 import Foundation
+import VerbaSupport
 import VerbaTensor
-
-/// SplitMix64: expands one 64-bit seed into the state of `SeededGenerator`.
-package struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    package init(seed: UInt64) { state = seed }
-    package mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-/// xoshiro256** (Blackman and Vigna), seeded through SplitMix64: a fast generator whose output depends
-/// only on the seed, on every platform.
-package struct SeededGenerator: RandomNumberGenerator {
-    private var s0, s1, s2, s3: UInt64
-
-    /// A generator whose sequence is fixed by `seed`.
-    package init(seed: UInt64) {
-        var sm = SplitMix64(seed: seed)
-        s0 = sm.next(); s1 = sm.next(); s2 = sm.next(); s3 = sm.next()
-    }
-
-    package mutating func next() -> UInt64 {
-        let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
-        let t = s1 << 17
-        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3
-        s2 ^= t
-        s3 = s3 << 45 | s3 >> 19
-        return result
-    }
-
-    /// A uniform double in [0, 1) from the top 53 bits.
-    package mutating func nextUnit() -> Double {
-        Double(next() >> 11) * (1.0 / 9007199254740992.0)
-    }
-}
 
 /// How the next token is chosen.
 public struct SamplingParameters: Sendable, Equatable {

@@ -2,6 +2,7 @@
 // accessors that throw a `ModelError` naming the file and the field, shared by every architecture; and
 // the weights of a model folder (one `model.safetensors` or a sharded checkpoint with its index).
 import Foundation
+import VerbaSupport
 import VerbaTensor
 
 /// A parsed JSON object from a model folder, with typed, throwing accessors.
@@ -11,11 +12,11 @@ import VerbaTensor
 /// let hidden = try config.int("hidden_size")              // throws missingConfigField / badConfigValue
 /// let eps = try config.double("layer_norm_eps", default: 1e-12)
 /// ```
-public struct ConfigJSON: @unchecked Sendable {
+public struct ConfigJSON: Sendable {
     /// The file the object came from (used in every error message).
     package let path: String
-    /// The raw object as `JSONSerialization` produced it.
-    package let object: [String: Any]
+    /// The object's members in file order.
+    package let members: [(String, JSONValue)]
 
     /// Reads and parses `path`, which must hold a JSON object.
     public init(path: String) throws {
@@ -31,29 +32,33 @@ public struct ConfigJSON: @unchecked Sendable {
     /// Parses `data` as a JSON object; `path` is only used to name the source in errors.
     package init(path: String, data: Data) throws {
         self.path = path
-        let parsed: Any
+        let parsed: JSONValue
         do {
-            parsed = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
-        } catch {
-            throw ModelError.malformed(path: path, reason: "not valid JSON")
+            parsed = try parseJSON(Array(data))
+        } catch let error as JSONParseError {
+            throw ModelError.malformed(path: path, reason: error.message)
         }
-        guard let object = parsed as? [String: Any] else {
+        guard let members = parsed.objectValue else {
             throw ModelError.malformed(path: path, reason: "expected a JSON object at the top level")
         }
-        self.object = object
+        self.members = members
     }
 
-    /// Wraps an already parsed object (a nested section of a config).
-    package init(path: String, object: [String: Any]) {
+    /// Wraps an already parsed object (a nested section of a config, an entry of `modules.json`).
+    package init(path: String, members: [(String, JSONValue)]) {
         self.path = path
-        self.object = object
+        self.members = members
+    }
+
+    /// The value at `key` (the last one if the key repeats, as Python's `json` reads it), nil when
+    /// absent or null.
+    package subscript(key: String) -> JSONValue? {
+        guard let v = members.last(where: { $0.0 == key })?.1, !v.isNull else { return nil }
+        return v
     }
 
     /// True when `key` is present and not `null`.
-    package func has(_ key: String) -> Bool {
-        guard let v = object[key] else { return false }
-        return !(v is NSNull)
-    }
+    package func has(_ key: String) -> Bool { self[key] != nil }
 
     // MARK: Integers
 
@@ -70,8 +75,9 @@ public struct ConfigJSON: @unchecked Sendable {
 
     /// The integer at `key`, nil when absent or null; throws when present with another type.
     package func optionalInt(_ key: String) throws -> Int? {
-        guard let raw = object[key], !(raw is NSNull) else { return nil }
-        guard let d = ConfigJSON.number(raw) else {
+        guard let raw = self[key] else { return nil }
+        if case let .int(i) = raw { return i }
+        guard let d = raw.doubleValue else {
             throw ModelError.badConfigValue(path: path, field: key, reason: "expected an integer, found \(ConfigJSON.describe(raw))")
         }
         guard d.isFinite, d == d.rounded(), abs(d) < 9.0e15 else {
@@ -112,8 +118,8 @@ public struct ConfigJSON: @unchecked Sendable {
 
     /// The number at `key`, nil when absent or null; throws when present with another type or not finite.
     package func optionalDouble(_ key: String) throws -> Double? {
-        guard let raw = object[key], !(raw is NSNull) else { return nil }
-        guard let d = ConfigJSON.number(raw), d.isFinite else {
+        guard let raw = self[key] else { return nil }
+        guard let d = raw.doubleValue, d.isFinite else {
             throw ModelError.badConfigValue(path: path, field: key, reason: "expected a number, found \(ConfigJSON.describe(raw))")
         }
         return d
@@ -134,8 +140,8 @@ public struct ConfigJSON: @unchecked Sendable {
 
     /// The string at `key`, nil when absent or null; throws when present with another type.
     public func optionalString(_ key: String) throws -> String? {
-        guard let raw = object[key], !(raw is NSNull) else { return nil }
-        guard let s = raw as? String else {
+        guard let raw = self[key] else { return nil }
+        guard let s = raw.stringValue else {
             throw ModelError.badConfigValue(path: path, field: key, reason: "expected a string, found \(ConfigJSON.describe(raw))")
         }
         return s
@@ -143,20 +149,20 @@ public struct ConfigJSON: @unchecked Sendable {
 
     /// The boolean at `key`, or `defaultValue` when absent or null; throws when present with another type.
     package func bool(_ key: String, default defaultValue: Bool) throws -> Bool {
-        guard let raw = object[key], !(raw is NSNull) else { return defaultValue }
-        if let b = ConfigJSON.boolean(raw) { return b }
+        guard let raw = self[key] else { return defaultValue }
+        if let b = raw.boolValue { return b }
         throw ModelError.badConfigValue(path: path, field: key, reason: "expected true or false, found \(ConfigJSON.describe(raw))")
     }
 
     /// The array of strings at `key`, nil when absent or null.
     public func optionalStringArray(_ key: String) throws -> [String]? {
-        guard let raw = object[key], !(raw is NSNull) else { return nil }
-        guard let a = raw as? [Any] else {
+        guard let raw = self[key] else { return nil }
+        guard let a = raw.arrayValue else {
             throw ModelError.badConfigValue(path: path, field: key, reason: "expected an array of strings")
         }
         var out: [String] = []
         for item in a {
-            guard let s = item as? String else {
+            guard let s = item.stringValue else {
                 throw ModelError.badConfigValue(path: path, field: key, reason: "expected an array of strings, found \(ConfigJSON.describe(item))")
             }
             out.append(s)
@@ -166,18 +172,18 @@ public struct ConfigJSON: @unchecked Sendable {
 
     /// The nested object at `key`, nil when absent or null.
     package func optionalObject(_ key: String) throws -> ConfigJSON? {
-        guard let raw = object[key], !(raw is NSNull) else { return nil }
-        guard let o = raw as? [String: Any] else {
+        guard let raw = self[key] else { return nil }
+        guard let o = raw.objectValue else {
             throw ModelError.badConfigValue(path: path, field: key, reason: "expected an object, found \(ConfigJSON.describe(raw))")
         }
-        return ConfigJSON(path: path, object: o)
+        return ConfigJSON(path: path, members: o)
     }
 
     /// Hugging Face's `id2label` map (`{"0": "NEGATIVE", "1": "POSITIVE"}`) as an array indexed by class id,
     /// nil when the field is absent. Throws when keys are not the integers 0..<n or values are not strings.
     package func labels(_ key: String = "id2label") throws -> [String]? {
-        guard let raw = object[key], !(raw is NSNull) else { return nil }
-        guard let map = raw as? [String: Any] else {
+        guard let raw = self[key] else { return nil }
+        guard let map = raw.objectValue else {
             throw ModelError.badConfigValue(path: path, field: key, reason: "expected an object mapping class ids to names")
         }
         var names = [String?](repeating: nil, count: map.count)
@@ -185,7 +191,7 @@ public struct ConfigJSON: @unchecked Sendable {
             guard let id = Int(k), id >= 0, id < map.count else {
                 throw ModelError.badConfigValue(path: path, field: key, reason: "class ids must be 0..<\(map.count), found \"\(k)\"")
             }
-            guard let name = v as? String else {
+            guard let name = v.stringValue else {
                 throw ModelError.badConfigValue(path: path, field: key, reason: "class \(k): expected a string name")
             }
             names[id] = name
@@ -195,39 +201,17 @@ public struct ConfigJSON: @unchecked Sendable {
 
     // MARK: Helpers
 
-    /// A JSON number as Double (booleans are not numbers here).
-    private static func number(_ raw: Any) -> Double? {
-        if raw is String { return nil }
-        if boolean(raw) != nil { return nil }
-        if let n = raw as? NSNumber { return n.doubleValue }
-        if let i = raw as? Int { return Double(i) }
-        if let d = raw as? Double { return d }
-        return nil
-    }
-
-    /// A JSON boolean, telling `true` apart from the number 1 (Foundation stores both as NSNumber).
-    private static func boolean(_ raw: Any) -> Bool? {
-        if let n = raw as? NSNumber {
-            #if canImport(Darwin)
-            if CFGetTypeID(n) == CFBooleanGetTypeID() { return n.boolValue }
-            return nil
-            #else
-            let t = String(cString: n.objCType)
-            if t == "c" || t == "B" { return n.boolValue }
-            return nil
-            #endif
+    /// The JSON type of `raw` for error messages, or its value for scalars.
+    private static func describe(_ raw: JSONValue) -> String {
+        switch raw {
+        case .string: return "a string"
+        case let .bool(b): return b ? "true" : "false"
+        case .array: return "an array"
+        case .object: return "an object"
+        case let .int(i): return "\(i)"
+        case let .double(d): return "\(d)"
+        case .null: return "null"
         }
-        if let b = raw as? Bool { return b }
-        return nil
-    }
-
-    private static func describe(_ raw: Any) -> String {
-        if raw is String { return "a string" }
-        if let b = boolean(raw) { return b ? "true" : "false" }
-        if raw is [Any] { return "an array" }
-        if raw is [String: Any] { return "an object" }
-        if let n = raw as? NSNumber { return "\(n)" }
-        return "\(type(of: raw))"
     }
 
     private static func reason(_ error: Error) -> String {
@@ -273,8 +257,8 @@ package final class ModelWeights: @unchecked Sendable {
             guard let map = try json.optionalObject("weight_map") else {
                 throw ModelError.missingConfigField(path: index, field: "weight_map")
             }
-            for (name, value) in map.object {
-                guard let shard = value as? String, !shard.contains("/"), !shard.isEmpty else {
+            for (name, value) in map.members {
+                guard let shard = value.stringValue, !shard.contains("/"), !shard.isEmpty else {
                     throw ModelError.badConfigValue(path: index, field: "weight_map", reason: "tensor \(name): expected a file name in the same folder")
                 }
                 if files[shard] == nil {

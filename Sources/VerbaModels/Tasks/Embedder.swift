@@ -5,6 +5,7 @@
 import Foundation
 import Synchronization
 import VerbaTensor
+import VerbaSupport
 import VerbaTokenizers
 
 /// How the token vectors of a sentence become one vector.
@@ -134,11 +135,21 @@ package struct SentenceTransformerLayout: Sendable, Equatable {
         do { data = try Data(contentsOf: URL(fileURLWithPath: modulesPath)) } catch {
             throw ModelError.unreadable(path: modulesPath, reason: error.localizedDescription)
         }
-        guard let modules = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] else {
+        let parsed: JSONValue
+        do { parsed = try parseJSON(Array(data)) } catch let error as JSONParseError {
+            throw ModelError.malformed(path: modulesPath, reason: error.message)
+        }
+        guard let items = parsed.arrayValue else {
             throw ModelError.malformed(path: modulesPath, reason: "expected a JSON array of module objects")
         }
+        let modules = try items.map { item -> [(String, JSONValue)] in
+            guard let members = item.objectValue else {
+                throw ModelError.malformed(path: modulesPath, reason: "expected a JSON array of module objects")
+            }
+            return members
+        }
         for (i, module) in modules.enumerated() {
-            let m = ConfigJSON(path: modulesPath, object: module)
+            let m = ConfigJSON(path: modulesPath, members: module)
             let type = try m.string("type")
             let path = try m.string("path", default: "")
             guard !path.hasPrefix("/"), !path.split(separator: "/").contains("..") else {

@@ -82,25 +82,3 @@ package func learningRate(step: Int, total: Int, warmup: Int, maxLR: Float, minF
     let minLR = Double(maxLR * minFraction)
     return Float(minLR + 0.5 * (Double(maxLR) - minLR) * (1 + cos(Double.pi * progress)))
 }
-
-/// The training generator (SplitMix64, Steele et al.): small, fast, seedable, for initialisation and batch sampling.
-package struct TrainingRNG: RandomNumberGenerator {
-    package private(set) var state: UInt64
-    package init(seed: UInt64) { state = seed }
-    package mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1) with 24 random bits.
-    package mutating func nextUniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
-    /// Standard normal (Box–Muller).
-    package mutating func nextGaussian() -> Float {
-        let u1 = max(Double(next() >> 11) / Double(1 << 53), 1e-300), u2 = Double(next() >> 11) / Double(1 << 53)
-        return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
-    }
-    /// Uniform integer in 0..<n.
-    package mutating func nextInt(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
-}

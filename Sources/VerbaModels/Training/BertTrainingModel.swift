@@ -4,6 +4,7 @@
 // Parameters and gradients in flat buffers (same design as GPTTrainingModel); Q, K and V are fused into
 // one (3C, C) matrix internally and split back into HF's query/key/value on export.
 import Foundation
+import VerbaSupport
 import VerbaTensor
 
 /// The shape of a BERT classifier to train.
@@ -78,7 +79,7 @@ public final class BertTrainingModel: FlatParameterModel {
         slices = list
         params = FloatBuffer(offset)
         grads = FloatBuffer(offset)
-        var rng = TrainingRNG(seed: seed)
+        var rng = SplitMix64(seed: seed)
         for s in list {
             let p = params.pointer + s.offset
             if ["embLnW", "ln1w", "ln2w"].contains(s.name) { p.update(repeating: 1, count: s.count) }
@@ -88,7 +89,7 @@ public final class BertTrainingModel: FlatParameterModel {
 
     /// Re-initialises the pooler-free classification head (normal(0, 0.02), zero bias).
     package func resetClassifier(seed: UInt64) {
-        var rng = TrainingRNG(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let w = params.pointer + o("clsw"), n = config.labels * config.dim
         for k in 0..<n { w[k] = 0.02 * rng.nextGaussian() }
         (params.pointer + o("clsb")).update(repeating: 0, count: config.labels)

@@ -1,6 +1,7 @@
 // Training checkpoints (parameters + AdamW moments + step, one safetensors file written atomically)
 // and the export of a trained GPT as a Hugging Face GPT2LMHeadModel folder.
 import Foundation
+import VerbaSupport
 import VerbaTensor
 
 /// The state a run needs to continue exactly where it stopped.
@@ -45,10 +46,25 @@ package enum TrainingCheckpoint {
     }
 }
 
-/// A JSON object as text with sorted keys (stable, diff-friendly config files).
+/// A config object as JSON text with sorted keys (stable, diff-friendly config files). Values are
+/// strings, booleans, integers, floating-point numbers, `NSNull`, and arrays and objects of those.
 func jsonText(_ object: [String: Any]) throws -> String {
-    let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-    return String(decoding: data, as: UTF8.self) + "\n"
+    String(decoding: try jsonValue(object).serialized(), as: UTF8.self) + "\n"
+}
+
+/// `value` (built from Swift literals) as a `JSONValue`; objects get sorted keys.
+private func jsonValue(_ value: Any) throws -> JSONValue {
+    switch value {
+    case is NSNull: return .null
+    case let b as Bool: return .bool(b)
+    case let i as Int: return .int(i)
+    case let d as Double: return .double(d)
+    case let f as Float: return .double(Double(f))
+    case let s as String: return .string(s)
+    case let a as [Any]: return .array(try a.map(jsonValue))
+    case let o as [String: Any]: return .object(try o.keys.sorted().map { ($0, try jsonValue(o[$0]!)) })
+    default: throw ModelError.invalidInput("cannot write \(type(of: value)) as JSON")
+    }
 }
 
 extension GPTTrainingConfig {

@@ -3,6 +3,7 @@
 // shuffled padded batches, AdamW with warmup + cosine, evaluation (accuracy, macro-F1), and the export
 // as a Hugging Face BertForSequenceClassification folder.
 import Foundation
+import VerbaSupport
 import VerbaTensor
 import VerbaTokenizers
 
@@ -158,7 +159,7 @@ public final class ClassifierTrainer {
         let optimizer = AdamW(count: model.parameterCount, slices: model.slices, weightDecay: o.weightDecay,
                               trainable: o.headOnly ? model.headSlices : nil)
         let warmup = max(1, Int(Float(total) * o.warmupFraction))
-        var rng = TrainingRNG(seed: o.seed)
+        var rng = SplitMix64(seed: o.seed)
         var step = 0
         var metrics: ClassificationMetrics? = nil
         let start = Date()

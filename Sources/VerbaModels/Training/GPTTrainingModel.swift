@@ -4,6 +4,7 @@
 // positions, pre-norm blocks with causal attention and a GELU-tanh MLP, final layer norm).
 // Weights are stored (out, in) like `nn.Linear`; the HF export transposes them to Conv1D's (in, out).
 import Foundation
+import VerbaSupport
 import VerbaTensor
 
 /// The shape of a GPT-2 model to train.
@@ -120,7 +121,7 @@ public final class GPTTrainingModel: FlatParameterModel {
         slices = list
         params = FloatBuffer(offset)
         grads = FloatBuffer(offset)
-        var rng = TrainingRNG(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let residualStd = 0.02 / Float(2 * l).squareRoot()
         for s in list {
             let ptr = params.pointer + s.offset

@@ -4,6 +4,7 @@
 // UInt32 vocabulary size, UInt64 token count, then the tokens (UInt16 when the vocabulary fits, else UInt32).
 import CVerbaSupport
 import Foundation
+import VerbaSupport
 
 /// A tokenized corpus: the ids of every document, concatenated (documents end with an end-of-text id
 /// when the tokenizer has one).
@@ -69,11 +70,13 @@ public struct TokenFile: Sendable {
     }
 }
 
-/// Writes `data` to `path` through a temporary file in the same folder, fsync'd and renamed into place.
+/// Writes `data` to `path` atomically (see `writeFileAtomically`), failing with a `ModelError`.
 func writeAtomically(_ data: Data, to path: String) throws {
-    var error: Int32 = 0
-    data.withUnsafeBytes { if verba_write_file_atomically(path, $0.baseAddress, $0.count) != 0 { error = errno } }
-    if error != 0 { throw ModelError.unwritable(path: path, reason: String(cString: strerror(error))) }
+    var failure: AtomicWriteError?
+    data.withUnsafeBytes { raw in
+        do throws(AtomicWriteError) { try writeFileAtomically(raw, to: path) } catch { failure = error }
+    }
+    if let failure { throw ModelError.unwritable(path: path, reason: failure.reason) }
 }
 
 /// The corpus cut into blocks, every `validationEvery`-th of which is held out for validation; batches
@@ -120,7 +123,7 @@ public struct TokenSplit: Sendable {
     /// Fills `inputs` and `targets` (B·T each) with B random training windows for (seed, step, micro).
     package func trainBatch(tokens: [Int32], batch: Int, seed: UInt64, step: Int, micro: Int,
                            inputs: inout [Int32], targets: inout [Int32]) {
-        var rng = TrainingRNG(seed: seed &* 0x2545_F491_4F6C_DD1D &+ UInt64(step) &* 1_000_003 &+ UInt64(micro))
+        var rng = SplitMix64(seed: seed &* 0x2545_F491_4F6C_DD1D &+ UInt64(step) &* 1_000_003 &+ UInt64(micro))
         _ = rng.next()
         inputs.removeAll(keepingCapacity: true)
         targets.removeAll(keepingCapacity: true)

@@ -3,9 +3,7 @@
 
 import CVerbaSupport
 import Foundation
-
-/// The text of `errno`.
-private func errnoText() -> String { String(cString: strerror(errno)) }
+import VerbaSupport
 
 extension Tokenizer {
     /// Loads a tokenizer from `path`:
@@ -248,12 +246,4 @@ func inParallel<A, B>(_ first: () throws -> A, _ second: () throws -> B) -> (Res
 private final class ThreadJob {
     let body: () -> Void
     init(_ body: @escaping () -> Void) { self.body = body }
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder, flushed to disk and renamed
-/// into place: a reader or a crash never sees half a file. Nil when done, else the `errno` of what failed.
-func writeFileAtomically(_ bytes: [UInt8], to path: String) -> Int32? {
-    var error: Int32? = nil
-    bytes.withUnsafeBytes { if verba_write_file_atomically(path, $0.baseAddress, $0.count) != 0 { error = errno } }
-    return error
 }

@@ -405,8 +405,8 @@ extension Tokenizer {
     public func save(to path: String) throws {
         var bytes = tokenizerJSON().serialized()
         bytes.append(10)
-        if let error = writeFileAtomically(bytes, to: path) {
-            throw TokenizerError.unwritable(path: path, reason: String(cString: strerror(error)))
+        do { try writeFileAtomically(bytes, to: path) } catch {
+            throw TokenizerError.unwritable(path: path, reason: error.reason)
         }
     }
 

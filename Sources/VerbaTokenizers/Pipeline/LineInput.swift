@@ -96,7 +96,7 @@ public final class LineInput: @unchecked Sendable {
     var failure: TokenizerError? {
         condition.lock()
         defer { condition.unlock() }
-        return reader.failure.map { TokenizerError.unreadable(path: "input", reason: String(cString: strerror($0))) }
+        return reader.failure.map { TokenizerError.unreadable(path: "input", reason: errnoText($0)) }
     }
 
     /// Gives back the text of a batch done with, to read a later batch into.

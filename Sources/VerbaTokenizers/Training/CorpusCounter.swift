@@ -53,12 +53,12 @@ package struct CorpusCounter {
                 // A stream of its own over a duplicate of descriptor 0 (the C library's `stdin` is a
                 // global variable), closed below like a file's.
                 guard let f = fdopen(dup(STDIN_FILENO), "rb") else {
-                    throw TrainerError.unreadable(path: p, reason: String(cString: strerror(errno)))
+                    throw TrainerError.unreadable(path: p, reason: errnoText())
                 }
                 file = f
             } else {
                 guard let f = fopen(p, "rb") else {
-                    throw TrainerError.unreadable(path: p, reason: String(cString: strerror(errno)))
+                    throw TrainerError.unreadable(path: p, reason: errnoText())
                 }
                 file = f
             }
@@ -90,7 +90,7 @@ package struct CorpusCounter {
         while true {
             let n = buffer.withUnsafeMutableBufferPointer { fread($0.baseAddress, 1, chunkSize, file) }
             if n == 0 {
-                if ferror(file) != 0 { throw TrainerError.unreadable(path: path, reason: String(cString: strerror(errno))) }
+                if ferror(file) != 0 { throw TrainerError.unreadable(path: path, reason: errnoText()) }
                 break
             }
             onChunk(n, tables.reduce(0) { $0 + $1.count })

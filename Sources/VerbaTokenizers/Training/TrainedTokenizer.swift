@@ -128,9 +128,9 @@ public struct TrainedTokenizer: Sendable {
     }
 }
 
-/// Writes `bytes` to `path` (see `writeFileAtomically`).
+/// Writes `bytes` to `path` atomically (see `writeFileAtomically`), failing with a `TrainerError`.
 func atomicWrite(_ bytes: [UInt8], to path: String) throws {
-    if let error = writeFileAtomically(bytes, to: path) {
-        throw TrainerError.unwritable(path: path, reason: String(cString: strerror(error)))
+    do { try writeFileAtomically(bytes, to: path) } catch {
+        throw TrainerError.unwritable(path: path, reason: error.reason)
     }
 }
