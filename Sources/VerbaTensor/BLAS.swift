@@ -14,7 +14,7 @@ import Glibc
 #endif
 
 /// Why OpenBLAS cannot be used.
-public enum BLASError: Error, CustomStringConvertible {
+package enum BLASError: Error, CustomStringConvertible {
     /// The library could not be loaded (it is opened at run time: `libopenblas.so.0`, from libopenblas0
     /// or libopenblas-dev); the loader's reason.
     case unavailable(String)

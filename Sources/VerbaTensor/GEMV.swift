@@ -104,7 +104,7 @@ package func referenceGemvTransposed(_ w: UnsafePointer<Float>, _ x: UnsafePoint
 /// over `repetitions` sweeps counts, so a run preempted on a busy machine does not drag the figure down.
 /// The matrix is allocated and touched first (not timed); it should be well beyond the last-level cache.
 /// - Complexity: about (repetitions + 1) · megabytes of memory traffic.
-public func measureBandwidthGBs(megabytes: Int = 256, repetitions: Int = 5, useBLAS: Bool = false) -> Double {
+package func measureBandwidthGBs(megabytes: Int = 256, repetitions: Int = 5, useBLAS: Bool = false) -> Double {
     let cols = 4096
     let blockRows = 512                                   // 8 MB per block
     let blocks = max(1, megabytes * 1_000_000 / 4 / cols / blockRows)

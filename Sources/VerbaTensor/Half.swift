@@ -11,7 +11,7 @@ import CVerbaKernels
 /// The float32 value of an IEEE binary16 bit pattern (exact, including subnormals and infinities; NaN payloads
 /// are kept, signaling NaNs come back quiet).
 @inline(__always)
-public func halfToFloat(_ bits: UInt16) -> Float {
+package func halfToFloat(_ bits: UInt16) -> Float {
     #if arch(x86_64) || arch(arm64)
     return Float(Float16(bitPattern: bits))
     #else
@@ -22,7 +22,7 @@ public func halfToFloat(_ bits: UInt16) -> Float {
 /// The IEEE binary16 bit pattern nearest to `x` (round to nearest, ties to even; overflow gives infinity,
 /// NaN stays NaN).
 @inline(__always)
-public func floatToHalf(_ x: Float) -> UInt16 {
+package func floatToHalf(_ x: Float) -> UInt16 {
     #if arch(x86_64) || arch(arm64)
     return Float16(x).bitPattern
     #else
@@ -32,13 +32,13 @@ public func floatToHalf(_ x: Float) -> UInt16 {
 
 /// The float32 value of a bfloat16 bit pattern (exact: the pattern is the high half of the float32).
 @inline(__always)
-public func bfloat16ToFloat(_ bits: UInt16) -> Float {
+package func bfloat16ToFloat(_ bits: UInt16) -> Float {
     Float(bitPattern: UInt32(bits) << 16)
 }
 
 /// The bfloat16 bit pattern nearest to `x` (round to nearest, ties to even; NaN stays a quiet NaN).
 @inline(__always)
-public func floatToBFloat16(_ x: Float) -> UInt16 {
+package func floatToBFloat16(_ x: Float) -> UInt16 {
     let bits = x.bitPattern
     if bits & 0x7fff_ffff > 0x7f80_0000 { return UInt16(truncatingIfNeeded: bits >> 16) | 0x0040 }
     return UInt16(truncatingIfNeeded: (bits &+ 0x7fff &+ ((bits >> 16) & 1)) >> 16)
@@ -47,7 +47,7 @@ public func floatToBFloat16(_ x: Float) -> UInt16 {
 // MARK: - Reference (pure integer) conversions, for tests and for targets without a Float16 type
 
 /// Bit-level version of `halfToFloat`.
-public func referenceHalfToFloat(_ h: UInt16) -> Float {
+package func referenceHalfToFloat(_ h: UInt16) -> Float {
     let sign = UInt32(h >> 15) << 31
     let exponent = UInt32(h >> 10) & 0x1f
     let mantissa = UInt32(h) & 0x3ff
@@ -63,7 +63,7 @@ public func referenceHalfToFloat(_ h: UInt16) -> Float {
 }
 
 /// Bit-level version of `floatToHalf` (round to nearest, ties to even).
-public func referenceFloatToHalf(_ x: Float) -> UInt16 {
+package func referenceFloatToHalf(_ x: Float) -> UInt16 {
     let bits = x.bitPattern
     let sign = UInt16(truncatingIfNeeded: (bits >> 16) & 0x8000)
     let magnitude = bits & 0x7fff_ffff

@@ -12,7 +12,7 @@ import VerbaTensor
 /// let hidden = try config.int("hidden_size")              // throws missingConfigField / badConfigValue
 /// let eps = try config.double("layer_norm_eps", default: 1e-12)
 /// ```
-public struct ConfigJSON: Sendable {
+package struct ConfigJSON: Sendable {
     /// The file the object came from (used in every error message).
     package let path: String
     /// The object's members in file order.

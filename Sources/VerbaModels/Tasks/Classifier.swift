@@ -53,7 +53,7 @@ public final class SequenceClassifier: Sendable {
     /// The BERT encoder with its pooler.
     public let model: BertModel
     /// The tokenizer and the length texts are truncated to.
-    public let encoder: TextEncoder
+    package let encoder: TextEncoder
     /// Class names by id (config.json `id2label`; `LABEL_i` when only `num_labels` is given).
     public let labels: [String]
     /// Independent sigmoid per label instead of a softmax (`problem_type` multi_label_classification).

@@ -20,7 +20,7 @@ public enum Pooling: String, Sendable, CaseIterable {
 
 /// Turns lines of text into encoder inputs: the tokenizer's fast ids path, and Hugging Face's own
 /// truncation (`max_length`, longest first, right side) for the lines that are too long.
-public struct TextEncoder: Sendable {
+package struct TextEncoder: Sendable {
     public let tokenizer: Tokenizer
     /// Longest input in tokens, special tokens included.
     public let maxLength: Int
@@ -222,7 +222,7 @@ public final class Embedder: Sendable {
     /// The BERT encoder.
     public let model: BertModel
     /// The tokenizer and the length texts are truncated to.
-    public let encoder: TextEncoder
+    package let encoder: TextEncoder
     /// How token vectors become one vector per text.
     public let pooling: Pooling
     /// Whether vectors are scaled to unit length.

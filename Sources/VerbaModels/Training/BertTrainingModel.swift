@@ -41,7 +41,7 @@ public struct BertTrainingConfig: Equatable, Sendable {
 }
 
 /// BertForSequenceClassification with parameters, gradients and activations for training. Not thread-safe.
-public final class BertTrainingModel: FlatParameterModel {
+package final class BertTrainingModel: FlatParameterModel {
     public let config: BertTrainingConfig
     package let slices: [ParameterSlice]
     private let params: FloatBuffer

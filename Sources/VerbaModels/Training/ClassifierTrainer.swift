@@ -8,14 +8,14 @@ import VerbaTensor
 import VerbaTokenizers
 
 /// One labelled example: its token ids (special tokens included) and its label index.
-public struct LabelledExample: Sendable {
+package struct LabelledExample: Sendable {
     public var ids: [Int32]
     public var label: Int
 }
 
 /// Reads `label<TAB>text` lines; empty lines are skipped.
 /// - Throws: `ModelError.malformed` naming the file and line when a line has no tab or an empty label.
-public func readLabelledTSV(path: String) throws -> [(label: String, text: [UInt8])] {
+package func readLabelledTSV(path: String) throws -> [(label: String, text: [UInt8])] {
     guard let data = FileManager.default.contents(atPath: path) else {
         throw ModelError.unreadable(path: path, reason: "no such file or not readable")
     }
@@ -79,7 +79,7 @@ public struct ClassifierTrainingOptions: Sendable {
 }
 
 /// Trains a `BertTrainingModel` on encoded examples.
-public final class ClassifierTrainer {
+package final class ClassifierTrainer {
     public let model: BertTrainingModel
     public let options: ClassifierTrainingOptions
     package let padId: Int32

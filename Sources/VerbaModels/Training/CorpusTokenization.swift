@@ -5,7 +5,7 @@ import Foundation
 import VerbaTokenizers
 
 /// Tokenizes corpora for language-model training.
-public enum CorpusTokenizer {
+package enum CorpusTokenizer {
     /// The documents of a text file: runs of lines between lines that are exactly "%" (or "%\r"),
     /// without empty ones; bytes are kept as they are.
     package static func documents(of bytes: [UInt8]) -> [ArraySlice<UInt8>] {

@@ -36,7 +36,7 @@ public struct LMTrainingOptions: Sendable {
 }
 
 /// Trains a GPT on a token file; see `run`.
-public final class LMTrainer {
+package final class LMTrainer {
     public let options: LMTrainingOptions
     public let model: GPTTrainingModel
     package let optimizer: AdamW

@@ -69,7 +69,7 @@ extension FlatParameterModel {
 }
 
 /// GPT-2 with parameters, gradients and activations for training. Not thread-safe.
-public final class GPTTrainingModel: FlatParameterModel {
+package final class GPTTrainingModel: FlatParameterModel {
     public let config: GPTTrainingConfig
     package let slices: [ParameterSlice]
     private let params: FloatBuffer

@@ -80,7 +80,7 @@ public struct LMTrainingRun {
     /// tokenized now and written there.
     /// - Throws: `ModelError.malformed` when a reused token file was made with another vocabulary size;
     ///   `ModelError.unreadable` / `.unwritable` for files.
-    public func tokens(progress: (String) -> Void) throws -> TokenFile {
+    package func tokens(progress: (String) -> Void) throws -> TokenFile {
         let path = tokenFilePath
         if resume && FileManager.default.fileExists(atPath: path) {
             let tokens = try TokenFile.read(path: path)

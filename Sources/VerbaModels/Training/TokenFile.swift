@@ -8,7 +8,7 @@ import VerbaSupport
 
 /// A tokenized corpus: the ids of every document, concatenated (documents end with an end-of-text id
 /// when the tokenizer has one).
-public struct TokenFile: Sendable {
+package struct TokenFile: Sendable {
     /// The token ids.
     public let tokens: [Int32]
     /// The vocabulary size the ids were produced with (every id is below it).
@@ -81,7 +81,7 @@ func writeAtomically(_ data: Data, to path: String) throws {
 
 /// The corpus cut into blocks, every `validationEvery`-th of which is held out for validation; batches
 /// of (T + 1)-token windows are drawn from the training blocks, reproducibly from (seed, step).
-public struct TokenSplit: Sendable {
+package struct TokenSplit: Sendable {
     /// Token ranges used for training and held out for validation.
     package let train: [Range<Int>]
     package let validation: [Range<Int>]

@@ -18,7 +18,7 @@ func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, al
 
 /// Sets the number of threads training uses: the shared pool's, which splits the large matrix products
 /// (OpenBLAS itself stays single-threaded) and attention over (batch, head) pairs.
-public func setTrainingThreads(_ n: Int) {
+package func setTrainingThreads(_ n: Int) {
     let threads = max(1, n)
     ThreadPool.shared.setThreads(threads)
     trainingThreads = threads
