@@ -19,6 +19,7 @@ ln -sfn "$root/Sources/VerbaTensor" "$pkg/Sources/VerbaTensor"
 ln -sfn "$root/Sources/CBLAS" "$pkg/Sources/CBLAS"
 ln -sfn "$root/Sources/CVerbaKernels" "$pkg/Sources/CVerbaKernels"
 ln -sfn "$root/Sources/CVerbaSupport" "$pkg/Sources/CVerbaSupport"
+ln -sfn "$root/Sources/VerbaSupport" "$pkg/Sources/VerbaSupport"
 ln -sfn "$root/scripts/bench/tensor/main.swift" "$pkg/Bench/main.swift"
 cat > "$pkg/Package.swift" <<'SWIFT'
 // swift-tools-version:6.0
@@ -29,7 +30,8 @@ let package = Package(
         .target(name: "CBLAS"),
         .target(name: "CVerbaKernels"),
         .target(name: "CVerbaSupport"),
-        .target(name: "VerbaTensor", dependencies: ["CBLAS", "CVerbaKernels", "CVerbaSupport"]),
+        .target(name: "VerbaSupport", dependencies: ["CVerbaSupport"]),
+        .target(name: "VerbaTensor", dependencies: ["CBLAS", "CVerbaKernels", "CVerbaSupport", "VerbaSupport"]),
         // The harness calls OpenBLAS directly as well (VerbaTensor opens the same library at first use).
         .executableTarget(name: "bench-tensor", dependencies: ["VerbaTensor", "CBLAS"], path: "Bench",
                           linkerSettings: [.linkedLibrary("openblas")]),

@@ -27,6 +27,15 @@ package enum BLASError: Error, CustomStringConvertible {
 }
 
 /// The OpenBLAS library behind Verba's matrix products.
+///
+/// ```swift
+/// import VerbaTensor
+/// do {
+///     try BLAS.load()
+/// } catch {
+///     print("matrix products unavailable: \(error)")   // e.g. libopenblas.so.0 missing
+/// }
+/// ```
 public enum BLAS {
     /// The outcome of the one load (Swift runs a static initializer once, thread-safely).
     private static let loaded: BLASError? = {

@@ -14,6 +14,16 @@ import Foundation
 // before any tensor is handed out, so a damaged file gives a typed error, never a crash.
 
 /// An error reading or writing a safetensors file; every case names the file, and the tensor where there is one.
+///
+/// Model initializers pass it on when a weights file is damaged:
+///
+/// ```swift
+/// do {
+///     let model = try GPT2Model(folder: "models/gpt2")
+/// } catch let error as SafeTensorsError {
+///     print(error)   // e.g. "models/gpt2/model.safetensors: truncated safetensors file (3 bytes, ...)"
+/// }
+/// ```
 public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
     /// The file could not be opened, sized or mapped.
     case cannotOpen(path: String, reason: String)
@@ -69,7 +79,14 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// The element types of the safetensors format.
+/// The element types of the safetensors format; training runs take one as the storage type of the weights
+/// they export (F32, F16 or BF16).
+///
+/// ```swift
+/// var options = LMTrainingOptions()
+/// options.exportDType = .bf16                      // half the file size of .f32
+/// print(DType.bf16.rawValue, DType.bf16.size)      // "BF16 2"
+/// ```
 public enum DType: String, Sendable, CaseIterable {
     case f64 = "F64", f32 = "F32", f16 = "F16", bf16 = "BF16"
     case i64 = "I64", i32 = "I32", i16 = "I16", i8 = "I8"
@@ -294,6 +311,13 @@ package final class SafeTensorsFile: @unchecked Sendable {
 
 /// Contiguous float32 storage: either borrowed from a memory mapping (kept alive by `owner`; never write
 /// through `pointer` then, the mapping is read-only) or owned (64-byte aligned, freed on deinit).
+///
+/// ```swift
+/// let embedder = try Embedder(folder: "models/all-MiniLM-L6-v2")
+/// let (vectors, _) = try embedder.embed(bytes: [Array("Hello".utf8), Array("world".utf8)])
+/// print(vectors.shape)                  // [2, 384]
+/// let first = Array(vectors.toArray()[0..<vectors.shape[1]])
+/// ```
 public final class FloatTensor: @unchecked Sendable {
     /// Dimensions, outermost first.
     public let shape: [Int]
