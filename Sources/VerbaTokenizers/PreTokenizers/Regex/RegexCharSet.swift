@@ -1,0 +1,256 @@
+// Character sets of the regex engine: what a class (`[^\r\n\p{L}\p{N}]`), an escape (`\w`, `\s`, `\d`) or a
+// literal under `(?i)` matches, as Oniguruma (Hugging Face `tokenizers`) defines them over Unicode 16.
+//
+// A set is first a term tree (`RegexSetTerm`), then compiled to a bitmap of the Basic Multilingual Plane
+// (8 KiB); scalars above U+FFFF and ill-formed bytes (raw-byte pseudo-scalars, which are no letter,
+// number, space or word character) are tested on the tree.
+
+import CUTF8Proc
+
+/// A set of scalars as the pattern spells it.
+indirect enum RegexSetTerm: Equatable {
+    /// Scalars `lo...hi`.
+    case range(UInt32, UInt32)
+    /// Scalars whose general category is in the mask (bit `GeneralCategory.rawValue`).
+    case categories(UInt32)
+    /// `\s`: the White_Space property.
+    case space
+    /// `\w` as Oniguruma defines it (see `RegexUnicode.isWord`).
+    case word
+    case not(RegexSetTerm)
+    case union([RegexSetTerm])
+    case intersection([RegexSetTerm])
+    /// The set closed under simple case folding (`(?i)`).
+    case caseInsensitive(RegexSetTerm)
+
+    /// Whether scalar `s` (or raw-byte pseudo-scalar) is in the set.
+    func contains(_ s: UInt32) -> Bool {
+        switch self {
+        case let .range(lo, hi): return s >= lo && s <= hi
+        case let .categories(mask): return mask >> UInt32(RegexUnicode.category(s).rawValue) & 1 != 0
+        case .space: return RegexUnicode.isSpace(s)
+        case .word: return RegexUnicode.isWord(s)
+        case let .not(t): return !t.contains(s)
+        case let .union(ts): return ts.contains { $0.contains(s) }
+        case let .intersection(ts): return ts.allSatisfy { $0.contains(s) }
+        case let .caseInsensitive(t):
+            if t.contains(s) { return true }
+            return RegexUnicode.caseOrbit(s).contains { $0 != s && t.contains($0) }
+        }
+    }
+
+    /// The one scalar this set holds when it is a single literal, else nil.
+    var singleScalar: UInt32? {
+        if case let .range(lo, hi) = self, lo == hi { return lo }
+        return nil
+    }
+}
+
+/// Compiled sets: one BMP bitmap of 1024 words per set, laid end to end.
+struct RegexSetTable {
+    private(set) var terms: [RegexSetTerm] = []
+    private(set) var bits: [UInt64] = []
+
+    /// Index of `term`'s set, compiling it if it is new.
+    mutating func index(of term: RegexSetTerm) -> Int {
+        if let k = terms.firstIndex(of: term) { return k }
+        terms.append(term)
+        var bitmap = [UInt64](repeating: 0, count: 1024)
+        bitmap.withUnsafeMutableBufferPointer { RegexSetTable.fill(term, into: $0) }
+        bits += bitmap
+        return terms.count - 1
+    }
+
+    /// Sets the bits of `term`'s members below U+10000 (the buffer starts cleared).
+    private static func fill(_ term: RegexSetTerm, into b: UnsafeMutableBufferPointer<UInt64>) {
+        switch term {
+        case let .range(lo, hi):
+            guard lo < 0x10000 else { return }
+            for s in Int(lo)...Int(min(hi, 0xFFFF)) { b[s >> 6] |= 1 << UInt64(s & 63) }
+        case .union(let ts) where ts.allSatisfy({ if case .range = $0 { return true } else { return false } }):
+            for t in ts { fill(t, into: b) }
+        default:
+            let info = RegexUnicode.bmp
+            for s in 0..<0x10000 {
+                let hit: Bool
+                switch term {
+                case let .categories(mask): hit = mask >> UInt32(info[s] & 31) & 1 != 0
+                case .space: hit = info[s] & RegexUnicode.spaceBit != 0
+                case .word: hit = info[s] & RegexUnicode.wordBit != 0
+                default: hit = term.contains(UInt32(s))
+                }
+                if hit { b[s >> 6] |= 1 << UInt64(s & 63) }
+            }
+        }
+    }
+}
+
+/// The Unicode data the engine reads: general categories of Unicode 16 (utf8proc's Unicode 15 with the
+/// project's Unicode 16 corrections), White_Space, Oniguruma's `\w`, and simple case folding.
+enum RegexUnicode {
+    static let spaceBit: UInt8 = 32
+    static let wordBit: UInt8 = 64
+
+    /// Per BMP scalar: general category (low 5 bits), `spaceBit`, `wordBit`. Surrogates are Cs.
+    static let bmp: [UInt8] = (0..<0x10000).map { s in info(UInt32(s)) }
+
+    static func info(_ s: UInt32) -> UInt8 {
+        let c = computeCategory(s)
+        var v = c.rawValue
+        if CharClass.isWhiteSpace(s) { v |= spaceBit }
+        if computeWord(s, c) { v |= wordBit }
+        return v
+    }
+
+    /// General category of `s`; `.cn` for raw-byte pseudo-scalars.
+    @inline(__always)
+    static func category(_ s: UInt32) -> GeneralCategory {
+        if s < 0x10000 { return GeneralCategory(rawValue: bmp[Int(s)] & 31) ?? .cn }
+        return computeCategory(s)
+    }
+
+    @inline(__always)
+    static func isSpace(_ s: UInt32) -> Bool { s < 0x10000 ? bmp[Int(s)] & spaceBit != 0 : false }
+
+    @inline(__always)
+    static func isWord(_ s: UInt32) -> Bool {
+        s < 0x10000 ? bmp[Int(s)] & wordBit != 0 : computeWord(s, computeCategory(s))
+    }
+
+    private static func computeCategory(_ s: UInt32) -> GeneralCategory {
+        if s >= UTF8Codec.rawByteBase { return .cn }
+        // Oniguruma keeps U+0295 as Ll, the one category Unicode 16 changed.
+        if s == 0x0295 { return .ll }
+        // Code points Unicode 16 assigned (SplitterUnicode16.swift).
+        var lo = 0, hi = unicode16ClassOverrides.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            let r = unicode16ClassOverrides[mid]
+            if s < r.lo { hi = mid } else if s > r.hi { lo = mid + 1 } else {
+                let letter = CharClass.letter, upper = CharClass.upper, lower = CharClass.lower
+                switch r.cls {
+                case letter | upper | lower: return .lo
+                case letter | upper: return .lu
+                case letter | lower: return .ll
+                case CharClass.number: return .nd
+                default: return .mn
+                }
+            }
+        }
+        return GeneralCategory(rawValue: UInt8(utf8proc_category(Int32(bitPattern: s)).rawValue)) ?? .cn
+    }
+
+    /// Oniguruma's `\w` in a class: letters, marks, decimal and letter numbers, connector punctuation
+    /// and the alphabetic symbols (circled and squared Latin letters).
+    private static func computeWord(_ s: UInt32, _ c: GeneralCategory) -> Bool {
+        switch c {
+        case .lu, .ll, .lt, .lm, .lo, .mn, .mc, .me, .nd, .nl, .pc: return true
+        default: break
+        }
+        switch s {
+        case 0x24B6...0x24E9, 0x1F130...0x1F149, 0x1F150...0x1F169, 0x1F170...0x1F189: return true
+        default: return false
+        }
+    }
+
+    /// What `\w` and `\b` outside a class add to the class form: below U+0100 Oniguruma reads its
+    /// Latin-1 ctype table, which counts ² ³ ¹ ¼ ½ ¾ as word characters.
+    static let latin1WordExtras: RegexSetTerm = .union([.range(0xB2, 0xB3), .range(0xB9, 0xB9), .range(0xBC, 0xBE)])
+
+    /// A word character for `\b`.
+    @inline(__always)
+    static func isWordForBoundary(_ s: UInt32) -> Bool {
+        isWord(s) || s == 0xB2 || s == 0xB3 || s == 0xB9 || (0xBC...0xBE).contains(s)
+    }
+
+    /// Simple case folding as `toLower(toUpper(s))` (ſ → s, K (Kelvin) → k, ẞ → ß).
+    static func fold(_ s: UInt32) -> UInt32 {
+        if s >= UTF8Codec.rawByteBase { return s }
+        let u = utf8proc_toupper(Int32(bitPattern: s))
+        return UInt32(bitPattern: utf8proc_tolower(u))
+    }
+
+    /// Scalars that fold to the same scalar as another one, grouped by their fold: built on first use
+    /// (only patterns with `(?i)` need it).
+    static let orbits: [UInt32: [UInt32]] = {
+        var m: [UInt32: [UInt32]] = [:]
+        for s in UInt32(0)..<0x20000 where !(0xD800...0xDFFF).contains(s) {
+            let f = fold(s)
+            if f != s { m[f, default: [f]].append(s) }
+        }
+        return m
+    }()
+
+    /// Every scalar with the same simple case folding as `s`, `s` included.
+    static func caseOrbit(_ s: UInt32) -> [UInt32] { orbits[fold(s)] ?? [s] }
+
+    /// `term` closed under case folding, as explicit ranges when the term is small.
+    static func caseInsensitive(_ term: RegexSetTerm) -> RegexSetTerm {
+        if let c = term.singleScalar {
+            let orbit = caseOrbit(c)
+            return orbit.count == 1 ? term : .union(orbit.sorted().map { .range($0, $0) })
+        }
+        return .caseInsensitive(term)
+    }
+}
+
+extension RegexSetTerm {
+    /// The set of a Unicode property name as Oniguruma spells it (case, spaces, `-` and `_` ignored):
+    /// general categories in short or long form, `Any`, `Space`/`White_Space`, `Word`, `Digit`.
+    /// Nil for any other name (scripts, blocks, binary properties).
+    static func property(_ name: String) -> RegexSetTerm? {
+        let key = String(name.lowercased().filter { $0 != " " && $0 != "-" && $0 != "_" })
+        func cats(_ cs: [GeneralCategory]) -> RegexSetTerm { .categories(cs.reduce(0) { $0 | 1 << UInt32($1.rawValue) }) }
+        let letters: [GeneralCategory] = [.lu, .ll, .lt, .lm, .lo]
+        let marks: [GeneralCategory] = [.mn, .mc, .me]
+        let numbers: [GeneralCategory] = [.nd, .nl, .no]
+        let puncts: [GeneralCategory] = [.pc, .pd, .ps, .pe, .pi, .pf, .po]
+        let symbols: [GeneralCategory] = [.sm, .sc, .sk, .so]
+        let seps: [GeneralCategory] = [.zs, .zl, .zp]
+        let others: [GeneralCategory] = [.cc, .cf, .cs, .co, .cn]
+        switch key {
+        case "l", "letter": return cats(letters)
+        case "lc", "l&", "casedletter": return cats([.lu, .ll, .lt])
+        case "lu", "uppercaseletter": return cats([.lu])
+        case "ll", "lowercaseletter": return cats([.ll])
+        case "lt", "titlecaseletter": return cats([.lt])
+        case "lm", "modifierletter": return cats([.lm])
+        case "lo", "otherletter": return cats([.lo])
+        case "m", "mark", "combiningmark": return cats(marks)
+        case "mn", "nonspacingmark": return cats([.mn])
+        case "mc", "spacingmark": return cats([.mc])
+        case "me", "enclosingmark": return cats([.me])
+        case "n", "number": return cats(numbers)
+        case "nd", "decimalnumber", "digit": return cats([.nd])
+        case "nl", "letternumber": return cats([.nl])
+        case "no", "othernumber": return cats([.no])
+        case "p", "punctuation", "punct": return cats(puncts)
+        case "pc", "connectorpunctuation": return cats([.pc])
+        case "pd", "dashpunctuation": return cats([.pd])
+        case "ps", "openpunctuation": return cats([.ps])
+        case "pe", "closepunctuation": return cats([.pe])
+        case "pi", "initialpunctuation": return cats([.pi])
+        case "pf", "finalpunctuation": return cats([.pf])
+        case "po", "otherpunctuation": return cats([.po])
+        case "s", "symbol": return cats(symbols)
+        case "sm", "mathsymbol": return cats([.sm])
+        case "sc", "currencysymbol": return cats([.sc])
+        case "sk", "modifiersymbol": return cats([.sk])
+        case "so", "othersymbol": return cats([.so])
+        case "z", "separator": return cats(seps)
+        case "zs", "spaceseparator": return cats([.zs])
+        case "zl", "lineseparator": return cats([.zl])
+        case "zp", "paragraphseparator": return cats([.zp])
+        case "c", "other": return cats(others)
+        case "cc", "control", "cntrl": return cats([.cc])
+        case "cf", "format": return cats([.cf])
+        case "cs", "surrogate": return cats([.cs])
+        case "co", "privateuse": return cats([.co])
+        case "cn", "unassigned": return cats([.cn])
+        case "any": return .not(.union([]))
+        case "space", "whitespace": return .space
+        case "word": return .word
+        default: return nil
+        }
+    }
+}
