@@ -46,19 +46,95 @@ indirect enum RegexSetTerm: Equatable {
     }
 }
 
-/// Compiled sets: one BMP bitmap of 1024 words per set, laid end to end.
+/// Compiled sets: one BMP bitmap of 1024 words per set, laid end to end, and for the scalars above the
+/// BMP (and ill-formed bytes) each set's term flattened into `nodes`, read without reference counting.
 struct RegexSetTable {
     private(set) var terms: [RegexSetTerm] = []
     private(set) var bits: [UInt64] = []
+    /// Root node of each set in `nodes`.
+    private(set) var roots: [Int32] = []
+    private(set) var nodes: [RegexSetNode] = []
+    /// Children of union and intersection nodes.
+    private(set) var children: [Int32] = []
+    /// Sorted disjoint ranges of range-list nodes.
+    private(set) var ranges: [ClosedRange<UInt32>] = []
 
     /// Index of `term`'s set, compiling it if it is new.
     mutating func index(of term: RegexSetTerm) -> Int {
         if let k = terms.firstIndex(of: term) { return k }
         terms.append(term)
+        let plain = RegexSetTable.resolveCase(term)
         var bitmap = [UInt64](repeating: 0, count: 1024)
-        bitmap.withUnsafeMutableBufferPointer { RegexSetTable.fill(term, into: $0) }
+        bitmap.withUnsafeMutableBufferPointer { RegexSetTable.fill(plain, into: $0) }
         bits += bitmap
+        roots.append(flatten(plain))
         return terms.count - 1
+    }
+
+    /// `term` with each case-insensitive part replaced by the part plus the explicit list of scalars
+    /// whose case variants it holds.
+    static func resolveCase(_ term: RegexSetTerm) -> RegexSetTerm {
+        switch term {
+        case .range, .categories, .space, .word: return term
+        case let .not(t): return .not(resolveCase(t))
+        case let .union(ts): return .union(ts.map(resolveCase))
+        case let .intersection(ts): return .intersection(ts.map(resolveCase))
+        case let .caseInsensitive(t):
+            let inner = resolveCase(t)
+            var extra: [RegexSetTerm] = []
+            for (fold, members) in RegexUnicode.orbits {
+                let group = members.contains(fold) ? members : members + [fold]
+                if group.contains(where: { inner.contains($0) }) { extra += group.map { .range($0, $0) } }
+            }
+            return .union([inner] + extra)
+        }
+    }
+
+    /// Appends sorted disjoint ranges; returns the index of the first.
+    private mutating func addRanges(_ list: [ClosedRange<UInt32>]) -> UInt32 {
+        ranges += list
+        return UInt32(ranges.count - list.count)
+    }
+
+    /// Appends the nodes of `term`; returns its root. Ranges of a union merge into one sorted list.
+    private mutating func flatten(_ term: RegexSetTerm) -> Int32 {
+        func node(_ n: RegexSetNode) -> Int32 {
+            nodes.append(n)
+            return Int32(nodes.count - 1)
+        }
+        switch term {
+        case let .range(lo, hi): return node(RegexSetNode(kind: .ranges, a: addRanges([lo...hi]), b: 1))
+        case let .categories(mask): return node(RegexSetNode(kind: .categories, a: mask))
+        case .space: return node(RegexSetNode(kind: .space))
+        case .word: return node(RegexSetNode(kind: .word))
+        case let .not(t):
+            let child = flatten(t)
+            return node(RegexSetNode(kind: .not, a: UInt32(child)))
+        case let .union(ts), let .intersection(ts):
+            var spans: [ClosedRange<UInt32>] = []
+            var kids: [Int32] = []
+            let isUnion: Bool
+            if case .union = term { isUnion = true } else { isUnion = false }
+            for t in ts {
+                if isUnion, case let .range(lo, hi) = t { spans.append(lo...hi) } else { kids.append(flatten(t)) }
+            }
+            if !spans.isEmpty {
+                spans.sort { $0.lowerBound < $1.lowerBound }
+                var merged: [ClosedRange<UInt32>] = []
+                for r in spans {
+                    if let last = merged.last, r.lowerBound <= last.upperBound &+ 1 {
+                        merged[merged.count - 1] = last.lowerBound...max(last.upperBound, r.upperBound)
+                    } else {
+                        merged.append(r)
+                    }
+                }
+                kids.append(node(RegexSetNode(kind: .ranges, a: addRanges(merged), b: UInt32(merged.count))))
+            }
+            let first = UInt32(children.count)
+            children += kids
+            return node(RegexSetNode(kind: isUnion ? .union : .intersection, a: first, b: UInt32(kids.count)))
+        case .caseInsensitive: preconditionFailure("case-insensitive terms are resolved before flattening")
+        }
     }
 
     /// Sets the bits of `term`'s members below U+10000 (the buffer starts cleared).
@@ -77,7 +153,7 @@ struct RegexSetTable {
                 case let .categories(mask): hit = mask >> UInt32(info[s] & 31) & 1 != 0
                 case .space: hit = info[s] & RegexUnicode.spaceBit != 0
                 case .word: hit = info[s] & RegexUnicode.wordBit != 0
-                default: hit = term.contains(UInt32(s))
+                default: hit = term.contains(UInt32(s))  // case-insensitive parts are already resolved
                 }
                 if hit { b[s >> 6] |= 1 << UInt64(s & 63) }
             }
@@ -252,5 +328,85 @@ extension RegexSetTerm {
         case "word": return .word
         default: return nil
         }
+    }
+}
+
+/// One node of a flattened set term.
+struct RegexSetNode {
+    enum Kind: UInt8 { case ranges, categories, space, word, not, union, intersection }
+    var kind: Kind
+    /// ranges: first index in `ranges`; categories: the mask; not: the child; union/intersection:
+    /// first index in `children`.
+    var a: UInt32 = 0
+    /// ranges, union, intersection: how many.
+    var b: UInt32 = 0
+
+    init(kind: Kind, a: UInt32 = 0, b: UInt32 = 0) {
+        self.kind = kind
+        self.a = a
+        self.b = b
+    }
+}
+
+/// Pointers to a set table's flattened terms, for matching scalars above the BMP.
+struct RegexSlowSets {
+    let roots: UnsafePointer<Int32>
+    let nodes: UnsafePointer<RegexSetNode>
+    let children: UnsafePointer<Int32>
+    let ranges: UnsafePointer<ClosedRange<UInt32>>
+
+    /// Whether set `k` holds `s`.
+    func contains(_ k: Int32, _ s: UInt32) -> Bool { eval(roots[Int(k)], s) }
+
+    private func eval(_ n: Int32, _ s: UInt32) -> Bool {
+        let node = nodes[Int(n)]
+        switch node.kind {
+        case .ranges:
+            var lo = Int(node.a), hi = Int(node.a + node.b)
+            while lo < hi {
+                let mid = (lo + hi) >> 1
+                let r = ranges[mid]
+                if s < r.lowerBound { hi = mid } else if s > r.upperBound { lo = mid + 1 } else { return true }
+            }
+            return false
+        case .categories: return node.a >> UInt32(RegexUnicode.category(s).rawValue) & 1 != 0
+        case .space: return RegexUnicode.isSpace(s)
+        case .word: return RegexUnicode.isWord(s)
+        case .not: return !eval(Int32(node.a), s)
+        case .union:
+            for k in Int(node.a)..<Int(node.a + node.b) where eval(children[k], s) { return true }
+            return false
+        case .intersection:
+            for k in Int(node.a)..<Int(node.a + node.b) where !eval(children[k], s) { return false }
+            return true
+        }
+    }
+}
+
+/// A compiled program's instructions and sets copied to memory that matching reads through plain
+/// pointers; immutable once built, freed with the regex.
+final class RegexTables: @unchecked Sendable {
+    let code: UnsafeMutablePointer<RegexInst>
+    let bits: UnsafeMutablePointer<UInt64>
+    let slow: RegexSlowSets
+    private let parts: [UnsafeMutableRawPointer]
+
+    init(_ program: RegexProgram) {
+        func copy<T>(_ a: [T]) -> UnsafeMutablePointer<T> {
+            let p = UnsafeMutablePointer<T>.allocate(capacity: max(a.count, 1))
+            a.withUnsafeBufferPointer { if let b = $0.baseAddress { p.initialize(from: b, count: a.count) } }
+            return p
+        }
+        let t = program.sets
+        code = copy(program.code)
+        bits = copy(t.bits)
+        let roots = copy(t.roots), nodes = copy(t.nodes), children = copy(t.children), ranges = copy(t.ranges)
+        slow = RegexSlowSets(roots: roots, nodes: nodes, children: children, ranges: ranges)
+        parts = [UnsafeMutableRawPointer(code), UnsafeMutableRawPointer(bits), UnsafeMutableRawPointer(roots),
+                 UnsafeMutableRawPointer(nodes), UnsafeMutableRawPointer(children), UnsafeMutableRawPointer(ranges)]
+    }
+
+    deinit {
+        for p in parts { p.deallocate() }
     }
 }

@@ -7,47 +7,48 @@
 // One backtrack stack serves a whole text; it is allocated once per text and grows by doubling.
 
 /// A pattern compiled once, matched many times; safe to share between threads.
-struct CompiledRegex: @unchecked Sendable {
+struct CompiledRegex: Sendable {
     /// The pattern as written.
     let pattern: String
-    let program: RegexProgram
+    let tables: RegexTables
+    let firstSet: Int?
+    let registers: Int
 
     /// Compiles `pattern` (`literal`: the text itself, as tokenizer.json `{"String": ...}` patterns).
     init(_ pattern: String, dialect: RegexDialect = .oniguruma, literal: Bool = false) throws {
         self.pattern = pattern
-        program = try RegexProgram(RegexParser.parse(pattern, dialect: dialect, literal: literal))
+        let program = try RegexProgram(RegexParser.parse(pattern, dialect: dialect, literal: literal))
+        tables = RegexTables(program)
+        firstSet = program.firstSet
+        registers = program.registers
     }
 
     /// Calls `body(start, end)` for each match in `text` (none in an empty text, which Hugging Face
-    /// never searches), in order, with the `onig` crate's treatment
-    /// of empty matches: after an empty match the search resumes one character further; an empty
-    /// match found by the search that follows a non-empty match is dropped.
+    /// never searches), in order, with the `onig` crate's treatment of empty matches: after an empty
+    /// match the search resumes one character further; an empty match found by the search that follows
+    /// a non-empty match is dropped.
     func forEachMatch(in text: UnsafeBufferPointer<UInt8>, _ body: (Int, Int) -> Void) {
         guard let p = text.baseAddress, !text.isEmpty else { return }
-        program.code.withUnsafeBufferPointer { code in
-            program.sets.bits.withUnsafeBufferPointer { bits in
-                var vm = RegexVM(code: code.baseAddress!, bits: bits.baseAddress!, terms: program.sets.terms,
-                                 p: p, n: text.count, registers: program.registers)
-                defer { vm.release() }
-                let n = text.count
-                var from = 0
-                var skipNextEmpty = false
-                while from <= n {
-                    guard let (s, e) = vm.search(from: from, firstSet: program.firstSet) else { return }
-                    from = e
-                    if e == s {
-                        from += e < n ? vm.length(at: e) : 1
-                        if skipNextEmpty {
-                            skipNextEmpty = false
-                            continue
-                        }
-                    } else {
-                        skipNextEmpty = true
-                    }
-                    body(s, e)
+        var vm = RegexVM(tables, p: p, n: text.count, registers: registers)
+        defer { vm.release() }
+        let n = text.count
+        var from = 0
+        var skipNextEmpty = false
+        while from <= n {
+            guard let (s, e) = vm.search(from: from, firstSet: firstSet) else { return }
+            from = e
+            if e == s {
+                from += e < n ? vm.decode(e).1 : 1
+                if skipNextEmpty {
+                    skipNextEmpty = false
+                    continue
                 }
+            } else {
+                skipNextEmpty = true
             }
+            body(s, e)
         }
+        withExtendedLifetime(tables) {}
     }
 
     /// The matches in `text` as byte ranges (tests and tools).
@@ -81,7 +82,7 @@ private struct Frame {
 struct RegexVM {
     let code: UnsafePointer<RegexInst>
     let bits: UnsafePointer<UInt64>
-    let terms: [RegexSetTerm]
+    let slow: RegexSlowSets
     let p: UnsafePointer<UInt8>
     let n: Int
     private var stack: UnsafeMutablePointer<Frame>
@@ -89,11 +90,10 @@ struct RegexVM {
     private var sp = 0
     private let regs: UnsafeMutablePointer<Int>
 
-    init(code: UnsafePointer<RegexInst>, bits: UnsafePointer<UInt64>, terms: [RegexSetTerm],
-         p: UnsafePointer<UInt8>, n: Int, registers: Int) {
-        self.code = code
-        self.bits = bits
-        self.terms = terms
+    init(_ tables: RegexTables, p: UnsafePointer<UInt8>, n: Int, registers: Int) {
+        code = UnsafePointer(tables.code)
+        bits = UnsafePointer(tables.bits)
+        slow = tables.slow
         self.p = p
         self.n = n
         capacity = 64
@@ -117,13 +117,11 @@ struct RegexVM {
         return UTF8Codec.decode(p, at: i, end: n)
     }
 
-    @inline(__always)
-    func length(at i: Int) -> Int { decode(i).1 }
 
     @inline(__always)
     func inSet(_ k: Int32, _ s: UInt32) -> Bool {
         if s < 0x10000 { return bits[Int(k) << 10 | Int(s >> 6)] >> UInt64(s & 63) & 1 != 0 }
-        return terms[Int(k)].contains(s)
+        return slow.contains(k, s)
     }
 
     /// Start of the character that ends at byte `end` (> `floor`), decoding forward as `decode` does:
@@ -204,7 +202,7 @@ struct RegexVM {
             let e = run(0, start)
             if e >= 0 { return (start, e) }
             if start == n { break }
-            start += length(at: start)
+            start += decode(start).1
         }
         return nil
     }
@@ -215,6 +213,9 @@ struct RegexVM {
         let base = sp
         var pc = pc0
         var pos = pos0
+        // The character at `cachedPos`, decoded once for the guards of consecutive alternatives.
+        var cachedPos = -1
+        var cached: UInt32 = 0
         while true {
             var failed = false
             // Forward until a match or a failure.
@@ -256,7 +257,11 @@ struct RegexVM {
                     pos = j
                     pc += 1
                 case .split:
-                    if inst.mode == 1 && (pos >= n || !inSet(inst.c, decode(pos).0)) {
+                    if inst.mode == 1 && pos != cachedPos && pos < n {
+                        cached = decode(pos).0
+                        cachedPos = pos
+                    }
+                    if inst.mode == 1 && (pos >= n || !inSet(inst.c, cached)) {
                         pc = Int(inst.b)
                     } else {
                         push(.resume, inst.b, pos)
