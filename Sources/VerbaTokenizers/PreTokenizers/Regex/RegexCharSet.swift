@@ -64,9 +64,7 @@ struct RegexSetTable {
         if let k = terms.firstIndex(of: term) { return k }
         terms.append(term)
         let plain = RegexSetTable.resolveCase(term)
-        var bitmap = [UInt64](repeating: 0, count: 1024)
-        bitmap.withUnsafeMutableBufferPointer { RegexSetTable.fill(plain, into: $0) }
-        bits += bitmap
+        bits += RegexSetTable.bitmap(plain)
         roots.append(flatten(plain))
         return terms.count - 1
     }
@@ -137,27 +135,42 @@ struct RegexSetTable {
         }
     }
 
-    /// Sets the bits of `term`'s members below U+10000 (the buffer starts cleared).
-    private static func fill(_ term: RegexSetTerm, into b: UnsafeMutableBufferPointer<UInt64>) {
-        switch term {
-        case let .range(lo, hi):
-            guard lo < 0x10000 else { return }
-            for s in Int(lo)...Int(min(hi, 0xFFFF)) { b[s >> 6] |= 1 << UInt64(s & 63) }
-        case .union(let ts) where ts.allSatisfy({ if case .range = $0 { return true } else { return false } }):
-            for t in ts { fill(t, into: b) }
-        default:
-            let info = RegexUnicode.bmp
-            for s in 0..<0x10000 {
-                let hit: Bool
-                switch term {
-                case let .categories(mask): hit = mask >> UInt32(info[s] & 31) & 1 != 0
-                case .space: hit = info[s] & RegexUnicode.spaceBit != 0
-                case .word: hit = info[s] & RegexUnicode.wordBit != 0
-                default: hit = term.contains(UInt32(s))  // case-insensitive parts are already resolved
-                }
-                if hit { b[s >> 6] |= 1 << UInt64(s & 63) }
+    /// The BMP bitmap of `term` (case-insensitive parts resolved), built from its parts: leaves by one
+    /// pass over the code points or the ranges, unions, intersections and negations word by word.
+    private static func bitmap(_ term: RegexSetTerm) -> [UInt64] {
+        var b = [UInt64](repeating: 0, count: 1024)
+        func leaf(_ test: (UInt8) -> Bool) {
+            RegexUnicode.bmp.withUnsafeBufferPointer { info in
+                for s in 0..<0x10000 where test(info[s]) { b[s >> 6] |= 1 << UInt64(s & 63) }
             }
         }
+        switch term {
+        case let .range(lo, hi):
+            if lo < 0x10000 { for s in Int(lo)...Int(min(hi, 0xFFFF)) { b[s >> 6] |= 1 << UInt64(s & 63) } }
+        case let .categories(mask): leaf { mask >> UInt32($0 & 31) & 1 != 0 }
+        case .space: leaf { $0 & RegexUnicode.spaceBit != 0 }
+        case .word: leaf { $0 & RegexUnicode.wordBit != 0 }
+        case let .not(t):
+            b = bitmap(t).map { ~$0 }
+        case let .union(ts):
+            for t in ts {
+                if case let .range(lo, hi) = t, lo < 0x10000 {
+                    for s in Int(lo)...Int(min(hi, 0xFFFF)) { b[s >> 6] |= 1 << UInt64(s & 63) }
+                } else if case .range = t {
+                } else {
+                    let c = bitmap(t)
+                    for k in 0..<1024 { b[k] |= c[k] }
+                }
+            }
+        case let .intersection(ts):
+            b = [UInt64](repeating: ~0, count: 1024)
+            for t in ts {
+                let c = bitmap(t)
+                for k in 0..<1024 { b[k] &= c[k] }
+            }
+        case .caseInsensitive: preconditionFailure("case-insensitive terms are resolved before compiling")
+        }
+        return b
     }
 }
 
