@@ -401,6 +401,7 @@ struct RegexSlowSets {
 final class RegexTables: @unchecked Sendable {
     let code: UnsafeMutablePointer<RegexInst>
     let bits: UnsafeMutablePointer<UInt64>
+    let dispatch: UnsafeMutablePointer<Int32>
     let slow: RegexSlowSets
     private let parts: [UnsafeMutableRawPointer]
 
@@ -413,9 +414,10 @@ final class RegexTables: @unchecked Sendable {
         let t = program.sets
         code = copy(program.code)
         bits = copy(t.bits)
+        dispatch = copy(program.dispatchTable)
         let roots = copy(t.roots), nodes = copy(t.nodes), children = copy(t.children), ranges = copy(t.ranges)
         slow = RegexSlowSets(roots: roots, nodes: nodes, children: children, ranges: ranges)
-        parts = [UnsafeMutableRawPointer(code), UnsafeMutableRawPointer(bits), UnsafeMutableRawPointer(roots),
+        parts = [UnsafeMutableRawPointer(code), UnsafeMutableRawPointer(bits), UnsafeMutableRawPointer(dispatch), UnsafeMutableRawPointer(roots),
                  UnsafeMutableRawPointer(nodes), UnsafeMutableRawPointer(children), UnsafeMutableRawPointer(ranges)]
     }
 

@@ -82,6 +82,7 @@ private struct Frame {
 struct RegexVM {
     let code: UnsafePointer<RegexInst>
     let bits: UnsafePointer<UInt64>
+    let dispatch: UnsafePointer<Int32>
     let slow: RegexSlowSets
     let p: UnsafePointer<UInt8>
     let n: Int
@@ -94,6 +95,7 @@ struct RegexVM {
         code = UnsafePointer(tables.code)
         bits = UnsafePointer(tables.bits)
         slow = tables.slow
+        dispatch = UnsafePointer(tables.dispatch)
         self.p = p
         self.n = n
         capacity = 64
@@ -109,35 +111,42 @@ struct RegexVM {
 
     // MARK: Characters
 
-    /// The character at byte `i` (`i < n`) and its length in bytes.
+    /// The character at byte `i` (`i < n`) of `p` and its length in bytes. (Static, like `has`, so that
+    /// the hot loops call them on values in registers rather than on a copy of the machine.)
     @inline(__always)
-    func decode(_ i: Int) -> (UInt32, Int) {
+    static func decode(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> (UInt32, Int) {
         let b = p[i]
         if b < 0x80 { return (UInt32(b), 1) }
         return UTF8Codec.decode(p, at: i, end: n)
     }
 
-
+    /// Whether set `k` holds scalar `s`.
     @inline(__always)
-    func inSet(_ k: Int32, _ s: UInt32) -> Bool {
+    static func has(_ bits: UnsafePointer<UInt64>, _ slow: RegexSlowSets, _ k: Int32, _ s: UInt32) -> Bool {
         if s < 0x10000 { return bits[Int(k) << 10 | Int(s >> 6)] >> UInt64(s & 63) & 1 != 0 }
         return slow.contains(k, s)
     }
 
+    @inline(__always)
+    func decode(_ i: Int) -> (UInt32, Int) { RegexVM.decode(p, i, n) }
+
+    @inline(__always)
+    func inSet(_ k: Int32, _ s: UInt32) -> Bool { RegexVM.has(bits, slow, k, s) }
+
     /// Start of the character that ends at byte `end` (> `floor`), decoding forward as `decode` does:
     /// a well-formed sequence ending at `end`, else the single byte before it.
     @inline(__always)
-    func previousStart(_ end: Int, floor: Int) -> Int {
+    static func previousStart(_ p: UnsafePointer<UInt8>, _ n: Int, _ end: Int, floor: Int) -> Int {
         var k = end - 1
         let lowest = Swift.max(floor, end - 4)
         while k > lowest && p[k] & 0xC0 == 0x80 { k -= 1 }
-        if k < end - 1 && decode(k).1 == end - k { return k }
+        if k < end - 1 && decode(p, k, n).1 == end - k { return k }
         return end - 1
     }
 
     @inline(__always)
     func isWordBefore(_ i: Int) -> Bool {
-        i > 0 && RegexUnicode.isWordForBoundary(decode(previousStart(i, floor: 0)).0)
+        i > 0 && RegexUnicode.isWordForBoundary(decode(RegexVM.previousStart(p, n, i, floor: 0)).0)
     }
 
     @inline(__always)
@@ -176,6 +185,7 @@ struct RegexVM {
 
     /// The first match starting at or after `from`: leftmost start, then the first way to match there.
     mutating func search(from: Int, firstSet: Int?) -> (Int, Int)? {
+        let p = self.p, n = self.n, bits = self.bits, slow = self.slow
         var start = from
         if let first = firstSet {
             let k = Int32(first)
@@ -189,7 +199,7 @@ struct RegexVM {
                     start += 1
                 } else {
                     let (s, len) = UTF8Codec.decode(p, at: start, end: n)
-                    if inSet(k, s) {
+                    if RegexVM.has(bits, slow, k, s) {
                         let e = run(0, start)
                         if e >= 0 { return (start, e) }
                     }
@@ -202,7 +212,7 @@ struct RegexVM {
             let e = run(0, start)
             if e >= 0 { return (start, e) }
             if start == n { break }
-            start += decode(start).1
+            start += RegexVM.decode(p, start, n).1
         }
         return nil
     }
@@ -210,6 +220,7 @@ struct RegexVM {
     /// Runs from instruction `pc0` at byte `pos0`; returns where the match (or sub-match) ends, -1 if
     /// there is none. Backtrack frames pushed here are popped before it returns.
     mutating func run(_ pc0: Int, _ pos0: Int) -> Int {
+        let code = self.code, p = self.p, n = self.n, bits = self.bits, slow = self.slow, dispatch = self.dispatch
         let base = sp
         var pc = pc0
         var pos = pos0
@@ -224,14 +235,14 @@ struct RegexVM {
                 switch inst.op {
                 case .char:
                     guard pos < n else { failed = true; break execute }
-                    let (s, len) = decode(pos)
+                    let (s, len) = RegexVM.decode(p, pos, n)
                     guard s == UInt32(bitPattern: inst.a) else { failed = true; break execute }
                     pos += len
                     pc += 1
                 case .set:
                     guard pos < n else { failed = true; break execute }
-                    let (s, len) = decode(pos)
-                    guard inSet(inst.a, s) else { failed = true; break execute }
+                    let (s, len) = RegexVM.decode(p, pos, n)
+                    guard RegexVM.has(bits, slow, inst.a, s) else { failed = true; break execute }
                     pos += len
                     pc += 1
                 case .run:
@@ -242,8 +253,8 @@ struct RegexVM {
                     var j = pos
                     var minEnd = pos
                     while count < limit && j < n {
-                        let (s, len) = decode(j)
-                        guard inSet(inst.a, s) else { break }
+                        let (s, len) = RegexVM.decode(p, j, n)
+                        guard RegexVM.has(bits, slow, inst.a, s) else { break }
                         j += len
                         count += 1
                         if count == min { minEnd = j }
@@ -258,10 +269,10 @@ struct RegexVM {
                     pc += 1
                 case .split:
                     if inst.mode == 1 && pos != cachedPos && pos < n {
-                        cached = decode(pos).0
+                        cached = RegexVM.decode(p, pos, n).0
                         cachedPos = pos
                     }
-                    if inst.mode == 1 && (pos >= n || !inSet(inst.c, cached)) {
+                    if inst.mode == 1 && (pos >= n || !RegexVM.has(bits, slow, inst.c, cached)) {
                         pc = Int(inst.b)
                     } else {
                         push(.resume, inst.b, pos)
@@ -269,6 +280,11 @@ struct RegexVM {
                     }
                 case .jump:
                     pc = Int(inst.a)
+                case .dispatch:
+                    let b = pos < n ? Int(p[pos]) : 128
+                    let target = dispatch[Int(inst.a) + (b < 0x80 ? b : 128)]
+                    guard target >= 0 else { failed = true; break execute }
+                    pc = Int(target)
                 case .match, .succeed:
                     sp = base
                     return pos
@@ -306,7 +322,7 @@ struct RegexVM {
                 case .restore:
                     regs[Int(f.pc)] = f.pos
                 case .giveBack:
-                    let shorter = previousStart(f.pos, floor: f.aux)
+                    let shorter = RegexVM.previousStart(p, n, f.pos, floor: f.aux)
                     if shorter > f.aux { push(.giveBack, f.pc, shorter, f.aux) }
                     pc = Int(f.pc)
                     pos = shorter
@@ -314,8 +330,8 @@ struct RegexVM {
                 case .takeMore:
                     guard f.pos < n else { continue }
                     let inst = code[Int(f.pc)]
-                    let (s, len) = decode(f.pos)
-                    guard inSet(inst.a, s) else { continue }
+                    let (s, len) = RegexVM.decode(p, f.pos, n)
+                    guard RegexVM.has(bits, slow, inst.a, s) else { continue }
                     if f.aux != 1 { push(.takeMore, f.pc, f.pos + len, f.aux < 0 ? -1 : f.aux - 1) }
                     pc = Int(f.pc) + 1
                     pos = f.pos + len

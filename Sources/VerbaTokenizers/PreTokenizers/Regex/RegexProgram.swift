@@ -20,6 +20,9 @@ struct RegexInst {
         case jump
         /// The whole pattern matched.
         case match
+        /// Continue at `dispatchTable[a + byte]` for the ASCII byte at the position, at
+        /// `dispatchTable[a + 128]` for any other character or the end; fail on -1.
+        case dispatch
         /// Zero-width assertion `a` (a `RegexAssertionCode`).
         case assert
         /// Lookahead: body at `a`, negated when `b` is 1, continue at `c`.
@@ -61,6 +64,8 @@ struct RegexProgram {
     var code: [RegexInst] = []
     var sets = RegexSetTable()
     var registers = 0
+    /// Jump tables of the `dispatch` instructions, 129 entries each.
+    var dispatchTable: [Int32] = []
     /// Set index of the characters a non-empty match can start with; nil when the pattern can match
     /// the empty string (then every position is tried).
     var firstSet: Int? = nil
@@ -97,8 +102,15 @@ struct RegexProgram {
         case let .concat(items):
             for item in items { try emit(item) }
         case let .alternation(branches):
+            // A dispatch on the next byte jumps past the alternatives that cannot start with it.
+            let table = dispatchTable.count
+            let dispatch = branches.count > 2 ? try append(RegexInst(op: .dispatch, a: Int32(table))) : -1
+            if dispatch >= 0 { dispatchTable += repeatElement(-1, count: 129) }  // filled below, after nested ones
+            var entries: [(sets: [RegexSetTerm]?, pc: Int32)] = []
             var jumps: [Int] = []
             for (k, branch) in branches.enumerated() {
+                let f = RegexProgram.first(branch)
+                entries.append((f.nullable ? nil : f.sets, here))
                 if k < branches.count - 1 {
                     let split = try append(guardedSplit(branch))
                     code[split].a = here
@@ -110,6 +122,15 @@ struct RegexProgram {
                 }
             }
             for j in jumps { code[j].a = here }
+            if dispatch >= 0 {
+                // Entry b: the first alternative that can start with ASCII byte b (128: any other
+                // character or the end of the text); -1 when none can.
+                for b in 0..<128 {
+                    let pc = entries.first { e in e.sets.map { sets in sets.contains { $0.contains(UInt32(b)) } } ?? true }?.pc
+                    dispatchTable[table + b] = pc ?? -1
+                }
+                dispatchTable[table + 128] = entries[0].pc
+            }
         case let .repetition(body, min, max, kind):
             try emitRepetition(body, min: min, max: max, kind)
         case let .lookahead(body, negated):
