@@ -68,7 +68,10 @@ final class RegexTests: XCTestCase {
             let engine = try RegexSplitPreTokenizer(pattern: pattern.hfRegex, behavior: .isolated, invert: false)
             let native = PatternSplitter(pattern)
             var failures = 0
-            for text in texts where pieces(engine, text) != pieces(native, text) {
+            // U+0295 (ʕ) is Ll for Oniguruma but Lo for the o200k scanner (tiktoken's Unicode 16), so o200k's
+            // cased-word alternatives split it differently; the engine follows Oniguruma (the fixtures check).
+            let comparable = pattern == .o200k ? texts.filter { !String(decoding: $0, as: UTF8.self).unicodeScalars.contains("\u{0295}") } : texts
+            for text in comparable where pieces(engine, text) != pieces(native, text) {
                 failures += 1
                 if failures <= 5 {
                     XCTFail("\(pattern) on \(show(text)): engine \(pieces(engine, text)), native \(pieces(native, text))")
