@@ -76,6 +76,17 @@ struct RegexProgram {
     init(_ root: RegexNode) throws {
         try emit(root)
         code.append(RegexInst(op: .match))
+        // A greedy run followed (through jumps) by the end of the match never gets to give characters
+        // back: it needs no backtrack frame.
+        for k in code.indices where code[k].op == .run && code[k].mode == 0 {
+            var next = k + 1
+            var hops = 0
+            while code[next].op == .jump && hops < 8 {
+                next = Int(code[next].a)
+                hops += 1
+            }
+            if code[next].op == .match || code[next].op == .succeed { code[k].mode = 2 }
+        }
         let (first, nullable) = RegexProgram.first(root)
         if !nullable { firstSet = sets.index(of: first.count == 1 ? first[0] : .union(first)) }
     }
