@@ -79,6 +79,13 @@ final class RegexTests: XCTestCase {
             }
             XCTAssertEqual(failures, 0, "\(pattern)")
         }
+        // tiktoken's own spelling of cl100k, read as fancy-regex reads it (`{1,3}+` possessive, `$` the end).
+        let tiktoken = try CompiledRegex(SplitPattern.cl100k.regex, dialect: .fancy)
+        let native = PatternSplitter(.cl100k)
+        for text in texts {
+            let flat = tiktoken.matches(in: text).flatMap { [$0.lowerBound, $0.upperBound] }
+            XCTAssertEqual(flat, pieces(native, text), show(text))
+        }
     }
 
     /// A GPT-2 tokenizer.json whose pre-tokenizer is Sequence[Split(\w+|[^\w\s]+), ByteLevel without its
@@ -125,6 +132,11 @@ final class RegexTests: XCTestCase {
         // Outside a class `\w` counts Latin-1's ½ as a word character, inside one it does not.
         XCTAssertEqual(try m(#"\w"#, "½"), [0..<2])
         XCTAssertEqual(try m(#"[\w]"#, "½"), [])
+        // fancy-regex (tiktoken): `{n,m}+` is possessive, `$` is the end of the text, `(?s)` lets `.` take \n.
+        func f(_ p: String, _ s: String) throws -> [Range<Int>] { try CompiledRegex(p, dialect: .fancy).matches(in: Array(s.utf8)) }
+        XCTAssertEqual(try f(#"\p{N}{1,3}+"#, "1234567"), [0..<3, 3..<6, 6..<7])
+        XCTAssertEqual(try f(#"\s+$"#, "a  \n b  "), [6..<8])
+        XCTAssertEqual(try f("(?s).", "a\n"), [0..<1, 1..<2])
         XCTAssertEqual(try CompiledRegex("a.b", literal: true).matches(in: Array("a.b axb".utf8)), [0..<3])
     }
 
