@@ -27,6 +27,7 @@ struct CompiledRegex: Sendable {
     /// never searches), in order, with the `onig` crate's treatment of empty matches: after an empty
     /// match the search resumes one character further; an empty match found by the search that follows
     /// a non-empty match is dropped.
+    @inline(__always)
     func forEachMatch(in text: UnsafeBufferPointer<UInt8>, _ body: (Int, Int) -> Void) {
         guard let p = text.baseAddress, !text.isEmpty else { return }
         var vm = RegexVM(tables, p: p, n: text.count, registers: registers)
