@@ -95,15 +95,24 @@ struct TokenizerJSONReader {
             return (ByteLevelPreTokenizer(addPrefixSpace: prefix, useRegex: bool(v, "use_regex", true),
                                           trimOffsets: bool(v, "trim_offsets", true)), prefix, true)
         case "Split":
-            guard let regex = v["pattern"]?["Regex"]?.stringValue ?? v["pattern"]?["String"]?.stringValue else {
+            let regex = v["pattern"]?["Regex"]?.stringValue
+            guard let source = regex ?? v["pattern"]?["String"]?.stringValue else {
                 throw fail("pre_tokenizer Split has no pattern")
             }
-            let behavior = v["behavior"]?.stringValue ?? "Isolated"
-            guard v["pattern"]?["Regex"] != nil, let pattern = SplitPattern(regex: regex) ?? SplitPattern(hfRegex: regex), behavior == "Isolated",
-                  !bool(v, "invert", false) else {
-                throw unsupported("Split pre-tokenizer (pattern \(regex), behavior \(behavior)); known: the GPT-2, cl100k, llama3, qwen2 and o200k patterns, Isolated")
+            let name = v["behavior"]?.stringValue ?? "Isolated"
+            guard let behavior = DelimiterBehavior(rawValue: name) else { throw unsupported("Split behavior \(name)") }
+            let invert = bool(v, "invert", false)
+            // A pattern a native scanner implements as Oniguruma reads it (tiktoken's cl100k spelling,
+            // `\p{N}{1,3}+`, means `(?:\p{N}{1,3})+` there, so it goes to the regex engine).
+            if let regex, behavior == .isolated, !invert,
+               let native = SplitPattern(hfRegex: regex) ?? SplitPattern(regex: regex).flatMap({ $0.regex == $0.hfRegex ? $0 : nil }) {
+                return (PatternSplitter(native), false, false)
             }
-            return (PatternSplitter(pattern), false, false)
+            do {
+                return (try RegexSplitPreTokenizer(pattern: source, literal: regex == nil, behavior: behavior, invert: invert), false, false)
+            } catch let e as RegexError {
+                throw unsupported("Split pre-tokenizer pattern \(source): \(e)")
+            }
         case "Sequence":
             guard let list = v["pretokenizers"]?.arrayValue else { throw fail("pre_tokenizer Sequence has no \"pretokenizers\" list") }
             var parts: [any PreTokenizer] = []

@@ -151,7 +151,13 @@ func splitOnMatches(_ text: UnsafeBufferPointer<UInt8>, behavior: DelimiterBehav
         i += len
     }
     if n > start { segments.append((start ..< n, false)) }
-    // 2. Apply the behavior.
+    applyDelimiterBehavior(behavior, to: segments, into: &pieces)
+}
+
+/// `tokenizers`' NormalizedString::split after its pattern has run: `segments` are the matches and the
+/// stretches between them, in order; `behavior` decides what each becomes. Empty pieces are dropped.
+func applyDelimiterBehavior(_ behavior: DelimiterBehavior, to segments: [(range: Range<Int>, isMatch: Bool)],
+                            into pieces: inout [Range<Int>]) {
     var out: [Range<Int>] = []
     switch behavior {
     case .removed:
@@ -159,9 +165,11 @@ func splitOnMatches(_ text: UnsafeBufferPointer<UInt8>, behavior: DelimiterBehav
     case .isolated:
         out = segments.map { $0.range }
     case .contiguous:
+        // Neighbours of the same kind merge (two stretches between matches are neighbours when `invert`
+        // turned two adjacent matches into them).
         var previousMatch = false
         for seg in segments {
-            if seg.isMatch && previousMatch, let last = out.last {
+            if seg.isMatch == previousMatch, let last = out.last {
                 out[out.count - 1] = last.lowerBound ..< seg.range.upperBound
             } else {
                 out.append(seg.range)
