@@ -7,6 +7,14 @@
 import CVerbaSupport
 
 /// A parsed JSON value. Objects keep their keys in file order.
+///
+/// ```swift
+/// import VerbaSupport
+/// let config = JSONValue.object([("model_type", .string("gpt2")), ("n_layer", .int(12))])
+/// print(config["n_layer"]?.intValue ?? 0)          // 12
+/// print(config["model_type"]?.stringValue ?? "")   // "gpt2"
+/// let text = String(decoding: config.serialized(), as: UTF8.self)   // keys in the order given
+/// ```
 public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
@@ -61,6 +69,16 @@ public enum JSONValue: Sendable, Equatable {
 }
 
 /// Why a JSON text could not be parsed, with the place (line and column, 1-based).
+///
+/// Loaders wrap its message in their own error, which names the file:
+///
+/// ```swift
+/// do {
+///     _ = try Tokenizer.fromTokenizerJSON(Array("{\"model\": }".utf8), path: "inline.json")
+/// } catch TokenizerError.malformed(let path, let reason) {
+///     print(path, reason)   // "inline.json invalid JSON at line 1, column 11: ..."
+/// }
+/// ```
 public struct JSONParseError: Error, CustomStringConvertible {
     public var message: String
     public var description: String { message }

@@ -18,6 +18,13 @@ import Synchronization
 /// parallel body, or from another thread at the same time) runs serially on its caller: nesting is safe, never a
 /// deadlock. Workers spin briefly after a region (so the short back-to-back regions of a decode step cost
 /// microseconds, not a sleep/wake each), yielding the core when others need it, then sleep on a condition variable.
+///
+/// ```swift
+/// import VerbaTensor
+/// // Leave two cores to the rest of the program (the CLI's `--threads`).
+/// ThreadPool.shared.setThreads(max(1, ThreadPool.availableCores() - 2))
+/// print("running on \(ThreadPool.shared.threadCount) threads")
+/// ```
 public final class ThreadPool: @unchecked Sendable {
     /// The pool every kernel uses, sized to the cores available to the process (`VERBA_THREADS` overrides).
     public static let shared = ThreadPool(threads: ThreadPool.defaultThreadCount())

@@ -1,11 +1,12 @@
 import Foundation
 import XCTest
 @testable import VerbaTokenizers
+import VerbaSupport
 
 /// The regex engine of `Split` pre-tokenizers against HF `tokenizers` (Oniguruma): the fixtures of
 /// scripts/fixtures/regex_split.py (Tests/Fixtures/regex/), the native scanners, and the engine's rules.
 final class RegexTests: XCTestCase {
-    static let directory = ReferenceFixtures.packageRoot.appendingPathComponent("Tests/Fixtures/regex")
+    static let directory = packageRoot.appendingPathComponent("Tests/Fixtures/regex")
 
     static func fixtureLines() throws -> [[UInt8]] {
         try ReferenceFixtures.lines(of: directory.appendingPathComponent("lines.jsonl")).map { row in
@@ -57,7 +58,7 @@ final class RegexTests: XCTestCase {
     func testEngineAgreesWithTheNativeScanners() throws {
         var texts = try Self.fixtureLines()
         texts += try BPECases.load().cases.map(\.text)
-        var rng = RoundTripTests.SplitMix64(state: 18)
+        var rng = SplitMix64(seed: 18)
         let alphabet: [String] = ["a", "Z", "é", "e\u{301}", "ß", "1", "٣", "½", " ", "  ", "\n", "\r\n", "\t", "'", "'s", "'LL",
                                   "!", "/", "中", "😀", "ǅ", "\u{00A0}", "\u{3000}", "-", "_", "ʰ", "\u{10D50}"]
         for _ in 0..<300 {

@@ -15,6 +15,12 @@ import Foundation
 import VerbaTensor
 
 /// The activation of BERT's feed-forward layer (`hidden_act`).
+///
+/// ```swift
+/// let config = try BertConfig(path: "models/all-MiniLM-L6-v2/config.json")
+/// print(config.activation, config.activation.rawValue)   // geluErf gelu
+/// let relu = HiddenActivation(rawValue: "relu")           // .relu
+/// ```
 public enum HiddenActivation: String, Sendable {
     /// "gelu": exact x·Φ(x) with erf.
     case geluErf = "gelu"
@@ -25,6 +31,12 @@ public enum HiddenActivation: String, Sendable {
 }
 
 /// BERT hyper-parameters, from a Hugging Face `config.json` (`model_type` "bert").
+///
+/// ```swift
+/// let config = try BertConfig(path: "models/all-MiniLM-L6-v2/config.json")
+/// print(config.layerCount, config.hiddenSize, config.headDim)   // 6 384 32
+/// print(config.labels)                                           // id2label of a classifier, else []
+/// ```
 public struct BertConfig: Sendable, Equatable {
     public var vocabSize: Int
     /// C, the width of every token vector.
@@ -90,6 +102,13 @@ public struct BertConfig: Sendable, Equatable {
 
 /// One input sequence: token ids (special tokens included), optional token type ids (default 0) and an
 /// optional attention mask (1 = real token, 0 = padding that no token attends to).
+///
+/// ```swift
+/// let tokenizer = try Tokenizer.load(path: "models/all-MiniLM-L6-v2")
+/// let e = try tokenizer.encode("How old are you?", pair: "I am six.")
+/// let input = BertInput(ids: e.ids, typeIds: e.typeIds, attentionMask: e.attentionMask)
+/// let states = try BertModel(folder: "models/all-MiniLM-L6-v2").lastHiddenStates([input])[0]
+/// ```
 public struct BertInput: Sendable, Equatable {
     public var ids: [Int]
     public var typeIds: [Int]?

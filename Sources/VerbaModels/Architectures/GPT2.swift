@@ -14,6 +14,13 @@ import VerbaTokenizers
 // MARK: - Configuration
 
 /// The MLP nonlinearity named by `activation_function` (Hugging Face's `ACT2FN` names).
+///
+/// ```swift
+/// let config = try GPT2Config(path: "models/gpt2/config.json")
+/// print(config.activation.rawValue)                 // "gelu_new"
+/// let act = GPT2Activation(rawValue: "quick_gelu")  // .quickGelu; nil for a name Verba does not know
+/// let small = GPT2Config(layerCount: 6, activation: .gelu)
+/// ```
 public enum GPT2Activation: String, Sendable, CaseIterable {
     /// GPT-2's tanh approximation of GELU (`gelu_new`; `gelu_pytorch_tanh` and `gelu_fast` are the same function).
     case geluNew = "gelu_new"
@@ -40,6 +47,13 @@ public enum GPT2Activation: String, Sendable, CaseIterable {
 }
 
 /// A GPT-2 configuration, as Hugging Face's `GPT2Config` writes it in `config.json`.
+///
+/// ```swift
+/// let config = try GPT2Config(path: "models/gpt2/config.json")
+/// print(config.layerCount, config.headCount, config.headSize)   // 12 12 64
+/// let model = try GPT2Model(config: config, weightsPath: "models/gpt2/model.safetensors")
+/// let medium = GPT2Config(embeddingSize: 1024, layerCount: 24, headCount: 16)   // GPT-2 355M's shape
+/// ```
 public struct GPT2Config: Sendable, Equatable {
     /// Rows of the token embedding (`vocab_size`).
     public var vocabSize: Int

@@ -4,6 +4,13 @@
 import Foundation
 
 /// How the rotary embedding's frequencies are scaled (`rope_scaling` / `rope_parameters` in config.json).
+///
+/// ```swift
+/// let config = try LlamaConfig(path: "models/Llama-3.2-1B/config.json")
+/// if case let .llama3(factor, _, _, originalContext) = config.ropeScaling {
+///     print("RoPE scaled \(factor)x from \(originalContext) positions")   // 32.0x from 8192
+/// }
+/// ```
 public enum RopeScaling: Sendable, Equatable {
     /// Plain RoPE: inv_freq[i] = 1 / theta^(2i / d).
     case none
@@ -17,6 +24,12 @@ public enum RopeScaling: Sendable, Equatable {
 }
 
 /// The Llama-family architectures Verba runs, by their `architectures` name in config.json.
+///
+/// ```swift
+/// let config = try LlamaConfig(path: "models/Qwen2.5-0.5B/config.json")
+/// print(config.architecture, config.architecture.modelType)   // qwen2 qwen2
+/// let supported = LlamaArchitecture.allCases.map(\.rawValue)  // ["LlamaForCausalLM", "Qwen2ForCausalLM", ...]
+/// ```
 public enum LlamaArchitecture: String, Sendable, CaseIterable {
     case llama = "LlamaForCausalLM"
     case qwen2 = "Qwen2ForCausalLM"
@@ -35,6 +48,13 @@ public enum LlamaArchitecture: String, Sendable, CaseIterable {
 }
 
 /// A Llama-family configuration, as Hugging Face writes it in `config.json`.
+///
+/// ```swift
+/// let config = try LlamaConfig(path: "models/SmolLM2-135M/config.json")
+/// print(config.layerCount, config.headCount, config.kvHeadCount)   // 30 9 3: grouped-query attention
+/// print(config.eosTokenIds, config.maxPositions)
+/// let model = try LlamaModel(folder: "models/SmolLM2-135M")        // reads the same config.json
+/// ```
 public struct LlamaConfig: Sendable, Equatable {
     public var architecture: LlamaArchitecture
     /// Rows of the token embedding (`vocab_size`).

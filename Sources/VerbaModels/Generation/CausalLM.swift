@@ -48,6 +48,12 @@ extension LlamaModel: CausalLM {
 /// `Qwen2ForCausalLM`, `Qwen3ForCausalLM`, `MistralForCausalLM`.
 /// - Throws: `ModelError.unsupported` naming config.json for another architecture; the loaders' errors
 ///   (missing shard or tensor, wrong shape) otherwise.
+///
+/// ```swift
+/// let model = try loadCausalLM(folder: "models/Qwen2.5-0.5B", maxContext: 4096)
+/// print(type(of: model), model.contextLength)   // LlamaModel 4096
+/// let generator = try TextGenerator(model: model, tokenizer: try Tokenizer.load(path: "models/Qwen2.5-0.5B"))
+/// ```
 public func loadCausalLM(folder: String, maxContext: Int = LlamaModel.defaultMaxContext) throws -> any CausalLM {
     let path = (folder as NSString).appendingPathComponent("config.json")
     let json = try ConfigJSON(path: path)

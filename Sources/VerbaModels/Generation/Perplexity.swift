@@ -10,6 +10,12 @@
 import Foundation
 
 /// The outcome of a perplexity evaluation.
+///
+/// ```swift
+/// let result = try Perplexity.evaluate(model: model, ids: ids, context: 1024, stride: 512)
+/// print(String(format: "perplexity %.2f (%.3f nats/token)", result.perplexity, result.meanNegativeLogLikelihood))
+/// print("\(result.scoredTokens) of \(result.tokens) tokens scored in \(result.windows) windows")
+/// ```
 public struct PerplexityResult: Sendable, Equatable {
     /// exp of the mean negative log-likelihood (natural log) of the scored tokens.
     public var perplexity: Double
@@ -24,6 +30,14 @@ public struct PerplexityResult: Sendable, Equatable {
 }
 
 /// Sliding-window perplexity of a causal language model (GPT-2 or Llama-family).
+///
+/// ```swift
+/// let model = try GPT2Model(folder: "models/gpt2")
+/// let tokenizer = try Tokenizer.load(path: "models/gpt2")
+/// let ids = tokenizer.encodeIds(try String(contentsOfFile: "wiki.test.raw", encoding: .utf8))
+/// let result = try Perplexity.evaluate(model: model, ids: ids)   // 1024-token windows every 512
+/// print(result.perplexity)
+/// ```
 public enum Perplexity {
     /// Evaluates `ids` with windows of `context` tokens (default: the model's context) every `stride`
     /// tokens (default: context / 2, as the guide's 1024 / 512).

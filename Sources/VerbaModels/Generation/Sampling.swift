@@ -7,6 +7,13 @@ import VerbaSupport
 import VerbaTensor
 
 /// How the next token is chosen.
+///
+/// ```swift
+/// let creative = SamplingParameters(temperature: 0.8, topK: 50, topP: 0.95, repetitionPenalty: 1.1)
+/// try creative.validate()                    // ModelError.invalidInput for an out-of-range value
+/// let options = GenerationOptions(maxTokens: 100, sampling: creative, seed: 7)
+/// let exact = GenerationOptions(sampling: .greedy)
+/// ```
 public struct SamplingParameters: Sendable, Equatable {
     /// 0 means greedy (argmax); otherwise logits are divided by it before sampling.
     public var temperature: Float

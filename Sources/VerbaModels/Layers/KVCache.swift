@@ -8,6 +8,15 @@
 // generation in a long context keeps a small resident size.
 
 /// A preallocated per-layer key/value cache for `capacity` positions.
+///
+/// ```swift
+/// let model = try GPT2Model(folder: "models/gpt2")
+/// let cache = model.makeCache()
+/// var logits = try model.logits(for: [15496, 995], cache: cache)   // prefill: cache.count == 2
+/// let next = logits.indices.max { logits[$0] < logits[$1] }!
+/// logits = try model.logits(for: [next], cache: cache)             // one decode step: cache.count == 3
+/// cache.truncate(to: 2)                                             // forget that step
+/// ```
 public final class KVCache {
     /// Number of layers.
     public let layerCount: Int

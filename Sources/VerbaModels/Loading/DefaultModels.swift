@@ -4,8 +4,20 @@ import Foundation
 
 /// The models found in `models/` folders: the current folder's, then that of the package the running
 /// program was built in (a SwiftPM binary lives in `<package>/.build*/<config>/<name>`).
+///
+/// ```swift
+/// print(DefaultModels.searchFolders())   // e.g. ["/home/me/work/models", "/home/me/verba/models"]
+/// let folder = try DefaultModels.find(.bertClassifier)
+/// let classifier = try SequenceClassifier(folder: folder)
+/// ```
 public enum DefaultModels {
     /// What a default model must be.
+    ///
+    /// ```swift
+    /// let generatorFolder = try DefaultModels.find(.modelType("gpt2"))
+    /// let classifierFolder = try DefaultModels.find(.bertClassifier)
+    /// print(DefaultModels.Kind.bertClassifier)   // "a BERT classifier"
+    /// ```
     public enum Kind: Sendable, CustomStringConvertible {
         /// A folder whose config.json has this `model_type` ("gpt2", "bert", ...).
         case modelType(String)

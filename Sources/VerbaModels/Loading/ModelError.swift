@@ -2,6 +2,15 @@
 // CLI can print one clear line: `verba: error: <description>`.
 
 /// An error reading a model folder (config.json, weights, tokenizer files) or running a model on input.
+///
+/// ```swift
+/// do {
+///     let model = try GPT2Model(folder: "models/gpt2")
+///     _ = try model.logits(for: [999_999], cache: model.makeCache())
+/// } catch let error as ModelError {
+///     print("verba: error: \(error)")   // e.g. an id out of range: .invalidInput
+/// }
+/// ```
 public enum ModelError: Error, CustomStringConvertible, Equatable {
     /// A file or folder cannot be read at all (missing, permission, not a folder).
     case unreadable(path: String, reason: String)

@@ -9,6 +9,13 @@ import VerbaSupport
 import VerbaTokenizers
 
 /// How the token vectors of a sentence become one vector.
+///
+/// ```swift
+/// // The folder's own pooling, or [CLS] pooling with unit-length vectors:
+/// let byFolder = try Embedder(folder: "downloads/minilm")
+/// let cls = try Embedder(folder: "downloads/minilm", pooling: .cls, normalize: true)
+/// print(byFolder.pooling, cls.pooling)   // mean cls
+/// ```
 public enum Pooling: String, Sendable, CaseIterable {
     /// The average of the token vectors (special tokens included, padding excluded).
     case mean

@@ -8,6 +8,13 @@ import VerbaSupport
 import VerbaTensor
 
 /// The shape of a BERT classifier to train.
+///
+/// ```swift
+/// // What ClassifierStart.fromScratch(layers: 2, heads: 4, dim: 128, intermediate: nil) trains, with
+/// // BERT's 30,522-token vocabulary, options.maxLength 64 and three labels:
+/// let config = BertTrainingConfig(vocabSize: 30_522, maxPositions: 64, layers: 2, heads: 4, dim: 128,
+///                                 intermediate: 512, labels: 3)
+/// ```
 public struct BertTrainingConfig: Equatable, Sendable {
     public var vocabSize: Int
     public var maxPositions: Int

@@ -33,6 +33,14 @@ package func readLabelledTSV(path: String) throws -> [(label: String, text: [UIn
 }
 
 /// Accuracy and macro-F1 of predictions (label indices) against the truth.
+///
+/// ```swift
+/// let metrics = try run.run { print($0) }.metrics   // run: a ClassifierTrainingRun
+/// print("accuracy \(metrics.accuracy), macro-F1 \(metrics.macroF1)")
+/// for (k, m) in metrics.perLabel.enumerated() {
+///     print("label \(k): precision \(m.precision), recall \(m.recall), F1 \(m.f1), \(m.support) examples")
+/// }
+/// ```
 public struct ClassificationMetrics: Sendable {
     public let accuracy: Double
     /// Mean F1 over the labels that occur in the truth or the predictions.
@@ -62,6 +70,13 @@ public struct ClassificationMetrics: Sendable {
 }
 
 /// Hyperparameters of a classifier training run.
+///
+/// ```swift
+/// var options = ClassifierTrainingOptions()
+/// options.epochs = 4
+/// options.maxLength = 128
+/// options.headOnly = true   // train only the pooler and the classification layer
+/// ```
 public struct ClassifierTrainingOptions: Sendable {
     public var epochs = 3
     public var batchSize = 32

@@ -8,6 +8,14 @@ import VerbaTensor
 import VerbaTokenizers
 
 /// Where a classifier training run starts.
+///
+/// ```swift
+/// let fineTune = ClassifierStart.fineTune(base: "downloads/minilm")
+/// let small = ClassifierStart.fromScratch(layers: 2, heads: 4, dim: 128, intermediate: nil)   // 512 inner
+/// let run = ClassifierTrainingRun(start: small, tokenizerPath: "downloads/minilm", trainPath: "train.tsv",
+///                                 evalPath: "dev.tsv", options: ClassifierTrainingOptions(),
+///                                 outputFolder: "models/small-classifier")
+/// ```
 public enum ClassifierStart: Sendable {
     /// Fine-tune the BERT model in this folder (config.json, model.safetensors).
     case fineTune(base: String)
@@ -17,6 +25,13 @@ public enum ClassifierStart: Sendable {
 }
 
 /// What a classifier training run learned and how it scores on the evaluation data.
+///
+/// ```swift
+/// let result = try run.run { print($0) }   // run: a ClassifierTrainingRun
+/// print("labels: \(result.labels.joined(separator: ", "))")
+/// print("accuracy \(result.metrics.accuracy), macro-F1 \(result.metrics.macroF1)")
+/// print("\(result.trainExamples) training examples, \(result.evalExamples) evaluated")
+/// ```
 public struct ClassifierTrainingResult {
     /// Labels of the training data, sorted: label k is output k of the model.
     public var labels: [String]

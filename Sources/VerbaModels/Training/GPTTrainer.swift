@@ -5,6 +5,14 @@ import Foundation
 import VerbaTensor
 
 /// Hyperparameters of a language-model training run.
+///
+/// ```swift
+/// var options = LMTrainingOptions()
+/// options.layers = 6; options.heads = 6; options.dim = 384; options.context = 256
+/// options.steps = 5000
+/// options.learningRate = 6e-4
+/// options.exportDType = .bf16
+/// ```
 public struct LMTrainingOptions: Sendable {
     public var layers = 4, heads = 4, dim = 256, context = 128
     /// Sequences per micro-batch.

@@ -8,6 +8,13 @@ import VerbaSupport
 import VerbaTensor
 
 /// The shape of a GPT-2 model to train.
+///
+/// ```swift
+/// // What LMTrainingRun trains with the default LMTrainingOptions and an 8,000-token vocabulary:
+/// let config = GPTTrainingConfig(vocabSize: 8_000, context: 128, layers: 4, heads: 4, dim: 256)
+/// print(config.dim / config.heads)                  // 64 floats per head
+/// let json = try JSONEncoder().encode(config)       // Codable, e.g. to record a run's shape
+/// ```
 public struct GPTTrainingConfig: Equatable, Codable, Sendable {
     /// Token vocabulary size V.
     public var vocabSize: Int

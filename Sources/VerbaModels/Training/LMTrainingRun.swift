@@ -7,6 +7,14 @@ import VerbaTokenizers
 
 /// What a language-model training run did, also written to `training-summary.json` in the output
 /// folder.
+///
+/// ```swift
+/// let run = LMTrainingRun(tokenizer: try Tokenizer.load(path: "bpe-8k.json"), corpus: ["kjv.txt"],
+///                         options: LMTrainingOptions(), outputFolder: "models/gpt-small")
+/// let summary = try run.run { print($0) }
+/// print("\(summary.parameters) parameters, \(summary.trainTokens) training tokens")
+/// if let ppl = summary.validationPerplexity { print("validation perplexity \(ppl)") }
+/// ```
 public struct LMTrainingSummary: Sendable {
     /// Trainable parameters of the model.
     public var parameters: Int

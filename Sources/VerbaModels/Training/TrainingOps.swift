@@ -98,6 +98,12 @@ func layerNormBackward(dx: UnsafeMutablePointer<Float>, dw: UnsafeMutablePointer
 // MARK: - GELU
 
 /// Which GELU a model uses: `tanh` is GPT-2's `gelu_new`, `erf` is BERT's exact `gelu`.
+///
+/// ```swift
+/// let kind = GeluKind(rawValue: "erf")                     // .erf, as BERT's "hidden_act": "gelu"
+/// print(GeluKind.tanh.rawValue)                            // "tanh"
+/// let data = try JSONEncoder().encode([GeluKind.tanh])     // Codable: ["tanh"]
+/// ```
 public enum GeluKind: String, Sendable, Codable {
     case tanh, erf
 }

@@ -257,6 +257,14 @@ package struct SequenceDecoder: TokenDecoder {
 ///
 /// Decoders that look at neighbouring tokens (WordPiece's `##`, Metaspace's first token) are handled
 /// by re-decoding a short window: the text of `ids[prefix...]` minus that of `ids[prefix..<read]`.
+///
+/// ```swift
+/// var decoder = tokenizer.incrementalDecoder(skipSpecialTokens: true)
+/// for id in generatedIds {
+///     print(decoder.push(id), terminator: "")   // only whole characters, never half an emoji
+/// }
+/// print(decoder.finish())
+/// ```
 public struct IncrementalDecoder {
     package let tokenizer: Tokenizer
     package let skipSpecialTokens: Bool

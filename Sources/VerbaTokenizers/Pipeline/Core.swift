@@ -62,6 +62,14 @@ extension TokenizationModel {
 }
 
 /// One encoded text (or pair of texts): what a model consumes.
+///
+/// ```swift
+/// let tokenizer = try Tokenizer.load(path: "models/bert-base-uncased")
+/// let encoding = try tokenizer.encode("Hello world")
+/// print(encoding.tokens)       // ["[CLS]", "hello", "world", "[SEP]"]
+/// print(encoding.ids)          // [101, 7592, 2088, 102]
+/// print(encoding.offsets[2])   // 6..<11, "world" in the text
+/// ```
 public struct Encoding: Sendable, Equatable {
     /// Token ids.
     public var ids: [Int]
@@ -96,6 +104,14 @@ public struct Encoding: Sendable, Equatable {
 }
 
 /// Errors from reading or interpreting tokenizer files. Each names the file and what is wrong with it.
+///
+/// ```swift
+/// do {
+///     let tokenizer = try Tokenizer.load(path: "models/missing")
+/// } catch let error as TokenizerError {
+///     print(error)   // "models/missing: cannot read: no such file or folder"
+/// }
+/// ```
 public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     /// The file or folder cannot be read.
     case unreadable(path: String, reason: String)

@@ -12,6 +12,16 @@ import Foundation
 
 /// Per-thread buffers of a `LineEncoder` format: make a new one for each thread, never copy one. The
 /// formats of `Tokenizer.lineFormat` keep their buffers here; a format of your own may ignore it.
+///
+/// ```swift
+/// // Calling a format directly, on one line, as `LineEncoder` does on each of its threads:
+/// let format = tokenizer.lineFormat(.ids, addSpecialTokens: false)
+/// var scratch = LineScratch(), out: [UInt8] = []
+/// Array("Hello world".utf8).withUnsafeBufferPointer { text in
+///     [text.count].withUnsafeBufferPointer { ends in format(text, 0, ends, &out, &scratch) }
+/// }
+/// // out holds "15496 995\n" with GPT-2
+/// ```
 public struct LineScratch {
     /// Ids of the lines being formatted, and where each line's ids end in `ids`.
     package var ids: [Int] = []

@@ -2,6 +2,14 @@
 // output line of ids, of token strings, or of one JSON object.
 
 /// What `Tokenizer.lineFormat` writes for each line.
+///
+/// ```swift
+/// let tokenizer = try Tokenizer.load(path: "models/gpt2")
+/// let encoder = LineEncoder(workers: 2, input: LineInput(bytes: Array("Hello world\n".utf8)))
+/// var out: [UInt8] = []
+/// try encoder.run(format: tokenizer.lineFormat(.tokens, addSpecialTokens: false)) { out += $0 }
+/// // String(decoding: out, as: UTF8.self) == "Hello Ġworld\n"
+/// ```
 public enum LineOutputFormat: String, CaseIterable, Sendable {
     /// Ids in decimal separated by single spaces.
     case ids

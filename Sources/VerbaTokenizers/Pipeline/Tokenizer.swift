@@ -7,6 +7,13 @@ import Foundation
 /// A complete tokenizer: encodes text to `Encoding`s (or bare ids) and decodes ids back to text.
 ///
 /// Immutable and `Sendable`: one instance serves any number of threads.
+///
+/// ```swift
+/// let tokenizer = try Tokenizer.load(path: "models/gpt2")   // or a tokenizer.json, .tiktoken or .gguf file
+/// let ids = tokenizer.encodeIds("Hello world")              // [15496, 995]
+/// let text = tokenizer.decode(ids)                          // "Hello world"
+/// let encoding = try tokenizer.encode("Hello world")        // ids, tokens, offsets and masks
+/// ```
 public final class Tokenizer: Sendable {
     package let normalizer: (any Normalizer)?
     package let preTokenizer: (any PreTokenizer)?

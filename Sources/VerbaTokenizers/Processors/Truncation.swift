@@ -3,13 +3,34 @@
 // exact semantics of Hugging Face `tokenizers`.
 
 /// Which side of a sequence truncation or padding works on.
+///
+/// ```swift
+/// // Keep the end of long texts, and pad on the left (as decoder-only models want):
+/// let tokenizer = try Tokenizer.load(path: "models/gpt2").with(
+///     truncation: TruncationParams(maxLength: 512, direction: .left),
+///     padding: PaddingParams(direction: .left, padId: 50256, padToken: "<|endoftext|>"))
+/// ```
 public enum Side: String, Sendable {
     case left = "Left"
     case right = "Right"
 }
 
 /// How to truncate a text or a pair to `maxLength` tokens (special tokens included).
+///
+/// ```swift
+/// let base = try Tokenizer.load(path: "models/bert-base-uncased")
+/// let tokenizer = base.with(truncation: TruncationParams(maxLength: 128, stride: 16), padding: nil)
+/// let encoding = try tokenizer.encode(longText)
+/// // encoding.ids.count <= 128; the rest is in encoding.overflowing, windows overlapping by 16 tokens
+/// ```
 public struct TruncationParams: Sendable, Equatable {
+    /// Which sequence of a pair gives up tokens when the pair is too long.
+    ///
+    /// ```swift
+    /// // Keep the question whole and cut the passage it is paired with:
+    /// let truncation = TruncationParams(maxLength: 384, strategy: .onlySecond, stride: 128)
+    /// let encoding = try tokenizer.with(truncation: truncation, padding: nil).encode(question, pair: passage)
+    /// ```
     public enum Strategy: String, Sendable {
         /// Remove tokens from the longer sequence of a pair first.
         case longestFirst = "LongestFirst"
@@ -35,7 +56,22 @@ public struct TruncationParams: Sendable, Equatable {
 }
 
 /// How to pad encodings.
+///
+/// ```swift
+/// let base = try Tokenizer.load(path: "models/bert-base-uncased")
+/// let tokenizer = base.with(truncation: nil, padding: PaddingParams(strategy: .fixed(8)))
+/// let encoding = try tokenizer.encode("Hello world")
+/// print(encoding.ids)             // [101, 7592, 2088, 102, 0, 0, 0, 0]
+/// print(encoding.attentionMask)   // [1, 1, 1, 1, 0, 0, 0, 0]
+/// ```
 public struct PaddingParams: Sendable, Equatable {
+    /// The length encodings are padded to.
+    ///
+    /// ```swift
+    /// let batchPadded = PaddingParams(strategy: .batchLongest, padToMultipleOf: 8)
+    /// let fixed = PaddingParams(strategy: .fixed(128))
+    /// let encodings = try tokenizer.with(truncation: nil, padding: batchPadded).encodeBatch(["a", "b c d"])
+    /// ```
     public enum Strategy: Sendable, Equatable {
         /// To the longest encoding of the batch.
         case batchLongest

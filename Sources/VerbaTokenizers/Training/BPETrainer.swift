@@ -21,6 +21,14 @@ package struct BPETrainerOptions: Sendable {
 }
 
 /// What a BPE training run learned: the vocabulary in id order and the merges in rank order.
+///
+/// ```swift
+/// let trained = try TokenizerTrainer(options: TokenizerTrainingOptions()).train(paths: ["corpus.txt"])
+/// let result = trained.result
+/// if let merge = result.merges.first {
+///     print("first merge: \(result.vocab[merge.0]) + \(result.vocab[merge.1])")
+/// }
+/// ```
 public struct BPETrainingResult: Sendable {
     /// Token strings; the index is the id.
     public var vocab: [String]

@@ -1,6 +1,14 @@
 import Foundation
 
 /// Errors of a training run: the input it could not use, or settings that cannot work.
+///
+/// ```swift
+/// do {
+///     _ = try TokenizerTrainer(options: TokenizerTrainingOptions()).train(paths: ["empty.txt"])
+/// } catch TrainerError.emptyCorpus {
+///     print("nothing to learn from")
+/// }
+/// ```
 public enum TrainerError: Error, CustomStringConvertible, Equatable {
     case unreadable(path: String, reason: String)
     case unwritable(path: String, reason: String)

@@ -1,10 +1,30 @@
 import Foundation
 
 /// What `TokenizerTrainer` learns and how it reads the corpus.
+///
+/// ```swift
+/// var options = TokenizerTrainingOptions()
+/// options.byteLevel = true          // GPT-2 style byte-level BPE
+/// options.split = .cl100k
+/// options.vocabSize = 8_000
+/// print(options.effectiveSpecialTokens)   // ["<|endoftext|>"]
+/// ```
 public struct TokenizerTrainingOptions: Sendable {
+    /// The kind of tokenizer to learn: byte-pair encoding, or WordPiece as BERT uses it.
+    ///
+    /// ```swift
+    /// var options = TokenizerTrainingOptions()
+    /// options.model = TokenizerTrainingOptions.Model(rawValue: "wordpiece")!   // .wordPiece
+    /// ```
     public enum Model: String, Sendable { case bpe, wordPiece = "wordpiece" }
     /// How byte-level BPE splits text into words before counting them: GPT-2's pattern, or cl100k_base's
     /// as Hugging Face tokenizer.json files spell it (`SplitPattern.llama3`).
+    ///
+    /// ```swift
+    /// var options = TokenizerTrainingOptions()
+    /// options.byteLevel = true
+    /// options.split = .cl100k   // digits in groups of up to three, as cl100k_base splits them
+    /// ```
     public enum Split: String, Sendable {
         case gpt2, cl100k
         var pattern: SplitPattern { self == .gpt2 ? .gpt2 : .llama3 }
@@ -40,6 +60,15 @@ public struct TokenizerTrainingOptions: Sendable {
 /// Learns a tokenizer from corpora: counts words in parallel (streamed, memory bounded by the distinct
 /// words), then runs `BPETrainer`. WordPiece is trained as HF's WordPieceTrainer does: BPE with the
 /// `##` continuing-subword prefix over BERT-normalized, BERT-pre-tokenized words.
+///
+/// ```swift
+/// var options = TokenizerTrainingOptions()
+/// options.model = .wordPiece
+/// options.lowercase = true
+/// var trainer = TokenizerTrainer(options: options)
+/// trainer.onMerging = { done, target in print("\(done)/\(target) merges") }
+/// try trainer.train(paths: ["corpus.txt"]).write(to: "tokenizer.json")
+/// ```
 public struct TokenizerTrainer {
     public var options: TokenizerTrainingOptions
     /// Progress callbacks, for a progress line on a terminal.

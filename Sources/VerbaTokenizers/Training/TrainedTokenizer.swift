@@ -1,6 +1,13 @@
 import Foundation
 
 /// A tokenizer learned by `TokenizerTrainer`, ready to be written in the formats the field uses.
+///
+/// ```swift
+/// let trained = try TokenizerTrainer(options: TokenizerTrainingOptions()).train(paths: ["corpus.txt"])
+/// try trained.write(to: "out/tokenizer.json")      // Hugging Face tokenizer.json
+/// try trained.writeVocabFiles(to: "out")           // vocab.json + merges.txt (vocab.txt for WordPiece)
+/// let tokenizer = try Tokenizer.load(path: "out/tokenizer.json")
+/// ```
 public struct TrainedTokenizer: Sendable {
     /// What was learned.
     public var result: BPETrainingResult

@@ -3,6 +3,13 @@
 /// An open-addressing hash table over an arena of bytes, so that counting a 2 GB corpus costs memory
 /// in proportion to the number of distinct words, not to the corpus. Counts are 64-bit.
 /// - Complexity: `add` is O(length of the word) expected.
+///
+/// ```swift
+/// let trainer = TokenizerTrainer(options: TokenizerTrainingOptions())
+/// let counts = try trainer.countWords(paths: ["corpus.txt"])
+/// print("\(counts.count) distinct words, \(counts.total) in all")
+/// let trained = try trainer.train(counts: counts)
+/// ```
 public struct WordCounts: Sendable {
     /// All distinct words' bytes, back to back.
     private var arena: [UInt8] = []

@@ -8,7 +8,7 @@
 import CUTF8Proc
 
 /// A set of scalars as the pattern spells it.
-indirect enum RegexSetTerm: Equatable {
+indirect enum RegexSetTerm: Equatable, Sendable {
     /// Scalars `lo...hi`.
     case range(UInt32, UInt32)
     /// Scalars whose general category is in the mask (bit `GeneralCategory.rawValue`).
