@@ -2,12 +2,13 @@ import Foundation
 import XCTest
 
 /// Runs the built `verba` binary with `arguments` and `input` on stdin; returns status, stdout, stderr.
-func runVerba(_ arguments: [String], input: Data = Data(), file: StaticString = #filePath) throws -> (status: Int32, stdout: Data, stderr: Data) {
-    let binary = verbaBinary()
+/// Runs `verba` (or `binary`, a copy of it) in `directory` (default: the package root).
+func runVerba(_ arguments: [String], input: Data = Data(), binary: URL? = nil, directory: URL? = nil,
+              file: StaticString = #filePath) throws -> (status: Int32, stdout: Data, stderr: Data) {
     let process = Process()
-    process.executableURL = binary
+    process.executableURL = binary ?? verbaBinary()
     process.arguments = arguments
-    process.currentDirectoryURL = packageRoot()
+    process.currentDirectoryURL = directory ?? packageRoot()
     let inPipe = Pipe(), outPipe = Pipe(), errPipe = Pipe()
     process.standardInput = inPipe
     process.standardOutput = outPipe

@@ -153,15 +153,15 @@ final class GenerateCLITests: XCTestCase {
     }
 
     func testMissingDefaultModelMentionsIt() throws {
-        let models = packageRoot().appendingPathComponent("models")
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: models.path)) ?? []
-        for name in names {
-            if let d = FileManager.default.contents(atPath: models.appendingPathComponent(name + "/config.json").path),
-               let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any], o["model_type"] as? String == "gpt2" {
-                throw XCTSkip("models/ has a GPT-2 model (\(name)): the default is used")
-            }
-        }
-        let r = try runVerba(["generate", "--prompt", "Hi", "--max-tokens", "2"])
+        // A copy of the binary in an empty folder, run there: no models/ in the current folder, and no
+        // checkout (Package.swift) above the executable, so there is no default model to fall back on.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("verba-nodefault-\(ProcessInfo.processInfo.processIdentifier)")
+        try? FileManager.default.removeItem(at: folder)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let copy = folder.appendingPathComponent("verba")
+        try FileManager.default.copyItem(at: verbaBinary(), to: copy)
+        let r = try runVerba(["generate", "--prompt", "Hi", "--max-tokens", "2"], binary: copy, directory: folder)
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(text(r.stderr).contains("default model"), text(r.stderr))
     }
