@@ -3,10 +3,6 @@ import PackageDescription
 
 // No target takes unsafe flags, so the package can be used as a versioned dependency. The float kernels
 // live in CVerbaKernels, compiled for several CPU levels into one binary and chosen at run time.
-// The test targets capture buffers in the thread pool's closures; they are compiled in Swift 5 mode
-// until they are written for strict concurrency checking.
-let tests: [SwiftSetting] = [.swiftLanguageMode(.v5)]
-
 let package = Package(
     name: "Verba",
     platforms: [.macOS(.v13)],
@@ -36,10 +32,10 @@ let package = Package(
             "VerbaTokenizers", "VerbaTensor", "VerbaModels", "CBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "VerbaTokenizersTests", dependencies: ["VerbaTokenizers", "VerbaSupport"], swiftSettings: tests),
-        .testTarget(name: "VerbaTensorTests", dependencies: ["VerbaTensor", "VerbaSupport"], swiftSettings: tests),
-        .testTarget(name: "VerbaModelsTests", dependencies: ["VerbaModels", "VerbaTensor", "VerbaTokenizers", "VerbaSupport"], swiftSettings: tests),
-        .testTarget(name: "VerbaCLITests", dependencies: ["verba"], swiftSettings: tests),
+        .testTarget(name: "VerbaTokenizersTests", dependencies: ["VerbaTokenizers", "VerbaSupport"]),
+        .testTarget(name: "VerbaTensorTests", dependencies: ["VerbaTensor", "VerbaSupport"]),
+        .testTarget(name: "VerbaModelsTests", dependencies: ["VerbaModels", "VerbaTensor", "VerbaTokenizers", "VerbaSupport"]),
+        .testTarget(name: "VerbaCLITests", dependencies: ["verba"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -143,7 +143,8 @@ final class BPETests: XCTestCase {
         for (model, pattern, key) in [(try BPEModels.tiktoken("o200k_base"), SplitPattern.o200k, "o200k"),
                                       (try BPEModels.gpt2(), .gpt2, "gpt2")] {
             let texts = fixture.cases.map(\.text)
-            let results = UnsafeMutablePointer<[Int]>.allocate(capacity: texts.count * 8)
+            // Each thread writes its own slots; the loop below reads them after all have joined.
+            nonisolated(unsafe) let results = UnsafeMutablePointer<[Int]>.allocate(capacity: texts.count * 8)
             results.initialize(repeating: [], count: texts.count * 8)
             defer { results.deinitialize(count: texts.count * 8); results.deallocate() }
             DispatchQueue.concurrentPerform(iterations: 8) { t in

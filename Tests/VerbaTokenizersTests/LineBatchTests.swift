@@ -109,14 +109,15 @@ final class LineBatchTests: XCTestCase {
             return Int(truncatingIfNeeded: state >> 33)
         }
         let letters = Array("abcdefghijklmnopqrstuvwxyzéàü".unicodeScalars.map { String($0) })
-        var lines: [[UInt8]] = []
+        var generated: [[UInt8]] = []
         for _ in 0..<4000 {
             var words: [String] = []
             for _ in 0..<10 {
                 words.append((0..<(2 + next() % 19)).map { _ in letters[next() % letters.count] }.joined())
             }
-            lines.append(Array(words.joined(separator: " ").utf8))
+            generated.append(Array(words.joined(separator: " ").utf8))
         }
+        let lines = generated
         let alone = try Tokenizer.load(path: path)
         let expected = lines.map { line in line.withUnsafeBufferPointer { p in
             var ids: [Int] = []
@@ -127,7 +128,8 @@ final class LineBatchTests: XCTestCase {
         // Each thread visits every line twice, in its own order: strides coprime with the line count.
         let strides = [1, 3, 7, 11]
         XCTAssertEqual(lines.count, 4000)
-        let results = UnsafeMutableBufferPointer<[[Int]]>.allocate(capacity: strides.count)
+        // Each thread writes its own slot; the loop below reads them after all have joined.
+        nonisolated(unsafe) let results = UnsafeMutableBufferPointer<[[Int]]>.allocate(capacity: strides.count)
         results.initialize(repeating: [])
         defer { results.deallocate() }
         DispatchQueue.concurrentPerform(iterations: strides.count) { t in

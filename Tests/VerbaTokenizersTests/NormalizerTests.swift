@@ -7,7 +7,8 @@ enum WordPieceFixtures {
     static let root = packageRoot
     static let dir = root.appendingPathComponent("Tests/Fixtures/wordpiece")
 
-    static let properties: [String: Any] = {
+    // Read once, never written: safe to share between tests.
+    nonisolated(unsafe) static let properties: [String: Any] = {
         guard let data = try? Data(contentsOf: dir.appendingPathComponent("unicode_properties.json")),
               let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             fatalError("cannot read \(dir.path)/unicode_properties.json")
@@ -15,7 +16,7 @@ enum WordPieceFixtures {
         return json
     }()
 
-    static let cases: [[String: Any]] = {
+    nonisolated(unsafe) static let cases: [[String: Any]] = {
         guard let text = try? String(contentsOf: dir.appendingPathComponent("cases.jsonl"), encoding: .utf8) else {
             fatalError("cannot read \(dir.path)/cases.jsonl")
         }

@@ -199,7 +199,8 @@ final class TokenizerLoadingTests: XCTestCase {
         // whichever thread asks first; a merge that does not resolve is reported by its string.
         let fresh = try Tokenizer.load(path: path.path)
         var seen = [String?](repeating: nil, count: 8)
-        seen.withUnsafeMutableBufferPointer { out in
+        seen.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let out = buffer  // each thread writes its own slot
             DispatchQueue.concurrentPerform(iterations: 8) { i in out[i] = fresh.idToToken(3 + i % 2) }
         }
         XCTAssertEqual(seen, (0..<8).map { $0 % 2 == 0 ? "Ġa" : "Ġa\"" })
