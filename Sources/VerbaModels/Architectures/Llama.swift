@@ -146,27 +146,10 @@ public final class LlamaModel: Sendable {
         let end = until ?? ids.count
         precondition(from >= 0 && end <= ids.count, "forEachLogits: positions \(from)..<\(end) outside the input")
         let hidden = try run(ids, cache: cache)
-        let c = config.hiddenSize, v = config.vocabSize, block = 32
-        var rows = [Float](repeating: 0, count: block * v)
-        var p = from
-        while p < end {
-            let n = min(block, end - p)
-            try rows.withUnsafeMutableBufferPointer { r in
-                matmul(hidden + p * c, lmHead, r.baseAddress!, m: n)
-                for q in 0..<n {
-                    try body(p + q, UnsafeBufferPointer(rebasing: r[(q * v)..<((q + 1) * v)]))
-                }
-            }
-            p += n
-        }
-    }
-
-    /// The logits (V) after every position of `ids`, from an empty cache, in one batched pass.
-    /// For tests and small inputs (the result holds ids.count × V floats).
-    public func allLogits(_ ids: [Int]) throws -> [[Float]] {
-        var out: [[Float]] = []
-        try forEachLogits(ids, cache: makeCache()) { _, row in out.append(Array(row)) }
-        return out
+        let c = config.hiddenSize
+        try forEachLogitsBlock(from: from, until: end, vocabSize: config.vocabSize, { first, n, out in
+            matmul(hidden + first * c, lmHead, out, m: n)
+        }, body)
     }
 
     // MARK: The forward pass

@@ -43,6 +43,42 @@ extension LlamaModel: CausalLM {
     public var eosTokenIds: [Int] { config.eosTokenIds }
 }
 
+extension CausalLM {
+    /// The logits (V) after every position of `ids`, from an empty cache, in one batched pass (no decode
+    /// steps). For tests and short inputs: the result holds ids.count × V floats.
+    ///
+    /// ```swift
+    /// let model = try loadCausalLM(folder: "models/gpt2")
+    /// let rows = try model.allLogits([464, 3139, 286])   // 3 rows of vocabSize logits
+    /// ```
+    public func allLogits(_ ids: [Int]) throws -> [[Float]] {
+        var out: [[Float]] = []
+        try forEachLogits(ids, cache: makeCache(), from: 0, until: nil) { _, row in out.append(Array(row)) }
+        return out
+    }
+}
+
+/// The head of `forEachLogits`, shared by the architectures: positions `from ..< end` are projected to
+/// the vocabulary 32 rows at a time by `project(first, rows, out)` (writing rows × vocabSize logits), and
+/// each row is handed to `body` in order, so memory stays at a few MB whatever the length.
+func forEachLogitsBlock(from: Int, until end: Int, vocabSize v: Int,
+                        _ project: (_ first: Int, _ rows: Int, _ out: UnsafeMutablePointer<Float>) -> Void,
+                        _ body: (Int, UnsafeBufferPointer<Float>) throws -> Void) throws {
+    let block = 32
+    var rows = [Float](repeating: 0, count: block * v)
+    var p = from
+    while p < end {
+        let n = min(block, end - p)
+        try rows.withUnsafeMutableBufferPointer { r in
+            project(p, n, r.baseAddress!)
+            for q in 0..<n {
+                try body(p + q, UnsafeBufferPointer(rebasing: r[(q * v)..<((q + 1) * v)]))
+            }
+        }
+        p += n
+    }
+}
+
 /// Loads the causal language model of a Hugging Face folder, choosing the architecture from
 /// config.json's `architectures` (else `model_type`): `GPT2LMHeadModel` / `gpt2`, or `LlamaForCausalLM`,
 /// `Qwen2ForCausalLM`, `Qwen3ForCausalLM`, `MistralForCausalLM`.
