@@ -37,33 +37,6 @@ private func maxDiff(_ a: [Float], _ b: [Float]) -> Float {
     return m
 }
 
-/// Generates greedily with the KV cache: prefill, then one-token steps; returns the new ids.
-private func greedyIds(_ model: GPT2Model, prompt: [Int], count: Int) throws -> [Int] {
-    let cache = model.makeCache()
-    var logits = try model.logits(for: prompt, cache: cache)
-    var out: [Int] = []
-    for _ in 0..<count {
-        let next = Sampler.argmax(logits)
-        out.append(next)
-        if out.count == count { break }
-        logits = try model.logits(for: [next], cache: cache)
-    }
-    return out
-}
-
-/// A temporary copy of a model folder, with `edit` applied to its config.json.
-private func editedCopy(of folder: String, edit: (inout [String: Any]) -> Void) throws -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("verba-gpt2-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    for name in try FileManager.default.contentsOfDirectory(atPath: folder) where name != "expected.json" {
-        try FileManager.default.copyItem(atPath: folder + "/" + name, toPath: dir.appendingPathComponent(name).path)
-    }
-    var config = try loadJSON(folder + "/config.json")
-    edit(&config)
-    try JSONSerialization.data(withJSONObject: config).write(to: dir.appendingPathComponent("config.json"))
-    return dir.path
-}
-
 final class GPT2Tests: XCTestCase {
     func testSmallLogitsMatchTransformers() throws {
         let model = try GPT2Model(folder: smallFolder)
@@ -85,7 +58,7 @@ final class GPT2Tests: XCTestCase {
     func testWeightsWithoutTransformerPrefix() throws {
         // Rewrite the small checkpoint with the original OpenAI names (no `transformer.` prefix).
         let file = try SafeTensorsFile(path: smallFolder + "/model.safetensors")
-        let dir = try editedCopy(of: smallFolder) { _ in }
+        let dir = try editedCopy(ofFolder: smallFolder) { _ in }
         var list: [(name: String, tensor: FloatTensor, dtype: DType)] = []
         for name in file.names {
             let stripped = name.hasPrefix("transformer.") ? String(name.dropFirst("transformer.".count)) : name
@@ -120,7 +93,7 @@ final class GPT2Tests: XCTestCase {
         let cases = try XCTUnwrap(expected["greedy"] as? [[String: Any]])
         for c in cases {
             let want = ints(c["generated"])
-            XCTAssertEqual(try greedyIds(model, prompt: ints(c["ids"]), count: want.count), want, "\(c["text"] ?? "")")
+            XCTAssertEqual(try greedy(model, prompt: ints(c["ids"]), count: want.count), want, "\(c["text"] ?? "")")
         }
     }
 
@@ -234,13 +207,13 @@ final class GPT2Tests: XCTestCase {
         }
         XCTAssertThrowsError(try model.logits(for: [model.config.vocabSize], cache: model.makeCache()))
         XCTAssertThrowsError(try model.logits(for: [], cache: model.makeCache()))
-        let relu2 = try editedCopy(of: smallFolder) { $0["activation_function"] = "relu2" }
+        let relu2 = try editedCopy(ofFolder: smallFolder) { $0["activation_function"] = "relu2" }
         XCTAssertThrowsError(try GPT2Model(folder: relu2)) { e in
             XCTAssertTrue("\(e)".contains("activation_function") && "\(e)".contains("relu2"), "\(e)")
         }
-        let badHeads = try editedCopy(of: smallFolder) { $0["n_head"] = 5 }
+        let badHeads = try editedCopy(ofFolder: smallFolder) { $0["n_head"] = 5 }
         XCTAssertThrowsError(try GPT2Model(folder: badHeads)) { e in XCTAssertTrue("\(e)".contains("n_head"), "\(e)") }
-        let badVocab = try editedCopy(of: smallFolder) { $0["vocab_size"] = 500 }
+        let badVocab = try editedCopy(ofFolder: smallFolder) { $0["vocab_size"] = 500 }
         XCTAssertThrowsError(try GPT2Model(folder: badVocab)) { e in XCTAssertTrue("\(e)".contains("wte"), "\(e)") }
     }
 
@@ -298,7 +271,7 @@ final class GPT2Tests: XCTestCase {
         let (model, expected) = try bigModel()
         for c in try XCTUnwrap(expected["greedy"] as? [[String: Any]]) {
             let want = ints(c["generated"])
-            XCTAssertEqual(try greedyIds(model, prompt: ints(c["ids"]), count: want.count), want)
+            XCTAssertEqual(try greedy(model, prompt: ints(c["ids"]), count: want.count), want)
         }
     }
 }

@@ -28,32 +28,9 @@ private func maxDiff(_ a: [Float], _ b: [Float]) -> Float {
     return m
 }
 
-/// Greedy generation through the KV cache (prefill, then one-token steps), stopping after an EOS id.
-private func greedy(_ model: any CausalLM, prompt: [Int], count: Int) throws -> [Int] {
-    let cache = model.makeCache()
-    var logits = try model.logits(for: prompt, cache: cache)
-    var out: [Int] = []
-    while out.count < count {
-        let next = Sampler.argmax(logits)
-        out.append(next)
-        if model.eosTokenIds.contains(next) || out.count == count { break }
-        logits = try model.logits(for: [next], cache: cache)
-    }
-    return out
-}
-
 /// A temporary copy of a fixture folder (without expected.json), with `edit` applied to its config.json.
 private func editedCopy(of name: String, edit: (inout [String: Any]) -> Void = { _ in }) throws -> String {
-    let source = folder(name)
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("verba-llama-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    for file in try FileManager.default.contentsOfDirectory(atPath: source) where file != "expected.json" {
-        try FileManager.default.copyItem(atPath: source + "/" + file, toPath: dir.appendingPathComponent(file).path)
-    }
-    var config = try loadJSON(source + "/config.json")
-    edit(&config)
-    try JSONSerialization.data(withJSONObject: config).write(to: dir.appendingPathComponent("config.json"))
-    return dir.path
+    try editedCopy(ofFolder: folder(name), edit: edit)
 }
 
 final class LlamaTests: XCTestCase {
@@ -125,7 +102,7 @@ final class LlamaTests: XCTestCase {
             let expected = try loadJSON(folder(name) + "/expected.json")
             for c in try XCTUnwrap(expected["greedy"] as? [[String: Any]]) {
                 let want = ints(c["generated"])
-                XCTAssertEqual(try greedy(model, prompt: ints(c["ids"]), count: 16), want, name)
+                XCTAssertEqual(try greedy(model, stopAtEOS: true, prompt: ints(c["ids"]), count: 16), want, name)
             }
         }
     }
