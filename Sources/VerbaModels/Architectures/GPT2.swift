@@ -306,20 +306,11 @@ public final class GPT2Model: Sendable {
 
     // MARK: The forward pass
 
-    /// The scratch buffers of `cache`'s sequence for this model: made on the cache's first forward pass
-    /// and kept in it, so that sequences running at once on different caches never share buffers.
-    private func workspace(for cache: KVCache) -> Scratch {
-        if let s = cache.workspace as? Scratch, s.owner == ObjectIdentifier(self) { return s }
-        let s = Scratch(owner: ObjectIdentifier(self))
-        cache.workspace = s
-        return s
-    }
+    /// The scratch buffers of `cache`'s sequence (kept in the cache, see `KVCache.workspace(of:_:)`).
+    private func workspace(for cache: KVCache) -> Scratch { cache.workspace(of: self) { Scratch() } }
 
     /// Scratch buffers for T rows, grown on demand.
     private final class Scratch {
-        /// The model whose dimensions the buffers are sized for.
-        let owner: ObjectIdentifier
-        init(owner: ObjectIdentifier) { self.owner = owner }
         var rows = 0
         var x = UnsafeMutablePointer<Float>.allocate(capacity: 1)      // (T, C) residual stream
         var h = UnsafeMutablePointer<Float>.allocate(capacity: 1)      // (T, C) normalized

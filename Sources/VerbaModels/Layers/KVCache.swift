@@ -29,8 +29,19 @@ public final class KVCache {
     /// Positions written so far; the next token goes at this position.
     public private(set) var count: Int = 0
 
-    /// The model's scratch buffers for the sequence in this cache (see `GPT2Model.workspace(for:)`).
-    var workspace: AnyObject?
+    /// The scratch buffers of the model that runs this cache's sequence, and which model that is.
+    private var workspace: AnyObject?
+    private var workspaceOwner: ObjectIdentifier?
+
+    /// The scratch buffers `model` keeps for this cache's sequence: made by `make` on the first forward
+    /// pass and kept here, so that sequences running at once on different caches never share buffers.
+    func workspace<W: AnyObject>(of model: AnyObject, _ make: () -> W) -> W {
+        if let w = workspace as? W, workspaceOwner == ObjectIdentifier(model) { return w }
+        let w = make()
+        workspace = w
+        workspaceOwner = ObjectIdentifier(model)
+        return w
+    }
 
     private let keys: [UnsafeMutablePointer<Float>]    // per layer: (H, capacity, hd)
     private let values: [UnsafeMutablePointer<Float>]  // per layer: (H, capacity, hd)
