@@ -116,6 +116,8 @@ package struct TensorInfo: Sendable, Equatable {
 
 /// A memory-mapped, fully validated safetensors file. Tensors handed out as `FloatTensor` may borrow the
 /// mapping; they keep this object (and so the mapping) alive.
+/// Sendable: immutable after init (every stored property is a `let`; the mapping is `PROT_READ` and is
+/// only unmapped in deinit), so concurrent calls only read.
 package final class SafeTensorsFile: @unchecked Sendable {
     /// The path the file was opened from.
     package let path: String
@@ -318,6 +320,8 @@ package final class SafeTensorsFile: @unchecked Sendable {
 /// print(vectors.shape)                  // [2, 384]
 /// let first = Array(vectors.toArray()[0..<vectors.shape[1]])
 /// ```
+/// Sendable: its properties never change after init, and users of the library can only read the floats;
+/// inside the package a tensor is written only by the code that made it, before it is handed out.
 public final class FloatTensor: @unchecked Sendable {
     /// Dimensions, outermost first.
     public let shape: [Int]
@@ -364,10 +368,10 @@ public final class FloatTensor: @unchecked Sendable {
     /// Whether the data belongs to this tensor (false: borrowed from a mapping, read-only).
     package var isOwned: Bool { owned }
 
-    /// Element `i` of the flat storage.
+    /// Element `i` of the flat storage (read-only to users of the library: a tensor may be borrowed
+    /// from a read-only mapping).
     public subscript(i: Int) -> Float {
         get { precondition(i >= 0 && i < count); return pointer[i] }
-        set { precondition(i >= 0 && i < count); pointer[i] = newValue }
     }
 
     /// A copy of the elements.

@@ -25,6 +25,8 @@ import Synchronization
 /// ThreadPool.shared.setThreads(max(1, ThreadPool.availableCores() - 2))
 /// print("running on \(ThreadPool.shared.threadCount) threads")
 /// ```
+/// Sendable: `threadCount` is atomic; `workers` changes only in `setThreads`, which holds both the
+/// `configuration` lock and `core.busy`, and `parallelFor` reads it only after taking `core.busy`.
 public final class ThreadPool: @unchecked Sendable {
     /// The pool every kernel uses, sized to the cores available to the process (`VERBA_THREADS` overrides).
     public static let shared = ThreadPool(threads: ThreadPool.defaultThreadCount())
@@ -40,11 +42,14 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     private let core: Core
+    /// The worker threads: changed only by `setThreads` while it holds `core.busy`, and read by
+    /// `parallelFor` only after taking `core.busy`.
     private var workers: [pthread_t] = []
     private let configuration = Mutex<Void>(())
+    private let threads: Atomic<Int>
 
     /// Threads that run a parallel region, the caller included.
-    public private(set) var threadCount: Int
+    public var threadCount: Int { threads.load(ordering: .relaxed) }
 
     /// How long an idle worker spins, in microseconds, before it sleeps until the next region.
     package var spinMicroseconds: Int {
@@ -55,7 +60,7 @@ public final class ThreadPool: @unchecked Sendable {
     /// A pool running regions on `threads` threads (the caller plus `threads - 1` workers).
     package init(threads: Int) {
         precondition(threads >= 1, "ThreadPool: need at least one thread")
-        threadCount = threads
+        self.threads = Atomic(threads)
         core = Core()
         startWorkers(threads - 1)
     }
@@ -70,7 +75,7 @@ public final class ThreadPool: @unchecked Sendable {
             guard n != threadCount else { return }
             while !core.busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged { sched_yield() }
             stopWorkers()
-            threadCount = n
+            threads.store(n, ordering: .relaxed)
             startWorkers(n - 1)
             core.busy.store(false, ordering: .releasing)
         }
@@ -83,13 +88,17 @@ public final class ThreadPool: @unchecked Sendable {
     /// Indices are claimed one at a time, so give each a reasonable amount of work (a block of rows, not one float).
     package func parallelFor(count: Int, body: (Int) -> Void) {
         if count <= 0 { return }
-        if count == 1 || workers.isEmpty
-            || !core.busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+        if count == 1 || !core.busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
             for i in 0..<count { body(i) }
             return
         }
         defer { core.busy.store(false, ordering: .releasing) }
-        withoutActuallyEscaping(body) { body in core.run(count: count, workers: workers.count, body: body) }
+        let workerCount = workers.count  // stable while this call holds `busy`
+        if workerCount == 0 {
+            for i in 0..<count { body(i) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in core.run(count: count, workers: workerCount, body: body) }
     }
 
     /// Splits 0..<count into contiguous chunks of at least `minimumChunk` (a few per thread, for balance) and runs
@@ -141,6 +150,11 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     /// The state the workers share with the caller; the workers hold it, not the pool, so a pool can go away.
+    /// Sendable: the shared counters and flags are `Atomic`s; the plain vars `jobBody` and `jobCount` are
+    /// written only by the one thread in `run` (the holder of the pool's `busy` flag), published to the
+    /// workers by the releasing `generation.add` they acquire-load, and cleared only after an acquiring load
+    /// sees `unfinished` at 0 (each worker's releasing subtract follows its last read of them); `mutex` and
+    /// `wake` are set in init and guard the sleep/wake handshake.
     private final class Core: @unchecked Sendable {
         // A region is published by bumping `generation` (release); workers read the job after seeing it (acquire).
         let generation = Atomic<Int>(0)

@@ -8,6 +8,9 @@ import Foundation
 
 /// A (rows, cols) row-major weight matrix (PyTorch `nn.Linear`'s (out, in) layout) in float32, float16
 /// or bfloat16, borrowed from memory the caller keeps alive (a memory-mapped checkpoint).
+/// Sendable: immutable after init (every stored property is a `let`), and it only reads through `base`
+/// (never writes), so threads may share it as long as the borrowed memory is not written meanwhile (a
+/// read-only mapping, or the float32 copies `ModelWeights` keeps and never changes).
 package struct WeightMatrix: @unchecked Sendable {
     package enum Element: Sendable { case f32, f16, bf16 }
     package let base: UnsafeRawPointer

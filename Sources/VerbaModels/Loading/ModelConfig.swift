@@ -229,12 +229,16 @@ package struct ConfigJSON: Sendable {
 /// Tensors are memory-mapped (zero-copy for aligned float32) and checked for shape on access; errors
 /// are `ModelError.missingTensor` / `.wrongShape` naming the file, or the `SafeTensorsError` of a
 /// damaged file (truncated, lying header...).
+/// Sendable: `files` and `location` are filled in init and only read after; `converted` is guarded by
+/// `convertedLock`.
 package final class ModelWeights: @unchecked Sendable {
     /// The folder (or single file) the weights were opened from.
     package let path: String
     private var files: [String: SafeTensorsFile] = [:]   // shard file name -> file
     private var location: [String: String] = [:]         // tensor name -> shard file name
-    private var converted: [FloatTensor] = []           // float32 copies handed out by `matrix`
+    /// Float32 copies handed out by `matrix`, kept alive with the weights; guarded by `convertedLock`.
+    private var converted: [FloatTensor] = []
+    private let convertedLock = NSLock()
 
     /// Opens the weights of the model folder `folder`.
     package init(folder: String) throws {
@@ -317,7 +321,7 @@ package final class ModelWeights: @unchecked Sendable {
         case .bf16: return WeightMatrix(base: raw.baseAddress!, element: .bf16, rows: rows, cols: cols)
         default:
             let t = try tensor(name, shape: [rows, cols])
-            if t.isOwned { converted.append(t) }
+            if t.isOwned { convertedLock.withLock { converted.append(t) } }
             return WeightMatrix(t.pointer, rows: rows, cols: cols)
         }
     }

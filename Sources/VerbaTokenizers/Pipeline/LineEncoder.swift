@@ -46,6 +46,10 @@ public struct LineScratch {
 ///     FileHandle.standardOutput.write(Data(bytes))
 /// }
 /// ```
+/// Sendable: the worker threads touch only `let` properties and the `Pipeline` (guarded by its
+/// `condition`); the vars `scratch`, `aloneOut`, `linesRead` and `bytesRead` have no lock and are written
+/// only by the one thread in `run` (called once, as documented), so `linesRead`/`bytesRead` may be read
+/// only after `run` has returned.
 public final class LineEncoder: @unchecked Sendable {
     /// Formats the lines `text[start..<ends[0]]`, `text[ends[0]..<ends[1]]`, ... into `out` (appending;
     /// for the output to keep one line per input line, each should end with a newline). Called on
@@ -80,6 +84,8 @@ public final class LineEncoder: @unchecked Sendable {
 
     /// One batch of input lines, shared by its chunks; its text goes back to the input when the last
     /// chunk is done with it.
+    /// Sendable: immutable after init (`text`, `ends` and `input` are `let`s); deinit only calls
+    /// `input.recycle`, which takes the input's lock.
     private final class Lines: @unchecked Sendable {
         let text: [UInt8]
         let ends: [Int]

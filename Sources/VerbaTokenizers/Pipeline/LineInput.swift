@@ -21,6 +21,10 @@ import Glibc
 /// input.readAhead(batches: 8)
 /// let tokenizer = try Tokenizer.load(path: "tokenizer.json")
 /// ```
+/// Sendable: `ready`, `readingAhead` and the spare buffers are guarded by `condition`; `reader` is used
+/// by one thread at a time (the read-ahead thread until it sets `readingAhead` false under `condition`,
+/// then the callers of `next()`, which the line encoder serializes), and the counters it keeps are read
+/// once the input is used up.
 public final class LineInput: @unchecked Sendable {
     private let condition = NSCondition()
     private var reader: BatchReader
@@ -51,7 +55,7 @@ public final class LineInput: @unchecked Sendable {
         self.batchBytes = max(1, batchBytes)
     }
 
-    /// Lines and bytes (newlines included) read so far.
+    /// Lines and bytes (newlines included) read, once the input is used up (`next()` returned nil).
     public var linesRead: Int { condition.lock(); defer { condition.unlock() }; return reader.linesRead }
     public var bytesRead: Int { condition.lock(); defer { condition.unlock() }; return reader.bytesRead }
 

@@ -386,6 +386,8 @@ public final class Tokenizer: Sendable {
     /// Encodes many texts or pairs on all cores; results are in input order.
     public func encodeBatch(_ inputs: [(String, String?)], addSpecialTokens: Bool = true, threads: Int? = nil) throws -> [Encoding] {
         let n = inputs.count
+        // Sendable: `results` and `error` are written only while `lock` is held, and read after
+        // `concurrentPerform` has returned (all workers done).
         final class Box: @unchecked Sendable {
             var results: [Encoding?]
             var error: Error?

@@ -11,6 +11,9 @@ import Foundation
 /// combining class and lowercase of every code point, in blocks of 256 code points built on first use.
 /// Text touches a few dozen blocks; building all 4,352 at start took about 12 ms of every BERT run, on
 /// one thread while the others waited.
+/// Sendable: `built`, the `index` entries and the value arrays are written only under `lock` (in
+/// `build(block:)`); lock-free readers acquire-load a block's `index` entry, which is release-stored
+/// after the block's values; the pointers and `noCanonical` are immutable after init.
 @usableFromInline
 final class PropertyTable: @unchecked Sendable {
     @usableFromInline static let shared = PropertyTable()

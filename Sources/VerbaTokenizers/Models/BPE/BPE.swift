@@ -16,6 +16,10 @@ import CVerbaSupport
 ///
 /// Thread safety: `encode` may run on many threads at once. After `init` only caches change (the
 /// shared piece table, the learned `selfMerging` flags), each made safe for concurrent use.
+/// Sendable: every stored property is a `let`, and the memory behind `byteIds` and `bytePairRanks` is
+/// written only in init; `selfMerging` bytes are read and written with relaxed atomics and every writer
+/// stores the same value for an id; `caches` (`PieceCaches`) and `strings` (`VocabularyStrings`, behind
+/// its `lock`) are Sendable themselves; `table` and `pairs` are immutable after init.
 package final class BPE: TokenizationModel, @unchecked Sendable {
     /// Settings of a Hugging Face BPE model (tokenizer.json `model` fields).
     package struct Options: Sendable, Equatable {

@@ -237,6 +237,9 @@ struct LongPieces {
 
 /// The thread-local caches of one model, sharing one `PieceTable`. Owns every cache it hands out
 /// (threads hold unretained pointers), so they are freed with the model.
+/// Sendable: `all` is appended to only while `lock` is held; `key` is set in init and only read after;
+/// `table` is a `PieceTable` (sequence-locked lines); each `PieceCache` handed out is reached only
+/// through its own thread's thread-local slot.
 final class PieceCaches: @unchecked Sendable {
     private var key = pthread_key_t()
     private let lock = NSLock()

@@ -373,6 +373,8 @@ private func mergeError<C: Collection>(_ path: String, _ rank: Int, _ token: C) 
 
 /// A BPE model's vocabulary strings (UTF-8) by id and back, in a table built on first use when the
 /// model did not need it to load (byte-level models resolve their merges by bytes).
+/// Sendable: `keys` and `built` are read and written only while `lock` is held; `count` is immutable
+/// after init, and the `ByteStringTable` handed out is immutable.
 final class VocabularyStrings: @unchecked Sendable {
     private let lock = NSLock()
     private var keys: ByteStringTable.PackedKeys?

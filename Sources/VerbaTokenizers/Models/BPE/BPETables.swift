@@ -128,6 +128,8 @@ func hashBytes(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
 /// `bytes(of:)` holds every id's bytes (empty for ids without a token); only the entries inserted with
 /// `lookup: true` can be found by `find`. A slot holds the key's first 8 bytes next to its length, a
 /// hash tag and the id, so finding a key of up to 8 bytes touches one cache line.
+/// Sendable: immutable after init; the arena, offsets, slots, filter and `replacedKeys` are written only
+/// by init (through the private `insert`), afterwards every method only reads.
 final class ByteStringTable: @unchecked Sendable {
     let count: Int
     private let arena: UnsafeMutablePointer<UInt8>
@@ -368,6 +370,8 @@ extension ByteStringTable.PackedKeys {
 /// Each slot is two words, the key and its value, so a probe reads one cache line, not one in a
 /// table of keys and another in a table of values. A key is `a << 32 | b` with the top bit set (ids
 /// are below 2^30), so the zeroed memory of `allocateTable` is a table of empty slots.
+/// Sendable: immutable after init; `slots` is filled in init and only read afterwards (`lookup`,
+/// `forEach`).
 final class PairTable: @unchecked Sendable {
     private let slots: UnsafeMutablePointer<UInt64>  // (key, value) per slot
     private let mask: Int
