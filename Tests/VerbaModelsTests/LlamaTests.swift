@@ -157,6 +157,27 @@ final class LlamaTests: XCTestCase {
         XCTAssertTrue(try loadCausalLM(folder: repoRoot().appendingPathComponent("Tests/Fixtures/gpt2-small").path) is GPT2Model)
     }
 
+    /// One model runs several sequences at once, each on its own cache (the scratch buffers live in the
+    /// cache): greedy continuations on four threads equal the ones computed one after another.
+    func testConcurrentSequencesEqualSequential() throws {
+        let model = try LlamaModel(folder: folder("qwen3"))
+        let expected = try loadJSON(folder("qwen3") + "/expected.json")
+        let prompts = try XCTUnwrap(expected["greedy"] as? [[String: Any]]).map { ints($0["ids"]) }
+        let jobs = (0..<4).map { prompts[$0 % prompts.count] }
+        let sequential = try jobs.map { try greedy(model, prompt: $0, count: 12) }
+        final class Results: @unchecked Sendable {  // Sendable: each thread writes its own slot under `lock`
+            let lock = NSLock()
+            var ids: [[Int]?]
+            init(_ n: Int) { ids = Array(repeating: nil, count: n) }
+        }
+        let results = Results(jobs.count)
+        DispatchQueue.concurrentPerform(iterations: jobs.count) { k in
+            let got = try? greedy(model, prompt: jobs[k], count: 12)
+            results.lock.withLock { results.ids[k] = got }
+        }
+        XCTAssertEqual(results.ids.map { $0 ?? [] }, sequential)
+    }
+
     /// A sharded checkpoint (model.safetensors.index.json + two shards) loads to the same logits.
     func testShardedCheckpoint() throws {
         let dir = try editedCopy(of: "mistral")
