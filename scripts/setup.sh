@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for p in libutf8proc-dev libopenblas-dev python3-pip fortunes fortunes-de fortunes-es fortunes-it fortunes-pl \
+for p in libutf8proc-dev libopenblas-dev qemu-user python3-pip fortunes fortunes-de fortunes-es fortunes-it fortunes-pl \
          fortunes-cs fortunes-ru fortunes-bg fortunes-br fortunes-ga fortunes-eo fortunes-zh bible-kjv-text; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done

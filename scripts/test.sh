@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: set-up (idempotent), a release build, the unit and end-to-end tests, the
-# consumer package (Examples/VerbaDemo) and the command-line contract check. Tests run in release mode:
+# consumer package (Examples/VerbaDemo), the portable-binary check (scripts/qemu-check.sh) and the
+# command-line contract check. Tests run in release mode:
 # several check real models end to end.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,8 @@ grep -vE "^Test Case .* (started|passed)|^\[[0-9]+/[0-9]+\]|^(Building|Compiling
 if [ "$status" -ne 0 ]; then echo "test.sh: swift test failed (status $status)" >&2; exit "$status"; fi
 # A package that depends on Verba by version builds and runs through the public API.
 bash scripts/test-consumer.sh || { echo "test.sh: the consumer package failed" >&2; exit 1; }
+# The release binary as an older CPU (qemu, Nehalem: no AVX) and at each kernel level gives the native outputs.
+bash scripts/qemu-check.sh .build/release/verba || { echo "test.sh: the portable-binary check failed" >&2; exit 1; }
 if [ -x ../shared/bin/contract-check ]; then
     ../shared/bin/contract-check .build/release/verba || exit 1
 fi
