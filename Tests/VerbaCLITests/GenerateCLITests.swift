@@ -30,6 +30,25 @@ final class GenerateCLITests: XCTestCase {
     }
 
     /// Free text that starts with "-" is the option's value, not an unknown option.
+    /// A Llama-family folder (SmolLM2's head layout, random weights, a small tokenizer) runs through the
+    /// same commands: the architecture comes from config.json.
+    func testLlamaFolderGeneratesAndScores() throws {
+        let folder = "Tests/Fixtures/llama/smollm2"
+        let args = ["generate", "--model", folder, "--prompt", "Hello world", "--max-tokens", "12",
+                    "--temperature", "0", "--ignore-eos", "--stats"]
+        let a = try runVerba(args), b = try runVerba(args)
+        XCTAssertEqual(a.status, 0, text(a.stderr))
+        XCTAssertFalse(a.stdout.isEmpty)
+        XCTAssertEqual(a.stdout, b.stdout)  // greedy: the same continuation every time
+        let ids = try runVerba(["tokenize", "--tokenizer", folder, "--no-special-tokens"], input: Data("Hello world\n".utf8))
+        let promptTokens = text(ids.stdout).split(separator: " ").count
+        XCTAssertTrue(text(a.stderr).contains("prefill: \(promptTokens) tokens"), text(a.stderr))
+        XCTAssertTrue(text(a.stderr).contains("decode: 12 tokens"), text(a.stderr))
+        let p = try runVerba(["perplexity", "--model", folder], input: Data("Hello world, hello again.\n".utf8))
+        XCTAssertEqual(p.status, 0, text(p.stderr))
+        XCTAssertTrue(text(p.stdout).hasPrefix("perplexity: "), text(p.stdout))
+    }
+
     func testPromptAndStopMayStartWithADash() throws {
         let args = ["generate", "--model", small, "--max-tokens", "6", "--temperature", "0", "--ignore-eos"]
         let a = try runVerba(args + ["--prompt", "- Nie ma mowy", "--stop", "-x"])
