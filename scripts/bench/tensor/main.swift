@@ -1,5 +1,5 @@
 // Benchmarks of VerbaTensor's kernels against OpenBLAS and the reference versions, measured in the same run.
-// Built and run by scripts/bench-tensor.sh (release mode, -march=native). Prints one line per measurement.
+// Built and run by scripts/bench-tensor.sh (release mode). Prints one line per measurement.
 import CBLAS
 import Foundation
 import VerbaTensor
