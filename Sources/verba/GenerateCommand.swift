@@ -7,11 +7,11 @@ import VerbaTokenizers
 import Glibc
 #endif
 
-/// `verba generate`: continue a prompt with a GPT-2 model, streaming the new text.
+/// `verba generate`: continue a prompt with a decoder (GPT-2 or the Llama family), streaming the new text.
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
-        abstract: "Continue a prompt with a GPT-2 model, streaming the new text as it is produced.",
+        abstract: "Continue a prompt with a decoder (GPT-2, Llama, Qwen2/3, Mistral), streaming the new text as it is produced.",
         discussion: """
         The prompt comes from --prompt, or else from standard input (all of it, as one prompt, without a \
         final newline). Only the continuation is printed, token by token, through an incremental \
@@ -31,7 +31,7 @@ struct Generate: ParsableCommand {
           verba generate --model models/gpt2 --interactive
         """)
 
-    @Option(name: .long, help: "Model folder (config.json, model.safetensors, tokenizer files). Default: the GPT-2 folder in models/.")
+    @Option(name: .long, help: "Model folder (config.json, model.safetensors or shards, tokenizer files): GPT2LMHeadModel, LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM or MistralForCausalLM. Default: the GPT-2 folder in models/.")
     var model: String?
 
     // Free text may start with "-" ("- Nie ma mowy"): the word after the option is always its value.

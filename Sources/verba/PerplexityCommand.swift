@@ -4,11 +4,11 @@ import VerbaModels
 import VerbaTensor
 import VerbaTokenizers
 
-/// `verba perplexity`: how well a GPT-2 model predicts a text.
+/// `verba perplexity`: how well a decoder (GPT-2 or the Llama family) predicts a text.
 struct PerplexityCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "perplexity",
-        abstract: "Perplexity of a GPT-2 model on the text from standard input.",
+        abstract: "Perplexity of a decoder (GPT-2, Llama, Qwen2/3, Mistral) on the text from standard input.",
         discussion: """
         All of standard input is one text, tokenized without special tokens. Prints `perplexity: X` \
         (exp of the mean negative log-likelihood per predicted token) and `tokens: N` (the text's token \
