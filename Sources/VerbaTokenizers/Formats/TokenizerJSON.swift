@@ -113,6 +113,14 @@ struct TokenizerJSONReader {
             } catch let e as RegexError {
                 throw unsupported("Split pre-tokenizer pattern \(source): \(e)")
             }
+        case "Metaspace":
+            let scheme = v["prepend_scheme"]?.stringValue ?? (bool(v, "add_prefix_space", true) ? "always" : "never")
+            guard ["always", "first", "never"].contains(scheme) else { throw unsupported("Metaspace prepend_scheme \(scheme)") }
+            // Verba prepends the mark once per text segment, not to each piece an earlier pre-tokenizer cut.
+            if scheme != "never" && !top { throw unsupported("Metaspace pre-tokenizer with a prepend_scheme after another pre-tokenizer") }
+            let pre = MetaspacePreTokenizer(replacement: try scalar(v, "replacement", "\u{2581}", field), prependScheme: scheme,
+                                            split: bool(v, "split", true))
+            return (pre, scheme != "never", false)
         case "Sequence":
             guard let list = v["pretokenizers"]?.arrayValue else { throw fail("pre_tokenizer Sequence has no \"pretokenizers\" list") }
             var parts: [any PreTokenizer] = []
@@ -224,7 +232,7 @@ struct TokenizerJSONReader {
         return vocab
     }
 
-    func model(_ v: JSONValue, byteLevel: Bool) throws -> any TokenizationModel {
+    func model(_ v: JSONValue, byteLevel: Bool, metaspace: MetaspacePreTokenizer? = nil) throws -> any TokenizationModel {
         guard v["type"] != nil || v["vocab"] != nil else { throw fail("no \"model\"") }
         // Files written by old versions leave out the type: BPE has merges, WordPiece does not.
         let type = v["type"]?.stringValue ?? (v["merges"] != nil ? "BPE" : "WordPiece")
@@ -268,8 +276,9 @@ struct TokenizerJSONReader {
                                       continuingSubwordPrefix: v["continuing_subword_prefix"]?.stringValue,
                                       endOfWordSuffix: v["end_of_word_suffix"]?.stringValue)
             return try BPE(vocabularyStrings: strings, merges: merges, options: options, path: path, threads: threads)
+        case "Unigram": return try unigram(v, spaceMark: metaspace?.markBytes)
         case let other:
-            throw fail("unknown model type \(other) (Verba reads BPE and WordPiece)")
+            throw fail("unknown model type \(other) (Verba reads BPE, WordPiece and Unigram)")
         }
     }
 
@@ -311,7 +320,9 @@ struct TokenizerJSONReader {
         guard let modelValue = root["model"] else { throw fail("no \"model\"") }
         let norm = try normalizer(root["normalizer"] ?? .null)
         let pre = try preTokenizer(root["pre_tokenizer"] ?? .null)
-        let model = try model(modelValue, byteLevel: pre.byteLevel)
+        let metaspace = metaspacePreTokenizer(pre.pre)
+        let model = try model(modelValue, byteLevel: pre.byteLevel, metaspace: metaspace)
+        if metaspace != nil && !(model is Unigram) { throw unsupported("Metaspace pre-tokenizer with a model other than Unigram") }
         return Tokenizer(normalizer: norm, preTokenizer: pre.pre, model: model,
                          postProcessor: try postProcessor(root["post_processor"] ?? .null),
                          decoder: try decoder(root["decoder"] ?? .null), addedTokens: try addedTokens(root["added_tokens"]),
@@ -433,6 +444,7 @@ extension Tokenizer {
                             ("max_input_chars_per_word", .int(wp.maxInputCharsPerWord)),
                             ("vocab", vocabObject(wp.vocabSize) { wp.idToToken($0) })])
         }
+        if let unigram = model as? Unigram { return unigram.json }
         if let bpe = model as? BPE {
             let o = bpe.options
             let merges: [JSONValue] = (bpe.isTiktoken ? bpe.derivedMerges() : bpe.merges.pairs).map { .array([.string($0.0), .string($0.1)]) }

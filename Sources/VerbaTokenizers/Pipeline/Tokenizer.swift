@@ -43,6 +43,8 @@ public final class Tokenizer: Sendable {
     /// The normalizer when it is a `BertNormalizer`: the ids-only path then normalizes into a reused
     /// buffer, without offsets (two allocations a text less).
     let bertNormalizer: BertNormalizer?
+    /// The Metaspace mark (`▁`): a segment starting with it gets no prefix space, as one starting with a space.
+    let prefixMark: [UInt8]?
 
     package init(normalizer: (any Normalizer)?, preTokenizer: (any PreTokenizer)?, model: any TokenizationModel,
                 postProcessor: (any PostProcessor)?, decoder: (any TokenDecoder)?, addedTokens: [AddedToken] = [],
@@ -64,6 +66,7 @@ public final class Tokenizer: Sendable {
         layoutWith = postProcessor.map { $0.singleLayout(addSpecialTokens: true) } ?? [.text]
         bpeModel = model as? BPE
         bertNormalizer = normalizer as? BertNormalizer
+        prefixMark = TokenizerJSONReader(path: "").metaspacePreTokenizer(preTokenizer)?.markBytes
         if let p = preTokenizer as? PatternSplitter {
             splitPattern = p.pattern
         } else if let p = preTokenizer as? ByteLevelPreTokenizer, p.useRegex {
@@ -193,7 +196,7 @@ public final class Tokenizer: Sendable {
 
     private func encodePreTokenizedIds(_ text: UnsafeBufferPointer<UInt8>, into ids: inout [Int], scratch: inout EncodeScratch) {
         if text.isEmpty { return }
-        if addPrefixSpace && text[0] != 0x20 {
+        if addPrefixSpace && text[0] != 0x20 && !startsWithMark(text) {
             var spaced = scratch.takeBytes()
             spaced.append(0x20)
             spaced.append(contentsOf: text)
@@ -325,7 +328,7 @@ public final class Tokenizer: Sendable {
                     }
                     let part = UnsafeBufferPointer(rebasing: nb[ns.range])
                     let lo = ns.range.lowerBound
-                    let prefixed = addPrefixSpace && part[0] != 0x20
+                    let prefixed = addPrefixSpace && part[0] != 0x20 && !self.startsWithMark(part)
                     var spaced: [UInt8] = []
                     if prefixed { spaced = [0x20] + Array(part) }
                     let firstCharLength = UTF8Codec.decode(part.baseAddress!, at: 0, end: part.count).length
