@@ -47,6 +47,8 @@ public final class Tokenizer: Sendable {
     let prefixMark: [UInt8]?
     /// Metaspace's `prepend_scheme` `first`: only a segment at the start of the text gets the prefix.
     let prefixFirstOnly: Bool
+    /// A Unigram model's unknown id: such a token is named by its text, as HF names it.
+    let unigramUnkId: Int?
 
     package init(normalizer: (any Normalizer)?, preTokenizer: (any PreTokenizer)?, model: any TokenizationModel,
                 postProcessor: (any PostProcessor)?, decoder: (any TokenDecoder)?, addedTokens: [AddedToken] = [],
@@ -71,6 +73,7 @@ public final class Tokenizer: Sendable {
         let metaspace = TokenizerJSONReader(path: "").metaspacePreTokenizer(preTokenizer)
         prefixMark = metaspace?.markBytes
         prefixFirstOnly = metaspace?.prependScheme == "first"
+        unigramUnkId = (model as? Unigram)?.unkId
         if let p = preTokenizer as? PatternSplitter {
             splitPattern = p.pattern
         } else if let p = preTokenizer as? ByteLevelPreTokenizer, p.useRegex {
@@ -297,7 +300,7 @@ public final class Tokenizer: Sendable {
         }
         var ids: [Int] = []
         var ranges: [Range<Int>] = []
-        var addedText: [String?] = []  // per token: the matched text of an added token, nil for model tokens
+        var addedText: [String?] = []  // per token: the matched text of an added token or a Unigram unknown, else nil
         var rawSplits: [AddedSplit] = []
         if addedVocabulary.hasRawTokens {
             addedVocabulary.split(input, normalized: false, into: &rawSplits)
@@ -360,7 +363,8 @@ public final class Tokenizer: Sendable {
                                     }
                                 }
                                 ranges.append(original((lo + a)..<(lo + b)))
-                                addedText.append(nil)
+                                addedText.append(ids[before + k] == self.unigramUnkId
+                                    ? self.unknownTokenText(text, (p.lowerBound + r.lowerBound)..<(p.lowerBound + r.upperBound)) : nil)
                             }
                         }
                     }

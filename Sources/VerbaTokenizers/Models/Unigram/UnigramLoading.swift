@@ -49,3 +49,12 @@ extension Unigram {
                  ("byte_fallback", .bool(byteFallback))])
     }
 }
+
+extension Tokenizer {
+    /// The token string HF gives an unknown Unigram token: its text as the model saw it (a space as
+    /// the Metaspace mark).
+    func unknownTokenText(_ text: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String {
+        let bytes = Array(text[range])
+        return String(decoding: prefixMark.map { replaceAll(bytes, [0x20], $0) } ?? bytes, as: UTF8.self)
+    }
+}
