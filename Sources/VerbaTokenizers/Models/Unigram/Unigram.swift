@@ -10,6 +10,8 @@
 /// that no single piece covers gets an unknown node scored `minScore - 10`. The best path ending at the
 /// end is read back; consecutive unknown nodes are fused into one token. A token whose text is not a
 /// piece becomes, with `byteFallback`, one `<0xXX>` piece per UTF-8 byte (when all exist), else `unkId`.
+/// Without `unkId`, HF refuses to encode a word with an unknown character; here its unknown runs are
+/// left out (encoding cannot fail).
 ///
 /// With `spaceMark` (the Metaspace replacement, `▁`), the text the model receives keeps its spaces
 /// and each space is read as the mark: pieces are stored with the mark written as a space, so a word
@@ -111,29 +113,45 @@ struct Unigram: TokenizationModel {
     /// Viterbi over `text`, in which a space stands for the mark (see `spaceMark`).
     private func encodeMarked(_ text: UnsafeBufferPointer<UInt8>, ids out: inout [Int], ranges: UnsafeMutablePointer<[Range<Int>]>?) {
         let n = text.count
-        guard let base = text.baseAddress else { return }
-        var score = [Double](repeating: 0, count: n + 1)
-        var from = [Int32](repeating: -1, count: n + 1)
-        var node = [Int32](repeating: -1, count: n + 1)
+        guard text.baseAddress != nil else { return }
+        // The best path ending at each byte (on the stack for words of usual length).
+        withUnsafeTemporaryAllocation(of: PathEnd.self, capacity: n + 1) { ends in
+            ends.initialize(repeating: PathEnd(score: 0, from: -1, node: -1))
+            viterbi(text, ends, ids: &out, ranges: ranges)
+        }
+    }
+
+    /// The best path into byte `i`: its score, where its last token starts (-1: none yet), its id.
+    private struct PathEnd {
+        var score: Double
+        var from: Int32
+        var node: Int32
+    }
+
+    private func viterbi(_ text: UnsafeBufferPointer<UInt8>, _ ends: UnsafeMutableBufferPointer<PathEnd>,
+                         ids out: inout [Int], ranges: UnsafeMutablePointer<[Range<Int>]>?) {
+        let n = text.count
+        precondition(ends.count == n + 1, "one path end per byte boundary")
+        let base = text.baseAddress!
         let unkScore = minScore - Unigram.unknownPenalty
         let unk = Int32(unkId ?? -1)
         var start = 0
         while start < n {
-            let here = score[start]
+            let here = ends[start].score
             let charLength = min(UTF8Codec.decode(base, at: start, end: n).length, n - start)
             var single = false
             trie.forEachPrefix(of: text, at: start) { end, id in
                 let candidate = scores[Int(id)] + here
-                if from[end] < 0 || candidate > score[end] {
-                    score[end] = candidate; from[end] = Int32(start); node[end] = id
+                if ends[end].from < 0 || candidate > ends[end].score {
+                    ends[end] = PathEnd(score: candidate, from: Int32(start), node: id)
                 }
                 if end - start == charLength { single = true }
             }
             if !single {
                 let end = start + charLength
                 let candidate = unkScore + here
-                if from[end] < 0 || candidate > score[end] {
-                    score[end] = candidate; from[end] = Int32(start); node[end] = unk
+                if ends[end].from < 0 || candidate > ends[end].score {
+                    ends[end] = PathEnd(score: candidate, from: Int32(start), node: unk)
                 }
             }
             start += charLength
@@ -142,8 +160,8 @@ struct Unigram: TokenizationModel {
         var tokens: [(start: Int, end: Int, id: Int32)] = []
         var end = n
         while end > 0 {
-            let s = Int(from[end])
-            let id = node[end]
+            let s = Int(ends[end].from)
+            let id = ends[end].node
             if id == unk, let last = tokens.last, last.id == -2 {
                 tokens[tokens.count - 1].start = s
             } else {
