@@ -24,8 +24,8 @@ final class UnigramTests: XCTestCase {
     func load(_ name: String) throws -> Tokenizer { try Tokenizer.load(path: try fixture(name)) }
 
     /// Ids (fast path and full path), offsets, tokens and decoded text identical to HF on every line,
-    /// with five tokenizers: Metaspace always + split, byte fallback, prepend "first" without split,
-    /// prepend "never", and WhitespaceSplit instead of Metaspace.
+    /// with six tokenizers: Metaspace always + split, byte fallback, prepend "first" without split,
+    /// prepend "never", WhitespaceSplit instead of Metaspace, and WhitespaceSplit then Metaspace (T5).
     func testMatchesHuggingFace() throws {
         let all = try cases()
         XCTAssertGreaterThan(all.count, 1500)
@@ -43,7 +43,7 @@ final class UnigramTests: XCTestCase {
             XCTAssertEqual(t.decode(c.ids, skipSpecialTokens: true), c.decoded, context)  // HF's default
             checked += 1
         }
-        XCTAssertEqual(tokenizers.count, 5)
+        XCTAssertEqual(tokenizers.count, 6)
         XCTAssertEqual(checked, all.count)
     }
 

@@ -116,11 +116,13 @@ struct TokenizerJSONReader {
         case "Metaspace":
             let scheme = v["prepend_scheme"]?.stringValue ?? (bool(v, "add_prefix_space", true) ? "always" : "never")
             guard ["always", "first", "never"].contains(scheme) else { throw unsupported("Metaspace prepend_scheme \(scheme)") }
-            // Verba prepends the mark once per text segment, not to each piece an earlier pre-tokenizer cut.
-            if scheme != "never" && !top { throw unsupported("Metaspace pre-tokenizer with a prepend_scheme after another pre-tokenizer") }
+            // At the top the mark is the tokenizer's prefix space, once per text segment; after another
+            // pre-tokenizer (T5's WhitespaceSplit) the model prepends it to each piece, which cannot tell
+            // whether its piece begins the text (`first`).
+            if scheme == "first" && !top { throw unsupported("Metaspace prepend_scheme first after another pre-tokenizer") }
             let pre = MetaspacePreTokenizer(replacement: try scalar(v, "replacement", "\u{2581}", field), prependScheme: scheme,
-                                            split: bool(v, "split", true))
-            return (pre, scheme != "never", false)
+                                            split: bool(v, "split", true), prependEachPiece: scheme == "always" && !top)
+            return (pre, scheme != "never" && top, false)
         case "Sequence":
             guard let list = v["pretokenizers"]?.arrayValue else { throw fail("pre_tokenizer Sequence has no \"pretokenizers\" list") }
             var parts: [any PreTokenizer] = []
@@ -276,7 +278,7 @@ struct TokenizerJSONReader {
                                       continuingSubwordPrefix: v["continuing_subword_prefix"]?.stringValue,
                                       endOfWordSuffix: v["end_of_word_suffix"]?.stringValue)
             return try BPE(vocabularyStrings: strings, merges: merges, options: options, path: path, threads: threads)
-        case "Unigram": return try unigram(v, spaceMark: metaspace?.markBytes)
+        case "Unigram": return try unigram(v, spaceMark: metaspace?.markBytes, prefixEachPiece: metaspace?.prependEachPiece ?? false)
         case let other:
             throw fail("unknown model type \(other) (Verba reads BPE, WordPiece and Unigram)")
         }

@@ -12,12 +12,16 @@ struct MetaspacePreTokenizer: PreTokenizer {
     /// `always`, `first` or `never`.
     let prependScheme: String
     let split: Bool
+    /// The mark goes before each piece (not starting with one) rather than once per text segment: the
+    /// model does it (`Unigram.prefixEachPiece`). Set when Metaspace follows another pre-tokenizer.
+    let prependEachPiece: Bool
     private let mark: [UInt8]
 
-    init(replacement: Unicode.Scalar, prependScheme: String, split: Bool) {
+    init(replacement: Unicode.Scalar, prependScheme: String, split: Bool, prependEachPiece: Bool = false) {
         self.replacement = replacement
         self.prependScheme = prependScheme
         self.split = split
+        self.prependEachPiece = prependEachPiece
         var mark: [UInt8] = []
         appendUTF8(replacement.value, to: &mark)
         self.mark = mark

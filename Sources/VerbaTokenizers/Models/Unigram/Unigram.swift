@@ -23,6 +23,10 @@ struct Unigram: TokenizationModel {
     let unkId: Int?
     let byteFallback: Bool
     let spaceMark: [UInt8]?
+    /// Each piece not starting with a space or the mark is encoded as if the mark preceded it (HF's
+    /// Metaspace after another pre-tokenizer, as T5's after WhitespaceSplit); that mark's tokens take
+    /// the piece's first character as their offsets, as HF aligns a prepended mark.
+    let prefixEachPiece: Bool
     let minScore: Double
     private let ids: [String: Int]
     private let trie: PieceTrie
@@ -31,7 +35,9 @@ struct Unigram: TokenizationModel {
 
     /// - Throws: `TokenizerError.malformed` (path "") when the vocabulary is empty or `unkId` is out of
     ///   range; the caller names the file.
-    init(pieces: [String], scores: [Double], unkId: Int?, byteFallback: Bool, spaceMark: [UInt8]? = nil) throws {
+    init(pieces: [String], scores: [Double], unkId: Int?, byteFallback: Bool, spaceMark: [UInt8]? = nil,
+         prefixEachPiece: Bool = false) throws {
+        precondition(!prefixEachPiece || spaceMark != nil, "the prefix is the mark")
         precondition(pieces.count == scores.count, "one score per piece")
         guard !pieces.isEmpty else { throw TokenizerError.malformed(path: "", reason: "model.vocab is empty") }
         if let unkId, !(0..<pieces.count).contains(unkId) {
@@ -42,6 +48,7 @@ struct Unigram: TokenizationModel {
         self.unkId = unkId
         self.byteFallback = byteFallback
         self.spaceMark = spaceMark
+        self.prefixEachPiece = prefixEachPiece
         var ids: [String: Int] = [:]
         ids.reserveCapacity(pieces.count)
         // A repeated piece means its last id, as HF's map from pieces to ids keeps the last insert.
@@ -76,6 +83,30 @@ struct Unigram: TokenizationModel {
 
     func encode(piece: UnsafeBufferPointer<UInt8>, ids: inout [Int], ranges: UnsafeMutablePointer<[Range<Int>]>?) {
         guard !piece.isEmpty else { return }
+        if let mark = spaceMark, prefixEachPiece, piece[0] != 0x20, !startsWith(piece, mark) {
+            // Encode " " + piece; byte 0 stands for the first character.
+            var spaced: [UInt8] = [0x20]
+            spaced.append(contentsOf: piece)
+            let firstLength = UTF8Codec.decode(piece.baseAddress!, at: 0, end: piece.count).length
+            var local: [Range<Int>] = []
+            spaced.withUnsafeBufferPointer { s in
+                withUnsafeMutablePointer(to: &local) { encodeUnprefixed(s, ids: &ids, ranges: ranges == nil ? nil : $0) }
+            }
+            if let ranges {
+                for r in local {
+                    ranges.pointee.append(r.lowerBound == 0 ? 0..<max(r.upperBound - 1, firstLength) : (r.lowerBound - 1)..<(r.upperBound - 1))
+                }
+            }
+            return
+        }
+        encodeUnprefixed(piece, ids: &ids, ranges: ranges)
+    }
+
+    private func startsWith(_ piece: UnsafeBufferPointer<UInt8>, _ mark: [UInt8]) -> Bool {
+        piece.count >= mark.count && UnsafeBufferPointer(rebasing: piece[0..<mark.count]).elementsEqual(mark)
+    }
+
+    private func encodeUnprefixed(_ piece: UnsafeBufferPointer<UInt8>, ids: inout [Int], ranges: UnsafeMutablePointer<[Range<Int>]>?) {
         if let mark = spaceMark, containsMark(piece, mark) {
             // Rare: the text holds the mark itself. Encode it written as a space, ranges mapped back.
             var rewritten: [UInt8] = []

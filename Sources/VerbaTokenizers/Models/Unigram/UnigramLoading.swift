@@ -3,7 +3,8 @@
 extension TokenizerJSONReader {
     /// `{"type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0.0], ["▁the", -3.1], ...], "byte_fallback": false}`.
     /// `spaceMark`: the Metaspace replacement when the pre-tokenizer is Metaspace (see `Unigram.spaceMark`).
-    func unigram(_ v: JSONValue, spaceMark: [UInt8]?) throws -> Unigram {
+    /// `prefixEachPiece`: see `Unigram.prefixEachPiece`.
+    func unigram(_ v: JSONValue, spaceMark: [UInt8]?, prefixEachPiece: Bool = false) throws -> Unigram {
         guard let list = v["vocab"]?.arrayValue else { throw fail("model.vocab is missing or not a list of [piece, score] pairs") }
         var pieces: [String] = []
         var scores: [Double] = []
@@ -25,7 +26,7 @@ extension TokenizerJSONReader {
         if let b = v["byte_fallback"], !b.isNull, b.boolValue == nil { throw fail("model.byte_fallback is not a boolean") }
         do {
             return try Unigram(pieces: pieces, scores: scores, unkId: unkId, byteFallback: bool(v, "byte_fallback", false),
-                               spaceMark: spaceMark)
+                               spaceMark: spaceMark, prefixEachPiece: prefixEachPiece)
         } catch TokenizerError.malformed(_, let reason) {
             throw fail(reason)
         }
