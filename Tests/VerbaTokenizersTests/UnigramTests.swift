@@ -47,6 +47,28 @@ final class UnigramTests: XCTestCase {
         XCTAssertEqual(checked, all.count)
     }
 
+    /// Streaming decode, one id at a time, gives the whole decode (byte-fallback pieces included, never
+    /// half a character). Special tokens are kept: a skipped one at the start of the streaming window
+    /// makes the next `▁` count as the first token's (the window logic is HF's DecodeStream's).
+    /// Without special tokens (ids 0-2 here) the text is HF's decode.
+    func testIncrementalDecode() throws {
+        var tokenizers: [String: Tokenizer] = [:]
+        for c in try cases() where c.tokenizer != "tokenizer.json" {
+            let t = try tokenizers[c.tokenizer] ?? load(c.tokenizer)
+            tokenizers[c.tokenizer] = t
+            var decoder = t.incrementalDecoder()
+            var text = ""
+            for id in c.ids {
+                let piece = decoder.push(id)
+                XCTAssertFalse(piece.unicodeScalars.contains("\u{FFFD}") && !c.decoded.unicodeScalars.contains("\u{FFFD}"), c.text)
+                text += piece
+            }
+            text += decoder.finish()
+            XCTAssertEqual(text, t.decode(c.ids), "\(c.tokenizer): \(c.text.prefix(80))")
+            if !c.ids.contains(where: { $0 < 3 }) { XCTAssertEqual(text, c.decoded, "\(c.tokenizer): \(c.text.prefix(80))") }
+        }
+    }
+
     /// Saved and loaded again, the tokenizer gives the same ids, and its model section is HF's.
     func testSaveRoundTrip() throws {
         let t = try load("tokenizer.json")
