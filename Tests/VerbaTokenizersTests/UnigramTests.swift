@@ -48,9 +48,10 @@ final class UnigramTests: XCTestCase {
     }
 
     /// Streaming decode, one id at a time, gives the whole decode (byte-fallback pieces included, never
-    /// half a character). Special tokens are kept: a skipped one at the start of the streaming window
-    /// makes the next `▁` count as the first token's (the window logic is HF's DecodeStream's).
-    /// Without special tokens (ids 0-2 here) the text is HF's decode.
+    /// half a character). Special tokens are kept: when skipped, one at the start of the decoder's
+    /// window (the previous token) makes the next `▁` count as a first token's and vanish, where HF's
+    /// DecodeStream (whose window moves only when it emits) keeps it. Without special tokens (ids 0-2
+    /// here) the text is HF's decode.
     func testIncrementalDecode() throws {
         var tokenizers: [String: Tokenizer] = [:]
         for c in try cases() where c.tokenizer != "tokenizer.json" {
