@@ -322,7 +322,7 @@ struct TokenizerJSONReader {
         guard let modelValue = root["model"] else { throw fail("no \"model\"") }
         let norm = try normalizer(root["normalizer"] ?? .null)
         let pre = try preTokenizer(root["pre_tokenizer"] ?? .null)
-        let metaspace = metaspacePreTokenizer(pre.pre)
+        let metaspace = MetaspacePreTokenizer.find(in: pre.pre)
         let model = try model(modelValue, byteLevel: pre.byteLevel, metaspace: metaspace)
         if metaspace != nil && !(model is Unigram) { throw unsupported("Metaspace pre-tokenizer with a model other than Unigram") }
         return Tokenizer(normalizer: norm, preTokenizer: pre.pre, model: model,

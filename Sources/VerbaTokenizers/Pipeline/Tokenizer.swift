@@ -70,7 +70,7 @@ public final class Tokenizer: Sendable {
         layoutWith = postProcessor.map { $0.singleLayout(addSpecialTokens: true) } ?? [.text]
         bpeModel = model as? BPE
         bertNormalizer = normalizer as? BertNormalizer
-        let metaspace = TokenizerJSONReader(path: "").metaspacePreTokenizer(preTokenizer)
+        let metaspace = MetaspacePreTokenizer.find(in: preTokenizer)
         prefixMark = metaspace?.markBytes
         prefixFirstOnly = metaspace?.prependScheme == "first"
         unigramUnkId = (model as? Unigram)?.unkId

@@ -27,6 +27,15 @@ struct MetaspacePreTokenizer: PreTokenizer {
         self.mark = mark
     }
 
+    /// The Metaspace pre-tokenizer of `pre`, alone or in a Sequence, if there is one.
+    static func find(in pre: (any PreTokenizer)?) -> MetaspacePreTokenizer? {
+        if let m = pre as? MetaspacePreTokenizer { return m }
+        if let s = pre as? SequencePreTokenizer {
+            for p in s.preTokenizers { if let m = find(in: p) { return m } }
+        }
+        return nil
+    }
+
     /// The mark's UTF-8 bytes.
     var markBytes: [UInt8] { mark }
 

@@ -32,14 +32,6 @@ extension TokenizerJSONReader {
         }
     }
 
-    /// The Metaspace pre-tokenizer, alone or in a Sequence, if there is one.
-    func metaspacePreTokenizer(_ pre: (any PreTokenizer)?) -> MetaspacePreTokenizer? {
-        if let m = pre as? MetaspacePreTokenizer { return m }
-        if let s = pre as? SequencePreTokenizer {
-            for p in s.preTokenizers { if let m = metaspacePreTokenizer(p) { return m } }
-        }
-        return nil
-    }
 }
 
 extension Unigram {
