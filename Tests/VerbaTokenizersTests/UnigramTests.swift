@@ -107,6 +107,17 @@ final class UnigramTests: XCTestCase {
         XCTAssertEqual(ids("a😀b", bytes), [1, 0, 2])  // not every byte has a piece
         let tie = try Unigram(pieces: ["<unk>", "a", "b", "ab"], scores: [0, -1, -1, -2], unkId: 0, byteFallback: false)
         XCTAssertEqual(ids("ab", tie), [3])  // a+b ties ab: the path from the earlier start stays
+        let noUnk = try Unigram(pieces: pieces, scores: scores, unkId: nil, byteFallback: false)
+        XCTAssertEqual(ids("a€€b", noUnk), [1, 2])  // HF refuses the text; the unknown run is left out
+        let marked = try Unigram(pieces: ["<unk>", "▁", "▁a", "a", "b"], scores: [0, -1, -1.5, -2, -2], unkId: 0,
+                                 byteFallback: false, spaceMark: Array("▁".utf8))
+        XCTAssertEqual(ids(" a", marked), [2])      // a space is read as the mark
+        XCTAssertEqual(ids("▁a", marked), [2])      // and so is the mark itself
+        XCTAssertEqual(ids("b a▁", marked), [4, 2, 1])
+        let t5 = try Unigram(pieces: ["<unk>", "▁", "▁a", "a", "b"], scores: [0, -1, -1.5, -2, -2], unkId: 0,
+                             byteFallback: false, spaceMark: Array("▁".utf8), prefixEachPiece: true)
+        XCTAssertEqual(ids("a", t5), [2])           // a mark goes before the piece
+        XCTAssertEqual(ids("▁a", t5), [2])          // unless it starts with one
     }
 
     /// A malformed Unigram section is refused with an error naming the field.
