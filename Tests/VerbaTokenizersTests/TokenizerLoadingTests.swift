@@ -141,9 +141,9 @@ final class TokenizerLoadingTests: XCTestCase {
         let truncated = errorText { try Tokenizer.load(path: path.path) }
         XCTAssertTrue(truncated.contains(path.path) && truncated.contains("truncated JSON"), truncated)
 
-        try write(#"{"model": {"type": "Unigram", "vocab": []}}"#, to: path)
+        try write(#"{"model": {"type": "WordLevel", "vocab": {}}}"#, to: path)
         let unknown = errorText { try Tokenizer.load(path: path.path) }
-        XCTAssertTrue(unknown.contains("unknown model type Unigram"), unknown)
+        XCTAssertTrue(unknown.contains("unknown model type WordLevel"), unknown)
 
         try write(#"{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b", "a c"]}}"#, to: path)
         let merges = errorText { try Tokenizer.load(path: path.path) }

@@ -113,6 +113,16 @@ struct TokenizerJSONReader {
             } catch let e as RegexError {
                 throw unsupported("Split pre-tokenizer pattern \(source): \(e)")
             }
+        case "Metaspace":
+            let scheme = v["prepend_scheme"]?.stringValue ?? (bool(v, "add_prefix_space", true) ? "always" : "never")
+            guard ["always", "first", "never"].contains(scheme) else { throw unsupported("Metaspace prepend_scheme \(scheme)") }
+            // At the top the mark is the tokenizer's prefix space, once per text segment; after another
+            // pre-tokenizer (T5's WhitespaceSplit) the model prepends it to each piece, which cannot tell
+            // whether its piece begins the text (`first`).
+            if scheme == "first" && !top { throw unsupported("Metaspace prepend_scheme first after another pre-tokenizer") }
+            let pre = MetaspacePreTokenizer(replacement: try scalar(v, "replacement", "\u{2581}", field), prependScheme: scheme,
+                                            split: bool(v, "split", true), prependEachPiece: scheme == "always" && !top)
+            return (pre, scheme != "never" && top, false)
         case "Sequence":
             guard let list = v["pretokenizers"]?.arrayValue else { throw fail("pre_tokenizer Sequence has no \"pretokenizers\" list") }
             var parts: [any PreTokenizer] = []
@@ -224,7 +234,7 @@ struct TokenizerJSONReader {
         return vocab
     }
 
-    func model(_ v: JSONValue, byteLevel: Bool) throws -> any TokenizationModel {
+    func model(_ v: JSONValue, byteLevel: Bool, metaspace: MetaspacePreTokenizer? = nil) throws -> any TokenizationModel {
         guard v["type"] != nil || v["vocab"] != nil else { throw fail("no \"model\"") }
         // Files written by old versions leave out the type: BPE has merges, WordPiece does not.
         let type = v["type"]?.stringValue ?? (v["merges"] != nil ? "BPE" : "WordPiece")
@@ -268,8 +278,9 @@ struct TokenizerJSONReader {
                                       continuingSubwordPrefix: v["continuing_subword_prefix"]?.stringValue,
                                       endOfWordSuffix: v["end_of_word_suffix"]?.stringValue)
             return try BPE(vocabularyStrings: strings, merges: merges, options: options, path: path, threads: threads)
+        case "Unigram": return try unigram(v, spaceMark: metaspace?.markBytes, prefixEachPiece: metaspace?.prependEachPiece ?? false)
         case let other:
-            throw fail("unknown model type \(other) (Verba reads BPE and WordPiece)")
+            throw fail("unknown model type \(other) (Verba reads BPE, WordPiece and Unigram)")
         }
     }
 
@@ -311,7 +322,9 @@ struct TokenizerJSONReader {
         guard let modelValue = root["model"] else { throw fail("no \"model\"") }
         let norm = try normalizer(root["normalizer"] ?? .null)
         let pre = try preTokenizer(root["pre_tokenizer"] ?? .null)
-        let model = try model(modelValue, byteLevel: pre.byteLevel)
+        let metaspace = MetaspacePreTokenizer.find(in: pre.pre)
+        let model = try model(modelValue, byteLevel: pre.byteLevel, metaspace: metaspace)
+        if metaspace != nil && !(model is Unigram) { throw unsupported("Metaspace pre-tokenizer with a model other than Unigram") }
         return Tokenizer(normalizer: norm, preTokenizer: pre.pre, model: model,
                          postProcessor: try postProcessor(root["post_processor"] ?? .null),
                          decoder: try decoder(root["decoder"] ?? .null), addedTokens: try addedTokens(root["added_tokens"]),
@@ -433,6 +446,7 @@ extension Tokenizer {
                             ("max_input_chars_per_word", .int(wp.maxInputCharsPerWord)),
                             ("vocab", vocabObject(wp.vocabSize) { wp.idToToken($0) })])
         }
+        if let unigram = model as? Unigram { return unigram.json }
         if let bpe = model as? BPE {
             let o = bpe.options
             let merges: [JSONValue] = (bpe.isTiktoken ? bpe.derivedMerges() : bpe.merges.pairs).map { .array([.string($0.0), .string($0.1)]) }

@@ -43,6 +43,12 @@ public final class Tokenizer: Sendable {
     /// The normalizer when it is a `BertNormalizer`: the ids-only path then normalizes into a reused
     /// buffer, without offsets (two allocations a text less).
     let bertNormalizer: BertNormalizer?
+    /// The Metaspace mark (`▁`): a segment starting with it gets no prefix space, as one starting with a space.
+    let prefixMark: [UInt8]?
+    /// Metaspace's `prepend_scheme` `first`: only a segment at the start of the text gets the prefix.
+    let prefixFirstOnly: Bool
+    /// A Unigram model's unknown id: such a token is named by its text, as HF names it.
+    let unigramUnkId: Int?
 
     package init(normalizer: (any Normalizer)?, preTokenizer: (any PreTokenizer)?, model: any TokenizationModel,
                 postProcessor: (any PostProcessor)?, decoder: (any TokenDecoder)?, addedTokens: [AddedToken] = [],
@@ -64,6 +70,10 @@ public final class Tokenizer: Sendable {
         layoutWith = postProcessor.map { $0.singleLayout(addSpecialTokens: true) } ?? [.text]
         bpeModel = model as? BPE
         bertNormalizer = normalizer as? BertNormalizer
+        let metaspace = MetaspacePreTokenizer.find(in: preTokenizer)
+        prefixMark = metaspace?.markBytes
+        prefixFirstOnly = metaspace?.prependScheme == "first"
+        unigramUnkId = (model as? Unigram)?.unkId
         if let p = preTokenizer as? PatternSplitter {
             splitPattern = p.pattern
         } else if let p = preTokenizer as? ByteLevelPreTokenizer, p.useRegex {
@@ -151,49 +161,51 @@ public final class Tokenizer: Sendable {
     private func encodeTextIds(_ text: UnsafeBufferPointer<UInt8>, into ids: inout [Int], scratch: inout EncodeScratch) {
         if text.isEmpty { return }
         if !addedVocabulary.hasRawTokens {
-            encodeNormalizedIds(text, into: &ids, scratch: &scratch)
+            encodeNormalizedIds(text, atStart: true, into: &ids, scratch: &scratch)
             return
         }
         var splits = scratch.takeSplits()
         addedVocabulary.split(text, normalized: false, into: &splits)
         for s in splits {
             if s.id >= 0 { ids.append(s.id) } else {
-                encodeNormalizedIds(UnsafeBufferPointer(rebasing: text[s.range]), into: &ids, scratch: &scratch)
+                encodeNormalizedIds(UnsafeBufferPointer(rebasing: text[s.range]), atStart: s.range.lowerBound == 0, into: &ids, scratch: &scratch)
             }
         }
         scratch.giveBack(splits: splits)
     }
 
-    private func encodeNormalizedIds(_ segment: UnsafeBufferPointer<UInt8>, into ids: inout [Int], scratch: inout EncodeScratch) {
+    /// `atStart`: the segment begins the text (for a Metaspace prefix on the first segment only).
+    private func encodeNormalizedIds(_ segment: UnsafeBufferPointer<UInt8>, atStart: Bool, into ids: inout [Int], scratch: inout EncodeScratch) {
         if let bert = bertNormalizer {
             let bytes = bert.normalizedBytes(segment, reusing: scratch.normalized)
-            encodeAddedNormalizedIds(bytes, into: &ids, scratch: &scratch)
+            encodeAddedNormalizedIds(bytes, atStart: atStart, into: &ids, scratch: &scratch)
         } else if let normalizer {
             let normalized = normalizer.normalize(segment)
-            normalized.bytes.withUnsafeBufferPointer { encodeAddedNormalizedIds($0, into: &ids, scratch: &scratch) }
+            normalized.bytes.withUnsafeBufferPointer { encodeAddedNormalizedIds($0, atStart: atStart, into: &ids, scratch: &scratch) }
         } else {
-            encodeAddedNormalizedIds(segment, into: &ids, scratch: &scratch)
+            encodeAddedNormalizedIds(segment, atStart: atStart, into: &ids, scratch: &scratch)
         }
     }
 
-    private func encodeAddedNormalizedIds(_ text: UnsafeBufferPointer<UInt8>, into ids: inout [Int], scratch: inout EncodeScratch) {
+    private func encodeAddedNormalizedIds(_ text: UnsafeBufferPointer<UInt8>, atStart: Bool, into ids: inout [Int], scratch: inout EncodeScratch) {
         if !addedVocabulary.hasNormalizedTokens {
-            encodePreTokenizedIds(text, into: &ids, scratch: &scratch)
+            encodePreTokenizedIds(text, atStart: atStart, into: &ids, scratch: &scratch)
             return
         }
         var splits = scratch.takeSplits()
         addedVocabulary.split(text, normalized: true, into: &splits)
         for s in splits {
             if s.id >= 0 { ids.append(s.id) } else {
-                encodePreTokenizedIds(UnsafeBufferPointer(rebasing: text[s.range]), into: &ids, scratch: &scratch)
+                encodePreTokenizedIds(UnsafeBufferPointer(rebasing: text[s.range]), atStart: atStart && s.range.lowerBound == 0,
+                                      into: &ids, scratch: &scratch)
             }
         }
         scratch.giveBack(splits: splits)
     }
 
-    private func encodePreTokenizedIds(_ text: UnsafeBufferPointer<UInt8>, into ids: inout [Int], scratch: inout EncodeScratch) {
+    private func encodePreTokenizedIds(_ text: UnsafeBufferPointer<UInt8>, atStart: Bool, into ids: inout [Int], scratch: inout EncodeScratch) {
         if text.isEmpty { return }
-        if addPrefixSpace && text[0] != 0x20 {
+        if addPrefixSpace && (atStart || !prefixFirstOnly) && text[0] != 0x20 && !startsWithMark(text) {
             var spaced = scratch.takeBytes()
             spaced.append(0x20)
             spaced.append(contentsOf: text)
@@ -288,7 +300,7 @@ public final class Tokenizer: Sendable {
         }
         var ids: [Int] = []
         var ranges: [Range<Int>] = []
-        var addedText: [String?] = []  // per token: the matched text of an added token, nil for model tokens
+        var addedText: [String?] = []  // per token: the matched text of an added token or a Unigram unknown, else nil
         var rawSplits: [AddedSplit] = []
         if addedVocabulary.hasRawTokens {
             addedVocabulary.split(input, normalized: false, into: &rawSplits)
@@ -325,7 +337,8 @@ public final class Tokenizer: Sendable {
                     }
                     let part = UnsafeBufferPointer(rebasing: nb[ns.range])
                     let lo = ns.range.lowerBound
-                    let prefixed = addPrefixSpace && part[0] != 0x20
+                    let prefixed = addPrefixSpace && (!self.prefixFirstOnly || original(ns.range).lowerBound == 0)
+                        && part[0] != 0x20 && !self.startsWithMark(part)
                     var spaced: [UInt8] = []
                     if prefixed { spaced = [0x20] + Array(part) }
                     let firstCharLength = UTF8Codec.decode(part.baseAddress!, at: 0, end: part.count).length
@@ -350,7 +363,8 @@ public final class Tokenizer: Sendable {
                                     }
                                 }
                                 ranges.append(original((lo + a)..<(lo + b)))
-                                addedText.append(nil)
+                                addedText.append(ids[before + k] == self.unigramUnkId
+                                    ? self.unknownTokenText(text, (p.lowerBound + r.lowerBound)..<(p.lowerBound + r.upperBound)) : nil)
                             }
                         }
                     }
