@@ -189,42 +189,4 @@ final class RegexTests: XCTestCase {
         XCTAssertTrue(try pre(SplitPattern.cl100k.regex, "Isolated", false) is RegexSplitPreTokenizer)
         XCTAssertTrue(try pre(SplitPattern.cl100k.hfRegex, "Isolated", false) is PatternSplitter)
     }
-
-    /// Speed against the GPT-2 scanner on the corpus, and the time to compile a pattern (printed).
-    func testSpeedAgainstTheGPT2Scanner() throws {
-        let corpus = try ReferenceFixtures.corpus()
-        var text: [UInt8] = []
-        for line in corpus { text += line; text.append(0x0A) }
-        let engine = try RegexSplitPreTokenizer(pattern: SplitPattern.gpt2.hfRegex, behavior: .isolated, invert: false)
-        let native = PatternSplitter(.gpt2)
-        // CPU time of this thread, so that other processes on a busy machine do not count.
-        func cpuSeconds() -> Double {
-            var t = timespec()
-            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
-            return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
-        }
-        func time(_ pre: any PreTokenizer) -> (Double, Int) {
-            var best = Double.infinity
-            var count = 0
-            for _ in 0..<5 {
-                var out: [Range<Int>] = []
-                out.reserveCapacity(text.count / 3)
-                let t0 = cpuSeconds()
-                text.withUnsafeBufferPointer { pre.split($0, into: &out) }
-                best = min(best, cpuSeconds() - t0)
-                count = out.count
-            }
-            return (best, count)
-        }
-        let (e, ne) = time(engine)
-        let (s, ns) = time(native)
-        XCTAssertEqual(ne, ns)
-        let mb = Double(text.count) / 1e6
-        // Compiling is part of loading a tokenizer.json: o200k's pattern has the most sets.
-        let t0 = cpuSeconds()
-        _ = try CompiledRegex(SplitPattern.o200k.hfRegex)
-        let compile = (cpuSeconds() - t0) * 1e3
-        print("compiling o200k's pattern: \(String(format: "%.2f", compile)) ms")
-        print("regex engine \(String(format: "%.1f", mb / e)) MB/s, GPT-2 scanner \(String(format: "%.1f", mb / s)) MB/s, ratio \(String(format: "%.2f", e / s))")
-    }
 }
