@@ -1,0 +1,189 @@
+import VerbaSupport
+
+// The values a chat template computes with, and how Python prints, compares and serialises them.
+
+/// A `namespace(...)` object: the one mutable value of a template, shared by reference.
+final class TemplateNamespace {
+    var attributes: [(String, TemplateValue)]
+    init(_ attributes: [(String, TemplateValue)]) { self.attributes = attributes }
+    subscript(key: String) -> TemplateValue? {
+        get { attributes.first(where: { $0.0 == key })?.1 }
+        set {
+            if let i = attributes.firstIndex(where: { $0.0 == key }) { attributes[i].1 = newValue ?? .none }
+            else { attributes.append((key, newValue ?? .none)) }
+        }
+    }
+}
+
+/// A macro or a built-in function bound to a name.
+struct TemplateCallable {
+    var name: String
+    var call: ([TemplateValue], [(String, TemplateValue)]) throws -> TemplateValue
+}
+
+enum TemplateValue {
+    case undefined(String)
+    case none
+    case bool(Bool)
+    case int(Int)
+    case double(Double)
+    case string(String)
+    case list([TemplateValue])
+    case dict([(String, TemplateValue)])
+    case namespace(TemplateNamespace)
+    case callable(TemplateCallable)
+
+    init(_ json: JSONValue) {
+        switch json {
+        case .null: self = .none
+        case .bool(let b): self = .bool(b)
+        case .int(let i): self = .int(i)
+        case .double(let d): self = .double(d)
+        case .string(let s): self = .string(s)
+        case .array(let a): self = .list(a.map(TemplateValue.init))
+        case .object(let o): self = .dict(o.map { ($0.0, TemplateValue($0.1)) })
+        }
+    }
+
+    var isUndefined: Bool { if case .undefined = self { return true }; return false }
+
+    /// Python truthiness.
+    var truthy: Bool {
+        switch self {
+        case .undefined, .none: return false
+        case .bool(let b): return b
+        case .int(let i): return i != 0
+        case .double(let d): return d != 0
+        case .string(let s): return !s.isEmpty
+        case .list(let l): return !l.isEmpty
+        case .dict(let d): return !d.isEmpty
+        case .namespace, .callable: return true
+        }
+    }
+
+    var typeName: String {
+        switch self {
+        case .undefined: return "undefined"
+        case .none: return "NoneType"
+        case .bool: return "bool"
+        case .int: return "int"
+        case .double: return "float"
+        case .string: return "str"
+        case .list: return "list"
+        case .dict: return "dict"
+        case .namespace: return "Namespace"
+        case .callable: return "function"
+        }
+    }
+
+    /// `str(value)` as Python (and Jinja's output) prints it.
+    var printed: String {
+        switch self {
+        case .undefined: return ""
+        case .string(let s): return s
+        default: return repr
+        }
+    }
+
+    /// `repr(value)` as Python prints it.
+    var repr: String {
+        switch self {
+        case .undefined: return ""
+        case .none: return "None"
+        case .bool(let b): return b ? "True" : "False"
+        case .int(let i): return String(i)
+        case .double(let d): return pythonFloat(d)
+        case .string(let s): return pythonStringRepr(s)
+        case .list(let l): return "[" + l.map(\.repr).joined(separator: ", ") + "]"
+        case .dict(let d): return "{" + d.map { pythonStringRepr($0.0) + ": " + $0.1.repr }.joined(separator: ", ") + "}"
+        case .namespace(let n): return "<Namespace " + TemplateValue.dict(n.attributes).repr + ">"
+        case .callable(let c): return "<function \(c.name)>"
+        }
+    }
+}
+
+/// Python's `repr` of a float: the shortest text that reads back, with ".0" on whole numbers.
+func pythonFloat(_ d: Double) -> String {
+    if d.isNaN { return "nan" }
+    if d.isInfinite { return d < 0 ? "-inf" : "inf" }
+    var s = "\(d)"
+    if let e = s.firstIndex(of: "e") {
+        // Swift writes 1e-05 as "1e-05"; Python writes "1e-05" too, but "1e+16" with a sign.
+        let mantissa = s[..<e], exp = s[s.index(after: e)...]
+        let sign = exp.hasPrefix("-") ? "-" : "+"
+        var digits = exp.drop(while: { $0 == "-" || $0 == "+" })
+        while digits.count > 2, digits.first == "0" { digits = digits.dropFirst() }
+        if digits.count < 2 { digits = "0" + digits }
+        var m = String(mantissa)
+        if m.hasSuffix(".0") { m.removeLast(2) }
+        s = m + "e" + sign + digits
+    }
+    return s
+}
+
+/// Python's `repr` of a string: single quotes unless the text holds a single quote and no double one.
+func pythonStringRepr(_ s: String) -> String {
+    let q: Character = (s.contains("'") && !s.contains("\"")) ? "\"" : "'"
+    var out = String(q)
+    for c in s.unicodeScalars {
+        switch c {
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            if Character(c) == q { out += "\\" + String(q) }
+            else if c.value < 0x20 || c.value == 0x7F { out += "\\x" + hex2(c.value) }
+            else { out.unicodeScalars.append(c) }
+        }
+    }
+    out.append(q)
+    return out
+}
+
+private func hex2(_ v: UInt32) -> String { let h = String(v, radix: 16); return h.count < 2 ? "0" + h : h }
+
+/// `json.dumps(value, ensure_ascii=False, indent=indent, separators=…, sort_keys=…)` as transformers' `tojson` does.
+func pythonJSON(_ v: TemplateValue, indent: Int?, sortKeys: Bool, level: Int = 0) throws -> String {
+    let itemSep = indent == nil ? ", " : ","
+    func pad(_ l: Int) -> String { indent.map { "\n" + String(repeating: " ", count: $0 * l) } ?? "" }
+    switch v {
+    case .none: return "null"
+    case .bool(let b): return b ? "true" : "false"
+    case .int(let i): return String(i)
+    case .double(let d):
+        if d.isNaN { return "NaN" }
+        if d.isInfinite { return d < 0 ? "-Infinity" : "Infinity" }
+        return pythonFloat(d)
+    case .string(let s): return jsonString(s)
+    case .list(let l):
+        if l.isEmpty { return "[]" }
+        return "[" + (try l.map { pad(level + 1) + (try pythonJSON($0, indent: indent, sortKeys: sortKeys, level: level + 1)) })
+            .joined(separator: itemSep) + pad(level) + "]"
+    case .dict(var d):
+        if d.isEmpty { return "{}" }
+        if sortKeys { d.sort { Array($0.0.unicodeScalars.map(\.value)).lexicographicallyPrecedes($1.0.unicodeScalars.map(\.value)) } }
+        return "{" + (try d.map { pad(level + 1) + jsonString($0.0) + ": " + (try pythonJSON($0.1, indent: indent, sortKeys: sortKeys, level: level + 1)) })
+            .joined(separator: itemSep) + pad(level) + "}"
+    case .undefined, .namespace, .callable:
+        throw ChatTemplateError.runtime(message: "Object of type \(v.typeName) is not JSON serializable", position: TemplatePosition?.none)
+    }
+}
+
+private func jsonString(_ s: String) -> String {
+    var out = "\""
+    for c in s.unicodeScalars {
+        switch c {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case "\u{08}": out += "\\b"
+        case "\u{0C}": out += "\\f"
+        default:
+            if c.value < 0x20 { out += "\\u00" + hex2(c.value) } else { out.unicodeScalars.append(c) }
+        }
+    }
+    return out + "\""
+}

@@ -1,0 +1,105 @@
+import Foundation
+import VerbaSupport
+import XCTest
+
+@testable import VerbaTokenizers
+
+/// Chat templates render byte for byte what transformers' `apply_chat_template` renders
+/// (Tests/Fixtures/chat, made by scripts/fixtures/chat_templates.py).
+final class ChatTemplateTests: XCTestCase {
+    func fixtureLines(_ file: String) throws -> [JSONValue] {
+        let path = try requireAsset("Tests/Fixtures/chat/\(file)")
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        return try text.split(separator: "\n").map { try parseJSON(Array($0.utf8)) }
+    }
+
+    func variables(_ record: JSONValue) -> [String: JSONValue] {
+        var out: [String: JSONValue] = [:]
+        for (k, v) in record["variables"]?.objectValue ?? [] { out[k] = v }
+        return out
+    }
+
+    func testPublishedTemplatesRenderAsTransformers() throws {
+        var templates: [String: ChatTemplate] = [:]
+        var passed: [String: Int] = [:], total: [String: Int] = [:]
+        for record in try fixtureLines("expected.jsonl") {
+            let name = try XCTUnwrap(record["template"]?.stringValue)
+            let label = "\(name) conversation \(record["conversation"]?.intValue ?? -1) generation prompt \(record["add_generation_prompt"]?.boolValue ?? false)"
+            total[name, default: 0] += 1
+            if templates[name] == nil {
+                let source = try String(contentsOfFile: try requireAsset("Tests/Fixtures/chat/\(name)"), encoding: .utf8)
+                templates[name] = try ChatTemplate(source)
+            }
+            let template = try XCTUnwrap(templates[name])
+            let result = Result {
+                try template.render(messagesJSON: record["messages"] ?? .array([]),
+                                    addGenerationPrompt: record["add_generation_prompt"]?.boolValue ?? false,
+                                    bosToken: record["bos_token"]?.stringValue, eosToken: record["eos_token"]?.stringValue,
+                                    variables: variables(record))
+            }
+            if let expected = record["expected"]?.stringValue {
+                switch result {
+                case .success(let text):
+                    XCTAssertEqual(Array(text.utf8), Array(expected.utf8), "\(label): got\n\(text)\nexpected\n\(expected)")
+                    if text == expected { passed[name, default: 0] += 1 }
+                case .failure(let error): XCTFail("\(label): \(error)")
+                }
+            } else {
+                let reference = record["error"]?.stringValue ?? ""
+                switch result {
+                case .success(let text): XCTFail("\(label): rendered \(text) where transformers raised \(reference)")
+                case .failure(let error as ChatTemplateError):
+                    if reference.hasPrefix("TemplateError: ") {
+                        XCTAssertEqual(error, .raised(message: String(reference.dropFirst("TemplateError: ".count))), label)
+                    } else if case .runtime = error {} else { XCTFail("\(label): \(error) where transformers raised \(reference)") }
+                    passed[name, default: 0] += 1
+                case .failure(let error): XCTFail("\(label): \(error)")
+                }
+            }
+        }
+        XCTAssertGreaterThanOrEqual(total.count, 10)
+        for name in total.keys.sorted() { print("chat template \(name): \(passed[name] ?? 0)/\(total[name] ?? 0) renderings identical") }
+    }
+
+    func testRaiseExceptionIsATypedError() throws {
+        let template = try ChatTemplate("{% if messages[0].role == 'system' %}{{ raise_exception('No system turns, ' ~ messages[0].role ~ '!') }}{% endif %}ok")
+        XCTAssertThrowsError(try template.render(messages: [ChatMessage(role: "system", content: "x")])) { error in
+            XCTAssertEqual(error as? ChatTemplateError, .raised(message: "No system turns, system!"))
+        }
+        XCTAssertEqual(try template.render(messages: [ChatMessage(role: "user", content: "x")]), "ok")
+    }
+
+    func testUnsupportedSyntaxNamesTheConstructAndWhere() throws {
+        XCTAssertThrowsError(try ChatTemplate("hello\n  {% filter upper %}x{% endfilter %}")) { error in
+            guard case .unsupported(let construct, let position)? = error as? ChatTemplateError else {
+                return XCTFail("\(error)")
+            }
+            XCTAssertEqual(construct, "{% filter %}")
+            XCTAssertEqual(position.line, 2)
+            XCTAssertEqual(position.column, 3)
+            XCTAssertTrue("\(error)".contains("{% filter %}"))
+        }
+        XCTAssertThrowsError(try ChatTemplate("{{ messages | wordwrap(3) }}").render(messages: [])) { error in
+            guard case .unsupported(let construct, _)? = error as? ChatTemplateError else { return XCTFail("\(error)") }
+            XCTAssertTrue(construct.contains("wordwrap"), construct)
+        }
+        XCTAssertThrowsError(try ChatTemplate("{% if x %}never closed")) { error in
+            guard case .syntax? = error as? ChatTemplateError else { return XCTFail("\(error)") }
+        }
+    }
+
+    func testConfigGivesTheDefaultTemplateAndItsTokens() throws {
+        let config = try parseJSON(Array("""
+        {"bos_token": {"content": "<s>", "lstrip": false}, "eos_token": "</s>",
+         "chat_template": [{"name": "tool_use", "template": "tools"},
+                           {"name": "default", "template": "{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}{{ eos_token }}"}]}
+        """.utf8))
+        let template = try ChatTemplate(config: config, name: "tokenizer_config.json")
+        XCTAssertEqual(template.bosToken, "<s>")
+        XCTAssertEqual(template.eosToken, "</s>")
+        XCTAssertEqual(try template.render(messages: [ChatMessage(role: "user", content: "hi")]), "<s>hi</s>")
+        XCTAssertThrowsError(try ChatTemplate(config: .object([("eos_token", .string("x"))]), name: "c.json")) { error in
+            XCTAssertTrue("\(error)".contains("no chat_template"))
+        }
+    }
+}
