@@ -61,6 +61,32 @@ final class ChatTemplateTests: XCTestCase {
         for name in total.keys.sorted() { print("chat template \(name): \(passed[name] ?? 0)/\(total[name] ?? 0) renderings identical") }
     }
 
+    func testJinjaFeaturesRenderAsTransformers() throws {
+        for record in try fixtureLines("snippets.jsonl") {
+            let source = try XCTUnwrap(record["source"]?.stringValue)
+            let result = Result {
+                try ChatTemplate(source).render(messagesJSON: record["messages"] ?? .array([]), addGenerationPrompt: false,
+                                                bosToken: "<s>", eosToken: nil, variables: [:])
+            }
+            if let expected = record["expected"]?.stringValue {
+                switch result {
+                case .success(let text): XCTAssertEqual(Array(text.utf8), Array(expected.utf8), "\(source): got \(text)")
+                case .failure(let error): XCTFail("\(source): \(error)")
+                }
+            } else {
+                let reference = record["error"]?.stringValue ?? ""
+                switch result {
+                case .success(let text): XCTFail("\(source): rendered \(text) where transformers raised \(reference)")
+                case .failure(let error as ChatTemplateError):
+                    if reference.hasPrefix("TemplateError: ") {
+                        XCTAssertEqual(error, .raised(message: String(reference.dropFirst("TemplateError: ".count))), source)
+                    }
+                case .failure(let error): XCTFail("\(source): \(error)")
+                }
+            }
+        }
+    }
+
     func testRaiseExceptionIsATypedError() throws {
         let template = try ChatTemplate("{% if messages[0].role == 'system' %}{{ raise_exception('No system turns, ' ~ messages[0].role ~ '!') }}{% endif %}ok")
         XCTAssertThrowsError(try template.render(messages: [ChatMessage(role: "system", content: "x")])) { error in

@@ -198,6 +198,15 @@ struct TemplateLexer {
                     isFloat = true; j += 1
                     while j < to, ("0"..."9").contains(src[j]) { j += 1 }
                 }
+                if j + 1 < to, src[j] == "e" || src[j] == "E" {
+                    var k = j + 1
+                    if k < to, src[k] == "+" || src[k] == "-" { k += 1 }
+                    if k < to, ("0"..."9").contains(src[k]) {
+                        isFloat = true
+                        j = k
+                        while j < to, ("0"..."9").contains(src[j]) { j += 1 }
+                    }
+                }
                 let text = String(String.UnicodeScalarView(src[i..<j])).replacingOccurrences(of: "_", with: "")
                 tokens.append(TemplateToken(kind: isFloat ? .float : .integer, text: text, position: pos))
                 i = j
