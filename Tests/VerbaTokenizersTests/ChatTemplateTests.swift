@@ -96,14 +96,14 @@ final class ChatTemplateTests: XCTestCase {
     }
 
     func testUnsupportedSyntaxNamesTheConstructAndWhere() throws {
-        XCTAssertThrowsError(try ChatTemplate("hello\n  {% filter upper %}x{% endfilter %}")) { error in
+        XCTAssertThrowsError(try ChatTemplate("hello\n  {% call upper %}x{% endcall %}")) { error in
             guard case .unsupported(let construct, let position)? = error as? ChatTemplateError else {
                 return XCTFail("\(error)")
             }
-            XCTAssertEqual(construct, "{% filter %}")
+            XCTAssertEqual(construct, "{% call %}")
             XCTAssertEqual(position.line, 2)
             XCTAssertEqual(position.column, 3)
-            XCTAssertTrue("\(error)".contains("{% filter %}"))
+            XCTAssertTrue("\(error)".contains("{% call %}"))
         }
         XCTAssertThrowsError(try ChatTemplate("{{ messages | wordwrap(3) }}").render(messages: [])) { error in
             guard case .unsupported(let construct, _)? = error as? ChatTemplateError else { return XCTFail("\(error)") }

@@ -258,6 +258,7 @@ extension TemplateRenderer {
             case "replace":
                 guard let old = str(0), let new = str(1) else { throw ChatTemplateError.runtime(message: "replace() takes two strings", position: p) }
                 return .string(pythonReplace(s, old, new, int(2, -1)))
+            case "format": return .string(try pythonFormat(s, args, kwargs, p))
             case "find", "count":
                 guard let x = str(0) else { return nil }
                 let parts = pythonSplit(s, x, -1)
@@ -280,4 +281,37 @@ extension TemplateRenderer {
         default: return nil
         }
     }
+}
+
+/// Python's `str.format` with `{}`, `{0}` and `{name}` fields (no conversions or format specs).
+func pythonFormat(_ s: String, _ args: [TemplateValue], _ kwargs: [(String, TemplateValue)], _ p: TemplatePosition) throws -> String {
+    let u = Array(s.unicodeScalars)
+    var out = String.UnicodeScalarView()
+    var i = 0, next = 0
+    while i < u.count {
+        let c = u[i]
+        if c == "{", i + 1 < u.count, u[i + 1] == "{" { out.append("{"); i += 2; continue }
+        if c == "}", i + 1 < u.count, u[i + 1] == "}" { out.append("}"); i += 2; continue }
+        if c == "{" {
+            var j = i + 1
+            while j < u.count, u[j] != "}" { j += 1 }
+            guard j < u.count else { throw ChatTemplateError.runtime(message: "format: unmatched '{'", position: p) }
+            let field = String(String.UnicodeScalarView(u[i + 1..<j]))
+            let value: TemplateValue?
+            if field.isEmpty { value = next < args.count ? args[next] : nil; next += 1 }
+            else if let k = Int(field) { value = k < args.count ? args[k] : nil }
+            else if field.unicodeScalars.allSatisfy({ $0 == "_" || $0.properties.isAlphabetic || ("0"..."9").contains($0) }) {
+                value = kwargs.first(where: { $0.0 == field })?.1
+            } else {
+                throw ChatTemplateError.unsupported(construct: "str.format field {\(field)}", position: p)
+            }
+            guard let value else { throw ChatTemplateError.runtime(message: "format: no value for {\(field)}", position: p) }
+            out.append(contentsOf: value.printed.unicodeScalars)
+            i = j + 1
+            continue
+        }
+        if c == "}" { throw ChatTemplateError.runtime(message: "format: single '}'", position: p) }
+        out.append(c); i += 1
+    }
+    return String(out)
 }

@@ -10,6 +10,8 @@ extension TemplateRenderer {
             return kwargs.first(where: { $0.0 == key })?.1
         }
         func list() throws -> [TemplateValue] { try iterate(v, p) }
+        // Jinja's map/select family iterate only a truthy value.
+        func truthyList() throws -> [TemplateValue] { v.truthy ? try iterate(v, p) : [] }
         func attr(_ item: TemplateValue, _ path: String) throws -> TemplateValue {
             var cur = item
             for part in path.split(separator: ".") {
@@ -54,12 +56,47 @@ extension TemplateRenderer {
             }
             return .string(pythonReplace(v.printed, old.printed, new.printed, arg(2, "count").flatMap { if case .int(let i) = $0 { return i }; return nil } ?? -1))
         case "tojson":
-            if arg(0, "ensure_ascii")?.truthy == true || arg(1, "separators").map({ if case .none = $0 { return false }; return true }) == true {
-                throw ChatTemplateError.unsupported(construct: "tojson with ensure_ascii or separators", position: p)
-            }
+            // transformers' signature: tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False)
             var indent: Int? = nil
-            if let i = kwargs.first(where: { $0.0 == "indent" })?.1 ?? (args.first) { if case .int(let n) = i { indent = n } }
-            return .string(try pythonJSON(v, indent: indent, sortKeys: arg(3, "sort_keys")?.truthy ?? false))
+            if case .int(let n)? = arg(1, "indent") { indent = n }
+            var separators: (String, String)? = nil
+            if case .list(let seps)? = arg(2, "separators"), seps.count == 2 { separators = (seps[0].printed, seps[1].printed) }
+            return .string(try pythonJSON(v, indent: indent, separators: separators, ensureASCII: arg(0, "ensure_ascii")?.truthy ?? false,
+                                          sortKeys: arg(3, "sort_keys")?.truthy ?? false))
+        case "dictsort":
+            guard case .dict(let d) = v else { break }
+            let caseSensitive = arg(0, "case_sensitive")?.truthy ?? false
+            let byValue = arg(1, "by")?.printed == "value"
+            let reverse = arg(2, "reverse")?.truthy ?? false
+            func key(_ x: TemplateValue) -> TemplateValue {
+                if !caseSensitive, case .string(let s) = x { return .string(s.lowercased()) }
+                return x
+            }
+            var failed = false
+            let sorted = d.enumerated().sorted { a, b in
+                let x = key(byValue ? a.element.1 : .string(a.element.0)), y = key(byValue ? b.element.1 : .string(b.element.0))
+                guard let less = templateLess(x, y), let more = templateLess(y, x) else { failed = true; return false }
+                if !less && !more { return a.offset < b.offset }
+                return reverse ? more : less
+            }
+            if failed { throw ChatTemplateError.runtime(message: "dictsort: values cannot be ordered", position: p) }
+            return .list(sorted.map { .list([.string($0.element.0), $0.element.1]) })
+        case "min", "max":
+            let caseSensitive = arg(0, "case_sensitive")?.truthy ?? false
+            var items = try list()
+            if let a = arg(1, "attribute") { items = try items.map { try attr($0, a.printed) } }
+            guard var best = items.first else { return .undefined(name) }
+            for x in items.dropFirst() {
+                let (l, r): (TemplateValue, TemplateValue) = caseSensitive ? (x, best) : {
+                    if case .string(let s) = x, case .string(let t) = best { return (.string(s.lowercased()), .string(t.lowercased())) }
+                    return (x, best)
+                }()
+                guard let less = name == "min" ? templateLess(l, r) : templateLess(r, l) else {
+                    throw ChatTemplateError.runtime(message: "\(name): values cannot be ordered", position: p)
+                }
+                if less { best = x }
+            }
+            return best
         case "int":
             switch v {
             case .int: return v
@@ -83,14 +120,14 @@ extension TemplateRenderer {
             if v.isUndefined { return .list([]) }
         case "map":
             if let a = kwargs.first(where: { $0.0 == "attribute" })?.1 {
-                return .list(try list().map { item in
+                return .list(try truthyList().map { item in
                     let r = try attr(item, a.printed)
                     if r.isUndefined, let d = kwargs.first(where: { $0.0 == "default" })?.1 { return d }
                     return r
                 })
             }
             guard let f = args.first else { break }
-            return .list(try list().map { try applyFilter(f.printed, $0, Array(args.dropFirst()), [], p) })
+            return .list(try truthyList().map { try applyFilter(f.printed, $0, Array(args.dropFirst()), [], p) })
         case "selectattr", "rejectattr", "select", "reject":
             let byAttr = name.hasSuffix("attr")
             var rest = args
@@ -102,7 +139,7 @@ extension TemplateRenderer {
             let test = rest.first?.printed
             let testArgs = Array(rest.dropFirst())
             let keep = name.hasPrefix("select")
-            return .list(try list().filter { item in
+            return .list(try truthyList().filter { item in
                 let x = byAttr ? try attr(item, key) : item
                 let r = try test.map { try applyTest($0, x, testArgs, p) } ?? x.truthy
                 return r == keep

@@ -28,6 +28,7 @@ indirect enum TemplateNode {
     case set(target: String, attribute: String?, TemplateExpr, TemplatePosition)
     case setBlock(target: String, body: [TemplateNode])
     case macro(name: String, parameters: [(String, TemplateExpr?)], body: [TemplateNode])
+    case filterBlock(name: String, arguments: [TemplateExpr], keywords: [(String, TemplateExpr)], body: [TemplateNode], TemplatePosition)
     case breakLoop, continueLoop
 }
 
@@ -143,6 +144,15 @@ struct TemplateParser {
             let (body, _) = try parseBody(until: ["endgeneration"], opening: p)
             try expectEnd()
             return .ifBlock([(.literal(.bool(true)), body)], otherwise: [])
+        case "filter":
+            var name = try expectName()
+            while peekOp(".") { pos += 1; name += "." + (try expectName()) }
+            var a: [TemplateExpr] = [], k: [(String, TemplateExpr)] = []
+            if peekOp("(") { pos += 1; (a, k) = try parseArguments() }
+            try expectEnd()
+            let (body, _) = try parseBody(until: ["endfilter"], opening: p)
+            try expectEnd()
+            return .filterBlock(name: name, arguments: a, keywords: k, body: body, p)
         case "break": try expectEnd(); return .breakLoop
         case "continue": try expectEnd(); return .continueLoop
         default:
@@ -268,8 +278,15 @@ struct TemplateParser {
             if t.text == "(" {
                 if peekOp(")") { pos += 1; return .list([]) }
                 let e = try parseExpression()
-                if peekOp(",") { throw ChatTemplateError.unsupported(construct: "tuple literal", position: t.position) }
-                try expectOp(")"); return e
+                guard peekOp(",") else { try expectOp(")"); return e }
+                // A tuple: a list here, as templates only index and iterate them.
+                var items = [e]
+                while peekOp(",") {
+                    pos += 1
+                    if peekOp(")") { break }
+                    items.append(try parseExpression())
+                }
+                try expectOp(")"); return .list(items)
             }
             if t.text == "[" {
                 var items: [TemplateExpr] = []

@@ -46,6 +46,10 @@ final class TemplateRenderer {
                 assign(target, .string(text))
             case .macro(let name, let parameters, let body):
                 assign(name, .callable(makeMacro(name, parameters, body)))
+            case .filterBlock(let name, let args, let kwargs, let body, let p):
+                let text = try capture(body)
+                out += try applyFilter(name, .string(text), try args.map(evaluate),
+                                       try kwargs.map { ($0.0, try evaluate($0.1)) }, p).printed
             case .breakLoop: return .breakLoop
             case .continueLoop: return .continueLoop
             }

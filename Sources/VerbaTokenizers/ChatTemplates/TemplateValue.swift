@@ -142,10 +142,17 @@ func pythonStringRepr(_ s: String) -> String {
 }
 
 private func hex2(_ v: UInt32) -> String { let h = String(v, radix: 16); return h.count < 2 ? "0" + h : h }
+private func hex4(_ v: UInt16) -> String { let h = String(v, radix: 16); return String(repeating: "0", count: 4 - h.count) + h }
 
 /// `json.dumps(value, ensure_ascii=False, indent=indent, separators=…, sort_keys=…)` as transformers' `tojson` does.
-func pythonJSON(_ v: TemplateValue, indent: Int?, sortKeys: Bool, level: Int = 0) throws -> String {
-    let itemSep = indent == nil ? ", " : ","
+func pythonJSON(_ v: TemplateValue, indent: Int?, separators: (String, String)? = nil, ensureASCII: Bool = false,
+                sortKeys: Bool, level: Int = 0) throws -> String {
+    let itemSep = separators?.0 ?? (indent == nil ? ", " : ",")
+    let keySep = separators?.1 ?? ": "
+    func sub(_ x: TemplateValue) throws -> String {
+        try pythonJSON(x, indent: indent, separators: separators, ensureASCII: ensureASCII, sortKeys: sortKeys, level: level + 1)
+    }
+    func jsonString(_ s: String) -> String { jsonStringLiteral(s, ensureASCII: ensureASCII) }
     func pad(_ l: Int) -> String { indent.map { "\n" + String(repeating: " ", count: $0 * l) } ?? "" }
     switch v {
     case .none: return "null"
@@ -158,19 +165,19 @@ func pythonJSON(_ v: TemplateValue, indent: Int?, sortKeys: Bool, level: Int = 0
     case .string(let s): return jsonString(s)
     case .list(let l):
         if l.isEmpty { return "[]" }
-        return "[" + (try l.map { pad(level + 1) + (try pythonJSON($0, indent: indent, sortKeys: sortKeys, level: level + 1)) })
+        return "[" + (try l.map { pad(level + 1) + (try sub($0)) })
             .joined(separator: itemSep) + pad(level) + "]"
     case .dict(var d):
         if d.isEmpty { return "{}" }
         if sortKeys { d.sort { Array($0.0.unicodeScalars.map(\.value)).lexicographicallyPrecedes($1.0.unicodeScalars.map(\.value)) } }
-        return "{" + (try d.map { pad(level + 1) + jsonString($0.0) + ": " + (try pythonJSON($0.1, indent: indent, sortKeys: sortKeys, level: level + 1)) })
+        return "{" + (try d.map { pad(level + 1) + jsonString($0.0) + keySep + (try sub($0.1)) })
             .joined(separator: itemSep) + pad(level) + "}"
     case .undefined, .namespace, .callable:
         throw ChatTemplateError.runtime(message: "Object of type \(v.typeName) is not JSON serializable", position: TemplatePosition?.none)
     }
 }
 
-private func jsonString(_ s: String) -> String {
+private func jsonStringLiteral(_ s: String, ensureASCII: Bool) -> String {
     var out = "\""
     for c in s.unicodeScalars {
         switch c {
@@ -182,7 +189,9 @@ private func jsonString(_ s: String) -> String {
         case "\u{08}": out += "\\b"
         case "\u{0C}": out += "\\f"
         default:
-            if c.value < 0x20 { out += "\\u00" + hex2(c.value) } else { out.unicodeScalars.append(c) }
+            if c.value < 0x20 { out += "\\u00" + hex2(c.value) }
+            else if ensureASCII, c.value > 0x7E { for unit in String(c).utf16 { out += "\\u" + hex4(unit) } }
+            else { out.unicodeScalars.append(c) }
         }
     }
     return out + "\""
