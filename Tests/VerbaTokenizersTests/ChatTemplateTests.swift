@@ -13,13 +13,15 @@ final class ChatTemplateTests: XCTestCase {
         return try text.split(separator: "\n").map { try parseJSON(Array($0.utf8)) }
     }
 
-    func variables(_ record: JSONValue) -> [String: JSONValue] {
+    func variables(_ conversation: JSONValue) -> [String: JSONValue] {
         var out: [String: JSONValue] = [:]
-        for (k, v) in record["variables"]?.objectValue ?? [] { out[k] = v }
+        for (k, v) in conversation["variables"]?.objectValue ?? [] { out[k] = v }
         return out
     }
 
     func testPublishedTemplatesRenderAsTransformers() throws {
+        let conversationsPath = try requireAsset("Tests/Fixtures/chat/conversations.json")
+        let conversations = try XCTUnwrap(try parseJSON(Array(try Data(contentsOf: URL(fileURLWithPath: conversationsPath)))).arrayValue)
         var templates: [String: ChatTemplate] = [:]
         var passed: [String: Int] = [:], total: [String: Int] = [:]
         for record in try fixtureLines("expected.jsonl") {
@@ -31,11 +33,12 @@ final class ChatTemplateTests: XCTestCase {
                 templates[name] = try ChatTemplate(source)
             }
             let template = try XCTUnwrap(templates[name])
+            let conversation = conversations[try XCTUnwrap(record["conversation"]?.intValue)]
             let result = Result {
-                try template.render(messagesJSON: record["messages"] ?? .array([]),
+                try template.render(messagesJSON: conversation["messages"] ?? .array([]),
                                     addGenerationPrompt: record["add_generation_prompt"]?.boolValue ?? false,
                                     bosToken: record["bos_token"]?.stringValue, eosToken: record["eos_token"]?.stringValue,
-                                    variables: variables(record))
+                                    variables: variables(conversation))
             }
             if let expected = record["expected"]?.stringValue {
                 switch result {
