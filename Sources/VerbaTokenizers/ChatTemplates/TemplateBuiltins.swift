@@ -259,6 +259,26 @@ extension TemplateRenderer {
                 guard let old = str(0), let new = str(1) else { throw ChatTemplateError.runtime(message: "replace() takes two strings", position: p) }
                 return .string(pythonReplace(s, old, new, int(2, -1)))
             case "format": return .string(try pythonFormat(s, args, kwargs, p))
+            case "join":
+                guard let first = args.first else { return nil }
+                return .string(try iterate(first, p).map { item in
+                    guard case .string(let x) = item else {
+                        throw ChatTemplateError.runtime(message: "sequence item: expected str instance, \(item.typeName) found", position: p)
+                    }
+                    return x
+                }.joined(separator: s))
+            case "splitlines": return .list(pythonSplitLines(s).map { .string($0) })
+            case "isdigit", "isspace", "isalpha", "isalnum":
+                let u = s.unicodeScalars
+                guard !u.isEmpty else { return .bool(false) }
+                return .bool(u.allSatisfy { c in
+                    switch name {
+                    case "isdigit": return c.properties.numericType == .digit || c.properties.numericType == .decimal
+                    case "isspace": return isPythonSpace(c)
+                    case "isalpha": return c.properties.isAlphabetic
+                    default: return c.properties.isAlphabetic || c.properties.numericType != nil
+                    }
+                })
             case "find", "count":
                 guard let x = str(0) else { return nil }
                 let parts = pythonSplit(s, x, -1)
@@ -314,4 +334,25 @@ func pythonFormat(_ s: String, _ args: [TemplateValue], _ kwargs: [(String, Temp
         out.append(c); i += 1
     }
     return String(out)
+}
+
+/// Python's `str.splitlines()` (line breaks dropped, no empty last line).
+func pythonSplitLines(_ s: String) -> [String] {
+    var lines: [String] = []
+    var cur = String.UnicodeScalarView()
+    let u = Array(s.unicodeScalars)
+    var i = 0
+    while i < u.count {
+        switch u[i].value {
+        case 0x0D:
+            lines.append(String(cur)); cur = String.UnicodeScalarView()
+            if i + 1 < u.count, u[i + 1] == "\n" { i += 1 }
+        case 0x0A, 0x0B, 0x0C, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029:
+            lines.append(String(cur)); cur = String.UnicodeScalarView()
+        default: cur.append(u[i])
+        }
+        i += 1
+    }
+    if !cur.isEmpty { lines.append(String(cur)) }
+    return lines
 }

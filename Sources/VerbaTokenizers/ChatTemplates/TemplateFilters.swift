@@ -144,6 +144,28 @@ extension TemplateRenderer {
                 let r = try test.map { try applyTest($0, x, testArgs, p) } ?? x.truthy
                 return r == keep
             })
+        case "indent":
+            var indention = String(repeating: " ", count: 4)
+            if let w = arg(0, "width") { if case .int(let n) = w { indention = String(repeating: " ", count: max(n, 0)) } else { indention = w.printed } }
+            let first = arg(1, "first")?.truthy ?? false, blank = arg(2, "blank")?.truthy ?? false
+            var lines = pythonSplitLines(v.printed + "\n")
+            var text: String
+            if blank { text = lines.joined(separator: "\n" + indention) } else {
+                text = lines.removeFirst()
+                if !lines.isEmpty { text += "\n" + lines.map { $0.isEmpty ? $0 : indention + $0 }.joined(separator: "\n") }
+            }
+            return .string(first ? indention + text : text)
+        case "round":
+            let precision = arg(0, "precision").flatMap { x -> Int? in if case .int(let i) = x { return i }; return nil } ?? 0
+            let method = arg(1, "method")?.printed ?? "common"
+            // Python's round(): an int stays an int; floats round half to even.
+            if case .int = v, method == "common", precision >= 0 { return v }
+            guard let x = { () -> Double? in
+                switch v { case .int(let i): return Double(i); case .double(let d): return d; default: return nil }
+            }() else { break }
+            let scale = pow(10.0, Double(precision))
+            let rule: FloatingPointRoundingRule = method == "ceil" ? .up : (method == "floor" ? .down : .toNearestOrEven)
+            return .double((x * scale).rounded(rule) / scale)
         case "unique":
             var seen: [TemplateValue] = []
             for x in try list() where !seen.contains(where: { templateEqual($0, x) }) { seen.append(x) }
