@@ -112,9 +112,32 @@ final class ChatTemplateTests: XCTestCase {
             guard case .unsupported(let construct, _)? = error as? ChatTemplateError else { return XCTFail("\(error)") }
             XCTAssertTrue(construct.contains("wordwrap"), construct)
         }
+        // Python would keep the integer keys; Verba's dictionaries have string keys, so it refuses.
+        XCTAssertThrowsError(try ChatTemplate("{% set budgets = {512: 128} %}{{ budgets }}").render(messages: [])) { error in
+            guard case .unsupported(let construct, let position)? = error as? ChatTemplateError else { return XCTFail("\(error)") }
+            XCTAssertTrue(construct.contains("dict literal"), construct)
+            XCTAssertEqual(position.column, 18)
+        }
+        XCTAssertThrowsError(try ChatTemplate("{% raw %}{{ x }}{% endraw %}")) { error in
+            guard case .unsupported("{% raw %}", _)? = error as? ChatTemplateError else { return XCTFail("\(error)") }
+        }
         XCTAssertThrowsError(try ChatTemplate("{% if x %}never closed")) { error in
             guard case .syntax? = error as? ChatTemplateError else { return XCTFail("\(error)") }
         }
+    }
+
+    func testStrftimeNowGivesTodaysDate() throws {
+        // Llama 3.2's template dates its system turn with strftime_now("%d %b %Y") unless given date_string.
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone.current
+        formatter.dateFormat = "yyyy-MM-dd"
+        let before = formatter.string(from: Date())
+        let rendered = try ChatTemplate("{{ strftime_now('%Y-%m-%d') }}|{{ strftime_now('%d %b %Y') | length }}").render(messages: [])
+        let after = formatter.string(from: Date())
+        let parts = rendered.split(separator: "|").map(String.init)
+        XCTAssertTrue(parts[0] == before || parts[0] == after, rendered)
+        XCTAssertEqual(parts[1], "11")
     }
 
     func testConfigGivesTheDefaultTemplateAndItsTokens() throws {

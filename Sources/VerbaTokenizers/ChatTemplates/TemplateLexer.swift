@@ -84,7 +84,6 @@ struct TemplateLexer {
         var text: [Unicode.Scalar] = []
         var i = 0
         var lineStarting = true      // the previous tag ended with a newline (or this is the start)
-        var stripNextLeading = false // the previous tag ended with `-`
         func flushText(into out: inout [TemplateSegment], _ text: inout [Unicode.Scalar]) {
             if !text.isEmpty {
                 var s = String.UnicodeScalarView()
@@ -93,14 +92,9 @@ struct TemplateLexer {
             }
             text.removeAll()
         }
-        var textStart = true
         while i < src.count {
             let opens = src[i] == "{" && i + 1 < src.count && (src[i + 1] == "{" || src[i + 1] == "%" || src[i + 1] == "#")
             if !opens {
-                if textStart && stripNextLeading {
-                    if isPythonSpace(src[i]) { i += 1; continue }
-                }
-                textStart = false
                 text.append(src[i]); i += 1
                 continue
             }
@@ -119,7 +113,7 @@ struct TemplateLexer {
             }
             flushText(into: &out, &text)
             if kind == "%" {
-                // `{% raw %}…{% endraw %}` keeps its body as text.
+                // `{% raw %}…{% endraw %}` (a body kept as text) is not implemented.
                 var r = j
                 while r < src.count, isPythonSpace(src[r]) { r += 1 }
                 if r + 3 <= src.count, String(String.UnicodeScalarView(src[r..<r + 3])) == "raw" {
@@ -157,19 +151,14 @@ struct TemplateLexer {
                 let tokens = try tokenize(j, innerEnd)
                 out.append(kind == "{" ? .output(tokens, position(tagStart)) : .statement(tokens, position(tagStart)))
             }
-            stripNextLeading = rightMarker == "-"
+            // After the tag: `-` eats all following whitespace (Jinja's `-%}\s*`), trim_blocks one newline
+            // after a statement or comment; a text that then starts a line may have lstrip_blocks applied.
             lineStarting = false
-            if rightMarker == nil && kind != "{" && at(i, "\n") {
+            if rightMarker == "-" {
+                while i < src.count, isPythonSpace(src[i]) { lineStarting = src[i] == "\n"; i += 1 }
+            } else if rightMarker == nil && kind != "{" && at(i, "\n") {
                 i += 1; lineStarting = true
             }
-            if stripNextLeading {
-                // The regex `-%}\s*` consumes the whitespace, newline included.
-                var consumed = false
-                while i < src.count, isPythonSpace(src[i]) { consumed = true; lineStarting = src[i] == "\n"; i += 1 }
-                _ = consumed
-                stripNextLeading = false
-            }
-            textStart = true
         }
         flushText(into: &out, &text)
         return out

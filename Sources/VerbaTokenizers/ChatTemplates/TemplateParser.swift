@@ -5,7 +5,7 @@ indirect enum TemplateExpr {
     case literal(TemplateValue)
     case name(String, TemplatePosition)
     case list([TemplateExpr])
-    case dict([(TemplateExpr, TemplateExpr)])
+    case dict([(TemplateExpr, TemplateExpr)], TemplatePosition)
     case attribute(TemplateExpr, String, TemplatePosition)
     case index(TemplateExpr, TemplateExpr, TemplatePosition)
     case slice(TemplateExpr, TemplateExpr?, TemplateExpr?, TemplateExpr?, TemplatePosition)
@@ -303,7 +303,7 @@ struct TemplateParser {
                     items.append((k, try parseExpression()))
                     if peekOp(",") { pos += 1 } else { break }
                 }
-                try expectOp("}"); return .dict(items)
+                try expectOp("}"); return .dict(items, t.position)
             }
             pos -= 1
             throw syntaxError("unexpected operator")

@@ -135,10 +135,12 @@ final class TemplateRenderer {
         case .literal(let v): return v
         case .name(let n, _): return lookup(n)
         case .list(let items): return .list(try items.map(evaluate))
-        case .dict(let items):
+        case .dict(let items, let p):
             var d: [(String, TemplateValue)] = []
             for (k, v) in items {
-                let key = try evaluate(k).printed
+                guard case .string(let key) = try evaluate(k) else {
+                    throw ChatTemplateError.unsupported(construct: "dict literal with a key that is not a string", position: p)
+                }
                 let value = try evaluate(v)
                 if let i = d.firstIndex(where: { $0.0 == key }) { d[i].1 = value } else { d.append((key, value)) }
             }
