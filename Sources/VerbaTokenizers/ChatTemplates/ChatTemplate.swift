@@ -74,8 +74,9 @@ public struct TemplatePositionDescription: Sendable, Equatable, CustomStringConv
 public struct ChatTemplate: @unchecked Sendable {
     // The tree is immutable once parsed; each render builds its own state.
     let nodes: [TemplateNode]
-    /// The `bos_token` and `eos_token` of the configuration the template came from, if any.
+    /// The `bos_token` of the configuration the template came from, if any.
     public var bosToken: String?
+    /// The `eos_token` of the configuration the template came from, if any.
     public var eosToken: String?
 
     /// Parses `source`; throws `ChatTemplateError` on invalid or unsupported syntax.
@@ -134,9 +135,23 @@ public struct ChatTemplate: @unchecked Sendable {
                           eosToken: eosToken, variables: variables)
     }
 
-    /// `render` with messages as JSON (so they may carry tool calls or other fields).
-    func render(messagesJSON: JSONValue, addGenerationPrompt: Bool, bosToken: String?, eosToken: String?,
-                variables: [String: JSONValue]) throws -> String {
+    /// The prompt for messages given as JSON: an array of objects with "role" and "content" and any other
+    /// fields the template reads ("tool_calls", "name", content parts…), as transformers takes them.
+    ///
+    /// ```swift
+    /// let call: JSONValue = .object([("type", .string("function")), ("function", .object([
+    ///     ("name", .string("get_weather")), ("arguments", .object([("city", .string("Paris"))]))]))])
+    /// let messages: JSONValue = .array([
+    ///     .object([("role", .string("user")), ("content", .string("Weather in Paris?"))]),
+    ///     .object([("role", .string("assistant")), ("content", .string("")), ("tool_calls", .array([call]))]),
+    /// ])
+    /// let prompt = try template.render(messagesJSON: messages, addGenerationPrompt: false)
+    /// ```
+    public func render(messagesJSON: JSONValue, addGenerationPrompt: Bool = false, bosToken: String? = nil,
+                       eosToken: String? = nil, variables: [String: JSONValue] = [:]) throws -> String {
+        guard case .array = messagesJSON else {
+            throw ChatTemplateError.config(message: "the messages must be a JSON array of objects")
+        }
         var globals = TemplateRenderer.globalFunctions()
         globals["messages"] = TemplateValue(messagesJSON)
         globals["tools"] = TemplateValue.none

@@ -102,23 +102,41 @@ enum TemplateValue {
     }
 }
 
-/// Python's `repr` of a float: the shortest text that reads back, with ".0" on whole numbers.
+/// Python's `repr` of a float: the shortest digits that read back (Swift finds the same ones), placed
+/// as Python places them: an exponent when the point falls 4 or more places before the first digit or
+/// more than 16 after it, otherwise positional with at least one digit after the point.
 func pythonFloat(_ d: Double) -> String {
     if d.isNaN { return "nan" }
     if d.isInfinite { return d < 0 ? "-inf" : "inf" }
-    var s = "\(d)"
-    if let e = s.firstIndex(of: "e") {
-        // Swift writes 1e-05 as "1e-05"; Python writes "1e-05" too, but "1e+16" with a sign.
-        let mantissa = s[..<e], exp = s[s.index(after: e)...]
-        let sign = exp.hasPrefix("-") ? "-" : "+"
-        var digits = exp.drop(while: { $0 == "-" || $0 == "+" })
-        while digits.count > 2, digits.first == "0" { digits = digits.dropFirst() }
-        if digits.count < 2 { digits = "0" + digits }
-        var m = String(mantissa)
-        if m.hasSuffix(".0") { m.removeLast(2) }
-        s = m + "e" + sign + digits
+    let sign = d.sign == .minus ? "-" : ""
+    if d == 0 { return sign + "0.0" }
+    // Swift writes either "123.456" or "1.2345e-07"; read its digits and the point's place.
+    let text = "\(abs(d))"
+    var digits = "", decpt = 0
+    if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+        let mantissa = text[..<e], exponent = Int(text[text.index(after: e)...]) ?? 0
+        let parts = mantissa.split(separator: ".", omittingEmptySubsequences: false)
+        digits = String(parts[0]) + (parts.count > 1 ? String(parts[1]) : "")
+        decpt = parts[0].count + exponent
+    } else {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        let whole = String(parts[0]), fraction = parts.count > 1 ? String(parts[1]) : ""
+        digits = whole + fraction
+        decpt = whole.count
     }
-    return s
+    while digits.hasPrefix("0") { digits.removeFirst(); decpt -= 1 }
+    while digits.hasSuffix("0") { digits.removeLast() }
+    if digits.isEmpty { return sign + "0.0" }
+    let n = digits.count
+    if decpt <= -4 || decpt > 16 {
+        let exp = decpt - 1
+        let mantissa = n == 1 ? digits : String(digits.prefix(1)) + "." + String(digits.dropFirst())
+        let e = String(abs(exp))
+        return sign + mantissa + "e" + (exp < 0 ? "-" : "+") + (e.count < 2 ? "0" + e : e)
+    }
+    if decpt <= 0 { return sign + "0." + String(repeating: "0", count: -decpt) + digits }
+    if decpt < n { return sign + String(digits.prefix(decpt)) + "." + String(digits.dropFirst(decpt)) }
+    return sign + digits + String(repeating: "0", count: decpt - n) + ".0"
 }
 
 /// Python's `repr` of a string: single quotes unless the text holds a single quote and no double one.
