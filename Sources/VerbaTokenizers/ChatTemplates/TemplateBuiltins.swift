@@ -9,7 +9,7 @@ func templateEqual(_ a: TemplateValue, _ b: TemplateValue) -> Bool {
     case (.string(let x), .string(let y)): return x.unicodeScalars.elementsEqual(y.unicodeScalars)
     case (.list(let x), .list(let y)): return x.count == y.count && zip(x, y).allSatisfy { templateEqual($0, $1) }
     case (.dict(let x), .dict(let y)):
-        return x.count == y.count && x.allSatisfy { kv in y.contains { $0.0 == kv.0 && templateEqual($0.1, kv.1) } }
+        return x.count == y.count && x.allSatisfy { kv in y.contains { templateEqual($0.0, kv.0) && templateEqual($0.1, kv.1) } }
     case (.namespace(let x), .namespace(let y)): return x === y
     default:
         if let x = numeric(a), let y = numeric(b) { return x == y }
@@ -132,7 +132,7 @@ extension TemplateRenderer {
                 guard case .string(let needle) = a else { throw fail() }
                 return .bool(needle.isEmpty || pythonSplit(s, needle, 1).count == 2)
             case .list(let l): return .bool(l.contains { templateEqual($0, a) })
-            case .dict(let d): return .bool(d.contains { $0.0 == a.printed && { if case .string = a { return true }; return false }() })
+            case .dict(let d): return .bool(d.contains { templateEqual($0.0, a) })
             case .namespace(let ns): return .bool(ns[a.printed] != nil)
             case .undefined: return .bool(false)
             default: throw fail()
@@ -288,12 +288,12 @@ extension TemplateRenderer {
             }
         case .dict(let d):
             switch name {
-            case "items": return .list(d.map { .list([.string($0.0), $0.1]) })
-            case "keys": return .list(d.map { .string($0.0) })
+            case "items": return .list(d.map { .list([$0.0, $0.1]) })
+            case "keys": return .list(d.map { $0.0 })
             case "values": return .list(d.map { $0.1 })
             case "get":
-                let key = args.first?.printed ?? ""
-                return d.first(where: { $0.0 == key })?.1 ?? (args.count > 1 ? args[1] : .none)
+                let key = args.first ?? .none
+                return d.first(where: { templateEqual($0.0, key) })?.1 ?? (args.count > 1 ? args[1] : .none)
             default: return nil
             }
         case .undefined(let n):

@@ -74,13 +74,13 @@ extension TemplateRenderer {
             }
             var failed = false
             let sorted = d.enumerated().sorted { a, b in
-                let x = key(byValue ? a.element.1 : .string(a.element.0)), y = key(byValue ? b.element.1 : .string(b.element.0))
+                let x = key(byValue ? a.element.1 : a.element.0), y = key(byValue ? b.element.1 : b.element.0)
                 guard let less = templateLess(x, y), let more = templateLess(y, x) else { failed = true; return false }
                 if !less && !more { return a.offset < b.offset }
                 return reverse ? more : less
             }
             if failed { throw ChatTemplateError.runtime(message: "dictsort: values cannot be ordered", position: p) }
-            return .list(sorted.map { .list([.string($0.element.0), $0.element.1]) })
+            return .list(sorted.map { .list([$0.element.0, $0.element.1]) })
         case "min", "max":
             let caseSensitive = arg(0, "case_sensitive")?.truthy ?? false
             var items = try list()
@@ -116,7 +116,7 @@ extension TemplateRenderer {
             if case .int(let i) = v { return .int(abs(i)) }
             if case .double(let d) = v { return .double(abs(d)) }
         case "items":
-            if case .dict(let d) = v { return .list(d.map { .list([.string($0.0), $0.1]) }) }
+            if case .dict(let d) = v { return .list(d.map { .list([$0.0, $0.1]) }) }
             if v.isUndefined { return .list([]) }
         case "map":
             if let a = kwargs.first(where: { $0.0 == "attribute" })?.1 {
@@ -187,17 +187,17 @@ extension TemplateRenderer {
         })
         g["namespace"] = .callable(TemplateCallable(name: "namespace") { args, kwargs in
             var attrs: [(String, TemplateValue)] = []
-            if case .dict(let d) = args.first ?? .none { attrs = d }
+            if case .dict(let d) = args.first ?? .none { attrs = d.map { ($0.0.printed, $0.1) } }
             for (k, v) in kwargs {
                 if let i = attrs.firstIndex(where: { $0.0 == k }) { attrs[i].1 = v } else { attrs.append((k, v)) }
             }
             return .namespace(TemplateNamespace(attrs))
         })
         g["dict"] = .callable(TemplateCallable(name: "dict") { args, kwargs in
-            var attrs: [(String, TemplateValue)] = []
+            var attrs: [(TemplateValue, TemplateValue)] = []
             if case .dict(let d) = args.first ?? .none { attrs = d }
             for (k, v) in kwargs {
-                if let i = attrs.firstIndex(where: { $0.0 == k }) { attrs[i].1 = v } else { attrs.append((k, v)) }
+                if let i = attrs.firstIndex(where: { templateEqual($0.0, .string(k)) }) { attrs[i].1 = v } else { attrs.append((.string(k), v)) }
             }
             return .dict(attrs)
         })

@@ -85,7 +85,7 @@ final class TemplateRenderer {
         switch v {
         case .undefined: return []
         case .list(let l): return l
-        case .dict(let d): return d.map { .string($0.0) }
+        case .dict(let d): return d.map { $0.0 }
         case .string(let s): return s.unicodeScalars.map { .string(String($0)) }
         default: throw ChatTemplateError.runtime(message: "'\(v.typeName)' object is not iterable", position: p)
         }
@@ -122,7 +122,7 @@ final class TemplateRenderer {
                 ("cycle", .callable(TemplateCallable(name: "cycle") { args, _ in
                     args.isEmpty ? .undefined("cycle") : args[i % args.count] })),
             ]
-            assign("loop", .dict(loop))
+            assign("loop", .dict(loop.map { (.string($0.0), $0.1) }))
             try bind(item)
             if try render(body) == .breakLoop { break }
         }
@@ -136,13 +136,15 @@ final class TemplateRenderer {
         case .name(let n, _): return lookup(n)
         case .list(let items): return .list(try items.map(evaluate))
         case .dict(let items, let p):
-            var d: [(String, TemplateValue)] = []
+            var d: [(TemplateValue, TemplateValue)] = []
             for (k, v) in items {
-                guard case .string(let key) = try evaluate(k) else {
-                    throw ChatTemplateError.unsupported(construct: "dict literal with a key that is not a string", position: p)
+                let key = try evaluate(k)
+                switch key {
+                case .string, .int, .double, .bool, .none: break
+                default: throw ChatTemplateError.runtime(message: "unhashable type: '\(key.typeName)'", position: p)
                 }
                 let value = try evaluate(v)
-                if let i = d.firstIndex(where: { $0.0 == key }) { d[i].1 = value } else { d.append((key, value)) }
+                if let i = d.firstIndex(where: { templateEqual($0.0, key) }) { d[i].1 = value } else { d.append((key, value)) }
             }
             return .dict(d)
         case .attribute(let base, let name, let p):
@@ -198,7 +200,7 @@ final class TemplateRenderer {
     func attribute(_ b: TemplateValue, _ name: String, _ p: TemplatePosition) throws -> TemplateValue {
         switch b {
         case .undefined(let n): throw ChatTemplateError.runtime(message: "'\(n)' is undefined", position: p)
-        case .dict(let d): return d.first(where: { $0.0 == name })?.1 ?? .undefined(name)
+        case .dict(let d): return d.first(where: { templateEqual($0.0, .string(name)) })?.1 ?? .undefined(name)
         case .namespace(let ns): return ns[name] ?? .undefined(name)
         default: return .undefined(name)
         }
@@ -215,8 +217,7 @@ final class TemplateRenderer {
             let j = k < 0 ? k + u.count : k
             return j >= 0 && j < u.count ? .string(String(u[j])) : .undefined("index")
         case (.dict(let d), _):
-            let key = i.printed
-            return d.first(where: { $0.0 == key })?.1 ?? .undefined(key)
+            return d.first(where: { templateEqual($0.0, i) })?.1 ?? .undefined(i.printed)
         default: return .undefined("index")
         }
     }

@@ -29,7 +29,8 @@ enum TemplateValue {
     case double(Double)
     case string(String)
     case list([TemplateValue])
-    case dict([(String, TemplateValue)])
+    /// Keys are strings, numbers, booleans or none, compared as Python compares them.
+    case dict([(TemplateValue, TemplateValue)])
     case namespace(TemplateNamespace)
     case callable(TemplateCallable)
 
@@ -41,7 +42,7 @@ enum TemplateValue {
         case .double(let d): self = .double(d)
         case .string(let s): self = .string(s)
         case .array(let a): self = .list(a.map(TemplateValue.init))
-        case .object(let o): self = .dict(o.map { ($0.0, TemplateValue($0.1)) })
+        case .object(let o): self = .dict(o.map { (.string($0.0), TemplateValue($0.1)) })
         }
     }
 
@@ -95,8 +96,8 @@ enum TemplateValue {
         case .double(let d): return pythonFloat(d)
         case .string(let s): return pythonStringRepr(s)
         case .list(let l): return "[" + l.map(\.repr).joined(separator: ", ") + "]"
-        case .dict(let d): return "{" + d.map { pythonStringRepr($0.0) + ": " + $0.1.repr }.joined(separator: ", ") + "}"
-        case .namespace(let n): return "<Namespace " + TemplateValue.dict(n.attributes).repr + ">"
+        case .dict(let d): return "{" + d.map { $0.0.repr + ": " + $0.1.repr }.joined(separator: ", ") + "}"
+        case .namespace(let n): return "<Namespace " + TemplateValue.dict(n.attributes.map { (.string($0.0), $0.1) }).repr + ">"
         case .callable(let c): return "<function \(c.name)>"
         }
     }
@@ -185,8 +186,16 @@ func pythonJSON(_ v: TemplateValue, indent: Int?, separators: (String, String)? 
         if l.isEmpty { return "[]" }
         return "[" + (try l.map { pad(level + 1) + (try sub($0)) })
             .joined(separator: itemSep) + pad(level) + "]"
-    case .dict(var d):
-        if d.isEmpty { return "{}" }
+    case .dict(let entries):
+        if entries.isEmpty { return "{}" }
+        // json.dumps writes non-string keys as their JSON text, quoted.
+        var d = try entries.map { (k, v) -> (String, TemplateValue) in
+            switch k {
+            case .string(let s): return (s, v)
+            case .int, .double, .bool, .none: return (try pythonJSON(k, indent: nil, sortKeys: false), v)
+            default: throw ChatTemplateError.runtime(message: "keys must be str, int, float, bool or None", position: TemplatePosition?.none)
+            }
+        }
         if sortKeys { d.sort { Array($0.0.unicodeScalars.map(\.value)).lexicographicallyPrecedes($1.0.unicodeScalars.map(\.value)) } }
         return "{" + (try d.map { pad(level + 1) + jsonString($0.0) + keySep + (try sub($0.1)) })
             .joined(separator: itemSep) + pad(level) + "}"
