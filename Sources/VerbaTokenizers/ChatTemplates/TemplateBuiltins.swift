@@ -131,7 +131,7 @@ extension TemplateRenderer {
             case .string(let s):
                 guard case .string(let needle) = a else { throw fail() }
                 return .bool(needle.isEmpty || pythonSplit(s, needle, 1).count == 2)
-            case .list(let l): return .bool(l.contains { templateEqual($0, a) })
+            case .list(let l), .generator(let l): return .bool(l.contains { templateEqual($0, a) })
             case .dict(let d): return .bool(d.contains { templateEqual($0.0, a) })
             case .namespace(let ns): return .bool(ns[a.printed] != nil)
             case .undefined: return .bool(false)

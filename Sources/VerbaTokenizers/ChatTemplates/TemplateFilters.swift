@@ -40,7 +40,9 @@ extension TemplateRenderer {
             if v.isUndefined || (boolean && !v.truthy) { return arg(0, "default_value") ?? .string("") }
             return v
         case "first": let l = try list(); return l.first ?? .undefined("first")
-        case "last": let l = try list(); return l.last ?? .undefined("last")
+        case "last":
+            if case .generator = v { throw ChatTemplateError.runtime(message: "'generator' object is not reversible", position: p) }
+            let l = try list(); return l.last ?? .undefined("last")
         case "reverse":
             if case .string(let s) = v { return .string(String(String.UnicodeScalarView(s.unicodeScalars.reversed()))) }
             return .list(try list().reversed())
@@ -120,14 +122,14 @@ extension TemplateRenderer {
             if v.isUndefined { return .list([]) }
         case "map":
             if let a = kwargs.first(where: { $0.0 == "attribute" })?.1 {
-                return .list(try truthyList().map { item in
+                return .generator(try truthyList().map { item in
                     let r = try attr(item, a.printed)
                     if r.isUndefined, let d = kwargs.first(where: { $0.0 == "default" })?.1 { return d }
                     return r
                 })
             }
             guard let f = args.first else { break }
-            return .list(try truthyList().map { try applyFilter(f.printed, $0, Array(args.dropFirst()), [], p) })
+            return .generator(try truthyList().map { try applyFilter(f.printed, $0, Array(args.dropFirst()), [], p) })
         case "selectattr", "rejectattr", "select", "reject":
             let byAttr = name.hasSuffix("attr")
             var rest = args
@@ -139,7 +141,7 @@ extension TemplateRenderer {
             let test = rest.first?.printed
             let testArgs = Array(rest.dropFirst())
             let keep = name.hasPrefix("select")
-            return .list(try truthyList().filter { item in
+            return .generator(try truthyList().filter { item in
                 let x = byAttr ? try attr(item, key) : item
                 let r = try test.map { try applyTest($0, x, testArgs, p) } ?? x.truthy
                 return r == keep

@@ -84,7 +84,7 @@ final class TemplateRenderer {
     func iterate(_ v: TemplateValue, _ p: TemplatePosition) throws -> [TemplateValue] {
         switch v {
         case .undefined: return []
-        case .list(let l): return l
+        case .list(let l), .generator(let l): return l
         case .dict(let d): return d.map { $0.0 }
         case .string(let s): return s.unicodeScalars.map { .string(String($0)) }
         default: throw ChatTemplateError.runtime(message: "'\(v.typeName)' object is not iterable", position: p)

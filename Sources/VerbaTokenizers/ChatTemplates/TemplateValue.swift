@@ -31,6 +31,8 @@ enum TemplateValue {
     case list([TemplateValue])
     /// Keys are strings, numbers, booleans or none, compared as Python compares them.
     case dict([(TemplateValue, TemplateValue)])
+    /// What Jinja's map/select filters return: a lazy iterator, truthy even when empty, without a length.
+    case generator([TemplateValue])
     case namespace(TemplateNamespace)
     case callable(TemplateCallable)
 
@@ -58,7 +60,7 @@ enum TemplateValue {
         case .string(let s): return !s.isEmpty
         case .list(let l): return !l.isEmpty
         case .dict(let d): return !d.isEmpty
-        case .namespace, .callable: return true
+        case .generator, .namespace, .callable: return true
         }
     }
 
@@ -72,6 +74,7 @@ enum TemplateValue {
         case .string: return "str"
         case .list: return "list"
         case .dict: return "dict"
+        case .generator: return "generator"
         case .namespace: return "Namespace"
         case .callable: return "function"
         }
@@ -99,6 +102,7 @@ enum TemplateValue {
         case .dict(let d): return "{" + d.map { $0.0.repr + ": " + $0.1.repr }.joined(separator: ", ") + "}"
         case .namespace(let n): return "<Namespace " + TemplateValue.dict(n.attributes.map { (.string($0.0), $0.1) }).repr + ">"
         case .callable(let c): return "<function \(c.name)>"
+        case .generator: return "<generator object>"
         }
     }
 }
@@ -199,7 +203,7 @@ func pythonJSON(_ v: TemplateValue, indent: Int?, separators: (String, String)? 
         if sortKeys { d.sort { Array($0.0.unicodeScalars.map(\.value)).lexicographicallyPrecedes($1.0.unicodeScalars.map(\.value)) } }
         return "{" + (try d.map { pad(level + 1) + jsonString($0.0) + keySep + (try sub($0.1)) })
             .joined(separator: itemSep) + pad(level) + "}"
-    case .undefined, .namespace, .callable:
+    case .undefined, .generator, .namespace, .callable:
         throw ChatTemplateError.runtime(message: "Object of type \(v.typeName) is not JSON serializable", position: TemplatePosition?.none)
     }
 }
