@@ -134,6 +134,24 @@ final class ChatTemplateTests: XCTestCase {
         XCTAssertEqual(parts[1], "11")
     }
 
+    func testHostileTemplatesFailCleanly() throws {
+        let deep = String(repeating: "(", count: 5000) + "1" + String(repeating: ")", count: 5000)
+        XCTAssertThrowsError(try ChatTemplate("{{ \(deep) }}")) { error in
+            guard case .unsupported? = error as? ChatTemplateError else { return XCTFail("\(error)") }
+        }
+        let nested = String(repeating: "{% if true %}", count: 5000) + String(repeating: "{% endif %}", count: 5000)
+        XCTAssertThrowsError(try ChatTemplate(nested)) { error in
+            guard case .unsupported? = error as? ChatTemplateError else { return XCTFail("\(error)") }
+        }
+        let recursive = try ChatTemplate("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}")
+        XCTAssertThrowsError(try recursive.render(messages: [])) { error in
+            guard case .runtime? = error as? ChatTemplateError else { return XCTFail("\(error)") }
+        }
+        XCTAssertThrowsError(try ChatTemplate("{{ 'ab' * 1000000000000 }}").render(messages: [])) { error in
+            guard case .runtime? = error as? ChatTemplateError else { return XCTFail("\(error)") }
+        }
+    }
+
     func testConfigGivesTheDefaultTemplateAndItsTokens() throws {
         let config = try parseJSON(Array("""
         {"bos_token": {"content": "<s>", "lstrip": false}, "eos_token": "</s>",

@@ -144,8 +144,19 @@ extension TemplateRenderer {
             default: break
             }
         case "*":
-            if case .string(let s) = a, let n = intValue(b) { return .string(String(repeating: s, count: max(n, 0))) }
-            if case .list(let l) = a, let n = intValue(b) { return .list(Array([[TemplateValue]](repeating: l, count: max(n, 0)).joined())) }
+            // Repetition is bounded so a template cannot ask for more memory than a prompt could use.
+            if case .string(let s) = a, let n = intValue(b) {
+                guard n <= 0 || s.utf8.count.multipliedReportingOverflow(by: n).partialValue <= 1 << 26 else {
+                    throw ChatTemplateError.runtime(message: "string repetition too large", position: p)
+                }
+                return .string(String(repeating: s, count: max(n, 0)))
+            }
+            if case .list(let l) = a, let n = intValue(b) {
+                guard n <= 0 || l.count.multipliedReportingOverflow(by: n).partialValue <= 1 << 22 else {
+                    throw ChatTemplateError.runtime(message: "list repetition too large", position: p)
+                }
+                return .list(Array([[TemplateValue]](repeating: l, count: max(n, 0)).joined()))
+            }
         default: break
         }
         if let i = intValue(a), let j = intValue(b) {

@@ -37,6 +37,9 @@ struct TemplateParser {
     var index = 0
     var tokens: [TemplateToken] = []
     var pos = 0
+    /// How deeply expressions nest now; bounded so a hostile template cannot exhaust the stack.
+    var depth = 0
+    static let maxDepth = 200
 
     init(segments: [TemplateSegment]) { self.segments = segments }
 
@@ -73,6 +76,11 @@ struct TemplateParser {
     }
 
     mutating func parseStatement(_ keyword: String, _ p: TemplatePosition) throws -> TemplateNode {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= TemplateParser.maxDepth else {
+            throw ChatTemplateError.unsupported(construct: "blocks nested more than \(TemplateParser.maxDepth) deep", position: p)
+        }
         switch keyword {
         case "if":
             var branches: [(TemplateExpr, [TemplateNode])] = []
@@ -247,6 +255,11 @@ struct TemplateParser {
     }
 
     mutating func parseUnary() throws -> TemplateExpr {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= TemplateParser.maxDepth else {
+            throw ChatTemplateError.unsupported(construct: "expressions nested more than \(TemplateParser.maxDepth) deep", position: peek.position)
+        }
         if peek.kind == .op, peek.text == "-" || peek.text == "+" {
             let op = peek.text, p = peek.position; pos += 1
             let operand = try parseUnary()

@@ -4,6 +4,8 @@
 final class TemplateRenderer {
     var scopes: [[String: TemplateValue]]
     var out = ""
+    /// Macro calls in progress; bounded as Python bounds recursion.
+    var callDepth = 0
 
     enum Flow { case normal, breakLoop, continueLoop }
 
@@ -74,6 +76,11 @@ final class TemplateRenderer {
                 else if let def { locals[pname] = try self.evaluate(def) }
                 else { locals[pname] = .undefined(pname) }
             }
+            guard self.callDepth < 200 else {
+                throw ChatTemplateError.runtime(message: "maximum recursion depth exceeded in macro \(name)", position: TemplatePosition?.none)
+            }
+            self.callDepth += 1
+            defer { self.callDepth -= 1 }
             let savedScopes = self.scopes
             self.scopes = [savedScopes[0], locals]
             defer { self.scopes = savedScopes }
