@@ -4,6 +4,7 @@ import Foundation
 
 /// Python's `==`.
 func templateEqual(_ a: TemplateValue, _ b: TemplateValue) -> Bool {
+    let a = a.unmarked, b = b.unmarked
     switch (a, b) {
     case (.undefined, .undefined), (.none, .none): return true
     case (.string(let x), .string(let y)): return x.unicodeScalars.elementsEqual(y.unicodeScalars)
@@ -36,6 +37,7 @@ private func intValue(_ v: TemplateValue) -> Int? {
 
 /// Python's ordering (`<`), or nil when the two values are not ordered.
 func templateLess(_ a: TemplateValue, _ b: TemplateValue) -> Bool? {
+    let a = a.unmarked, b = b.unmarked
     switch (a, b) {
     case (.string(let x), .string(let y)):
         return x.unicodeScalars.map(\.value).lexicographicallyPrecedes(y.unicodeScalars.map(\.value))
@@ -113,6 +115,15 @@ func pythonReplace(_ s: String, _ old: String, _ new: String, _ count: Int) -> S
 
 extension TemplateRenderer {
     func binary(_ op: String, _ a: TemplateValue, _ b: TemplateValue, _ p: TemplatePosition) throws -> TemplateValue {
+        if op == "+" {
+            switch (a, b) {
+            case (.markup(let x), .markup(let y)): return .markup(x + y)
+            case (.markup(let x), .string(let y)): return .markup(x + htmlEscape(y))
+            case (.string(let x), .markup(let y)): return .markup(htmlEscape(x) + y)
+            default: break
+            }
+        }
+        let a = a.unmarked, b = b.unmarked
         func fail() -> ChatTemplateError {
             if case .undefined(let n) = a { return .runtime(message: "'\(n)' is undefined", position: p) }
             if case .undefined(let n) = b { return .runtime(message: "'\(n)' is undefined", position: p) }
@@ -199,6 +210,7 @@ extension TemplateRenderer {
     }
 
     func applyTest(_ name: String, _ v: TemplateValue, _ args: [TemplateValue], _ p: TemplatePosition) throws -> Bool {
+        let v = v.unmarked
         let arg = args.first ?? .undefined("argument")
         switch name {
         case "defined": return !v.isUndefined
@@ -241,6 +253,7 @@ extension TemplateRenderer {
     /// A method call `value.name(args)`, or nil when `value` has no such method (a key of a dict then).
     func callMethod(_ v: TemplateValue, _ name: String, _ args: [TemplateValue], _ kwargs: [(String, TemplateValue)],
                     _ p: TemplatePosition) throws -> TemplateValue? {
+        let v = v.unmarked
         func str(_ i: Int) -> String? { if i < args.count, case .string(let s) = args[i] { return s }; return nil }
         func int(_ i: Int, _ def: Int) -> Int { i < args.count ? (intValue(args[i]) ?? def) : def }
         switch v {

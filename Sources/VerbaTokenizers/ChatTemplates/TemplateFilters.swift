@@ -5,6 +5,12 @@ import Foundation
 extension TemplateRenderer {
     func applyFilter(_ name: String, _ v: TemplateValue, _ args: [TemplateValue], _ kwargs: [(String, TemplateValue)],
                      _ p: TemplatePosition) throws -> TemplateValue {
+        if name == "safe" { return .markup(v.printed) }
+        if name == "e" || name == "escape" {
+            if case .markup = v { return v }
+            return .markup(htmlEscape(v.printed))
+        }
+        let v = v.unmarked
         func arg(_ i: Int, _ key: String) -> TemplateValue? {
             if i < args.count { return args[i] }
             return kwargs.first(where: { $0.0 == key })?.1
@@ -26,7 +32,6 @@ extension TemplateRenderer {
         case "capitalize": let s = v.printed; return .string(s.prefix(1).uppercased() + s.dropFirst().lowercased())
         case "title": return .string(v.printed.capitalized)
         case "string": return .string(v.printed)
-        case "safe": return v
         case "length", "count":
             switch v {
             case .string(let s): return .int(s.unicodeScalars.count)

@@ -89,6 +89,7 @@ final class TemplateRenderer {
     }
 
     func iterate(_ v: TemplateValue, _ p: TemplatePosition) throws -> [TemplateValue] {
+        let v = v.unmarked
         switch v {
         case .undefined: return []
         case .list(let l), .generator(let l): return l
@@ -214,6 +215,7 @@ final class TemplateRenderer {
     }
 
     func subscriptValue(_ b: TemplateValue, _ i: TemplateValue, _ p: TemplatePosition) throws -> TemplateValue {
+        let b = b.unmarked, i = i.unmarked
         switch (b, i) {
         case (.undefined(let n), _): throw ChatTemplateError.runtime(message: "'\(n)' is undefined", position: p)
         case (.list(let l), .int(let k)):
@@ -231,6 +233,7 @@ final class TemplateRenderer {
 
     func slice(_ v: TemplateValue, _ a: TemplateValue?, _ b: TemplateValue?, _ c: TemplateValue?,
                _ p: TemplatePosition) throws -> TemplateValue {
+        let v = v.unmarked
         func int(_ x: TemplateValue?) throws -> Int? {
             guard let x else { return nil }
             switch x {

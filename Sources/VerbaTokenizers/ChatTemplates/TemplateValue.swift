@@ -33,6 +33,8 @@ enum TemplateValue {
     case dict([(TemplateValue, TemplateValue)])
     /// What Jinja's map/select filters return: a lazy iterator, truthy even when empty, without a length.
     case generator([TemplateValue])
+    /// A string marked safe (`|safe`): adding a plain string to it HTML-escapes that string, as markupsafe does.
+    case markup(String)
     case namespace(TemplateNamespace)
     case callable(TemplateCallable)
 
@@ -48,6 +50,9 @@ enum TemplateValue {
         }
     }
 
+    /// A marked-safe string as a plain one; every other value unchanged.
+    var unmarked: TemplateValue { if case .markup(let s) = self { return .string(s) }; return self }
+
     var isUndefined: Bool { if case .undefined = self { return true }; return false }
 
     /// Python truthiness.
@@ -61,6 +66,7 @@ enum TemplateValue {
         case .list(let l): return !l.isEmpty
         case .dict(let d): return !d.isEmpty
         case .generator, .namespace, .callable: return true
+        case .markup(let s): return !s.isEmpty
         }
     }
 
@@ -75,6 +81,7 @@ enum TemplateValue {
         case .list: return "list"
         case .dict: return "dict"
         case .generator: return "generator"
+        case .markup: return "Markup"
         case .namespace: return "Namespace"
         case .callable: return "function"
         }
@@ -84,7 +91,7 @@ enum TemplateValue {
     var printed: String {
         switch self {
         case .undefined: return ""
-        case .string(let s): return s
+        case .string(let s), .markup(let s): return s
         default: return repr
         }
     }
@@ -103,6 +110,7 @@ enum TemplateValue {
         case .namespace(let n): return "<Namespace " + TemplateValue.dict(n.attributes.map { (.string($0.0), $0.1) }).repr + ">"
         case .callable(let c): return "<function \(c.name)>"
         case .generator: return "<generator object>"
+        case .markup(let s): return "Markup(" + pythonStringRepr(s) + ")"
         }
     }
 }
@@ -185,7 +193,7 @@ func pythonJSON(_ v: TemplateValue, indent: Int?, separators: (String, String)? 
         if d.isNaN { return "NaN" }
         if d.isInfinite { return d < 0 ? "-Infinity" : "Infinity" }
         return pythonFloat(d)
-    case .string(let s): return jsonString(s)
+    case .string(let s), .markup(let s): return jsonString(s)
     case .list(let l):
         if l.isEmpty { return "[]" }
         return "[" + (try l.map { pad(level + 1) + (try sub($0)) })
@@ -226,4 +234,20 @@ private func jsonStringLiteral(_ s: String, ensureASCII: Bool) -> String {
         }
     }
     return out + "\""
+}
+
+/// markupsafe's escape of a plain string.
+func htmlEscape(_ s: String) -> String {
+    var out = ""
+    for c in s.unicodeScalars {
+        switch c {
+        case "&": out += "&amp;"
+        case "<": out += "&lt;"
+        case ">": out += "&gt;"
+        case "\"": out += "&#34;"
+        case "'": out += "&#39;"
+        default: out.unicodeScalars.append(c)
+        }
+    }
+    return out
 }
