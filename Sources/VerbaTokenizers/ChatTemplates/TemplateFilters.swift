@@ -88,6 +88,23 @@ extension TemplateRenderer {
             }
             if failed { throw ChatTemplateError.runtime(message: "dictsort: values cannot be ordered", position: p) }
             return .list(sorted.map { .list([$0.element.0, $0.element.1]) })
+        case "sort":
+            let reverse = arg(0, "reverse")?.truthy ?? false, caseSensitive = arg(1, "case_sensitive")?.truthy ?? false
+            let attribute = arg(2, "attribute")?.printed
+            let items = try list()
+            let keys = try items.map { item -> TemplateValue in
+                let k = try attribute.map { try attr(item, $0) } ?? item
+                if !caseSensitive, case .string(let s) = k { return .string(s.lowercased()) }
+                return k
+            }
+            var failed = false
+            let order = items.indices.sorted { i, j in
+                guard let less = templateLess(keys[i], keys[j]), let more = templateLess(keys[j], keys[i]) else { failed = true; return false }
+                if !less && !more { return i < j }
+                return reverse ? more : less
+            }
+            if failed { throw ChatTemplateError.runtime(message: "sort: values cannot be ordered", position: p) }
+            return .list(order.map { items[$0] })
         case "min", "max":
             let caseSensitive = arg(0, "case_sensitive")?.truthy ?? false
             var items = try list()
