@@ -26,6 +26,7 @@ indirect enum TemplateNode {
     case forBlock(targets: [String], iterable: TemplateExpr, filter: TemplateExpr?, body: [TemplateNode],
                   otherwise: [TemplateNode], TemplatePosition)
     case set(target: String, attribute: String?, TemplateExpr, TemplatePosition)
+    case setMany(targets: [String], TemplateExpr, TemplatePosition)
     case setBlock(target: String, body: [TemplateNode])
     case macro(name: String, parameters: [(String, TemplateExpr?)], body: [TemplateNode])
     case filterBlock(name: String, arguments: [TemplateExpr], keywords: [(String, TemplateExpr)], body: [TemplateNode], TemplatePosition)
@@ -124,11 +125,19 @@ struct TemplateParser {
                 try expectEnd()
                 return .setBlock(target: target, body: body)
             }
-            if peekOp(",") { throw ChatTemplateError.unsupported(construct: "set with several targets", position: peek.position) }
+            var targets = [target]
+            while attribute == nil, peekOp(",") { pos += 1; targets.append(try expectName()) }
             guard peekOp("=") else { throw syntaxError("expected '='") }
             pos += 1
-            let value = try parseExpression()
+            var value = try parseExpression()
+            if peekOp(",") {
+                // `a, b = 1, 2`: the right side is a tuple without parentheses.
+                var items = [value]
+                while peekOp(",") { pos += 1; if peek.kind == .end { break }; items.append(try parseExpression()) }
+                value = .list(items)
+            }
             try expectEnd()
+            if targets.count > 1 { return .setMany(targets: targets, value, p) }
             return .set(target: target, attribute: attribute, value, p)
         case "macro":
             let name = try expectName()

@@ -43,6 +43,12 @@ final class TemplateRenderer {
                     }
                     ns[attribute] = v
                 } else { assign(target, v) }
+            case .setMany(let targets, let e, let p):
+                let parts = try iterate(try evaluate(e), p)
+                guard parts.count == targets.count else {
+                    throw ChatTemplateError.runtime(message: "cannot unpack \(parts.count) values into \(targets.count) names", position: p)
+                }
+                for (t, v) in zip(targets, parts) { assign(t, v) }
             case .setBlock(let target, let body):
                 let text = try capture(body)
                 assign(target, .string(text))
