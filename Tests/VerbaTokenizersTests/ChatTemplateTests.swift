@@ -20,16 +20,36 @@ final class ChatTemplateTests: XCTestCase {
     }
 
     func testPublishedTemplatesRenderAsTransformers() throws {
-        let conversationsPath = try requireAsset("Tests/Fixtures/chat/conversations.json")
+        try checkTemplates(in: packageRoot.appendingPathComponent("Tests/Fixtures/chat"), minimum: 10)
+    }
+
+    /// Every template of a survey folder made by `chat_templates.py … --survey DIR` (all of llama.cpp's
+    /// shipped templates), when VERBA_CHAT_SURVEY names that folder.
+    func testSurveyFolderRendersAsTransformers() throws {
+        guard let dir = ProcessInfo.processInfo.environment["VERBA_CHAT_SURVEY"] else {
+            throw XCTSkip("VERBA_CHAT_SURVEY is not set")
+        }
+        try checkTemplates(in: URL(fileURLWithPath: dir), minimum: 1)
+    }
+
+    func checkTemplates(in folder: URL, minimum: Int) throws {
+        func file(_ name: String) throws -> String {
+            let path = folder.appendingPathComponent(name).path
+            guard FileManager.default.fileExists(atPath: path) else { throw ChatTemplateError.config(message: "\(path) is absent") }
+            return path
+        }
+        let conversationsPath = try file("conversations.json")
         let conversations = try XCTUnwrap(try parseJSON(Array(try Data(contentsOf: URL(fileURLWithPath: conversationsPath)))).arrayValue)
         var templates: [String: ChatTemplate] = [:]
         var passed: [String: Int] = [:], total: [String: Int] = [:]
-        for record in try fixtureLines("expected.jsonl") {
+        let lines = try String(contentsOfFile: try file("expected.jsonl"), encoding: .utf8).split(separator: "\n")
+        for line in lines {
+            let record = try parseJSON(Array(line.utf8))
             let name = try XCTUnwrap(record["template"]?.stringValue)
             let label = "\(name) conversation \(record["conversation"]?.intValue ?? -1) generation prompt \(record["add_generation_prompt"]?.boolValue ?? false)"
             total[name, default: 0] += 1
             if templates[name] == nil {
-                let source = try String(contentsOfFile: try requireAsset("Tests/Fixtures/chat/\(name)"), encoding: .utf8)
+                let source = try String(contentsOfFile: try file(name), encoding: .utf8)
                 templates[name] = try ChatTemplate(source)
             }
             let template = try XCTUnwrap(templates[name])
@@ -60,7 +80,7 @@ final class ChatTemplateTests: XCTestCase {
                 }
             }
         }
-        XCTAssertGreaterThanOrEqual(total.count, 10)
+        XCTAssertGreaterThanOrEqual(total.count, minimum)
         for name in total.keys.sorted() { print("chat template \(name): \(passed[name] ?? 0)/\(total[name] ?? 0) renderings identical") }
     }
 
