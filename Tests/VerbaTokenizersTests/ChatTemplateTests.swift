@@ -135,6 +135,11 @@ final class ChatTemplateTests: XCTestCase {
         XCTAssertThrowsError(try ChatTemplate("{% raw %}{{ x }}{% endraw %}")) { error in
             guard case .unsupported("{% raw %}", _)? = error as? ChatTemplateError else { return XCTFail("\(error)") }
         }
+        XCTAssertThrowsError(try ChatTemplate("a\n{% endfor %}")) { error in
+            guard case .syntax(_, let position)? = error as? ChatTemplateError else { return XCTFail("\(error)") }
+            XCTAssertEqual(position.line, 2)
+            XCTAssertTrue("\(error)".contains("endfor"))
+        }
         XCTAssertThrowsError(try ChatTemplate("{% if x %}never closed")) { error in
             guard case .syntax? = error as? ChatTemplateError else { return XCTFail("\(error)") }
         }

@@ -83,7 +83,7 @@ public struct ChatTemplate: @unchecked Sendable {
     public init(_ source: String, bosToken: String? = nil, eosToken: String? = nil) throws {
         let segments = try TemplateLexer(source).segments()
         var parser = TemplateParser(segments: segments)
-        let (nodes, ender) = try parser.parseBody(until: ["endif", "endfor", "else", "elif", "endset", "endmacro", "endgeneration"], opening: nil)
+        let (nodes, ender) = try parser.parseBody(until: ["endif", "endfor", "else", "elif", "endset", "endmacro", "endgeneration", "endfilter"], opening: nil)
         if let ender {
             throw ChatTemplateError.syntax(message: "unexpected {% \(ender) %}", position: parser.tokens.first?.position ?? TemplatePosition(line: 0, column: 0))
         }
