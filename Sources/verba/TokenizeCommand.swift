@@ -27,8 +27,14 @@ struct Tokenize: ParsableCommand {
         PATH may be a tokenizer.json, a folder (tokenizer.json, vocab.json + merges.txt, or vocab.txt), \
         a .tiktoken rank file named after its encoding (cl100k_base.tiktoken...), or a GGUF file.
 
+        --chat reads one JSON array of messages per line ([{"role": "user", "content": "Hi"}]), renders \
+        it with the chat template of the tokenizer's tokenizer_config.json (the generation prompt added, \
+        as transformers' apply_chat_template(..., add_generation_prompt=True) does) and prints the ids of \
+        the rendered text (no further special tokens; --format tokens and json work too).
+
         Examples:
           echo "Hello world" | verba tokenize --tokenizer ../shared/fixtures/gpt2
+          echo '[{"role": "user", "content": "Hi"}]' | verba tokenize --chat --tokenizer path/to/SmolLM2-135M-Instruct
           verba tokenize --tokenizer downloads/minilm/tokenizer.json --format json < texts.txt
           verba tokenize --tokenizer downloads/tiktoken/cl100k_base.tiktoken --threads 2 < corpus.txt
           verba tokenize --tokenizer downloads/tiktoken/cl100k_base.tiktoken --stats < corpus.txt > ids.txt
@@ -53,11 +59,15 @@ struct Tokenize: ParsableCommand {
     @Flag(name: .long, help: "Print load time and encoding speed to standard error at the end.")
     var stats = false
 
+    @Flag(name: .long, help: "Each line is a JSON array of messages: render the tokenizer's chat template, then encode.")
+    var chat = false
+
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
+        if chat { return try runChat() }
         let started = DispatchTime.now().uptimeNanoseconds
         let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
         // With several workers a core is free while the tokenizer loads: it reads the input meanwhile.
@@ -79,6 +89,41 @@ struct Tokenize: ParsableCommand {
             writeStandardError(line)
         }
     }
+
+    /// `--chat`: a conversation per line, rendered with the chat template, then encoded whole.
+    private func runChat() throws {
+        let tok = try Tokenizer.load(path: tokenizer, threads: threads ?? 1)
+        let template = try ChatTemplate(tokenizerPath: tokenizer)
+        var number = 0
+        try LineInput(fileDescriptor: 0).forEachLine { line in
+            number += 1
+            let prompt: String
+            do {
+                prompt = try template.render(messagesText: String(decoding: line, as: UTF8.self), addGenerationPrompt: true)
+            } catch {
+                throw LineError(line: number, reason: "\(error)")
+            }
+            var out: [UInt8] = []
+            switch format {
+            case .ids:
+                out = Array(tok.encodeIds(prompt, addSpecialTokens: false).map(String.init).joined(separator: " ").utf8)
+            case .tokens:
+                out = Array(tok.encodeIds(prompt, addSpecialTokens: false).map { tok.idToToken($0) ?? "" }.joined(separator: " ").utf8)
+            case .json:
+                appendEncodingJSON(try tok.encode(prompt, addSpecialTokens: false), to: &out)
+            }
+            out.append(0x0A)
+            out.withUnsafeBufferPointer { StandardOutput.shared.write(bytes: $0) }
+            return true
+        }
+    }
 }
 
 extension LineOutputFormat: ExpressibleByArgument {}
+
+/// A line of standard input that cannot be used: `line N: <reason>`.
+struct LineError: Error, CustomStringConvertible {
+    let line: Int
+    let reason: String
+    var description: String { "line \(line): \(reason)" }
+}

@@ -120,4 +120,30 @@ final class TokenizeCommandTests: XCTestCase {
             XCTAssertEqual(err.split(separator: "\n").count, 1, err)
         }
     }
+
+    /// --chat renders each line's messages with the folder's chat template (generation prompt added) and
+    /// encodes the result: the byte-level tokens spell the ChatML text back.
+    func testChatRendersTheTemplateThenEncodes() throws {
+        let root = packageRoot()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("verba-chat-\(ProcessInfo.processInfo.processIdentifier)")
+        try? FileManager.default.removeItem(at: folder)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.copyItem(at: root.appendingPathComponent("Tests/Fixtures/llama/smollm2/tokenizer.json"),
+                                         to: folder.appendingPathComponent("tokenizer.json"))
+        let template = try String(contentsOf: root.appendingPathComponent("Tests/Fixtures/chat/chatml.jinja"), encoding: .utf8)
+        let config = try JSONSerialization.data(withJSONObject: ["chat_template": template, "eos_token": "<|im_end|>"])
+        try config.write(to: folder.appendingPathComponent("tokenizer_config.json"))
+        let input = #"[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi there"}]"# + "\n"
+        let r = try runVerba(["tokenize", "--chat", "--tokenizer", folder.path, "--format", "tokens"], input: Data(input.utf8))
+        XCTAssertEqual(r.status, 0, text(r.stderr))
+        let spelled = text(r.stdout).dropLast().split(separator: " ").joined()
+            .replacingOccurrences(of: "Ġ", with: " ").replacingOccurrences(of: "Ċ", with: "\n")
+        XCTAssertEqual(spelled, "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n")
+        // A line that is not a JSON array of messages is an error naming the line.
+        let bad = try runVerba(["tokenize", "--chat", "--tokenizer", folder.path], input: Data((input + "[{\"role\"\n").utf8))
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(text(bad.stderr).contains("verba: error: line 2:"), text(bad.stderr))
+        XCTAssertEqual(text(bad.stdout).split(separator: "\n").count, 1)  // the first line's output is kept
+    }
 }

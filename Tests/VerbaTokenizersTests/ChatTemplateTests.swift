@@ -23,15 +23,6 @@ final class ChatTemplateTests: XCTestCase {
         try checkTemplates(in: packageRoot.appendingPathComponent("Tests/Fixtures/chat"), minimum: 10)
     }
 
-    /// Every template of a survey folder made by `chat_templates.py … --survey DIR` (all of llama.cpp's
-    /// shipped templates), when VERBA_CHAT_SURVEY names that folder.
-    func testSurveyFolderRendersAsTransformers() throws {
-        guard let dir = ProcessInfo.processInfo.environment["VERBA_CHAT_SURVEY"] else {
-            throw XCTSkip("VERBA_CHAT_SURVEY is not set")
-        }
-        try checkTemplates(in: URL(fileURLWithPath: dir), minimum: 1)
-    }
-
     func checkTemplates(in folder: URL, minimum: Int) throws {
         func file(_ name: String) throws -> String {
             let path = folder.appendingPathComponent(name).path

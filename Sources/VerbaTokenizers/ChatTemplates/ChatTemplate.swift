@@ -109,6 +109,37 @@ public struct ChatTemplate: @unchecked Sendable {
         try self.init(config: config, name: path)
     }
 
+    /// The template of a tokenizer's `tokenizer_config.json`: `path` is a model or tokenizer folder, or a
+    /// file in one (tokenizer.json, tokenizer_config.json), as `Tokenizer.load(path:)` takes.
+    ///
+    /// ```swift
+    /// let template = try ChatTemplate(tokenizerPath: "SmolLM2-135M-Instruct")
+    /// ```
+    public init(tokenizerPath path: String) throws {
+        var isFolder: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isFolder)
+        let folder = exists && isFolder.boolValue ? path : (path as NSString).deletingLastPathComponent
+        let config = ((folder.isEmpty ? "." : folder) as NSString).appendingPathComponent("tokenizer_config.json")
+        guard FileManager.default.fileExists(atPath: config) else {
+            throw ChatTemplateError.config(message: "\(config) is absent (a chat template lives in the tokenizer_config.json beside the tokenizer)")
+        }
+        try self.init(configFile: config)
+    }
+
+    /// The prompt for one JSON array of messages given as text (a line of `verba tokenize --chat`), as
+    /// `render(messagesJSON:…)` renders it.
+    ///
+    /// ```swift
+    /// let prompt = try template.render(messagesText: #"[{"role": "user", "content": "Hi"}]"#, addGenerationPrompt: true)
+    /// ```
+    public func render(messagesText: String, addGenerationPrompt: Bool = false) throws -> String {
+        let messages: JSONValue
+        do { messages = try parseJSON(Array(messagesText.utf8)) } catch {
+            throw ChatTemplateError.config(message: "the messages are not JSON: \(error)")
+        }
+        return try render(messagesJSON: messages, addGenerationPrompt: addGenerationPrompt)
+    }
+
     /// The template of a parsed `tokenizer_config.json`; `name` is used in error messages.
     init(config: JSONValue, name: String) throws {
         var source: String? = config["chat_template"]?.stringValue

@@ -99,7 +99,7 @@ func appendIdList(_ ids: UnsafeBufferPointer<Int>, to out: inout [UInt8]) {
 }
 
 /// Writes `e` as one JSON object (no newline).
-func appendEncodingJSON(_ e: Encoding, to out: inout [UInt8]) {
+package func appendEncodingJSON(_ e: Encoding, to out: inout [UInt8]) {
     func ints(_ key: String, _ values: [Int]) {
         out.append(contentsOf: "\"\(key)\":[".utf8)
         for (i, v) in values.enumerated() {
