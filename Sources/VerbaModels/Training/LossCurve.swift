@@ -1,6 +1,7 @@
 // The loss history of a training run, saved as CSV (one row per optimizer step) and drawn as an SVG
 // plot (training loss as a line, validation loss as dots, log-free linear axes with labelled ticks).
 import Foundation
+import VerbaSupport
 
 /// One optimizer step's record.
 package struct LossRecord: Sendable, Equatable {
@@ -70,7 +71,7 @@ package final class LossCurve {
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" "
             + "viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        s += "<text x=\"\(f(width / 2))\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">\(escapeXML(title))</text>\n"
+        s += "<text x=\"\(f(width / 2))\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">\(escapeMarkup(title))</text>\n"
         s += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(pw))\" height=\"\(f(ph))\" fill=\"none\" stroke=\"#444\"/>\n"
         for i in 0...5 {
             let v = yMin + (yMax - yMin) * Double(i) / 5, yy = y(v)
@@ -104,16 +105,3 @@ package final class LossCurve {
     }
 }
 
-private func escapeXML(_ s: String) -> String {
-    var out = ""
-    for u in s.unicodeScalars {
-        switch u {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "\"": out += "&quot;"
-        default: out.unicodeScalars.append(u)
-        }
-    }
-    return out
-}

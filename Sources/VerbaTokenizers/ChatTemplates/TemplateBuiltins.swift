@@ -1,4 +1,5 @@
 import Foundation
+import VerbaSupport
 
 // Operators, tests, filters, methods and global functions of chat templates, with Python's behaviour.
 
@@ -118,8 +119,8 @@ extension TemplateRenderer {
         if op == "+" {
             switch (a, b) {
             case (.markup(let x), .markup(let y)): return .markup(x + y)
-            case (.markup(let x), .string(let y)): return .markup(x + htmlEscape(y))
-            case (.string(let x), .markup(let y)): return .markup(htmlEscape(x) + y)
+            case (.markup(let x), .string(let y)): return .markup(x + escapeMarkup(y))
+            case (.string(let x), .markup(let y)): return .markup(escapeMarkup(x) + y)
             default: break
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import VerbaSupport
 
 // Jinja's filters and the global functions transformers gives chat templates.
 
@@ -8,7 +9,7 @@ extension TemplateRenderer {
         if name == "safe" { return .markup(v.printed) }
         if name == "e" || name == "escape" {
             if case .markup = v { return v }
-            return .markup(htmlEscape(v.printed))
+            return .markup(escapeMarkup(v.printed))
         }
         let v = v.unmarked
         func arg(_ i: Int, _ key: String) -> TemplateValue? {

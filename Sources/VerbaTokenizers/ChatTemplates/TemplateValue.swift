@@ -236,18 +236,3 @@ private func jsonStringLiteral(_ s: String, ensureASCII: Bool) -> String {
     return out + "\""
 }
 
-/// markupsafe's escape of a plain string.
-func htmlEscape(_ s: String) -> String {
-    var out = ""
-    for c in s.unicodeScalars {
-        switch c {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "\"": out += "&#34;"
-        case "'": out += "&#39;"
-        default: out.unicodeScalars.append(c)
-        }
-    }
-    return out
-}
