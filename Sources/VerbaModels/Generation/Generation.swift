@@ -187,6 +187,17 @@ public final class TextGenerator: Sendable {
     /// (asked before every decode step).
     func generate(promptIds prompt: [Int], options: GenerationOptions, isCancelled: () -> Bool,
                   onText: (String) -> Void) throws -> GenerationResult {
+        try generate(promptIds: prompt, cache: model.makeCache(), options: options, isCancelled: isCancelled, onText: onText)
+    }
+
+    /// Generates a continuation of `prompt` on a cache that already holds the keys and values of
+    /// `prompt[..<cache.count]` (the caller keeps track of which ids those are): only the ids after
+    /// `cache.count` are prefilled (`stats.prefillTokens` counts them). `stopIds` end generation like the
+    /// model's end-of-sequence ids (a chat template's end-of-turn token). On return the cache holds the
+    /// prompt and every generated id but the last.
+    package func generate(promptIds prompt: [Int], cache: KVCache, stopIds: [Int] = [], options: GenerationOptions,
+                          isCancelled: () -> Bool, onText: (String) -> Void) throws -> GenerationResult {
+        precondition(cache.count < prompt.count || prompt.isEmpty, "generate: the cache must leave at least one prompt id to run")
         try options.sampling.validate()
         guard options.maxTokens >= 0 else { throw ModelError.invalidInput("max tokens must be 0 or more, got \(options.maxTokens)") }
         let context = model.contextLength
@@ -194,7 +205,7 @@ public final class TextGenerator: Sendable {
             throw ModelError.invalidInput("the prompt has \(prompt.count) tokens, more than the model's context of \(context) tokens")
         }
         guard !prompt.isEmpty else { throw ModelError.invalidInput("empty prompt") }
-        var stats = GenerationStats(prefillTokens: prompt.count, prefillSeconds: 0, decodeTokens: 0, decodeSeconds: 0)
+        var stats = GenerationStats(prefillTokens: prompt.count - cache.count, prefillSeconds: 0, decodeTokens: 0, decodeSeconds: 0)
         var result = GenerationResult(promptIds: prompt, ids: [], text: "", stopReason: .maxTokens, stats: stats)
         if options.maxTokens == 0 { return result }
 
@@ -209,15 +220,14 @@ public final class TextGenerator: Sendable {
             onText(String(decoding: bytes, as: UTF8.self))
         }
 
-        let cache = model.makeCache()
         let t0 = DispatchTime.now().uptimeNanoseconds
-        var logits = try model.logits(for: prompt, cache: cache)
+        var logits = try model.logits(for: Array(prompt[cache.count...]), cache: cache)
         let t1 = DispatchTime.now().uptimeNanoseconds
         stats.prefillSeconds = Double(t1 - t0) / 1e9
         var reason = StopReason.maxTokens
         while true {
             let next = sampler.next(logits: &logits, history: history)
-            if !options.ignoreEOS, model.eosTokenIds.contains(next) {
+            if !options.ignoreEOS, model.eosTokenIds.contains(next) || stopIds.contains(next) {
                 result.ids.append(next)
                 reason = .endOfSequence
                 break
