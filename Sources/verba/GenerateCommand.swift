@@ -41,23 +41,7 @@ struct Generate: ParsableCommand {
     @Option(name: .long, help: "New tokens at most.")
     var maxTokens = 128
 
-    @Option(name: .long, help: "Sampling temperature; 0 is greedy.")
-    var temperature: Float = 1.0
-
-    @Option(name: .long, help: "Keep only the K most likely tokens (0: off).")
-    var topK = 0
-
-    @Option(name: .long, help: "Keep the most likely tokens up to probability mass P (1: off).")
-    var topP: Float = 1.0
-
-    @Option(name: .long, help: "Drop tokens less likely than P times the best one (0: off).")
-    var minP: Float = 0.0
-
-    @Option(name: .long, help: "Penalize tokens already in the text (1: off; 1.1-1.3 typical).")
-    var repetitionPenalty: Float = 1.0
-
-    @Option(name: .long, help: "Seed of the sampler (the same seed gives the same output).")
-    var seed: UInt64 = 0
+    @OptionGroup var sampling: SamplingOptions
 
     @Option(name: .long, parsing: .unconditionalSingleValue, help: "Stop before this text (repeatable).")
     var stop: [String] = []
@@ -98,9 +82,7 @@ struct Generate: ParsableCommand {
         let generator = try TextGenerator(folder: folder)
         let options = GenerationOptions(
             maxTokens: maxTokens,
-            sampling: SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP,
-                                         repetitionPenalty: repetitionPenalty),
-            seed: seed, stopStrings: stop, ignoreEOS: ignoreEos)
+            sampling: sampling.parameters, seed: sampling.seed, stopStrings: stop, ignoreEOS: ignoreEos)
         try options.sampling.validate()
         if interactive {
             try runInteractive(generator, options)

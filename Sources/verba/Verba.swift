@@ -26,6 +26,7 @@ struct Verba: ParsableCommand {
         subcommands: [
             // Each subcommand lives in its own file; register it here.
             Generate.self,
+            Chat.self,
             PerplexityCommand.self,
             Tokenize.self,
             Decode.self,

@@ -3,6 +3,7 @@
 // turn is rendered on its own), keeps the longest prefix of the rendered ids the cache already holds,
 // and prefills only the ids after it.
 import Foundation
+import VerbaSupport
 import VerbaTokenizers
 
 /// A chat with a model: the conversation, rendered with the model's chat template, stays in one KV cache
@@ -87,6 +88,19 @@ public final class ChatSession {
                       isCancelled: () -> Bool = { false }, onText: (String) -> Void = { _ in }) throws -> String {
         messages = conversation
         return try respond(options: options, isCancelled: isCancelled, onText: onText)
+    }
+
+    /// Writes the conversation to `path` as a JSON array of `{"role": …, "content": …}` objects, atomically
+    /// (a temporary file renamed over `path`, so a crash never leaves half a file).
+    ///
+    /// ```swift
+    /// try session.save(to: "conversation.json")
+    /// ```
+    public func save(to path: String) throws {
+        let list = JSONValue.array(messages.map { .object([("role", .string($0.role)), ("content", .string($0.content))]) })
+        var bytes = list.serialized(indent: 2)
+        bytes.append(0x0A)
+        try writeFileAtomically(bytes, to: path)
     }
 
     /// The ids of the conversation rendered with the generation prompt.
