@@ -10,8 +10,8 @@ final class SentencePieceModelTests: XCTestCase {
 
     func fixture(_ name: String) throws -> String { try requireAsset("Tests/Fixtures/spm-bpe/\(name)") }
 
-    func references() throws -> [Reference] {
-        let text = try String(contentsOfFile: try fixture("sentencepiece.jsonl"), encoding: .utf8)
+    func references(_ name: String = "sentencepiece.jsonl") throws -> [Reference] {
+        let text = try String(contentsOfFile: try fixture(name), encoding: .utf8)
         return try text.split(separator: "\n").map { try JSONDecoder().decode(Reference.self, from: Data($0.utf8)) }
     }
 
@@ -28,6 +28,22 @@ final class SentencePieceModelTests: XCTestCase {
         }
         XCTAssertEqual(t.decode(t.encodeIds("hello  world 😀 日本", addSpecialTokens: false)), "hello  world 😀 日本")
         XCTAssertEqual(t.decode([1, 2], skipSpecialTokens: true), "")  // control pieces
+    }
+
+    /// The Unigram model (no byte fallback: unknown characters give `<unk>`) gives sentencepiece's ids
+    /// on every text.
+    func testUnigramMatchesSentencePiece() throws {
+        let t = try Tokenizer.load(path: try fixture("spm-unigram.model"))
+        XCTAssertEqual(t.vocabSize, 2000)
+        XCTAssertTrue(t.model is Unigram)
+        let all = try references("sentencepiece-unigram.jsonl")
+        XCTAssertGreaterThan(all.count, 500)
+        XCTAssertTrue(all.contains { $0.ids.contains(0) })  // unknown pieces are exercised
+        for r in all {
+            XCTAssertEqual(t.encodeIds(r.text, addSpecialTokens: false), r.ids, r.text)
+            XCTAssertEqual(try t.encode(r.text, addSpecialTokens: false).ids, r.ids, r.text)
+        }
+        XCTAssertEqual(t.decode(t.encodeIds("hello  world", addSpecialTokens: false)), "hello  world")
     }
 
     /// The wire-format reader: varints, fixed32, length-delimited fields, and errors on truncation.
@@ -57,7 +73,7 @@ final class SentencePieceModelTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: folder) }
         func load(_ bytes: [UInt8]) -> String {
             let path = folder.appendingPathComponent("tokenizer.model").path
-            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
             do {
                 _ = try Tokenizer.load(path: path)
                 return "no error"

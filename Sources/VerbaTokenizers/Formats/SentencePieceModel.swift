@@ -230,25 +230,24 @@ extension Tokenizer {
         var ids: [String: Int] = [:]
         for (i, p) in proto.pieces.enumerated() { ids[p.piece] = i }
         let vocab = JSONValue.object(proto.pieces.enumerated().map { ($0.element.piece, .int($0.offset)) })
-        let model: JSONValue
+        // Normalization as sentencepiece's with identity rules: the dummy prefix before any text (a
+        // text starting with a space included), each space written as the mark.
         var normalizers: [JSONValue] = []
-        var pre: JSONValue = .null
+        if proto.addDummyPrefix { normalizers.append(.object([("type", .string("Prepend")), ("prepend", .string(mark))])) }
+        normalizers.append(.object([("type", .string("Replace")), ("pattern", .object([("String", .string(" "))])),
+                                    ("content", .string(mark))]))
+        let model: JSONValue
         if proto.modelType == 2 {
             model = .object([
                 ("type", .string("BPE")), ("unk_token", .string(proto.pieces[proto.unkId].piece)), ("fuse_unk", .bool(true)),
                 ("byte_fallback", .bool(proto.byteFallback)), ("ignore_merges", .bool(false)), ("vocab", vocab),
                 ("merges", .array(proto.merges(ids: ids).map { .array([.string($0.0), .string($0.1)]) })),
             ])
-            if proto.addDummyPrefix { normalizers.append(.object([("type", .string("Prepend")), ("prepend", .string(mark))])) }
-            normalizers.append(.object([("type", .string("Replace")), ("pattern", .object([("String", .string(" "))])),
-                                        ("content", .string(mark))]))
         } else {
             model = .object([
                 ("type", .string("Unigram")), ("unk_id", .int(proto.unkId)), ("byte_fallback", .bool(proto.byteFallback)),
                 ("vocab", .array(proto.pieces.map { .array([.string($0.piece), .double(Double($0.score))]) })),
             ])
-            pre = .object([("type", .string("Metaspace")), ("replacement", .string(mark)),
-                           ("prepend_scheme", .string(proto.addDummyPrefix ? "always" : "never")), ("split", .bool(true))])
         }
         var decoders: [JSONValue] = [
             .object([("type", .string("Replace")), ("pattern", .object([("String", .string(mark))])), ("content", .string(" "))]),
@@ -268,11 +267,18 @@ extension Tokenizer {
         let root = JSONValue.object([
             ("added_tokens", .array(added)),
             ("normalizer", normalizers.isEmpty ? .null : .object([("type", .string("Sequence")), ("normalizers", .array(normalizers))])),
-            ("pre_tokenizer", pre), ("model", model),
+            ("model", model),
             ("decoder", .object([("type", .string("Sequence")), ("decoders", .array(decoders))])),
         ])
         let t = try TokenizerJSONReader(path: path).tokenizer(root)
-        return Tokenizer(normalizer: t.normalizer, preTokenizer: t.preTokenizer, model: t.model, postProcessor: nil,
+        var tokenModel = t.model
+        if let unigram = t.model as? Unigram {
+            // sentencepiece segments with its normal and user-defined pieces only.
+            tokenModel = try Unigram(pieces: unigram.pieces, scores: unigram.scores, unkId: unigram.unkId,
+                                     byteFallback: unigram.byteFallback,
+                                     matchable: proto.pieces.map { $0.type == .normal || $0.type == .userDefined })
+        }
+        return Tokenizer(normalizer: t.normalizer, preTokenizer: t.preTokenizer, model: tokenModel, postProcessor: nil,
                          decoder: t.decoder, addedTokens: t.addedVocabulary.tokens, encodeSpecialTokens: true,
                          byteLevel: false, addPrefixSpace: t.addPrefixSpace,
                          normalizerJSON: t.normalizerJSON, preTokenizerJSON: t.preTokenizerJSON)

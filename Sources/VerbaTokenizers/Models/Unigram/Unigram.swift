@@ -35,8 +35,10 @@ struct Unigram: TokenizationModel {
 
     /// - Throws: `TokenizerError.malformed` (path "") when the vocabulary is empty or `unkId` is out of
     ///   range; the caller names the file.
+    /// `matchable[id]` false leaves piece `id` out of segmentation (sentencepiece's control, unknown,
+    /// byte and unused pieces); nil matches every piece, as HF does.
     init(pieces: [String], scores: [Double], unkId: Int?, byteFallback: Bool, spaceMark: [UInt8]? = nil,
-         prefixEachPiece: Bool = false) throws {
+         prefixEachPiece: Bool = false, matchable: [Bool]? = nil) throws {
         precondition(!prefixEachPiece || spaceMark != nil, "the prefix is the mark")
         precondition(pieces.count == scores.count, "one score per piece")
         guard !pieces.isEmpty else { throw TokenizerError.malformed(path: "", reason: "model.vocab is empty") }
@@ -58,7 +60,7 @@ struct Unigram: TokenizationModel {
         var keys: [[UInt8]] = []
         keys.reserveCapacity(pieces.count)
         var keyIds: [Int32] = []
-        for (piece, id) in ids {
+        for (piece, id) in ids where matchable?[id] ?? true {
             let bytes = Array(piece.utf8)
             guard let mark = spaceMark else { keys.append(bytes); keyIds.append(Int32(id)); continue }
             // After Metaspace the text has no spaces: a piece holding one can never match.
