@@ -222,7 +222,6 @@ extension Tokenizer {
         if proto.precompiledCharsmap && proto.normalizerName != "identity" {
             throw unsupported("sentencepiece normalizer \(proto.normalizerName.isEmpty ? "with a precompiled charsmap" : proto.normalizerName) (Verba reads identity)")
         }
-        if proto.removeExtraWhitespaces { throw unsupported("sentencepiece normalizer_spec.remove_extra_whitespaces true") }
         if proto.treatWhitespaceAsSuffix { throw unsupported("sentencepiece trainer_spec.treat_whitespace_as_suffix true") }
         if !proto.escapeWhitespaces { throw unsupported("sentencepiece normalizer_spec.escape_whitespaces false") }
 
@@ -230,7 +229,8 @@ extension Tokenizer {
         var ids: [String: Int] = [:]
         for (i, p) in proto.pieces.enumerated() { ids[p.piece] = i }
         let vocab = JSONValue.object(proto.pieces.enumerated().map { ($0.element.piece, .int($0.offset)) })
-        // Normalization as sentencepiece's with identity rules: the dummy prefix before any text (a
+        // Normalization as sentencepiece's with identity rules: extra spaces removed (added below, as no
+        // tokenizer.json normalizer does it), the dummy prefix before any text (a
         // text starting with a space included), each space written as the mark.
         var normalizers: [JSONValue] = []
         if proto.addDummyPrefix { normalizers.append(.object([("type", .string("Prepend")), ("prepend", .string(mark))])) }
@@ -271,6 +271,10 @@ extension Tokenizer {
             ("decoder", .object([("type", .string("Sequence")), ("decoders", .array(decoders))])),
         ])
         let t = try TokenizerJSONReader(path: path).tokenizer(root)
+        var normalizer = t.normalizer
+        if proto.removeExtraWhitespaces, let n = normalizer as? SequenceNormalizer {
+            normalizer = SequenceNormalizer([SentencePieceWhitespaceNormalizer()] + n.normalizers)
+        }
         var tokenModel = t.model
         if let unigram = t.model as? Unigram {
             // sentencepiece segments with its normal and user-defined pieces only.
@@ -278,9 +282,39 @@ extension Tokenizer {
                                      byteFallback: unigram.byteFallback,
                                      matchable: proto.pieces.map { $0.type == .normal || $0.type == .userDefined })
         }
-        return Tokenizer(normalizer: t.normalizer, preTokenizer: t.preTokenizer, model: tokenModel, postProcessor: nil,
+        return Tokenizer(normalizer: normalizer, preTokenizer: t.preTokenizer, model: tokenModel, postProcessor: nil,
                          decoder: t.decoder, addedTokens: t.addedVocabulary.tokens, encodeSpecialTokens: true,
                          byteLevel: false, addPrefixSpace: t.addPrefixSpace,
                          normalizerJSON: t.normalizerJSON, preTokenizerJSON: t.preTokenizerJSON)
+    }
+}
+
+/// sentencepiece's `remove_extra_whitespaces`: spaces (U+0020) at the start are removed, each run of
+/// spaces inside becomes its first space, and spaces and marks (`▁`, which sentencepiece compares
+/// after writing spaces as marks) at the end are removed. Kept characters keep their offsets.
+struct SentencePieceWhitespaceNormalizer: Normalizer {
+    func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
+        var lo = 0, hi = text.count
+        while lo < hi && text[lo] == 0x20 { lo += 1 }
+        while hi > lo {
+            if text[hi - 1] == 0x20 {
+                hi -= 1
+            } else if hi - lo >= 3 && text[hi - 3] == 0xE2 && text[hi - 2] == 0x96 && text[hi - 1] == 0x81 {
+                hi -= 3
+            } else {
+                break
+            }
+        }
+        guard let p = text.baseAddress, lo < hi else { return NormalizedText(bytes: []) }
+        var b = NormalizedBuilder(input: text)
+        var i = lo
+        var previousSpace = false
+        while i < hi {
+            let (s, len) = UTF8Codec.decode(p, at: i, end: hi)
+            if !(s == 0x20 && previousSpace) { b.append(s, from: i ..< i + len) }
+            previousSpace = s == 0x20
+            i += len
+        }
+        return b.finish()
     }
 }
