@@ -47,6 +47,15 @@ final class SentencePieceModelTests: XCTestCase {
         XCTAssertEqual(try t.encode(" ab  c", addSpecialTokens: false).offsets.last?.upperBound, 6)
     }
 
+    /// A Unigram model with sentencepiece's default normalization (the nmt_nfkc charsmap, extra spaces
+    /// removed) gives sentencepiece's ids on every text (ligatures, fractions, full-width forms included).
+    func testPrecompiledCharsmap() throws {
+        try checkUnigram("spm-unigram-nfkc.model", "sentencepiece-unigram-nfkc.jsonl")
+        let t = try Tokenizer.load(path: try fixture("spm-unigram-nfkc.model"))
+        XCTAssertEqual(t.encodeIds("\u{FB01}", addSpecialTokens: false), t.encodeIds("fi", addSpecialTokens: false))
+        XCTAssertEqual(t.encodeIds("\u{FF21}", addSpecialTokens: false), t.encodeIds("A", addSpecialTokens: false))
+    }
+
     func checkUnigram(_ model: String, _ reference: String) throws {
         let t = try Tokenizer.load(path: try fixture(model))
         XCTAssertEqual(t.vocabSize, 2000)

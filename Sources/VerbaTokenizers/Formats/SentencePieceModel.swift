@@ -98,7 +98,8 @@ struct SentencePieceModelProto {
     var unkId = 0
     var treatWhitespaceAsSuffix = false
     var normalizerName = ""
-    var precompiledCharsmap = false
+    /// The normalization rules (empty: identity).
+    var precompiledCharsmap: [UInt8] = []
     var addDummyPrefix = true
     var removeExtraWhitespaces = true
     var escapeWhitespaces = true
@@ -160,7 +161,7 @@ struct SentencePieceModelProto {
             let (field, wire) = try r.tag()
             switch (field, wire) {
             case (1, 2): normalizerName = try r.string(try r.lengthDelimited(), "normalizer_spec.name")
-            case (2, 2): precompiledCharsmap = !(try r.lengthDelimited()).isEmpty
+            case (2, 2): precompiledCharsmap = Array(bytes[try r.lengthDelimited()])
             case (3, 0): addDummyPrefix = try r.varint() != 0
             case (4, 0): removeExtraWhitespaces = try r.varint() != 0
             case (5, 0): escapeWhitespaces = try r.varint() != 0
@@ -219,8 +220,13 @@ extension Tokenizer {
         guard proto.modelType == 1 || proto.modelType == 2 else {
             throw unsupported("sentencepiece model type \(proto.modelType) (Verba reads 1 UNIGRAM and 2 BPE)")
         }
-        if proto.precompiledCharsmap && proto.normalizerName != "identity" {
-            throw unsupported("sentencepiece normalizer \(proto.normalizerName.isEmpty ? "with a precompiled charsmap" : proto.normalizerName) (Verba reads identity)")
+        var charsmap: PrecompiledCharsmapNormalizer?
+        if !proto.precompiledCharsmap.isEmpty {
+            do {
+                charsmap = try PrecompiledCharsmapNormalizer(proto.precompiledCharsmap)
+            } catch let e as PrecompiledCharsmapNormalizer.Malformed {
+                throw TokenizerError.malformed(path: path, reason: "normalizer_spec: \(e.reason)")
+            }
         }
         if proto.treatWhitespaceAsSuffix { throw unsupported("sentencepiece trainer_spec.treat_whitespace_as_suffix true") }
         if !proto.escapeWhitespaces { throw unsupported("sentencepiece normalizer_spec.escape_whitespaces false") }
@@ -229,8 +235,8 @@ extension Tokenizer {
         var ids: [String: Int] = [:]
         for (i, p) in proto.pieces.enumerated() { ids[p.piece] = i }
         let vocab = JSONValue.object(proto.pieces.enumerated().map { ($0.element.piece, .int($0.offset)) })
-        // Normalization as sentencepiece's with identity rules: extra spaces removed (added below, as no
-        // tokenizer.json normalizer does it), the dummy prefix before any text (a
+        // Normalization as sentencepiece's: its rules (the charsmap) and extra spaces removed (both
+        // added below, as no tokenizer.json normalizer does them as sentencepiece does), the dummy prefix before any text (a
         // text starting with a space included), each space written as the mark.
         var normalizers: [JSONValue] = []
         if proto.addDummyPrefix { normalizers.append(.object([("type", .string("Prepend")), ("prepend", .string(mark))])) }
@@ -272,8 +278,11 @@ extension Tokenizer {
         ])
         let t = try TokenizerJSONReader(path: path).tokenizer(root)
         var normalizer = t.normalizer
-        if proto.removeExtraWhitespaces, let n = normalizer as? SequenceNormalizer {
-            normalizer = SequenceNormalizer([SentencePieceWhitespaceNormalizer()] + n.normalizers)
+        if let n = normalizer as? SequenceNormalizer {
+            var first: [any Normalizer] = []
+            if let charsmap { first.append(charsmap) }
+            if proto.removeExtraWhitespaces { first.append(SentencePieceWhitespaceNormalizer()) }
+            normalizer = SequenceNormalizer(first + n.normalizers)
         }
         var tokenModel = t.model
         if let unigram = t.model as? Unigram {
