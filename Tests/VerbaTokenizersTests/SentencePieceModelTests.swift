@@ -30,6 +30,17 @@ final class SentencePieceModelTests: XCTestCase {
         XCTAssertEqual(t.decode([1, 2], skipSpecialTokens: true), "")  // control pieces
     }
 
+    /// A folder holding only `tokenizer.model` loads it.
+    func testFolderWithTokenizerModel() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("verba-spm-folder-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.copyItem(atPath: try fixture("spm.model"), toPath: folder.appendingPathComponent("tokenizer.model").path)
+        let t = try Tokenizer.load(path: folder.path)
+        let r = try references()[0]
+        XCTAssertEqual(t.encodeIds(r.text, addSpecialTokens: false), r.ids)
+    }
+
     /// The Unigram model (no byte fallback: unknown characters give `<unk>`) gives sentencepiece's ids
     /// on every text.
     func testUnigramMatchesSentencePiece() throws {

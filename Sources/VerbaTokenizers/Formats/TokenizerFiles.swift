@@ -8,8 +8,9 @@ import VerbaSupport
 extension Tokenizer {
     /// Loads a tokenizer from `path`:
     /// - a Hugging Face `tokenizer.json` file;
-    /// - a folder with `tokenizer.json`, or `vocab.json` + `merges.txt` (GPT-2: byte-level BPE, GPT-2
-    ///   split, no special tokens added), or `vocab.txt` (BERT uncased, `[CLS] A [SEP]`);
+    /// - a folder with `tokenizer.json`, or `tokenizer.model` (sentencepiece), or `vocab.json` +
+    ///   `merges.txt` (GPT-2: byte-level BPE, GPT-2 split, no special tokens added), or `vocab.txt`
+    ///   (BERT uncased, `[CLS] A [SEP]`);
     /// - a `.tiktoken` rank file, whose name (`r50k_base`, `p50k_base`, `cl100k_base`, `o200k_base`)
     ///   gives the split pattern and the special tokens (known as ids; text is encoded as tiktoken's
     ///   `encode_ordinary` does);
@@ -32,6 +33,7 @@ extension Tokenizer {
                 return FileManager.default.fileExists(atPath: p) ? p : nil
             }
             if let json = file("tokenizer.json") { return try fromTokenizerJSON(try readFile(json), path: json, threads: threads) }
+            if let model = file("tokenizer.model") { return try fromSentencePieceModel(try readFile(model), path: model) }
             if let vocab = file("vocab.json"), let merges = file("merges.txt") {
                 return try gpt2(vocabJSON: vocab, mergesTxt: merges)
             }
