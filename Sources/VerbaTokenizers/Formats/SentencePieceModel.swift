@@ -286,10 +286,11 @@ extension Tokenizer {
         }
         var tokenModel = t.model
         if let unigram = t.model as? Unigram {
-            // sentencepiece segments with its normal and user-defined pieces only.
+            // sentencepiece segments with its normal and user-defined pieces only, summing in Float.
             tokenModel = try Unigram(pieces: unigram.pieces, scores: unigram.scores, unkId: unigram.unkId,
                                      byteFallback: unigram.byteFallback,
-                                     matchable: proto.pieces.map { $0.type == .normal || $0.type == .userDefined })
+                                     matchable: proto.pieces.map { $0.type == .normal || $0.type == .userDefined },
+                                     floatScores: true)
         }
         return Tokenizer(normalizer: normalizer, preTokenizer: t.preTokenizer, model: tokenModel, postProcessor: nil,
                          decoder: t.decoder, addedTokens: t.addedVocabulary.tokens, encodeSpecialTokens: true,
