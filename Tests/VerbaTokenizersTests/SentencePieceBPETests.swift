@@ -109,4 +109,13 @@ final class SentencePieceBPETests: XCTestCase {
             XCTAssertEqual(again.encodeIds(c.text, addSpecialTokens: false), c.ids, c.text)
         }
     }
+
+    /// Metaspace after another pre-tokenizer (a mark before each piece) with a BPE model is refused by
+    /// name rather than encoded differently from HF.
+    func testMetaspaceAfterAnotherPreTokenizerIsRefused() throws {
+        let json = #"{"pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"}, {"type": "Metaspace"}]}, "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}"#
+        XCTAssertThrowsError(try Tokenizer.fromTokenizerJSON(Array(json.utf8), path: "t.json")) { error in
+            XCTAssertEqual("\(error)", "t.json: unsupported Metaspace pre-tokenizer after another one with a BPE model")
+        }
+    }
 }

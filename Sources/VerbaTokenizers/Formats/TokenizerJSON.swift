@@ -325,6 +325,7 @@ struct TokenizerJSONReader {
         let metaspace = MetaspacePreTokenizer.find(in: pre.pre)
         var model = try model(modelValue, byteLevel: pre.byteLevel, metaspace: metaspace)
         if let metaspace, let bpe = model as? BPE, !pre.byteLevel {
+            if metaspace.prependEachPiece { throw unsupported("Metaspace pre-tokenizer after another one with a BPE model") }
             model = MetaspaceBPE(bpe: bpe, mark: metaspace.markBytes)
         } else if metaspace != nil && !(model is Unigram) {
             throw unsupported("Metaspace pre-tokenizer with a model other than Unigram or BPE")
