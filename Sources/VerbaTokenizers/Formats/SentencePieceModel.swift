@@ -1,9 +1,13 @@
 // sentencepiece `tokenizer.model` files: the protobuf `ModelProto` (sentencepiece_model.proto), read
 // with a small wire-format reader, and the tokenizer that encodes as the `sentencepiece` package does.
 //
-// The tokenizer is the one `transformers`' slow-to-fast converters build (Llama's legacy form for
-// BPE), with two differences that make it sentencepiece's rather than HF's: control pieces (`<s>`,
-// `</s>`) written in the text are encoded as text, and the unknown piece is not an added token.
+// The tokenizer is the one `transformers`' slow-to-fast converters build (Llama's legacy form:
+// Prepend("▁") and Replace(" ", "▁") normalizers, no pre-tokenizer; BPE merges derived from the piece
+// scores), with what makes it sentencepiece's rather than HF's: the charsmap and extra-whitespace
+// removal applied as sentencepiece applies them, the dummy prefix before a text starting with a
+// space too, control pieces (`<s>`, `</s>`) written in the text encoded as text, and a Unigram model
+// that segments with normal and user-defined pieces only, summing scores in Float. Decoding is HF's:
+// the unknown piece decodes as its text (`<unk>`), where sentencepiece writes " ⁇ ".
 
 import Foundation
 import VerbaSupport
