@@ -140,6 +140,6 @@ final class UnigramTests: XCTestCase {
         XCTAssertEqual(load(#"{"type": "Unigram", "unk_id": "0", "vocab": [["a", -1]]}"#), "t.json: model.unk_id is not an integer")
         XCTAssertEqual(load(#"{"type": "Unigram", "vocab": []}"#), "t.json: model.vocab is empty")
         XCTAssertEqual(load(#"{"type": "Unigram", "unk_id": 0, "vocab": [["a", -1]], "byte_fallback": 1}"#), "t.json: model.byte_fallback is not a boolean")
-        XCTAssertEqual(load(#"{"type": "BPE", "vocab": {"a": 0}, "merges": []}"#), "t.json: unsupported Metaspace pre-tokenizer with a model other than Unigram")
+        XCTAssertEqual(load(#"{"type": "WordPiece", "vocab": {"[UNK]": 0}}"#), "t.json: unsupported Metaspace pre-tokenizer with a model other than Unigram or BPE")
     }
 }

@@ -8,12 +8,15 @@ import VerbaSupport
 extension Tokenizer {
     /// Loads a tokenizer from `path`:
     /// - a Hugging Face `tokenizer.json` file;
-    /// - a folder with `tokenizer.json`, or `vocab.json` + `merges.txt` (GPT-2: byte-level BPE, GPT-2
-    ///   split, no special tokens added), or `vocab.txt` (BERT uncased, `[CLS] A [SEP]`);
+    /// - a folder with `tokenizer.json`, or `tokenizer.model` (sentencepiece), or `vocab.json` +
+    ///   `merges.txt` (GPT-2: byte-level BPE, GPT-2 split, no special tokens added), or `vocab.txt`
+    ///   (BERT uncased, `[CLS] A [SEP]`);
     /// - a `.tiktoken` rank file, whose name (`r50k_base`, `p50k_base`, `cl100k_base`, `o200k_base`)
     ///   gives the split pattern and the special tokens (known as ids; text is encoded as tiktoken's
     ///   `encode_ordinary` does);
-    /// - a GGUF file with a `tokenizer.ggml.*` vocabulary (`gpt2` or `bert`).
+    /// - a GGUF file with a `tokenizer.ggml.*` vocabulary (`gpt2` or `bert`);
+    /// - a sentencepiece `.model` file (BPE or Unigram, identity normalization), encoding as the
+    ///   `sentencepiece` package does.
     ///
     /// `threads` above 1 lets a large `tokenizer.json` be read on two threads (see
     /// `fromTokenizerJSON(_:path:threads:)`): a command about to encode on several cores loads sooner.
@@ -30,6 +33,7 @@ extension Tokenizer {
                 return FileManager.default.fileExists(atPath: p) ? p : nil
             }
             if let json = file("tokenizer.json") { return try fromTokenizerJSON(try readFile(json), path: json, threads: threads) }
+            if let model = file("tokenizer.model") { return try fromSentencePieceModel(try readFile(model), path: model) }
             if let vocab = file("vocab.json"), let merges = file("merges.txt") {
                 return try gpt2(vocabJSON: vocab, mergesTxt: merges)
             }
@@ -48,11 +52,12 @@ extension Tokenizer {
         if data.starts(with: Array("GGUF".utf8)) { return try fromGGUF(data, path: path) }
         if name.hasSuffix(".tiktoken") { return try tiktoken(data, path: path) }
         if name == "vocab.txt" { return try bert(vocabTxt: path, lowercase: true) }
+        if name.hasSuffix(".model") && !data.isEmpty { return try fromSentencePieceModel(data, path: path) }
         if let first = data.first(where: { $0 != 32 && $0 != 9 && $0 != 10 && $0 != 13 }), first == UInt8(ascii: "{") {
             return try fromTokenizerJSON(data, path: path, threads: threads)
         }
         if data.isEmpty { throw TokenizerError.malformed(path: path, reason: "the file is empty") }
-        throw TokenizerError.malformed(path: path, reason: "not a tokenizer.json, .tiktoken, vocab.txt or GGUF file")
+        throw TokenizerError.malformed(path: path, reason: "not a tokenizer.json, .tiktoken, vocab.txt, sentencepiece .model or GGUF file")
     }
 
     /// Calls `body` with each line of `text`: its number (from 1) and its bytes without the "\n"; a

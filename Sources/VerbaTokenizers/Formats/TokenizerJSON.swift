@@ -323,8 +323,13 @@ struct TokenizerJSONReader {
         let norm = try normalizer(root["normalizer"] ?? .null)
         let pre = try preTokenizer(root["pre_tokenizer"] ?? .null)
         let metaspace = MetaspacePreTokenizer.find(in: pre.pre)
-        let model = try model(modelValue, byteLevel: pre.byteLevel, metaspace: metaspace)
-        if metaspace != nil && !(model is Unigram) { throw unsupported("Metaspace pre-tokenizer with a model other than Unigram") }
+        var model = try model(modelValue, byteLevel: pre.byteLevel, metaspace: metaspace)
+        if let metaspace, let bpe = model as? BPE, !pre.byteLevel {
+            if metaspace.prependEachPiece { throw unsupported("Metaspace pre-tokenizer after another one with a BPE model") }
+            model = MetaspaceBPE(bpe: bpe, mark: metaspace.markBytes)
+        } else if metaspace != nil && !(model is Unigram) {
+            throw unsupported("Metaspace pre-tokenizer with a model other than Unigram or BPE")
+        }
         return Tokenizer(normalizer: norm, preTokenizer: pre.pre, model: model,
                          postProcessor: try postProcessor(root["post_processor"] ?? .null),
                          decoder: try decoder(root["decoder"] ?? .null), addedTokens: try addedTokens(root["added_tokens"]),
@@ -447,7 +452,7 @@ extension Tokenizer {
                             ("vocab", vocabObject(wp.vocabSize) { wp.idToToken($0) })])
         }
         if let unigram = model as? Unigram { return unigram.json }
-        if let bpe = model as? BPE {
+        if let bpe = model as? BPE ?? (model as? MetaspaceBPE)?.bpe {
             let o = bpe.options
             let merges: [JSONValue] = (bpe.isTiktoken ? bpe.derivedMerges() : bpe.merges.pairs).map { .array([.string($0.0), .string($0.1)]) }
             return .object([

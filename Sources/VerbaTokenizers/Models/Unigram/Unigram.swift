@@ -28,6 +28,9 @@ struct Unigram: TokenizationModel {
     /// the piece's first character as their offsets, as HF aligns a prepended mark.
     let prefixEachPiece: Bool
     let minScore: Double
+    /// Path scores are summed in single precision, as sentencepiece sums them (HF sums in double):
+    /// ties and near-ties then fall as sentencepiece's do.
+    let floatScores: Bool
     private let ids: [String: Int]
     private let trie: PieceTrie
     /// The id of `<0xXX>` for each byte, or -1 (only read with `byteFallback`).
@@ -35,8 +38,10 @@ struct Unigram: TokenizationModel {
 
     /// - Throws: `TokenizerError.malformed` (path "") when the vocabulary is empty or `unkId` is out of
     ///   range; the caller names the file.
+    /// `matchable[id]` false leaves piece `id` out of segmentation (sentencepiece's control, unknown,
+    /// byte and unused pieces); nil matches every piece, as HF does.
     init(pieces: [String], scores: [Double], unkId: Int?, byteFallback: Bool, spaceMark: [UInt8]? = nil,
-         prefixEachPiece: Bool = false) throws {
+         prefixEachPiece: Bool = false, matchable: [Bool]? = nil, floatScores: Bool = false) throws {
         precondition(!prefixEachPiece || spaceMark != nil, "the prefix is the mark")
         precondition(pieces.count == scores.count, "one score per piece")
         guard !pieces.isEmpty else { throw TokenizerError.malformed(path: "", reason: "model.vocab is empty") }
@@ -49,6 +54,7 @@ struct Unigram: TokenizationModel {
         self.byteFallback = byteFallback
         self.spaceMark = spaceMark
         self.prefixEachPiece = prefixEachPiece
+        self.floatScores = floatScores
         var ids: [String: Int] = [:]
         ids.reserveCapacity(pieces.count)
         // A repeated piece means its last id, as HF's map from pieces to ids keeps the last insert.
@@ -58,7 +64,7 @@ struct Unigram: TokenizationModel {
         var keys: [[UInt8]] = []
         keys.reserveCapacity(pieces.count)
         var keyIds: [Int32] = []
-        for (piece, id) in ids {
+        for (piece, id) in ids where matchable?[id] ?? true {
             let bytes = Array(piece.utf8)
             guard let mark = spaceMark else { keys.append(bytes); keyIds.append(Int32(id)); continue }
             // After Metaspace the text has no spaces: a piece holding one can never match.
@@ -172,7 +178,7 @@ struct Unigram: TokenizationModel {
             let charLength = min(UTF8Codec.decode(base, at: start, end: n).length, n - start)
             var single = false
             trie.forEachPrefix(of: text, at: start) { end, id in
-                let candidate = scores[Int(id)] + here
+                let candidate = floatScores ? Double(Float(scores[Int(id)]) + Float(here)) : scores[Int(id)] + here
                 if ends[end].from < 0 || candidate > ends[end].score {
                     ends[end] = PathEnd(score: candidate, from: Int32(start), node: id)
                 }
@@ -180,7 +186,7 @@ struct Unigram: TokenizationModel {
             }
             if !single {
                 let end = start + charLength
-                let candidate = unkScore + here
+                let candidate = floatScores ? Double(Float(unkScore) + Float(here)) : unkScore + here
                 if ends[end].from < 0 || candidate > ends[end].score {
                     ends[end] = PathEnd(score: candidate, from: Int32(start), node: unk)
                 }

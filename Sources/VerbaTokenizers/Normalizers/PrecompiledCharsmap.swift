@@ -1,0 +1,86 @@
+// sentencepiece's precompiled normalization rules (`normalizer_spec.precompiled_charsmap`, e.g.
+// nmt_nfkc): a double-array trie (darts-clone layout) from input byte strings to offsets of
+// NUL-terminated replacements that follow it.
+//
+// Layout: a little-endian UInt32 with the trie's size in bytes, the trie's 32-bit units, then the
+// replacement strings. Normalizing takes, at each position, the longest input prefix the trie holds
+// and writes its replacement; where none matches, the next UTF-8 character is copied (an ill-formed
+// byte becomes U+FFFD), as sentencepiece's `Normalizer::NormalizePrefix` does.
+
+/// sentencepiece's charsmap normalizer; each replacement's characters map to the matched input range.
+struct PrecompiledCharsmapNormalizer: Normalizer {
+    private let units: [UInt32]
+    private let replacements: [UInt8]
+
+    struct Malformed: Error { let reason: String }
+
+    init(_ blob: [UInt8]) throws {
+        guard blob.count >= 4 else { throw Malformed(reason: "the precompiled charsmap is shorter than its 4-byte header") }
+        let trieBytes = Int(blob[0]) | Int(blob[1]) << 8 | Int(blob[2]) << 16 | Int(blob[3]) << 24
+        guard trieBytes % 4 == 0, trieBytes >= 4, trieBytes <= blob.count - 4 else {
+            throw Malformed(reason: "the precompiled charsmap's trie size \(trieBytes) does not fit its \(blob.count) bytes")
+        }
+        var units: [UInt32] = []
+        units.reserveCapacity(trieBytes / 4)
+        var k = 4
+        while k < 4 + trieBytes {
+            units.append(UInt32(blob[k]) | UInt32(blob[k + 1]) << 8 | UInt32(blob[k + 2]) << 16 | UInt32(blob[k + 3]) << 24)
+            k += 4
+        }
+        self.units = units
+        replacements = Array(blob[(4 + trieBytes)...])
+    }
+
+    /// The longest match at `p[i..<n]`: its length and replacement offset, or nil.
+    private func longestMatch(_ p: UnsafePointer<UInt8>, at i: Int, end n: Int) -> (length: Int, value: Int)? {
+        var best: (Int, Int)?
+        var node = 0
+        var unit = units[0]
+        node ^= Self.offset(unit)
+        var k = i
+        while k < n {
+            node ^= Int(p[k])
+            guard node < units.count else { break }
+            unit = units[node]
+            // The label: the unit's low byte, with bit 31 set on a leaf unit (never equal to a byte).
+            guard unit & 0x8000_00FF == UInt32(p[k]) else { break }
+            node ^= Self.offset(unit)
+            if (unit >> 8) & 1 == 1, node < units.count {
+                best = (k - i + 1, Int(units[node] & 0x7FFF_FFFF))
+            }
+            k += 1
+        }
+        return best
+    }
+
+    @inline(__always)
+    private static func offset(_ unit: UInt32) -> Int { Int((unit >> 10) << ((unit & (1 << 9)) >> 6)) }
+
+    func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
+        guard let p = text.baseAddress, !text.isEmpty else { return NormalizedText(bytes: []) }
+        var b = NormalizedBuilder(input: text)
+        let n = text.count
+        var i = 0
+        while i < n {
+            if let m = longestMatch(p, at: i, end: n), m.value < replacements.count {
+                let r = i ..< i + m.length
+                var v = m.value
+                var end = v
+                while end < replacements.count && replacements[end] != 0 { end += 1 }
+                replacements.withUnsafeBufferPointer { rep in
+                    while v < end {
+                        let (s, len) = UTF8Codec.decode(rep.baseAddress!, at: v, end: end)
+                        b.append(s, from: r)
+                        v += len
+                    }
+                }
+                i += m.length
+                continue
+            }
+            let (s, len) = UTF8Codec.decode(p, at: i, end: n)
+            b.append(s, from: i ..< i + len)
+            i += len
+        }
+        return b.finish()
+    }
+}
