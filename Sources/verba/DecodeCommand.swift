@@ -18,7 +18,7 @@ struct Decode: ParsableCommand {
           verba tokenize --tokenizer tok.json < in.txt | verba decode --tokenizer tok.json --skip-special-tokens
         """)
 
-    @Option(name: .long, help: "Tokenizer file or folder (tokenizer.json, folder, .tiktoken, GGUF).")
+    @Option(name: .long, help: "Tokenizer file or folder (tokenizer.json, folder, sentencepiece .model, .tiktoken, GGUF).")
     var tokenizer: String
 
     @Flag(name: .long, help: "Leave out special tokens ([CLS], <|endoftext|>...).")

@@ -24,8 +24,9 @@ struct Tokenize: ParsableCommand {
         Lines are encoded in parallel on --threads workers (default: all cores) in chunks, and written \
         in input order.
 
-        PATH may be a tokenizer.json, a folder (tokenizer.json, vocab.json + merges.txt, or vocab.txt), \
-        a .tiktoken rank file named after its encoding (cl100k_base.tiktoken...), or a GGUF file.
+        PATH may be a tokenizer.json, a folder (tokenizer.json, vocab.json + merges.txt, vocab.txt, or \
+        tokenizer.model), a sentencepiece .model file, a .tiktoken rank file named after its encoding \
+        (cl100k_base.tiktoken...), or a GGUF file.
 
         --chat reads one JSON array of messages per line ([{"role": "user", "content": "Hi"}]), renders \
         it with the chat template of the tokenizer's tokenizer_config.json (the generation prompt added, \
@@ -44,7 +45,7 @@ struct Tokenize: ParsableCommand {
           tokenize: load 16 ms; 941326 lines, 37986028 bytes in 0.37 s (102.4 MB/s), 2 threads
         """)
 
-    @Option(name: .long, help: "Tokenizer file or folder (tokenizer.json, folder, .tiktoken, GGUF).")
+    @Option(name: .long, help: "Tokenizer file or folder (tokenizer.json, folder, sentencepiece .model, .tiktoken, GGUF).")
     var tokenizer: String
 
     @Flag(name: .long, help: "Do not add the post-processor's special tokens.")
