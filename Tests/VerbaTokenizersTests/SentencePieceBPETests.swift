@@ -6,46 +6,18 @@ import XCTest
 /// in its two forms, against HF `tokenizers`: the fixtures of scripts/fixtures/spm_bpe.py in
 /// Tests/Fixtures/spm-bpe (a sentencepiece BPE model converted by `transformers`' Llama converter).
 final class SentencePieceBPETests: XCTestCase {
-    struct Case: Decodable {
-        let tokenizer: String
-        let text: String
-        let ids: [Int]
-        let tokens: [String]
-        let offsets: [[Int]]
-        let decoded: String
-    }
+    typealias Case = HFEncodeFixtures.Case
+    let fixtures = HFEncodeFixtures(folder: "spm-bpe")
 
-    func fixture(_ name: String) throws -> String { try requireAsset("Tests/Fixtures/spm-bpe/\(name)") }
-
-    func cases() throws -> [Case] {
-        let text = try String(contentsOfFile: try fixture("encode.jsonl"), encoding: .utf8)
-        return try text.split(separator: "\n").map { try JSONDecoder().decode(Case.self, from: Data($0.utf8)) }
-    }
-
-    func load(_ name: String) throws -> Tokenizer { try Tokenizer.load(path: try fixture(name)) }
+    func fixture(_ name: String) throws -> String { try fixtures.path(name) }
+    func cases() throws -> [Case] { try fixtures.cases() }
+    func load(_ name: String) throws -> Tokenizer { try fixtures.load(name) }
 
     /// Ids (fast path and full path), tokens, offsets and decoded text identical to HF on every line,
     /// with the Metaspace form (prepend_scheme first, split false) and the legacy form (Prepend and
     /// Replace normalizers, no pre-tokenizer).
     func testMatchesHuggingFace() throws {
-        let all = try cases()
-        XCTAssertGreaterThan(all.count, 1000)
-        var tokenizers: [String: Tokenizer] = [:]
-        var checked = 0
-        for c in all {
-            let t = try tokenizers[c.tokenizer] ?? load(c.tokenizer)
-            tokenizers[c.tokenizer] = t
-            let context = "\(c.tokenizer): \(c.text.prefix(80))"
-            XCTAssertEqual(t.encodeIds(c.text, addSpecialTokens: false), c.ids, context)
-            let e = try t.encode(c.text, addSpecialTokens: false)
-            XCTAssertEqual(e.ids, c.ids, context)
-            XCTAssertEqual(e.tokens, c.tokens, context)
-            XCTAssertEqual(e.offsets.map { [$0.lowerBound, $0.upperBound] }, c.offsets, context)
-            XCTAssertEqual(t.decode(c.ids, skipSpecialTokens: true), c.decoded, context)
-            checked += 1
-        }
-        XCTAssertEqual(Set(tokenizers.keys), ["tokenizer-metaspace.json", "tokenizer-legacy.json"])
-        XCTAssertEqual(checked, all.count)
+        XCTAssertEqual(try fixtures.assertAllMatch(minimumCases: 1000), ["tokenizer-metaspace.json", "tokenizer-legacy.json"])
     }
 
     /// Against the `sentencepiece` package itself (sentencepiece.jsonl: `sp.encode(text)` on the same

@@ -5,46 +5,18 @@ import XCTest
 /// The Unigram model (with the Metaspace pre-tokenizer and decoder) against HF `tokenizers`: the
 /// fixtures of scripts/fixtures/unigram.py in Tests/Fixtures/unigram.
 final class UnigramTests: XCTestCase {
-    struct Case: Decodable {
-        let tokenizer: String
-        let text: String
-        let ids: [Int]
-        let tokens: [String]
-        let offsets: [[Int]]
-        let decoded: String
-    }
+    typealias Case = HFEncodeFixtures.Case
+    let fixtures = HFEncodeFixtures(folder: "unigram")
 
-    func fixture(_ name: String) throws -> String { try requireAsset("Tests/Fixtures/unigram/\(name)") }
-
-    func cases() throws -> [Case] {
-        let text = try String(contentsOfFile: try fixture("encode.jsonl"), encoding: .utf8)
-        return try text.split(separator: "\n").map { try JSONDecoder().decode(Case.self, from: Data($0.utf8)) }
-    }
-
-    func load(_ name: String) throws -> Tokenizer { try Tokenizer.load(path: try fixture(name)) }
+    func fixture(_ name: String) throws -> String { try fixtures.path(name) }
+    func cases() throws -> [Case] { try fixtures.cases() }
+    func load(_ name: String) throws -> Tokenizer { try fixtures.load(name) }
 
     /// Ids (fast path and full path), offsets, tokens and decoded text identical to HF on every line,
     /// with six tokenizers: Metaspace always + split, byte fallback, prepend "first" without split,
     /// prepend "never", WhitespaceSplit instead of Metaspace, and WhitespaceSplit then Metaspace (T5).
     func testMatchesHuggingFace() throws {
-        let all = try cases()
-        XCTAssertGreaterThan(all.count, 1500)
-        var tokenizers: [String: Tokenizer] = [:]
-        var checked = 0
-        for c in all {
-            let t = try tokenizers[c.tokenizer] ?? load(c.tokenizer)
-            tokenizers[c.tokenizer] = t
-            let context = "\(c.tokenizer): \(c.text.prefix(80))"
-            XCTAssertEqual(t.encodeIds(c.text, addSpecialTokens: false), c.ids, context)
-            let e = try t.encode(c.text, addSpecialTokens: false)
-            XCTAssertEqual(e.ids, c.ids, context)
-            XCTAssertEqual(e.offsets.map { [$0.lowerBound, $0.upperBound] }, c.offsets, context)
-            XCTAssertEqual(e.tokens, c.tokens, context)  // an unknown token is named by its text
-            XCTAssertEqual(t.decode(c.ids, skipSpecialTokens: true), c.decoded, context)  // HF's default
-            checked += 1
-        }
-        XCTAssertEqual(tokenizers.count, 6)
-        XCTAssertEqual(checked, all.count)
+        XCTAssertEqual(try fixtures.assertAllMatch(minimumCases: 1500).count, 6)
     }
 
     /// Streaming decode, one id at a time, gives the whole decode (byte-fallback pieces included, never
