@@ -211,55 +211,6 @@ final class BERTTests: XCTestCase {
         }
     }
 
-    func testFusedKernelsMatchReferences() {
-        var rng = Rng(state: 42)
-        for (rows, n) in [(3, 384), (5, 40), (1, 7)] {
-            let x = (0..<(rows * n)).map { _ in rng.next() * 8 }, bias = (0..<n).map { _ in rng.next() }
-            var fast = x, slow = x
-            biasGeluErf(&fast, bias: bias, rows: rows, n: n)
-            referenceBiasGeluErf(&slow, bias: bias, rows: rows, n: n)
-            for i in fast.indices { XCTAssertEqual(fast[i], slow[i], accuracy: 2e-6 * max(1, abs(slow[i]))) }
-
-            let res = (0..<(rows * n)).map { _ in rng.next() * 3 }
-            let gamma = (0..<n).map { _ in 1 + rng.next() }, beta = (0..<n).map { _ in rng.next() }
-            var a = res, b = res
-            biasResidualLayerNorm(x, bias: bias, residual: &a, gamma: gamma, beta: beta, rows: rows, n: n, eps: 1e-12)
-            referenceBiasResidualLayerNorm(x, bias: bias, residual: &b, gamma: gamma, beta: beta, rows: rows, n: n, eps: 1e-12)
-            for i in a.indices { XCTAssertEqual(a[i], b[i], accuracy: 1e-5) }
-        }
-        // Attention: several packed sequences (lengths around the 16-key blocks), with and without a mask,
-        // head widths that take the vector path (32) and the scalar one (24).
-        for headDim in [32, 24] {
-            let heads = 3, c = heads * headDim
-            let lengths = [1, 5, 16, 17, 40]
-            var offsets = [0]
-            for t in lengths { offsets.append(offsets.last! + t) }
-            let n = offsets.last!
-            let qkv = (0..<(n * 3 * c)).map { _ in rng.next() * 2 }
-            let mask: [Int32] = (0..<n).map { $0 % 7 == 3 ? 0 : 1 }
-            var scratch = [Float](repeating: 0, count: attentionScratchCount(maxLength: 40, headDim: headDim))
-            for useMask in [false, true] {
-                var fast = [Float](repeating: 0, count: n * c), slow = fast
-                mask.withUnsafeBufferPointer { m in
-                    packedSelfAttention(qkv: qkv, out: &fast, offsets: offsets, keyMask: useMask ? m.baseAddress : nil,
-                                        heads: heads, headDim: headDim, sequences: 0..<lengths.count, scratch: &scratch)
-                    referencePackedSelfAttention(qkv: qkv, out: &slow, offsets: offsets, keyMask: useMask ? m.baseAddress : nil,
-                                                 heads: heads, headDim: headDim)
-                }
-                for i in fast.indices { XCTAssertEqual(fast[i], slow[i], accuracy: 1e-5, "headDim \(headDim) mask \(useMask) at \(i)") }
-            }
-            // Only the first query of each sequence.
-            var first = [Float](repeating: 0, count: n * c), all = first
-            packedSelfAttention(qkv: qkv, out: &first, offsets: offsets, keyMask: nil, heads: heads, headDim: headDim,
-                                sequences: 0..<lengths.count, scratch: &scratch, firstQueryOnly: true)
-            referencePackedSelfAttention(qkv: qkv, out: &all, offsets: offsets, keyMask: nil, heads: heads, headDim: headDim)
-            for s in 0..<lengths.count {
-                for j in 0..<c { XCTAssertEqual(first[offsets[s] * c + j], all[offsets[s] * c + j], accuracy: 1e-5) }
-                if lengths[s] > 1 { XCTAssertEqual(first[(offsets[s] + 1) * c], 0) }
-            }
-        }
-    }
-
     // MARK: Bad input
 
     /// A tiny random BERT folder (C = 32, 2 heads, 1 layer) with optional damage.

@@ -89,6 +89,17 @@ final class CPULevelTests: XCTestCase {
                         XCTFail("\(level) attention headDim \(headDim) mask \(useMask) [\(i)]: \(fast[i]) vs \(slow[i])"); break
                     }
                 }
+                // Only the first query of each sequence (the CLS row a classifier reads).
+                var first = [Float](repeating: 0, count: n * c), all = first
+                packedSelfAttention(qkv: qkv, out: &first, offsets: offsets, keyMask: nil, heads: heads, headDim: headDim,
+                                    sequences: 0..<lengths.count, scratch: &scratch, firstQueryOnly: true)
+                referencePackedSelfAttention(qkv: qkv, out: &all, offsets: offsets, keyMask: nil, heads: heads, headDim: headDim)
+                for s in 0..<lengths.count {
+                    for j in 0..<c where abs(first[offsets[s] * c + j] - all[offsets[s] * c + j]) > 1e-5 {
+                        XCTFail("\(level) first-query attention headDim \(headDim) sequence \(s) [\(j)]"); break
+                    }
+                    if lengths[s] > 1 { XCTAssertEqual(first[(offsets[s] + 1) * c], 0, "\(level)") }
+                }
             }
         }
     }
