@@ -21,3 +21,22 @@ if [ ! -f downloads/minilm/model.safetensors ] || [ ! -f downloads/tiktoken/o200
     rm -rf "$tmp"
 fi
 echo "assets: downloads/minilm, downloads/tiktoken" >&2
+# llama.cpp's sources as PyPI's llama-cpp-python sdist carries them: its vocabulary GGUFs with their
+# .inp/.out test vectors (models/), chat templates (models/templates/), gguf-py and the converters,
+# and the sources of the peer binaries the benchmarks build (scripts/build-llama-cpp.sh).
+# The sdist is fetched from PyPI's simple index and checked against its sha256 (pip download would
+# build the package's build tools from source to read its metadata).
+LLAMA_CPP_PYTHON=0.3.36
+LLAMA_CPP_SHA256=832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
+if [ ! -f downloads/llama.cpp/models/ggml-vocab-llama-bpe.gguf ]; then
+    tmp=$(mktemp -d)
+    url=$(curl -fsSL https://pypi.org/simple/llama-cpp-python/ \
+        | grep -o "https://[^\"#]*llama_cpp_python-$LLAMA_CPP_PYTHON\.tar\.gz" | head -1)
+    curl -fsSL -o "$tmp/sdist.tar.gz" "$url"
+    echo "$LLAMA_CPP_SHA256  $tmp/sdist.tar.gz" | sha256sum -c --quiet
+    tar -xzf "$tmp/sdist.tar.gz" -C "$tmp"
+    rm -rf downloads/llama.cpp
+    mv "$tmp"/llama_cpp_python-$LLAMA_CPP_PYTHON/vendor/llama.cpp downloads/llama.cpp
+    rm -rf "$tmp"
+fi
+echo "assets: downloads/llama.cpp (llama-cpp-python $LLAMA_CPP_PYTHON sdist)" >&2
