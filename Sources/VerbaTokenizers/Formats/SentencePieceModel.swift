@@ -108,6 +108,9 @@ struct SentencePieceModelProto {
     var removeExtraWhitespaces = true
     var escapeWhitespaces = true
 
+    /// An empty model (pieces and settings filled in by the caller).
+    init() {}
+
     init(_ bytes: [UInt8]) throws {
         var r = ProtobufReader(bytes)
         while !r.atEnd {
@@ -216,6 +219,15 @@ extension Tokenizer {
         } catch let e as ProtobufReader.Malformed {
             throw TokenizerError.malformed(path: path, reason: "not a sentencepiece model: \(e.reason)")
         }
+        return try fromSentencePiece(proto, path: path)
+    }
+
+    /// The tokenizer of a sentencepiece model. As sentencepiece encodes by default; with
+    /// `huggingFace`, as `transformers`' converted tokenizer does instead (control pieces are special
+    /// tokens matched in the text) with `bos`/`eos` added around each sequence (llama.cpp's GGUF
+    /// vocabularies, whose test vectors are HF's ids).
+    static func fromSentencePiece(_ proto: SentencePieceModelProto, path: String, huggingFace: Bool = false,
+                                  bos: Int? = nil, eos: Int? = nil) throws -> Tokenizer {
         func unsupported(_ what: String) -> TokenizerError { .unsupported(path: path, what: what) }
         guard !proto.pieces.isEmpty else { throw TokenizerError.malformed(path: path, reason: "not a sentencepiece model: no pieces") }
         guard proto.pieces.indices.contains(proto.unkId) else {
@@ -296,8 +308,22 @@ extension Tokenizer {
                                      matchable: proto.pieces.map { $0.type == .normal || $0.type == .userDefined },
                                      floatScores: true)
         }
-        return Tokenizer(normalizer: normalizer, preTokenizer: t.preTokenizer, model: tokenModel, postProcessor: nil,
-                         decoder: t.decoder, addedTokens: t.addedVocabulary.tokens, encodeSpecialTokens: true,
+        var layout: [TemplateProcessing.Piece] = [.sequence(isB: false, typeId: 0)]
+        var specials: [(name: String, token: TemplateProcessing.SpecialToken)] = []
+        for (id, atStart) in [(bos, true), (eos, false)] {
+            guard let id, proto.pieces.indices.contains(id) else { continue }
+            let name = proto.pieces[id].piece
+            layout.insert(.special(name: name, typeId: 0), at: atStart ? 0 : layout.count)
+            if !specials.contains(where: { $0.name == name }) { specials.append((name, .init(ids: [id], tokens: [name]))) }
+        }
+        let post: (any PostProcessor)? = specials.isEmpty ? nil
+            : TemplateProcessing(single: layout, pair: layout + layout.map {
+                if case .sequence = $0 { return .sequence(isB: true, typeId: 1) }
+                if case let .special(name, _) = $0 { return .special(name: name, typeId: 1) }
+                return $0
+            }, specialTokens: specials)
+        return Tokenizer(normalizer: normalizer, preTokenizer: t.preTokenizer, model: tokenModel, postProcessor: post,
+                         decoder: t.decoder, addedTokens: t.addedVocabulary.tokens, encodeSpecialTokens: !huggingFace,
                          byteLevel: false, addPrefixSpace: t.addPrefixSpace,
                          normalizerJSON: t.normalizerJSON, preTokenizerJSON: t.preTokenizerJSON)
     }
