@@ -8,6 +8,9 @@ struct GGUFVocabulary {
     var tokens: [String] = []
     var merges: [String] = []
     var tokenTypes: [Int] = []
+    var scores: [Float] = []
+    /// sentencepiece's normalization rules (`tokenizer.ggml.precompiled_charsmap`), empty when absent.
+    var precompiledCharsmap: [UInt8] = []
     var ids: [String: Int] = [:]
     var flags: [String: Bool] = [:]
 
@@ -29,6 +32,8 @@ struct GGUFVocabulary {
             case "tokenizer.ggml.tokens": tokens = try r.stringArray(type, key)
             case "tokenizer.ggml.merges": merges = try r.stringArray(type, key)
             case "tokenizer.ggml.token_type": tokenTypes = try r.intArray(type, key)
+            case "tokenizer.ggml.scores": scores = try r.floatArray(type, key)
+            case "tokenizer.ggml.precompiled_charsmap": precompiledCharsmap = try r.intArray(type, key).map { UInt8(truncatingIfNeeded: $0) }
             default:
                 if key.hasPrefix("tokenizer.ggml."), let v = try r.scalarInt(type) {
                     if type == 7 { flags[key] = v != 0 } else { ids[key] = v }
@@ -42,7 +47,17 @@ struct GGUFVocabulary {
         if !tokenTypes.isEmpty && tokenTypes.count != tokens.count {
             throw r.fail("tokenizer.ggml.token_type has \(tokenTypes.count) entries for \(tokens.count) tokens")
         }
+        if !scores.isEmpty && scores.count != tokens.count {
+            throw r.fail("tokenizer.ggml.scores has \(scores.count) entries for \(tokens.count) tokens")
+        }
     }
+
+    /// The boolean `tokenizer.ggml.<key>`, nil when absent.
+    func flag(_ key: String) -> Bool? { flags["tokenizer.ggml." + key] }
+
+    /// The type of token `i` (llama.cpp's: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused,
+    /// 6 byte); normal when the file has no types.
+    func type(_ i: Int) -> Int { tokenTypes.isEmpty ? 1 : tokenTypes[i] }
 
     func id(_ key: String) -> Int? {
         guard let v = ids["tokenizer.ggml." + key], v >= 0, v < tokens.count else { return nil }
@@ -149,6 +164,16 @@ private struct GGUFReader {
         return out
     }
 
+    mutating func floatArray(_ type: UInt32, _ key: String) throws -> [Float] {
+        let (itemType, count) = try arrayHeader(type, key)
+        guard itemType == 6 else { throw fail("\(key) is not an array of 32-bit floats") }
+        guard count <= (data.count - pos) / 4 else { throw fail("\(key): \(count) items run past the end of the file") }
+        var out: [Float] = []
+        out.reserveCapacity(count)
+        for _ in 0..<count { out.append(Float(bitPattern: try u32())) }
+        return out
+    }
+
     mutating func intArray(_ type: UInt32, _ key: String) throws -> [Int] {
         let (itemType, count) = try arrayHeader(type, key)
         var out: [Int] = []
@@ -158,89 +183,5 @@ private struct GGUFReader {
             out.append(v)
         }
         return out
-    }
-}
-
-extension Tokenizer {
-    /// A tokenizer from a GGUF file's vocabulary: `gpt2` (byte-level BPE with merges; the split pattern
-    /// from `tokenizer.ggml.pre`) or `bert` (WordPiece; llama.cpp stores word-initial pieces with a
-    /// leading "▁" and continuations bare, which is turned back into BERT's `##` spelling).
-    static func fromGGUF(_ data: [UInt8], path: String) throws -> Tokenizer {
-        let g = try GGUFVocabulary(data, path: path)
-        var vocab: [String: Int] = [:]
-        vocab.reserveCapacity(g.tokens.count)
-        switch g.model {
-        case "gpt2":
-            for (i, t) in g.tokens.enumerated() where vocab[t] == nil { vocab[t] = i }
-            var merges: [(String, String)] = []
-            merges.reserveCapacity(g.merges.count)
-            for (i, m) in g.merges.enumerated() {
-                guard let pair = splitMerge(m) else {
-                    throw TokenizerError.malformed(path: path, reason: "GGUF: merge \(i + 1) \"\(m)\" is not two tokens separated by a space")
-                }
-                merges.append(pair)
-            }
-            let pattern: SplitPattern
-            switch g.pre ?? "gpt-2" {
-            case "gpt-2", "default", "gpt2": pattern = .gpt2
-            case "llama-bpe", "llama3", "smaug-bpe": pattern = .llama3
-            case "qwen2": pattern = .qwen2
-            case "gpt-4o": pattern = .o200k
-            case let other: throw TokenizerError.unsupported(path: path, what: "GGUF pre-tokenizer \"\(other)\"")
-            }
-            let model = try BPE(vocab: vocab, merges: merges, options: BPE.Options(byteLevel: true), path: path)
-            // Control (3) and user-defined (4) tokens are matched whole, as llama.cpp does.
-            var added: [AddedToken] = []
-            for (i, type) in g.tokenTypes.enumerated() where type == 3 || type == 4 {
-                added.append(AddedToken(content: g.tokens[i], id: i, special: type == 3, normalized: false))
-            }
-            var layout: [TemplateProcessing.Piece] = [.sequence(isB: false, typeId: 0)]
-            var specials: [(name: String, token: TemplateProcessing.SpecialToken)] = []
-            if g.flags["tokenizer.ggml.add_bos_token"] == true, let bos = g.id("bos_token_id") {
-                layout.insert(.special(name: g.tokens[bos], typeId: 0), at: 0)
-                specials.append((g.tokens[bos], .init(ids: [bos], tokens: [g.tokens[bos]])))
-            }
-            if g.flags["tokenizer.ggml.add_eos_token"] == true, let eos = g.id("eos_token_id") {
-                layout.append(.special(name: g.tokens[eos], typeId: 0))
-                specials.append((g.tokens[eos], .init(ids: [eos], tokens: [g.tokens[eos]])))
-            }
-            let post: (any PostProcessor)? = specials.isEmpty ? nil
-                : TemplateProcessing(single: layout, pair: layout + [.sequence(isB: true, typeId: 1)], specialTokens: specials)
-            let preJSON: JSONValue = pattern == .gpt2 ? byteLevelJSON(addPrefixSpace: false, useRegex: true)
-                : .object([("type", .string("Sequence")), ("pretokenizers", .array([
-                    .object([("type", .string("Split")), ("pattern", .object([("Regex", .string(pattern.hfRegex))])),
-                             ("behavior", .string("Isolated")), ("invert", .bool(false))]),
-                    byteLevelJSON(addPrefixSpace: false, useRegex: false),
-                ]))])
-            return Tokenizer(normalizer: nil, preTokenizer: PatternSplitter(pattern), model: model,
-                             postProcessor: post, decoder: ByteLevelDecoder(), addedTokens: added, byteLevel: true,
-                             preTokenizerJSON: preJSON)
-        case "bert":
-            for (i, t) in g.tokens.enumerated() {
-                // Scalars and bytes, not Characters: "▁" followed by a combining mark is one Character.
-                let u = Array(t.utf8)
-                let bracketed = u.first == UInt8(ascii: "[") && u.last == UInt8(ascii: "]")
-                let isControl = !g.tokenTypes.isEmpty && g.tokenTypes[i] == 3
-                let bert: String
-                if isControl || bracketed {
-                    bert = t
-                } else if t.unicodeScalars.first == "\u{2581}" {
-                    bert = String(String.UnicodeScalarView(t.unicodeScalars.dropFirst()))
-                } else {
-                    bert = "##" + t
-                }
-                if vocab[bert] == nil { vocab[bert] = i }
-            }
-            let unk = g.id("unknown_token_id").map { g.tokens[$0] } ?? "[UNK]"
-            let model: WordPiece
-            do {
-                model = try WordPiece(vocab: vocab, unkToken: unk)
-            } catch let e as TokenizerError {
-                throw TokenizerError.malformed(path: path, reason: "GGUF: \(e.description)")
-            }
-            return try bert(model: model, lowercase: true, path: path)
-        case let other:
-            throw TokenizerError.unsupported(path: path, what: "GGUF tokenizer model \"\(other)\" (Verba reads gpt2 and bert)")
-        }
     }
 }
