@@ -14,8 +14,8 @@ typedef int8_t v16c __attribute__((vector_size(16)));
 
 static void K_quantize_act(const float *x, void *dst, long n) {
     int8_t *qs = dst;
-    float *ds = (float *)((char *)dst + n);
-    int16_t *sums = (int16_t *)((char *)dst + n + 4 * (n / 32));
+    float *ds = (float *)((char *)dst + n), *dsums = ds + n / 32;
+    int16_t *sums = (int16_t *)(dsums + n / 32);
     for (long b = 0; b < n / 32; b++) {
         v16 a = ld(x + 32 * b), c = ld(x + 32 * b + 16);
         float amax = hmax(vmax(vabs(a), vabs(c)));
@@ -28,19 +28,22 @@ static void K_quantize_act(const float *x, void *dst, long n) {
         v16c qa = __builtin_convertvector(ia, v16c), qc = __builtin_convertvector(ic, v16c);
         memcpy(qs + 32 * b, &qa, 16);
         memcpy(qs + 32 * b + 16, &qc, 16);
-        float dv = d;
+        int s0 = __builtin_reduce_add(ia), s1 = __builtin_reduce_add(ic);
+        float dv = d, dsum = d * (float)(s0 + s1);
         memcpy(ds + b, &dv, 4);
-        int16_t s0 = (int16_t)__builtin_reduce_add(ia), s1 = (int16_t)__builtin_reduce_add(ic);
-        memcpy(sums + 2 * b, &s0, 2);
-        memcpy(sums + 2 * b + 1, &s1, 2);
+        memcpy(dsums + b, &dsum, 4);
+        int16_t h0 = (int16_t)s0, h1 = (int16_t)s1;
+        memcpy(sums + 2 * b, &h0, 2);
+        memcpy(sums + 2 * b + 1, &h1, 2);
     }
 }
 
-/// A view of quantized activations: values, scales per 32, sums per 16.
-typedef struct { const int8_t *q; const float *d; const int16_t *s; } qact;
+/// A view of quantized activations: values, scales per 32, scale × sum per 32, sums per 16.
+typedef struct { const int8_t *q; const float *d; const float *ds; const int16_t *s; } qact;
 
 VI qact act_view(const void *a, long n) {
-    qact v = {a, (const float *)((const char *)a + n), (const int16_t *)((const char *)a + n + 4 * (n / 32))};
+    const float *d = (const float *)((const char *)a + n);
+    qact v = {a, d, d + n / 32, (const int16_t *)(d + 2 * (n / 32))};
     return v;
 }
 
@@ -69,6 +72,8 @@ VI void k4_scales(const uint8_t *q, int *sc, int *m) {
 #if VERBA_HAS_AVX2
 
 // MARK: AVX2 / VNNI
+// Each kernel keeps two or more independent float accumulators, so consecutive blocks' multiply-adds do
+// not wait on one another.
 
 /// Eight int32 sums of four products each of unsigned bytes u and signed bytes s.
 VI __m256i dot_us(__m256i u, __m256i s) {
@@ -104,109 +109,129 @@ VI __m256i high_bits32(const uint8_t *p) {
     return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
 }
 
-static float dot_q8_0(const uint8_t *w, qact a, long nb) {
-    __m256 acc = _mm256_setzero_ps();
-    for (long b = 0; b < nb; b++, w += 34) {
-        __m256i q = ld32(w + 2), x = ld32(a.q + 32 * b);
-        // |q| × (x with q's sign): unsigned × signed, the same products.
-        __m256i p = dot_us(_mm256_sign_epi8(q, q), _mm256_sign_epi8(x, q));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(w) * a.d[b]), _mm256_cvtepi32_ps(p), acc);
-    }
-    return hsum8(acc);
+/// One 32-value block: acc += s · (integer products p); c += t (the block's offset or minimum term).
+#define BLOCK32(acc, c, p, s, t) do { (acc) = _mm256_fmadd_ps(_mm256_set1_ps(s), _mm256_cvtepi32_ps(p), (acc)); (c) += (t); } while (0)
+
+/// The loop over a row of 32-value blocks, two at a time into two accumulators; ONE(acc, c, w, b) adds
+/// block b (weights at w). Returns Σ of both accumulators + OFFSET · Σ c.
+#define ROW32(BYTES, OFFSET, ONE)                                                       \
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                      \
+    float c0 = 0, c1 = 0;                                                                \
+    long b = 0;                                                                          \
+    for (; b + 2 <= nb; b += 2) {                                                        \
+        ONE(acc0, c0, w + b * (BYTES), b);                                               \
+        ONE(acc1, c1, w + (b + 1) * (BYTES), b + 1);                                     \
+    }                                                                                    \
+    if (b < nb) ONE(acc0, c0, w + b * (BYTES), b);                                       \
+    return hsum8(_mm256_add_ps(acc0, acc1)) + (OFFSET) * (c0 + c1);
+
+// |q| × (x with q's sign): unsigned × signed, the same products.
+#define Q8_0_ONE(acc, c, wb, b) do {                                                     \
+        __m256i q = ld32((wb) + 2), x = ld32(a.q + 32 * (b));                            \
+        __m256i p = dot_us(_mm256_sign_epi8(q, q), _mm256_sign_epi8(x, q));              \
+        BLOCK32(acc, c, p, f16_at(wb) * a.d[b], 0.0f);                                   \
+    } while (0)
+static float dot_q8_0(const uint8_t *w, qact a, long nb) { ROW32(34, 0.0f, Q8_0_ONE) }
+
+#define Q4_0_ONE(acc, c, wb, b) do {                                                     \
+        float dw = f16_at(wb);                                                           \
+        __m256i p = dot_us(nibbles16((wb) + 2), ld32(a.q + 32 * (b)));                   \
+        BLOCK32(acc, c, p, dw * a.d[b], dw * a.ds[b]);                                   \
+    } while (0)
+static float dot_q4_0(const uint8_t *w, qact a, long nb) { ROW32(18, -8.0f, Q4_0_ONE) }
+
+#define Q4_1_ONE(acc, c, wb, b) do {                                                     \
+        __m256i p = dot_us(nibbles16((wb) + 4), ld32(a.q + 32 * (b)));                   \
+        BLOCK32(acc, c, p, f16_at(wb) * a.d[b], f16_at((wb) + 2) * a.ds[b]);             \
+    } while (0)
+static float dot_q4_1(const uint8_t *w, qact a, long nb) { ROW32(20, 1.0f, Q4_1_ONE) }
+
+#define Q5_0_ONE(acc, c, wb, b) do {                                                     \
+        float dw = f16_at(wb);                                                           \
+        __m256i q = _mm256_or_si256(nibbles16((wb) + 6), high_bits32((wb) + 2));          \
+        BLOCK32(acc, c, dot_us(q, ld32(a.q + 32 * (b))), dw * a.d[b], dw * a.ds[b]);     \
+    } while (0)
+static float dot_q5_0(const uint8_t *w, qact a, long nb) { ROW32(22, -16.0f, Q5_0_ONE) }
+
+#define Q5_1_ONE(acc, c, wb, b) do {                                                     \
+        __m256i q = _mm256_or_si256(nibbles16((wb) + 8), high_bits32((wb) + 4));          \
+        BLOCK32(acc, c, dot_us(q, ld32(a.q + 32 * (b))), f16_at(wb) * a.d[b], f16_at((wb) + 2) * a.ds[b]); \
+    } while (0)
+static float dot_q5_1(const uint8_t *w, qact a, long nb) { ROW32(24, 1.0f, Q5_1_ONE) }
+
+/// The eight 6-bit scales (bytes 0-7 of *sc) and minimums (*mn) of a Q4_K / Q5_K block's 12 scale
+/// bytes, unpacked with 32-bit word operations.
+VI void k4_scale_bytes(const uint8_t *q, uint64_t *sc, uint64_t *mn) {
+    uint32_t u0, u1, u2;
+    memcpy(&u0, q, 4);
+    memcpy(&u1, q + 4, 4);
+    memcpy(&u2, q + 8, 4);
+    const uint32_t six = 0x3f3f3f3f, four = 0x0f0f0f0f, two = 0x03030303;
+    *sc = (uint64_t)(u0 & six) | (uint64_t)((u2 & four) | ((u0 >> 6) & two) << 4) << 32;
+    *mn = (uint64_t)(u1 & six) | (uint64_t)(((u2 >> 4) & four) | ((u1 >> 6) & two) << 4) << 32;
 }
 
-static float dot_q4_0(const uint8_t *w, qact a, long nb) {
-    __m256 acc = _mm256_setzero_ps();
-    float corr = 0;
-    for (long b = 0; b < nb; b++, w += 18) {
-        float s = f16_at(w) * a.d[b];
-        __m256i p = dot_us(nibbles16(w + 2), ld32(a.q + 32 * b));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(s), _mm256_cvtepi32_ps(p), acc);
-        corr += s * (float)sum32(a, b);
-    }
-    return hsum8(acc) - 8 * corr;
-}
-
-static float dot_q4_1(const uint8_t *w, qact a, long nb) {
-    __m256 acc = _mm256_setzero_ps();
-    float corr = 0;
-    for (long b = 0; b < nb; b++, w += 20) {
-        __m256i p = dot_us(nibbles16(w + 4), ld32(a.q + 32 * b));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(w) * a.d[b]), _mm256_cvtepi32_ps(p), acc);
-        corr += f16_at(w + 2) * a.d[b] * (float)sum32(a, b);
-    }
-    return hsum8(acc) + corr;
-}
-
-static float dot_q5_0(const uint8_t *w, qact a, long nb) {
-    __m256 acc = _mm256_setzero_ps();
-    float corr = 0;
-    for (long b = 0; b < nb; b++, w += 22) {
-        float s = f16_at(w) * a.d[b];
-        __m256i q = _mm256_or_si256(nibbles16(w + 6), high_bits32(w + 2));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(s), _mm256_cvtepi32_ps(dot_us(q, ld32(a.q + 32 * b))), acc);
-        corr += s * (float)sum32(a, b);
-    }
-    return hsum8(acc) - 16 * corr;
-}
-
-static float dot_q5_1(const uint8_t *w, qact a, long nb) {
-    __m256 acc = _mm256_setzero_ps();
-    float corr = 0;
-    for (long b = 0; b < nb; b++, w += 24) {
-        __m256i q = _mm256_or_si256(nibbles16(w + 8), high_bits32(w + 4));
-        __m256i p = dot_us(q, ld32(a.q + 32 * b));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(w) * a.d[b]), _mm256_cvtepi32_ps(p), acc);
-        corr += f16_at(w + 2) * a.d[b] * (float)sum32(a, b);
-    }
-    return hsum8(acc) + corr;
-}
-
-/// Q4_K (qh NULL) and Q5_K: eight sub-blocks of 32, each d·scale_j·q − dmin·min_j.
+/// Q4_K (five = 0) and Q5_K: eight sub-blocks of 32, each d·scale_j·q − dmin·min_j. The sub-blocks'
+/// factors d·scale_j·dx_j and the minimum terms min_j·dx_j·Σx_j are computed eight at a time.
 VI float dot_k4_k5(const uint8_t *w, long block_bytes, long qs_offset, int five, qact a, long nb) {
-    __m256 acc = _mm256_setzero_ps();
-    float corr = 0;
-    const __m256i low = _mm256_set1_epi8(0x0F);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    __m256 mins = _mm256_setzero_ps();
+    const __m256i low = _mm256_set1_epi8(0x0F), bit4 = _mm256_set1_epi8(0x10);
     for (long b = 0; b < nb; b++, w += block_bytes) {
-        float d = f16_at(w), dmin = f16_at(w + 2);
-        int sc[8], m[8];
-        k4_scales(w + 4, sc, m);
+        uint64_t scb, mnb;
+        k4_scale_bytes(w + 4, &scb, &mnb);
+        __m256 scf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)scb)));
+        __m256 mnf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)mnb)));
+        __m256 factor = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(f16_at(w)), scf), _mm256_loadu_ps(a.d + 8 * b));
+        mins = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(f16_at(w + 2)), mnf), _mm256_loadu_ps(a.ds + 8 * b), mins);
         const uint8_t *qs = w + qs_offset;
         __m256i hb = five ? ld32(w + 16) : _mm256_setzero_si256();
-        float mins = 0;
         for (int c = 0; c < 4; c++) {
             __m256i raw = ld32(qs + 32 * c);
             __m256i lo = _mm256_and_si256(raw, low), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low);
             if (five) {
                 // Bit 2c of each qh byte is the fifth bit of the low-nibble sub-block, bit 2c + 1 the other's.
                 __m256i h = _mm256_srli_epi16(hb, 2 * c);
-                lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(h, 4), _mm256_set1_epi8(0x10)));
-                hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(h, 3), _mm256_set1_epi8(0x10)));
+                lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(h, 4), bit4));
+                hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(h, 3), bit4));
             }
             long j = 8 * b + 2 * c;
             __m256i p0 = dot_us(lo, ld32(a.q + 32 * j)), p1 = dot_us(hi, ld32(a.q + 32 * (j + 1)));
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * (float)sc[2 * c] * a.d[j]), _mm256_cvtepi32_ps(p0), acc);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * (float)sc[2 * c + 1] * a.d[j + 1]), _mm256_cvtepi32_ps(p1), acc);
-            mins += (float)m[2 * c] * a.d[j] * (float)sum32(a, j) + (float)m[2 * c + 1] * a.d[j + 1] * (float)sum32(a, j + 1);
+            __m256 f0 = _mm256_permutevar8x32_ps(factor, _mm256_set1_epi32(2 * c));
+            __m256 f1 = _mm256_permutevar8x32_ps(factor, _mm256_set1_epi32(2 * c + 1));
+            acc[c & 1] = _mm256_fmadd_ps(f0, _mm256_cvtepi32_ps(p0), acc[c & 1]);
+            acc[2 + (c & 1)] = _mm256_fmadd_ps(f1, _mm256_cvtepi32_ps(p1), acc[2 + (c & 1)]);
         }
-        corr += dmin * mins;
     }
-    return hsum8(acc) - corr;
+    __m256 sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+    return hsum8(_mm256_sub_ps(sum, mins));
 }
 
 static float dot_q4_k(const uint8_t *w, qact a, long nb) { return dot_k4_k5(w, 144, 16, 0, a, nb); }
 static float dot_q5_k(const uint8_t *w, qact a, long nb) { return dot_k4_k5(w, 176, 48, 1, a, nb); }
 
 /// Q6_K: sixteen sub-blocks of 16 with int8 scales, levels 0..63 offset by −32. The 16-bit pair sums of
-/// vpmaddubsw are scaled per 16 values by vpmaddwd (the two 128-bit lanes hold two sub-blocks).
+/// vpmaddubsw are scaled per 16 values by vpmaddwd (the two 128-bit lanes hold two sub-blocks); the
+/// offsets are 32·d·Σ dx·(scale · Σx) over the block, eight activation blocks at a time.
 static float dot_q6_k(const uint8_t *w, qact a, long nb) {
-    __m256 acc = _mm256_setzero_ps();
-    float corr = 0;
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    __m256 offsets = _mm256_setzero_ps();
     const __m256i low = _mm256_set1_epi8(0x0F), top = _mm256_set1_epi8(0x30);
+    // Per 128-bit lane: the scale of sub-block 2k repeated for the low lane, of 2k + 1 for the high lane.
+    const __m256i spread[4] = {
+        _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+        _mm256_setr_epi8(2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3),
+        _mm256_setr_epi8(4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5),
+        _mm256_setr_epi8(6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7),
+    };
     for (long b = 0; b < nb; b++, w += 210) {
         float d = f16_at(w + 208);
-        const int8_t *sc = (const int8_t *)(w + 192);
-        float offsets = 0;
+        __m128i sc8 = _mm_loadu_si128((const __m128i *)(w + 192));
+        __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+        // Σ over each 32-value activation block of scale · (sum of 16) for its two sub-blocks.
+        __m256i sx = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)(a.s + 16 * b)));
+        offsets = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(d), _mm256_loadu_ps(a.d + 8 * b)), _mm256_cvtepi32_ps(sx), offsets);
+        __m256 factor = _mm256_mul_ps(_mm256_set1_ps(d), _mm256_loadu_ps(a.d + 8 * b));
         for (int half = 0; half < 2; half++) {
             __m256i l0 = ld32(w + 64 * half), l1 = ld32(w + 64 * half + 32), h = ld32(w + 128 + 32 * half);
             __m256i q[4] = {
@@ -215,18 +240,22 @@ static float dot_q6_k(const uint8_t *w, qact a, long nb) {
                 _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low), _mm256_and_si256(h, top)),
                 _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low), _mm256_and_si256(_mm256_srli_epi16(h, 2), top)),
             };
+            // This half's eight scales, sign-extended to 16 bits in both lanes.
+            __m128i half8 = _mm_cvtepi8_epi16(half ? _mm_unpackhi_epi64(sc8, sc8) : sc8);
+            __m256i both = _mm256_set_m128i(half8, half8);
             for (int k = 0; k < 4; k++) {
                 long j = 8 * b + 4 * half + k;              // activation block of these 32 values
-                int s0 = sc[8 * half + 2 * k], s1 = sc[8 * half + 2 * k + 1];
+                __m256i scales = _mm256_shuffle_epi8(both, _mm256_add_epi8(_mm256_add_epi8(spread[k], spread[k]),
+                                                                           _mm256_set1_epi16(0x0100)));
                 __m256i p16 = _mm256_maddubs_epi16(q[k], ld32(a.q + 32 * j));
-                __m256i p = _mm256_madd_epi16(p16, _mm256_set_m128i(_mm_set1_epi16((short)s1), _mm_set1_epi16((short)s0)));
-                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * a.d[j]), _mm256_cvtepi32_ps(p), acc);
-                offsets += a.d[j] * (float)(s0 * a.s[2 * j] + s1 * a.s[2 * j + 1]);
+                __m256i p = _mm256_madd_epi16(p16, scales);
+                __m256 f = _mm256_permutevar8x32_ps(factor, _mm256_set1_epi32(4 * half + k));
+                acc[k] = _mm256_fmadd_ps(f, _mm256_cvtepi32_ps(p), acc[k]);
             }
         }
-        corr += d * offsets;
     }
-    return hsum8(acc) - 32 * corr;
+    __m256 sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+    return hsum8(_mm256_fnmadd_ps(_mm256_set1_ps(32.0f), offsets, sum));
 }
 
 #else

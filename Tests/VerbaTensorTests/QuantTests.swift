@@ -83,7 +83,9 @@ final class QuantTests: XCTestCase {
             act.withUnsafeBytes { raw in
                 XCTAssertEqual((0..<n).map { raw.load(fromByteOffset: $0, as: Int8.self) }, reference.q, "\(level) values")
                 XCTAssertEqual((0..<(n / 32)).map { raw.loadUnaligned(fromByteOffset: n + 4 * $0, as: Float.self) }, reference.d, "\(level) scales")
-                XCTAssertEqual((0..<(n / 16)).map { raw.loadUnaligned(fromByteOffset: n + n / 8 + 2 * $0, as: Int16.self) },
+                XCTAssertEqual((0..<(n / 32)).map { raw.loadUnaligned(fromByteOffset: n + n / 8 + 4 * $0, as: Float.self) },
+                               reference.dsums, "\(level) scaled sums")
+                XCTAssertEqual((0..<(n / 16)).map { raw.loadUnaligned(fromByteOffset: n + n / 4 + 2 * $0, as: Int16.self) },
                                reference.sums, "\(level) sums")
             }
         }

@@ -114,8 +114,9 @@ static inline void verba_float_to_bf16(const float *src, void *dst, long n) { ve
 
 
 // Quantized activations of n values (n a multiple of 32): n int8 values, then n/32 float scales (one per
-// 32 values: x ≈ scale · q), then n/16 int16 sums of the values (one per 16).
-static inline long verba_quant_act_bytes(long n) { return n + 4 * (n / 32) + 2 * (n / 16); }
+// 32 values: x ≈ scale · q), n/32 floats scale · (sum of the 32 values), and n/16 int16 sums of the values
+// (one per 16).
+static inline long verba_quant_act_bytes(long n) { return n + 8 * (n / 32) + 2 * (n / 16); }
 
 static inline void verba_quantize_act(const float *x, void *dst, long n) { verba_kernels()->quantize_act(x, dst, n); }
 static inline void verba_quant_matmul(uint32_t type, const void *w, long row_bytes, long r0, long r1, long cols,

@@ -11,7 +11,7 @@ import CVerbaKernels
 package func quantizedActivationBytes(_ count: Int) -> Int { verba_quant_act_bytes(count) }
 
 /// Quantizes `count` floats (a multiple of 32) into `dst` (`quantizedActivationBytes(count)` bytes): per
-/// 32 values d = max|x|/127 and q = round(x/d) to nearest even; per 16 values the sum of q.
+/// 32 values d = max|x|/127, q = round(x/d) to nearest even and d · Σq; per 16 values Σq.
 package func quantizeActivations(_ x: UnsafePointer<Float>, _ dst: UnsafeMutableRawPointer, count: Int) {
     precondition(count >= 0 && count % 32 == 0, "quantizeActivations: \(count) values is not a multiple of 32")
     verba_quantize_act(x, dst, count)
@@ -90,9 +90,10 @@ package func quantizedMatmul(_ a: UnsafePointer<Float>, _ type: GGMLType, _ w: U
 // MARK: - Plain versions, for tests
 
 /// Plain version of `quantizeActivations`: the same float operations, one value at a time.
-package func referenceQuantizeActivations(_ x: UnsafePointer<Float>, count: Int) -> (q: [Int8], d: [Float], sums: [Int16]) {
+package func referenceQuantizeActivations(_ x: UnsafePointer<Float>, count: Int)
+    -> (q: [Int8], d: [Float], dsums: [Float], sums: [Int16]) {
     var q = [Int8](repeating: 0, count: count), d = [Float](repeating: 0, count: count / 32)
-    var sums = [Int16](repeating: 0, count: count / 16)
+    var dsums = d, sums = [Int16](repeating: 0, count: count / 16)
     for b in 0..<(count / 32) {
         var amax: Float = 0
         for i in 0..<32 { amax = max(amax, abs(x[32 * b + i])) }
@@ -104,8 +105,9 @@ package func referenceQuantizeActivations(_ x: UnsafePointer<Float>, count: Int)
             q[32 * b + i] = v
             sums[(32 * b + i) / 16] += Int16(v)
         }
+        dsums[b] = scale * Float(Int(sums[2 * b]) + Int(sums[2 * b + 1]))
     }
-    return (q, d, sums)
+    return (q, d, dsums, sums)
 }
 
 /// Plain version of `quantizedMatmul` / `quantizedGemv` without bias: out (m, rows) = Σ over each row's
