@@ -10,6 +10,7 @@
 #define VERBA_HAS_FMA 1
 #define VERBA_HAS_F16C 1
 #define VERBA_HAS_AVX2 1
+#define VERBA_HAS_AVX512 1
 #define VERBA_HAS_VNNI 1
 #include "kernels_body.h"
 #pragma clang attribute pop

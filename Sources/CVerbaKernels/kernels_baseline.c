@@ -7,5 +7,6 @@
 #define VERBA_HAS_FMA 0
 #define VERBA_HAS_F16C 0
 #define VERBA_HAS_AVX2 0
+#define VERBA_HAS_AVX512 0
 #define VERBA_HAS_VNNI 0
 #include "kernels_body.h"

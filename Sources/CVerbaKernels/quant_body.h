@@ -109,55 +109,139 @@ VI __m256i high_bits32(const uint8_t *p) {
     return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
 }
 
-/// One 32-value block: acc += s · (integer products p); c += t (the block's offset or minimum term).
+/// Eight float16 values at p, p + stride, ..., p + 7·stride (one gather of 32-bit words, whose low halves
+/// are the values: each word lies inside its block).
+VI __m256 f16x8(const uint8_t *p, int stride) {
+    __m256i at = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(stride));
+    __m256i g = _mm256_and_si256(_mm256_i32gather_epi32((const int *)p, at, 1), _mm256_set1_epi32(0xFFFF));
+    return _mm256_cvtph_ps(_mm_packus_epi32(_mm256_castsi256_si128(g), _mm256_extracti128_si256(g, 1)));
+}
+
+/// One block with scalar scales (the blocks after the last group of eight): acc += s · p; c += t.
 #define BLOCK32(acc, c, p, s, t) do { (acc) = _mm256_fmadd_ps(_mm256_set1_ps(s), _mm256_cvtepi32_ps(p), (acc)); (c) += (t); } while (0)
 
-/// The loop over a row of 32-value blocks, two at a time into two accumulators; ONE(acc, c, w, b) adds
-/// block b (weights at w). Returns Σ of both accumulators + OFFSET · Σ c.
-#define ROW32(BYTES, OFFSET, ONE)                                                       \
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                      \
-    float c0 = 0, c1 = 0;                                                                \
-    long b = 0;                                                                          \
-    for (; b + 2 <= nb; b += 2) {                                                        \
-        ONE(acc0, c0, w + b * (BYTES), b);                                               \
-        ONE(acc1, c1, w + (b + 1) * (BYTES), b + 1);                                     \
-    }                                                                                    \
-    if (b < nb) ONE(acc0, c0, w + b * (BYTES), b);                                       \
-    return hsum8(_mm256_add_ps(acc0, acc1)) + (OFFSET) * (c0 + c1);
-
+/// One block's integer products of each type (weights at wb, activation block b).
 // |q| × (x with q's sign): unsigned × signed, the same products.
-#define Q8_0_ONE(acc, c, wb, b) do {                                                     \
-        __m256i q = ld32((wb) + 2), x = ld32(a.q + 32 * (b));                            \
-        __m256i p = dot_us(_mm256_sign_epi8(q, q), _mm256_sign_epi8(x, q));              \
-        BLOCK32(acc, c, p, f16_at(wb) * a.d[b], 0.0f);                                   \
-    } while (0)
-static float dot_q8_0(const uint8_t *w, qact a, long nb) { ROW32(34, 0.0f, Q8_0_ONE) }
+#define Q8_0_DOT(wb, b) ({ __m256i q_ = ld32((wb) + 2); dot_us(_mm256_sign_epi8(q_, q_), _mm256_sign_epi8(ld32(a.q + 32 * (b)), q_)); })
+#define Q4_0_DOT(wb, b) dot_us(nibbles16((wb) + 2), ld32(a.q + 32 * (b)))
+#define Q4_1_DOT(wb, b) dot_us(nibbles16((wb) + 4), ld32(a.q + 32 * (b)))
+#define Q5_0_DOT(wb, b) dot_us(_mm256_or_si256(nibbles16((wb) + 6), high_bits32((wb) + 2)), ld32(a.q + 32 * (b)))
+#define Q5_1_DOT(wb, b) dot_us(_mm256_or_si256(nibbles16((wb) + 8), high_bits32((wb) + 4)), ld32(a.q + 32 * (b)))
 
-#define Q4_0_ONE(acc, c, wb, b) do {                                                     \
-        float dw = f16_at(wb);                                                           \
-        __m256i p = dot_us(nibbles16((wb) + 2), ld32(a.q + 32 * (b)));                   \
-        BLOCK32(acc, c, p, dw * a.d[b], dw * a.ds[b]);                                   \
-    } while (0)
-static float dot_q4_0(const uint8_t *w, qact a, long nb) { ROW32(18, -8.0f, Q4_0_ONE) }
+/// One block with its scales converted on its own; the offset or minimum term already multiplied out.
+#define Q8_0_ONE(acc, c, wb, b) BLOCK32(acc, c, Q8_0_DOT(wb, b), f16_at(wb) * a.d[b], 0.0f)
+#define Q4_0_ONE(acc, c, wb, b) BLOCK32(acc, c, Q4_0_DOT(wb, b), f16_at(wb) * a.d[b], -8.0f * f16_at(wb) * a.ds[b])
+#define Q4_1_ONE(acc, c, wb, b) BLOCK32(acc, c, Q4_1_DOT(wb, b), f16_at(wb) * a.d[b], f16_at((wb) + 2) * a.ds[b])
+#define Q5_0_ONE(acc, c, wb, b) BLOCK32(acc, c, Q5_0_DOT(wb, b), f16_at(wb) * a.d[b], -16.0f * f16_at(wb) * a.ds[b])
+#define Q5_1_ONE(acc, c, wb, b) BLOCK32(acc, c, Q5_1_DOT(wb, b), f16_at(wb) * a.d[b], f16_at((wb) + 2) * a.ds[b])
 
-#define Q4_1_ONE(acc, c, wb, b) do {                                                     \
-        __m256i p = dot_us(nibbles16((wb) + 4), ld32(a.q + 32 * (b)));                   \
-        BLOCK32(acc, c, p, f16_at(wb) * a.d[b], f16_at((wb) + 2) * a.ds[b]);             \
-    } while (0)
-static float dot_q4_1(const uint8_t *w, qact a, long nb) { ROW32(20, 1.0f, Q4_1_ONE) }
+/// The factor of d·Σx in a group of eight blocks' offset (block scale) or minimum (block minimum) term.
+#define NO_CFAC(w8) _mm256_setzero_ps()
+#define D34(w8) f16x8(w8, 34)
+#define D18(w8) f16x8(w8, 18)
+#define M20(w8) f16x8((w8) + 2, 20)
+#define D22(w8) f16x8(w8, 22)
+#define M24(w8) f16x8((w8) + 2, 24)
 
-#define Q5_0_ONE(acc, c, wb, b) do {                                                     \
-        float dw = f16_at(wb);                                                           \
-        __m256i q = _mm256_or_si256(nibbles16((wb) + 6), high_bits32((wb) + 2));          \
-        BLOCK32(acc, c, dot_us(q, ld32(a.q + 32 * (b))), dw * a.d[b], dw * a.ds[b]);     \
-    } while (0)
-static float dot_q5_0(const uint8_t *w, qact a, long nb) { ROW32(22, -16.0f, Q5_0_ONE) }
+#if VERBA_HAS_AVX512
 
-#define Q5_1_ONE(acc, c, wb, b) do {                                                     \
-        __m256i q = _mm256_or_si256(nibbles16((wb) + 8), high_bits32((wb) + 4));          \
-        BLOCK32(acc, c, dot_us(q, ld32(a.q + 32 * (b))), f16_at(wb) * a.d[b], f16_at((wb) + 2) * a.ds[b]); \
-    } while (0)
-static float dot_q5_1(const uint8_t *w, qact a, long nb) { ROW32(24, 1.0f, Q5_1_ONE) }
+/// Sixteen int32 sums of four products each of unsigned bytes u and signed bytes s.
+VI __m512i dot_us512(__m512i u, __m512i s) {
+#if VERBA_HAS_VNNI
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, s);
+#else
+    return _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1));
+#endif
+}
+
+VI __m512i join2(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
+VI __m512i ld64(const void *p) { return _mm512_loadu_si512(p); }
+
+/// Two consecutive blocks' integer products (weights at wb, activation blocks b and b + 1), one block per
+/// 256-bit half.
+#if VERBA_HAS_VNNI
+// Levels + 128 (unsigned), so the products carry 128·Σx, taken off with the offset term (no saturation:
+// vpdpbusd sums in 32 bits).
+#define Q8_0_DOT2(wb, b) dot_us512(_mm512_xor_si512(join2(ld32((wb) + 2), ld32((wb) + 36)), _mm512_set1_epi8((char)0x80)), ld64(a.q + 32 * (b)))
+#define Q8_0_OFFSET8 (-128.0f)
+#define Q8_0_CFAC D34
+#else
+// |q| × (x negated where q < 0).
+#define Q8_0_DOT2(wb, b) ({ __m512i q_ = join2(ld32((wb) + 2), ld32((wb) + 36)), x_ = ld64(a.q + 32 * (b)); \
+    dot_us512(_mm512_abs_epi8(q_), _mm512_mask_sub_epi8(x_, _mm512_movepi8_mask(q_), _mm512_setzero_si512(), x_)); })
+#define Q8_0_OFFSET8 0.0f
+#define Q8_0_CFAC NO_CFAC
+#endif
+#define NIB2(wb, bytes, off) _mm512_and_si512(join2(_mm256_set_m128i(_mm_srli_epi16(_mm_loadu_si128((const __m128i *)((wb) + (off))), 4), \
+    _mm_loadu_si128((const __m128i *)((wb) + (off)))), _mm256_set_m128i(_mm_srli_epi16(_mm_loadu_si128((const __m128i *)((wb) + (bytes) + (off))), 4), \
+    _mm_loadu_si128((const __m128i *)((wb) + (bytes) + (off))))), _mm512_set1_epi8(0x0F))
+#define Q4_0_DOT2(wb, b) dot_us512(NIB2(wb, 18, 2), ld64(a.q + 32 * (b)))
+#define Q4_1_DOT2(wb, b) dot_us512(NIB2(wb, 20, 4), ld64(a.q + 32 * (b)))
+#define Q5_0_DOT2(wb, b) dot_us512(_mm512_or_si512(NIB2(wb, 22, 6), join2(high_bits32((wb) + 2), high_bits32((wb) + 24))), ld64(a.q + 32 * (b)))
+#define Q5_1_DOT2(wb, b) dot_us512(_mm512_or_si512(NIB2(wb, 24, 8), join2(high_bits32((wb) + 4), high_bits32((wb) + 28))), ld64(a.q + 32 * (b)))
+#define Q4_0_OFFSET8 (-8.0f)
+#define Q4_1_OFFSET8 1.0f
+#define Q5_0_OFFSET8 (-16.0f)
+#define Q5_1_OFFSET8 1.0f
+
+/// The loop over a row of 32-value blocks. Eight blocks at a time: their scales converted together (one
+/// gather), two blocks per 512-bit product, each pair scaled by its two lanes of the scale vector, and
+/// the offset or minimum term CFAC · d·Σx accumulated eight at a time; the remaining blocks one at a time.
+#define ROW32(BYTES, DOT2, OFFSET8, CFAC, ONE)                                           \
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();                      \
+    __m256 rest = _mm256_setzero_ps(), cv = _mm256_setzero_ps();                          \
+    float c0 = 0;                                                                        \
+    long b = 0;                                                                          \
+    for (; b + 8 <= nb; b += 8) {                                                        \
+        const uint8_t *w8 = w + b * (BYTES);                                             \
+        __m512 s = _mm512_castps256_ps512(_mm256_mul_ps(f16x8(w8, BYTES), _mm256_loadu_ps(a.d + b))); \
+        if ((OFFSET8) != 0.0f) cv = _mm256_fmadd_ps(CFAC(w8), _mm256_loadu_ps(a.ds + b), cv); \
+        __m512i p0 = DOT2(w8, b), p1 = DOT2(w8 + 2 * (BYTES), b + 2);                      \
+        __m512i p2 = DOT2(w8 + 4 * (BYTES), b + 4), p3 = DOT2(w8 + 6 * (BYTES), b + 6);    \
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1), s), _mm512_cvtepi32_ps(p0), acc0); \
+        acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3), s), _mm512_cvtepi32_ps(p1), acc1); \
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5), s), _mm512_cvtepi32_ps(p2), acc0); \
+        acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7), s), _mm512_cvtepi32_ps(p3), acc1); \
+    }                                                                                    \
+    for (; b < nb; b++) ONE(rest, c0, w + b * (BYTES), b);                               \
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + hsum8(rest) + c0 + (OFFSET8) * hsum8(cv);
+
+static float dot_q8_0(const uint8_t *w, qact a, long nb) { ROW32(34, Q8_0_DOT2, Q8_0_OFFSET8, Q8_0_CFAC, Q8_0_ONE) }
+static float dot_q4_0(const uint8_t *w, qact a, long nb) { ROW32(18, Q4_0_DOT2, Q4_0_OFFSET8, D18, Q4_0_ONE) }
+static float dot_q4_1(const uint8_t *w, qact a, long nb) { ROW32(20, Q4_1_DOT2, Q4_1_OFFSET8, M20, Q4_1_ONE) }
+static float dot_q5_0(const uint8_t *w, qact a, long nb) { ROW32(22, Q5_0_DOT2, Q5_0_OFFSET8, D22, Q5_0_ONE) }
+static float dot_q5_1(const uint8_t *w, qact a, long nb) { ROW32(24, Q5_1_DOT2, Q5_1_OFFSET8, M24, Q5_1_ONE) }
+
+#else
+
+/// The loop over a row of 32-value blocks. Eight blocks at a time: their scales converted together (one
+/// gather), each block's integer products scaled by its lane of the scale vector into one of two
+/// accumulators, and the offset or minimum term CFAC · d·Σx accumulated eight at a time; the remaining
+/// blocks one at a time.
+#define ROW32(BYTES, DOT, OFFSET8, CFAC, ONE)                                            \
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), cv = _mm256_setzero_ps(); \
+    float c0 = 0;                                                                        \
+    long b = 0;                                                                          \
+    for (; b + 8 <= nb; b += 8) {                                                        \
+        const uint8_t *w8 = w + b * (BYTES);                                             \
+        __m256 s = _mm256_mul_ps(f16x8(w8, BYTES), _mm256_loadu_ps(a.d + b));            \
+        if ((OFFSET8) != 0.0f) cv = _mm256_fmadd_ps(CFAC(w8), _mm256_loadu_ps(a.ds + b), cv); \
+        for (int k = 0; k < 8; k += 2) {                                                 \
+            __m256i p0 = DOT(w8 + k * (BYTES), b + k), p1 = DOT(w8 + (k + 1) * (BYTES), b + k + 1); \
+            acc0 = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(s, _mm256_set1_epi32(k)), _mm256_cvtepi32_ps(p0), acc0); \
+            acc1 = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(s, _mm256_set1_epi32(k + 1)), _mm256_cvtepi32_ps(p1), acc1); \
+        }                                                                                \
+    }                                                                                    \
+    for (; b < nb; b++) ONE(acc0, c0, w + b * (BYTES), b);                               \
+    return hsum8(_mm256_add_ps(acc0, acc1)) + c0 + (OFFSET8) * hsum8(cv);
+
+static float dot_q8_0(const uint8_t *w, qact a, long nb) { ROW32(34, Q8_0_DOT, 0.0f, NO_CFAC, Q8_0_ONE) }
+static float dot_q4_0(const uint8_t *w, qact a, long nb) { ROW32(18, Q4_0_DOT, -8.0f, D18, Q4_0_ONE) }
+static float dot_q4_1(const uint8_t *w, qact a, long nb) { ROW32(20, Q4_1_DOT, 1.0f, M20, Q4_1_ONE) }
+static float dot_q5_0(const uint8_t *w, qact a, long nb) { ROW32(22, Q5_0_DOT, -16.0f, D22, Q5_0_ONE) }
+static float dot_q5_1(const uint8_t *w, qact a, long nb) { ROW32(24, Q5_1_DOT, 1.0f, M24, Q5_1_ONE) }
+
+#endif
 
 /// The eight 6-bit scales (bytes 0-7 of *sc) and minimums (*mn) of a Q4_K / Q5_K block's 12 scale
 /// bytes, unpacked with 32-bit word operations.
