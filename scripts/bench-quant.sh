@@ -4,7 +4,7 @@
 # bandwidth bound), at 1 and 2 threads, then the batched product (prefill, m = 128) in GFLOP/s (release
 # mode, at the CPU level chosen at run time; VERBA_CPU=baseline|avx2|avx512|avx512vnni forces one).
 #
-#   bash scripts/bench-quant.sh                          # 256 MB sweeps, best of 5
+#   bash scripts/bench-quant.sh                          # 256 MB sweeps, best of 7
 #   bash scripts/bench-quant.sh --megabytes 128 --repetitions 3 --threads 1
 #
 # The harness is a throw-away package in .build-bench-quant/ (git-ignored) that links the sources of

@@ -109,12 +109,14 @@ VI __m256i high_bits32(const uint8_t *p) {
     return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
 }
 
-/// Eight float16 values at p, p + stride, ..., p + 7·stride (one gather of 32-bit words, whose low halves
-/// are the values: each word lies inside its block).
+/// Eight float16 values at p, p + stride, ..., p + 7·stride, converted together.
+VI uint16_t ld16(const uint8_t *p) { uint16_t h; memcpy(&h, p, 2); return h; }
+
 VI __m256 f16x8(const uint8_t *p, int stride) {
-    __m256i at = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(stride));
-    __m256i g = _mm256_and_si256(_mm256_i32gather_epi32((const int *)p, at, 1), _mm256_set1_epi32(0xFFFF));
-    return _mm256_cvtph_ps(_mm_packus_epi32(_mm256_castsi256_si128(g), _mm256_extracti128_si256(g, 1)));
+    __m128i v = _mm_setr_epi16((short)ld16(p), (short)ld16(p + stride), (short)ld16(p + 2 * stride), (short)ld16(p + 3 * stride),
+                               (short)ld16(p + 4 * stride), (short)ld16(p + 5 * stride), (short)ld16(p + 6 * stride),
+                               (short)ld16(p + 7 * stride));
+    return _mm256_cvtph_ps(v);
 }
 
 /// One block with scalar scales (the blocks after the last group of eight): acc += s · p; c += t.
@@ -184,8 +186,7 @@ VI __m512i ld64(const void *p) { return _mm512_loadu_si512(p); }
 #define Q5_0_OFFSET8 (-16.0f)
 #define Q5_1_OFFSET8 1.0f
 
-/// The loop over a row of 32-value blocks. Eight blocks at a time: their scales converted together (one
-/// gather), two blocks per 512-bit product, each pair scaled by its two lanes of the scale vector, and
+/// The loop over a row of 32-value blocks. Eight blocks at a time: their scales converted together, two blocks per 512-bit product, each pair scaled by its two lanes of the scale vector, and
 /// the offset or minimum term CFAC · d·Σx accumulated eight at a time; the remaining blocks one at a time.
 #define ROW32(BYTES, DOT2, OFFSET8, CFAC, ONE)                                           \
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();                      \
@@ -214,8 +215,7 @@ static float dot_q5_1(const uint8_t *w, qact a, long nb) { ROW32(24, Q5_1_DOT2, 
 
 #else
 
-/// The loop over a row of 32-value blocks. Eight blocks at a time: their scales converted together (one
-/// gather), each block's integer products scaled by its lane of the scale vector into one of two
+/// The loop over a row of 32-value blocks. Eight blocks at a time: their scales converted together, each block's integer products scaled by its lane of the scale vector into one of two
 /// accumulators, and the offset or minimum term CFAC · d·Σx accumulated eight at a time; the remaining
 /// blocks one at a time.
 #define ROW32(BYTES, DOT, OFFSET8, CFAC, ONE)                                            \

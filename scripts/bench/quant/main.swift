@@ -3,8 +3,7 @@
 // at 1 and 2 threads; then the batched product (prefill) in GFLOP/s. Built and run by
 // scripts/bench-quant.sh (release mode). Each shape is copied enough times to fill `--megabytes` (256 MB
 // by default, far beyond the last-level cache) and the copies are swept in turn, as a decode step sweeps
-// its layers; each copy's best time over the repetitions counts, so a run preempted on a busy machine
-// does not drag the figure down.
+// its layers.
 import Foundation
 import VerbaSupport
 import VerbaTensor
@@ -25,12 +24,14 @@ func option(_ name: String, _ fallback: Int) -> Int {
     return v
 }
 let megabytes = option("--megabytes", 256)
-let repetitions = option("--repetitions", 5)
+let repetitions = option("--repetitions", 7)
 let maxThreads = option("--threads", 2)
 
 print("cpu: \(cpuModel()); kernels: \(CPULevel.current); sweep \(megabytes) MB, best of \(repetitions)")
 
-/// GB/s of `gemv` over copies of one matrix totalling about `megabytes`.
+/// GB/s of `gemv` over copies of one matrix totalling about `megabytes`, each copy timed in slices of
+/// rows of at most 4 MB (a slice's best time over the repetitions counts, so one preempted slice does not
+/// spoil a copy on a busy machine).
 func sweep(_ type: GGMLType, rows: Int, cols: Int) -> Double {
     let rowBytes = type.rowBytes(columns: cols), bytes = rows * rowBytes
     let copies = max(2, megabytes * 1_000_000 / bytes)
@@ -43,13 +44,22 @@ func sweep(_ type: GGMLType, rows: Int, cols: Int) -> Double {
     for c in 1..<copies { (memory + c * bytes).copyMemory(from: memory, byteCount: bytes) }
     let x = (0..<cols).map { _ in Float.random(in: -1...1, using: &rng) }
     var y = [Float](repeating: 0, count: rows)
-    var bestNs = [UInt64](repeating: .max, count: copies)
+    let sliceRows = max(8, min(rows, 4_000_000 / rowBytes) / 8 * 8)
+    var slices: [(base: UnsafeRawPointer, rows: Int)] = []
+    for c in 0..<copies {
+        var r = 0
+        while r < rows {
+            slices.append((UnsafeRawPointer(memory + c * bytes + r * rowBytes), min(sliceRows, rows - r)))
+            r += sliceRows
+        }
+    }
+    var bestNs = [UInt64](repeating: .max, count: slices.count)
     for _ in 0...repetitions {                        // the first sweep warms up
-        for c in 0..<copies {
-            let w = WeightMatrix(base: memory + c * bytes, type: type, rows: rows, cols: cols)
+        for (i, slice) in slices.enumerated() {
+            let w = WeightMatrix(base: slice.base, type: type, rows: slice.rows, cols: cols)
             let start = now()
             gemv(w, x, &y)
-            bestNs[c] = min(bestNs[c], now() - start)
+            bestNs[i] = min(bestNs[i], now() - start)
         }
     }
     return Double(copies * bytes) / Double(bestNs.reduce(0, +))
