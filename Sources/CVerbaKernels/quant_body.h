@@ -475,9 +475,12 @@ static void K_quant_matmul(uint32_t type, const void *w, long row_bytes, long r0
         for (long r = r0; r < r1; r++) y[r] = f(wb + r * row_bytes, a, nb);
         return;
     }
-    // Several activation rows: a few weight rows at a time (they stay in L1) against every activation.
-    for (long r = r0; r < r1; r += 4) {
-        long re = r + 4 < r1 ? r + 4 : r1;
+    // Several activation rows: a tile of weight rows that stays in L2 (about 256 KB) against every
+    // activation row in turn, one row at a time.
+    long tile = 262144 / (row_bytes > 0 ? row_bytes : 1);
+    if (tile < 4) tile = 4;
+    for (long r = r0; r < r1; r += tile) {
+        long re = r + tile < r1 ? r + tile : r1;
         for (long i = 0; i < nx; i++) {
             qact a = act_view((const char *)act + i * act_bytes, cols);
             for (long k = r; k < re; k++) y[i * ldy + k] = f(wb + k * row_bytes, a, nb);
