@@ -123,22 +123,18 @@ package final class GGUFFile: @unchecked Sendable {
         }
         let t = FloatTensor(shape: info.shape)
         guard GGUFFile.canConvert(info.type) else {
-            throw GGUFError.unsupported(path: path, what: "tensor type \(info.type.name) of tensor \(info.name) (Verba reads f32, f16 and bf16)")
+            throw GGUFError.unsupported(path: path, what: "tensor type \(info.type.name) of tensor \(info.name) (Verba reads \(GGMLType.allCases.filter(\.isSupported).map(\.name).joined(separator: ", ")))")
         }
         GGUFFile.toFloats(source, type: info.type, t.pointer, rows: info.rows, cols: info.cols)
         return t
     }
 
-    /// Converts `rows` rows of `cols` values of `type` at `source` to float32.
+    /// Converts `rows` rows of `cols` values of `type` at `source` to float32 (`dequantizeRow`).
     package static func toFloats(_ source: UnsafeRawPointer, type: GGMLType, _ out: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
-        switch type {
-        case .f32: UnsafeMutableRawPointer(out).copyMemory(from: source, byteCount: rows * cols * 4)
-        case .f16: convertHalfToFloat(source, out, count: rows * cols)
-        case .bf16: convertBFloat16ToFloat(source, out, count: rows * cols)
-        default: preconditionFailure("GGUFFile.toFloats: \(type.name) cannot be converted")
-        }
+        let rowBytes = type.rowBytes(columns: cols)
+        for r in 0..<rows { dequantizeRow(type, source + r * rowBytes, out + r * cols, count: cols) }
     }
 
     /// Whether `toFloats` reads `type`.
-    package static func canConvert(_ type: GGMLType) -> Bool { type == .f32 || type == .f16 || type == .bf16 }
+    package static func canConvert(_ type: GGMLType) -> Bool { type.isSupported }
 }

@@ -82,13 +82,12 @@ package final class GGUFWeights: @unchecked Sendable {
         }
         let base = bytes.baseAddress!
         switch info.type {
-        case .f16: return WeightMatrix(base: base, element: .f16, rows: rows, cols: cols)
-        case .bf16: return WeightMatrix(base: base, element: .bf16, rows: rows, cols: cols)
-        case .f32 where Int(bitPattern: base) % 4 == 0:
-            return WeightMatrix(base.assumingMemoryBound(to: Float.self), rows: rows, cols: cols)
+        case .f16, .bf16: return WeightMatrix(base: base, type: info.type, rows: rows, cols: cols)
+        case .f32 where Int(bitPattern: base) % 4 == 0: return WeightMatrix(base: base, type: .f32, rows: rows, cols: cols)
+        case let t where hasQuantizedKernel(t): return WeightMatrix(base: base, type: t, rows: rows, cols: cols)
         default:
             guard GGUFFile.canConvert(info.type) else {
-                throw GGUFError.unsupported(path: file.path, what: "tensor type \(info.type.name) of tensor \(info.name) (Verba reads f32, f16 and bf16)")
+                throw GGUFError.unsupported(path: file.path, what: "tensor type \(info.type.name) of tensor \(info.name)")
             }
             let t = FloatTensor(shape: [rows, cols])
             GGUFFile.toFloats(base, type: info.type, t.pointer, rows: rows, cols: cols)
