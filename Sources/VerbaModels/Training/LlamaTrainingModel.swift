@@ -357,12 +357,13 @@ extension LlamaTrainingModel {
                                   metadata: [String: String] = [:]) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let cfg = config
+        // rms_norm_eps as the float's shortest decimal (1e-05, not 9.99999974e-06).
         var json: [String: Any] = [
             "architectures": ["LlamaForCausalLM"], "model_type": "llama",
             "vocab_size": cfg.vocabSize, "hidden_size": cfg.dim, "intermediate_size": cfg.ffnDim,
             "num_hidden_layers": cfg.layers, "num_attention_heads": cfg.heads, "num_key_value_heads": cfg.kvHeads,
             "head_dim": cfg.headSize, "max_position_embeddings": cfg.context, "hidden_act": "silu",
-            "rms_norm_eps": Double(cfg.rmsNormEps), "rope_theta": cfg.ropeTheta, "rope_scaling": NSNull(),
+            "rms_norm_eps": Double("\(cfg.rmsNormEps)") ?? Double(cfg.rmsNormEps), "rope_theta": cfg.ropeTheta, "rope_scaling": NSNull(),
             "attention_bias": false, "attention_dropout": 0.0, "mlp_bias": false, "pretraining_tp": 1,
             "initializer_range": 0.02, "use_cache": true, "tie_word_embeddings": cfg.tieEmbeddings,
             "torch_dtype": dtype == .f16 ? "float16" : dtype == .bf16 ? "bfloat16" : "float32",
