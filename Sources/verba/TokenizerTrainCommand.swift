@@ -6,8 +6,8 @@ import VerbaTokenizers
 struct TokenizerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenizer",
-        abstract: "Make tokenizers: learn one from corpora.",
-        subcommands: [TokenizerTrainCommand.self]
+        abstract: "Make tokenizers: count words, merge counts, learn a tokenizer from corpora or counts.",
+        subcommands: [TokenizerTrainCommand.self, TokenizerCountCommand.self, TokenizerMergeCountsCommand.self]
     )
 }
 
@@ -29,6 +29,12 @@ struct TokenizerTrainCommand: ParsableCommand {
           cat *.txt | verba tokenizer train --model wordpiece --lowercase --vocab-size 30000 --output wp.json -
           verba tokenizer train --model bpe --byte-level --split cl100k --vocab-size 8000 \\
               --special-tokens '<|endoftext|>,<|pad|>' --vocab-files --output out/tokenizer.json a.txt b.txt
+          verba tokenizer train --model bpe --byte-level --vocab-size 32000 --from-counts all.counts --output tok.json
+
+        --from-counts learns from word-counts files (verba tokenizer count / merge-counts) instead of a \
+        corpus: the same tokenizer.json, byte for byte, as training on the corpus they counted. Their \
+        pre-tokenizer must be the one the model trains with (gpt2/cl100k/o200k for byte-level BPE as \
+        --split says, bert for WordPiece, whitespace for character BPE; --lowercase alike).
         """
     )
 
@@ -38,7 +44,7 @@ struct TokenizerTrainCommand: ParsableCommand {
     @Flag(help: "Byte-level BPE (GPT-2 style): every byte is in the alphabet, so any input encodes.")
     var byteLevel = false
 
-    @Option(help: "Byte-level split: gpt2 (GPT-2's pattern) or cl100k (cl100k_base's).")
+    @Option(help: "Byte-level split: gpt2 (GPT-2's pattern), cl100k (cl100k_base's) or o200k (o200k_base's).")
     var split: String = "gpt2"
 
     @Option(help: "Size of the vocabulary to reach (special tokens and alphabet included).")
@@ -71,23 +77,27 @@ struct TokenizerTrainCommand: ParsableCommand {
     @Option(help: "The tokenizer.json to write (atomically).")
     var output: String
 
+    @Option(help: "Learn from this word-counts file instead of a corpus (repeatable: the files are added up).")
+    var fromCounts: [String] = []
+
     @Argument(help: "Corpus files; - reads standard input.")
     var files: [String] = []
 
     func validate() throws {
         guard ["bpe", "wordpiece"].contains(model) else { throw ValidationError("--model must be bpe or wordpiece, not \(model)") }
-        guard ["gpt2", "cl100k"].contains(split) else { throw ValidationError("--split must be gpt2 or cl100k, not \(split)") }
+        guard ["gpt2", "cl100k", "o200k"].contains(split) else { throw ValidationError("--split must be gpt2, cl100k or o200k, not \(split)") }
         guard vocabSize > 0 else { throw ValidationError("--vocab-size must be positive") }
         guard minFrequency >= 0 else { throw ValidationError("--min-frequency must not be negative") }
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
-        if files.isEmpty { throw ValidationError("give at least one corpus file, or - for standard input") }
+        if files.isEmpty && fromCounts.isEmpty { throw ValidationError("give at least one corpus file, or - for standard input, or --from-counts") }
+        if !files.isEmpty && !fromCounts.isEmpty { throw ValidationError("give corpus files or --from-counts, not both") }
     }
 
     func run() throws {
         var options = TokenizerTrainingOptions()
         options.model = model == "bpe" ? .bpe : .wordPiece
         options.byteLevel = byteLevel
-        options.split = split == "gpt2" ? .gpt2 : .cl100k
+        options.split = TokenizerTrainingOptions.Split(rawValue: split) ?? .gpt2
         options.vocabSize = vocabSize
         options.minFrequency = minFrequency
         options.lowercase = lowercase
@@ -125,7 +135,12 @@ struct TokenizerTrainCommand: ParsableCommand {
                 writeStandardError(String(format: "\rmerging: %d merges (vocab target %d), %.0f merges/s   ", merges, target, rate))
             }
         }
-        let counts = try trainer.countWords(paths: files)
+        var counts = WordCounts()
+        if fromCounts.isEmpty {
+            counts = try trainer.countWords(paths: files)
+        } else {
+            for path in fromCounts { counts.merge(try trainer.readCounts(path: path)) }
+        }
         if showProgress { writeStandardError("\n") }
         let trained = try trainer.train(counts: counts)
         if showProgress { writeStandardError("\n") }

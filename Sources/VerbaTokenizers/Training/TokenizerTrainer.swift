@@ -26,8 +26,14 @@ public struct TokenizerTrainingOptions: Sendable {
     /// options.split = .cl100k   // digits in groups of up to three, as cl100k_base splits them
     /// ```
     public enum Split: String, Sendable {
-        case gpt2, cl100k
-        var pattern: SplitPattern { self == .gpt2 ? .gpt2 : .llama3 }
+        case gpt2, cl100k, o200k
+        var pattern: SplitPattern {
+            switch self {
+            case .gpt2: return .gpt2
+            case .cl100k: return .llama3
+            case .o200k: return .o200k
+            }
+        }
     }
 
     public var model: Model = .bpe
@@ -79,24 +85,40 @@ public struct TokenizerTrainer {
 
     /// The normalizer and pre-tokenizer that turn corpus lines into the words the model learns from.
     package func textPipeline() -> (normalizer: (any Normalizer)?, preTokenizer: any PreTokenizer) {
+        let p = countPipeline()
+        return (p.normalizer, p.preTokenizer)
+    }
+
+    /// The counting pipeline of these options, with the names a counts file must carry to train them.
+    package func countPipeline() -> CountPipeline {
+        let name: String
         switch options.model {
-        case .wordPiece:
-            return (BertNormalizer(lowercase: options.lowercase), BertPreTokenizer())
-        case .bpe where options.byteLevel:
-            let normalizer: (any Normalizer)? = options.lowercase ? LowercaseNormalizer() : nil
-            return (normalizer, PatternSplitter(options.split.pattern))
-        case .bpe:
-            let normalizer: (any Normalizer)? = options.lowercase ? LowercaseNormalizer() : nil
-            return (normalizer, WhitespacePreTokenizer())
+        case .wordPiece: name = "bert"
+        case .bpe where options.byteLevel: name = options.split.rawValue
+        case .bpe: name = "whitespace"
         }
+        // The names are the trainers' own: this cannot fail.
+        guard let p = try? CountPipeline.named(name, lowercase: options.lowercase) else { preconditionFailure("pipeline \(name)") }
+        return p
     }
 
     /// Counts the words of `paths` (`-` is standard input).
     public func countWords(paths: [String]) throws -> WordCounts {
-        let (normalizer, preTokenizer) = textPipeline()
-        var counter = CorpusCounter(normalizer: normalizer, preTokenizer: preTokenizer, threads: options.threads)
+        var counter = countPipeline().counter(threads: options.threads)
         counter.progress = onCounting
         return try counter.count(paths: paths)
+    }
+
+    /// Reads a counts file (`verba tokenizer count`, `merge-counts`) made by the pipeline these options
+    /// train with.
+    /// - Throws: `TrainerError` when the file is unreadable or malformed, or its pipeline is another.
+    public func readCounts(path: String) throws -> WordCounts {
+        let (counts, name) = try readWordCounts(path: path)
+        let expected = countPipeline().name
+        guard name == expected else {
+            throw TrainerError.invalidOption("\(path): counts made with \(name), but this training needs \(expected) (count with --pre-tokenizer \(expected.preTokenizer)\(expected.normalizer.contains("lowercase") ? " --lowercase" : ""))")
+        }
+        return counts
     }
 
     /// Trains on the files in `paths`.

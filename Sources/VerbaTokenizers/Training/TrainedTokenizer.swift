@@ -57,7 +57,7 @@ public struct TrainedTokenizer: Sendable {
             switch options.split {
             case .gpt2:
                 preTokenizer = byteLevel
-            case .cl100k:
+            case .cl100k, .o200k:
                 preTokenizer = .object([("type", .string("Sequence")), ("pretokenizers", .array([
                     .object([("type", .string("Split")), ("pattern", .object([("Regex", .string(options.split.pattern.regex))])),
                              ("behavior", .string("Isolated")), ("invert", .bool(false))]),

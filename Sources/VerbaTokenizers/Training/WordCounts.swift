@@ -12,10 +12,10 @@
 /// ```
 public struct WordCounts: Sendable {
     /// All distinct words' bytes, back to back.
-    private var arena: [UInt8] = []
+    fileprivate var arena: [UInt8] = []
     /// Per distinct word: start in `arena`, length, count.
-    private var starts: [Int] = []
-    private var lengths: [Int32] = []
+    fileprivate var starts: [Int] = []
+    fileprivate var lengths: [Int32] = []
     private(set) var counts: [Int] = []
     /// Open-addressing slots: index into `starts` plus one (0 = empty).
     private var slots: [Int32]
@@ -134,3 +134,17 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+extension WordCounts {
+    /// Calls `body` with the word at `index` (in first-seen order).
+    package func withWord<T>(at index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> T) rethrows -> T {
+        try arena.withUnsafeBufferPointer { a in
+            try body(UnsafeBufferPointer(rebasing: a[starts[index]..<(starts[index] + Int(lengths[index]))]))
+        }
+    }
+
+    /// Calls `body` with the arena, each word's start in it and each word's length.
+    package func withArena<T>(_ body: (UnsafeBufferPointer<UInt8>, [Int], [Int32]) throws -> T) rethrows -> T {
+        try arena.withUnsafeBufferPointer { a in try body(a, starts, lengths) }
+    }
+}
