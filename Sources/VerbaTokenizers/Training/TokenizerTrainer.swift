@@ -16,7 +16,7 @@ public struct TokenizerTrainingOptions: Sendable {
     /// var options = TokenizerTrainingOptions()
     /// options.model = TokenizerTrainingOptions.Model(rawValue: "wordpiece")!   // .wordPiece
     /// ```
-    public enum Model: String, Sendable { case bpe, wordPiece = "wordpiece" }
+    public enum Model: String, Sendable { case bpe, wordPiece = "wordpiece", unigram }
     /// How byte-level BPE splits text into words before counting them: GPT-2's pattern, or cl100k_base's
     /// as Hugging Face tokenizer.json files spell it (`SplitPattern.llama3`).
     ///
@@ -50,6 +50,10 @@ public struct TokenizerTrainingOptions: Sendable {
     public var limitAlphabet: Int? = nil
     public var initialAlphabet: [Unicode.Scalar] = []
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// Unigram: the share of the corpus's characters the alphabet covers (sentencepiece's default).
+    public var characterCoverage: Double = 0.9995
+    /// Unigram: 256 byte pieces `<0x00>`...`<0xFF>` after the special tokens, so no character is unknown.
+    public var byteFallback: Bool = false
 
     public init() {}
 
@@ -59,6 +63,7 @@ public struct TokenizerTrainingOptions: Sendable {
         switch model {
         case .bpe: return byteLevel ? ["<|endoftext|>"] : ["[UNK]"]
         case .wordPiece: return ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        case .unigram: return ["<unk>", "<s>", "</s>"]
         }
     }
 }
@@ -80,6 +85,8 @@ public struct TokenizerTrainer {
     /// Progress callbacks, for a progress line on a terminal.
     public var onCounting: ((_ bytesRead: Int, _ totalBytes: Int?, _ distinctWords: Int) -> Void)?
     public var onMerging: ((_ merges: Int, _ target: Int) -> Void)?
+    /// Unigram: a line on each stage (seeds, each EM and pruning round).
+    public var onUnigramStep: ((String) -> Void)?
 
     public init(options: TokenizerTrainingOptions) { self.options = options }
 
@@ -96,6 +103,7 @@ public struct TokenizerTrainer {
         case .wordPiece: name = "bert"
         case .bpe where options.byteLevel: name = options.split.rawValue
         case .bpe: name = "whitespace"
+        case .unigram: name = "metaspace"
         }
         // The names are the trainers' own: this cannot fail.
         guard let p = try? CountPipeline.named(name, lowercase: options.lowercase) else { preconditionFailure("pipeline \(name)") }
@@ -128,6 +136,7 @@ public struct TokenizerTrainer {
 
     /// Trains on words already counted.
     public func train(counts: WordCounts) throws -> TrainedTokenizer {
+        if options.model == .unigram { return try trainUnigram(counts: counts) }
         var words: [[Unicode.Scalar]] = []
         var wordCounts: [Int] = []
         words.reserveCapacity(counts.count)
@@ -165,5 +174,43 @@ public struct TokenizerTrainer {
             onMerging?(n, target)
         }
         return TrainedTokenizer(result: result, options: options)
+    }
+}
+
+extension TokenizerTrainer {
+    /// Unigram (sentencepiece's trainer) on SentencePiece words: special tokens first, then the byte
+    /// pieces with byte fallback, then the learned pieces by score.
+    func trainUnigram(counts: WordCounts) throws -> TrainedTokenizer {
+        let specials = options.effectiveSpecialTokens
+        guard let unk = specials.firstIndex(of: "<unk>") else {
+            throw TrainerError.invalidOption("Unigram needs <unk> among the special tokens")
+        }
+        var words: [[UInt32]] = []
+        var wordCounts: [Int] = []
+        counts.forEach { bytes, count in
+            words.append(UTF8Codec.decodeScalars(bytes).scalars.map { UTF8Codec.isRawByte($0) ? 0xFFFD : $0 })
+            wordCounts.append(count)
+        }
+        if words.isEmpty { throw TrainerError.emptyCorpus }
+        let bytePieces = options.byteFallback ? (0..<256).map { String(format: "<0x%02X>", $0) } : []
+        var u = UnigramTrainerOptions()
+        u.vocabSize = options.vocabSize
+        u.characterCoverage = options.characterCoverage
+        u.metaPieceCount = specials.count + bytePieces.count
+        u.threads = options.threads
+        let learned = try UnigramTrainer(options: u).train(words: words, counts: wordCounts) { [onUnigramStep] line in onUnigramStep?(line) }
+        var vocab = specials + bytePieces
+        var scores = [Double](repeating: 0, count: vocab.count)
+        let taken = Set(vocab)
+        for (piece, score) in learned {
+            let s = String(String.UnicodeScalarView(piece.compactMap(Unicode.Scalar.init)))
+            if taken.contains(s) { continue }
+            vocab.append(s)
+            scores.append(score)
+        }
+        var trained = TrainedTokenizer(result: BPETrainingResult(vocab: vocab, merges: [], specialTokens: specials), options: options)
+        trained.scores = scores
+        trained.unkId = unk
+        return trained
     }
 }
