@@ -18,8 +18,10 @@
 #     them; sentencepiece encode), timing the loop only;
 #   - the reference's batch call on one thread (HF encode_batch with RAYON_NUM_THREADS=1; sentencepiece
 #     encode on a list, num_threads=1), timing the calls only.
-# "reference" is the faster of the two, "verba/ref" verba's speed over it (best runs). The ids verba printed
-# are checked against the reference on 5,000 lines spread over the corpus.
+# "reference" is the faster of the two, "verba/ref" verba's speed over it (best runs). On a shared machine
+# wall time counts other processes' turns, so the same figures are also given in CPU time (user + system:
+# verba's whole process from /usr/bin/time; the reference's loop from time.process_time). The ids verba
+# printed are checked against the reference on 5,000 lines spread over the corpus.
 # Load: `verba tokenize --threads 1` on one empty line, whole process (best of LOAD_RUNS, default 10), and the
 # library's load time that --stats reports; HF Tokenizer.from_file in-process beside it.
 # Environment: VERBA / VERBA_NATIVE, NATIVE=0 (no -march=native build and runs), SCRATCH, PYTHON, REPEAT
@@ -62,7 +64,8 @@ mbps() { awk -v b="$bytes" -v s="$1" 'BEGIN { if (s != "" && s > 0) printf "%.2f
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "-" && b != "-" && a != "" && b != "" && b > 0) printf "%.2fx", a / b; else print "-" }'; }
 field() { "$PYTHON" -c 'import json,sys; print(json.loads(sys.argv[1]).get(sys.argv[2], ""))' "$1" "$2"; }
 
-# run_verba BIN NAME TOKENIZER: one whole-process run; sets secs, kb, after (MB/s after load, from --stats)
+# run_verba BIN NAME TOKENIZER: one whole-process run; sets secs, cpu (user + system seconds), kb, after (MB/s
+# after load, from --stats)
 run_verba() {
     local bin=$1 name=$2 tok=$3 t0 t1
     rm -f "$out/modern-$name.ids"
@@ -73,6 +76,7 @@ run_verba() {
     t1=$(now)
     secs=$(elapsed "$t0" "$t1")
     kb=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$out/time.txt")
+    cpu=$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.4f", s }' "$out/time.txt")
     after=$(sed -n 's/^tokenize: load .* (\([0-9.]*\) MB\/s).*/\1/p' "$out/modern-$name.err")
 }
 
@@ -84,17 +88,17 @@ run_ref() {
 }
 
 results=$out/modern-tokenizers-results.tsv
-printf 'tokenizer\tverba 1T MB/s\tafter load\treference\tref loop MB/s\tref batch 1T MB/s\tverba/ref\tverba peak MB\tref peak MB\tnative 1T MB/s\t1T vs native\tids check\n' > "$results"
+printf 'tokenizer\tverba 1T MB/s\tafter load\treference\tref loop MB/s\tref batch 1T MB/s\tverba/ref\tverba CPU MB/s\tref CPU MB/s\tverba/ref CPU\tverba peak MB\tref peak MB\tnative 1T MB/s\t1T vs native\tids check\n' > "$results"
 
 bench_one() {  # NAME TOKENIZER KIND(hf|spm) LABEL
     local name=$1 tok=$2 kind=$3 label=$4
-    local best="" bestn="" loop="" batch="" vkb=0 rkb=0 aft=0 check="-" r v
+    local best="" bestn="" loop="" batch="" vcpu="" rcpu="" vkb=0 rkb=0 aft=0 check="-" r v
     [ -f "$tok" ] || { echo "bench: missing $tok" >&2; exit 1; }
     for ((r = 0; r < REPEAT; r++)); do
         echo "bench: $name, round $((r + 1)) of $REPEAT" >&2
         for ((v = 0; v < VERBA_RUNS; v++)); do
             run_verba "$verba" "$name" "$tok"
-            best=$(minof "$best" "$secs"); vkb=$(maxof "$vkb" "$kb"); aft=$(maxof "$aft" "$after")
+            best=$(minof "$best" "$secs"); vcpu=$(minof "$vcpu" "$cpu"); vkb=$(maxof "$vkb" "$kb"); aft=$(maxof "$aft" "$after")
             if [ -n "$verba_native" ]; then
                 run_verba "$verba_native" "$name-native" "$tok"
                 bestn=$(minof "$bestn" "$secs")
@@ -104,29 +108,33 @@ bench_one() {  # NAME TOKENIZER KIND(hf|spm) LABEL
         [ "$r" = 0 ] && checkargs=(--check "$out/modern-$name.ids" --check-lines 5000)
         run_ref "--$kind" "$tok" --repeat 1 "${checkargs[@]}"
         loop=$(minof "$loop" "$(field "$ref_json" seconds)"); rkb=$(maxof "$rkb" "$ref_kb")
+        rcpu=$(minof "$rcpu" "$(field "$ref_json" cpu_seconds)")
         [ "$r" = 0 ] && check=$(field "$ref_json" check)
         run_ref "--$kind" "$tok" --repeat 1 --batch
         batch=$(minof "$batch" "$(field "$ref_json" seconds)"); rkb=$(maxof "$rkb" "$ref_kb")
+        rcpu=$(minof "$rcpu" "$(field "$ref_json" cpu_seconds)")
     done
     if [ -n "$verba_native" ]; then
         if cmp -s "$out/modern-$name.ids" "$out/modern-$name-native.ids"; then check="$check; native ids identical"
         else check="$check; native ids DIFFER"; fi
     fi
-    local v1 rl rb rbest n1
-    v1=$(mbps "$best"); rl=$(mbps "$loop"); rb=$(mbps "$batch"); n1=$(mbps "$bestn")
+    local v1 rl rb rbest n1 vc rc
+    v1=$(mbps "$best"); rl=$(mbps "$loop"); rb=$(mbps "$batch"); n1=$(mbps "$bestn"); vc=$(mbps "$vcpu"); rc=$(mbps "$rcpu")
     rbest=$(awk -v a="$rl" -v b="$rb" 'BEGIN { print (b + 0 > a + 0 ? b : a) }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$v1" "$aft" "$label" "$rl" "$rb" "$(ratio "$v1" "$rbest")" \
-        "$((vkb / 1024))" "$((rkb / 1024))" "$n1" "$(ratio "$v1" "$n1")" "$check" >> "$results"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$v1" "$aft" "$label" "$rl" "$rb" "$(ratio "$v1" "$rbest")" \
+        "$vc" "$rc" "$(ratio "$vc" "$rc")" "$((vkb / 1024))" "$((rkb / 1024))" "$n1" "$(ratio "$v1" "$n1")" "$check" >> "$results"
 }
 
 # Load: one empty line through the whole process; the library's own load time from --stats.
 bench_load() {  # NAME TOKENIZER
-    local name=$1 tok=$2 best="" lib="" t0 t1 i ms
+    local name=$1 tok=$2 best="" lib="" bcpu="" t0 t1 i ms c
     for ((i = 0; i < LOAD_RUNS; i++)); do
         t0=$(now)
-        printf '\n' | "$verba" tokenize --tokenizer "$tok" --threads 1 --stats > /dev/null 2> "$out/load.err"
+        printf '\n' | /usr/bin/time -v -o "$out/time.txt" "$verba" tokenize --tokenizer "$tok" --threads 1 --stats > /dev/null 2> "$out/load.err"
         t1=$(now)
         best=$(minof "$best" "$(elapsed "$t0" "$t1")")
+        c=$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.4f", s }' "$out/time.txt")
+        bcpu=$(minof "$bcpu" "$c")
         ms=$(sed -n 's/^tokenize: load \([0-9.]*\) ms.*/\1/p' "$out/load.err")
         lib=$(minof "$lib" "$ms")
     done
@@ -136,11 +144,12 @@ import sys, time
 from tokenizers import Tokenizer
 best = min((lambda t0: (Tokenizer.from_file(sys.argv[1]), time.perf_counter() - t0)[1])(time.perf_counter()) for _ in range(5))
 print("%.0f" % (best * 1000))' "$tok")
-    printf '%s\t%.1f\t%s\t%s\n' "$name" "$(awk -v s="$best" 'BEGIN { print s * 1000 }')" "$lib" "$hf" >> "$out/modern-load.tsv"
+    printf '%s\t%.1f\t%.0f\t%s\t%s\n' "$name" "$(awk -v s="$best" 'BEGIN { print s * 1000 }')" "$(awk -v s="$bcpu" 'BEGIN { print s * 1000 }')" \
+        "$lib" "$hf" >> "$out/modern-load.tsv"
 }
 
 start=$(date +%s)
-printf 'tokenizer\twhole process, one empty line (ms)\tlibrary load (ms, --stats)\tHF Tokenizer.from_file (ms)\n' > "$out/modern-load.tsv"
+printf 'tokenizer\twhole process, one empty line (ms)\tits CPU time (ms)\tlibrary load (ms, --stats)\tHF Tokenizer.from_file (ms)\n' > "$out/modern-load.tsv"
 only=${ONLY:-llama3 qwen2 llama2 spm-unigram spm-bpe}
 for n in $only; do
     case $n in
