@@ -1,12 +1,13 @@
 // Products of ggml-quantized weight rows with quantized activations, included by kernels_body.h (one copy
 // per CPU level). Activations are quantized per 32 values to int8 with a float scale (x ≈ d·q, d =
-// max|x|/127), with int16 sums per 16 values (see verba_quant_act_bytes); each weight block is then an
-// integer dot product of its levels with the activation's int8 values, scaled by both scales, plus a
-// correction from the sums where the block has an offset (Q4_0 −8, Q5_0 −16, Q6_K −32) or a minimum
-// (Q4_1, Q5_1, Q4_K, Q5_K). The activation quantization does the same float operations at every level, so
-// the integer parts are identical everywhere; only the order of the float sums differs.
-// With AVX2 the 8-bit products are vpmaddubsw + vpmaddwd (unsigned weight levels × signed activations);
-// with VNNI one vpdpbusd. Without either, plain C.
+// max|x|/127), with d·Σq per 32 and int16 sums per 16 values (see verba_quant_act_bytes); each weight
+// block is then an integer dot product of its levels with the activation's int8 values, scaled by both
+// scales, plus a correction from the sums where the block has an offset (Q4_0 −8, Q5_0 −16, Q6_K −32) or
+// a minimum (Q4_1, Q5_1, Q4_K, Q5_K). The activation quantization does the same float operations at
+// every level, so the integer parts are identical everywhere; only the order of the float sums differs.
+// With AVX2 the 8-bit products are vpmaddubsw + vpmaddwd (unsigned weight levels × signed activations),
+// with VNNI one vpdpbusd; with AVX-512 the 32-value-block types take two blocks per 512-bit product.
+// Without AVX2, plain C.
 
 // MARK: Activation quantization
 
