@@ -214,15 +214,20 @@ public struct LlamaConfig: Sendable, Equatable {
         }
     }
 
-    /// The rotary inverse frequencies (headSize / 2), in float32 as `transformers` computes them:
-    /// 1 / theta^(2i / d), then scaled.
-    public var inverseFrequencies: [Float] {
-        let d = headSize
-        let theta = Float(ropeTheta)
-        var inv = (0..<(d / 2)).map { i -> Float in
+    /// 1 / theta^(2i / d) for i < d / 2, in float32 as `transformers` computes them (no scaling); the
+    /// training model uses it too.
+    package static func unscaledInverseFrequencies(theta: Double, headSize d: Int) -> [Float] {
+        let theta = Float(theta)
+        return (0..<(d / 2)).map { i -> Float in
             let exponent = Float(2 * i) / Float(d)
             return 1 / Float(pow(Double(theta), Double(exponent)))
         }
+    }
+
+    /// The rotary inverse frequencies (headSize / 2), in float32 as `transformers` computes them:
+    /// 1 / theta^(2i / d), then scaled.
+    public var inverseFrequencies: [Float] {
+        var inv = Self.unscaledInverseFrequencies(theta: ropeTheta, headSize: headSize)
         switch ropeScaling {
         case .none, .dynamic: break
         case let .linear(factor): inv = inv.map { $0 / Float(factor) }

@@ -78,11 +78,9 @@ public struct LlamaTrainingConfig: Equatable, Codable, Sendable {
         }
     }
 
-    /// The rotary inverse frequencies 1 / theta^(2i / d) (d = headSize), as `LlamaConfig.inverseFrequencies`
-    /// computes them without scaling.
+    /// The rotary inverse frequencies 1 / theta^(2i / d) (d = headSize), unscaled.
     var inverseFrequencies: [Float] {
-        let d = headSize
-        return (0..<(d / 2)).map { i in 1 / Float(pow(ropeTheta, Double(Float(2 * i) / Float(d)))) }
+        LlamaConfig.unscaledInverseFrequencies(theta: Double(ropeTheta), headSize: headSize)
     }
 }
 
