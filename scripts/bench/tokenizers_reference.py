@@ -4,12 +4,14 @@
     tokenizers_reference.py --corpus FILE --tiktoken downloads/tiktoken/cl100k_base.tiktoken [--repeat N]
     tokenizers_reference.py --corpus FILE --hf tokenizer.json [--no-special-tokens] [--batch] [--repeat N]
         [--check VERBA_IDS --check-lines N]
+    tokenizers_reference.py --corpus FILE --spm tokenizer.model [--batch] [--repeat N] [--check ...]
 
 Lines are the corpus split on \\n only (as `verba tokenize` reads them), decoded as UTF-8 before the clock
 starts. Timed: the encode loop only (tiktoken encode_ordinary per line; HF Tokenizer.encode per line, or
-encode_batch over chunks of 10,000 lines with --batch, which uses all cores). Truncation and padding
+encode_batch over chunks of 10,000 lines with --batch, which uses all cores unless RAYON_NUM_THREADS=1;
+sentencepiece SentencePieceProcessor.encode per line, or on chunks of 10,000 lines with --batch, one thread). Truncation and padding
 are disabled (all-MiniLM's tokenizer.json pads to 128 otherwise). Prints one JSON object on stdout:
-{"seconds": best, "runs": [...], "bytes", "lines", "tokens", "check": ...}. With --check, --check-lines
+{"seconds": best, "runs": [...], "cpu_seconds": best CPU time of this process, "bytes", "lines", "tokens", "check": ...}. With --check, --check-lines
 lines spread over the corpus are compared with a `verba tokenize` output file (one line of ids per line).
 """
 
@@ -55,11 +57,20 @@ def hf_encoder(path, special):
     return one, batch
 
 
+def spm_encoder(path):
+    import sentencepiece as spm
+    sp = spm.SentencePieceProcessor(model_file=path)
+    one = lambda text: sp.encode(text)
+    batch = lambda texts: sp.encode(texts, num_threads=1)
+    return one, batch
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--tiktoken")
     ap.add_argument("--hf")
+    ap.add_argument("--spm")
     ap.add_argument("--no-special-tokens", action="store_true")
     ap.add_argument("--batch", action="store_true")
     ap.add_argument("--repeat", type=int, default=3)
@@ -77,15 +88,17 @@ def main():
         one, batch = tiktoken_encoder(args.tiktoken)
     elif args.hf:
         one, batch = hf_encoder(args.hf, not args.no_special_tokens)
+    elif args.spm:
+        one, batch = spm_encoder(args.spm)
     else:
-        sys.exit("tokenizers_reference.py: give --tiktoken FILE or --hf tokenizer.json")
+        sys.exit("tokenizers_reference.py: give --tiktoken FILE, --hf tokenizer.json or --spm FILE.model")
     if args.batch and batch is None:
-        sys.exit("tokenizers_reference.py: --batch is for --hf")
+        sys.exit("tokenizers_reference.py: --batch is for --hf and --spm")
 
-    runs, tokens = [], 0
+    runs, cpu, tokens = [], [], 0
     for _ in range(max(1, args.repeat)):
         tokens = 0
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         if args.batch:
             for i in range(0, len(lines), 10000):
                 for ids in batch(lines[i:i + 10000]):
@@ -94,8 +107,9 @@ def main():
             for line in lines:
                 tokens += len(one(line))
         runs.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
 
-    result = {"seconds": min(runs), "runs": runs, "bytes": len(data), "lines": len(lines), "tokens": tokens}
+    result = {"seconds": min(runs), "runs": runs, "cpu_seconds": min(cpu), "bytes": len(data), "lines": len(lines), "tokens": tokens}
     if args.check:  # --check-lines lines spread evenly over the corpus
         got = open(args.check, "rb").read().split(b"\n")
         n = min(args.check_lines, len(lines))

@@ -98,6 +98,12 @@ package final class BPE: TokenizationModel, @unchecked Sendable {
     /// Fast byte-level models: the piece table shared by the threads, and each thread's scratch (see
     /// BPECache.swift).
     let caches: PieceCaches?
+    /// SentencePiece-style models (pieces are characters, spaces written as the Metaspace mark `▁`)
+    /// whose merges never join a mark to a character before it: the mark's UTF-8, where a piece may be
+    /// cut into words (each mark that follows another character starts one) encoded one by one through
+    /// the piece cache. No token spans such a cut, so the words merge as the whole piece would (see
+    /// `wordMark(_:)`). Nil for other models.
+    let segmentMark: [UInt8]?
 
     struct Parts {
         var options: Options
@@ -160,10 +166,34 @@ package final class BPE: TokenizationModel, @unchecked Sendable {
             }
             bytePairRanks = ranks
             caches = PieceCaches()
+            segmentMark = nil
         } else {
             bytePairRanks = nil
-            caches = nil
+            segmentMark = BPE.wordMark(parts)
+            caches = segmentMark == nil ? nil : PieceCaches()
         }
+    }
+
+    /// The Metaspace mark if `parts` is a character model whose pieces may be cut before each mark that
+    /// follows another character: the mark is a token of its own (so it never joins an unknown run), no
+    /// merge has a right token starting with the mark and a left one not ending with it (so no token
+    /// holds a character then the mark: the merge that made it would be such a merge, as a single
+    /// character cannot hold both), and merges are not skipped for whole-piece tokens, nor affixes
+    /// added. Merging then never crosses a cut: the pairs across it never merge, whatever the merges
+    /// on either side, so each side merges in the same order alone.
+    private static func wordMark(_ parts: Parts) -> [UInt8]? {
+        let mark: [UInt8] = [0xE2, 0x96, 0x81]
+        guard !parts.options.byteLevel, !parts.options.ignoreMerges, parts.prefix.isEmpty, parts.suffix.isEmpty,
+              let pairs = parts.pairs, parts.table.find(mark) >= 0 else { return nil }
+        var crosses = false
+        pairs.forEach { a, b, _ in
+            let right = parts.table.bytes(of: Int(b))
+            guard right.count >= 3, right[0] == mark[0], right[1] == mark[1], right[2] == mark[2] else { return }
+            let left = parts.table.bytes(of: Int(a))
+            let n = left.count
+            if !(n >= 3 && left[n - 3] == mark[0] && left[n - 2] == mark[1] && left[n - 1] == mark[2]) { crosses = true }
+        }
+        return crosses ? nil : mark
     }
 
     /// The byte each id stands for (-1 for ids that are not a byte's), from the ids of the 256 bytes;
@@ -263,7 +293,63 @@ package final class BPE: TokenizationModel, @unchecked Sendable {
     /// - Complexity: O(n) for a piece found whole or cached; O(n^2) merging up to `smallPieceLimit`
     ///   bytes, O(n log n) beyond.
     package func encode(piece: UnsafeBufferPointer<UInt8>, ids: inout [Int], ranges: UnsafeMutablePointer<[Range<Int>]>?) {
-        encode(piece: piece, cache: caches?.current(), ids: &ids, ranges: ranges)
+        if let mark = segmentMark, ranges == nil, let cache = caches?.current(), let p = piece.baseAddress {
+            encodeWords(p, piece.count, mark, cache, &ids)
+            return
+        }
+        encode(piece: piece, cache: fastBytes ? caches?.current() : nil, ids: &ids, ranges: ranges)
+    }
+
+    /// A character model's piece cut into words before each mark that follows another character (see
+    /// `segmentMark`), each word's ids from the cache or merged and cached.
+    private func encodeWords(_ p: UnsafePointer<UInt8>, _ n: Int, _ mark: [UInt8], _ cache: PieceCache, _ ids: inout [Int]) {
+        let m0 = mark[0], m1 = mark[1], m2 = mark[2]
+        var start = 0
+        var i = 1
+        while start < n {
+            // The next cut: a mark at i > start whose three bytes before are not a mark.
+            var end = n
+            while i + 2 < n {
+                if p[i] == m0 && p[i + 1] == m1 && p[i + 2] == m2
+                    && !(i >= 3 && p[i - 3] == m0 && p[i - 2] == m1 && p[i - 1] == m2) {
+                    end = i
+                    break
+                }
+                i += 1
+            }
+            encodeWord(p + start, end - start, cache, &ids)
+            start = end
+            i = end + 3
+        }
+    }
+
+    /// One word of `encodeWords`: the cache, else the merges (then cached).
+    @inline(__always)
+    private func encodeWord(_ p: UnsafePointer<UInt8>, _ n: Int, _ cache: PieceCache, _ ids: inout [Int]) {
+        let w = firstWord(p, n)
+        let h = hashBytes(p, n, firstWord: w)
+        if n <= PieceCache.maxKey {
+            let found = withUnsafeTemporaryAllocation(of: Int.self, capacity: PieceCache.maxTokens) { out in
+                let c = cache.find(p, n, w, h, into: out.baseAddress!)
+                if c > 0 { ids.append(contentsOf: UnsafeBufferPointer(rebasing: out[0..<c])) }
+                return c > 0
+            }
+            if found { return }
+        } else if cache.findLong(p, n, h, &ids) > 0 {
+            return
+        }
+        let before = ids.count
+        encodeUncached(p, n, w, h, nil, &ids, nil)
+        let count = ids.count - before
+        if n <= PieceCache.maxKey {
+            guard count > 0, count <= PieceCache.maxTokens else { return }
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: count) { t in
+                for k in 0..<count { t[k] = UInt32(truncatingIfNeeded: ids[before + k]) }
+                cache.insert(p, n, w, h, t.baseAddress!, count)
+            }
+        } else if count > 0 {
+            cache.insertLong(p, n, h, ids[before...])
+        }
     }
 
     /// `encode(piece:ids:ranges:)` with this thread's cache (`caches?.current()`) already in hand.

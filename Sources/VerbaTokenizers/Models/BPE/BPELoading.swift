@@ -104,41 +104,52 @@ extension BPE {
         // model's own table, so the table of strings waits until something asks for a string; if a
         // merge does not resolve that way, or for other models, the strings are looked up.
         let vocabulary: VocabularyStrings
-        let pairEntries: [(a: UInt32, b: UInt32, rank: UInt32, merged: UInt32)]
+        let pairs: PairTable
         if options.byteLevel && prefix.isEmpty && suffix.isEmpty && aliases.isEmpty,
-           let entries = BPE.resolveMerges(merges, spelledIn: table, threads: threads) {
+           let resolved = BPE.resolveMerges(merges, spelledIn: table, threads: threads) {
             vocabulary = VocabularyStrings(count: count, keys: strings)
-            pairEntries = entries
+            pairs = resolved
         } else {
             vocabulary = VocabularyStrings(options.byteLevel ? ByteStringTable(count: count, keys: strings) : table)
             if requireDistinct && vocabulary.table.replacedKeys > 0 { throw BPELoadingIrregular.repeatedString }
-            pairEntries = try BPE.resolveMerges(merges, strings: vocabulary.table, aliases: aliases,
-                                                prefixLength: options.continuingSubwordPrefix?.utf8.count ?? 0, path: path)
+            pairs = PairTable(try BPE.resolveMerges(merges, strings: vocabulary.table, aliases: aliases,
+                                                    prefixLength: options.continuingSubwordPrefix?.utf8.count ?? 0, path: path))
         }
         return Parts(options: options, vocabSize: count, isTiktoken: false, table: table,
-                     pairs: PairTable(pairEntries), strings: vocabulary, hasString: hasString,
+                     pairs: pairs, strings: vocabulary, hasString: hasString,
                      aliases: aliases, merges: merges, prefix: prefix, suffix: suffix)
     }
 
-    /// Merge entries (ids of the two tokens, rank, id of the merged token) of a byte-level model: the
-    /// tokens' strings decoded to bytes and found in the model's `table`; nil if one is not found.
-    /// With `threads` above 1 (and enough merges to pay for a thread) the two halves of the ranks are
-    /// resolved at once.
-    private static func resolveMerges(_ merges: PackedMerges, spelledIn table: ByteStringTable, threads: Int)
-        -> [(a: UInt32, b: UInt32, rank: UInt32, merged: UInt32)]? {
+    /// The merges of a byte-level model as a pair table (ids of the two tokens -> rank, id of the merged
+    /// token): the tokens' strings decoded to bytes and found in the model's `table`; nil if one is not
+    /// found. One thread fills the table as it resolves (no list of entries in between); with `threads`
+    /// above 1 (and enough merges to pay for a thread) the two halves of the ranks are resolved at once.
+    private static func resolveMerges(_ merges: PackedMerges, spelledIn table: ByteStringTable, threads: Int) -> PairTable? {
         let n = merges.count
-        guard threads > 1 && n >= 10_000 else { return resolveMerges(merges, ranks: 0..<n, spelledIn: table) }
-        let (low, high) = inParallel({ resolveMerges(merges, ranks: 0..<n / 2, spelledIn: table) },
-                                     { resolveMerges(merges, ranks: n / 2..<n, spelledIn: table) })
+        guard threads > 1 && n >= 10_000 else {
+            let pairs = PairTable(capacity: n)
+            let ok = resolveMerges(merges, ranks: 0..<n, spelledIn: table) { a, b, rank, merged in
+                pairs.insert(a, b, rank: rank, merged: merged)
+            }
+            return ok ? pairs : nil
+        }
+        typealias Entry = (a: UInt32, b: UInt32, rank: UInt32, merged: UInt32)
+        func half(_ ranks: Range<Int>) -> [Entry]? {
+            var entries: [Entry] = []
+            entries.reserveCapacity(ranks.count)
+            let ok = resolveMerges(merges, ranks: ranks, spelledIn: table) { entries.append(($0, $1, $2, $3)) }
+            return ok ? entries : nil
+        }
+        let (low, high) = inParallel({ half(0..<n / 2) }, { half(n / 2..<n) })
         guard case .success(let first?) = low, case .success(let second?) = high else { return nil }
-        return first + second
+        return PairTable(first + second)
     }
 
-    /// `resolveMerges(_:spelledIn:threads:)` for the merges of `ranks`.
-    private static func resolveMerges(_ merges: PackedMerges, ranks: Range<Int>, spelledIn table: ByteStringTable)
-        -> [(a: UInt32, b: UInt32, rank: UInt32, merged: UInt32)]? {
-        var entries: [(a: UInt32, b: UInt32, rank: UInt32, merged: UInt32)] = []
-        entries.reserveCapacity(ranks.count)
+    /// `resolveMerges(_:spelledIn:threads:)` for the merges of `ranks`, in rank order, each entry
+    /// handed to `emit` (ids of the two tokens, rank, id of the merged token); false if a token is
+    /// not found.
+    private static func resolveMerges(_ merges: PackedMerges, ranks: Range<Int>, spelledIn table: ByteStringTable,
+                                      _ emit: (UInt32, UInt32, UInt32, UInt32) -> Void) -> Bool {
         var scratch = [UInt8](repeating: 0, count: 256)
         /// The id of `p[0..<n]` (tokens are nearly always there: no filter first).
         func find(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
@@ -155,13 +166,13 @@ extension BPE {
                           na > 0, nb > 0 else { return false }
                     let ia = find(p, na), ib = find(p + na, nb), im = find(p, na + nb)
                     guard ia >= 0, ib >= 0, im >= 0 else { return false }
-                    entries.append((UInt32(ia), UInt32(ib), UInt32(rank), UInt32(im)))
+                    emit(UInt32(ia), UInt32(ib), UInt32(rank), UInt32(im))
                     return true
                 }
             }
-            if !ok { return nil }
+            if !ok { return false }
         }
-        return entries
+        return true
     }
 
     /// Merge entries found by the tokens' strings (`aliases` for strings `strings` cannot give); the

@@ -378,19 +378,28 @@ final class PairTable: @unchecked Sendable {
     private static let used: UInt64 = 1 << 63
 
     /// Builds the table; a later entry for the same pair replaces an earlier one.
-    init(_ entries: [(a: UInt32, b: UInt32, rank: UInt32, merged: UInt32)]) {
+    convenience init(_ entries: [(a: UInt32, b: UInt32, rank: UInt32, merged: UInt32)]) {
+        self.init(capacity: entries.count)
+        for e in entries { insert(e.a, e.b, rank: e.rank, merged: e.merged) }
+    }
+
+    /// An empty table with room for `count` entries, filled by `insert` before any lookup.
+    init(capacity count: Int) {
         var cap = 16
-        while cap < entries.count * 2 + 16 { cap <<= 1 }
+        while cap < count * 2 + 16 { cap <<= 1 }
         slots = allocateTable(UInt64.self, count: 2 * cap)
         mask = cap - 1
-        for e in entries {
-            precondition(e.a < 1 << 31 && e.b < 1 << 31)
-            let key = PairTable.key(e.a, e.b)
-            var s = PairTable.slot(key) & mask
-            while slots[2 * s] != 0 && slots[2 * s] != key { s = (s + 1) & mask }
-            slots[2 * s] = key
-            slots[2 * s + 1] = UInt64(e.rank) << 32 | UInt64(e.merged)
-        }
+    }
+
+    /// Adds an entry (replacing the pair's earlier one). Only while the table is being built: the
+    /// table is immutable once shared.
+    func insert(_ a: UInt32, _ b: UInt32, rank: UInt32, merged: UInt32) {
+        precondition(a < 1 << 31 && b < 1 << 31)
+        let key = PairTable.key(a, b)
+        var s = PairTable.slot(key) & mask
+        while slots[2 * s] != 0 && slots[2 * s] != key { s = (s + 1) & mask }
+        slots[2 * s] = key
+        slots[2 * s + 1] = UInt64(rank) << 32 | UInt64(merged)
     }
 
     deinit {

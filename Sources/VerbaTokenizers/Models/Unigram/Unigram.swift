@@ -172,54 +172,64 @@ struct Unigram: TokenizationModel {
         let base = text.baseAddress!
         let unkScore = minScore - Unigram.unknownPenalty
         let unk = Int32(unkId ?? -1)
-        var start = 0
-        while start < n {
-            let here = ends[start].score
-            let charLength = min(UTF8Codec.decode(base, at: start, end: n).length, n - start)
-            var single = false
-            trie.forEachPrefix(of: text, at: start) { end, id in
-                let candidate = floatScores ? Double(Float(scores[Int(id)]) + Float(here)) : scores[Int(id)] + here
-                if ends[end].from < 0 || candidate > ends[end].score {
-                    ends[end] = PathEnd(score: candidate, from: Int32(start), node: id)
+        scores.withUnsafeBufferPointer { scores in
+            let floatScores = self.floatScores
+            var start = 0
+            while start < n {
+                let here = ends[start].score
+                // An ASCII byte is one character; others are decoded.
+                let charLength = base[start] < 0x80 ? 1 : min(UTF8Codec.decode(base, at: start, end: n).length, n - start)
+                var single = false
+                trie.forEachPrefix(of: text, at: start) { end, id in
+                    let candidate = floatScores ? Double(Float(scores[Int(id)]) + Float(here)) : scores[Int(id)] + here
+                    if ends[end].from < 0 || candidate > ends[end].score {
+                        ends[end] = PathEnd(score: candidate, from: Int32(start), node: id)
+                    }
+                    if end - start == charLength { single = true }
                 }
-                if end - start == charLength { single = true }
-            }
-            if !single {
-                let end = start + charLength
-                let candidate = floatScores ? Double(Float(unkScore) + Float(here)) : unkScore + here
-                if ends[end].from < 0 || candidate > ends[end].score {
-                    ends[end] = PathEnd(score: candidate, from: Int32(start), node: unk)
+                if !single {
+                    let end = start + charLength
+                    let candidate = floatScores ? Double(Float(unkScore) + Float(here)) : unkScore + here
+                    if ends[end].from < 0 || candidate > ends[end].score {
+                        ends[end] = PathEnd(score: candidate, from: Int32(start), node: unk)
+                    }
                 }
+                start += charLength
             }
-            start += charLength
         }
-        // Back from the end: (start, end, id) of each token, unknown runs fused (id -1 marks a fused run).
-        var tokens: [(start: Int, end: Int, id: Int32)] = []
-        var end = n
-        while end > 0 {
-            let s = Int(ends[end].from)
-            let id = ends[end].node
-            if id == unk, let last = tokens.last, last.id == -2 {
-                tokens[tokens.count - 1].start = s
-            } else {
-                tokens.append((s, end, id == unk ? -2 : id))
+        // Back from the end: (start, end, id) of each token, unknown runs fused (id -2 marks a fused
+        // run); at most one token per byte, on the stack for words of usual length.
+        withUnsafeTemporaryAllocation(of: (start: Int, end: Int, id: Int32).self, capacity: n) { tokens in
+            var count = 0
+            var end = n
+            while end > 0 {
+                let s = Int(ends[end].from)
+                let id = ends[end].node
+                if id == unk, count > 0, tokens[count - 1].id == -2 {
+                    tokens[count - 1].start = s
+                } else {
+                    tokens[count] = (s, end, id == unk ? -2 : id)
+                    count += 1
+                }
+                end = s
             }
-            end = s
-        }
-        for t in tokens.reversed() {
-            if t.id >= 0 {
-                out.append(Int(t.id)); ranges?.pointee.append(t.start..<t.end)
-                continue
-            }
-            if t.id == -2 && unk < 0 { continue }  // HF fails on an unknown character without unk_id
-            // An unknown run: its text may still be a piece; else bytes, else the unknown piece.
-            if let id = trie.exactMatch(UnsafeBufferPointer(rebasing: text[t.start..<t.end])) {
-                out.append(Int(id)); ranges?.pointee.append(t.start..<t.end)
-            } else if byteFallback, let bytes = fallbackIds(UnsafeBufferPointer(rebasing: text[t.start..<t.end])) {
-                out += bytes
-                if let ranges { for _ in bytes { ranges.pointee.append(t.start..<t.end) } }
-            } else {
-                out.append(Int(unk)); ranges?.pointee.append(t.start..<t.end)
+            while count > 0 {
+                count -= 1
+                let t = tokens[count]
+                if t.id >= 0 {
+                    out.append(Int(t.id)); ranges?.pointee.append(t.start..<t.end)
+                    continue
+                }
+                if t.id == -2 && unk < 0 { continue }  // HF fails on an unknown character without unk_id
+                // An unknown run: its text may still be a piece; else bytes, else the unknown piece.
+                if let id = trie.exactMatch(UnsafeBufferPointer(rebasing: text[t.start..<t.end])) {
+                    out.append(Int(id)); ranges?.pointee.append(t.start..<t.end)
+                } else if byteFallback, let bytes = fallbackIds(UnsafeBufferPointer(rebasing: text[t.start..<t.end])) {
+                    out += bytes
+                    if let ranges { for _ in bytes { ranges.pointee.append(t.start..<t.end) } }
+                } else {
+                    out.append(Int(unk)); ranges?.pointee.append(t.start..<t.end)
+                }
             }
         }
     }
@@ -242,79 +252,4 @@ struct Unigram: TokenizationModel {
 func hex2(_ b: UInt8) -> String {
     let digits = Array("0123456789ABCDEF")
     return String([digits[Int(b >> 4)], digits[Int(b & 15)]])
-}
-
-/// A byte trie over pieces answering "which pieces start here" (all of them, shortest first); the
-/// children of a node lie sorted in one flat array, found by binary search (a node after `▁` may have
-/// thousands).
-struct PieceTrie: Sendable {
-    /// Per node: where its children start in `childBytes`/`childNodes`, and how many.
-    private var firstChild: [Int32] = []
-    private var childCount: [Int32] = []
-    private var childBytes: [UInt8] = []
-    private var childNodes: [Int32] = []
-    /// The id of the piece ending at each node, or -1.
-    private var terminal: [Int32] = []
-
-    init(keys: [[UInt8]], ids: [Int32]) {
-        var children: [[(UInt8, Int32)]] = [[]]
-        var terminal: [Int32] = [-1]
-        for (key, id) in zip(keys, ids) where !key.isEmpty {
-            var node = 0
-            for b in key {
-                if let next = children[node].first(where: { $0.0 == b }) {
-                    node = Int(next.1)
-                } else {
-                    let next = Int32(children.count)
-                    children.append([])
-                    terminal.append(-1)
-                    children[node].append((b, next))
-                    node = Int(next)
-                }
-            }
-            terminal[node] = id
-        }
-        self.terminal = terminal
-        for list in children {
-            firstChild.append(Int32(childBytes.count))
-            childCount.append(Int32(list.count))
-            for (b, n) in list.sorted(by: { $0.0 < $1.0 }) { childBytes.append(b); childNodes.append(n) }
-        }
-    }
-
-    @inline(__always)
-    private func child(_ node: Int, _ b: UInt8) -> Int {
-        var lo = Int(firstChild[node]), hi = lo + Int(childCount[node])
-        while lo < hi {
-            let mid = (lo + hi) >> 1
-            let c = childBytes[mid]
-            if c == b { return Int(childNodes[mid]) }
-            if c < b { lo = mid + 1 } else { hi = mid }
-        }
-        return -1
-    }
-
-    /// Calls `body(end, id)` for each piece equal to `text[start..<end]`, in increasing `end`.
-    @inline(__always)
-    func forEachPrefix(of text: UnsafeBufferPointer<UInt8>, at start: Int, _ body: (Int, Int32) -> Void) {
-        var node = 0
-        var i = start
-        while i < text.count {
-            node = child(node, text[i])
-            if node < 0 { return }
-            i += 1
-            let t = terminal[node]
-            if t >= 0 { body(i, t) }
-        }
-    }
-
-    /// The id of the piece equal to `text`, if any.
-    func exactMatch(_ text: UnsafeBufferPointer<UInt8>) -> Int32? {
-        var node = 0
-        for b in text {
-            node = child(node, b)
-            if node < 0 { return nil }
-        }
-        return terminal[node] >= 0 ? terminal[node] : nil
-    }
 }
