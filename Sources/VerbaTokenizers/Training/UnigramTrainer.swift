@@ -93,8 +93,10 @@ package struct UnigramTrainer: Sendable {
                 mStep(&model, expected: expected)
             }
             progress?("EM: \(model.order.count) pieces")
-            if model.order.count <= desired { break }
+            // sentencepiece 0.2's order: the pruning that reaches the size ends the loop, without
+            // another EM round after it.
             prune(&model, words: words, nodes: wordNodes, counts: counts, pieceNodes: pieceNodes, desired: desired)
+            if model.order.count <= desired { break }
         }
 
         // 5. The final size: every alphabet character, then the best scores.
