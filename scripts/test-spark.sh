@@ -20,7 +20,7 @@ mkdir "$work/shards"
 split -n l/8 -d "$corpus" "$work/shards/part-"
 cat "$work"/shards/part-* | cmp -s - "$corpus" || fail "the shards do not make the corpus"
 
-train_case() {  # name, then verba tokenizer train arguments
+train_case() {  # name, then verba tokenizer train arguments (the corpus has \r inside lines: they must stay)
     local name=$1; shift
     "$verba" tokenizer train --quiet --threads 2 "$@" --output "$work/$name-local.json" "$corpus"
     "$py" scripts/spark-train-tokenizer.py --master 'local[2]' --verba "$verba" \
