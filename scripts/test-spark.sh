@@ -30,10 +30,10 @@ train_case() {  # name, then verba tokenizer train arguments (the corpus has \r 
     echo "test-spark: $name: Spark (8 shards, local[2]) = one machine, byte for byte"
 }
 train_case bpe --model bpe --byte-level --vocab-size 4000
-train_case wordpiece --model wordpiece --lowercase --vocab-size 4000
+train_case wordpiece --model wordpiece --lowercase --vocab-size 12000
 
 model=downloads/minilm
-grep -v '^%' "$corpus" | awk 'length > 20' | head -300 > "$work/lines.txt"
+awk '!/^%/ && length > 20 && n++ < 300' "$corpus" > "$work/lines.txt"
 labels=love,money,computers,politics,food
 "$verba" classify --model "$model" --labels "$labels" < "$work/lines.txt" > "$work/classify-local.tsv"
 "$verba" embed --model "$model" < "$work/lines.txt" > "$work/embed-local.jsonl"
