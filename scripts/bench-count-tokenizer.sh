@@ -34,7 +34,8 @@ export RAYON_NUM_THREADS=2
 for kind in bpe wordpiece; do
     if [ $kind = bpe ]; then pre=gpt2; size=32000; args=(--model bpe --byte-level); else pre="bert --lowercase"; size=30000; args=(--model wordpiece --lowercase); fi
     total=0
-    for shard in "$work"/shards/part-*; do
+    rm -f "$work"/shards/*.counts
+    for shard in "$work"/shards/part-??; do
         read -r wall _ _ < <(timed "$verba" tokenizer count --pre-tokenizer $pre --threads 1 --quiet --output "$shard.counts" "$shard")
         total=$(python3 -c "print($total + $wall)")
     done
