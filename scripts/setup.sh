@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for p in libutf8proc-dev libopenblas-dev qemu-user python3-pip fortunes fortunes-de fortunes-es fortunes-it fortunes-pl \
+for p in libutf8proc-dev libopenblas-dev qemu-user python3-pip python3-venv openjdk-17-jre-headless fortunes fortunes-de fortunes-es fortunes-it fortunes-pl \
          fortunes-cs fortunes-ru fortunes-bg fortunes-br fortunes-ga fortunes-eo fortunes-zh bible-kjv-text; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
@@ -23,3 +23,7 @@ bash scripts/fetch-assets.sh
 # The random-weight GPT-2 124M folder the exactness tests compare with transformers' figures (numpy only).
 python3 -c "import numpy" 2>/dev/null || python3 -m pip install -q numpy
 bash scripts/make-gpt2-124m.sh
+# PySpark for scripts/test-spark.sh (the Spark scripts in local mode), in its own venv.
+if ! downloads/spark-venv/bin/python -c "import pyspark" 2>/dev/null; then
+    python3 -m venv downloads/spark-venv && downloads/spark-venv/bin/python -m pip install -q pyspark==4.3.0
+fi

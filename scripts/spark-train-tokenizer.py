@@ -7,8 +7,9 @@ tokenizer.json that `verba tokenizer train` gives on the whole corpus on one mac
 Arguments after `--` are passed to `verba tokenizer train` (--model, --byte-level, --split,
 --vocab-size, --lowercase, --special-tokens, ...); the counting pre-tokenizer follows from them.
 
-Lines are read with Spark's textFile (split at \\n, \\r\\n or \\r; a last line without a newline counts as
-one with it), as bytes: invalid UTF-8 reaches verba unchanged.
+Lines are read with Hadoop's TextInputFormat cut at \\n only (a \\r stays in its line, as verba reads
+it; textFile would cut there too). A last line without a newline counts as one with it, and invalid
+UTF-8 becomes U+FFFD on the way (Hadoop's Text to a Python string).
 
 Examples:
   # on one machine, two cores
@@ -54,7 +55,7 @@ def main():
     ap.add_argument("--master", help="Spark master (default: spark-submit's, else local[*])")
     ap.add_argument("--verba", required=True, help="the verba binary (on the driver; shipped to executors unless --no-ship)")
     ap.add_argument("--no-ship", action="store_true", help="executors run --verba at the same path (shared file system)")
-    ap.add_argument("--partitions", type=int, default=0, help="minimum number of partitions (default: Spark's)")
+    ap.add_argument("--split-mb", type=int, default=0, help="largest input split in MB (default: Hadoop's, the block size)")
     ap.add_argument("--count-threads", type=int, default=1, help="threads per counting task")
     ap.add_argument("--keep-counts", help="also keep the merged counts file here")
     ap.add_argument("--output", required=True, help="the tokenizer.json to write")
@@ -76,9 +77,13 @@ def main():
 
     def count(lines):
         argv = [verba.local(), "tokenizer", "count", *count_args, "--threads", threads, "--quiet", "--output", "{out}", "-"]
-        yield spark_verba.run_to_file(argv, lines)
+        yield spark_verba.run_to_file(argv, (line.encode("utf-8") for line in lines))
 
-    text = sc.textFile(",".join(args.inputs), minPartitions=args.partitions or None, use_unicode=False)
+    conf = {"textinputformat.record.delimiter": "\n"}
+    if args.split_mb:
+        conf["mapreduce.input.fileinputformat.split.maxsize"] = str(args.split_mb << 20)
+    text = sc.newAPIHadoopFile(",".join(args.inputs), "org.apache.hadoop.mapreduce.lib.input.TextInputFormat",
+                               "org.apache.hadoop.io.LongWritable", "org.apache.hadoop.io.Text", conf=conf).values()
     with tempfile.TemporaryDirectory(prefix="verba-counts-") as folder:
         parts = []
         # One partition's counts at a time reach the driver; each goes to disk before the next.

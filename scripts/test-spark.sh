@@ -20,7 +20,7 @@ mkdir "$work/shards"
 split -n l/8 -d "$corpus" "$work/shards/part-"
 cat "$work"/shards/part-* | cmp -s - "$corpus" || fail "the shards do not make the corpus"
 
-train_case() {  # name, then verba tokenizer train arguments
+train_case() {  # name, then verba tokenizer train arguments (the corpus has \r inside lines: they must stay)
     local name=$1; shift
     "$verba" tokenizer train --quiet --threads 2 "$@" --output "$work/$name-local.json" "$corpus"
     "$py" scripts/spark-train-tokenizer.py --master 'local[2]' --verba "$verba" \
@@ -30,10 +30,10 @@ train_case() {  # name, then verba tokenizer train arguments
     echo "test-spark: $name: Spark (8 shards, local[2]) = one machine, byte for byte"
 }
 train_case bpe --model bpe --byte-level --vocab-size 4000
-train_case wordpiece --model wordpiece --lowercase --vocab-size 4000
+train_case wordpiece --model wordpiece --lowercase --vocab-size 12000
 
 model=downloads/minilm
-grep -v '^%' "$corpus" | awk 'length > 20' | head -300 > "$work/lines.txt"
+awk '!/^%/ && length > 20 && n++ < 300' "$corpus" > "$work/lines.txt"
 labels=love,money,computers,politics,food
 "$verba" classify --model "$model" --labels "$labels" < "$work/lines.txt" > "$work/classify-local.tsv"
 "$verba" embed --model "$model" < "$work/lines.txt" > "$work/embed-local.jsonl"

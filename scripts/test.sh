@@ -12,6 +12,8 @@ status=$?
 # Failures, skips and the summary; the full log stays in .build/test-output.txt.
 grep -vE "^Test Case .* (started|passed)|^\[[0-9]+/[0-9]+\]|^(Building|Compiling|Write|Emitting|Linking)" .build/test-output.txt
 if [ "$status" -ne 0 ]; then echo "test.sh: swift test failed (status $status)" >&2; exit "$status"; fi
+# The Spark scripts (local[2]) give what single-machine verba gives.
+bash scripts/test-spark.sh || { echo "test.sh: the Spark scripts failed" >&2; exit 1; }
 # A package that depends on Verba by version builds and runs through the public API.
 bash scripts/test-consumer.sh || { echo "test.sh: the consumer package failed" >&2; exit 1; }
 # The release binary as an older CPU (qemu, Nehalem: no AVX) and at each kernel level gives the native outputs.

@@ -103,12 +103,13 @@ struct LatticeScratch {
     }
 
     /// Adds `weight` × the marginal probability of each live piece of the word to `expected`.
-    mutating func marginals(_ nodes: [UnigramTrainer.Node], length: Int, model: UnigramModelState, weight: Double,
-                            into expected: inout [Double]) {
-        let unknown = model.minScore - UnigramTrainer.unknownPenalty
+    mutating func marginals(_ nodes: [UnigramTrainer.Node], length: Int, model: UnigramModelState, unknown: Double,
+                            weight: Double, into expected: inout [Double]) {
         liveNodes(nodes, length: length, model: model, excluding: nil, unknownScore: unknown)
-        alpha = [Double](repeating: -.infinity, count: length + 1)
-        beta = [Double](repeating: -.infinity, count: length + 1)
+        alpha.removeAll(keepingCapacity: true)
+        alpha.append(contentsOf: repeatElement(-.infinity, count: length + 1))
+        beta.removeAll(keepingCapacity: true)
+        beta.append(contentsOf: repeatElement(-.infinity, count: length + 1))
         alpha[0] = 0
         beta[length] = 0
         for n in live { alpha[Int(n.end)] = LatticeScratch.logAdd(alpha[Int(n.end)], alpha[Int(n.start)] + score(n, model, unknown)) }
@@ -121,12 +122,14 @@ struct LatticeScratch {
 
     /// The pieces of the best segmentation (−1 for an unknown character), or none when `excluding`
     /// leaves no path. With `excluding`, that piece is not used (the second-best segmentation of it).
-    mutating func viterbi(_ nodes: [UnigramTrainer.Node], length: Int, model: UnigramModelState, excluding: Int32?) -> [Int32] {
-        let unknown = model.minScore - UnigramTrainer.unknownPenalty
+    mutating func viterbi(_ nodes: [UnigramTrainer.Node], length: Int, model: UnigramModelState, unknown: Double,
+                          excluding: Int32?) -> [Int32] {
         liveNodes(nodes, length: length, model: model, excluding: excluding, unknownScore: unknown)
         if excluding != nil, length == 1 { return [] }
-        best = [Double](repeating: -.infinity, count: length + 1)
-        back = [Int32](repeating: -1, count: length + 1)
+        best.removeAll(keepingCapacity: true)
+        best.append(contentsOf: repeatElement(-.infinity, count: length + 1))
+        back.removeAll(keepingCapacity: true)
+        back.append(contentsOf: repeatElement(-1, count: length + 1))
         best[0] = 0
         for (k, n) in live.enumerated() {
             let s = best[Int(n.start)] + score(n, model, unknown)
@@ -160,35 +163,71 @@ struct SeedPieces {
 
     mutating func make(alphabet: [(key: UInt32, value: Int)], limit: Int) -> [(piece: [UInt32], score: Int)] {
         var result: [(piece: [UInt32], score: Int)] = alphabet.map { ([$0.key], $0.value) }
-        // Substring → (frequency, the character after its first occurrence, branching?).
-        struct Entry { var freq: Int; var next: UInt32; var branching: Bool }
-        var table: [[UInt32]: Entry] = [:]
+        // An open-addressing table of substrings, each held as (start in `flat`, length), hashed as
+        // they grow one character at a time: frequency, the character after the first occurrence, and
+        // whether another occurrence was followed by another character (or ended a word).
+        var flat: [UInt32] = []
+        var wordStarts: [Int] = []
+        for w in words { wordStarts.append(flat.count); flat += w }
+        var slots = [Int32](repeating: 0, count: 1 << 16)
+        var mask = slots.count - 1
+        var starts: [Int32] = [], lengths: [UInt8] = [], freqs: [Int] = [], nexts: [UInt32] = [], branching: [Bool] = []
+        var hashes: [UInt64] = []
         let wordEnd = UInt32.max
-        for (w, c) in zip(words, counts) {
-            for start in 0..<w.count {
-                var scripts = ScriptRun()
-                var end = start
-                while end < w.count && end - start < maxLength {
-                    guard scripts.accepts(w[end], at: end - start) else { break }
-                    end += 1
-                    if end - start < 2 { continue }
-                    let next = end < w.count ? w[end] : wordEnd
-                    let key = Array(w[start..<end])
-                    if var e = table[key] {
-                        e.freq += c
-                        if e.next != next || next == wordEnd { e.branching = true }
-                        table[key] = e
-                    } else {
-                        table[key] = Entry(freq: c, next: next, branching: next == wordEnd)
+        flat.withUnsafeBufferPointer { f in
+            for (wi, w) in words.enumerated() {
+                let c = counts[wi], base = wordStarts[wi]
+                for start in 0..<w.count {
+                    var scripts = ScriptRun()
+                    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+                    var end = start
+                    while end < w.count && end - start < maxLength {
+                        guard scripts.accepts(w[end], at: end - start) else { break }
+                        h = (h ^ UInt64(w[end])) &* 0x0000_0100_0000_01b3
+                        end += 1
+                        let n = end - start
+                        if n < 2 { continue }
+                        let next = end < w.count ? w[end] : wordEnd
+                        let mixed = (h ^ (h >> 29)) &* 0xbf58_476d_1ce4_e5b9
+                        var slot = Int(truncatingIfNeeded: mixed >> 7) & mask
+                        var found = -1
+                        while slots[slot] != 0 {
+                            let e = Int(slots[slot]) - 1
+                            if hashes[e] == mixed && Int(lengths[e]) == n {
+                                let s0 = Int(starts[e])
+                                var same = true
+                                for k in 0..<n where f[s0 + k] != f[base + start + k] { same = false; break }
+                                if same { found = e; break }
+                            }
+                            slot = (slot + 1) & mask
+                        }
+                        if found >= 0 {
+                            freqs[found] += c
+                            if nexts[found] != next || next == wordEnd { branching[found] = true }
+                        } else {
+                            starts.append(Int32(base + start)); lengths.append(UInt8(n)); freqs.append(c)
+                            nexts.append(next); branching.append(next == wordEnd); hashes.append(mixed)
+                            slots[slot] = Int32(starts.count)
+                            if starts.count * 2 > mask {
+                                slots = [Int32](repeating: 0, count: slots.count * 2)
+                                mask = slots.count - 1
+                                for e in 0..<starts.count {
+                                    var s = Int(truncatingIfNeeded: hashes[e] >> 7) & mask
+                                    while slots[s] != 0 { s = (s + 1) & mask }
+                                    slots[s] = Int32(e + 1)
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
-        var substrings: [(piece: [UInt32], score: Int)] = []
-        for (k, e) in table where e.freq >= 2 && e.branching { substrings.append((k, e.freq * k.count)) }
-        substrings.sort { $0.score != $1.score ? $0.score > $1.score : $0.piece.lexicographicallyPrecedes($1.piece) }
-        if substrings.count > limit { substrings.removeLast(substrings.count - limit) }
-        result += substrings
+        var chosen: [(entry: Int, score: Int)] = []
+        for e in 0..<starts.count where freqs[e] >= 2 && branching[e] { chosen.append((e, freqs[e] * Int(lengths[e]))) }
+        func piece(_ e: Int) -> ArraySlice<UInt32> { flat[Int(starts[e])..<(Int(starts[e]) + Int(lengths[e]))] }
+        chosen.sort { $0.score != $1.score ? $0.score > $1.score : piece($0.entry).lexicographicallyPrecedes(piece($1.entry)) }
+        if chosen.count > limit { chosen.removeLast(chosen.count - limit) }
+        for (e, score) in chosen { result.append((Array(piece(e)), score)) }
         return result
     }
 }
@@ -200,7 +239,7 @@ struct ScriptRun {
     private var previous: Int = -1
 
     mutating func accepts(_ c: UInt32, at position: Int) -> Bool {
-        if c == UnigramTrainer.unknownChar || c == 0 || c == 0x20 || c == 0x2585 { return false }
+        if c == UnigramTrainer.unknownChar || c == 0 || c == 0x20 { return false }
         if c == UnigramTrainer.spaceMark { return position == 0 }
         var s = ScriptRun.script(c)
         if s == ScriptRun.hiragana || s == ScriptRun.katakana || c == 0x30FC { s = ScriptRun.han }

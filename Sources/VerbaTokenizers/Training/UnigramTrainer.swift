@@ -93,8 +93,10 @@ package struct UnigramTrainer: Sendable {
                 mStep(&model, expected: expected)
             }
             progress?("EM: \(model.order.count) pieces")
-            if model.order.count <= desired { break }
+            // sentencepiece 0.2's order: the pruning that reaches the size ends the loop, without
+            // another EM round after it.
             prune(&model, words: words, nodes: wordNodes, counts: counts, pieceNodes: pieceNodes, desired: desired)
+            if model.order.count <= desired { break }
         }
 
         // 5. The final size: every alphabet character, then the best scores.
@@ -144,11 +146,12 @@ package struct UnigramTrainer: Sendable {
     func eStep(model: UnigramModelState, words: [[UInt32]], nodes: [[Node]], counts: [Int]) -> [Double] {
         let pieceCount = model.pieces.count
         let results = ChunkResults(chunks: UnigramTrainer.chunks, size: pieceCount)
+        let unknown = model.minScore - UnigramTrainer.unknownPenalty
         forChunks(words.count) { k, range in
             var expected = [Double](repeating: 0, count: pieceCount)
             var lattice = LatticeScratch()
             for i in range {
-                lattice.marginals(nodes[i], length: words[i].count, model: model, weight: Double(counts[i]), into: &expected)
+                lattice.marginals(nodes[i], length: words[i].count, model: model, unknown: unknown, weight: Double(counts[i]), into: &expected)
             }
             results.set(k, expected)
         }
@@ -188,14 +191,15 @@ package struct UnigramTrainer: Sendable {
         var alwaysKeep = [Bool](repeating: true, count: model.pieces.count)
         var alternatives = [[Int32]](repeating: [], count: model.pieces.count)
         var lattice = LatticeScratch()
+        let unknown = model.minScore - UnigramTrainer.unknownPenalty
         for id in model.order {
             let length = model.pieces[Int(id)].count
-            let best = lattice.viterbi(pieceNodes[Int(id)], length: length, model: current, excluding: nil)
+            let best = lattice.viterbi(pieceNodes[Int(id)], length: length, model: current, unknown: unknown, excluding: nil)
             if best.count >= 2 {
                 // The piece is not its own best segmentation (there are then at least two).
                 alwaysKeep[Int(id)] = false
             } else {
-                let second = lattice.viterbi(pieceNodes[Int(id)], length: length, model: current, excluding: id)
+                let second = lattice.viterbi(pieceNodes[Int(id)], length: length, model: current, unknown: unknown, excluding: id)
                 if !second.isEmpty { alternatives[Int(id)] = second.filter { $0 >= 0 } }
             }
         }
@@ -205,7 +209,7 @@ package struct UnigramTrainer: Sendable {
             var freq = [Double](repeating: 0, count: current.pieces.count)
             var lattice = LatticeScratch()
             for i in range {
-                for id in lattice.viterbi(nodes[i], length: words[i].count, model: current, excluding: nil) where id >= 0 {
+                for id in lattice.viterbi(nodes[i], length: words[i].count, model: current, unknown: unknown, excluding: nil) where id >= 0 {
                     freq[Int(id)] += Double(counts[i])
                 }
             }

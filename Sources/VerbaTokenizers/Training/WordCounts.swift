@@ -1,3 +1,5 @@
+import Foundation
+
 /// Counts of distinct words (pre-tokenized pieces), keyed by their bytes: the input of the trainers.
 ///
 /// An open-addressing hash table over an arena of bytes, so that counting a 2 GB corpus costs memory
@@ -11,15 +13,21 @@
 /// let trained = try trainer.train(counts: counts)
 /// ```
 public struct WordCounts: Sendable {
+    /// One distinct word: where its bytes are in `arena`, its first (up to) 8 bytes packed, its count.
+    /// One record per word, so a probe that matches touches one cache line (and the arena only for
+    /// words longer than 8 bytes).
+    struct Entry {
+        var hash: UInt64
+        var head: UInt64
+        var start: Int
+        var count: Int
+        var length: Int32
+    }
     /// All distinct words' bytes, back to back.
-    fileprivate var arena: [UInt8] = []
-    /// Per distinct word: start in `arena`, length, count.
-    fileprivate var starts: [Int] = []
-    fileprivate var lengths: [Int32] = []
-    private(set) var counts: [Int] = []
-    /// Open-addressing slots: the hash's high 32 bits, then the index into `starts` plus one (0 = empty).
+    private var arena: [UInt8] = []
+    private var entries: [Entry] = []
+    /// Open-addressing slots: the hash's high 32 bits, then the index into `entries` plus one (0 = empty).
     private var slots: [UInt64]
-    private var hashes: [UInt64] = []
     private var mask: Int
 
     package init() {
@@ -28,13 +36,16 @@ public struct WordCounts: Sendable {
     }
 
     /// Number of distinct words.
-    public var count: Int { starts.count }
+    public var count: Int { entries.count }
 
     /// Total number of words counted (with repetitions).
-    public var total: Int { counts.reduce(0, +) }
+    public var total: Int { entries.reduce(0) { $0 + $1.count } }
+
+    /// How many times the word at `index` (first-seen order) was counted.
+    package func count(at index: Int) -> Int { entries[index].count }
 
     /// Bytes held by the table (arena and index), for progress reports.
-    package var memoryBytes: Int { arena.capacity + starts.capacity * 8 + lengths.capacity * 4 + counts.capacity * 8 + slots.capacity * 8 + hashes.capacity * 8 }
+    package var memoryBytes: Int { arena.capacity + entries.capacity * MemoryLayout<Entry>.stride + slots.capacity * 8 }
 
     @inline(__always)
     private static func hash(_ p: UnsafeBufferPointer<UInt8>) -> UInt64 {
@@ -60,54 +71,55 @@ public struct WordCounts: Sendable {
         return h ^ (h >> 33)
     }
 
+    /// The first (up to) 8 bytes of `p`, little-endian.
+    @inline(__always)
+    private static func head(_ p: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        guard let base = p.baseAddress else { return 0 }
+        if p.count >= 8 { return UnsafeRawPointer(base).loadUnaligned(as: UInt64.self) }
+        var v: UInt64 = 0
+        for i in 0..<p.count { v |= UInt64(base[i]) << (8 * UInt64(i)) }
+        return v
+    }
+
     /// Adds `count` occurrences of the word `word`.
     package mutating func add(_ word: UnsafeBufferPointer<UInt8>, count: Int = 1) {
-        let h = WordCounts.hash(word)
-        add(word, hash: h, count: count)
+        add(word, hash: WordCounts.hash(word), count: count)
     }
 
     private mutating func add(_ word: UnsafeBufferPointer<UInt8>, hash h: UInt64, count: Int) {
-        // The slot holds the hash's high 32 bits beside the index, so most probes that do not match
-        // are told apart without touching the words.
         let tag = h >> 32
         let n = word.count
-        let found: Int? = slots.withUnsafeBufferPointer { sl in
-            hashes.withUnsafeBufferPointer { hs in
-                starts.withUnsafeBufferPointer { st in
-                    lengths.withUnsafeBufferPointer { ln in
-                        arena.withUnsafeBufferPointer { a in
-                            var slot = Int(truncatingIfNeeded: h) & mask
-                            while true {
-                                let v = sl[slot]
-                                if v == 0 { return -1 - slot }
-                                let e = Int(v & 0xffff_ffff) - 1
-                                if v >> 32 == tag && Int(ln[e]) == n && hs[e] == h
-                                    && WordCounts.equal(a.baseAddress.map { $0 + st[e] }, word.baseAddress, n) {
-                                    return e
-                                }
-                                slot = (slot + 1) & mask
+        let head = WordCounts.head(word)
+        var slot = Int(truncatingIfNeeded: h) & mask
+        let found: Int = slots.withUnsafeBufferPointer { sl in
+            entries.withUnsafeBufferPointer { es in
+                arena.withUnsafeBufferPointer { a in
+                    while true {
+                        let v = sl[slot]
+                        if v == 0 { return -1 }
+                        if v >> 32 == tag {
+                            let e = Int(v & 0xffff_ffff) - 1
+                            let r = es[e]
+                            if r.head == head && Int(r.length) == n && r.hash == h
+                                && (n <= 8 || WordCounts.equal(a.baseAddress! + r.start + 8, word.baseAddress! + 8, n - 8)) {
+                                return e
                             }
                         }
+                        slot = (slot + 1) & mask
                     }
                 }
             }
         }
-        if let f = found, f >= 0 { counts[f] += count; return }
-        let slot = -1 - (found ?? -1)
-        let e = starts.count
-        starts.append(arena.count)
-        lengths.append(Int32(n))
-        counts.append(count)
-        hashes.append(h)
+        if found >= 0 { entries[found].count += count; return }
+        entries.append(Entry(hash: h, head: head, start: arena.count, count: count, length: Int32(n)))
         arena.append(contentsOf: word)
-        slots[slot] = tag << 32 | UInt64(e + 1)
-        if starts.count * 2 > mask { grow() }
+        slots[slot] = tag << 32 | UInt64(entries.count)
+        if entries.count * 2 > mask { grow() }
     }
 
     /// Whether the `n` bytes at `a` and `b` are equal (8 bytes at a time: words are short).
     @inline(__always)
-    private static func equal(_ a: UnsafePointer<UInt8>?, _ b: UnsafePointer<UInt8>?, _ n: Int) -> Bool {
-        guard n > 0, let a, let b else { return true }
+    private static func equal(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
         var i = 0
         while i + 8 <= n {
             if UnsafeRawPointer(a + i).loadUnaligned(as: UInt64.self) != UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self) { return false }
@@ -124,10 +136,10 @@ public struct WordCounts: Sendable {
         let newSize = (mask + 1) * 2
         var newSlots = [UInt64](repeating: 0, count: newSize)
         let newMask = newSize - 1
-        for e in 0..<starts.count {
-            var slot = Int(truncatingIfNeeded: hashes[e]) & newMask
+        for (e, r) in entries.enumerated() {
+            var slot = Int(truncatingIfNeeded: r.hash) & newMask
             while newSlots[slot] != 0 { slot = (slot + 1) & newMask }
-            newSlots[slot] = (hashes[e] >> 32) << 32 | UInt64(e + 1)
+            newSlots[slot] = (r.hash >> 32) << 32 | UInt64(e + 1)
         }
         slots = newSlots
         mask = newMask
@@ -136,9 +148,8 @@ public struct WordCounts: Sendable {
     /// Adds every word of `other` to this table.
     package mutating func merge(_ other: WordCounts) {
         other.arena.withUnsafeBufferPointer { a in
-            for e in 0..<other.starts.count {
-                let w = UnsafeBufferPointer(rebasing: a[other.starts[e]..<(other.starts[e] + Int(other.lengths[e]))])
-                add(w, hash: other.hashes[e], count: other.counts[e])
+            for r in other.entries {
+                add(UnsafeBufferPointer(rebasing: a[r.start..<(r.start + Int(r.length))]), hash: r.hash, count: r.count)
             }
         }
     }
@@ -146,34 +157,45 @@ public struct WordCounts: Sendable {
     /// Calls `body` with each distinct word's bytes and its count, in first-seen order.
     package func forEach(_ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void) rethrows {
         try arena.withUnsafeBufferPointer { a in
-            for e in 0..<starts.count {
-                try body(UnsafeBufferPointer(rebasing: a[starts[e]..<(starts[e] + Int(lengths[e]))]), counts[e])
+            for r in entries {
+                try body(UnsafeBufferPointer(rebasing: a[r.start..<(r.start + Int(r.length))]), r.count)
             }
         }
     }
 
     /// The word at `index` (in first-seen order) as bytes.
     package func word(at index: Int) -> [UInt8] {
-        Array(arena[starts[index]..<(starts[index] + Int(lengths[index]))])
+        let r = entries[index]
+        return Array(arena[r.start..<(r.start + Int(r.length))])
     }
-}
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-extension WordCounts {
     /// Calls `body` with the word at `index` (in first-seen order).
     package func withWord<T>(at index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> T) rethrows -> T {
-        try arena.withUnsafeBufferPointer { a in
-            try body(UnsafeBufferPointer(rebasing: a[starts[index]..<(starts[index] + Int(lengths[index]))]))
-        }
+        let r = entries[index]
+        return try arena.withUnsafeBufferPointer { a in try body(UnsafeBufferPointer(rebasing: a[r.start..<(r.start + Int(r.length))])) }
     }
 
-    /// Calls `body` with the arena, each word's start in it and each word's length.
-    package func withArena<T>(_ body: (UnsafeBufferPointer<UInt8>, [Int], [Int32]) throws -> T) rethrows -> T {
-        try arena.withUnsafeBufferPointer { a in try body(a, starts, lengths) }
+    /// Word indices sorted by the words' bytes.
+    package func sortedIndices() -> [Int] {
+        var order = Array(0..<entries.count)
+        entries.withUnsafeBufferPointer { es in
+            arena.withUnsafeBufferPointer { a in
+                order.sort { x, y in
+                    let rx = es[x], ry = es[y]
+                    // The heads hold the first bytes little-endian: compare them byte-swapped.
+                    let hx = rx.head.byteSwapped, hy = ry.head.byteSwapped
+                    let nx = Int(rx.length), ny = Int(ry.length)
+                    if hx != hy { return hx < hy }
+                    let m = min(nx, ny)
+                    if m > 8 {
+                        let c = memcmp(a.baseAddress! + rx.start + 8, a.baseAddress! + ry.start + 8, m - 8)
+                        if c != 0 { return c < 0 }
+                    }
+                    return nx < ny
+                }
+            }
+        }
+        return order
     }
 }
+

@@ -41,7 +41,7 @@ package func writeWordCounts(_ counts: WordCounts, pipeline: CountsPipelineName,
     try CountsSink.with(path: path) { sink in
         try sink.write(&out.buffer)
         for e in order {
-            counts.withWord(at: e) { w in out.record(w, count: UInt64(counts.counts[e])) }
+            counts.withWord(at: e) { w in out.record(w, count: UInt64(counts.count(at: e))) }
             if out.buffer.count >= 1 << 20 { try sink.write(&out.buffer) }
         }
         out.finish()
@@ -349,18 +349,3 @@ final class CountsReader {
     private var lastLength = 0
 }
 
-extension WordCounts {
-    /// Word indices sorted by the words' bytes.
-    package func sortedIndices() -> [Int] {
-        var order = Array(0..<count)
-        withArena { a, starts, lengths in
-            order.sort { x, y in
-                let nx = Int(lengths[x]), ny = Int(lengths[y])
-                let m = min(nx, ny)
-                let c = m == 0 ? 0 : memcmp(a.baseAddress! + starts[x], a.baseAddress! + starts[y], m)
-                return c != 0 ? c < 0 : nx < ny
-            }
-        }
-        return order
-    }
-}
