@@ -34,6 +34,7 @@ struct Verba: ParsableCommand {
             TrainCommand.self,
             Embed.self,
             Classify.self,
+            Serve.self,
         ]
     ) }
 
