@@ -255,18 +255,20 @@ final class BatchScheduler: @unchecked Sendable {
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         state.withLock { $0.stats.decodeSteps += 1; $0.stats.decodeSeconds += seconds }
-        var still: [Active] = []
+        var still: [Active] = [], ended: [Active] = []
         var tokens = 0
         for (r, var a) in active.enumerated() {
             var logits = Array(rows[(r * v)..<((r + 1) * v)])
             let left = min(a.cache.capacity, model.contextLength) - a.cache.count
             let job = a.job, before = a.decoding.generated
-            let ended = a.decoding.advance(logits: &logits, positionsLeft: left, emit: { job.continuation.yield($0) }) != nil
+            let done = a.decoding.advance(logits: &logits, positionsLeft: left, emit: { job.continuation.yield($0) }) != nil
             tokens += a.decoding.generated - before
-            if ended { finishJob(job, cache: a.cache) } else { still.append(a) }
+            if done { ended.append(a) } else { still.append(a) }
         }
         active = still
-        state.withLock { $0.stats.generatedTokens += tokens }
+        // The counters first, so that a client that sees its stream end also sees its tokens counted.
+        state.withLock { $0.stats.generatedTokens += tokens; $0.stats.active = still.count }
+        for a in ended { finishJob(a.job, cache: a.cache) }
     }
 
     private func finishJob(_ job: Job, cache: KVCache) {
