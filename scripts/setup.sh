@@ -23,3 +23,5 @@ bash scripts/fetch-assets.sh
 # The random-weight GPT-2 124M folder the exactness tests compare with transformers' figures (numpy only).
 python3 -c "import numpy" 2>/dev/null || python3 -m pip install -q numpy
 bash scripts/make-gpt2-124m.sh
+# The official OpenAI client, which scripts/test-server.sh drives `verba serve` with.
+python3 -c "import openai" 2>/dev/null || python3 -m pip install -q openai

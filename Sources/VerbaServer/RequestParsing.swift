@@ -88,11 +88,13 @@ struct GenerationFields {
     var presencePenalty: Float
     var frequencyPenalty: Float
     var seed: UInt64?
+    /// Keep generating past the end-of-sequence token (an extension llama.cpp and vLLM accept too).
+    var ignoreEOS: Bool
 
     /// Fields both endpoints accept.
     static let known: Set<String> = [
         "model", "max_tokens", "temperature", "top_p", "n", "stream", "stream_options", "stop",
-        "presence_penalty", "frequency_penalty", "seed", "user", "logit_bias", "top_k", "min_p",
+        "presence_penalty", "frequency_penalty", "seed", "user", "logit_bias", "top_k", "min_p", "ignore_eos",
     ]
 
     init(_ f: RequestFields, maxTokensKey: String = "max_tokens") throws {
@@ -125,6 +127,7 @@ struct GenerationFields {
             includeUsage = false
         }
         stop = try f.stop()
+        ignoreEOS = try f.bool("ignore_eos") ?? false
         presencePenalty = Float(try f.number("presence_penalty", in: -2...2) ?? 0)
         frequencyPenalty = Float(try f.number("frequency_penalty", in: -2...2) ?? 0)
         if let v = f["seed"] {

@@ -133,7 +133,7 @@ public final class OpenAIServer: Sendable {
         var requests: [SequenceRequest] = []
         for ids in prompts {
             let limit = try model.maxTokens(requested: r.fields.maxTokens, defaultLimit: 16, promptCount: ids.count, param: "max_tokens")
-            requests += sequences(r.fields, promptIds: ids, maxTokens: limit, stopIds: model.generator.model.eosTokenIds,
+            requests += sequences(r.fields, promptIds: ids, maxTokens: limit, stopIds: r.fields.ignoreEOS ? [] : model.generator.model.eosTokenIds,
                                   logprobs: r.logprobs, promptLogprobs: r.echo && r.logprobs != nil)
         }
         let echoTexts = prompts.map { model.generator.tokenizer.decode($0) }
@@ -183,7 +183,7 @@ public final class OpenAIServer: Sendable {
         var fields = r.fields
         if let eos = model.template?.eosToken, !eos.isEmpty, !fields.stop.contains(eos) { fields.stop.append(eos) }
         let top = r.logprobs ? (r.topLogprobs ?? 0) : nil
-        let requests = sequences(fields, promptIds: ids, maxTokens: limit, stopIds: model.chatStopIds, logprobs: top, promptLogprobs: false)
+        let requests = sequences(fields, promptIds: ids, maxTokens: limit, stopIds: r.fields.ignoreEOS ? [] : model.chatStopIds, logprobs: top, promptLogprobs: false)
         let shapes = ResponseShapes(prefix: "chatcmpl-", model: model.id, tokenizer: model.generator.tokenizer)
         let streams = try submit(requests, endpoint: "chat")
         if r.fields.stream {

@@ -36,7 +36,7 @@ final class ServerMetrics: Sendable {
         metric("verba_decode_steps_total", "counter", "Batched decode steps.", [("", Double(s.decodeSteps))])
         metric("verba_decode_seconds_total", "counter", "Seconds spent in decode steps.", [("", s.decodeSeconds)])
         metric("verba_prefill_seconds_total", "counter", "Seconds spent in prefills.", [("", s.prefillSeconds)])
-        metric("verba_decode_tokens_per_second", "gauge", "Generated tokens per second of decoding, since start.",
+        metric("verba_decode_tokens_per_second", "gauge", "Generated tokens per second of model time (prefills and decode steps), since start.",
                [("", s.decodeSeconds > 0 ? Double(s.generatedTokens) / (s.decodeSeconds + s.prefillSeconds) : 0)])
         metric("verba_queue_length", "gauge", "Sequences waiting for a slot.", [("", Double(s.queued))])
         metric("verba_active_slots", "gauge", "Sequences being decoded.", [("", Double(s.active))])
