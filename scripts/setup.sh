@@ -27,3 +27,5 @@ bash scripts/make-gpt2-124m.sh
 if ! downloads/spark-venv/bin/python -c "import pyspark" 2>/dev/null; then
     python3 -m venv downloads/spark-venv && downloads/spark-venv/bin/python -m pip install -q pyspark==4.3.0
 fi
+# The official OpenAI client, which scripts/test-server.sh drives `verba serve` with.
+python3 -c "import openai" 2>/dev/null || python3 -m pip install -q openai

@@ -14,6 +14,8 @@ grep -vE "^Test Case .* (started|passed)|^\[[0-9]+/[0-9]+\]|^(Building|Compiling
 if [ "$status" -ne 0 ]; then echo "test.sh: swift test failed (status $status)" >&2; exit "$status"; fi
 # The Spark scripts (local[2]) give what single-machine verba gives.
 bash scripts/test-spark.sh || { echo "test.sh: the Spark scripts failed" >&2; exit 1; }
+# `verba serve` driven by the official openai client and curl.
+bash scripts/test-server.sh .build/release/verba || { echo "test.sh: the server test failed" >&2; exit 1; }
 # A package that depends on Verba by version builds and runs through the public API.
 bash scripts/test-consumer.sh || { echo "test.sh: the consumer package failed" >&2; exit 1; }
 # The release binary as an older CPU (qemu, Nehalem: no AVX) and at each kernel level gives the native outputs.

@@ -149,3 +149,35 @@ extension JSONValue {
         for _ in 0..<indent { out.append(32); out.append(32) }
     }
 }
+
+extension JSONValue {
+    /// The value as JSON text on one line with no spaces (HTTP bodies, one server-sent event per line).
+    package func compactSerialized() -> [UInt8] {
+        var out: [UInt8] = []
+        writeCompact(to: &out)
+        return out
+    }
+
+    private func writeCompact(to out: inout [UInt8]) {
+        switch self {
+        case .array(let items):
+            out.append(UInt8(ascii: "["))
+            for (i, item) in items.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                item.writeCompact(to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let pairs):
+            out.append(UInt8(ascii: "{"))
+            for (i, (k, v)) in pairs.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                appendJSONString(k, to: &out)
+                out.append(UInt8(ascii: ":"))
+                v.writeCompact(to: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        default:
+            write(to: &out, indent: 0)
+        }
+    }
+}

@@ -35,6 +35,7 @@ struct Verba: ParsableCommand {
             TrainCommand.self,
             Embed.self,
             Classify.self,
+            Serve.self,
         ]
     ) }
 

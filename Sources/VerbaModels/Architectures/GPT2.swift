@@ -443,24 +443,9 @@ public final class GPT2Model: Sendable {
             // Decode: one query per head; heads in parallel when the past is long enough to matter.
             let heads = config.headCount
             let work = { (h: Int) in
-                let q = s.qkv + h * hd
-                let keys = cache.keys(layer: layer, head: h), values = cache.values(layer: layer, head: h)
-                let sc = s.scores + h * total
-                var mx = -Float.infinity
-                for p in 0..<total {
-                    let v = dot(q, keys + p * hd, count: hd) * scale
-                    sc[p] = v
-                    mx = max(mx, v)
-                }
-                var sum: Float = 0
-                for p in 0..<total { let e = expf(sc[p] - mx); sc[p] = e; sum += e }
-                let out = s.att + h * hd
-                out.initialize(repeating: 0, count: hd)
-                let inv = 1 / sum
-                for p in 0..<total {
-                    let w = sc[p] * inv, v = values + p * hd
-                    for d in 0..<hd { out[d] += w * v[d] }
-                }
+                GPT2Model.attendOne(s.qkv + h * hd, keys: cache.keys(layer: layer, head: h),
+                                    values: cache.values(layer: layer, head: h), positions: total, headSize: hd,
+                                    scale: scale, scores: s.scores + h * total, out: s.att + h * hd)
             }
             if total * heads >= 4096 {
                 ThreadPool.shared.parallelFor(count: heads, body: work)
@@ -499,5 +484,84 @@ public final class GPT2Model: Sendable {
         } else {
             attend(0)
         }
+    }
+
+    /// Attention of one query `q` (hd) over `positions` cached keys and values (positions, hd) of one
+    /// head: softmax(q · keysᵀ · scale) · values into `out` (hd); `scores` holds `positions` floats.
+    private static func attendOne(_ q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
+                                  positions total: Int, headSize hd: Int, scale: Float,
+                                  scores sc: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
+        var mx = -Float.infinity
+        for p in 0..<total {
+            let v = dot(q, keys + p * hd, count: hd) * scale
+            sc[p] = v
+            mx = max(mx, v)
+        }
+        var sum: Float = 0
+        for p in 0..<total { let e = expf(sc[p] - mx); sc[p] = e; sum += e }
+        out.initialize(repeating: 0, count: hd)
+        let inv = 1 / sum
+        for p in 0..<total {
+            let w = sc[p] * inv, v = values + p * hd
+            for d in 0..<hd { out[d] += w * v[d] }
+        }
+    }
+
+    // MARK: Batched decode
+
+    /// One decode step of B sequences at once: sequence i runs `ids[i]` at position `caches[i].count` of
+    /// its own cache, and the logits (V) that follow go to row i of `logits` (B, V). Every projection is
+    /// one sgemm over the B rows, so a step reads the weights once for all the sequences; attention runs
+    /// per sequence and head over that sequence's cache. One sequence is an ordinary decode step.
+    /// - Throws: `ModelError.invalidInput` for an id outside the vocabulary or a full cache.
+    public func decodeStep(_ ids: [Int], caches: [KVCache], logits: UnsafeMutablePointer<Float>) throws {
+        let b = ids.count, c = config.embeddingSize, v = config.vocabSize, hd = config.headSize, heads = config.headCount
+        precondition(caches.count == b && b > 0, "decodeStep: \(b) ids for \(caches.count) caches")
+        precondition(Set(caches.map(ObjectIdentifier.init)).count == b, "decodeStep: a cache appears twice")
+        if b == 1 {
+            let row = try self.logits(for: ids, cache: caches[0])
+            row.withUnsafeBufferPointer { logits.update(from: $0.baseAddress!, count: v) }
+            return
+        }
+        for (id, cache) in zip(ids, caches) {
+            precondition(cache.layerCount == config.layerCount && cache.headCount == heads && cache.headSize == hd,
+                         "GPT2Model: cache made for another model")
+            guard cache.count < min(cache.capacity, config.contextLength) else {
+                throw ModelError.invalidInput("GPT-2: \(cache.count + 1) positions exceed the context of \(min(cache.capacity, config.contextLength)) tokens")
+            }
+            guard id >= 0 && id < v else { throw ModelError.invalidInput("GPT-2: token id \(id) is outside the vocabulary 0..<\(v)") }
+        }
+        let s = Scratch()
+        s.reserve(rows: b, config: config)
+        let longest = caches.map(\.count).max()! + 1
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: b * heads * longest)
+        defer { scores.deallocate() }
+        // x = wte[ids] + wpe[each sequence's position]  // (B, C)
+        for (r, id) in ids.enumerated() {
+            let e = wte.pointer + id * c, p = wpe.pointer + caches[r].count * c, row = s.x + r * c
+            for j in 0..<c { row[j] = e[j] + p[j] }
+        }
+        let eps = config.layerNormEpsilon
+        for (l, block) in blocks.enumerated() {
+            layerNorm(s.x, s.h, gamma: block.ln1Gamma.pointer, beta: block.ln1Beta.pointer, rows: b, n: c, eps: eps)
+            project(s.h, block.attnWeight, block.attnBias, s.qkv, rows: b, accumulate: false)  // (B, 3C)
+            for (r, cache) in caches.enumerated() { cache.store(layer: l, qkv: s.qkv + r * 3 * c, rows: 1) }
+            var scale: Float = config.scaleAttentionWeights ? 1 / Float(hd).squareRoot() : 1
+            if config.scaleAttentionByInverseLayerIndex { scale /= Float(l + 1) }
+            ThreadPool.shared.parallelFor(count: b * heads) { item in
+                let r = item / heads, h = item % heads, cache = caches[r]
+                GPT2Model.attendOne(s.qkv + r * 3 * c + h * hd, keys: cache.keys(layer: l, head: h),
+                                    values: cache.values(layer: l, head: h), positions: cache.count + 1, headSize: hd,
+                                    scale: scale, scores: scores + item * longest, out: s.att + r * c + h * hd)
+            }
+            project(s.att, block.attnProjWeight, block.attnProjBias, s.x, rows: b, accumulate: true)
+            layerNorm(s.x, s.h, gamma: block.ln2Gamma.pointer, beta: block.ln2Beta.pointer, rows: b, n: c, eps: eps)
+            project(s.h, block.fcWeight, block.fcBias, s.mlp, rows: b, accumulate: false)        // (B, I)
+            config.activation.apply(s.mlp, count: b * config.innerSize)
+            project(s.mlp, block.mlpProjWeight, block.mlpProjBias, s.x, rows: b, accumulate: true)
+        }
+        for cache in caches { cache.advance(by: 1) }
+        layerNorm(s.x, s.h, gamma: lnFGamma.pointer, beta: lnFBeta.pointer, rows: b, n: c, eps: eps)
+        matmul(s.h, lmHead.pointer, logits, m: b, n: v, k: c, transposeB: true)
     }
 }

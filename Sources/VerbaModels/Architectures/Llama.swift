@@ -295,18 +295,9 @@ public final class LlamaModel: Sendable {
             // Decode: one query per head; heads in parallel when the past is long enough to matter.
             let lo = firstVisible(start), n = total - lo
             let work = { (h: Int) in
-                let q = s.q + h * hd
-                let keys = cache.keys(layer: layer, head: h / group) + lo * hd
-                let values = cache.values(layer: layer, head: h / group) + lo * hd
-                let sc = s.scores + h * total
-                for p in 0..<n { sc[p] = dot(q, keys + p * hd, count: hd) * scale }
-                softmax(sc, rows: 1, n: n)
-                let out = s.att + h * hd
-                out.initialize(repeating: 0, count: hd)
-                for p in 0..<n {
-                    let w = sc[p], v = values + p * hd
-                    for d in 0..<hd { out[d] += w * v[d] }
-                }
+                LlamaModel.attendOne(s.q + h * hd, keys: cache.keys(layer: layer, head: h / group) + lo * hd,
+                                     values: cache.values(layer: layer, head: h / group) + lo * hd, positions: n,
+                                     headSize: hd, scale: scale, scores: s.scores + h * total, out: s.att + h * hd)
             }
             if n * heads >= 4096 {
                 ThreadPool.shared.parallelFor(count: heads, body: work)
@@ -351,5 +342,96 @@ public final class LlamaModel: Sendable {
         } else {
             attend(0)
         }
+    }
+
+    /// Attention of one query `q` (hd) over `positions` keys and values (positions, hd) of one key/value
+    /// head: softmax(q · keysᵀ · scale) · values into `out` (hd); `scores` holds `positions` floats.
+    private static func attendOne(_ q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
+                                  positions n: Int, headSize hd: Int, scale: Float,
+                                  scores sc: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
+        for p in 0..<n { sc[p] = dot(q, keys + p * hd, count: hd) * scale }
+        softmax(sc, rows: 1, n: n)
+        out.initialize(repeating: 0, count: hd)
+        for p in 0..<n {
+            let w = sc[p], v = values + p * hd
+            for d in 0..<hd { out[d] += w * v[d] }
+        }
+    }
+
+    // MARK: Batched decode
+
+    /// One decode step of B sequences at once: sequence i runs `ids[i]` at position `caches[i].count` of
+    /// its own cache, and the logits (V) that follow go to row i of `logits` (B, V). Every projection is
+    /// one matrix product over the B rows, so a step reads the weights once for all the sequences;
+    /// RoPE and attention run per sequence at its own position. One sequence is an ordinary decode step.
+    /// - Throws: `ModelError.invalidInput` for an id outside the vocabulary or a full cache.
+    public func decodeStep(_ ids: [Int], caches: [KVCache], logits: UnsafeMutablePointer<Float>) throws {
+        let b = ids.count, c = config.hiddenSize, v = config.vocabSize, hd = config.headSize, half = hd / 2
+        let heads = config.headCount, kvHeads = config.kvHeadCount, group = heads / kvHeads, eps = config.rmsNormEpsilon
+        precondition(caches.count == b && b > 0, "decodeStep: \(b) ids for \(caches.count) caches")
+        precondition(Set(caches.map(ObjectIdentifier.init)).count == b, "decodeStep: a cache appears twice")
+        if b == 1 {
+            let row = try self.logits(for: ids, cache: caches[0])
+            row.withUnsafeBufferPointer { logits.update(from: $0.baseAddress!, count: v) }
+            return
+        }
+        for (id, cache) in zip(ids, caches) {
+            precondition(cache.layerCount == config.layerCount && cache.headCount == kvHeads && cache.headSize == hd,
+                         "LlamaModel: cache made for another model")
+            let limit = min(cache.capacity, contextLength)
+            guard cache.count < limit else {
+                throw ModelError.invalidInput("Llama: \(cache.count + 1) positions exceed the context of \(limit) tokens")
+            }
+            guard id >= 0 && id < v else { throw ModelError.invalidInput("Llama: token id \(id) is outside the vocabulary 0..<\(v)") }
+        }
+        let s = Scratch()
+        s.reserve(rows: b, config: config, context: 1, parts: 1)
+        let longest = caches.map(\.count).max()! + 1
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: b * heads * longest)
+        defer { scores.deallocate() }
+        for (r, id) in ids.enumerated() {
+            embed.convertRows(id, id + 1, into: s.x + r * c)
+            let position = Float(caches[r].count)
+            for i in 0..<half {
+                let angle = Double(position * inverseFrequencies[i])
+                s.cos[r * half + i] = Float(Foundation.cos(angle))
+                s.sin[r * half + i] = Float(Foundation.sin(angle))
+            }
+        }
+        let scale = Float(1 / Double(hd).squareRoot())
+        for (l, layer) in layers.enumerated() {
+            rmsNorm(s.x, s.h, weight: layer.inputNorm.pointer, rows: b, n: c, eps: eps)
+            linear(s.h, layer.q, layer.qBias, s.q, rows: b)                             // (B, H·hd)
+            linear(s.h, layer.k, layer.kBias, s.k, rows: b)                             // (B, KV·hd)
+            linear(s.h, layer.v, layer.vBias, s.v, rows: b)                             // (B, KV·hd)
+            if let qNorm = layer.qNorm, let kNorm = layer.kNorm {
+                rmsNorm(s.q, s.q, weight: qNorm.pointer, rows: b * heads, n: hd, eps: eps)
+                rmsNorm(s.k, s.k, weight: kNorm.pointer, rows: b * kvHeads, n: hd, eps: eps)
+            }
+            for (r, cache) in caches.enumerated() {
+                applyRotary(s.q + r * heads * hd, heads: heads, headSize: hd, cos: s.cos + r * half, sin: s.sin + r * half)
+                applyRotary(s.k + r * kvHeads * hd, heads: kvHeads, headSize: hd, cos: s.cos + r * half, sin: s.sin + r * half)
+                cache.store(layer: l, keys: s.k + r * kvHeads * hd, values: s.v + r * kvHeads * hd,
+                            rowStride: kvHeads * hd, rows: 1)
+            }
+            let window = config.slidingWindows[l]
+            ThreadPool.shared.parallelFor(count: b * heads) { item in
+                let r = item / heads, h = item % heads, cache = caches[r]
+                let p = cache.count, lo = window.map { max(0, p - $0 + 1) } ?? 0
+                LlamaModel.attendOne(s.q + (r * heads + h) * hd, keys: cache.keys(layer: l, head: h / group) + lo * hd,
+                                     values: cache.values(layer: l, head: h / group) + lo * hd, positions: p + 1 - lo,
+                                     headSize: hd, scale: scale, scores: scores + item * longest,
+                                     out: s.att + (r * heads + h) * hd)
+            }
+            linear(s.att, layer.o, layer.oBias, s.x, rows: b, accumulate: true)
+            rmsNorm(s.x, s.h, weight: layer.postNorm.pointer, rows: b, n: c, eps: eps)
+            linear(s.h, layer.gate, layer.gateBias, s.gate, rows: b)                    // (B, I)
+            linear(s.h, layer.up, layer.upBias, s.up, rows: b)                          // (B, I)
+            siluMultiply(s.gate, s.up, count: b * config.intermediateSize)
+            linear(s.gate, layer.down, layer.downBias, s.x, rows: b, accumulate: true)
+        }
+        for cache in caches { cache.advance(by: 1) }
+        rmsNorm(s.x, s.h, weight: norm.pointer, rows: b, n: c, eps: eps)
+        matmul(s.h, lmHead, logits, m: b)
     }
 }

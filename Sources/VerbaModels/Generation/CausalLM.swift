@@ -28,6 +28,26 @@ public protocol CausalLM: AnyObject, Sendable {
     /// `from ..< (until ?? ids.count)`, in order.
     func forEachLogits(_ ids: [Int], cache: KVCache, from: Int, until: Int?,
                        _ body: (Int, UnsafeBufferPointer<Float>) throws -> Void) throws
+    /// One decode step of several sequences, each on its own cache: sequence i runs `ids[i]` after what
+    /// `caches[i]` holds, and the logits (V) that follow go to row i of `logits` (ids.count × V floats).
+    /// GPT-2 and Llama run the step as one batched pass that reads the weights once for every sequence.
+    ///
+    /// ```swift
+    /// var rows = [Float](repeating: 0, count: 2 * model.vocabSize)
+    /// try rows.withUnsafeMutableBufferPointer { try model.decodeStep([464, 15496], caches: [a, b], logits: $0.baseAddress!) }
+    /// ```
+    func decodeStep(_ ids: [Int], caches: [KVCache], logits: UnsafeMutablePointer<Float>) throws
+}
+
+extension CausalLM {
+    /// A decode step of each sequence in turn, for architectures without a batched pass.
+    public func decodeStep(_ ids: [Int], caches: [KVCache], logits: UnsafeMutablePointer<Float>) throws {
+        precondition(ids.count == caches.count, "decodeStep: \(ids.count) ids for \(caches.count) caches")
+        for (r, (id, cache)) in zip(ids, caches).enumerated() {
+            let row = try self.logits(for: [id], cache: cache)
+            row.withUnsafeBufferPointer { (logits + r * vocabSize).update(from: $0.baseAddress!, count: vocabSize) }
+        }
+    }
 }
 
 extension GPT2Model: CausalLM {
