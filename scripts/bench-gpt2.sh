@@ -30,7 +30,7 @@ echo "cpu: $cpu ($(nproc) cores visible, avx512f: $([ "$avx512" -gt 0 ] && echo 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "reference: transformers/PyTorch, $threads threads ..." >&2
-OMP_NUM_THREADS=$threads "$PYTHON" scripts/bench/gpt2_reference.py --model "$model" --threads $threads \
+OMP_NUM_THREADS=$threads "$PYTHON" scripts/bench/decoder_reference.py --model "$model" --threads $threads \
     --new-tokens 128 --repeats "$repeats" --out "$out" > "$out/reference.txt"
 ref() { grep "^$1:" "$out/reference.txt" | sed 's/^[^:]*: //'; }
 

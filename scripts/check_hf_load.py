@@ -4,25 +4,27 @@ transformers unchanged and computes what verba computes.
 
   /work/pyenv/bin/python scripts/check_hf_load.py MODEL_DIR [--verba .build/release/verba] [--tsv dev.tsv]
 
-For a GPT folder (model_type gpt2):
+For a language-model folder (model_type gpt2 or llama, as `verba train lm --arch gpt2|llama` writes):
 
-1. GPT2LMHeadModel.from_pretrained(MODEL_DIR) loads with no missing or unexpected weights, and the
-   tokenizer.json loads in `tokenizers`.
+1. AutoModelForCausalLM.from_pretrained(MODEL_DIR) loads the class config.json names (GPT2LMHeadModel,
+   LlamaForCausalLM) with no missing or unexpected weights (lm_head.weight may be absent only when tied),
+   and the tokenizer.json loads in `tokenizers`.
 2. Perplexity of a few texts (shorter than the context) from transformers (float32) equals
    `verba perplexity --model MODEL_DIR` within 1e-4 relative.
 3. Greedy continuations (20 tokens) from transformers equal `verba generate --temperature 0`.
 For a classifier folder (model_type bert): BertForSequenceClassification loads with no missing or
 unexpected weights; on TSV lines (label<TAB>text; default: a few built-in lines) its label probabilities
 equal `verba classify --model MODEL_DIR --format jsonl` within 1e-4, and its accuracy is printed.
-Exits 1 on any mismatch. (The Swift test TrainingTests.testExportedGPTFolderMatchesTrainerForward checks
-that verba's inference gives the trainer's own logits within 1e-4.)
+Exits 1 on any mismatch. (The Swift tests TrainingTests.testExportedGPTFolderMatchesTrainerForward and
+LlamaTrainingTests.testExportedLlamaFolderMatchesTrainerForward check that verba's inference gives the
+trainer's own logits within 1e-4.)
 """
 import argparse, math, os, subprocess, sys
 
 sys.path = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
 import torch
 from tokenizers import Tokenizer
-from transformers import GPT2LMHeadModel
+from transformers import AutoModelForCausalLM
 
 TEXTS = [
     "In the beginning God created the heaven and the earth.",
@@ -81,9 +83,11 @@ def main():
         ok = check_classifier(a)
         print("OK" if ok else "MISMATCH")
         sys.exit(0 if ok else 1)
-    model, info = GPT2LMHeadModel.from_pretrained(a.model, output_loading_info=True, torch_dtype=torch.float32)
+    model, info = AutoModelForCausalLM.from_pretrained(a.model, output_loading_info=True, torch_dtype=torch.float32)
     model.eval()
-    bad = [k for k in info["missing_keys"] if k != "lm_head.weight"] + list(info["unexpected_keys"])
+    print(f"class {type(model).__name__}, {sum(p.numel() for p in model.parameters())} parameters")
+    tied = model.config.tie_word_embeddings
+    bad = [k for k in info["missing_keys"] if not (tied and k == "lm_head.weight")] + list(info["unexpected_keys"])
     ok = not bad
     print(f"load: missing {sorted(info['missing_keys'])}, unexpected {sorted(info['unexpected_keys'])}")
     tok = Tokenizer.from_file(os.path.join(a.model, "tokenizer.json"))

@@ -13,9 +13,10 @@ extern const verba_kernel_table verba_table_baseline;
 #if defined(__x86_64__)
 extern const verba_kernel_table verba_table_avx2;
 extern const verba_kernel_table verba_table_avx512;
+extern const verba_kernel_table verba_table_avx512vnni;
 #endif
 
-static const char *const level_names[VERBA_LEVEL_COUNT] = {"baseline", "avx2", "avx512"};
+static const char *const level_names[VERBA_LEVEL_COUNT] = {"baseline", "avx2", "avx512", "avx512vnni"};
 
 static int detect_level(void) {
 #if defined(__x86_64__)
@@ -30,7 +31,8 @@ static int detect_level(void) {
     int avx2 = (b >> 5) & 1;
     if (!avx2) return VERBA_LEVEL_BASELINE;
     int avx512 = ((b >> 16) & 1) && ((b >> 17) & 1) && ((b >> 30) & 1) && ((b >> 31) & 1);   // F, DQ, BW, VL
-    if (avx512 && (xcr0_lo & 0xe0) == 0xe0) return VERBA_LEVEL_AVX512;                      // opmask, zmm state
+    int vnni = (c >> 11) & 1;                                                                  // AVX512_VNNI
+    if (avx512 && (xcr0_lo & 0xe0) == 0xe0) return vnni ? VERBA_LEVEL_AVX512VNNI : VERBA_LEVEL_AVX512;  // opmask, zmm
     return VERBA_LEVEL_AVX2;
 #else
     return VERBA_LEVEL_BASELINE;
@@ -43,6 +45,7 @@ static const verba_kernel_table *table_of(int level) {
 #if defined(__x86_64__)
     case VERBA_LEVEL_AVX2: return &verba_table_avx2;
     case VERBA_LEVEL_AVX512: return &verba_table_avx512;
+    case VERBA_LEVEL_AVX512VNNI: return &verba_table_avx512vnni;
 #endif
     default: return NULL;
     }
@@ -60,7 +63,7 @@ static void choose(void) {
         int wanted = -1;
         for (int l = 0; l < VERBA_LEVEL_COUNT; l++) if (strcmp(forced, level_names[l]) == 0) wanted = l;
         if (wanted < 0) {
-            fprintf(stderr, "verba: VERBA_CPU=%s is not one of baseline, avx2, avx512; using %s\n", forced,
+            fprintf(stderr, "verba: VERBA_CPU=%s is not one of baseline, avx2, avx512, avx512vnni; using %s\n", forced,
                     level_names[best_level]);
         } else if (wanted > best_level) {
             fprintf(stderr, "verba: VERBA_CPU=%s is not supported by this CPU; using %s\n", forced,

@@ -9,6 +9,9 @@
 #define VERBA_LEVEL VERBA_LEVEL_AVX2
 #define VERBA_HAS_FMA 1
 #define VERBA_HAS_F16C 1
+#define VERBA_HAS_AVX2 1
+#define VERBA_HAS_AVX512 0
+#define VERBA_HAS_VNNI 0
 #include "kernels_body.h"
 #pragma clang attribute pop
 #endif

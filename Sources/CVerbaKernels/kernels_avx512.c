@@ -9,6 +9,9 @@
 #define VERBA_LEVEL VERBA_LEVEL_AVX512
 #define VERBA_HAS_FMA 1
 #define VERBA_HAS_F16C 1
+#define VERBA_HAS_AVX2 1
+#define VERBA_HAS_AVX512 1
+#define VERBA_HAS_VNNI 0
 #include "kernels_body.h"
 #pragma clang attribute pop
 #endif

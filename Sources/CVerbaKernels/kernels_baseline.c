@@ -6,4 +6,7 @@
 #define VERBA_LEVEL VERBA_LEVEL_BASELINE
 #define VERBA_HAS_FMA 0
 #define VERBA_HAS_F16C 0
+#define VERBA_HAS_AVX2 0
+#define VERBA_HAS_AVX512 0
+#define VERBA_HAS_VNNI 0
 #include "kernels_body.h"

@@ -1,6 +1,7 @@
 // The bodies of the float kernels, included once per CPU level by kernels_<level>.c, which defines
 // VERBA_SUFFIX (the level's name, appended to the table's name), VERBA_HAS_FMA (1 when the level has
-// fused multiply-add) and VERBA_HAS_F16C, and wraps the inclusion in a `#pragma clang attribute` giving
+// fused multiply-add), VERBA_HAS_F16C, VERBA_HAS_AVX2 (the 8-bit integer instructions of the quantized
+// kernels), VERBA_HAS_AVX512 (their 512-bit forms) and VERBA_HAS_VNNI (AVX-512 VNNI's vpdpbusd), and wraps the inclusion in a `#pragma clang attribute` giving
 // every function the level's target features. The code is written on 16-float vectors (clang vector
 // extensions): one zmm register with AVX-512, two ymm with AVX2, four xmm on baseline x86-64 (NEON on
 // arm64), so one source serves every level.
@@ -396,6 +397,7 @@ static void K_gelu_tanh_backward(float *dx, const float *x, const float *dout, l
 
 #include "attention_body.h"
 #include "half_body.h"
+#include "quant_body.h"
 
 const verba_kernel_table CAT(verba_table, VERBA_SUFFIX) = {
     .level = VERBA_LEVEL,
@@ -417,4 +419,6 @@ const verba_kernel_table CAT(verba_table, VERBA_SUFFIX) = {
     .float_to_half = K_float_to_half,
     .bf16_to_float = K_bf16_to_float,
     .float_to_bf16 = K_float_to_bf16,
+    .quantize_act = K_quantize_act,
+    .quant_matmul = K_quant_matmul,
 };

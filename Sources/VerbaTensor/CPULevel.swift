@@ -4,7 +4,7 @@ import CVerbaKernels
 ///
 /// Every kernel is compiled for each level into the same binary; at first use the best level this CPU and
 /// its operating system support is taken, unless the `VERBA_CPU` environment variable names another
-/// (`baseline`, `avx2` or `avx512`). A level the machine cannot run falls back to the best it has, with a
+/// (`baseline`, `avx2`, `avx512` or `avx512vnni`). A level the machine cannot run falls back to the best it has, with a
 /// warning on standard error. On non-x86 machines the only level is `baseline` (the compiler's default
 /// vector unit, NEON on arm64).
 ///
@@ -19,6 +19,8 @@ public enum CPULevel: String, Sendable, CaseIterable, CustomStringConvertible {
     case avx2
     /// AVX-512 F, BW, DQ and VL (Skylake-X, Ice Lake, Zen 4 and later).
     case avx512
+    /// AVX-512 with VNNI's 8-bit dot products (Ice Lake, Zen 4 and later), for the quantized kernels.
+    case avx512vnni
 
     /// The level the kernels use in this process.
     public static var current: CPULevel { CPULevel(code: verba_kernels().pointee.level) }
@@ -35,12 +37,14 @@ public enum CPULevel: String, Sendable, CaseIterable, CustomStringConvertible {
         case .baseline: return Int32(VERBA_LEVEL_BASELINE)
         case .avx2: return Int32(VERBA_LEVEL_AVX2)
         case .avx512: return Int32(VERBA_LEVEL_AVX512)
+        case .avx512vnni: return Int32(VERBA_LEVEL_AVX512VNNI)
         }
     }
 
     package init(code: Int32) {
         switch code {
         case Int32(VERBA_LEVEL_AVX512): self = .avx512
+        case Int32(VERBA_LEVEL_AVX512VNNI): self = .avx512vnni
         case Int32(VERBA_LEVEL_AVX2): self = .avx2
         default: self = .baseline
         }

@@ -6,8 +6,8 @@ import VerbaTokenizers
 struct TokenizerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenizer",
-        abstract: "Make tokenizers: learn one from corpora.",
-        subcommands: [TokenizerTrainCommand.self]
+        abstract: "Make tokenizers: count words, merge counts, learn a tokenizer from corpora or counts.",
+        subcommands: [TokenizerTrainCommand.self, TokenizerCountCommand.self, TokenizerMergeCountsCommand.self]
     )
 }
 
@@ -15,13 +15,16 @@ struct TokenizerCommand: ParsableCommand {
 struct TokenizerTrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Learn a BPE or WordPiece tokenizer from text files and write a Hugging Face tokenizer.json.",
+        abstract: "Learn a BPE, WordPiece or Unigram tokenizer from text files and write a Hugging Face tokenizer.json.",
         discussion: """
         Corpora are streamed line by line (memory grows with the number of distinct words, not with the \
         corpus). Byte-level BPE learns the same merges in the same order as Hugging Face tokenizers' \
         BpeTrainer with a ByteLevel(add_prefix_space=False) pre-tokenizer and the 256-byte initial \
         alphabet; WordPiece learns the same tokens as its WordPieceTrainer with BertNormalizer and \
-        BertPreTokenizer. Progress goes to stderr when it is a terminal. Invalid UTF-8 in a corpus: byte-level \
+        BertPreTokenizer. Unigram follows sentencepiece's trainer (seed pieces from frequent substrings, EM \
+        with its digamma M-step, pruning by likelihood loss to the size, --character-coverage, \
+        --byte-fallback) on SentencePiece words (spaces as ▁, one before each word), with special tokens \
+        <unk>,<s>,</s> by default; the tokenizer.json has a Metaspace pre-tokenizer. Progress goes to stderr when it is a terminal. Invalid UTF-8 in a corpus: byte-level \
         BPE learns the raw bytes; WordPiece and character BPE read each invalid byte as U+FFFD.
 
         Examples:
@@ -29,16 +32,30 @@ struct TokenizerTrainCommand: ParsableCommand {
           cat *.txt | verba tokenizer train --model wordpiece --lowercase --vocab-size 30000 --output wp.json -
           verba tokenizer train --model bpe --byte-level --split cl100k --vocab-size 8000 \\
               --special-tokens '<|endoftext|>,<|pad|>' --vocab-files --output out/tokenizer.json a.txt b.txt
+          verba tokenizer train --model bpe --byte-level --vocab-size 32000 --from-counts all.counts --output tok.json
+          verba tokenizer train --model unigram --vocab-size 8000 --byte-fallback --threads 2 --output spm.json corpus.txt
+
+        --from-counts learns from word-counts files (verba tokenizer count / merge-counts) instead of a \
+        corpus: the same tokenizer.json, byte for byte, as training on the corpus they counted. Their \
+        pre-tokenizer must be the one the model trains with (gpt2/cl100k/o200k for byte-level BPE as \
+        --split says, bert for WordPiece, whitespace for character BPE, metaspace for Unigram; --lowercase \
+        alike).
         """
     )
 
-    @Option(help: "The model to learn: bpe or wordpiece.")
+    @Option(help: "The model to learn: bpe, wordpiece or unigram.")
     var model: String = "bpe"
 
     @Flag(help: "Byte-level BPE (GPT-2 style): every byte is in the alphabet, so any input encodes.")
     var byteLevel = false
 
-    @Option(help: "Byte-level split: gpt2 (GPT-2's pattern) or cl100k (cl100k_base's).")
+    @Flag(help: "Unigram: 256 byte pieces <0x00>...<0xFF> after the special tokens, so no text is unknown.")
+    var byteFallback = false
+
+    @Option(help: "Unigram: share of the corpus's characters the alphabet covers (0.98 to 1).")
+    var characterCoverage: Double = 0.9995
+
+    @Option(help: "Byte-level split: gpt2 (GPT-2's pattern), cl100k (cl100k_base's) or o200k (o200k_base's).")
     var split: String = "gpt2"
 
     @Option(help: "Size of the vocabulary to reach (special tokens and alphabet included).")
@@ -71,23 +88,31 @@ struct TokenizerTrainCommand: ParsableCommand {
     @Option(help: "The tokenizer.json to write (atomically).")
     var output: String
 
+    @Option(help: "Learn from this word-counts file instead of a corpus (repeatable: the files are added up).")
+    var fromCounts: [String] = []
+
     @Argument(help: "Corpus files; - reads standard input.")
     var files: [String] = []
 
     func validate() throws {
-        guard ["bpe", "wordpiece"].contains(model) else { throw ValidationError("--model must be bpe or wordpiece, not \(model)") }
-        guard ["gpt2", "cl100k"].contains(split) else { throw ValidationError("--split must be gpt2 or cl100k, not \(split)") }
+        guard ["bpe", "wordpiece", "unigram"].contains(model) else { throw ValidationError("--model must be bpe, wordpiece or unigram, not \(model)") }
+        guard (0.98...1).contains(characterCoverage) else { throw ValidationError("--character-coverage must be between 0.98 and 1") }
+        if byteFallback && model != "unigram" { throw ValidationError("--byte-fallback goes with --model unigram") }
+        guard ["gpt2", "cl100k", "o200k"].contains(split) else { throw ValidationError("--split must be gpt2, cl100k or o200k, not \(split)") }
         guard vocabSize > 0 else { throw ValidationError("--vocab-size must be positive") }
         guard minFrequency >= 0 else { throw ValidationError("--min-frequency must not be negative") }
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
-        if files.isEmpty { throw ValidationError("give at least one corpus file, or - for standard input") }
+        if files.isEmpty && fromCounts.isEmpty { throw ValidationError("give at least one corpus file, or - for standard input, or --from-counts") }
+        if !files.isEmpty && !fromCounts.isEmpty { throw ValidationError("give corpus files or --from-counts, not both") }
     }
 
     func run() throws {
         var options = TokenizerTrainingOptions()
-        options.model = model == "bpe" ? .bpe : .wordPiece
+        options.model = TokenizerTrainingOptions.Model(rawValue: model) ?? .bpe
+        options.byteFallback = byteFallback
+        options.characterCoverage = characterCoverage
         options.byteLevel = byteLevel
-        options.split = split == "gpt2" ? .gpt2 : .cl100k
+        options.split = TokenizerTrainingOptions.Split(rawValue: split) ?? .gpt2
         options.vocabSize = vocabSize
         options.minFrequency = minFrequency
         options.lowercase = lowercase
@@ -116,6 +141,7 @@ struct TokenizerTrainCommand: ParsableCommand {
                 }
                 writeStandardError(line + "   ")
             }
+            trainer.onUnigramStep = { line in writeStandardError("\runigram: \(line)\u{1B}[K") }
             let mergeStart = Date()
             trainer.onMerging = { merges, target in
                 let now = Date()
@@ -125,7 +151,12 @@ struct TokenizerTrainCommand: ParsableCommand {
                 writeStandardError(String(format: "\rmerging: %d merges (vocab target %d), %.0f merges/s   ", merges, target, rate))
             }
         }
-        let counts = try trainer.countWords(paths: files)
+        var counts = WordCounts()
+        if fromCounts.isEmpty {
+            counts = try trainer.countWords(paths: files)
+        } else {
+            for path in fromCounts { counts.merge(try trainer.readCounts(path: path)) }
+        }
         if showProgress { writeStandardError("\n") }
         let trained = try trainer.train(counts: counts)
         if showProgress { writeStandardError("\n") }

@@ -3,11 +3,11 @@ import Foundation
 import VerbaModels
 import VerbaTokenizers
 
-/// `verba train lm`: trains a GPT-2-style language model from scratch on text files.
+/// `verba train lm`: trains a GPT-2 or Llama-architecture language model from scratch on text files.
 struct TrainLMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lm",
-        abstract: "Train a GPT-2-style language model from scratch.",
+        abstract: "Train a GPT-2 or Llama-architecture language model from scratch.",
         discussion: """
         The corpus is tokenized once into WORK/tokens.bin (lines holding only "%" separate documents, \
         as in fortune files; each document ends with <|endoftext|> when the tokenizer has it). One block \
@@ -15,23 +15,34 @@ struct TrainLMCommand: ParsableCommand {
         ETA) goes to standard error; the loss curve to OUTPUT/loss.csv and OUTPUT/loss.svg. Every \
         --checkpoint-every steps the state is saved atomically to WORK/checkpoint.safetensors and the \
         model folder is refreshed, so a killed run continues with --resume (same options), losing at \
-        most that many steps. OUTPUT gets config.json (model_type gpt2), model.safetensors (HF \
-        GPT2LMHeadModel names) and tokenizer.json.
+        most that many steps. OUTPUT gets config.json, model.safetensors and tokenizer.json: with \
+        --arch gpt2 (the default) a GPT2LMHeadModel (learned positions, LayerNorm, GELU MLP); with \
+        --arch llama a LlamaForCausalLM (RoPE, RMSNorm, SwiGLU MLP of --ffn-dim, grouped-query \
+        attention with --kv-heads key/value heads, no biases). Both load in Hugging Face transformers \
+        and in verba generate / perplexity / chat.
 
         Examples:
           verba train lm --tokenizer vocab/bpe-8k.json --corpus kjv.txt fortunes.txt \\
               --layers 4 --heads 4 --dim 256 --context 128 --batch-size 16 --steps 2000 --lr 1e-3 \\
               --warmup 100 --eval-every 100 --checkpoint-every 100 --output models/gpt-small
+          verba train lm --arch llama --tokenizer vocab/bpe-8k.json --corpus kjv.txt \\
+              --layers 6 --heads 6 --kv-heads 2 --dim 192 --ffn-dim 512 --context 128 --steps 2000 \\
+              --output models/llama-small
           verba train lm ... --output models/gpt-small --resume     # after an interruption
         """
     )
 
     @Option(help: "Tokenizer (tokenizer.json, or a folder with tokenizer files).") var tokenizer: String
     @Option(parsing: .upToNextOption, help: "Text files to train on.") var corpus: [String]
+    @Option(help: "Architecture: gpt2 or llama.") var arch: String = "gpt2"
     @Option(help: "Transformer blocks.") var layers = 4
     @Option(help: "Attention heads per block.") var heads = 4
+    @Option(name: .customLong("kv-heads"), help: "Llama: key/value heads, dividing --heads (default: --heads).") var kvHeads: Int?
     @Option(help: "Model width.") var dim = 256
-    @Option(help: "Context length (tokens per training window, and n_positions).") var context = 128
+    @Option(name: .customLong("ffn-dim"), help: "Llama: SwiGLU width (default: 8/3 of --dim rounded up to 64, SmolLM2's ratio).") var ffnDim: Int?
+    @Option(name: .customLong("rope-theta"), help: "Llama: RoPE base (default 10000).") var ropeTheta: Double?
+    @Flag(name: .customLong("untied-embeddings"), help: "Llama: a separate LM head instead of the token embedding.") var untiedEmbeddings = false
+    @Option(help: "Context length (tokens per training window, and n_positions / max_position_embeddings).") var context = 128
     @Option(name: .customLong("batch-size"), help: "Sequences per micro-batch.") var batchSize = 16
     @Option(help: "Optimizer steps.") var steps = 1000
     @Option(help: "Peak learning rate.") var lr: Float = 1e-3
@@ -58,12 +69,28 @@ struct TrainLMCommand: ParsableCommand {
                           ("steps", steps), ("grad-accum", gradAccum)] where v <= 0 {
             throw ValidationError("--\(name) must be positive")
         }
+        guard let architecture = LMArchitecture(rawValue: arch) else {
+            throw ValidationError("--arch must be one of \(LMArchitecture.allCases.map(\.rawValue).joined(separator: ", ")), not \(arch)")
+        }
         if dim % heads != 0 { throw ValidationError("--dim (\(dim)) must be a multiple of --heads (\(heads))") }
+        if architecture == .gpt2, kvHeads != nil || ffnDim != nil || ropeTheta != nil || untiedEmbeddings {
+            throw ValidationError("--kv-heads, --ffn-dim, --rope-theta and --untied-embeddings need --arch llama")
+        }
+        if architecture == .llama {
+            if (dim / heads) % 2 != 0 { throw ValidationError("--dim / --heads (\(dim / heads)) must be even for RoPE") }
+            if let kv = kvHeads, kv <= 0 || heads % kv != 0 {
+                throw ValidationError("--kv-heads (\(kv)) must be positive and divide --heads (\(heads))")
+            }
+            if let f = ffnDim, f <= 0 { throw ValidationError("--ffn-dim must be positive") }
+            if let theta = ropeTheta, !(theta > 1) { throw ValidationError("--rope-theta must exceed 1") }
+        }
         if !(lr > 0) { throw ValidationError("--lr must be positive") }
     }
 
     func run() throws {
         var o = LMTrainingOptions()
+        o.architecture = LMArchitecture(rawValue: arch) ?? .gpt2
+        o.kvHeads = kvHeads; o.ffnDim = ffnDim; o.ropeTheta = ropeTheta ?? 10000; o.tieEmbeddings = !untiedEmbeddings
         o.layers = layers; o.heads = heads; o.dim = dim; o.context = context; o.batchSize = batchSize
         o.gradAccum = gradAccum; o.steps = steps; o.learningRate = lr; o.warmup = warmup ?? max(1, steps / 20)
         o.minLRFraction = minLRFraction; o.weightDecay = weightDecay; o.clipNorm = clip; o.evalEvery = evalEvery

@@ -28,6 +28,7 @@ struct Verba: ParsableCommand {
             Generate.self,
             Chat.self,
             PerplexityCommand.self,
+            QuantizeCommand.self,
             Tokenize.self,
             Decode.self,
             TokenizerCommand.self,

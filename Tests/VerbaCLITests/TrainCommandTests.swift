@@ -42,6 +42,34 @@ final class TrainCommandTests: XCTestCase {
          "--output", output]
     }
 
+    /// `--arch llama` writes a LlamaForCausalLM folder that `verba perplexity` and `verba generate` run;
+    /// Llama-only options are refused with GPT-2 and bad head counts named.
+    func testLlamaArchTrainsAFolderThatGeneratesAndScores() throws {
+        let (corpus, tokenizer) = try makeCorpusAndTokenizer()
+        let out = dir.appendingPathComponent("llama").path
+        var args = lmArguments(corpus, tokenizer, output: out)
+        args[args.firstIndex(of: "--steps")! + 1] = "40"
+        let r = try runVerba(args + ["--arch", "llama", "--kv-heads", "1", "--ffn-dim", "32", "--rope-theta", "5000"])
+        XCTAssertEqual(r.status, 0, String(decoding: r.stderr, as: UTF8.self))
+        let config = try String(contentsOfFile: out + "/config.json", encoding: .utf8)
+        for field in ["\"LlamaForCausalLM\"", "\"num_key_value_heads\": 1", "\"intermediate_size\": 32", "\"rope_theta\": 5000.0", "\"rms_norm_eps\": 1e-05"] {
+            XCTAssertTrue(config.contains(field), "\(field) in \(config)")
+        }
+        let ppl = try runVerba(["perplexity", "--model", out], input: Data("the cat sat on a mat and the dog ran".utf8))
+        XCTAssertEqual(ppl.status, 0, String(decoding: ppl.stderr, as: UTF8.self))
+        XCTAssertTrue(String(decoding: ppl.stdout, as: UTF8.self).contains("perplexity:"))
+        let gen = try runVerba(["generate", "--model", out, "--prompt", "the cat", "--max-tokens", "5", "--temperature", "0"])
+        XCTAssertEqual(gen.status, 0, String(decoding: gen.stderr, as: UTF8.self))
+
+        for (extra, message) in [(["--arch", "llama", "--kv-heads", "3"], "--kv-heads (3) must be positive and divide --heads (2)"),
+                                 (["--kv-heads", "1"], "need --arch llama"),
+                                 (["--arch", "mamba"], "--arch must be one of gpt2, llama")] {
+            let bad = try runVerba(lmArguments(corpus, tokenizer, output: out + "-bad") + extra)
+            XCTAssertNotEqual(bad.status, 0)
+            XCTAssertTrue(String(decoding: bad.stderr, as: UTF8.self).contains(message), String(decoding: bad.stderr, as: UTF8.self))
+        }
+    }
+
     func testKilledRunResumesLosingAtMostCheckpointInterval() throws {
         let (corpus, tokenizer) = try makeCorpusAndTokenizer()
         let full = dir.appendingPathComponent("full").path, part = dir.appendingPathComponent("part").path

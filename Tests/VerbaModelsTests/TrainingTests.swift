@@ -4,52 +4,60 @@ import Foundation
 import VerbaSupport
 import XCTest
 
+/// A reference fixture of Tests/Fixtures/training/ (NAME.json + NAME.bin, see scripts/fixtures/training.py).
+struct TrainingFixture {
+    let meta: [String: Any]
+    let floats: [Float]
+    init(_ name: String) throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/training")
+        let json = try Data(contentsOf: root.appendingPathComponent(name + ".json"))
+        meta = try XCTUnwrap(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+        let data = try Data(contentsOf: root.appendingPathComponent(name + ".bin"))
+        floats = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    }
+    func int(_ key: String) -> Int { meta[key] as! Int }
+    func tensor(_ name: String) -> (shape: [Int], values: [Float])? {
+        guard let e = (meta["tensors"] as? [String: Any])?[name] as? [String: Any],
+              let offset = e["offset"] as? Int, let shape = e["shape"] as? [Int] else { return nil }
+        return (shape, Array(floats[offset..<(offset + shape.reduce(1, *))]))
+    }
+    var batches: [[String: Any]] { meta["batches"] as! [[String: Any]] }
+    var stepLosses: [Double] { meta["step_losses"] as! [Double] }
+    var weightDecay: Float { Float(meta["weight_decay"] as! Double) }
+    var lr: Float { Float(meta["lr"] as! Double) }
+    var warmup: Int { meta["warmup"] as! Int }
+    var clip: Float { Float(meta["clip"] as! Double) }
+}
+
+/// Every gradient tensor within 1e-4 of the reference, relative to the tensor's largest reference
+/// magnitude (floored at 1e-6 for tensors whose gradient is mathematically zero, e.g. key biases).
+/// Returns the largest such relative error.
+@discardableResult
+func assertGradients(_ mine: [String: [Float]], _ fixture: TrainingFixture, file: StaticString = #filePath, line: UInt = #line) -> Float {
+    var checked = 0
+    var worst: Float = 0
+    for (name, values) in mine {
+        guard let ref = fixture.tensor("grad/" + name) else { XCTFail("no reference gradient for \(name)"); continue }
+        XCTAssertEqual(ref.values.count, values.count, name)
+        var maxRef: Float = 0, maxDiff: Float = 0
+        for i in 0..<min(ref.values.count, values.count) {
+            maxRef = max(maxRef, abs(ref.values[i]))
+            maxDiff = max(maxDiff, abs(ref.values[i] - values[i]))
+        }
+        XCTAssertLessThanOrEqual(maxDiff, 1e-4 * max(maxRef, 1e-6), "gradient of \(name)", file: file, line: line)
+        worst = max(worst, maxDiff / max(maxRef, 1e-6))
+        checked += 1
+    }
+    XCTAssertGreaterThan(checked, 10)
+    return worst
+}
+
 /// Training checked against PyTorch (scripts/fixtures/training.py → Tests/Fixtures/training/): gradients
 /// of a small GPT-2 and a small BERT classifier on a fixed batch, and the losses of 10 AdamW steps with
 /// gradient accumulation, clipping and the warmup + cosine schedule.
 final class TrainingTests: XCTestCase {
-    private struct Fixture {
-        let meta: [String: Any]
-        let floats: [Float]
-        init(_ name: String) throws {
-            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent("Fixtures/training")
-            let json = try Data(contentsOf: root.appendingPathComponent(name + ".json"))
-            meta = try XCTUnwrap(try JSONSerialization.jsonObject(with: json) as? [String: Any])
-            let data = try Data(contentsOf: root.appendingPathComponent(name + ".bin"))
-            floats = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-        }
-        func int(_ key: String) -> Int { meta[key] as! Int }
-        func tensor(_ name: String) -> (shape: [Int], values: [Float])? {
-            guard let e = (meta["tensors"] as? [String: Any])?[name] as? [String: Any],
-                  let offset = e["offset"] as? Int, let shape = e["shape"] as? [Int] else { return nil }
-            return (shape, Array(floats[offset..<(offset + shape.reduce(1, *))]))
-        }
-        var batches: [[String: Any]] { meta["batches"] as! [[String: Any]] }
-        var stepLosses: [Double] { meta["step_losses"] as! [Double] }
-        var weightDecay: Float { Float(meta["weight_decay"] as! Double) }
-        var lr: Float { Float(meta["lr"] as! Double) }
-        var warmup: Int { meta["warmup"] as! Int }
-        var clip: Float { Float(meta["clip"] as! Double) }
-    }
-
-    /// Every gradient tensor within 1e-4 of the reference, relative to the tensor's largest reference
-    /// magnitude (floored at 1e-6 for tensors whose gradient is mathematically zero, e.g. key biases).
-    private func assertGradients(_ mine: [String: [Float]], _ fixture: Fixture, file: StaticString = #filePath, line: UInt = #line) {
-        var checked = 0
-        for (name, values) in mine {
-            guard let ref = fixture.tensor("grad/" + name) else { XCTFail("no reference gradient for \(name)"); continue }
-            XCTAssertEqual(ref.values.count, values.count, name)
-            var maxRef: Float = 0, maxDiff: Float = 0
-            for i in 0..<min(ref.values.count, values.count) {
-                maxRef = max(maxRef, abs(ref.values[i]))
-                maxDiff = max(maxDiff, abs(ref.values[i] - values[i]))
-            }
-            XCTAssertLessThanOrEqual(maxDiff, 1e-4 * max(maxRef, 1e-6), "gradient of \(name)", file: file, line: line)
-            checked += 1
-        }
-        XCTAssertGreaterThan(checked, 10)
-    }
+    private typealias Fixture = TrainingFixture
 
     private func gptModel(_ f: Fixture) throws -> GPTTrainingModel {
         let cfg = GPTTrainingConfig(vocabSize: f.int("vocab_size"), context: f.int("context"), layers: f.int("layers"),

@@ -153,8 +153,10 @@ final class TokenizerLoadingTests: XCTestCase {
         let ok = try Tokenizer.load(path: path.path)
         XCTAssertEqual(ok.encodeIds("ab"), [2])
 
+        try write(#"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "normalizer": {"type": "Frobnicate"}}"#, to: path)
+        XCTAssertTrue(errorText { try Tokenizer.load(path: path.path) }.contains("normalizer type Frobnicate"))
         try write(#"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "normalizer": {"type": "Precompiled"}}"#, to: path)
-        XCTAssertTrue(errorText { try Tokenizer.load(path: path.path) }.contains("normalizer type Precompiled"))
+        XCTAssertTrue(errorText { try Tokenizer.load(path: path.path) }.contains("precompiled_charsmap"))
 
         try write("not json at all", to: path)
         XCTAssertTrue(errorText { try Tokenizer.load(path: path.path) }.contains(path.path))

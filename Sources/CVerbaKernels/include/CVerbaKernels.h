@@ -1,7 +1,7 @@
 // The float kernels of the engine, compiled once per CPU level (baseline x86-64 / generic, AVX2 + FMA,
-// AVX-512) into one binary. `verba_kernels()` returns the table of the level chosen at first use: the best
+// AVX-512, AVX-512 with VNNI) into one binary. `verba_kernels()` returns the table of the level chosen at first use: the best
 // level the CPU and the OS support, or the one the VERBA_CPU environment variable names
-// (baseline | avx2 | avx512; a level the machine lacks falls back to the best it has, with a warning on
+// (baseline | avx2 | avx512 | avx512vnni; a level the machine lacks falls back to the best it has, with a warning on
 // stderr). Buffers are row-major float32; sizes are element counts; pointers may be unaligned.
 #ifndef CVERBAKERNELS_H
 #define CVERBAKERNELS_H
@@ -9,7 +9,10 @@
 #include <stdint.h>
 
 /// CPU levels, in increasing order of capability.
-enum { VERBA_LEVEL_BASELINE = 0, VERBA_LEVEL_AVX2 = 1, VERBA_LEVEL_AVX512 = 2, VERBA_LEVEL_COUNT = 3 };
+enum {
+    VERBA_LEVEL_BASELINE = 0, VERBA_LEVEL_AVX2 = 1, VERBA_LEVEL_AVX512 = 2, VERBA_LEVEL_AVX512VNNI = 3,
+    VERBA_LEVEL_COUNT = 4
+};
 
 typedef struct verba_kernel_table {
     int level;
@@ -45,6 +48,13 @@ typedef struct verba_kernel_table {
     void (*float_to_half)(const float *src, void *dst, long n);
     void (*bf16_to_float)(const void *src, float *dst, long n);
     void (*float_to_bf16)(const float *src, void *dst, long n);
+    /// The quantized activations of x (n floats, n a multiple of 32; see verba_quant_act_bytes).
+    void (*quantize_act)(const float *x, void *dst, long n);
+    /// y[i·ldy + r] = W[r,:] · x_i for r in r0..<r1 and i in 0..<nx: W is rows of `cols` values in ggml
+    /// blocks of `type` (row r at w + r·row_bytes), x_i the quantized activations at
+    /// act + i·verba_quant_act_bytes(cols). Types: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K.
+    void (*quant_matmul)(uint32_t type, const void *w, long row_bytes, long r0, long r1, long cols,
+                         const void *act, long nx, float *y, long ldy);
 } verba_kernel_table;
 
 /// The table in use (chosen once, thread-safely, at the first call).
@@ -101,5 +111,25 @@ static inline void verba_half_to_float(const void *src, float *dst, long n) { ve
 static inline void verba_float_to_half(const float *src, void *dst, long n) { verba_kernels()->float_to_half(src, dst, n); }
 static inline void verba_bf16_to_float(const void *src, float *dst, long n) { verba_kernels()->bf16_to_float(src, dst, n); }
 static inline void verba_float_to_bf16(const float *src, void *dst, long n) { verba_kernels()->float_to_bf16(src, dst, n); }
+
+
+// Quantized activations of n values (n a multiple of 32): n int8 values, then n/32 float scales (one per
+// 32 values: x ≈ scale · q), n/32 floats scale · (sum of the 32 values), and n/16 int16 sums of the values
+// (one per 16).
+static inline long verba_quant_act_bytes(long n) { return n + 8 * (n / 32) + 2 * (n / 16); }
+
+static inline void verba_quantize_act(const float *x, void *dst, long n) { verba_kernels()->quantize_act(x, dst, n); }
+static inline void verba_quant_matmul(uint32_t type, const void *w, long row_bytes, long r0, long r1, long cols,
+                                      const void *act, long nx, float *y, long ldy) {
+    verba_kernels()->quant_matmul(type, w, row_bytes, r0, r1, cols, act, nx, y, ldy);
+}
+
+/// Floats of n values stored as ggml `type` (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K; n a multiple
+/// of the block size), as gguf-py's `dequantize` computes them. 0 for another type, else 1.
+int verba_dequantize_row(uint32_t type, const void *src, float *dst, long n);
+
+/// ggml's reference quantization (quantize_row_*_ref) of n floats into `type` blocks; same types. 0 for
+/// another type, else 1.
+int verba_quantize_row(uint32_t type, const float *src, void *dst, long n);
 
 #endif

@@ -180,7 +180,7 @@ public final class GPT2Model: Sendable {
     public let config: GPT2Config
     /// The checkpoint's path.
     public let weightsPath: String
-    private let file: SafeTensorsFile
+    private let file: any AnyObject & Sendable  // keeps the mapped weights alive
     private let wte: FloatTensor      // (V, C)
     private let wpe: FloatTensor      // (P, C)
     private let blocks: [GPT2Block]
@@ -194,17 +194,13 @@ public final class GPT2Model: Sendable {
     }
 
     /// Maps the checkpoint at `weightsPath` and checks every tensor's shape against `config`.
-    public init(config: GPT2Config, weightsPath: String) throws {
-        try BLAS.load()  // OpenBLAS with the kernels for this CPU, before any product
-        self.config = config
-        self.weightsPath = weightsPath
+    public convenience init(config: GPT2Config, weightsPath: String) throws {
         guard FileManager.default.fileExists(atPath: weightsPath) else {
             throw ModelError.unreadable(path: weightsPath, reason: "no such file")
         }
-        file = try SafeTensorsFile(path: weightsPath)
-        let prefix = file.tensors["transformer.wte.weight"] != nil ? "transformer." : ""
-        let f = file, path = weightsPath
-        func tensor(_ name: String, _ shape: [Int]) throws -> FloatTensor {
+        let f = try SafeTensorsFile(path: weightsPath), path = weightsPath
+        let prefix = f.tensors["transformer.wte.weight"] != nil ? "transformer." : ""
+        try self.init(config: config, weightsPath: weightsPath, owner: f, hasLMHead: f.tensors["lm_head.weight"] != nil) { name, shape in
             guard let info = f.tensors[prefix + name] ?? f.tensors[name] else {
                 throw ModelError.missingTensor(path: path, name: prefix + name)
             }
@@ -213,6 +209,17 @@ public final class GPT2Model: Sendable {
             }
             return try f.floats(info.name, shape: shape)
         }
+    }
+
+    /// Builds the model from tensors named as in a Hugging Face checkpoint (without the `transformer.`
+    /// prefix; Conv1D weights (in, out)), returned by `tensor(name, shape)` with exactly that shape;
+    /// `owner` keeps their memory alive.
+    package init(config: GPT2Config, weightsPath: String, owner: any AnyObject & Sendable, hasLMHead: Bool,
+                 tensor: (String, [Int]) throws -> FloatTensor) throws {
+        try BLAS.load()  // OpenBLAS with the kernels for this CPU, before any product
+        self.config = config
+        self.weightsPath = weightsPath
+        file = owner
         let c = config.embeddingSize, i = config.innerSize, v = config.vocabSize
         wte = try tensor("wte.weight", [v, c])
         wpe = try tensor("wpe.weight", [config.contextLength, c])
@@ -228,8 +235,8 @@ public final class GPT2Model: Sendable {
         }
         lnFGamma = try tensor("ln_f.weight", [c])
         lnFBeta = try tensor("ln_f.bias", [c])
-        if !config.tieWordEmbeddings, file.tensors["lm_head.weight"] != nil {
-            lmHead = try file.floats("lm_head.weight", shape: [v, c])
+        if !config.tieWordEmbeddings, hasLMHead {
+            lmHead = try tensor("lm_head.weight", [v, c])
         } else if !config.tieWordEmbeddings {
             throw ModelError.missingTensor(path: weightsPath, name: "lm_head.weight")
         } else {

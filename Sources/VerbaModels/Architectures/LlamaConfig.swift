@@ -21,6 +21,9 @@ public enum RopeScaling: Sendable, Equatable {
     case dynamic(factor: Double)
     /// Llama 3.1's scaling: low frequencies divided by `factor`, high ones kept, the band between smoothed.
     case llama3(factor: Double, lowFrequencyFactor: Double, highFrequencyFactor: Double, originalContext: Int)
+    /// Each frequency divided by its own factor (headSize / 2 of them): a GGUF file's `rope_freqs.weight`,
+    /// where llama.cpp's converter stores Llama 3.1's scaling.
+    case factors([Float])
 }
 
 /// The Llama-family architectures Verba runs, by their `architectures` name in config.json.
@@ -223,6 +226,7 @@ public struct LlamaConfig: Sendable, Equatable {
         switch ropeScaling {
         case .none, .dynamic: break
         case let .linear(factor): inv = inv.map { $0 / Float(factor) }
+        case let .factors(f): inv = zip(inv, f).map { $0 / $1 }
         case let .llama3(factor, low, high, original):
             let lowWavelength = Double(original) / low, highWavelength = Double(original) / high
             inv = inv.map { f in

@@ -81,7 +81,7 @@ func forEachLogitsBlock(from: Int, until end: Int, vocabSize v: Int,
 
 /// Loads the causal language model of a Hugging Face folder, choosing the architecture from
 /// config.json's `architectures` (else `model_type`): `GPT2LMHeadModel` / `gpt2`, or `LlamaForCausalLM`,
-/// `Qwen2ForCausalLM`, `Qwen3ForCausalLM`, `MistralForCausalLM`.
+/// `Qwen2ForCausalLM`, `Qwen3ForCausalLM`, `MistralForCausalLM`; or of a GGUF file (`loadCausalLM(gguf:)`).
 /// - Throws: `ModelError.unsupported` naming config.json for another architecture; the loaders' errors
 ///   (missing shard or tensor, wrong shape) otherwise.
 ///
@@ -91,6 +91,7 @@ func forEachLogitsBlock(from: Int, until end: Int, vocabSize v: Int,
 /// let generator = try TextGenerator(model: model, tokenizer: try Tokenizer.load(path: "models/Qwen2.5-0.5B"))
 /// ```
 public func loadCausalLM(folder: String, maxContext: Int = LlamaModel.defaultMaxContext) throws -> any CausalLM {
+    if isGGUFFile(folder) { return try loadCausalLM(gguf: folder, maxContext: maxContext) }
     let path = (folder as NSString).appendingPathComponent("config.json")
     let json = try ConfigJSON(path: path)
     let names = try json.optionalStringArray("architectures") ?? []

@@ -239,10 +239,19 @@ package final class ModelWeights: @unchecked Sendable {
     /// Float32 copies handed out by `matrix`, kept alive with the weights; guarded by `convertedLock`.
     private var converted: [FloatTensor] = []
     private let convertedLock = NSLock()
+    /// The tensors of a GGUF file under their Hugging Face names (nil for safetensors weights).
+    private let gguf: GGUFWeights?
+
+    /// The tensors of a GGUF file, named as in the Hugging Face checkpoint (see `GGUFWeights`).
+    package init(gguf: GGUFWeights) {
+        path = gguf.file.path
+        self.gguf = gguf
+    }
 
     /// Opens the weights of the model folder `folder`.
     package init(folder: String) throws {
         path = folder
+        gguf = nil
         let fm = FileManager.default
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: folder, isDirectory: &isDir) else {
@@ -287,19 +296,21 @@ package final class ModelWeights: @unchecked Sendable {
     }
 
     /// Every tensor name.
-    package var names: [String] { location.keys.sorted() }
+    package var names: [String] { gguf?.names ?? location.keys.sorted() }
 
     /// Whether a tensor named `name` exists.
-    package func has(_ name: String) -> Bool { location[name] != nil }
+    package func has(_ name: String) -> Bool { gguf?.has(name) ?? (location[name] != nil) }
 
     /// The path of the file holding `name` (or the folder when it is nowhere).
     package func file(of name: String) -> String {
+        if let gguf { return gguf.file.path }
         if let shard = location[name], let f = files[shard] { return f.path }
         return path
     }
 
     /// The shape of tensor `name`, nil when absent.
     package func shape(of name: String) -> [Int]? {
+        if let gguf { return gguf.shape(of: name) }
         guard let shard = location[name] else { return nil }
         return files[shard]?.tensors[name]?.shape
     }
@@ -308,6 +319,7 @@ package final class ModelWeights: @unchecked Sendable {
     /// mapping (never copied; this object must outlive it). Other dtypes and unaligned float32 data come
     /// back converted to an owned float32 copy, kept alive by this object.
     package func matrix(_ name: String, rows: Int, cols: Int) throws -> WeightMatrix {
+        if let gguf { return try gguf.matrix(name, rows: rows, cols: cols) }
         guard let shard = location[name], let f = files[shard] else {
             throw ModelError.missingTensor(path: path, name: name)
         }
@@ -328,6 +340,7 @@ package final class ModelWeights: @unchecked Sendable {
 
     /// Tensor `name` as float32 with exactly the shape `shape`.
     package func tensor(_ name: String, shape: [Int]) throws -> FloatTensor {
+        if let gguf { return try gguf.tensor(name, shape: shape) }
         guard let shard = location[name], let f = files[shard] else {
             throw ModelError.missingTensor(path: path, name: name)
         }

@@ -1,8 +1,55 @@
 // The language-model training loop: batches from a token file, gradient accumulation, clipping, AdamW
 // with warmup + cosine schedule, periodic validation, atomic checkpoints and exact resumption, the loss
-// curve, and the export of the trained model as a Hugging Face folder.
+// curve, and the export of the trained model as a Hugging Face folder. The loop serves every
+// architecture that conforms to `LMTrainingModel` (GPT-2, Llama).
 import Foundation
 import VerbaTensor
+
+/// The architecture `verba train lm` builds.
+///
+/// ```swift
+/// var options = LMTrainingOptions()
+/// options.architecture = LMArchitecture(rawValue: "llama") ?? .gpt2   // RMSNorm, RoPE, SwiGLU, GQA
+/// print(LMArchitecture.allCases.map(\.rawValue))                      // ["gpt2", "llama"]
+/// ```
+public enum LMArchitecture: String, Sendable, CaseIterable {
+    /// GPT-2 (`GPT2LMHeadModel`): learned positions, LayerNorm, GELU MLP, tied embeddings.
+    case gpt2
+    /// Llama (`LlamaForCausalLM`): RoPE, RMSNorm, SwiGLU MLP, grouped-query attention.
+    case llama
+}
+
+/// A causal language model the trainer can run: forward with a loss, backward into flat gradients, a
+/// configuration signature for checkpoints, and an export as a Hugging Face folder.
+package protocol LMTrainingModel: FlatParameterModel {
+    /// Mean cross-entropy of `targets` (−1 ignored) given `inputs`, both B·T ids; keeps what `backward` needs.
+    func forward(inputs: [Int32], targets: [Int32]?, batch: Int, time: Int) throws -> Float
+    /// Adds the gradient of the last forward's loss times `lossScale` into `gradients`.
+    func backward(lossScale: Float)
+    /// The checkpoint kind ("gpt", "llama") and the configuration JSON a resumed run must match.
+    var checkpointKind: String { get }
+    var configSignature: String { get }
+    /// A one-line description of the shape, for the loss curve's title.
+    var shapeDescription: String { get }
+    /// Writes config.json and model.safetensors into `folder`.
+    func exportHuggingFace(to folder: String, dtype: DType, bosId: Int?, eosId: Int?, metadata: [String: String]) throws
+}
+
+extension GPTTrainingModel: LMTrainingModel {
+    package var checkpointKind: String { "gpt" }
+    package var configSignature: String { config.jsonSignature }
+    package var shapeDescription: String {
+        "GPT \(config.layers)L \(config.dim)d \(config.heads)h ctx \(config.context), vocab \(config.vocabSize)"
+    }
+}
+
+extension LlamaTrainingModel: LMTrainingModel {
+    package var checkpointKind: String { "llama" }
+    package var shapeDescription: String {
+        let c = config
+        return "Llama \(c.layers)L \(c.dim)d \(c.heads)h/\(c.kvHeads)kv ffn \(c.ffnDim) ctx \(c.context), vocab \(c.vocabSize)"
+    }
+}
 
 /// Hyperparameters of a language-model training run.
 ///
@@ -14,7 +61,14 @@ import VerbaTensor
 /// options.exportDType = .bf16
 /// ```
 public struct LMTrainingOptions: Sendable {
+    public var architecture: LMArchitecture = .gpt2
     public var layers = 4, heads = 4, dim = 256, context = 128
+    /// Llama only: key/value heads (nil: as many as `heads`), SwiGLU width (nil:
+    /// `LlamaTrainingConfig.defaultFFNDim`), RoPE base, and whether the LM head is the token embedding.
+    public var kvHeads: Int? = nil
+    public var ffnDim: Int? = nil
+    public var ropeTheta: Double = 10000
+    public var tieEmbeddings = true
     /// Sequences per micro-batch.
     public var batchSize = 16
     /// Micro-batches accumulated per optimizer step.
@@ -43,10 +97,10 @@ public struct LMTrainingOptions: Sendable {
     public init() {}
 }
 
-/// Trains a GPT on a token file; see `run`.
+/// Trains a language model (the architecture of `options`) on a token file; see `run`.
 package final class LMTrainer {
     public let options: LMTrainingOptions
-    public let model: GPTTrainingModel
+    public let model: any LMTrainingModel
     package let optimizer: AdamW
     public let tokens: TokenFile
     public let split: TokenSplit
@@ -70,19 +124,32 @@ package final class LMTrainer {
         guard options.steps > 0, options.batchSize > 0, options.gradAccum > 0 else {
             throw ModelError.invalidInput("steps, batch size and grad accumulation must be positive")
         }
-        let cfg = GPTTrainingConfig(vocabSize: tokens.vocabSize, context: options.context, layers: options.layers,
-                                    heads: options.heads, dim: options.dim)
-        model = try GPTTrainingModel(config: cfg, seed: options.seed)
+        model = try LMTrainer.makeModel(options: options, vocabSize: tokens.vocabSize)
         optimizer = AdamW(count: model.parameterCount, slices: model.slices, weightDecay: options.weightDecay)
         split = try TokenSplit(count: tokens.tokens.count, time: options.context, blockSize: options.blockSize,
                                validationEvery: options.validationEvery)
         curve = LossCurve(csvPath: outputFolder + "/loss.csv", svgPath: outputFolder + "/loss.svg",
-                          title: "GPT \(cfg.layers)L \(cfg.dim)d \(cfg.heads)h ctx \(cfg.context), vocab \(cfg.vocabSize)")
+                          title: model.shapeDescription)
         try FileManager.default.createDirectory(atPath: outputFolder, withIntermediateDirectories: true)
         if resume && FileManager.default.fileExists(atPath: checkpointPath) {
-            startStep = try TrainingCheckpoint.load(model: model, optimizer: optimizer, kind: "gpt",
-                                                    configJSON: cfg.jsonSignature, from: checkpointPath)
+            startStep = try TrainingCheckpoint.load(model: model, optimizer: optimizer, kind: model.checkpointKind,
+                                                    configJSON: model.configSignature, from: checkpointPath)
             curve.load(upTo: startStep)
+        }
+    }
+
+    /// The model `options` describe, freshly initialised from `options.seed`.
+    package static func makeModel(options o: LMTrainingOptions, vocabSize: Int) throws -> any LMTrainingModel {
+        switch o.architecture {
+        case .gpt2:
+            return try GPTTrainingModel(config: GPTTrainingConfig(vocabSize: vocabSize, context: o.context, layers: o.layers,
+                                                                  heads: o.heads, dim: o.dim), seed: o.seed)
+        case .llama:
+            let cfg = LlamaTrainingConfig(vocabSize: vocabSize, context: o.context, layers: o.layers, heads: o.heads,
+                                          kvHeads: o.kvHeads ?? o.heads, dim: o.dim,
+                                          ffnDim: o.ffnDim ?? LlamaTrainingConfig.defaultFFNDim(dim: o.dim),
+                                          ropeTheta: o.ropeTheta, tieEmbeddings: o.tieEmbeddings)
+            return try LlamaTrainingModel(config: cfg, seed: o.seed)
         }
     }
 
@@ -179,8 +246,8 @@ package final class LMTrainer {
     /// between the two leaves a curve ahead of the checkpoint (resuming drops the extra rows), never behind.
     package func checkpoint(step: Int) throws {
         try curve.save()
-        try TrainingCheckpoint.save(model: model, optimizer: optimizer, step: step, kind: "gpt",
-                                    configJSON: model.config.jsonSignature, to: checkpointPath)
+        try TrainingCheckpoint.save(model: model, optimizer: optimizer, step: step, kind: model.checkpointKind,
+                                    configJSON: model.configSignature, to: checkpointPath)
         try model.exportHuggingFace(to: outputFolder, dtype: options.exportDType, bosId: eosId, eosId: eosId,
                                     metadata: ["verba_step": String(step)])
     }

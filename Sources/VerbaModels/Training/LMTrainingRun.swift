@@ -1,4 +1,5 @@
-// Training a GPT language model from text files end to end (what `verba train lm` runs): the corpus
+// Training a language model (GPT-2 or Llama architecture) from text files end to end (what
+// `verba train lm` runs): the corpus
 // tokenized once into a token file in the work folder (reused on resume), the trainer run with
 // checkpoints, and a summary of the run written beside the exported model.
 
@@ -34,7 +35,8 @@ public struct LMTrainingSummary: Sendable {
     public var validationPerplexity: Double? { validationLoss.map { exp(Double($0)) } }
 }
 
-/// A GPT language model trained from scratch on text files, with checkpoints to resume from.
+/// A language model trained from scratch on text files, with checkpoints to resume from: GPT-2 or
+/// Llama architecture (`options.architecture`).
 ///
 /// The corpus is tokenized once into `workFolder/tokens.bin` (lines holding only "%" separate
 /// documents; each document ends with `eosToken` when the tokenizer has it). Every
@@ -46,8 +48,9 @@ public struct LMTrainingSummary: Sendable {
 /// ```swift
 /// var options = LMTrainingOptions()
 /// options.steps = 2000
+/// options.architecture = .llama; options.kvHeads = 2        // 4 query heads share 2 key/value heads
 /// let run = LMTrainingRun(tokenizer: try Tokenizer.load(path: "bpe-8k.json"), corpus: ["kjv.txt"],
-///                         options: options, outputFolder: "models/gpt-small")
+///                         options: options, outputFolder: "models/llama-small")
 /// let summary = try run.run { print($0) }
 /// print(summary.validationPerplexity ?? .nan)
 /// ```
@@ -135,6 +138,7 @@ public struct LMTrainingRun {
             "validation_loss": summary.validationLoss.map { Double($0) } ?? NSNull(),
             "validation_perplexity": summary.validationPerplexity ?? NSNull(),
             "seconds_this_run": summary.seconds, "threads": summary.threads,
+            "architecture": options.architecture.rawValue,
         ]
         try writeAtomically(Data(try jsonText(json).utf8), to: (outputFolder as NSString).appendingPathComponent("training-summary.json"))
         return summary

@@ -168,22 +168,27 @@ func referenceGeluBackward(dx: UnsafeMutablePointer<Float>, x: UnsafePointer<Flo
 
 // MARK: - Multi-head attention
 
-/// Scaled dot-product attention over a fused projection qkv (B, T, 3C) laid out [q | k | v], heads of
-/// size C / NH side by side within each. out (B, T, C); att (B, NH, T, T) saves the probabilities.
+/// Scaled dot-product attention over a fused projection qkv (B, T, C + 2·KV·hs) laid out [q | k | v]:
+/// NH query heads of size hs = C / NH, then `kvHeads` key heads and `kvHeads` value heads (default NH,
+/// plain multi-head attention; fewer is grouped-query attention, query head h reading key/value head
+/// h / (NH / kvHeads)). out (B, T, C); att (B, NH, T, T) saves the probabilities.
 /// `causal`: position t sees 0...t. `keyMask` (B, T), if given: keys with mask 0 get probability 0.
 /// - Complexity: 4·B·T²·C flops.
 func attentionForward(_ out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>,
-                      keyMask: UnsafePointer<Float>?, causal: Bool, b: Int, t: Int, c: Int, heads: Int) {
-    let hs = c / heads
+                      keyMask: UnsafePointer<Float>?, causal: Bool, b: Int, t: Int, c: Int, heads: Int, kvHeads: Int? = nil) {
+    let kvh = kvHeads ?? heads
+    precondition(c % heads == 0 && kvh > 0 && heads % kvh == 0, "attentionForward: heads must divide C and be a multiple of kvHeads")
+    let hs = c / heads, group = heads / kvh, stride = c + 2 * kvh * hs
     let scale = 1 / Float(hs).squareRoot()
     parallelFor(b * heads) { pair in
         let bi = pair / heads, h = pair % heads
         do {
-            let q = qkv + bi * t * 3 * c + h * hs
-            let k = q + c, v = q + 2 * c
+            let row0 = qkv + bi * t * stride
+            let q = row0 + h * hs
+            let k = row0 + c + (h / group) * hs, v = row0 + c + kvh * hs + (h / group) * hs
             let a = att + (bi * heads + h) * t * t
             // scores (T, T) = scale · Q Kᵀ
-            gemm(transB: true, m: t, n: t, k: hs, alpha: scale, q, lda: 3 * c, k, ldb: 3 * c, beta: 0, a, ldc: t)
+            gemm(transB: true, m: t, n: t, k: hs, alpha: scale, q, lda: stride, k, ldb: stride, beta: 0, a, ldc: t)
             let mask = keyMask.map { $0 + bi * t }
             for i in 0..<t {
                 let row = a + i * t
@@ -208,31 +213,33 @@ func attentionForward(_ out: UnsafeMutablePointer<Float>, att: UnsafeMutablePoin
                 for j in last..<t { row[j] = 0 }
             }
             // out (T, hs) = P V
-            gemm(m: t, n: hs, k: t, a, lda: t, v, ldb: 3 * c, beta: 0, out + bi * t * c + h * hs, ldc: c)
+            gemm(m: t, n: hs, k: t, a, lda: t, v, ldb: stride, beta: 0, out + bi * t * c + h * hs, ldc: c)
         }
     }
 }
 
-/// Backward of `attentionForward`: dqkv (B, T, 3C) += ∂L/∂qkv. `scratch` holds B·NH·T·T floats
-/// (one T·T block per (batch, head) pair, so pairs run in parallel).
+/// Backward of `attentionForward`: dqkv (B, T, C + 2·KV·hs) += ∂L/∂qkv. `scratch` holds B·NH·T·T floats.
+/// Work is split over (batch, key/value head) pairs; the query heads of a group run in turn, since they
+/// all add into the same key and value gradients.
 func attentionBackward(dqkv: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, att: UnsafePointer<Float>,
                        qkv: UnsafePointer<Float>, scratch allScratch: UnsafeMutablePointer<Float>,
-                       causal: Bool, b: Int, t: Int, c: Int, heads: Int) {
-    let hs = c / heads
+                       causal: Bool, b: Int, t: Int, c: Int, heads: Int, kvHeads: Int? = nil) {
+    let kvh = kvHeads ?? heads
+    precondition(c % heads == 0 && kvh > 0 && heads % kvh == 0, "attentionBackward: heads must divide C and be a multiple of kvHeads")
+    let hs = c / heads, group = heads / kvh, stride = c + 2 * kvh * hs
     let scale = 1 / Float(hs).squareRoot()
-    parallelFor(b * heads) { pair in
-        let bi = pair / heads, h = pair % heads
-        let scratch = allScratch + pair * t * t
-        do {
-            let q = qkv + bi * t * 3 * c + h * hs
-            let k = q + c, v = q + 2 * c
-            let dq = dqkv + bi * t * 3 * c + h * hs
-            let dk = dq + c, dv = dq + 2 * c
+    parallelFor(b * kvh) { pair in
+        let bi = pair / kvh, kh = pair % kvh
+        for h in (kh * group)..<((kh + 1) * group) {
+            let scratch = allScratch + (bi * heads + h) * t * t
+            let row0 = qkv + bi * t * stride, drow0 = dqkv + bi * t * stride
+            let q = row0 + h * hs, k = row0 + c + kh * hs, v = row0 + c + kvh * hs + kh * hs
+            let dq = drow0 + h * hs, dk = drow0 + c + kh * hs, dv = drow0 + c + kvh * hs + kh * hs
             let a = att + (bi * heads + h) * t * t
             let dy = dout + bi * t * c + h * hs
             // dP (T, T) = dY Vᵀ ; dV += Pᵀ dY
-            gemm(transB: true, m: t, n: t, k: hs, dy, lda: c, v, ldb: 3 * c, beta: 0, scratch, ldc: t)
-            gemm(transA: true, m: t, n: hs, k: t, a, lda: t, dy, ldb: c, beta: 1, dv, ldc: 3 * c)
+            gemm(transB: true, m: t, n: t, k: hs, dy, lda: c, v, ldb: stride, beta: 0, scratch, ldc: t)
+            gemm(transA: true, m: t, n: hs, k: t, a, lda: t, dy, ldb: c, beta: 1, dv, ldc: stride)
             // softmax backward: dS = P ∘ (dP − rowsum(P ∘ dP))
             for i in 0..<t {
                 let p = a + i * t, d = scratch + i * t
@@ -243,8 +250,8 @@ func attentionBackward(dqkv: UnsafeMutablePointer<Float>, dout: UnsafePointer<Fl
                 for j in last..<t { d[j] = 0 }
             }
             // dQ += scale · dS K ; dK += scale · dSᵀ Q
-            gemm(m: t, n: hs, k: t, alpha: scale, scratch, lda: t, k, ldb: 3 * c, beta: 1, dq, ldc: 3 * c)
-            gemm(transA: true, m: t, n: hs, k: t, alpha: scale, scratch, lda: t, q, ldb: 3 * c, beta: 1, dk, ldc: 3 * c)
+            gemm(m: t, n: hs, k: t, alpha: scale, scratch, lda: t, k, ldb: stride, beta: 1, dq, ldc: stride)
+            gemm(transA: true, m: t, n: hs, k: t, alpha: scale, scratch, lda: t, q, ldb: stride, beta: 1, dk, ldc: stride)
         }
     }
 }

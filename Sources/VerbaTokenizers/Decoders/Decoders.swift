@@ -147,13 +147,35 @@ package struct MetaspaceDecoder: TokenDecoder {
 package struct ReplaceDecoder: TokenDecoder {
     package var pattern: String
     package var content: String
+    /// The compiled pattern of a `{"Regex": ...}` Replace; nil for a plain string.
+    private var regex: CompiledRegex? = nil
     package init(pattern: String, content: String) { self.pattern = pattern; self.content = content }
+    /// Replaces the matches of the regex `pattern` in each token (an unsupported construct throws).
+    init(regex pattern: String, content: String) throws {
+        self.init(pattern: pattern, content: content)
+        regex = try CompiledRegex(pattern)
+    }
     package func decodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] {
         let f = Array(pattern.utf8), c = Array(content.utf8)
-        return tokens.map { replaceAll($0, f, c) }
+        guard let regex else { return tokens.map { replaceAll($0, f, c) } }
+        return tokens.map { token in
+            var out: [UInt8] = []
+            var i = 0
+            token.withUnsafeBufferPointer { buffer in
+                regex.forEachMatch(in: buffer) { s, e in
+                    guard e > s, s >= i else { return }
+                    out.append(contentsOf: buffer[i ..< s])
+                    out.append(contentsOf: c)
+                    i = e
+                }
+            }
+            out.append(contentsOf: token[i...])
+            return out
+        }
     }
     package var json: JSONValue {
-        .object([("type", .string("Replace")), ("pattern", .object([("String", .string(pattern))])), ("content", .string(content))])
+        .object([("type", .string("Replace")), ("pattern", .object([(regex == nil ? "String" : "Regex", .string(pattern))])),
+                 ("content", .string(content))])
     }
 }
 

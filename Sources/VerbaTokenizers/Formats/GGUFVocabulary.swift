@@ -1,5 +1,6 @@
 // The tokenizer vocabulary of a GGUF file (llama.cpp's format): only the header and the key/value
-// metadata are read; tensors are skipped. Every length is checked against the file's size.
+// metadata are read (by VerbaSupport's `GGUFHeader`, which checks every length against the file's size).
+import VerbaSupport
 
 /// The `tokenizer.ggml.*` metadata of a GGUF file.
 struct GGUFVocabulary {
@@ -8,41 +9,53 @@ struct GGUFVocabulary {
     var tokens: [String] = []
     var merges: [String] = []
     var tokenTypes: [Int] = []
+    var scores: [Float] = []
+    /// sentencepiece's normalization rules (`tokenizer.ggml.precompiled_charsmap`), empty when absent.
+    var precompiledCharsmap: [UInt8] = []
     var ids: [String: Int] = [:]
     var flags: [String: Bool] = [:]
 
-    /// Parses the metadata of `data`; `path` names the file in errors.
+    /// Parses the metadata of `data` (the container is read by VerbaSupport's `GGUFHeader`); `path`
+    /// names the file in errors.
     init(_ data: [UInt8], path: String) throws {
-        var r = GGUFReader(data: data, path: path)
-        guard try r.u32() == 0x4655_4747 else { throw r.fail("not a GGUF file (bad magic)") }
-        let version = try r.u32()
-        guard version == 2 || version == 3 else { throw TokenizerError.unsupported(path: path, what: "GGUF version \(version)") }
-        _ = try r.u64()  // tensor count
-        let kvCount = try r.u64()
-        guard kvCount < 1 << 20 else { throw r.fail("implausible metadata count \(kvCount)") }
-        for _ in 0..<kvCount {
-            let key = try r.string()
-            let type = try r.u32()
-            switch key {
-            case "tokenizer.ggml.model": model = try r.stringValue(type, key)
-            case "tokenizer.ggml.pre": pre = try r.stringValue(type, key)
-            case "tokenizer.ggml.tokens": tokens = try r.stringArray(type, key)
-            case "tokenizer.ggml.merges": merges = try r.stringArray(type, key)
-            case "tokenizer.ggml.token_type": tokenTypes = try r.intArray(type, key)
-            default:
-                if key.hasPrefix("tokenizer.ggml."), let v = try r.scalarInt(type) {
-                    if type == 7 { flags[key] = v != 0 } else { ids[key] = v }
-                } else {
-                    try r.skip(type)
-                }
-            }
+        let header: GGUFHeader
+        do {
+            header = try data.withUnsafeBytes { try GGUFHeader($0, path: path, tensorInfos: false) }
+        } catch let e as GGUFError {
+            throw e.tokenizerError
         }
-        guard !model.isEmpty else { throw r.fail("no tokenizer.ggml.model: the file has no tokenizer vocabulary") }
-        guard !tokens.isEmpty else { throw r.fail("no tokenizer.ggml.tokens") }
+        func fail(_ reason: String) -> TokenizerError { .malformed(path: path, reason: "GGUF: \(reason)") }
+        do {
+            model = try header.optionalString("tokenizer.ggml.model") ?? ""
+            pre = try header.optionalString("tokenizer.ggml.pre")
+            tokens = try header.optionalStrings("tokenizer.ggml.tokens") ?? []
+            merges = try header.optionalStrings("tokenizer.ggml.merges") ?? []
+            tokenTypes = try header.optionalInts("tokenizer.ggml.token_type") ?? []
+            scores = (try header.optionalDoubles("tokenizer.ggml.scores") ?? []).map { Float($0) }
+            precompiledCharsmap = (try header.optionalInts("tokenizer.ggml.precompiled_charsmap") ?? [])
+                .map { UInt8(truncatingIfNeeded: $0) }
+        } catch let e as GGUFError {
+            throw e.tokenizerError
+        }
+        for (key, value) in header.metadata where key.hasPrefix("tokenizer.ggml.") {
+            if case let .bool(b) = value { flags[key] = b } else if let v = value.intValue { ids[key] = v }
+        }
+        guard !model.isEmpty else { throw fail("no tokenizer.ggml.model: the file has no tokenizer vocabulary") }
+        guard !tokens.isEmpty else { throw fail("no tokenizer.ggml.tokens") }
         if !tokenTypes.isEmpty && tokenTypes.count != tokens.count {
-            throw r.fail("tokenizer.ggml.token_type has \(tokenTypes.count) entries for \(tokens.count) tokens")
+            throw fail("tokenizer.ggml.token_type has \(tokenTypes.count) entries for \(tokens.count) tokens")
+        }
+        if !scores.isEmpty && scores.count != tokens.count {
+            throw fail("tokenizer.ggml.scores has \(scores.count) entries for \(tokens.count) tokens")
         }
     }
+
+    /// The boolean `tokenizer.ggml.<key>`, nil when absent.
+    func flag(_ key: String) -> Bool? { flags["tokenizer.ggml." + key] }
+
+    /// The type of token `i` (llama.cpp's: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused,
+    /// 6 byte); normal when the file has no types.
+    func type(_ i: Int) -> Int { tokenTypes.isEmpty ? 1 : tokenTypes[i] }
 
     func id(_ key: String) -> Int? {
         guard let v = ids["tokenizer.ggml." + key], v >= 0, v < tokens.count else { return nil }
@@ -50,197 +63,15 @@ struct GGUFVocabulary {
     }
 }
 
-/// A bounds-checked little-endian reader over the bytes of a GGUF file.
-private struct GGUFReader {
-    let data: [UInt8]
-    let path: String
-    var pos = 0
-
-    func fail(_ reason: String) -> TokenizerError { .malformed(path: path, reason: "GGUF: \(reason)") }
-
-    mutating func need(_ n: Int) throws {
-        guard n >= 0, n <= data.count - pos else { throw fail("truncated at byte \(pos) (\(n) more bytes needed)") }
-    }
-
-    mutating func u32() throws -> UInt32 {
-        try need(4)
-        var v: UInt32 = 0
-        for i in 0..<4 { v |= UInt32(data[pos + i]) << (8 * i) }
-        pos += 4
-        return v
-    }
-
-    mutating func u64() throws -> UInt64 {
-        try need(8)
-        var v: UInt64 = 0
-        for i in 0..<8 { v |= UInt64(data[pos + i]) << (8 * i) }
-        pos += 8
-        return v
-    }
-
-    mutating func string() throws -> String {
-        let n = try u64()
-        guard n <= UInt64(data.count - pos) else { throw fail("a string of \(n) bytes at byte \(pos) runs past the end") }
-        let s = String(decoding: data[pos..<(pos + Int(n))], as: UTF8.self)
-        pos += Int(n)
-        return s
-    }
-
-    /// Size in bytes of a fixed-size value type, nil for strings and arrays.
-    func width(_ type: UInt32) throws -> Int? {
-        switch type {
-        case 0, 1, 7: return 1
-        case 2, 3: return 2
-        case 4, 5, 6: return 4
-        case 10, 11, 12: return 8
-        case 8, 9: return nil
-        default: throw fail("unknown value type \(type) at byte \(pos)")
-        }
-    }
-
-    /// Reads an integer or bool value (nil, and nothing read, for other types).
-    mutating func scalarInt(_ type: UInt32) throws -> Int? {
-        switch type {
-        case 0, 7: try need(1); defer { pos += 1 }; return Int(data[pos])
-        case 1: try need(1); defer { pos += 1 }; return Int(Int8(bitPattern: data[pos]))
-        case 2: try need(2); defer { pos += 2 }; return Int(UInt16(data[pos]) | UInt16(data[pos + 1]) << 8)
-        case 3: try need(2); defer { pos += 2 }; return Int(Int16(bitPattern: UInt16(data[pos]) | UInt16(data[pos + 1]) << 8))
-        case 4: return Int(try u32())
-        case 5: return Int(Int32(bitPattern: try u32()))
-        case 10: return Int(truncatingIfNeeded: try u64())
-        case 11: return Int(Int64(bitPattern: try u64()))
-        default: return nil
-        }
-    }
-
-    mutating func skip(_ type: UInt32) throws {
-        if let w = try width(type) { try need(w); pos += w; return }
-        if type == 8 { _ = try string(); return }
-        let itemType = try u32()
-        let count = try u64()
-        if let w = try width(itemType) {
-            guard count <= UInt64(data.count - pos) / UInt64(w) else { throw fail("an array of \(count) items runs past the end") }
-            pos += Int(count) * w
-            return
-        }
-        guard count <= UInt64(data.count - pos) / 8 else { throw fail("an array of \(count) items runs past the end") }
-        for _ in 0..<count { try skip(itemType) }
-    }
-
-    mutating func stringValue(_ type: UInt32, _ key: String) throws -> String {
-        guard type == 8 else { throw fail("\(key) is not a string") }
-        return try string()
-    }
-
-    mutating func arrayHeader(_ type: UInt32, _ key: String) throws -> (itemType: UInt32, count: Int) {
-        guard type == 9 else { throw fail("\(key) is not an array") }
-        let itemType = try u32()
-        let count = try u64()
-        guard count <= UInt64(data.count - pos) else { throw fail("\(key): \(count) items run past the end of the file") }
-        return (itemType, Int(count))
-    }
-
-    mutating func stringArray(_ type: UInt32, _ key: String) throws -> [String] {
-        let (itemType, count) = try arrayHeader(type, key)
-        guard itemType == 8 else { throw fail("\(key) is not an array of strings") }
-        var out: [String] = []
-        out.reserveCapacity(count)
-        for _ in 0..<count { out.append(try string()) }
-        return out
-    }
-
-    mutating func intArray(_ type: UInt32, _ key: String) throws -> [Int] {
-        let (itemType, count) = try arrayHeader(type, key)
-        var out: [Int] = []
-        out.reserveCapacity(count)
-        for _ in 0..<count {
-            guard let v = try scalarInt(itemType) else { throw fail("\(key) is not an array of integers") }
-            out.append(v)
-        }
-        return out
-    }
-}
-
-extension Tokenizer {
-    /// A tokenizer from a GGUF file's vocabulary: `gpt2` (byte-level BPE with merges; the split pattern
-    /// from `tokenizer.ggml.pre`) or `bert` (WordPiece; llama.cpp stores word-initial pieces with a
-    /// leading "▁" and continuations bare, which is turned back into BERT's `##` spelling).
-    static func fromGGUF(_ data: [UInt8], path: String) throws -> Tokenizer {
-        let g = try GGUFVocabulary(data, path: path)
-        var vocab: [String: Int] = [:]
-        vocab.reserveCapacity(g.tokens.count)
-        switch g.model {
-        case "gpt2":
-            for (i, t) in g.tokens.enumerated() where vocab[t] == nil { vocab[t] = i }
-            var merges: [(String, String)] = []
-            merges.reserveCapacity(g.merges.count)
-            for (i, m) in g.merges.enumerated() {
-                guard let pair = splitMerge(m) else {
-                    throw TokenizerError.malformed(path: path, reason: "GGUF: merge \(i + 1) \"\(m)\" is not two tokens separated by a space")
-                }
-                merges.append(pair)
-            }
-            let pattern: SplitPattern
-            switch g.pre ?? "gpt-2" {
-            case "gpt-2", "default", "gpt2": pattern = .gpt2
-            case "llama-bpe", "llama3", "smaug-bpe": pattern = .llama3
-            case "qwen2": pattern = .qwen2
-            case "gpt-4o": pattern = .o200k
-            case let other: throw TokenizerError.unsupported(path: path, what: "GGUF pre-tokenizer \"\(other)\"")
-            }
-            let model = try BPE(vocab: vocab, merges: merges, options: BPE.Options(byteLevel: true), path: path)
-            // Control (3) and user-defined (4) tokens are matched whole, as llama.cpp does.
-            var added: [AddedToken] = []
-            for (i, type) in g.tokenTypes.enumerated() where type == 3 || type == 4 {
-                added.append(AddedToken(content: g.tokens[i], id: i, special: type == 3, normalized: false))
-            }
-            var layout: [TemplateProcessing.Piece] = [.sequence(isB: false, typeId: 0)]
-            var specials: [(name: String, token: TemplateProcessing.SpecialToken)] = []
-            if g.flags["tokenizer.ggml.add_bos_token"] == true, let bos = g.id("bos_token_id") {
-                layout.insert(.special(name: g.tokens[bos], typeId: 0), at: 0)
-                specials.append((g.tokens[bos], .init(ids: [bos], tokens: [g.tokens[bos]])))
-            }
-            if g.flags["tokenizer.ggml.add_eos_token"] == true, let eos = g.id("eos_token_id") {
-                layout.append(.special(name: g.tokens[eos], typeId: 0))
-                specials.append((g.tokens[eos], .init(ids: [eos], tokens: [g.tokens[eos]])))
-            }
-            let post: (any PostProcessor)? = specials.isEmpty ? nil
-                : TemplateProcessing(single: layout, pair: layout + [.sequence(isB: true, typeId: 1)], specialTokens: specials)
-            let preJSON: JSONValue = pattern == .gpt2 ? byteLevelJSON(addPrefixSpace: false, useRegex: true)
-                : .object([("type", .string("Sequence")), ("pretokenizers", .array([
-                    .object([("type", .string("Split")), ("pattern", .object([("Regex", .string(pattern.hfRegex))])),
-                             ("behavior", .string("Isolated")), ("invert", .bool(false))]),
-                    byteLevelJSON(addPrefixSpace: false, useRegex: false),
-                ]))])
-            return Tokenizer(normalizer: nil, preTokenizer: PatternSplitter(pattern), model: model,
-                             postProcessor: post, decoder: ByteLevelDecoder(), addedTokens: added, byteLevel: true,
-                             preTokenizerJSON: preJSON)
-        case "bert":
-            for (i, t) in g.tokens.enumerated() {
-                // Scalars and bytes, not Characters: "▁" followed by a combining mark is one Character.
-                let u = Array(t.utf8)
-                let bracketed = u.first == UInt8(ascii: "[") && u.last == UInt8(ascii: "]")
-                let isControl = !g.tokenTypes.isEmpty && g.tokenTypes[i] == 3
-                let bert: String
-                if isControl || bracketed {
-                    bert = t
-                } else if t.unicodeScalars.first == "\u{2581}" {
-                    bert = String(String.UnicodeScalarView(t.unicodeScalars.dropFirst()))
-                } else {
-                    bert = "##" + t
-                }
-                if vocab[bert] == nil { vocab[bert] = i }
-            }
-            let unk = g.id("unknown_token_id").map { g.tokens[$0] } ?? "[UNK]"
-            let model: WordPiece
-            do {
-                model = try WordPiece(vocab: vocab, unkToken: unk)
-            } catch let e as TokenizerError {
-                throw TokenizerError.malformed(path: path, reason: "GGUF: \(e.description)")
-            }
-            return try bert(model: model, lowercase: true, path: path)
-        case let other:
-            throw TokenizerError.unsupported(path: path, what: "GGUF tokenizer model \"\(other)\" (Verba reads gpt2 and bert)")
+extension GGUFError {
+    /// The same error as the tokenizers report it.
+    var tokenizerError: TokenizerError {
+        switch self {
+        case let .unsupported(path, what): return .unsupported(path: path, what: what)
+        case let .malformed(path, _), let .missingKey(path, _), let .wrongKeyType(path, _, _):
+            let text = description
+            let prefix = path + ": GGUF: "
+            return .malformed(path: path, reason: "GGUF: " + (text.hasPrefix(prefix) ? String(text.dropFirst(prefix.count)) : text))
         }
     }
 }

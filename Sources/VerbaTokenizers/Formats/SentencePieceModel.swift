@@ -5,9 +5,9 @@
 // Prepend("▁") and Replace(" ", "▁") normalizers, no pre-tokenizer; BPE merges derived from the piece
 // scores), with what makes it sentencepiece's rather than HF's: the charsmap and extra-whitespace
 // removal applied as sentencepiece applies them, the dummy prefix before a text starting with a
-// space too, control pieces (`<s>`, `</s>`) written in the text encoded as text, and a Unigram model
-// that segments with normal and user-defined pieces only, summing scores in Float. Decoding is HF's:
-// the unknown piece decodes as its text (`<unk>`), where sentencepiece writes " ⁇ ".
+// space too, control pieces (`<s>`, `</s>`) written in the text encoded as text, a Unigram model
+// that segments with normal and user-defined pieces only, summing scores in Float, and decoding as
+// sentencepiece decodes (the unknown piece is " ⁇ ", where HF writes its text `<unk>`).
 
 import Foundation
 import VerbaSupport
@@ -107,6 +107,9 @@ struct SentencePieceModelProto {
     var addDummyPrefix = true
     var removeExtraWhitespaces = true
     var escapeWhitespaces = true
+
+    /// An empty model (pieces and settings filled in by the caller).
+    init() {}
 
     init(_ bytes: [UInt8]) throws {
         var r = ProtobufReader(bytes)
@@ -216,6 +219,15 @@ extension Tokenizer {
         } catch let e as ProtobufReader.Malformed {
             throw TokenizerError.malformed(path: path, reason: "not a sentencepiece model: \(e.reason)")
         }
+        return try fromSentencePiece(proto, path: path)
+    }
+
+    /// The tokenizer of a sentencepiece model. As sentencepiece encodes by default; with
+    /// `huggingFace`, as `transformers`' converted tokenizer does instead (control pieces are special
+    /// tokens matched in the text) with `bos`/`eos` added around each sequence (llama.cpp's GGUF
+    /// vocabularies, whose test vectors are HF's ids).
+    static func fromSentencePiece(_ proto: SentencePieceModelProto, path: String, huggingFace: Bool = false,
+                                  bos: Int? = nil, eos: Int? = nil) throws -> Tokenizer {
         func unsupported(_ what: String) -> TokenizerError { .unsupported(path: path, what: what) }
         guard !proto.pieces.isEmpty else { throw TokenizerError.malformed(path: path, reason: "not a sentencepiece model: no pieces") }
         guard proto.pieces.indices.contains(proto.unkId) else {
@@ -296,11 +308,70 @@ extension Tokenizer {
                                      matchable: proto.pieces.map { $0.type == .normal || $0.type == .userDefined },
                                      floatScores: true)
         }
-        return Tokenizer(normalizer: normalizer, preTokenizer: t.preTokenizer, model: tokenModel, postProcessor: nil,
-                         decoder: t.decoder, addedTokens: t.addedVocabulary.tokens, encodeSpecialTokens: true,
+        var layout: [TemplateProcessing.Piece] = [.sequence(isB: false, typeId: 0)]
+        var specials: [(name: String, token: TemplateProcessing.SpecialToken)] = []
+        for (id, atStart) in [(bos, true), (eos, false)] {
+            guard let id, proto.pieces.indices.contains(id) else { continue }
+            let name = proto.pieces[id].piece
+            layout.insert(.special(name: name, typeId: 0), at: atStart ? 0 : layout.count)
+            if !specials.contains(where: { $0.name == name }) { specials.append((name, .init(ids: [id], tokens: [name]))) }
+        }
+        let post: (any PostProcessor)? = specials.isEmpty ? nil
+            : TemplateProcessing(single: layout, pair: layout + layout.map {
+                if case .sequence = $0 { return .sequence(isB: true, typeId: 1) }
+                if case let .special(name, _) = $0 { return .special(name: name, typeId: 1) }
+                return $0
+            }, specialTokens: specials)
+        return Tokenizer(normalizer: normalizer, preTokenizer: t.preTokenizer, model: tokenModel, postProcessor: post,
+                         decoder: huggingFace ? t.decoder : SentencePieceDecoder(
+                             unknown: Array(proto.pieces[proto.unkId].piece.utf8), stripsFirstMark: proto.addDummyPrefix,
+                             byteFallback: proto.byteFallback, hfChain: t.decoder),
+                         addedTokens: t.addedVocabulary.tokens, encodeSpecialTokens: !huggingFace,
                          byteLevel: false, addPrefixSpace: t.addPrefixSpace,
                          normalizerJSON: t.normalizerJSON, preTokenizerJSON: t.preTokenizerJSON)
     }
+}
+
+/// sentencepiece's decoding: the unknown piece is " ⁇ " wherever it stands; the first other piece
+/// loses one leading mark (the dummy prefix) and every mark becomes a space; byte pieces are bytes.
+/// Saved as the closest tokenizer.json chain (`hfChain`), which writes the unknown piece's text.
+struct SentencePieceDecoder: TokenDecoder {
+    let unknown: [UInt8]
+    let stripsFirstMark: Bool
+    let byteFallback: Bool
+    let hfChain: (any TokenDecoder)?
+
+    static let unknownSurface = Array(" \u{2047} ".utf8)
+    static let mark = Array("\u{2581}".utf8)
+
+    private func pieces(_ tokens: [[UInt8]]) -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        out.reserveCapacity(tokens.count)
+        var first = true
+        for t in tokens {
+            if t == unknown {
+                out.append(Self.unknownSurface)
+            } else {
+                var b = t
+                if first && stripsFirstMark && b.starts(with: Self.mark) { b.removeFirst(Self.mark.count) }
+                out.append(replaceAll(b, Self.mark, [0x20]))
+            }
+            first = false
+        }
+        return out
+    }
+
+    func decodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] {
+        let p = pieces(tokens)
+        return [Array((byteFallback ? ByteFallbackDecoder().decodeChain(p) : p).joined())]
+    }
+
+    func rawDecodeChain(_ tokens: [[UInt8]]) -> [[UInt8]] {
+        let p = pieces(tokens)
+        return [Array((byteFallback ? ByteFallbackDecoder().rawDecodeChain(p) : p).joined())]
+    }
+
+    var json: JSONValue { hfChain?.json ?? .null }
 }
 
 /// sentencepiece's `remove_extra_whitespaces`: spaces (U+0020) at the start are removed, each run of

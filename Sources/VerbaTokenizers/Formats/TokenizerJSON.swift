@@ -47,6 +47,17 @@ struct TokenizerJSONReader {
         throw fail("\(field).pattern is missing")
     }
 
+    /// A Replace with a regex pattern, built by `make` from the content; an unsupported construct is
+    /// an error naming the field and the pattern.
+    func regexReplace<T>(_ v: JSONValue, _ pattern: String, _ field: String, _ make: (String) throws -> T) throws -> T {
+        let content = try string(v, "content", field)
+        do {
+            return try make(content)
+        } catch let e as RegexError {
+            throw unsupported("\(field) Replace pattern \(pattern): \(e)")
+        }
+    }
+
     // MARK: Normalizers
 
     func normalizer(_ v: JSONValue) throws -> (any Normalizer)? {
@@ -64,8 +75,21 @@ struct TokenizerJSONReader {
         case "StripAccents": return StripAccentsNormalizer()
         case "Strip": return StripNormalizer(left: bool(v, "strip_left", true), right: bool(v, "strip_right", true))
         case "Replace":
+            if let r = v["pattern"]?["Regex"]?.stringValue { return try regexReplace(v, r, field) { try ReplaceNormalizer(regex: r, content: $0) } }
             return ReplaceNormalizer(pattern: try literalPattern(v["pattern"], field), content: try string(v, "content", field))
         case "Prepend": return PrependNormalizer(prepend: try string(v, "prepend", field))
+        case "Precompiled":
+            let base64 = try string(v, "precompiled_charsmap", field)
+            if base64.isEmpty { return nil }
+            var blob = [UInt8](repeating: 0, count: base64.utf8.count / 4 * 3 + 3)
+            var b64 = base64
+            let count = b64.withUTF8 { s in blob.withUnsafeMutableBufferPointer { BPE.decodeBase64(s, into: $0.baseAddress!) } }
+            guard let count else { throw fail("normalizer Precompiled: precompiled_charsmap is not base64") }
+            do {
+                return HFPrecompiledNormalizer(charsmap: try PrecompiledCharsmapNormalizer(Array(blob[..<count])))
+            } catch let e as PrecompiledCharsmapNormalizer.Malformed {
+                throw fail("normalizer Precompiled: \(e.reason)")
+            }
         case "Sequence":
             guard let list = v["normalizers"]?.arrayValue else { throw fail("normalizer Sequence has no \"normalizers\" list") }
             return SequenceNormalizer(try list.compactMap { try normalizer($0) })
@@ -207,6 +231,7 @@ struct TokenizerJSONReader {
             return MetaspaceDecoder(replacement: try scalar(v, "replacement", "\u{2581}", field), prependScheme: scheme,
                                     split: bool(v, "split", true))
         case "Replace":
+            if let r = v["pattern"]?["Regex"]?.stringValue { return try regexReplace(v, r, field) { try ReplaceDecoder(regex: r, content: $0) } }
             return ReplaceDecoder(pattern: try literalPattern(v["pattern"], field), content: try string(v, "content", field))
         case "Fuse": return FuseDecoder()
         case "Strip":

@@ -463,15 +463,28 @@ package struct ReplaceNormalizer: Normalizer, Equatable {
     package var content: String
     private let patternBytes: [UInt8]
     private let contentScalars: [UInt32]
+    /// The compiled pattern of a `{"Regex": ...}` Replace; nil for a plain string.
+    private let regex: CompiledRegex?
 
     package init(pattern: String, content: String) {
         self.pattern = pattern
         self.content = content
         patternBytes = Array(pattern.utf8)
         contentScalars = content.unicodeScalars.map { $0.value }
+        regex = nil
+    }
+
+    /// Replaces the matches of the regex `pattern` (Verba's engine; an unsupported construct throws).
+    init(regex pattern: String, content: String) throws {
+        self.pattern = pattern
+        self.content = content
+        patternBytes = Array(pattern.utf8)
+        contentScalars = content.unicodeScalars.map { $0.value }
+        regex = try CompiledRegex(pattern)
     }
 
     package func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
+        if let regex { return normalize(text, matches: regex) }
         let n = text.count, m = patternBytes.count
         guard let p = text.baseAddress, m > 0, n >= m else { return NormalizedText(bytes: Array(text)) }
         var b = NormalizedBuilder(input: text)
@@ -494,6 +507,31 @@ package struct ReplaceNormalizer: Normalizer, Equatable {
         return b.finish()
     }
 
+    /// The regex form: each non-empty match becomes `content`, aligned as a string occurrence is.
+    private func normalize(_ text: UnsafeBufferPointer<UInt8>, matches regex: CompiledRegex) -> NormalizedText {
+        guard let p = text.baseAddress else { return NormalizedText(bytes: []) }
+        var b = NormalizedBuilder(input: text)
+        let n = text.count
+        var i = 0
+        func copy(upTo end: Int) {
+            while i < end {
+                let (s, len) = UTF8Codec.decode(p, at: i, end: n)
+                b.append(s, from: i ..< i + len)
+                i += len
+            }
+        }
+        regex.forEachMatch(in: text) { start, end in
+            guard end > start, start >= i else { return }
+            copy(upTo: start)
+            var last = end - 1
+            while last > start && p[last] & 0xC0 == 0x80 { last -= 1 }
+            for s in contentScalars { b.append(s, from: last ..< end) }
+            i = end
+        }
+        copy(upTo: n)
+        return b.finish()
+    }
+
     private func patternMatches(_ at: UnsafePointer<UInt8>) -> Bool {
         patternBytes.withUnsafeBufferPointer { pat in
             for k in 0 ..< pat.count where at[k] != pat[k] { return false }
@@ -502,7 +540,7 @@ package struct ReplaceNormalizer: Normalizer, Equatable {
     }
 
     package static func == (a: ReplaceNormalizer, b: ReplaceNormalizer) -> Bool {
-        a.pattern == b.pattern && a.content == b.content
+        a.pattern == b.pattern && a.content == b.content && (a.regex == nil) == (b.regex == nil)
     }
 }
 

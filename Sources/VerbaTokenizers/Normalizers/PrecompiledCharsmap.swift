@@ -31,8 +31,19 @@ struct PrecompiledCharsmapNormalizer: Normalizer {
         replacements = Array(blob[(4 + trieBytes)...])
     }
 
-    /// The longest match at `p[i..<n]`: its length and replacement offset, or nil.
-    private func longestMatch(_ p: UnsafePointer<UInt8>, at i: Int, end n: Int) -> (length: Int, value: Int)? {
+    /// The replacement of the shortest key that begins `bytes` (HF's `Precompiled::transform`), nil
+    /// when no key does.
+    func shortestPrefixReplacement(_ bytes: UnsafeBufferPointer<UInt8>) -> ArraySlice<UInt8>? {
+        guard let p = bytes.baseAddress, let m = longestMatch(p, at: 0, end: bytes.count, shortest: true),
+              m.value < replacements.count else { return nil }
+        var end = m.value
+        while end < replacements.count && replacements[end] != 0 { end += 1 }
+        return replacements[m.value ..< end]
+    }
+
+    /// The longest match at `p[i..<n]` (with `shortest`, the first one): its length and replacement
+    /// offset, or nil.
+    private func longestMatch(_ p: UnsafePointer<UInt8>, at i: Int, end n: Int, shortest: Bool = false) -> (length: Int, value: Int)? {
         var best: (Int, Int)?
         var node = 0
         var unit = units[0]
@@ -47,6 +58,7 @@ struct PrecompiledCharsmapNormalizer: Normalizer {
             node ^= Self.offset(unit)
             if (unit >> 8) & 1 == 1, node < units.count {
                 best = (k - i + 1, Int(units[node] & 0x7FFF_FFFF))
+                if shortest { return best }
             }
             k += 1
         }

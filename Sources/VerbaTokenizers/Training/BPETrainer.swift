@@ -88,22 +88,49 @@ package struct BPETrainer: Sendable {
         }
 
         // 3. Words as symbol ids. Symbols for (character, first?, last?) are looked up once each.
+        // Symbols outside the alphabet (with the continuing-subword prefix or end-of-word suffix) take
+        // ids by the number of distinct words holding them, most first, then by their strings' code
+        // points. HF gives them ids in the order its hash map yields the words, which varies from run to
+        // run; a symbol held by more words tends to be met sooner there. This order does not depend on
+        // the order of the corpus, so neither do the ids nor the ties they break between pairs.
+        func symbolKey(_ ch: Unicode.Scalar, _ i: Int, _ n: Int) -> UInt64 {
+            UInt64(ch.value) << 2 | (i == 0 ? 1 : 0) | (i == n - 1 ? 2 : 0)
+        }
+        func symbolString(_ key: UInt64) -> String {
+            var s = String(Unicode.Scalar(UInt32(key >> 2))!)
+            if key & 1 == 0, let prefix = options.continuingSubwordPrefix { s = prefix + s }
+            if key & 2 != 0, let suffix = options.endOfWordSuffix { s += suffix }
+            return s
+        }
         var symbolCache: [UInt64: Int32] = [:]
+        var wordsHolding: [String: Int] = [:]
+        var keysOfWord = Set<UInt64>()
+        for w in wordScalars {
+            keysOfWord.removeAll(keepingCapacity: true)
+            for (i, ch) in w.enumerated() where inAlphabet.contains(ch.value) {
+                keysOfWord.insert(symbolKey(ch, i, w.count))
+            }
+            var stringsOfWord = Set<String>()
+            for key in keysOfWord {
+                let s = symbolString(key)
+                symbolCache[key] = -1
+                if wordToId[s] == nil { stringsOfWord.insert(s) }
+            }
+            for s in stringsOfWord { wordsHolding[s, default: 0] += 1 }
+        }
+        let newSymbols = wordsHolding.sorted { x, y in
+            x.value != y.value ? x.value > y.value
+                : x.key.unicodeScalars.lexicographicallyPrecedes(y.key.unicodeScalars) { $0.value < $1.value }
+        }
+        for (s, _) in newSymbols { _ = addToken(s) }
+        for key in Array(symbolCache.keys) { symbolCache[key] = Int32(wordToId[symbolString(key)]!) }
         var words: [[Int32]] = []
         words.reserveCapacity(wordScalars.count)
         for w in wordScalars {
             var symbols: [Int32] = []
             symbols.reserveCapacity(w.count)
             for (i, ch) in w.enumerated() where inAlphabet.contains(ch.value) {
-                let isFirst = i == 0, isLast = i == w.count - 1
-                let key = UInt64(ch.value) << 2 | (isFirst ? 1 : 0) | (isLast ? 2 : 0)
-                if let id = symbolCache[key] { symbols.append(id); continue }
-                var s = String(ch)
-                if !isFirst, let prefix = options.continuingSubwordPrefix { s = prefix + s }
-                if isLast, let suffix = options.endOfWordSuffix { s += suffix }
-                let id = Int32(addToken(s))
-                symbolCache[key] = id
-                symbols.append(id)
+                symbols.append(symbolCache[symbolKey(ch, i, w.count)]!)
             }
             words.append(symbols)
         }

@@ -16,7 +16,7 @@ public struct TokenizerTrainingOptions: Sendable {
     /// var options = TokenizerTrainingOptions()
     /// options.model = TokenizerTrainingOptions.Model(rawValue: "wordpiece")!   // .wordPiece
     /// ```
-    public enum Model: String, Sendable { case bpe, wordPiece = "wordpiece" }
+    public enum Model: String, Sendable { case bpe, wordPiece = "wordpiece", unigram }
     /// How byte-level BPE splits text into words before counting them: GPT-2's pattern, or cl100k_base's
     /// as Hugging Face tokenizer.json files spell it (`SplitPattern.llama3`).
     ///
@@ -26,8 +26,14 @@ public struct TokenizerTrainingOptions: Sendable {
     /// options.split = .cl100k   // digits in groups of up to three, as cl100k_base splits them
     /// ```
     public enum Split: String, Sendable {
-        case gpt2, cl100k
-        var pattern: SplitPattern { self == .gpt2 ? .gpt2 : .llama3 }
+        case gpt2, cl100k, o200k
+        var pattern: SplitPattern {
+            switch self {
+            case .gpt2: return .gpt2
+            case .cl100k: return .llama3
+            case .o200k: return .o200k
+            }
+        }
     }
 
     public var model: Model = .bpe
@@ -44,6 +50,10 @@ public struct TokenizerTrainingOptions: Sendable {
     public var limitAlphabet: Int? = nil
     public var initialAlphabet: [Unicode.Scalar] = []
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// Unigram: the share of the corpus's characters the alphabet covers (sentencepiece's default).
+    public var characterCoverage: Double = 0.9995
+    /// Unigram: 256 byte pieces `<0x00>`...`<0xFF>` after the special tokens, so no character is unknown.
+    public var byteFallback: Bool = false
 
     public init() {}
 
@@ -53,6 +63,7 @@ public struct TokenizerTrainingOptions: Sendable {
         switch model {
         case .bpe: return byteLevel ? ["<|endoftext|>"] : ["[UNK]"]
         case .wordPiece: return ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        case .unigram: return ["<unk>", "<s>", "</s>"]
         }
     }
 }
@@ -74,29 +85,48 @@ public struct TokenizerTrainer {
     /// Progress callbacks, for a progress line on a terminal.
     public var onCounting: ((_ bytesRead: Int, _ totalBytes: Int?, _ distinctWords: Int) -> Void)?
     public var onMerging: ((_ merges: Int, _ target: Int) -> Void)?
+    /// Unigram: a line on each stage (seeds, each EM and pruning round).
+    public var onUnigramStep: ((String) -> Void)?
 
     public init(options: TokenizerTrainingOptions) { self.options = options }
 
     /// The normalizer and pre-tokenizer that turn corpus lines into the words the model learns from.
     package func textPipeline() -> (normalizer: (any Normalizer)?, preTokenizer: any PreTokenizer) {
+        let p = countPipeline()
+        return (p.normalizer, p.preTokenizer)
+    }
+
+    /// The counting pipeline of these options, with the names a counts file must carry to train them.
+    package func countPipeline() -> CountPipeline {
+        let name: String
         switch options.model {
-        case .wordPiece:
-            return (BertNormalizer(lowercase: options.lowercase), BertPreTokenizer())
-        case .bpe where options.byteLevel:
-            let normalizer: (any Normalizer)? = options.lowercase ? LowercaseNormalizer() : nil
-            return (normalizer, PatternSplitter(options.split.pattern))
-        case .bpe:
-            let normalizer: (any Normalizer)? = options.lowercase ? LowercaseNormalizer() : nil
-            return (normalizer, WhitespacePreTokenizer())
+        case .wordPiece: name = "bert"
+        case .bpe where options.byteLevel: name = options.split.rawValue
+        case .bpe: name = "whitespace"
+        case .unigram: name = "metaspace"
         }
+        // The names are the trainers' own: this cannot fail.
+        guard let p = try? CountPipeline.named(name, lowercase: options.lowercase) else { preconditionFailure("pipeline \(name)") }
+        return p
     }
 
     /// Counts the words of `paths` (`-` is standard input).
     public func countWords(paths: [String]) throws -> WordCounts {
-        let (normalizer, preTokenizer) = textPipeline()
-        var counter = CorpusCounter(normalizer: normalizer, preTokenizer: preTokenizer, threads: options.threads)
+        var counter = countPipeline().counter(threads: options.threads)
         counter.progress = onCounting
         return try counter.count(paths: paths)
+    }
+
+    /// Reads a counts file (`verba tokenizer count`, `merge-counts`) made by the pipeline these options
+    /// train with.
+    /// - Throws: `TrainerError` when the file is unreadable or malformed, or its pipeline is another.
+    public func readCounts(path: String) throws -> WordCounts {
+        let (counts, name) = try readWordCounts(path: path)
+        let expected = countPipeline().name
+        guard name == expected else {
+            throw TrainerError.invalidOption("\(path): counts made with \(name), but this training needs \(expected) (count with --pre-tokenizer \(expected.preTokenizer)\(expected.normalizer.contains("lowercase") ? " --lowercase" : ""))")
+        }
+        return counts
     }
 
     /// Trains on the files in `paths`.
@@ -106,6 +136,7 @@ public struct TokenizerTrainer {
 
     /// Trains on words already counted.
     public func train(counts: WordCounts) throws -> TrainedTokenizer {
+        if options.model == .unigram { return try trainUnigram(counts: counts) }
         var words: [[Unicode.Scalar]] = []
         var wordCounts: [Int] = []
         words.reserveCapacity(counts.count)
@@ -143,5 +174,43 @@ public struct TokenizerTrainer {
             onMerging?(n, target)
         }
         return TrainedTokenizer(result: result, options: options)
+    }
+}
+
+extension TokenizerTrainer {
+    /// Unigram (sentencepiece's trainer) on SentencePiece words: special tokens first, then the byte
+    /// pieces with byte fallback, then the learned pieces by score.
+    func trainUnigram(counts: WordCounts) throws -> TrainedTokenizer {
+        let specials = options.effectiveSpecialTokens
+        guard let unk = specials.firstIndex(of: "<unk>") else {
+            throw TrainerError.invalidOption("Unigram needs <unk> among the special tokens")
+        }
+        var words: [[UInt32]] = []
+        var wordCounts: [Int] = []
+        counts.forEach { bytes, count in
+            words.append(UTF8Codec.decodeScalars(bytes).scalars.map { UTF8Codec.isRawByte($0) ? 0xFFFD : $0 })
+            wordCounts.append(count)
+        }
+        if words.isEmpty { throw TrainerError.emptyCorpus }
+        let bytePieces = options.byteFallback ? (0..<256).map { String(format: "<0x%02X>", $0) } : []
+        var u = UnigramTrainerOptions()
+        u.vocabSize = options.vocabSize
+        u.characterCoverage = options.characterCoverage
+        u.metaPieceCount = specials.count + bytePieces.count
+        u.threads = options.threads
+        let learned = try UnigramTrainer(options: u).train(words: words, counts: wordCounts) { [onUnigramStep] line in onUnigramStep?(line) }
+        var vocab = specials + bytePieces
+        var scores = [Double](repeating: 0, count: vocab.count)
+        let taken = Set(vocab)
+        for (piece, score) in learned {
+            let s = String(String.UnicodeScalarView(piece.compactMap(Unicode.Scalar.init)))
+            if taken.contains(s) { continue }
+            vocab.append(s)
+            scores.append(score)
+        }
+        var trained = TrainedTokenizer(result: BPETrainingResult(vocab: vocab, merges: [], specialTokens: specials), options: options)
+        trained.scores = scores
+        trained.unkId = unk
+        return trained
     }
 }

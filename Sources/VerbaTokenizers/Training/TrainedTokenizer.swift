@@ -13,6 +13,16 @@ public struct TrainedTokenizer: Sendable {
     public var result: BPETrainingResult
     /// How it was learned (model, split, normalization).
     public var options: TokenizerTrainingOptions
+    /// Unigram: each piece's score (log-probability), by id.
+    public var scores: [Double]? = nil
+    /// Unigram: the id of `<unk>`.
+    public var unkId: Int = 0
+
+    /// A trained tokenizer from what was learned and how.
+    public init(result: BPETrainingResult, options: TokenizerTrainingOptions) {
+        self.result = result
+        self.options = options
+    }
 
     /// True when the special tokens and the alphabet alone reach the requested size: then, as in HF,
     /// the vocabulary holds all of them (more than asked) and no merges.
@@ -38,12 +48,33 @@ public struct TrainedTokenizer: Sendable {
                              ("continuing_subword_prefix", .null), ("end_of_word_suffix", .null),
                              ("fuse_unk", .bool(false)), ("byte_fallback", .bool(false)), ("ignore_merges", .bool(false)),
                              ("vocab", .object(vocab)), ("merges", .array(merges))])
+        case .unigram:
+            let scores = self.scores ?? []
+            let pieces: [JSONValue] = result.vocab.enumerated().map { id, p in .array([.string(p), .double(id < scores.count ? scores[id] : 0)]) }
+            model = .object([("type", .string("Unigram")), ("unk_id", .int(unkId)), ("vocab", .array(pieces)),
+                             ("byte_fallback", .bool(options.byteFallback))])
         case .wordPiece:
             model = .object([("type", .string("WordPiece")), ("unk_token", .string("[UNK]")),
                              ("continuing_subword_prefix", .string("##")), ("max_input_chars_per_word", .int(100)),
                              ("vocab", .object(vocab))])
         }
-        if options.model == .wordPiece {
+        if options.model == .unigram {
+            let metaspace: JSONValue = .object([("type", .string("Metaspace")), ("replacement", .string("▁")),
+                                                ("prepend_scheme", .string("always")), ("split", .bool(true))])
+            normalizer = options.lowercase ? .object([("type", .string("Lowercase"))]) : .null
+            preTokenizer = metaspace
+            postProcessor = .null
+            if options.byteFallback {
+                decoder = .object([("type", .string("Sequence")), ("decoders", .array([
+                    .object([("type", .string("Replace")), ("pattern", .object([("String", .string("▁"))])), ("content", .string(" "))]),
+                    .object([("type", .string("ByteFallback"))]),
+                    .object([("type", .string("Fuse"))]),
+                    .object([("type", .string("Strip")), ("content", .string(" ")), ("start", .int(1)), ("stop", .int(0))]),
+                ]))])
+            } else {
+                decoder = metaspace
+            }
+        } else if options.model == .wordPiece {
             normalizer = .object([("type", .string("BertNormalizer")), ("clean_text", .bool(true)),
                                   ("handle_chinese_chars", .bool(true)), ("strip_accents", .null),
                                   ("lowercase", .bool(options.lowercase))])
@@ -57,7 +88,7 @@ public struct TrainedTokenizer: Sendable {
             switch options.split {
             case .gpt2:
                 preTokenizer = byteLevel
-            case .cl100k:
+            case .cl100k, .o200k:
                 preTokenizer = .object([("type", .string("Sequence")), ("pretokenizers", .array([
                     .object([("type", .string("Split")), ("pattern", .object([("Regex", .string(options.split.pattern.regex))])),
                              ("behavior", .string("Isolated")), ("invert", .bool(false))]),
@@ -113,7 +144,7 @@ public struct TrainedTokenizer: Sendable {
     public func writeVocabFiles(to folder: String) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         switch options.model {
-        case .wordPiece:
+        case .wordPiece, .unigram:
             var text: [UInt8] = []
             for t in result.vocab { text.append(contentsOf: t.utf8); text.append(10) }
             try atomicWrite(text, to: folder + "/vocab.txt")

@@ -12,18 +12,18 @@
 /// ```
 public struct WordCounts: Sendable {
     /// All distinct words' bytes, back to back.
-    private var arena: [UInt8] = []
+    fileprivate var arena: [UInt8] = []
     /// Per distinct word: start in `arena`, length, count.
-    private var starts: [Int] = []
-    private var lengths: [Int32] = []
+    fileprivate var starts: [Int] = []
+    fileprivate var lengths: [Int32] = []
     private(set) var counts: [Int] = []
-    /// Open-addressing slots: index into `starts` plus one (0 = empty).
-    private var slots: [Int32]
+    /// Open-addressing slots: the hash's high 32 bits, then the index into `starts` plus one (0 = empty).
+    private var slots: [UInt64]
     private var hashes: [UInt64] = []
     private var mask: Int
 
     package init() {
-        slots = [Int32](repeating: 0, count: 1024)
+        slots = [UInt64](repeating: 0, count: 1024)
         mask = 1023
     }
 
@@ -34,7 +34,7 @@ public struct WordCounts: Sendable {
     public var total: Int { counts.reduce(0, +) }
 
     /// Bytes held by the table (arena and index), for progress reports.
-    package var memoryBytes: Int { arena.capacity + starts.capacity * 8 + lengths.capacity * 4 + counts.capacity * 8 + slots.capacity * 4 + hashes.capacity * 8 }
+    package var memoryBytes: Int { arena.capacity + starts.capacity * 8 + lengths.capacity * 4 + counts.capacity * 8 + slots.capacity * 8 + hashes.capacity * 8 }
 
     @inline(__always)
     private static func hash(_ p: UnsafeBufferPointer<UInt8>) -> UInt64 {
@@ -67,38 +67,67 @@ public struct WordCounts: Sendable {
     }
 
     private mutating func add(_ word: UnsafeBufferPointer<UInt8>, hash h: UInt64, count: Int) {
-        var slot = Int(truncatingIfNeeded: h) & mask
-        while true {
-            let s = Int(slots[slot])
-            if s == 0 { break }
-            let e = s - 1
-            if hashes[e] == h && Int(lengths[e]) == word.count {
-                let start = starts[e]
-                let same = arena.withUnsafeBufferPointer { a in
-                    word.count == 0 || memcmp(a.baseAddress! + start, word.baseAddress!, word.count) == 0
+        // The slot holds the hash's high 32 bits beside the index, so most probes that do not match
+        // are told apart without touching the words.
+        let tag = h >> 32
+        let n = word.count
+        let found: Int? = slots.withUnsafeBufferPointer { sl in
+            hashes.withUnsafeBufferPointer { hs in
+                starts.withUnsafeBufferPointer { st in
+                    lengths.withUnsafeBufferPointer { ln in
+                        arena.withUnsafeBufferPointer { a in
+                            var slot = Int(truncatingIfNeeded: h) & mask
+                            while true {
+                                let v = sl[slot]
+                                if v == 0 { return -1 - slot }
+                                let e = Int(v & 0xffff_ffff) - 1
+                                if v >> 32 == tag && Int(ln[e]) == n && hs[e] == h
+                                    && WordCounts.equal(a.baseAddress.map { $0 + st[e] }, word.baseAddress, n) {
+                                    return e
+                                }
+                                slot = (slot + 1) & mask
+                            }
+                        }
+                    }
                 }
-                if same { counts[e] += count; return }
             }
-            slot = (slot + 1) & mask
         }
+        if let f = found, f >= 0 { counts[f] += count; return }
+        let slot = -1 - (found ?? -1)
         let e = starts.count
         starts.append(arena.count)
-        lengths.append(Int32(word.count))
+        lengths.append(Int32(n))
         counts.append(count)
         hashes.append(h)
         arena.append(contentsOf: word)
-        slots[slot] = Int32(e + 1)
+        slots[slot] = tag << 32 | UInt64(e + 1)
         if starts.count * 2 > mask { grow() }
+    }
+
+    /// Whether the `n` bytes at `a` and `b` are equal (8 bytes at a time: words are short).
+    @inline(__always)
+    private static func equal(_ a: UnsafePointer<UInt8>?, _ b: UnsafePointer<UInt8>?, _ n: Int) -> Bool {
+        guard n > 0, let a, let b else { return true }
+        var i = 0
+        while i + 8 <= n {
+            if UnsafeRawPointer(a + i).loadUnaligned(as: UInt64.self) != UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self) { return false }
+            i += 8
+        }
+        while i < n {
+            if a[i] != b[i] { return false }
+            i += 1
+        }
+        return true
     }
 
     private mutating func grow() {
         let newSize = (mask + 1) * 2
-        var newSlots = [Int32](repeating: 0, count: newSize)
+        var newSlots = [UInt64](repeating: 0, count: newSize)
         let newMask = newSize - 1
         for e in 0..<starts.count {
             var slot = Int(truncatingIfNeeded: hashes[e]) & newMask
             while newSlots[slot] != 0 { slot = (slot + 1) & newMask }
-            newSlots[slot] = Int32(e + 1)
+            newSlots[slot] = (hashes[e] >> 32) << 32 | UInt64(e + 1)
         }
         slots = newSlots
         mask = newMask
@@ -134,3 +163,17 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+extension WordCounts {
+    /// Calls `body` with the word at `index` (in first-seen order).
+    package func withWord<T>(at index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> T) rethrows -> T {
+        try arena.withUnsafeBufferPointer { a in
+            try body(UnsafeBufferPointer(rebasing: a[starts[index]..<(starts[index] + Int(lengths[index]))]))
+        }
+    }
+
+    /// Calls `body` with the arena, each word's start in it and each word's length.
+    package func withArena<T>(_ body: (UnsafeBufferPointer<UInt8>, [Int], [Int32]) throws -> T) rethrows -> T {
+        try arena.withUnsafeBufferPointer { a in try body(a, starts, lengths) }
+    }
+}

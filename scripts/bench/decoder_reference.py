@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference figures for scripts/bench-gpt2.sh: Hugging Face transformers / PyTorch on a GPT-2 folder,
+"""Reference figures for scripts/bench-gpt2.sh and bench-llama.sh: transformers / PyTorch on a decoder folder,
 float32, batch 1, on a fixed number of threads.
 
 Prints `key: value` lines:
@@ -14,7 +14,7 @@ Each figure is the best of --repeats runs after a warm-up.
 import argparse, os, sys, time
 
 import torch
-from transformers import GPT2LMHeadModel
+from transformers import AutoModelForCausalLM
 from tokenizers import Tokenizer
 
 PROMPT8 = "The quick brown fox jumps over the lazy"
@@ -52,7 +52,7 @@ def main():
     print("prompt8_ids:", " ".join(map(str, ids8)))
     print("prompt128_ids:", " ".join(map(str, ids128)))
 
-    model = GPT2LMHeadModel.from_pretrained(args.model, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32)
     model.eval()
     x8 = torch.tensor([ids8]); x128 = torch.tensor([ids128])
     mask8 = torch.ones_like(x8)
