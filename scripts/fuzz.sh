@@ -11,13 +11,14 @@ seconds=${1:-60}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(tokenizer-json vocab-txt vocab-json-merges tiktoken gguf-vocab spm-model safetensors config-json
+    targets=(tokenizer-json vocab-txt vocab-json-merges tiktoken gguf-vocab gguf-model spm-model safetensors config-json
              chat-template encode-bytelevel-bpe encode-tiktoken encode-wordpiece encode-unigram encode-spm-bpe)
 fi
 scratch=.build-fuzz
+mkdir -p "$scratch"
 nice -n 10 swift build -c release --package-path Fuzz --scratch-path "$scratch" \
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -enable-testing \
-    > "$scratch.log" 2>&1 || { tail -30 "$scratch.log"; echo "fuzz.sh: the fuzz build failed" >&2; exit 1; }
+    > "$scratch/build.log" 2>&1 || { tail -30 "$scratch/build.log"; echo "fuzz.sh: the fuzz build failed" >&2; exit 1; }
 binary="$scratch/release/verba-fuzz"
 # The Swift runtime's backtracer would catch the signals libFuzzer and ASan report with.
 export SWIFT_BACKTRACE=enable=no

@@ -41,6 +41,17 @@ let fuzzTargets: [FuzzTarget] = [
         guard let t = try? Tokenizer.fromGGUF(bytes, path: "fuzz.gguf") else { return }
         exercise(t, sample)
     },
+    FuzzTarget(name: "gguf-model") { bytes in
+        // The container (every tensor converted or dequantized), then the model on it, then one token.
+        let path = scratchFile("model.gguf", bytes)
+        guard let file = try? GGUFFile(path: path) else { return }
+        for name in file.names {
+            guard let info = file.info(name) else { continue }
+            if let t = try? file.floats(info) { check(t.count == info.shape.reduce(1, *), "\(name): \(t.count) floats") }
+        }
+        guard let model = try? loadCausalLM(gguf: path, maxContext: 16) else { return }
+        _ = try? model.logits(for: [0], cache: model.makeCache())
+    },
     FuzzTarget(name: "spm-model") { bytes in
         guard let t = try? Tokenizer.fromSentencePieceModel(bytes, path: "fuzz.model") else { return }
         exercise(t, sample)
