@@ -25,6 +25,7 @@ export SWIFT_BACKTRACE=enable=no
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:symbolize=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/Fuzz/lsan.supp:print_suppressions=0}
 failed=0
+passed=0
 printf "%-22s %12s %10s  %s\n" target executions exec/s outcome
 for target in "${targets[@]}"; do
     seeds=Tests/FuzzCorpus/$target
@@ -40,10 +41,12 @@ for target in "${targets[@]}"; do
     rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
     if [ $status -eq 0 ]; then
         outcome=ok
+        passed=$((passed + 1))
     else
-        failed=1
+        failed=$((failed + 1))
         outcome="FAILED (status $status): $(grep -m1 -E 'ERROR: |property failed|Test unit written' "$log") — see $log"
     fi
     printf "%-22s %12s %10s  %s\n" "$target" "${runs:-?}" "${rate:-?}" "$outcome"
 done
-exit $failed
+echo "fuzz: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
