@@ -35,8 +35,11 @@ for target in "${targets[@]}"; do
     log=$scratch/$target.log
     VERBA_FUZZ_TARGET=$target nice -n 10 "$binary" "$corpus" "$seeds" -max_total_time="$seconds" \
         -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
-        -artifact_prefix="$findings/" > "$log" 2>&1
+        -artifact_prefix="$findings/" > "$log" 2>&1 &
+    pid=$!
+    wait $pid
     status=$?
+    rm -rf "/dev/shm/verba-fuzz-$pid" "${TMPDIR:-/tmp}/verba-fuzz-$pid"  # the target's scratch files
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
     rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
     if [ $status -eq 0 ]; then
