@@ -177,6 +177,10 @@ package struct GGUFHeader: Sendable {
         guard let v = raw.intValue, v >= minimum else {
             throw GGUFError.wrongKeyType(path: path, key: key, expected: "an integer ≥ \(minimum)")
         }
+        // A size or count (minimum 1 or more) is checked before it sizes allocations: at most 2^24.
+        if minimum >= 1 && v > 1 << 24 {
+            throw GGUFError.wrongKeyType(path: path, key: key, expected: "an integer from \(minimum) to \(1 << 24), not \(v)")
+        }
         return v
     }
 

@@ -15,7 +15,10 @@ struct TrainClassifierCommand: ParsableCommand {
         cut to --max-length tokens. After every epoch the accuracy and macro-F1 on EVAL go to standard \
         error; at the end they are printed on standard output (accuracy, macro_f1, then per label: \
         label, precision, recall, F1, support). OUTPUT gets config.json (with id2label / label2id), \
-        model.safetensors (bert.* and classifier.* names), tokenizer.json and, for WordPiece, vocab.txt.
+        model.safetensors (bert.* and classifier.* names), tokenizer.json and, for WordPiece, vocab.txt. \
+        Every --checkpoint-every steps and after each epoch the state is saved atomically to \
+        WORK/checkpoint.safetensors, so a killed run continues with --resume (same data and options) and \
+        ends with the model an uninterrupted run writes.
 
         Examples:
           verba train classifier --base downloads/minilm --train train.tsv --eval dev.tsv --epochs 2 \\
@@ -24,6 +27,7 @@ struct TrainClassifierCommand: ParsableCommand {
               --lr 1e-3 --output models/my-classifier
           verba train classifier --from-scratch --tokenizer vocab/langid.json --layers 2 --heads 4 \\
               --dim 128 --train train.tsv --eval dev.tsv --epochs 3 --lr 1e-3 --output models/langid
+          verba train classifier ... --output models/langid --resume     # after an interruption
         """
     )
 
@@ -45,6 +49,9 @@ struct TrainClassifierCommand: ParsableCommand {
     @Option(help: "Seed for initialisation and shuffling.") var seed: UInt64 = 1234
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Flag(help: "Store the weights as float16 (half the size).") var float16 = false
+    @Option(name: .customLong("checkpoint-every"), help: "Checkpoint every N steps (0: only after each epoch).") var checkpointEvery = 100
+    @Flag(help: "Continue from WORK/checkpoint.safetensors.") var resume = false
+    @Option(name: .customLong("work-dir"), help: "Folder for the checkpoint (default: OUTPUT).") var workDir: String?
     @Option(help: "Output model folder.") var output: String
 
     func validate() throws {
@@ -55,6 +62,7 @@ struct TrainClassifierCommand: ParsableCommand {
                           ("batch-size", batchSize)] where v <= 0 {
             throw ValidationError("--\(name) must be positive")
         }
+        if checkpointEvery < 0 { throw ValidationError("--checkpoint-every must be 0 or more") }
         if dim % heads != 0 { throw ValidationError("--dim (\(dim)) must be a multiple of --heads (\(heads))") }
     }
 
@@ -65,9 +73,12 @@ struct TrainClassifierCommand: ParsableCommand {
         let start: ClassifierStart = base.map { .fineTune(base: $0) }
             ?? .fromScratch(layers: layers, heads: heads, dim: dim, intermediate: intermediate)
         // validate() makes sure one of --tokenizer and --base is given.
-        let training = ClassifierTrainingRun(start: start, tokenizerPath: tokenizer ?? base ?? "", trainPath: train,
+        var training = ClassifierTrainingRun(start: start, tokenizerPath: tokenizer ?? base ?? "", trainPath: train,
                                              evalPath: eval, options: o, outputFolder: output,
                                              dtype: float16 ? .f16 : .f32, threads: threads)
+        training.workFolder = workDir ?? output
+        training.checkpointEvery = checkpointEvery
+        training.resume = resume
         let result = try training.run { printNote($0) }
         let m = result.metrics
         let out = StandardOutput.shared

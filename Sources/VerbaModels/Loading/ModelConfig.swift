@@ -86,14 +86,22 @@ package struct ConfigJSON: Sendable {
         return Int(d)
     }
 
-    /// The integer at `key`, which must be at least `minimum` (sizes, counts).
+    /// The integer at `key`, which must be at least `minimum` (sizes, counts) and at most
+    /// `ConfigJSON.largestSize`: sizes from a file are checked before they size allocations or products.
     package func int(_ key: String, atLeast minimum: Int) throws -> Int {
         let v = try int(key)
         guard v >= minimum else {
             throw ModelError.badConfigValue(path: path, field: key, reason: "must be at least \(minimum), found \(v)")
         }
+        guard v <= ConfigJSON.largestSize else {
+            throw ModelError.badConfigValue(path: path, field: key, reason: "\(v) is implausibly large (at most \(ConfigJSON.largestSize))")
+        }
         return v
     }
+
+    /// The largest size or count a config may give (2^24: far above any model's widths, layers,
+    /// positions or vocabulary; products of a few such sizes cannot overflow).
+    package static let largestSize = 1 << 24
 
     /// The integer under the first of `keys` that is present (architectures spell fields differently:
     /// `hidden_size` / `n_embd`); throws naming the first key when none is present.

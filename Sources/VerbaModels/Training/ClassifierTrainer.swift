@@ -98,6 +98,13 @@ package final class ClassifierTrainer {
     public let model: BertTrainingModel
     public let options: ClassifierTrainingOptions
     package let padId: Int32
+    /// When set, the state is saved there atomically every `checkpointEvery` steps and at the end of
+    /// each epoch; with `resume`, training continues from it (exactly: the shuffles of the steps done
+    /// are replayed). `checkpointSignature` must match on resume (the configuration and options).
+    package var checkpointPath: String? = nil
+    package var checkpointEvery = 100
+    package var resume = false
+    package var checkpointSignature = ""
 
     public init(model: BertTrainingModel, options: ClassifierTrainingOptions, padId: Int) {
         self.model = model
@@ -176,6 +183,12 @@ package final class ClassifierTrainer {
         let warmup = max(1, Int(Float(total) * o.warmupFraction))
         var rng = SplitMix64(seed: o.seed)
         var step = 0
+        var startStep = 0
+        if let path = checkpointPath, resume, FileManager.default.fileExists(atPath: path) {
+            startStep = try TrainingCheckpoint.load(model: model, optimizer: optimizer, kind: "bert-classifier",
+                                                    configJSON: checkpointSignature, from: path)
+            progress("resumed from step \(startStep) (\(path))")
+        }
         var metrics: ClassificationMetrics? = nil
         let start = Date()
         for epoch in 1...max(1, o.epochs) {
@@ -189,7 +202,9 @@ package final class ClassifierTrainer {
             }
             for i in stride(from: batches.count - 1, to: 0, by: -1) { batches.swapAt(i, rng.nextInt(i + 1)) }
             var lossSum = 0.0, seen = 0, tokens = 0
+            if step + stepsPerEpoch <= startStep { step += stepsPerEpoch; continue }  // done before the resume
             for s in 0..<stepsPerEpoch {
+                if step < startStep { step += 1; continue }
                 let batch = batches[s].map { examples[$0] }
                 let (inputs, mask, t) = pad(ArraySlice(batch))
                 model.zeroGradients()
@@ -200,11 +215,16 @@ package final class ClassifierTrainer {
                 optimizer.update(parameters: model.parameters, gradients: model.gradients,
                                  lr: learningRate(step: step, total: total, warmup: warmup, maxLR: o.learningRate, minFraction: 0))
                 step += 1
+                if let path = checkpointPath, (checkpointEvery > 0 && step % checkpointEvery == 0) || s == stepsPerEpoch - 1 {
+                    try TrainingCheckpoint.save(model: model, optimizer: optimizer, step: step, kind: "bert-classifier",
+                                                configJSON: checkpointSignature, to: path)
+                }
                 lossSum += Double(loss) * Double(batch.count); seen += batch.count; tokens += batch.count * t
                 if s % 50 == 49 || s == stepsPerEpoch - 1 {
                     let el = Date().timeIntervalSince(start)
+                    let done = step - startStep
                     progress("epoch \(epoch)/\(o.epochs) step \(s + 1)/\(stepsPerEpoch) | loss \(String(format: "%.4f", lossSum / Double(seen)))"
-                             + " | \(Int(Double(step * b) / el)) examples/s | ETA \(formatDuration(el / Double(step) * Double(total - step)))")
+                             + " | \(Int(Double(done * b) / el)) examples/s | ETA \(formatDuration(el / Double(done) * Double(total - step)))")
                 }
             }
             if !eval.isEmpty {

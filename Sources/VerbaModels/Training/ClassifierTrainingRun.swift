@@ -75,6 +75,13 @@ public struct ClassifierTrainingRun {
     public var dtype: DType
     /// Threads for training (default all cores).
     public var threads: Int
+    /// Folder for the checkpoint (`checkpoint.safetensors`), saved atomically every `checkpointEvery`
+    /// steps and at the end of each epoch; nil: no checkpoints.
+    public var workFolder: String?
+    public var checkpointEvery = 100
+    /// Continue from the checkpoint in `workFolder` (same data and options); the run then ends with the
+    /// same model an uninterrupted one writes.
+    public var resume = false
 
     public init(start: ClassifierStart, tokenizerPath: String, trainPath: String, evalPath: String,
                 options: ClassifierTrainingOptions, outputFolder: String, dtype: DType = .f32, threads: Int? = nil) {
@@ -124,6 +131,19 @@ public struct ClassifierTrainingRun {
         progress("\(trainSet.count) training and \(evalSet.count) evaluation examples, \(labels.count) labels")
         let padId = tok.paddingId
         let trainer = ClassifierTrainer(model: model, options: o, padId: padId)
+        if let workFolder {
+            do {
+                try FileManager.default.createDirectory(atPath: workFolder, withIntermediateDirectories: true)
+            } catch {
+                throw ModelError.unwritable(path: workFolder, reason: error.localizedDescription)
+            }
+            trainer.checkpointPath = (workFolder as NSString).appendingPathComponent("checkpoint.safetensors")
+            trainer.checkpointEvery = checkpointEvery
+            trainer.resume = resume
+            // What must not change between a run and its resume: model shape, options, labels, data.
+            trainer.checkpointSignature = "\(model.config) \(o) labels \(labels) examples \(trainSet.count) "
+                + "ids \(trainSet.reduce(0) { $0 &* 31 &+ $1.ids.reduce($1.label) { $0 &* 1_000_003 &+ Int($1) } })"
+        }
         let started = Date()
         let metrics = try trainer.train(trainSet, eval: evalSet, progress: progress)
         progress("trained in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")

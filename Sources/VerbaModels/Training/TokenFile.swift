@@ -49,13 +49,15 @@ package struct TokenFile: Sendable {
             let version = raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self).littleEndian
             let width = Int(raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian)
             let vocab = Int(raw.loadUnaligned(fromByteOffset: 12, as: UInt32.self).littleEndian)
-            let count = Int(raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian)
+            let claimed = raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian
             guard version == 1, width == 2 || width == 4, vocab > 0 else {
                 throw ModelError.malformed(path: path, reason: "unsupported token file version \(version) / width \(width)")
             }
-            guard count >= 0, data.count == 24 + count * width else {
-                throw ModelError.malformed(path: path, reason: "truncated: header says \(count) tokens, file has \(data.count) bytes")
+            // The count is checked against the file's size before it sizes anything (no overflow).
+            guard claimed == UInt64(data.count - 24) / UInt64(width), (data.count - 24) % width == 0 else {
+                throw ModelError.malformed(path: path, reason: "truncated: header says \(claimed) tokens, file has \(data.count) bytes")
             }
+            let count = Int(claimed)
             var tokens = [Int32](repeating: 0, count: count)
             for i in 0..<count {
                 let v = width == 2 ? Int32(raw.loadUnaligned(fromByteOffset: 24 + 2 * i, as: UInt16.self).littleEndian)
