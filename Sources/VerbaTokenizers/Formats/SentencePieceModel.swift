@@ -84,8 +84,9 @@ struct ProtobufReader {
     }
 
     /// The UTF-8 text of `range`.
-    func string(_ range: Range<Int>, _ what: String) throws -> String {
-        guard let s = String(validating: bytes[range], as: UTF8.self) else { throw Malformed(reason: "\(what) is not UTF-8") }
+    func string(_ range: Range<Int>, _ what: @autoclosure () -> String) throws -> String {
+        let s: String? = bytes.withUnsafeBufferPointer { String(validating: UnsafeBufferPointer(rebasing: $0[range]), as: UTF8.self) }
+        guard let s else { throw Malformed(reason: "\(what()) is not UTF-8") }
         return s
     }
 }
@@ -452,6 +453,13 @@ struct SentencePieceWhitespaceNormalizer: BuilderNormalizer {
         var i = lo
         var previousSpace = false
         while i < hi {
+            if p[i] < 0x80 {
+                let c = p[i]
+                if !(c == 0x20 && previousSpace) { b.appendASCII(c, at: i) }
+                previousSpace = c == 0x20
+                i += 1
+                continue
+            }
             let (s, len) = UTF8Codec.decode(p, at: i, end: hi)
             if !(s == 0x20 && previousSpace) { b.append(s, from: i ..< i + len) }
             previousSpace = s == 0x20

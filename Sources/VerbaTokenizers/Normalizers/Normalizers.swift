@@ -83,6 +83,16 @@ struct NormalizedBuilder {
         count += 1
     }
 
+    /// Appends the ASCII byte `c` read at input position `i`: `append(c, from: i ..< i + 1)`, one store
+    /// when no origins are kept.
+    @inline(__always)
+    mutating func appendASCII(_ c: UInt8, at i: Int) {
+        if tracksOrigins { return append(UInt32(c), from: i ..< i + 1) }
+        reserve(1)
+        out[count] = c
+        count += 1
+    }
+
     /// Appends scalar `s` that came from the original byte range `r`.
     @inline(__always)
     mutating func append(_ s: UInt32, from r: Range<Int>) {
@@ -537,6 +547,11 @@ package struct ReplaceNormalizer: BuilderNormalizer, Equatable {
                 i += m
                 continue
             }
+            if p[i] < 0x80 {
+                b.appendASCII(p[i], at: i)
+                i += 1
+                continue
+            }
             let (s, len) = UTF8Codec.decode(p, at: i, end: n)
             b.append(s, from: i ..< i + len)
             i += len
@@ -594,6 +609,11 @@ package struct PrependNormalizer: BuilderNormalizer, Equatable {
         for s in prepend.unicodeScalars { b.append(s.value, from: 0 ..< firstLen) }
         var i = 0
         while i < text.count {
+            if p[i] < 0x80 {
+                b.appendASCII(p[i], at: i)
+                i += 1
+                continue
+            }
             let (s, len) = UTF8Codec.decode(p, at: i, end: text.count)
             b.append(s, from: i ..< i + len)
             i += len
