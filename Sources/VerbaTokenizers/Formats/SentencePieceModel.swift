@@ -84,8 +84,9 @@ struct ProtobufReader {
     }
 
     /// The UTF-8 text of `range`.
-    func string(_ range: Range<Int>, _ what: String) throws -> String {
-        guard let s = String(validating: bytes[range], as: UTF8.self) else { throw Malformed(reason: "\(what) is not UTF-8") }
+    func string(_ range: Range<Int>, _ what: @autoclosure () -> String) throws -> String {
+        let s: String? = bytes.withUnsafeBufferPointer { String(validating: UnsafeBufferPointer(rebasing: $0[range]), as: UTF8.self) }
+        guard let s else { throw Malformed(reason: "\(what()) is not UTF-8") }
         return s
     }
 }
@@ -177,10 +178,69 @@ struct SentencePieceModelProto {
         }
     }
 
+    /// `merges(ids:)` packed, found without a String per split: the pieces' bytes go into a trie, the
+    /// prefixes of each piece that are pieces come from one walk, and the rest is looked up whole. Equal
+    /// byte strings are the same piece (the later id wins, as in `ids`); merges are ordered as there.
+    func packedMerges() -> PackedMerges {
+        var arena: [UInt8] = []
+        var starts: [Int] = [0]
+        starts.reserveCapacity(pieces.count + 1)
+        for p in pieces {
+            var s = p.piece
+            s.withUTF8 { arena.append(contentsOf: $0) }
+            starts.append(arena.count)
+        }
+        let trie = PieceTrie(keys: starts.indices.dropLast().map { Array(arena[starts[$0]..<starts[$0 + 1]]) },
+                             ids: (0..<Int32(pieces.count)).map { $0 })
+        struct Split { var score: Float; var left: Int32; var right: Int32; var piece: Int32; var at: Int32; var order: Int32 }
+        var all: [Split] = []
+        var seen = [Bool](repeating: false, count: pieces.count)
+        var local: [(left: Int32, right: Int32, at: Int32, leftScalars: Int32)] = []
+        arena.withUnsafeBufferPointer { a in
+            for i in pieces.indices {
+                let piece = UnsafeBufferPointer(rebasing: a[starts[i]..<starts[i + 1]])
+                guard let canonical = trie.exactMatch(piece), !seen[Int(canonical)] else { continue }
+                seen[Int(canonical)] = true
+                local.removeAll(keepingCapacity: true)
+                trie.forEachPrefix(of: piece, at: 0) { end, left in
+                    guard end < piece.count,
+                          let right = trie.exactMatch(UnsafeBufferPointer(rebasing: piece[end...])) else { return }
+                    var scalars: Int32 = 0
+                    for k in 0..<end where piece[k] & 0xC0 != 0x80 { scalars += 1 }
+                    local.append((left, right, Int32(end), scalars))
+                }
+                guard !local.isEmpty else { continue }
+                var total: Int32 = 0
+                for b in piece where b & 0xC0 != 0x80 { total += 1 }
+                // Distinct prefixes are distinct pieces: the left ids never tie.
+                local.sort { $0.left < $1.left }
+                for s in local {
+                    all.append(Split(score: pieces[i].score, left: s.leftScalars, right: total - s.leftScalars,
+                                     piece: Int32(i), at: s.at, order: Int32(all.count)))
+                }
+            }
+            all.sort { a, b in
+                if a.score != b.score { return a.score > b.score }
+                if a.left != b.left { return a.left > b.left }
+                if a.right != b.right { return a.right > b.right }
+                return a.order < b.order
+            }
+        }
+        var merges = PackedMerges()
+        merges.reserve(textBytes: all.count * 12)
+        arena.withUnsafeBufferPointer { a in
+            for s in all {
+                let from = starts[Int(s.piece)], cut = from + Int(s.at), to = starts[Int(s.piece) + 1]
+                merges.append(UnsafeBufferPointer(rebasing: a[from..<cut]), UnsafeBufferPointer(rebasing: a[cut..<to]))
+            }
+        }
+        return merges
+    }
+
     /// BPE merges from the pieces, as `transformers`' converter derives them: every split of a piece
     /// into two pieces (at a code point), ordered by the merged piece's score (highest first), then by
     /// the longer left part, then the longer right part; ties keep the order of the pieces and, within
-    /// one piece, of the parts' ids.
+    /// one piece, of the parts' ids. The plain version of `packedMerges()`.
     func merges(ids: [String: Int]) -> [(String, String)] {
         var all: [(left: String, right: String, score: Float, lengths: (Int, Int), order: Int)] = []
         var seen = Set<String>()
@@ -248,9 +308,6 @@ extension Tokenizer {
         if !proto.escapeWhitespaces { throw unsupported("sentencepiece normalizer_spec.escape_whitespaces false") }
 
         let mark = "\u{2581}"
-        var ids: [String: Int] = [:]
-        for (i, p) in proto.pieces.enumerated() { ids[p.piece] = i }
-        let vocab = JSONValue.object(proto.pieces.enumerated().map { ($0.element.piece, .int($0.offset)) })
         // Normalization as sentencepiece's: its rules (the charsmap) and extra spaces removed (both
         // added below, as no tokenizer.json normalizer does them as sentencepiece does), the dummy prefix before any text (a
         // text starting with a space included), each space written as the mark.
@@ -258,18 +315,27 @@ extension Tokenizer {
         if proto.addDummyPrefix { normalizers.append(.object([("type", .string("Prepend")), ("prepend", .string(mark))])) }
         normalizers.append(.object([("type", .string("Replace")), ("pattern", .object([("String", .string(" "))])),
                                     ("content", .string(mark))]))
-        let model: JSONValue
+        // The model is built here, not read from a tokenizer.json value: the merges come packed, and
+        // the Unigram model segments with sentencepiece's pieces only, summing in Float.
+        let tokenModel: any TokenizationModel
         if proto.modelType == 2 {
-            model = .object([
-                ("type", .string("BPE")), ("unk_token", .string(proto.pieces[proto.unkId].piece)), ("fuse_unk", .bool(true)),
-                ("byte_fallback", .bool(proto.byteFallback)), ("ignore_merges", .bool(false)), ("vocab", vocab),
-                ("merges", .array(proto.merges(ids: ids).map { .array([.string($0.0), .string($0.1)]) })),
-            ])
+            var strings = ByteStringTable.PackedKeys()
+            for (i, p) in proto.pieces.enumerated() {
+                var piece = p.piece
+                piece.withUTF8 { strings.append(id: i, $0) }
+            }
+            let options = BPE.Options(byteLevel: false, ignoreMerges: false, byteFallback: proto.byteFallback,
+                                      unkToken: proto.pieces[proto.unkId].piece, fuseUnk: true)
+            tokenModel = try BPE(vocabularyStrings: strings, merges: proto.packedMerges(), options: options, path: path)
         } else {
-            model = .object([
-                ("type", .string("Unigram")), ("unk_id", .int(proto.unkId)), ("byte_fallback", .bool(proto.byteFallback)),
-                ("vocab", .array(proto.pieces.map { .array([.string($0.piece), .double(Double($0.score))]) })),
-            ])
+            do {
+                tokenModel = try Unigram(pieces: proto.pieces.map(\.piece), scores: proto.pieces.map { Double($0.score) },
+                                         unkId: proto.unkId, byteFallback: proto.byteFallback,
+                                         matchable: proto.pieces.map { $0.type == .normal || $0.type == .userDefined },
+                                         floatScores: true)
+            } catch TokenizerError.malformed(_, let reason) {
+                throw TokenizerError.malformed(path: path, reason: reason)
+            }
         }
         var decoders: [JSONValue] = [
             .object([("type", .string("Replace")), ("pattern", .object([("String", .string(mark))])), ("content", .string(" "))]),
@@ -289,24 +355,15 @@ extension Tokenizer {
         let root = JSONValue.object([
             ("added_tokens", .array(added)),
             ("normalizer", normalizers.isEmpty ? .null : .object([("type", .string("Sequence")), ("normalizers", .array(normalizers))])),
-            ("model", model),
             ("decoder", .object([("type", .string("Sequence")), ("decoders", .array(decoders))])),
         ])
-        let t = try TokenizerJSONReader(path: path).tokenizer(root)
+        let t = try TokenizerJSONReader(path: path).tokenizer(root, model: tokenModel)
         var normalizer = t.normalizer
         if let n = normalizer as? SequenceNormalizer {
             var first: [any Normalizer] = []
             if let charsmap { first.append(charsmap) }
             if proto.removeExtraWhitespaces { first.append(SentencePieceWhitespaceNormalizer()) }
             normalizer = SequenceNormalizer(first + n.normalizers)
-        }
-        var tokenModel = t.model
-        if let unigram = t.model as? Unigram {
-            // sentencepiece segments with its normal and user-defined pieces only, summing in Float.
-            tokenModel = try Unigram(pieces: unigram.pieces, scores: unigram.scores, unkId: unigram.unkId,
-                                     byteFallback: unigram.byteFallback,
-                                     matchable: proto.pieces.map { $0.type == .normal || $0.type == .userDefined },
-                                     floatScores: true)
         }
         var layout: [TemplateProcessing.Piece] = [.sequence(isB: false, typeId: 0)]
         var specials: [(name: String, token: TemplateProcessing.SpecialToken)] = []
@@ -377,8 +434,10 @@ struct SentencePieceDecoder: TokenDecoder {
 /// sentencepiece's `remove_extra_whitespaces`: spaces (U+0020) at the start are removed, each run of
 /// spaces inside becomes its first space, and spaces and marks (`▁`, which sentencepiece compares
 /// after writing spaces as marks) at the end are removed. Kept characters keep their offsets.
-struct SentencePieceWhitespaceNormalizer: Normalizer {
-    func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
+struct SentencePieceWhitespaceNormalizer: BuilderNormalizer {
+    func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText { normalizeWithBuilder(text) }
+
+    func fill(_ b: inout NormalizedBuilder, _ text: UnsafeBufferPointer<UInt8>) {
         var lo = 0, hi = text.count
         while lo < hi && text[lo] == 0x20 { lo += 1 }
         while hi > lo {
@@ -390,16 +449,21 @@ struct SentencePieceWhitespaceNormalizer: Normalizer {
                 break
             }
         }
-        guard let p = text.baseAddress, lo < hi else { return NormalizedText(bytes: []) }
-        var b = NormalizedBuilder(input: text)
+        guard let p = text.baseAddress, lo < hi else { return }
         var i = lo
         var previousSpace = false
         while i < hi {
+            if p[i] < 0x80 {
+                let c = p[i]
+                if !(c == 0x20 && previousSpace) { b.appendASCII(c, at: i) }
+                previousSpace = c == 0x20
+                i += 1
+                continue
+            }
             let (s, len) = UTF8Codec.decode(p, at: i, end: hi)
             if !(s == 0x20 && previousSpace) { b.append(s, from: i ..< i + len) }
             previousSpace = s == 0x20
             i += len
         }
-        return b.finish()
     }
 }

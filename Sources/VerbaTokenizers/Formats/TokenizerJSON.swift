@@ -342,13 +342,20 @@ struct TokenizerJSONReader {
                              padTypeId: v["pad_type_id"]?.intValue ?? 0, padToken: v["pad_token"]?.stringValue ?? "[PAD]")
     }
 
-    func tokenizer(_ root: JSONValue) throws -> Tokenizer {
+    /// `prebuilt`: the model, built by the caller (then `root` has none).
+    func tokenizer(_ root: JSONValue, model prebuilt: (any TokenizationModel)? = nil) throws -> Tokenizer {
         guard root.objectValue != nil else { throw fail("the JSON value is not an object") }
-        guard let modelValue = root["model"] else { throw fail("no \"model\"") }
         let norm = try normalizer(root["normalizer"] ?? .null)
         let pre = try preTokenizer(root["pre_tokenizer"] ?? .null)
         let metaspace = MetaspacePreTokenizer.find(in: pre.pre)
-        var model = try model(modelValue, byteLevel: pre.byteLevel, metaspace: metaspace)
+        var model: any TokenizationModel
+        if let prebuilt {
+            model = prebuilt
+        } else if let modelValue = root["model"] {
+            model = try self.model(modelValue, byteLevel: pre.byteLevel, metaspace: metaspace)
+        } else {
+            throw fail("no \"model\"")
+        }
         if let metaspace, let bpe = model as? BPE, !pre.byteLevel {
             if metaspace.prependEachPiece { throw unsupported("Metaspace pre-tokenizer after another one with a BPE model") }
             model = MetaspaceBPE(bpe: bpe, mark: metaspace.markBytes)

@@ -83,6 +83,16 @@ struct NormalizedBuilder {
         count += 1
     }
 
+    /// Appends the ASCII byte `c` read at input position `i`: `append(c, from: i ..< i + 1)`, one store
+    /// when no origins are kept.
+    @inline(__always)
+    mutating func appendASCII(_ c: UInt8, at i: Int) {
+        if tracksOrigins { return append(UInt32(c), from: i ..< i + 1) }
+        reserve(1)
+        out[count] = c
+        count += 1
+    }
+
     /// Appends scalar `s` that came from the original byte range `r`.
     @inline(__always)
     mutating func append(_ s: UInt32, from r: Range<Int>) {
@@ -142,6 +152,37 @@ final class NormalizedBytes {
     deinit { buffer?.deallocate() }
 }
 
+/// A normalizer that can also write its bytes alone, without offsets, into a reused buffer: the
+/// ids-only encoding path then allocates no offsets.
+protocol BytesNormalizer: Normalizer {
+    /// The bytes `normalize` gives, written into `storage` (valid until its next use).
+    func normalizedBytes(_ text: UnsafeBufferPointer<UInt8>, reusing storage: NormalizedBytes) -> UnsafeBufferPointer<UInt8>
+}
+
+/// A normalizer written once against `NormalizedBuilder`: `normalize` (with offsets) and
+/// `normalizedBytes` (without) run the same `fill`, so they give the same bytes.
+protocol BuilderNormalizer: BytesNormalizer {
+    /// Appends the normalized form of non-empty `text` to `b`.
+    func fill(_ b: inout NormalizedBuilder, _ text: UnsafeBufferPointer<UInt8>)
+}
+
+extension BuilderNormalizer {
+    /// `normalize`, for conforming types to return.
+    func normalizeWithBuilder(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
+        guard !text.isEmpty else { return NormalizedText(bytes: []) }
+        var b = NormalizedBuilder(input: text)
+        fill(&b, text)
+        return b.finish()
+    }
+
+    func normalizedBytes(_ text: UnsafeBufferPointer<UInt8>, reusing storage: NormalizedBytes) -> UnsafeBufferPointer<UInt8> {
+        guard !text.isEmpty else { return UnsafeBufferPointer(start: nil, count: 0) }
+        var b = NormalizedBuilder(input: text, reusing: storage)
+        fill(&b, text)
+        return b.finishBytes(into: storage)
+    }
+}
+
 /// Text as scalars, each with the original byte range it came from (the slow, general representation).
 struct ScalarText {
     var scalars: [UInt32]
@@ -183,7 +224,7 @@ extension Normalizer {
 /// side of CJK ideographs; `stripAccents` (when nil, equal to `lowercase`) decomposes to NFD and drops
 /// nonspacing marks (Mn); `lowercase` maps every character with Rust's `char::to_lowercase`.
 /// Ill-formed UTF-8 bytes pass through unchanged.
-package struct BertNormalizer: Normalizer, Equatable {
+package struct BertNormalizer: BytesNormalizer, Equatable {
     package var cleanText: Bool
     package var handleChineseChars: Bool
     /// nil: follow `lowercase` (tokenizer.json's `"strip_accents": null`).
@@ -458,7 +499,7 @@ package struct StripNormalizer: Normalizer, Equatable {
 /// Occurrences are found left to right without overlap. As in `tokenizers`, the replacement's
 /// characters all map to the original range of the last character of the occurrence. An empty
 /// pattern replaces nothing.
-package struct ReplaceNormalizer: Normalizer, Equatable {
+package struct ReplaceNormalizer: BuilderNormalizer, Equatable {
     package var pattern: String
     package var content: String
     private let patternBytes: [UInt8]
@@ -483,11 +524,17 @@ package struct ReplaceNormalizer: Normalizer, Equatable {
         regex = try CompiledRegex(pattern)
     }
 
-    package func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
-        if let regex { return normalize(text, matches: regex) }
+    package func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText { normalizeWithBuilder(text) }
+
+    func fill(_ b: inout NormalizedBuilder, _ text: UnsafeBufferPointer<UInt8>) {
+        if let regex { return fill(&b, text, matches: regex) }
         let n = text.count, m = patternBytes.count
-        guard let p = text.baseAddress, m > 0, n >= m else { return NormalizedText(bytes: Array(text)) }
-        var b = NormalizedBuilder(input: text)
+        guard let p = text.baseAddress, m > 0, n >= m else {
+            // Too short to hold the pattern: the text as it is.
+            b.reserve(n)
+            for c in text { b.appendAlignedByte(c) }
+            return
+        }
         let first = patternBytes[0]
         var i = 0
         while i < n {
@@ -500,20 +547,23 @@ package struct ReplaceNormalizer: Normalizer, Equatable {
                 i += m
                 continue
             }
+            if p[i] < 0x80 {
+                b.appendASCII(p[i], at: i)
+                i += 1
+                continue
+            }
             let (s, len) = UTF8Codec.decode(p, at: i, end: n)
             b.append(s, from: i ..< i + len)
             i += len
         }
-        return b.finish()
     }
 
     /// The regex form: each non-empty match becomes `content`, aligned as a string occurrence is.
-    private func normalize(_ text: UnsafeBufferPointer<UInt8>, matches regex: CompiledRegex) -> NormalizedText {
-        guard let p = text.baseAddress else { return NormalizedText(bytes: []) }
-        var b = NormalizedBuilder(input: text)
+    private func fill(_ b: inout NormalizedBuilder, _ text: UnsafeBufferPointer<UInt8>, matches regex: CompiledRegex) {
+        guard let p = text.baseAddress else { return }
         let n = text.count
         var i = 0
-        func copy(upTo end: Int) {
+        func copy(_ b: inout NormalizedBuilder, upTo end: Int) {
             while i < end {
                 let (s, len) = UTF8Codec.decode(p, at: i, end: n)
                 b.append(s, from: i ..< i + len)
@@ -522,14 +572,13 @@ package struct ReplaceNormalizer: Normalizer, Equatable {
         }
         regex.forEachMatch(in: text) { start, end in
             guard end > start, start >= i else { return }
-            copy(upTo: start)
+            copy(&b, upTo: start)
             var last = end - 1
             while last > start && p[last] & 0xC0 == 0x80 { last -= 1 }
             for s in contentScalars { b.append(s, from: last ..< end) }
             i = end
         }
-        copy(upTo: n)
-        return b.finish()
+        copy(&b, upTo: n)
     }
 
     private func patternMatches(_ at: UnsafePointer<UInt8>) -> Bool {
@@ -546,32 +595,43 @@ package struct ReplaceNormalizer: Normalizer, Equatable {
 
 /// Puts a string in front of non-empty text (tokenizer.json `Prepend`, e.g. "▁").
 /// The prepended characters map to the original range of the first character.
-package struct PrependNormalizer: Normalizer, Equatable {
+package struct PrependNormalizer: BuilderNormalizer, Equatable {
     package var prepend: String
 
     package init(prepend: String) { self.prepend = prepend }
 
-    package func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
-        guard let p = text.baseAddress, !text.isEmpty else { return NormalizedText(bytes: []) }
+    package func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText { normalizeWithBuilder(text) }
+
+    func fill(_ b: inout NormalizedBuilder, _ text: UnsafeBufferPointer<UInt8>) {
+        guard let p = text.baseAddress, !text.isEmpty else { return }
         let firstLen = UTF8Codec.decode(p, at: 0, end: text.count).length
-        var b = NormalizedBuilder(input: text)
         b.materialize()
         for s in prepend.unicodeScalars { b.append(s.value, from: 0 ..< firstLen) }
         var i = 0
         while i < text.count {
+            if p[i] < 0x80 {
+                b.appendASCII(p[i], at: i)
+                i += 1
+                continue
+            }
             let (s, len) = UTF8Codec.decode(p, at: i, end: text.count)
             b.append(s, from: i ..< i + len)
             i += len
         }
-        return b.finish()
     }
 }
 
 /// Applies normalizers one after the other (tokenizer.json `Sequence`), composing their offsets.
 package struct SequenceNormalizer: Normalizer {
-    package var normalizers: [any Normalizer]
+    package let normalizers: [any Normalizer]
 
     package init(_ normalizers: [any Normalizer]) { self.normalizers = normalizers }
+
+    /// The normalizers when every one writes bytes alone (then so does the sequence), else nil.
+    var bytesNormalizers: [any BytesNormalizer]? {
+        let parts = normalizers.compactMap { $0 as? any BytesNormalizer }
+        return parts.count == normalizers.count ? parts : nil
+    }
 
     package func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
         var current = NormalizedText(bytes: Array(text))
@@ -602,5 +662,32 @@ package struct SequenceNormalizer: Normalizer {
             }
         }
         return NormalizedText(bytes: second.bytes, origins: origins)
+    }
+}
+
+/// A `SequenceNormalizer` whose normalizers all write bytes alone: the ids-only path chains them
+/// through two buffers, no offsets kept (the bytes are those `SequenceNormalizer.normalize` gives).
+struct BytesSequenceNormalizer: BytesNormalizer {
+    let sequence: SequenceNormalizer
+    private let parts: [any BytesNormalizer]
+
+    init?(_ sequence: SequenceNormalizer) {
+        guard let parts = sequence.bytesNormalizers, !parts.isEmpty else { return nil }
+        self.sequence = sequence
+        self.parts = parts
+    }
+
+    func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText { sequence.normalize(text) }
+
+    func normalizedBytes(_ text: UnsafeBufferPointer<UInt8>, reusing storage: NormalizedBytes) -> UnsafeBufferPointer<UInt8> {
+        // Each step reads the buffer the one before wrote; the steps alternate between a local buffer
+        // and `storage` so that the last one writes into `storage`.
+        let other = NormalizedBytes()
+        var current = text
+        for (k, part) in parts.enumerated() {
+            let intoStorage = (parts.count - 1 - k) % 2 == 0
+            current = part.normalizedBytes(current, reusing: intoStorage ? storage : other)
+        }
+        return current
     }
 }

@@ -8,7 +8,7 @@
 // byte becomes U+FFFD), as sentencepiece's `Normalizer::NormalizePrefix` does.
 
 /// sentencepiece's charsmap normalizer; each replacement's characters map to the matched input range.
-struct PrecompiledCharsmapNormalizer: Normalizer {
+struct PrecompiledCharsmapNormalizer: BuilderNormalizer {
     private let units: [UInt32]
     private let replacements: [UInt8]
 
@@ -68,9 +68,10 @@ struct PrecompiledCharsmapNormalizer: Normalizer {
     @inline(__always)
     private static func offset(_ unit: UInt32) -> Int { Int((unit >> 10) << ((unit & (1 << 9)) >> 6)) }
 
-    func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText {
-        guard let p = text.baseAddress, !text.isEmpty else { return NormalizedText(bytes: []) }
-        var b = NormalizedBuilder(input: text)
+    func normalize(_ text: UnsafeBufferPointer<UInt8>) -> NormalizedText { normalizeWithBuilder(text) }
+
+    func fill(_ b: inout NormalizedBuilder, _ text: UnsafeBufferPointer<UInt8>) {
+        guard let p = text.baseAddress, !text.isEmpty else { return }
         let n = text.count
         var i = 0
         while i < n {
@@ -93,6 +94,5 @@ struct PrecompiledCharsmapNormalizer: Normalizer {
             b.append(s, from: i ..< i + len)
             i += len
         }
-        return b.finish()
     }
 }

@@ -40,9 +40,9 @@ public final class Tokenizer: Sendable {
     /// scanner: the ids-only path then calls both directly instead of through the existentials.
     let bpeModel: BPE?
     let splitPattern: SplitPattern?
-    /// The normalizer when it is a `BertNormalizer`: the ids-only path then normalizes into a reused
-    /// buffer, without offsets (two allocations a text less).
-    let bertNormalizer: BertNormalizer?
+    /// The normalizer when it can write bytes alone (`BytesNormalizer`): the ids-only path then
+    /// normalizes into a reused buffer, without offsets.
+    let bytesNormalizer: (any BytesNormalizer)?
     /// The Metaspace mark (`▁`): a segment starting with it gets no prefix space, as one starting with a space.
     let prefixMark: [UInt8]?
     /// Metaspace's `prepend_scheme` `first`: only a segment at the start of the text gets the prefix.
@@ -69,7 +69,7 @@ public final class Tokenizer: Sendable {
         self.preTokenizerJSON = preTokenizerJSON
         layoutWith = postProcessor.map { $0.singleLayout(addSpecialTokens: true) } ?? [.text]
         bpeModel = model as? BPE
-        bertNormalizer = normalizer as? BertNormalizer
+        bytesNormalizer = (normalizer as? SequenceNormalizer).flatMap(BytesSequenceNormalizer.init) ?? normalizer as? any BytesNormalizer
         let metaspace = MetaspacePreTokenizer.find(in: preTokenizer)
         prefixMark = metaspace?.markBytes
         prefixFirstOnly = metaspace?.prependScheme == "first"
@@ -176,8 +176,8 @@ public final class Tokenizer: Sendable {
 
     /// `atStart`: the segment begins the text (for a Metaspace prefix on the first segment only).
     private func encodeNormalizedIds(_ segment: UnsafeBufferPointer<UInt8>, atStart: Bool, into ids: inout [Int], scratch: inout EncodeScratch) {
-        if let bert = bertNormalizer {
-            let bytes = bert.normalizedBytes(segment, reusing: scratch.normalized)
+        if let fast = bytesNormalizer {
+            let bytes = fast.normalizedBytes(segment, reusing: scratch.normalized)
             encodeAddedNormalizedIds(bytes, atStart: atStart, into: &ids, scratch: &scratch)
         } else if let normalizer {
             let normalized = normalizer.normalize(segment)

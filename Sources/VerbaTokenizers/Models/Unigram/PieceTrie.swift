@@ -66,10 +66,21 @@ struct PieceTrie: @unchecked Sendable {
         arena.withUnsafeBufferPointer { a in
             starts.withUnsafeBufferPointer { st in
                 let base = a.baseAddress ?? UnsafePointer(bitPattern: 1)!
-                let order = keys.indices.sorted { x, y in
-                    let nx = st[x + 1] - st[x], ny = st[y + 1] - st[y]
-                    let c = memcmp(base + st[x], base + st[y], min(nx, ny))
-                    return c < 0 || (c == 0 && (nx < ny || (nx == ny && x < y)))
+                // Sorted by the first 8 bytes as one big-endian number (zero-padded: a key sorts at or
+                // before its extensions), the whole keys compared only where those are equal.
+                var heads = [UInt64](repeating: 0, count: keys.count)
+                for k in keys.indices {
+                    var h: UInt64 = 0
+                    for i in 0 ..< 8 { h = h << 8 | UInt64(st[k] + i < st[k + 1] ? base[st[k] + i] : 0) }
+                    heads[k] = h
+                }
+                let order = heads.withUnsafeBufferPointer { hd in
+                    keys.indices.sorted { x, y in
+                        if hd[x] != hd[y] { return hd[x] < hd[y] }
+                        let nx = st[x + 1] - st[x], ny = st[y + 1] - st[y]
+                        let c = memcmp(base + st[x], base + st[y], min(nx, ny))
+                        return c < 0 || (c == 0 && (nx < ny || (nx == ny && x < y)))
+                    }
                 }
                 for k in order where st[k + 1] > st[k] {
                     var node = 0

@@ -32,6 +32,8 @@ struct Unigram: TokenizationModel {
     /// ties and near-ties then fall as sentencepiece's do.
     let floatScores: Bool
     private let ids: [String: Int]
+    /// `scores` in single precision (read by the Viterbi with `floatScores`).
+    private let floatScoreTable: [Float]
     private let trie: PieceTrie
     /// The id of `<0xXX>` for each byte, or -1 (only read with `byteFallback`).
     private let byteIds: [Int32]
@@ -61,6 +63,7 @@ struct Unigram: TokenizationModel {
         for (i, p) in pieces.enumerated() { ids[p] = i }
         self.ids = ids
         minScore = scores.min() ?? 0
+        floatScoreTable = scores.map { Float($0) }
         var keys: [[UInt8]] = []
         keys.reserveCapacity(pieces.count)
         var keyIds: [Int32] = []
@@ -173,15 +176,17 @@ struct Unigram: TokenizationModel {
         let unkScore = minScore - Unigram.unknownPenalty
         let unk = Int32(unkId ?? -1)
         scores.withUnsafeBufferPointer { scores in
+          floatScoreTable.withUnsafeBufferPointer { floats in
             let floatScores = self.floatScores
             var start = 0
             while start < n {
                 let here = ends[start].score
+                let hereFloat = Float(here)
                 // An ASCII byte is one character; others are decoded.
                 let charLength = base[start] < 0x80 ? 1 : min(UTF8Codec.decode(base, at: start, end: n).length, n - start)
                 var single = false
                 trie.forEachPrefix(of: text, at: start) { end, id in
-                    let candidate = floatScores ? Double(Float(scores[Int(id)]) + Float(here)) : scores[Int(id)] + here
+                    let candidate = floatScores ? Double(floats[Int(id)] + hereFloat) : scores[Int(id)] + here
                     if ends[end].from < 0 || candidate > ends[end].score {
                         ends[end] = PathEnd(score: candidate, from: Int32(start), node: id)
                     }
@@ -196,6 +201,7 @@ struct Unigram: TokenizationModel {
                 }
                 start += charLength
             }
+          }
         }
         // Back from the end: (start, end, id) of each token, unknown runs fused (id -2 marks a fused
         // run); at most one token per byte, on the stack for words of usual length.
