@@ -78,7 +78,6 @@ extension Tokenizer {
             case .llama3, .cl100k: return "llama-bpe"
             case .qwen2: return "qwen2"
             case .o200k: return "gpt-4o"
-            default: break
             }
         }
         throw TokenizerError.unsupported(path: path, what: "pre-tokenizer split for GGUF (Verba names GPT-2's, Llama 3's, Qwen2's and o200k's)")
