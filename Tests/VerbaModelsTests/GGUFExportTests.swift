@@ -104,6 +104,37 @@ final class GGUFExportTests: XCTestCase {
         }
     }
 
+    func testBertFilesMatchTheConverterAndEmbedLikeFloat() throws {
+        let folder = root + "/Tests/Fixtures/gguf/bert-tiny"
+        let reference = try GGUFFile(path: root + "/Tests/Fixtures/gguf/bert-f16.gguf")
+        let out = temporary("bert-f16")
+        try writeGGUF(from: folder, to: out, type: .f16)
+        let mine = try GGUFFile(path: out)
+        XCTAssertEqual(mine.names, reference.names)
+        for name in reference.names {
+            guard let a = mine.info(name), let b = reference.info(name) else { continue }
+            XCTAssertEqual(a.type, b.type, name)
+            XCTAssertTrue(Array(mine.rawBytes(a)) == Array(reference.rawBytes(b)), "\(name): bytes differ")
+        }
+        for (key, value) in reference.header.metadata where key != "general.name" && key != "general.size_label" {
+            XCTAssertEqual(mine.header[key], value, key)
+        }
+        // Quantized embeddings stay within cosine 0.999 of float32 (Q8_0) and 0.99 (4-bit types).
+        let texts = ["the quick brown fox", "he was here, and she was there", "a b c d e f g"].map { Array($0.utf8) }
+        let (exact, _) = try Embedder(folder: folder, pooling: .mean, normalize: true).embed(bytes: texts)
+        for (type, least) in [(GGUFFileType.q8_0, Float(0.999)), (.q4_K_M, 0.99), (.q4_0, 0.99)] {
+            let file = temporary("bert-\(type.rawValue)")
+            try writeGGUF(from: folder, to: file, type: type)
+            let (vectors, _) = try Embedder(folder: file).embed(bytes: texts)
+            let d = vectors.shape[1]
+            for i in 0..<texts.count {
+                var dot: Float = 0
+                for j in 0..<d { dot += vectors[i * d + j] * exact[i * d + j] }
+                XCTAssertGreaterThanOrEqual(dot, least, "\(type) text \(i)")
+            }
+        }
+    }
+
     func testRequantizingAGGUFGivesTheSameFile() throws {
         let folder = try folderWithTokenizer(root + "/Tests/Fixtures/llama/llama32")
         let f32 = temporary("f32"), direct = temporary("direct"), requantized = temporary("requantized")
