@@ -21,6 +21,17 @@ export LD_LIBRARY_PATH="$bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 head -c "${TEXT_BYTES:-60000}" downloads/corpus-en/fortunes.txt > "$work/text.txt"
+# llama-perplexity logs from a background thread, and its last lines are sometimes lost at exit: a run
+# that printed no final estimate is repeated (up to three times).
+llama_ppl() {
+    local out=""
+    for _ in 1 2 3; do
+        out=$("$bin/llama-perplexity" -m "$1" -f "$work/text.txt" -c "$ctx" -t "$threads" 2>&1 \
+              | sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p')
+        [ -n "$out" ] && break
+    done
+    echo "${out:-nan}"
+}
 models=("$@")
 [ ${#models[@]} -gt 0 ] || models=(models/gpt-kjv-fortunes downloads/gpt2-124m)
 status=0
@@ -31,16 +42,14 @@ for model in "${models[@]}"; do
     for type in f32 q8_0 q4_0 q4_k_m; do
         file="$work/$name-$type.gguf"
         [ "$type" = f32 ] || "$verba" quantize --quiet --type "$type" "$model" "$file"
-        ref=$("$bin/llama-perplexity" -m "$file" -f "$work/text.txt" -c "$ctx" -t "$threads" 2>&1 \
-              | sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p')
+        ref=$(llama_ppl "$file")
         ours=$("$verba" perplexity --model "$file" --context "$ctx" --chunks --threads "$threads" < "$work/text.txt" \
               | sed -n 's/^perplexity: //p')
         lq="-"
         if [ "$type" != f32 ]; then
             "$bin/llama-quantize" "$work/$name-f32.gguf" "$work/$name-$type-llama.gguf" "$(echo "$type" | tr a-z A-Z)" \
                 > "$work/quantize.log" 2>&1
-            lq=$("$bin/llama-perplexity" -m "$work/$name-$type-llama.gguf" -f "$work/text.txt" -c "$ctx" -t "$threads" 2>&1 \
-                 | sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p')
+            lq=$(llama_ppl "$work/$name-$type-llama.gguf")
         fi
         diff=$(awk -v a="$ref" -v b="$ours" 'BEGIN { d = (b - a) / a * 100; printf "%+.3f%%", d }')
         ok=$(awk -v a="$ref" -v b="$ours" -v q="$lq" -v t="$type" 'BEGIN {
