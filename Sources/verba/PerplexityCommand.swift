@@ -19,9 +19,10 @@ struct PerplexityCommand: ParsableCommand {
         Examples:
           verba perplexity --model models/gpt2 < text.txt
           verba perplexity --model models/gpt2 --context 1024 --stride 512 < book.txt
+          verba perplexity --model gpt2-q8_0.gguf --context 512 --chunks < book.txt   # as llama-perplexity -c 512
         """)
 
-    @Option(name: .long, help: "Model folder (config.json, model.safetensors, tokenizer files).")
+    @Option(name: .long, help: "Model folder (config.json, model.safetensors, tokenizer files) or GGUF file.")
     var model: String
 
     @Option(name: .long, help: "Window length in tokens (default: the model's n_positions).")
@@ -29,6 +30,9 @@ struct PerplexityCommand: ParsableCommand {
 
     @Option(name: .long, help: "Tokens between window starts (default: context / 2).")
     var stride: Int?
+
+    @Flag(name: .long, help: "Score as llama.cpp's llama-perplexity: disjoint chunks of --context tokens, each scoring its second half (needs 2 × context tokens).")
+    var chunks = false
 
     @Option(name: .long, help: "Compute threads (default: all available cores).")
     var threads: Int?
@@ -45,7 +49,9 @@ struct PerplexityCommand: ParsableCommand {
         let bytes = try LineInput(fileDescriptor: 0).readAll()
         var ids: [Int] = []
         bytes.withUnsafeBufferPointer { tokenizer.encodeIds(bytes: $0, addSpecialTokens: false, into: &ids) }
-        let result = try Perplexity.evaluate(model: generator.model, ids: ids, context: context, stride: stride)
+        let result = chunks
+            ? try Perplexity.evaluateChunks(model: generator.model, ids: ids, context: context ?? generator.model.contextLength)
+            : try Perplexity.evaluate(model: generator.model, ids: ids, context: context, stride: stride)
         StandardOutput.shared.write("perplexity: \(String(format: "%.4f", result.perplexity))\n")
         StandardOutput.shared.write("tokens: \(result.tokens)\n")
     }

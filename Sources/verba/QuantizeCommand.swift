@@ -9,8 +9,9 @@ struct QuantizeCommand: ParsableCommand {
         commandName: "quantize",
         abstract: "Write a model (Hugging Face folder or GGUF file) as a GGUF file: q8_0, q4_0, q4_k_m, f16 or bf16.",
         discussion: """
-        IN is a Hugging Face folder (GPT2LMHeadModel, LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM; \
-        config.json, safetensors weights and a byte-level BPE tokenizer.json) or a GGUF file. OUT gets the \
+        IN is a Hugging Face folder (GPT2LMHeadModel, LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM \
+        with a byte-level BPE tokenizer.json; or a BERT / sentence-transformers folder with vocab.txt, written \
+        as llama.cpp's bert architecture with its pooling) or a GGUF file. OUT gets the \
         tensor names, metadata, Q/K permutation and tokenizer vocabulary llama.cpp's convert_hf_to_gguf.py \
         writes, with each tensor's type chosen as llama-quantize chooses it for the file type (q4_k_m \
         mixes Q4_K with Q6_K for attn_v, ffn_down and the output in the layers llama.cpp picks; norms \
@@ -21,6 +22,7 @@ struct QuantizeCommand: ParsableCommand {
           verba quantize --type q8_0 models/SmolLM2-135M smollm2-q8_0.gguf
           verba quantize --type q4_k_m models/gpt2 gpt2-q4_k_m.gguf
           verba quantize --type q4_0 smollm2-f16.gguf smollm2-q4_0.gguf
+          verba quantize --type q8_0 downloads/minilm minilm-q8_0.gguf && verba embed --model minilm-q8_0.gguf
           verba perplexity --model smollm2-q8_0.gguf < text.txt
         """)
 

@@ -96,6 +96,25 @@ final class GGUFModelTests: XCTestCase {
         XCTAssertLessThan(maxDiff(try model.allLogits(ids), try reference.allLogits(ids)), 1e-4)
     }
 
+    func testBertMatchesTheFolder() throws {
+        let folder = gguf("bert-tiny"), file = gguf("bert-f16.gguf")
+        let reference = try BertModel(folder: folder)
+        let (model, pooling) = try loadBert(gguf: file)
+        XCTAssertNil(pooling)
+        XCTAssertEqual(model.config, reference.config)
+        let inputs = [BertInput(ids: [101, 2000, 2001, 2002, 999, 102]), BertInput(ids: [101, 1996, 102], typeIds: [0, 1, 1])]
+        let a = try model.lastHiddenStates(inputs), b = try reference.lastHiddenStates(inputs)
+        XCTAssertEqual(a.count, b.count)
+        for (x, y) in zip(a, b) { XCTAssertLessThan(maxDiff([x.toArray()], [y.toArray()]), 1e-4) }
+        // The embedder takes the file as its model: the file's WordPiece vocabulary, mean pooling, unit vectors.
+        let embedder = try Embedder(folder: file)
+        let plain = try Embedder(folder: folder, pooling: .mean, normalize: true)
+        let text = "the quick brown fox, and 42 other animals"
+        XCTAssertEqual(try embedder.encoder.tokenizer.encode(text).ids, try plain.encoder.tokenizer.encode(text).ids)
+        let (u, _) = try embedder.embed(bytes: [Array(text.utf8)]), (v, _) = try plain.embed(bytes: [Array(text.utf8)])
+        XCTAssertLessThan(maxDiff([u.toArray()], [v.toArray()]), 1e-5)
+    }
+
     func testTokenizerComesFromTheFile() throws {
         let tokenizer = try Tokenizer.load(path: gguf("llama32-f16.gguf"))
         let reference = try Tokenizer.load(path: hf("gpt2-small/tokenizer.json"))

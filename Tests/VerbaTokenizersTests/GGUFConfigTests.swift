@@ -22,7 +22,8 @@ final class GGUFConfigTests: XCTestCase {
     static func document(recipe: JSONValue, models: String) throws -> [UInt8] {
         let name = try XCTUnwrap(recipe["gguf"]?.stringValue)
         let path = models + "/" + name
-        let g = try GGUFVocabulary(try Array(Data(contentsOf: URL(fileURLWithPath: path))), path: path)
+        let bytes = try Array(Data(contentsOf: URL(fileURLWithPath: path)))
+        let g = try bytes.withUnsafeBytes { try GGUFVocabulary($0, path: path) }
         var merges: [(String, String)]
         if g.merges.isEmpty {
             var proto = SentencePieceModelProto()

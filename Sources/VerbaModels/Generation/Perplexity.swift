@@ -81,6 +81,41 @@ public enum Perplexity {
                                 tokens: ids.count, windows: windows)
     }
 
+    /// Evaluates `ids` as llama.cpp's `llama-perplexity` does (without a BOS token): the first
+    /// ⌊count / context⌋ · context tokens in disjoint chunks of `context` tokens, each scoring its second
+    /// half (the tokens after position context / 2) with the chunk's first half as context only. For
+    /// comparing with llama.cpp on the same tokens.
+    /// - Throws: `ModelError.invalidInput` for a context outside 4...n_positions or fewer than
+    ///   2 · context tokens (llama.cpp's own requirement).
+    ///
+    /// ```swift
+    /// let result = try Perplexity.evaluateChunks(model: model, ids: ids, context: 128)
+    /// print(result.perplexity, result.windows)   // llama-perplexity -c 128 prints the same estimate
+    /// ```
+    public static func evaluateChunks(model: any CausalLM, ids: [Int], context n: Int) throws -> PerplexityResult {
+        guard n >= 4 && n <= model.contextLength else {
+            throw ModelError.invalidInput("perplexity: context must be in 4...\(model.contextLength) (the model's context), got \(n)")
+        }
+        guard ids.count >= 2 * n else {
+            throw ModelError.invalidInput("perplexity: chunks of \(n) tokens need at least \(2 * n) tokens, got \(ids.count)")
+        }
+        let cache = model.makeCache()
+        let chunks = ids.count / n, first = n / 2
+        var nll: Double = 0
+        var scored = 0
+        for k in 0..<chunks {
+            let chunk = Array(ids[(k * n)..<((k + 1) * n)])
+            cache.reset()
+            try model.forEachLogits(chunk, cache: cache, from: first, until: n - 1) { p, logits in
+                nll += negativeLogLikelihood(logits, target: chunk[p + 1])
+                scored += 1
+            }
+        }
+        let mean = nll / Double(scored)
+        return PerplexityResult(perplexity: exp(mean), meanNegativeLogLikelihood: mean, scoredTokens: scored,
+                                tokens: ids.count, windows: chunks)
+    }
+
     /// -log softmax(logits)[target], with the log-sum-exp taken in Double around the maximum.
     package static func negativeLogLikelihood(_ logits: UnsafeBufferPointer<Float>, target: Int) -> Double {
         var mx = -Float.infinity

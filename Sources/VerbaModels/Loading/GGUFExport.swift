@@ -170,6 +170,7 @@ private func folderSource(_ folder: String) throws -> ExportSource {
     let configPath = (folder as NSString).appendingPathComponent("config.json")
     let json = try ConfigJSON(path: configPath)
     let names = try json.optionalStringArray("architectures") ?? []
+    if try json.optionalString("model_type") == "bert" { return try bertSource(folder) }
     let weights = try ModelWeights(folder: folder)
     let tokenizerPath = (folder as NSString).appendingPathComponent("tokenizer.json")
     guard FileManager.default.fileExists(atPath: tokenizerPath) else {
@@ -319,5 +320,60 @@ private func folderSource(_ folder: String) throws -> ExportSource {
     }
     tensors.append(plain("model.norm.weight", "output_norm.weight", [c]))
     if !config.tieWordEmbeddings { tensors.append(plain("lm_head.weight", "output.weight", [config.vocabSize, c])) }
+    return ExportSource(metadata: meta, tensors: tensors, layerCount: config.layerCount)
+}
+
+/// A Hugging Face BERT folder (or a sentence-transformers folder holding one) as llama.cpp's converter
+/// writes it: architecture `bert`, Q, K and V separate, the pooling of the sentence-transformers layout.
+private func bertSource(_ folder: String) throws -> ExportSource {
+    let layout = try SentenceTransformerLayout(folder: folder)
+    let modelFolder = layout.modelFolder
+    let configPath = (modelFolder as NSString).appendingPathComponent("config.json")
+    let json = try ConfigJSON(path: configPath)
+    let config = try BertConfig(json: json)
+    let weights = try ModelWeights(folder: modelFolder)
+    let vocab = (modelFolder as NSString).appendingPathComponent("vocab.txt")
+    guard FileManager.default.fileExists(atPath: vocab) else {
+        throw ModelError.unreadable(path: vocab, reason: "no such file (a BERT GGUF carries the vocab.txt vocabulary)")
+    }
+    let c = config.hiddenSize, inner = config.intermediateSize
+    func u32(_ v: Int) -> GGUFValue { .int(Int64(v), .uint32) }
+    var meta: [(key: String, value: GGUFValue)] = [
+        ("general.architecture", .string("bert")), ("general.type", .string("model")),
+        ("general.name", .string((folder as NSString).lastPathComponent)),
+        ("bert.block_count", u32(config.layerCount)), ("bert.context_length", u32(config.maxPositions)),
+        ("bert.embedding_length", u32(c)), ("bert.feed_forward_length", u32(inner)),
+        ("bert.attention.head_count", u32(config.headCount)),
+        ("bert.attention.layer_norm_epsilon", .float(Double(config.layerNormEps), .float32)),
+        ("bert.attention.causal", .bool(false)),
+    ]
+    if FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent("modules.json")) {
+        switch layout.pooling {
+        case .mean: meta.append(("bert.pooling_type", u32(1)))
+        case .cls: meta.append(("bert.pooling_type", u32(2)))
+        case .max: throw ModelError.unsupported(path: folder, what: "max pooling for GGUF (llama.cpp pools with mean, CLS or the last token)")
+        }
+    }
+    meta += try Tokenizer.ggufBertMetadata(vocabTxt: vocab, typeCount: config.typeVocabSize, padding: try json.optionalInt("pad_token_id") ?? 0)
+    let t = BertTensorNames(weights)
+    func plain(_ hf: String, _ gguf: String, _ shape: [Int]) -> ExportTensor {
+        ExportTensor(name: gguf, shape: shape) { try t.tensor(hf, shape) }
+    }
+    var tensors = [
+        plain("embeddings.LayerNorm.bias", "token_embd_norm.bias", [c]), plain("embeddings.LayerNorm.weight", "token_embd_norm.weight", [c]),
+        plain("embeddings.position_embeddings.weight", "position_embd.weight", [config.maxPositions, c]),
+        plain("embeddings.token_type_embeddings.weight", "token_types.weight", [config.typeVocabSize, c]),
+        plain("embeddings.word_embeddings.weight", "token_embd.weight", [config.vocabSize, c]),
+    ]
+    for l in 0..<config.layerCount {
+        let p = "encoder.layer.\(l).", g = "blk.\(l)."
+        for (hf, gg, rows, cols) in [("attention.output.LayerNorm", "attn_output_norm", c, 0), ("attention.output.dense", "attn_output", c, c),
+                                     ("attention.self.key", "attn_k", c, c), ("attention.self.query", "attn_q", c, c),
+                                     ("attention.self.value", "attn_v", c, c), ("intermediate.dense", "ffn_up", inner, c),
+                                     ("output.LayerNorm", "layer_output_norm", c, 0), ("output.dense", "ffn_down", c, inner)] {
+            tensors.append(plain(p + hf + ".bias", g + gg + ".bias", [rows]))
+            tensors.append(plain(p + hf + ".weight", g + gg + ".weight", cols == 0 ? [rows] : [rows, cols]))
+        }
+    }
     return ExportSource(metadata: meta, tensors: tensors, layerCount: config.layerCount)
 }

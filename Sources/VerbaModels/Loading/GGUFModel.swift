@@ -328,6 +328,76 @@ struct GGUFModelFile {
         }
         return m
     }
+    // MARK: BERT
+
+    func bertConfig() throws -> BertConfig {
+        let c = try header.int(key("embedding_length"), atLeast: 1)
+        let heads = try header.int(key("attention.head_count"), atLeast: 1)
+        guard c % heads == 0 else {
+            throw GGUFError.wrongKeyType(path: path, key: key("attention.head_count"), expected: "a divisor of the embedding length \(c)")
+        }
+        let eps = try header.optionalDouble(key("attention.layer_norm_epsilon")) ?? 1e-12
+        guard eps >= 0 else { throw GGUFError.wrongKeyType(path: path, key: key("attention.layer_norm_epsilon"), expected: "a number ≥ 0") }
+        var types = try header.optionalInt("tokenizer.ggml.token_type_count", atLeast: 1)
+        if types == nil, let t = file.info("token_types.weight"), t.shape.count == 2 { types = t.shape[0] }
+        return BertConfig(vocabSize: try vocabSize(), hiddenSize: c, layerCount: try header.int(key("block_count"), atLeast: 0),
+                          headCount: heads, intermediateSize: try header.int(key("feed_forward_length"), atLeast: 1),
+                          maxPositions: try header.int(key("context_length"), atLeast: 1), typeVocabSize: types ?? 2,
+                          layerNormEps: Float(eps))
+    }
+
+    /// The pooling llama.cpp's converter recorded (`bert.pooling_type`: 1 mean, 2 CLS), nil when absent.
+    func bertPooling() throws -> Pooling? {
+        guard let type = try header.optionalInt(key("pooling_type")) else { return nil }
+        switch type {
+        case 1: return .mean
+        case 2: return .cls
+        default: throw GGUFError.unsupported(path: path, what: "\(key("pooling_type")) \(type) (Verba pools with mean (1) or CLS (2))")
+        }
+    }
+
+    /// Hugging Face names of a BERT checkpoint (without `bert.`) → GGUF tensors.
+    func bertNames(_ config: BertConfig) -> [String: GGUFWeights.Source] {
+        var m: [String: GGUFWeights.Source] = [
+            "embeddings.word_embeddings.weight": .init("token_embd.weight"),
+            "embeddings.position_embeddings.weight": .init("position_embd.weight"),
+            "embeddings.token_type_embeddings.weight": .init("token_types.weight"),
+            "embeddings.LayerNorm.weight": .init("token_embd_norm.weight"),
+            "embeddings.LayerNorm.bias": .init("token_embd_norm.bias"),
+        ]
+        for l in 0..<config.layerCount {
+            let hf = "encoder.layer.\(l).", g = "blk.\(l)."
+            for s in ["weight", "bias"] {
+                m[hf + "attention.self.query." + s] = .init(g + "attn_q." + s)
+                m[hf + "attention.self.key." + s] = .init(g + "attn_k." + s)
+                m[hf + "attention.self.value." + s] = .init(g + "attn_v." + s)
+                m[hf + "attention.output.dense." + s] = .init(g + "attn_output." + s)
+                m[hf + "attention.output.LayerNorm." + s] = .init(g + "attn_output_norm." + s)
+                m[hf + "intermediate.dense." + s] = .init(g + "ffn_up." + s)
+                m[hf + "output.dense." + s] = .init(g + "ffn_down." + s)
+                m[hf + "output.LayerNorm." + s] = .init(g + "layer_output_norm." + s)
+            }
+        }
+        return m
+    }
+}
+
+extension BertConfig {
+    /// A configuration from explicit values (a GGUF file's metadata): GELU (erf), no classifier labels.
+    init(vocabSize: Int, hiddenSize: Int, layerCount: Int, headCount: Int, intermediateSize: Int, maxPositions: Int,
+         typeVocabSize: Int, layerNormEps: Float) {
+        self.vocabSize = vocabSize
+        self.hiddenSize = hiddenSize
+        self.layerCount = layerCount
+        self.headCount = headCount
+        self.intermediateSize = intermediateSize
+        self.maxPositions = maxPositions
+        self.typeVocabSize = typeVocabSize
+        self.layerNormEps = layerNormEps
+        activation = .geluErf
+        labels = []
+        multiLabel = false
+    }
 }
 
 extension LlamaConfig {
@@ -394,4 +464,16 @@ public func loadCausalLM(gguf path: String, maxContext: Int = LlamaModel.default
     case .bert:
         throw GGUFError.unsupported(path: path, what: "architecture \"bert\" for a language model (an encoder: use it to embed)")
     }
+}
+
+/// The BERT encoder of a GGUF file (`general.architecture` "bert") and the pooling it records.
+/// - Throws: `GGUFError` for another architecture or a damaged file; `ModelError` for a missing tensor.
+func loadBert(gguf path: String) throws -> (model: BertModel, pooling: Pooling?) {
+    let g = try GGUFModelFile(path: path)
+    guard g.architecture == .bert else {
+        throw GGUFError.unsupported(path: path, what: "architecture \"\(g.architecture.rawValue)\" for embeddings (Verba embeds with bert)")
+    }
+    let config = try g.bertConfig()
+    let model = try BertModel(config: config, weights: ModelWeights(gguf: GGUFWeights(file: g.file, map: g.bertNames(config))))
+    return (model, try g.bertPooling())
 }

@@ -250,7 +250,15 @@ public final class Embedder: Sendable {
     /// Loads a BERT (or sentence-transformers) folder. `pooling`, `normalize` and `maxLength` override
     /// what the folder says; the default length limit is sentence_bert_config.json's `max_seq_length`,
     /// else the model's positions. A `maxLength` above the model's positions is an error.
+    /// A GGUF file (llama.cpp's `bert` architecture) is read too: its pooling type, its vocabulary, and
+    /// normalized vectors unless `normalize` says otherwise (as llama.cpp's embedding tools do).
     public convenience init(folder: String, pooling: Pooling? = nil, normalize: Bool? = nil, maxLength: Int? = nil) throws {
+        if isGGUFFile(folder) {
+            let (model, recorded) = try loadBert(gguf: folder)
+            try self.init(model: model, tokenizer: try TextEncoder.loadTokenizer(folder: folder), pooling: pooling ?? recorded ?? .mean,
+                          normalize: normalize ?? true, maxLength: maxLength)
+            return
+        }
         let layout = try SentenceTransformerLayout(folder: folder)
         let model = try BertModel(folder: layout.modelFolder)
         let tokenizer = try TextEncoder.loadTokenizer(folder: layout.modelFolder)

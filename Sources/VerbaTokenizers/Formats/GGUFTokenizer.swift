@@ -99,7 +99,11 @@ extension Tokenizer {
     /// A tokenizer from a GGUF file's vocabulary (see the top of this file); an unknown model type or
     /// pre-tokenizer name is an error naming it.
     static func fromGGUF(_ data: [UInt8], path: String) throws -> Tokenizer {
-        let g = try GGUFVocabulary(data, path: path)
+        try fromGGUF(try data.withUnsafeBytes { try GGUFVocabulary($0, path: path) }, path: path)
+    }
+
+    /// The tokenizer of an already parsed GGUF vocabulary.
+    static func fromGGUF(_ g: GGUFVocabulary, path: String) throws -> Tokenizer {
         switch g.model {
         case "gpt2": return try ggufByteLevelBPE(g, path: path)
         case "gemma4": return try ggufGemma4(g, path: path)

@@ -1,5 +1,10 @@
 // The tokenizer vocabulary of a GGUF file (llama.cpp's format): only the header and the key/value
 // metadata are read (by VerbaSupport's `GGUFHeader`, which checks every length against the file's size).
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import VerbaSupport
 
 /// The `tokenizer.ggml.*` metadata of a GGUF file.
@@ -17,10 +22,10 @@ struct GGUFVocabulary {
 
     /// Parses the metadata of `data` (the container is read by VerbaSupport's `GGUFHeader`); `path`
     /// names the file in errors.
-    init(_ data: [UInt8], path: String) throws {
+    init(_ data: UnsafeRawBufferPointer, path: String) throws {
         let header: GGUFHeader
         do {
-            header = try data.withUnsafeBytes { try GGUFHeader($0, path: path, tensorInfos: false) }
+            header = try GGUFHeader(data, path: path, tensorInfos: false)
         } catch let e as GGUFError {
             throw e.tokenizerError
         }
@@ -73,5 +78,26 @@ extension GGUFError {
             let prefix = path + ": GGUF: "
             return .malformed(path: path, reason: "GGUF: " + (text.hasPrefix(prefix) ? String(text.dropFirst(prefix.count)) : text))
         }
+    }
+}
+
+extension Tokenizer {
+    /// The vocabulary of the GGUF file at `path` read through a read-only mapping (a model file may be
+    /// gigabytes; only its header is touched), or nil when the file does not start with "GGUF".
+    static func fromGGUFFile(path: String) throws -> Tokenizer? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size >= 4 else { return nil }
+        var magic = [UInt8](repeating: 0, count: 4)
+        guard pread(fd, &magic, 4, 0) == 4, magic == Array("GGUF".utf8) else { return nil }
+        let size = Int(st.st_size)
+        guard let map = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED else {
+            throw TokenizerError.unreadable(path: path, reason: "mmap: \(errnoText())")
+        }
+        defer { munmap(map, size) }
+        let g = try GGUFVocabulary(UnsafeRawBufferPointer(start: map, count: size), path: path)
+        return try fromGGUF(g, path: path)
     }
 }

@@ -78,9 +78,40 @@ extension Tokenizer {
             case .llama3, .cl100k: return "llama-bpe"
             case .qwen2: return "qwen2"
             case .o200k: return "gpt-4o"
-            default: break
             }
         }
         throw TokenizerError.unsupported(path: path, what: "pre-tokenizer split for GGUF (Verba names GPT-2's, Llama 3's, Qwen2's and o200k's)")
+    }
+}
+
+extension Tokenizer {
+    /// The `tokenizer.ggml.*` metadata of a BERT WordPiece vocabulary (`vocab.txt`, one token per line),
+    /// as llama.cpp's converter writes it: "bert" model, word-initial tokens with a leading "▁" and `##`
+    /// continuations bare, the special tokens (`[PAD]`, `[UNK]`, `[CLS]`, `[SEP]`, `[MASK]`) as control
+    /// tokens kept as they are.
+    package static func ggufBertMetadata(vocabTxt path: String, typeCount: Int, padding: Int?) throws
+        -> [(key: String, value: GGUFValue)] {
+        var lines = String(decoding: try readFile(path), as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if lines.last == "" { lines.removeLast() }
+        guard !lines.isEmpty else { throw TokenizerError.malformed(path: path, reason: "the vocabulary is empty") }
+        let specials: Set<String> = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        var tokens: [String] = [], types: [Int] = []
+        for raw in lines {
+            let t = raw.hasSuffix("\r") ? String(raw.dropLast()) : raw
+            if specials.contains(t) {
+                tokens.append(t); types.append(3)
+            } else {
+                tokens.append(t.hasPrefix("##") ? String(t.dropFirst(2)) : "\u{2581}" + t); types.append(1)
+            }
+        }
+        var out: [(key: String, value: GGUFValue)] = [
+            ("tokenizer.ggml.token_type_count", .int(Int64(typeCount), .uint32)),
+            ("tokenizer.ggml.model", .string("bert")),
+            ("tokenizer.ggml.pre", .string("default")),
+            ("tokenizer.ggml.tokens", .array(.string, tokens.map { .string($0) })),
+            ("tokenizer.ggml.token_type", .array(.int32, types.map { .int(Int64($0), .int32) })),
+        ]
+        if let padding { out.append(("tokenizer.ggml.padding_token_id", .int(Int64(padding), .uint32))) }
+        return out
     }
 }

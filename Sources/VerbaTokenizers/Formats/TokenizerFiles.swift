@@ -47,6 +47,7 @@ extension Tokenizer {
             }
             throw TokenizerError.noTokenizerFiles(path: path)
         }
+        if let gguf = try fromGGUFFile(path: path) { return gguf }   // mapped: a model file may be large
         let data = try readFile(path)
         let name = URL(fileURLWithPath: path).lastPathComponent
         if data.starts(with: Array("GGUF".utf8)) { return try fromGGUF(data, path: path) }
