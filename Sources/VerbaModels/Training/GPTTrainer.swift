@@ -35,6 +35,25 @@ package protocol LMTrainingModel: FlatParameterModel {
     func exportHuggingFace(to folder: String, dtype: DType, bosId: Int?, eosId: Int?, metadata: [String: String]) throws
 }
 
+/// Checks a training batch before a forward pass: B·T inputs with T ≤ `context`, every id inside the
+/// vocabulary, and targets (if any) of the same shape with −1 for ignored positions; `model` names the
+/// architecture in the error.
+func checkTrainingBatch(inputs: [Int32], targets: [Int32]?, batch b: Int, time t: Int, context: Int,
+                        vocabSize: Int, model: String) throws {
+    guard b > 0, t > 0, t <= context, inputs.count == b * t else {
+        throw ModelError.invalidInput("\(model) forward: need B·T = \(b)·\(t) inputs with T ≤ \(context), got \(inputs.count)")
+    }
+    for id in inputs where id < 0 || Int(id) >= vocabSize {
+        throw ModelError.invalidInput("\(model) forward: token id \(id) outside the vocabulary (\(vocabSize))")
+    }
+    if let tg = targets {
+        guard tg.count == b * t else { throw ModelError.invalidInput("\(model) forward: targets must have B·T entries") }
+        for id in tg where Int(id) >= vocabSize || id < -1 {
+            throw ModelError.invalidInput("\(model) forward: target id \(id) outside the vocabulary (\(vocabSize))")
+        }
+    }
+}
+
 extension GPTTrainingModel: LMTrainingModel {
     package var checkpointKind: String { "gpt" }
     package var configSignature: String { config.jsonSignature }

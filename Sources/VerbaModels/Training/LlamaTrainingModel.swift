@@ -171,18 +171,8 @@ package final class LlamaTrainingModel: FlatParameterModel {
     @discardableResult
     package func forward(inputs: [Int32], targets: [Int32]?, batch b: Int, time t: Int) throws -> Float {
         let cfg = config
-        guard b > 0, t > 0, t <= cfg.context, inputs.count == b * t else {
-            throw ModelError.invalidInput("Llama forward: need B·T = \(b)·\(t) inputs with T ≤ \(cfg.context), got \(inputs.count)")
-        }
-        for id in inputs where id < 0 || Int(id) >= cfg.vocabSize {
-            throw ModelError.invalidInput("Llama forward: token id \(id) outside the vocabulary (\(cfg.vocabSize))")
-        }
-        if let tg = targets {
-            guard tg.count == b * t else { throw ModelError.invalidInput("Llama forward: targets must have B·T entries") }
-            for id in tg where Int(id) >= cfg.vocabSize || id < -1 {
-                throw ModelError.invalidInput("Llama forward: target id \(id) outside the vocabulary (\(cfg.vocabSize))")
-            }
-        }
+        try checkTrainingBatch(inputs: inputs, targets: targets, batch: b, time: t, context: cfg.context,
+                               vocabSize: cfg.vocabSize, model: "Llama")
         if acts == nil || b > capB || t > capT {   // buffers are reused for any smaller (B, T)
             acts = nil
             capB = max(b, capB); capT = max(t, capT)
