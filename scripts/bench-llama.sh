@@ -48,8 +48,13 @@ for name in $names; do
     lc_pp=0; lc_tg=0
     if [ -n "${lcpp:-}" ]; then
         gguf=$out/model-f32.gguf
-        [ -f "$gguf" ] || "$PYTHON" downloads/llama.cpp/convert_hf_to_gguf.py "$model" --outtype f32 \
-            --outfile "$gguf" > "$out/convert.log" 2>&1
+        # Verba's own writer (verba quantize --type f32) when llama.cpp's converter does not recognise the
+        # tokenizer (its Qwen2 path hashes the pre-tokenizer and knows only Qwen's own).
+        if [ ! -f "$gguf" ] && ! "$PYTHON" downloads/llama.cpp/convert_hf_to_gguf.py "$model" --outtype f32 \
+            --outfile "$gguf" > "$out/convert.log" 2>&1; then
+            echo "llama.cpp's converter refused $name (see $out/convert.log); writing the GGUF with verba quantize" >&2
+            "$verba" quantize --type f32 "$model" "$gguf" 2>> "$out/convert.log"
+        fi
         "$lcpp/llama-bench" -m "$gguf" -p 128 -n 128 -t $threads -r "$repeats" -o json > "$out/llama-bench.json" \
             2> "$out/llama-bench.log"
         read -r lc_pp lc_tg < <("$PYTHON" -c "

@@ -202,7 +202,8 @@ private func folderSource(_ folder: String) throws -> ExportSource {
             ("gpt2.attention.head_count", u32(config.headCount)),
             ("gpt2.attention.layer_norm_epsilon", f32(Double(config.layerNormEpsilon))),
         ]
-        meta += try Tokenizer.ggufMetadata(tokenizerJSON: tokenizerPath, bos: config.bosTokenId, eos: config.eosTokenId, addBOS: addBOS)
+        meta += try Tokenizer.ggufMetadata(tokenizerJSON: tokenizerPath, bos: config.bosTokenId, eos: config.eosTokenId, addBOS: addBOS,
+                                               rows: config.vocabSize)
         /// A Conv1D weight (in, out) written (out, in), as the converter transposes it.
         func conv(_ hf: String, _ gguf: String, _ inSize: Int, _ outSize: Int) -> ExportTensor {
             ExportTensor(name: gguf, shape: [outSize, inSize]) {
@@ -273,7 +274,8 @@ private func folderSource(_ folder: String) throws -> ExportSource {
         }
         tensors.append(ExportTensor(name: "rope_freqs.weight", shape: [hd / 2]) { FloatTensor(shape: [hd / 2], values: divisors) })
     }
-    meta += try Tokenizer.ggufMetadata(tokenizerJSON: tokenizerPath, bos: config.bosTokenId, eos: config.eosTokenIds.first, addBOS: addBOS)
+    meta += try Tokenizer.ggufMetadata(tokenizerJSON: tokenizerPath, bos: config.bosTokenId, eos: config.eosTokenIds.first, addBOS: addBOS,
+                                           rows: config.vocabSize)
 
     /// Q/K rows permuted per head into llama.cpp's interleaved RoPE order (llama only).
     func roped(_ hf: String, _ gguf: String, _ shape: [Int], heads: Int) -> ExportTensor {

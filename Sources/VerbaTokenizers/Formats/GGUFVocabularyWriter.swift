@@ -7,9 +7,11 @@ import VerbaSupport
 
 extension Tokenizer {
     /// The `tokenizer.ggml.*` metadata of the byte-level BPE `tokenizer.json` at `path`, with `bos` and
-    /// `eos` ids when given. Throws `TokenizerError.unsupported` for another tokenizer model or a split
-    /// pattern llama.cpp has no name for.
-    package static func ggufMetadata(tokenizerJSON path: String, bos: Int?, eos: Int?, addBOS: Bool?) throws
+    /// `eos` ids when given, and the token list padded with unused "[PAD<id>]" tokens to `rows` (the
+    /// embedding's rows, which llama.cpp requires to equal the token count). Throws
+    /// `TokenizerError.unsupported` for another tokenizer model or a split pattern llama.cpp has no name for.
+    package static func ggufMetadata(tokenizerJSON path: String, bos: Int?, eos: Int?, addBOS: Bool?,
+                                     rows: Int? = nil) throws
         -> [(key: String, value: GGUFValue)] {
         let root = try parseJSON(try readFile(path))
         func bad(_ what: String) -> TokenizerError { .malformed(path: path, reason: what) }
@@ -33,6 +35,11 @@ extension Tokenizer {
             try put(content, id)
             if id >= types.count { types += Array(repeating: 1, count: id + 1 - types.count) }
             types[id] = item["special"]?.boolValue == true ? 3 : 4
+        }
+        if let rows, rows > tokens.count {
+            guard rows <= 1 << 24 else { throw bad("\(rows) embedding rows") }
+            types += Array(repeating: 1, count: rows - types.count)
+            tokens += Array(repeating: nil, count: rows - tokens.count)
         }
         let names = tokens.enumerated().map { $0.element ?? "[PAD\($0.offset)]" }
         for (i, t) in tokens.enumerated() where t == nil { types[i] = 5 }  // unused
