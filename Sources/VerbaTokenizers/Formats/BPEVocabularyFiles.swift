@@ -13,7 +13,7 @@ extension BPE {
                      path: String, threads: Int = 1) throws {
         var maxId = -1
         for (k, id) in strings.ids.enumerated() {
-            guard id < 1 << 30 else {
+            guard id < 1 << 24 else {   // ids size tables: real vocabularies are far below 2^24
                 let s = String(decoding: strings.bytes[strings.starts[k]..<strings.starts[k + 1]], as: UTF8.self)
                 throw TokenizerError.malformed(path: path, reason: "token \"\(s)\" has id \(id)")
             }

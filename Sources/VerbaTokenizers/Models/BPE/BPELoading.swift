@@ -27,7 +27,7 @@ extension BPE {
     convenience init(vocab: [String: Int], packedMerges merges: PackedMerges, options: Options, path: String) throws {
         var maxId = -1
         for (s, id) in vocab {
-            guard id >= 0, id < 1 << 30 else { throw TokenizerError.malformed(path: path, reason: "token \(quoted(s)) has id \(id)") }
+            guard id >= 0, id < 1 << 24 else { throw TokenizerError.malformed(path: path, reason: "token \(quoted(s)) has id \(id) (ids are below 2^24)") }
             maxId = max(maxId, id)
         }
         // By id, then string: each entry put at its id, unless an id repeats (then a sort).
