@@ -4,6 +4,7 @@
 # .build-fuzz/findings/<target>/. Prints one line per target (executions, outcome); exits non-zero
 # if any target found a crash, leak, timeout or failed property.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
+# FUZZ_SEED=N fixes libFuzzer's random seed (0, the default, picks one).
 # A finding is replayed with: VERBA_FUZZ_TARGET=<target> .build-fuzz/release/verba-fuzz <file>
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +34,7 @@ for target in "${targets[@]}"; do
     findings=$scratch/findings/$target
     mkdir -p "$corpus" "$findings"
     log=$scratch/$target.log
-    VERBA_FUZZ_TARGET=$target nice -n 10 "$binary" "$corpus" "$seeds" -max_total_time="$seconds" \
+    VERBA_FUZZ_TARGET=$target nice -n 10 "$binary" "$corpus" "$seeds" -max_total_time="$seconds" -seed="${FUZZ_SEED:-0}" \
         -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
         -artifact_prefix="$findings/" > "$log" 2>&1 &
     pid=$!
