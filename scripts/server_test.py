@@ -219,7 +219,10 @@ def client_disconnecting_mid_stream():
     conn, r = open_stream({"model": MODEL, "prompt": "Go on", "max_tokens": 900, "stream": True})
     got = [r.readline() for _ in range(4)]
     assert got[0].startswith(b"data: "), got
-    conn.sock.shutdown(2)
+    # http.client hands the socket to a response that ends its connection (Connection: close).
+    sock = conn.sock if conn.sock is not None else r.fp.raw._sock
+    sock.shutdown(2)
+    r.close()
     conn.close()
     deadline = time.time() + 10
     while metric("verba_active_slots") != 0:

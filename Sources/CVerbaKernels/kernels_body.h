@@ -252,6 +252,110 @@ static void K_column_sums(const float *w, const float *x, float *acc, long r0, l
     }
 }
 
+// MARK: Small-M matrix products (a few activation rows, weights read once)
+
+// Batched decode multiplies a handful of rows (one per sequence) by every weight matrix. A general
+// sgemm packs the whole weight matrix per call; these kernels stream each weight row from memory once
+// and apply it to every activation row while it is in L1.
+
+#if VERBA_HAS_AVX512
+#define SMALL_TILES 2   /* weight rows per pass of the NT kernel: 8 independent chains of 16 lanes */
+#else
+#define SMALL_TILES 1
+#endif
+
+/// c[i·ldc + j] = a_i · W[j,:] (+ beta·c) for j in j0..<j1, i in 0..<m; W (n, k) rows `ldw` apart.
+static void K_gemm_small_nt(const float *a, long lda, const float *w, long ldw, float *c, long ldc,
+                            long m, long j0, long j1, long k, float beta) {
+    long body = k - k % 16;
+    for (long j = j0; j < j1; j += SMALL_TILES) {
+        int rows = j1 - j < SMALL_TILES ? (int)(j1 - j) : SMALL_TILES;
+        const float *wr[SMALL_TILES];
+        for (int t = 0; t < SMALL_TILES; t++) wr[t] = w + (j + (t < rows ? t : 0)) * ldw;
+        // The weight rows stay in L1 while each group of four activation rows passes over them.
+        for (long i0 = 0; i0 < m; i0 += 4) {
+            int g = m - i0 < 4 ? (int)(m - i0) : 4;
+            const float *ar[4];
+            for (int q = 0; q < 4; q++) ar[q] = a + (i0 + (q < g ? q : 0)) * lda;
+            v16 acc[SMALL_TILES][4];
+            for (int t = 0; t < SMALL_TILES; t++) for (int q = 0; q < 4; q++) acc[t][q] = (v16){0};
+            for (long r = 0; r < body; r += 16) {
+                v16 x0 = ld(ar[0] + r), x1 = ld(ar[1] + r), x2 = ld(ar[2] + r), x3 = ld(ar[3] + r);
+                for (int t = 0; t < SMALL_TILES; t++) {
+                    v16 wv = ld(wr[t] + r);
+                    acc[t][0] = fmav(wv, x0, acc[t][0]);
+                    acc[t][1] = fmav(wv, x1, acc[t][1]);
+                    acc[t][2] = fmav(wv, x2, acc[t][2]);
+                    acc[t][3] = fmav(wv, x3, acc[t][3]);
+                }
+            }
+            for (int t = 0; t < rows; t++) {
+                for (int q = 0; q < g; q++) {
+                    float s = hsum(acc[t][q]);
+                    for (long rr = body; rr < k; rr++) s += wr[t][rr] * ar[q][rr];
+                    float *out = c + (i0 + q) * ldc + j + t;
+                    *out = beta == 0 ? s : s + beta * *out;
+                }
+            }
+        }
+    }
+}
+
+/// c_i[j0..<j1] += Σ_{p<R} a_i[r + p]·W[r + p, j0..<j1] for every activation row i: R consecutive weight
+/// rows (contiguous streams), read once for all m rows.
+VI void small_nn_rows(const float *a, long lda, const float *w, long ldw, float *c, long ldc,
+                      long m, long j0, long j1, long r, int R) {
+    long body = j0 + (j1 - j0) - (j1 - j0) % 16;
+    const float *w0 = w + r * ldw;
+    for (long j = j0; j < body; j += 16) {
+        v16 wv[8];
+        for (int p = 0; p < R; p++) wv[p] = ld(w0 + p * ldw + j);
+        for (long i = 0; i < m; i++) {
+            const float *ai = a + i * lda + r;
+            float *ci = c + i * ldc + j;
+            v16 s = fmav(splat(ai[0]), wv[0], ld(ci));
+            for (int p = 1; p < R; p++) s = fmav(splat(ai[p]), wv[p], s);
+            st(ci, s);
+        }
+    }
+    for (long j = body; j < j1; j++) {
+        for (long i = 0; i < m; i++) {
+            const float *ai = a + i * lda + r;
+            float s = c[i * ldc + j];
+            for (int p = 0; p < R; p++) s += ai[p] * w0[p * ldw + j];
+            c[i * ldc + j] = s;
+        }
+    }
+}
+
+/// c[i·ldc + j] = Σ_r a_i[r]·W[r, j] (+ beta·c) for j in j0..<j1, i in 0..<m; W (k, n) rows `ldw` apart.
+/// C accumulates one block of columns at a time in a packed L1 buffer (C's own rows may be a multiple of
+/// 4 KB apart, which would put them all in the same L1 sets) while W streams through row by row.
+static void K_gemm_small_nn(const float *a, long lda, const float *w, long ldw, float *c, long ldc,
+                            long m, long j0, long j1, long k, float beta) {
+    enum { BUFFER = 4096, PAD = 16 };
+    float buf[BUFFER + 16 * PAD];
+    for (long i0 = 0; i0 < m; i0 += 16) {
+        long rows = m - i0 < 16 ? m - i0 : 16;
+        long block = BUFFER / rows / 16 * 16;
+        long stride = block + PAD;
+        const float *ai = a + i0 * lda;
+        float *cr = c + i0 * ldc;
+        for (long b0 = j0; b0 < j1; b0 += block) {
+            long width = j1 - b0 < block ? j1 - b0 : block;
+            for (long i = 0; i < rows; i++) {
+                float *bi = buf + i * stride;
+                if (beta == 0) memset(bi, 0, (size_t)width * sizeof(float));
+                else for (long j = 0; j < width; j++) bi[j] = beta * cr[i * ldc + b0 + j];
+            }
+            long r = 0;
+            for (; r + 8 <= k; r += 8) small_nn_rows(ai, lda, w + b0, ldw, buf, stride, rows, 0, width, r, 8);
+            for (; r < k; r++) small_nn_rows(ai, lda, w + b0, ldw, buf, stride, rows, 0, width, r, 1);
+            for (long i = 0; i < rows; i++) memcpy(cr + i * ldc + b0, buf + i * stride, (size_t)width * sizeof(float));
+        }
+    }
+}
+
 // MARK: Vector helpers
 
 static float K_dot(const float *a, const float *b, long n) {
@@ -403,6 +507,8 @@ const verba_kernel_table CAT(verba_table, VERBA_SUFFIX) = {
     .level = VERBA_LEVEL,
     .gemv_rows = K_gemv_rows,
     .column_sums = K_column_sums,
+    .gemm_small_nt = K_gemm_small_nt,
+    .gemm_small_nn = K_gemm_small_nn,
     .dot = K_dot,
     .add = K_add,
     .add_bias = K_add_bias,

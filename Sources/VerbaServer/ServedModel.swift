@@ -6,10 +6,10 @@ import VerbaTokenizers
 
 /// A loaded text-generation model ready to serve.
 final class ServedModel: Sendable {
-    /// The name clients pass as `model` (the folder's name).
+    /// The name clients pass as `model` (the folder's name, or the GGUF file's without `.gguf`).
     let id: String
     let generator: TextGenerator
-    /// The folder's chat template, if it has one (otherwise chat prompts use a plain `role: content` form).
+    /// The folder's (or GGUF file's) chat template, if it has one (otherwise chat prompts use a plain `role: content` form).
     let template: ChatTemplate?
     /// Ids that end a chat reply: the model's end-of-sequence ids and the template's `eos_token`.
     let chatStopIds: [Int]
@@ -18,9 +18,16 @@ final class ServedModel: Sendable {
     init(folder: String, maxContext: Int?, slots: Int, queueLimit: Int) throws {
         let model = try loadCausalLM(folder: folder, maxContext: maxContext ?? LlamaModel.defaultMaxContext)
         generator = try TextGenerator(model: model, tokenizer: try Tokenizer.load(path: folder), source: folder)
-        id = URL(fileURLWithPath: folder).standardized.lastPathComponent
-        let hasTemplate = FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent("tokenizer_config.json"))
-        template = hasTemplate ? try? ChatTemplate(tokenizerPath: folder) : nil
+        let name = URL(fileURLWithPath: folder).standardized.lastPathComponent
+        if isGGUFFile(folder) {
+            // A GGUF file: its name without the extension; the template from its metadata when it has one.
+            id = name.hasSuffix(".gguf") ? String(name.dropLast(5)) : name
+            template = try? ChatTemplate(ggufFile: folder)
+        } else {
+            id = name
+            let hasTemplate = FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent("tokenizer_config.json"))
+            template = hasTemplate ? try? ChatTemplate(tokenizerPath: folder) : nil
+        }
         var stops = model.eosTokenIds
         if let eos = template?.eosToken, let tokenId = generator.tokenizer.tokenToId(eos), !stops.contains(tokenId) {
             stops.append(tokenId)

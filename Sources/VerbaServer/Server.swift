@@ -97,24 +97,28 @@ public final class OpenAIServer: Sendable {
         router.get("v1/models") { [self] _, _ in
             json(ResponseShapes.modelList([model.id] + (embedder.map { [$0.id] } ?? []), created: metrics.started))
         }
+        // A generation ends when its client goes away: the wait for a whole (non-streamed) answer is
+        // cancelled when the connection closes, which ends its sequences and frees their slots. (A streamed
+        // answer notices when a write fails.)
         router.post("v1/completions") { [self] request, _ in
-            let body = try await readBody(request)
-            return try await completions(try CompletionRequest(body: body))
+            try await request.body.consumeWithCancellationOnInboundClose { body in
+                try await completions(try CompletionRequest(body: try await readBody(body)))
+            }
         }
         router.post("v1/chat/completions") { [self] request, _ in
-            let body = try await readBody(request)
-            return try await chat(try ChatRequest(body: body))
+            try await request.body.consumeWithCancellationOnInboundClose { body in
+                try await chat(try ChatRequest(body: try await readBody(body)))
+            }
         }
         router.post("v1/embeddings") { [self] request, _ in
-            let body = try await readBody(request)
-            return try await embeddings(try EmbeddingRequest(body: body))
+            try await embeddings(try EmbeddingRequest(body: try await readBody(request.body)))
         }
     }
 
-    private func readBody(_ request: Request) async throws -> [UInt8] {
+    private func readBody(_ body: RequestBody) async throws -> [UInt8] {
         let buffer: ByteBuffer
         do {
-            buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
+            buffer = try await body.collect(upTo: configuration.maxBodyBytes)
         } catch {
             throw APIError.tooLarge(limit: configuration.maxBodyBytes)
         }
@@ -319,8 +323,13 @@ struct APIMiddleware: RouterMiddleware {
     let metrics: ServerMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let response = await respond(request, context: context, next: next)
+        var response = await respond(request, context: context, next: next)
         metrics.response(status: response.status.code)
+        // The generation endpoints watch the connection for the client going away, which ends it after
+        // the response: the header tells the client not to send another request on it.
+        if request.method == .post && ["/v1/completions", "/v1/chat/completions"].contains(request.uri.path) {
+            response.headers[.connection] = "close"
+        }
         return response
     }
 

@@ -10,9 +10,12 @@ import Foundation
 
 // MARK: - Matrix multiplication
 
+/// Products with at most this many rows of A run on the small-M kernels (`verba_gemm_small_*`).
+package let smallProductRows = 8
+
 /// C = alpha * A · op(B) + beta * C, row-major.  A: (m, k); B: (k, n), or (n, k) when `transposeB`;
-/// C: (m, n). With `beta` 0 the previous content of C is ignored. OpenBLAS `cblas_sgemm`, split across
-/// `ThreadPool.shared` for large products (see ThreadPool for the threading rule).
+/// C: (m, n). With `beta` 0 the previous content of C is ignored. OpenBLAS `cblas_sgemm` (the small-M kernels
+/// for at most `smallProductRows` rows), split across `ThreadPool.shared` for large products (see ThreadPool for the threading rule).
 /// - Complexity: 2·m·n·k flops.
 package func matmul(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
                    m: Int, n: Int, k: Int, transposeB: Bool = false, alpha: Float = 1, beta: Float = 0) {
@@ -37,6 +40,23 @@ package func matmul(_ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Floa
     let pool = ThreadPool.shared
     let work = m * n * k
     let parts = pool.isBusy ? 1 : min(pool.threadCount, max(1, work / 200_000))
+    if m <= smallProductRows && !transposeA && alpha == 1 {
+        // A few rows (batched decode): the small-M kernels read B once, where sgemm would pack it whole.
+        let blocks = (n + 31) / 32
+        let small = { (j0: Int, j1: Int) in
+            if transposeB {
+                verba_gemm_small_nt(a, lda, b, ldb, c, ldc, m, j0, j1, k, beta)
+            } else {
+                verba_gemm_small_nn(a, lda, b, ldb, c, ldc, m, j0, j1, k, beta)
+            }
+        }
+        if parts <= 1 { small(0, n); return }
+        pool.parallelFor(count: parts) { p in
+            let j0 = min(n, p * blocks / parts * 32), j1 = min(n, (p + 1) * blocks / parts * 32)
+            if j1 > j0 { small(j0, j1) }
+        }
+        return
+    }
     func gemm(_ i0: Int, _ rows: Int, _ j0: Int, _ cols: Int) {
         verba_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                     Int32(rows), Int32(cols), Int32(k), alpha, transposeA ? a + i0 : a + i0 * lda, Int32(lda),

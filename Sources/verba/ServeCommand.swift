@@ -9,11 +9,13 @@ struct Serve: ParsableCommand {
         commandName: "serve",
         abstract: "Serve a model over OpenAI's HTTP API (completions, chat, embeddings), batching requests.",
         discussion: """
-        Endpoints: POST /v1/completions, POST /v1/chat/completions (the folder's chat template), \
+        Endpoints: POST /v1/completions, POST /v1/chat/completions (the model's chat template), \
         POST /v1/embeddings (with --embedding-model), GET /v1/models, GET /health, GET /metrics \
         (Prometheus text). Requests and responses follow OpenAI's shapes, and `"stream": true` sends \
         server-sent events ending with `data: [DONE]`, so the official clients work unchanged. The \
-        `model` field of a request must name the model folder (as /v1/models lists it).
+        `model` field of a request must name the model (as /v1/models lists it: the folder's name, or the \
+        GGUF file's without .gguf). A GGUF file (llama.cpp's format, float or quantized) brings its own \
+        vocabulary and chat template.
 
         Up to --parallel sequences are decoded together, one batched step at a time; new requests join \
         between steps and finished ones leave at once. Beyond that, up to --queue sequences wait; past \
@@ -24,11 +26,12 @@ struct Serve: ParsableCommand {
         Examples:
           verba serve --model models/SmolLM2-135M-Instruct --port 8080 --parallel 8
           verba serve --model models/gpt2 --embedding-model models/all-MiniLM-L6-v2 --api-key secret
+          verba serve --model qwen2.5-0.5b-instruct-q8_0.gguf --parallel 4 --context 4096
           curl http://127.0.0.1:8080/v1/completions -H 'Content-Type: application/json' \\
             -d '{"model": "gpt2", "prompt": "Hello", "max_tokens": 16, "temperature": 0}'
         """)
 
-    @Option(name: .long, help: "Text-generation model folder (config.json, weights, tokenizer files).")
+    @Option(name: .long, help: "Text-generation model: a folder (config.json, weights, tokenizer files) or a GGUF file.")
     var model: String
 
     @Option(name: .long, help: "Sentence-embedding model folder for /v1/embeddings.")
@@ -74,9 +77,6 @@ struct Serve: ParsableCommand {
 
     func run() throws {
         if let threads { ThreadPool.shared.setThreads(threads) }
-        if model.hasSuffix(".gguf") {
-            throw ServeError(message: "\(model): serving a GGUF file is not supported yet; give a model folder")
-        }
         var configuration = ServerConfiguration(model: model)
         configuration.embeddingModel = embeddingModel
         configuration.host = host

@@ -26,6 +26,40 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    func testSmallRowProductsMatchTheReferenceOnEveryLevel() {
+        // m ≤ smallProductRows takes the small-M kernels: every row count of a group of four, tails of the
+        // 16- and 32-column tiles and of k, strided A and C, beta 0 (C's old content ignored) and not.
+        forEachLevel { level in
+            for (n, k) in [(5, 9), (33, 17), (100, 64), (2304, 768), (47, 3072)] {
+                for m in [1, 2, 3, 4, 5, 8, 9, 16] {
+                    for transposeB in [false, true] {
+                        for beta: Float in [0, 0.25] {
+                            let lda = k + 3, ldc = n + 2
+                            let a = randomFloats(m * lda, seed: 8), b = randomFloats(k * n, seed: 9)
+                            var c = beta == 0 ? [Float](repeating: .nan, count: m * ldc) : randomFloats(m * ldc, seed: 10)
+                            var dense = [Float](repeating: 0, count: m * k), r = [Float](repeating: 0, count: m * n)
+                            for i in 0..<m { for p in 0..<k { dense[i * k + p] = a[i * lda + p] } }
+                            for i in 0..<m { for j in 0..<n where beta != 0 { r[i * n + j] = c[i * ldc + j] } }
+                            referenceMatmul(dense, b, &r, m: m, n: n, k: k, transposeB: transposeB, beta: beta)
+                            a.withUnsafeBufferPointer { pa in
+                                b.withUnsafeBufferPointer { pb in
+                                    matmul(pa.baseAddress!, lda: lda, pb.baseAddress!, ldb: transposeB ? k : n, &c, ldc: ldc,
+                                           m: m, n: n, k: k, transposeB: transposeB, beta: beta)
+                                }
+                            }
+                            outer: for i in 0..<m {
+                                for j in 0..<n where !(abs(c[i * ldc + j] - r[i * n + j]) <= 1e-5 * Float(k).squareRoot() + 1e-6) {
+                                    XCTFail("\(level) small matmul m=\(m) n=\(n) k=\(k) T=\(transposeB) beta=\(beta) [\(i), \(j)]: \(c[i * ldc + j]) vs \(r[i * n + j])")
+                                    break outer
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     func testMatmulWithTransposedAMatchesTheTransposedCopy() {
         // A stored (k, m): the product equals matmul of its explicit (m, k) transpose, split or not.
         for (m, n, k) in [(7, 5, 9), (300, 40, 64), (128, 1536, 384), (384, 192, 2048)] {

@@ -49,7 +49,8 @@ final class ChatTemplateTests: XCTestCase {
                 try template.render(messagesJSON: conversation["messages"] ?? .array([]),
                                     addGenerationPrompt: record["add_generation_prompt"]?.boolValue ?? false,
                                     bosToken: record["bos_token"]?.stringValue, eosToken: record["eos_token"]?.stringValue,
-                                    variables: variables(conversation))
+                                    variables: variables(conversation),
+                                    now: record["now"]?.intValue.map { Date(timeIntervalSince1970: TimeInterval($0)) })
             }
             if let expected = record["expected"]?.stringValue {
                 switch result {
@@ -182,4 +183,37 @@ final class ChatTemplateTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("no chat_template"))
         }
     }
+    func testTemplateOfAGGUFFileWithItsBOSAndEOS() throws {
+        // A GGUF header as llama.cpp's converter writes it: the template and the ids of BOS and EOS.
+        func write(_ metadata: [(key: String, value: GGUFValue)]) throws -> String {
+            let path = NSTemporaryDirectory() + "verba-chat-\(UUID().uuidString).gguf"
+            try Data(GGUFEncoding.header(metadata: metadata, tensors: [])).write(to: URL(fileURLWithPath: path))
+            return path
+        }
+        let tokens: [(key: String, value: GGUFValue)] = [
+            ("tokenizer.ggml.model", .string("gpt2")),
+            ("tokenizer.ggml.tokens", .array(.string, ["<s>", "</s>", "a"].map { .string($0) })),
+            ("tokenizer.ggml.bos_token_id", .int(0, .uint32)), ("tokenizer.ggml.eos_token_id", .int(1, .uint32)),
+        ]
+        let source = "{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}{{ eos_token }}{% endfor %}"
+        let path = try write(tokens + [("tokenizer.chat_template", .string(source))])
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        for template in [try ChatTemplate(ggufFile: path), try ChatTemplate(tokenizerPath: path)] {
+            XCTAssertEqual(template.bosToken, "<s>")
+            XCTAssertEqual(template.eosToken, "</s>")
+            XCTAssertEqual(try template.render(messages: [ChatMessage(role: "user", content: "hi")]), "<s>[user] hi</s>")
+        }
+        let bare = try write(tokens)
+        defer { try? FileManager.default.removeItem(atPath: bare) }
+        XCTAssertThrowsError(try ChatTemplate(ggufFile: bare)) { error in
+            XCTAssertTrue("\(error)".contains("no tokenizer.chat_template"), "\(error)")
+        }
+        let notGGUF = NSTemporaryDirectory() + "verba-chat-\(UUID().uuidString).gguf"
+        try Data("not a gguf".utf8).write(to: URL(fileURLWithPath: notGGUF))
+        defer { try? FileManager.default.removeItem(atPath: notGGUF) }
+        XCTAssertThrowsError(try ChatTemplate(ggufFile: notGGUF)) { error in
+            XCTAssertTrue("\(error)".contains("cannot read it as a GGUF file"), "\(error)")
+        }
+    }
 }
+

@@ -21,6 +21,13 @@ typedef struct verba_kernel_table {
                       const float *bias, int accumulate);
     /// acc (cols) = Σ_{r0 ≤ i < r1} x[i] · W[i, :] (acc is overwritten).
     void (*column_sums)(const float *w, const float *x, float *acc, long r0, long r1, long cols);
+    /// c[i·ldc + j] = a_i · W[j,:] (+ beta·c[i·ldc + j]) for j in j0..<j1 and the m rows a_i = a + i·lda;
+    /// W (n, k) with rows ldw apart. For small m (a few sequences' rows): W is read once per group of 4.
+    void (*gemm_small_nt)(const float *a, long lda, const float *w, long ldw, float *c, long ldc,
+                          long m, long j0, long j1, long k, float beta);
+    /// c[i·ldc + j] = Σ_r a_i[r]·W[r, j] (+ beta·c[i·ldc + j]) for j in j0..<j1; W (k, n) rows ldw apart.
+    void (*gemm_small_nn)(const float *a, long lda, const float *w, long ldw, float *c, long ldc,
+                          long m, long j0, long j1, long k, float beta);
     float (*dot)(const float *a, const float *b, long n);
     /// y += x.
     void (*add)(const float *x, float *y, long n);
@@ -76,6 +83,14 @@ static inline void verba_gemv_rows(const float *w, const float *x, float *y, lon
 }
 static inline void verba_column_sums(const float *w, const float *x, float *acc, long r0, long r1, long cols) {
     verba_kernels()->column_sums(w, x, acc, r0, r1, cols);
+}
+static inline void verba_gemm_small_nt(const float *a, long lda, const float *w, long ldw, float *c, long ldc,
+                                       long m, long j0, long j1, long k, float beta) {
+    verba_kernels()->gemm_small_nt(a, lda, w, ldw, c, ldc, m, j0, j1, k, beta);
+}
+static inline void verba_gemm_small_nn(const float *a, long lda, const float *w, long ldw, float *c, long ldc,
+                                       long m, long j0, long j1, long k, float beta) {
+    verba_kernels()->gemm_small_nn(a, lda, w, ldw, c, ldc, m, j0, j1, k, beta);
 }
 static inline float verba_dot(const float *a, const float *b, long n) { return verba_kernels()->dot(a, b, n); }
 static inline void verba_add(const float *x, float *y, long n) { verba_kernels()->add(x, y, n); }

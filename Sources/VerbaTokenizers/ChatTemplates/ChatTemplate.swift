@@ -110,12 +110,14 @@ public struct ChatTemplate: @unchecked Sendable {
     }
 
     /// The template of a tokenizer's `tokenizer_config.json`: `path` is a model or tokenizer folder, or a
-    /// file in one (tokenizer.json, tokenizer_config.json), as `Tokenizer.load(path:)` takes.
+    /// file in one (tokenizer.json, tokenizer_config.json), as `Tokenizer.load(path:)` takes; or a `.gguf`
+    /// file (`init(ggufFile:)`).
     ///
     /// ```swift
     /// let template = try ChatTemplate(tokenizerPath: "SmolLM2-135M-Instruct")
     /// ```
     public init(tokenizerPath path: String) throws {
+        if path.hasSuffix(".gguf") { try self.init(ggufFile: path); return }
         var isFolder: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isFolder)
         let folder = exists && isFolder.boolValue ? path : (path as NSString).deletingLastPathComponent
@@ -158,12 +160,13 @@ public struct ChatTemplate: @unchecked Sendable {
 
     /// The prompt for `messages`. `addGenerationPrompt` appends the opening of an assistant turn;
     /// `bosToken`/`eosToken` default to the configuration's; `variables` are further keywords the
-    /// template reads (`tools`, `date_string`, `enable_thinking`…).
+    /// template reads (`tools`, `date_string`, `enable_thinking`…); `now` is the time `strftime_now`
+    /// formats (default: the current time).
     public func render(messages: [ChatMessage], addGenerationPrompt: Bool = false, bosToken: String? = nil,
-                       eosToken: String? = nil, variables: [String: JSONValue] = [:]) throws -> String {
+                       eosToken: String? = nil, variables: [String: JSONValue] = [:], now: Date? = nil) throws -> String {
         let list = JSONValue.array(messages.map { .object([("role", .string($0.role)), ("content", .string($0.content))]) })
         return try render(messagesJSON: list, addGenerationPrompt: addGenerationPrompt, bosToken: bosToken,
-                          eosToken: eosToken, variables: variables)
+                          eosToken: eosToken, variables: variables, now: now)
     }
 
     /// The prompt for messages given as JSON: an array of objects with "role" and "content" and any other
@@ -179,11 +182,11 @@ public struct ChatTemplate: @unchecked Sendable {
     /// let prompt = try template.render(messagesJSON: messages, addGenerationPrompt: false)
     /// ```
     public func render(messagesJSON: JSONValue, addGenerationPrompt: Bool = false, bosToken: String? = nil,
-                       eosToken: String? = nil, variables: [String: JSONValue] = [:]) throws -> String {
+                       eosToken: String? = nil, variables: [String: JSONValue] = [:], now: Date? = nil) throws -> String {
         guard case .array = messagesJSON else {
             throw ChatTemplateError.config(message: "the messages must be a JSON array of objects")
         }
-        var globals = TemplateRenderer.globalFunctions()
+        var globals = TemplateRenderer.globalFunctions(now: now)
         globals["messages"] = TemplateValue(messagesJSON)
         globals["tools"] = TemplateValue.none
         globals["documents"] = TemplateValue.none

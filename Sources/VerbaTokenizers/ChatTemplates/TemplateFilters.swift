@@ -204,8 +204,9 @@ extension TemplateRenderer {
         throw ChatTemplateError.unsupported(construct: "filter '\(name)' on \(v.typeName)", position: p)
     }
 
-    /// The global functions: `raise_exception`, `namespace`, `strftime_now`, `range`, `dict`.
-    static func globalFunctions() -> [String: TemplateValue] {
+    /// The global functions: `raise_exception`, `namespace`, `strftime_now` (formatting `now`, or the
+    /// current time when nil), `range`, `dict`.
+    static func globalFunctions(now: Date? = nil) -> [String: TemplateValue] {
         var g: [String: TemplateValue] = [:]
         g["raise_exception"] = .callable(TemplateCallable(name: "raise_exception") { args, _ in
             throw ChatTemplateError.raised(message: args.first?.printed ?? "")
@@ -238,15 +239,16 @@ extension TemplateRenderer {
             return .list(stride(from: start, to: stop, by: step).map { .int($0) })
         })
         g["strftime_now"] = .callable(TemplateCallable(name: "strftime_now") { args, _ in
-            .string(strftimeNow(args.first?.printed ?? ""))
+            .string(strftimeNow(args.first?.printed ?? "", at: now))
         })
         return g
     }
 }
 
-/// The local time now, formatted by the C library's `strftime` (which Python's `datetime.strftime` uses).
-func strftimeNow(_ format: String) -> String {
-    var now = time(nil)
+/// The local time `date` (default: now), formatted by the C library's `strftime` (which Python's
+/// `datetime.strftime` uses).
+func strftimeNow(_ format: String, at date: Date? = nil) -> String {
+    var now = date.map { time_t($0.timeIntervalSince1970) } ?? time(nil)
     var parts = tm()
     localtime_r(&now, &parts)
     var buffer = [CChar](repeating: 0, count: 512)

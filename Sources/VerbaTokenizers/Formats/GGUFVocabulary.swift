@@ -85,19 +85,26 @@ extension Tokenizer {
     /// The vocabulary of the GGUF file at `path` read through a read-only mapping (a model file may be
     /// gigabytes; only its header is touched), or nil when the file does not start with "GGUF".
     static func fromGGUFFile(path: String) throws -> Tokenizer? {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size >= 4 else { return nil }
-        var magic = [UInt8](repeating: 0, count: 4)
-        guard pread(fd, &magic, 4, 0) == 4, magic == Array("GGUF".utf8) else { return nil }
-        let size = Int(st.st_size)
-        guard let map = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED else {
-            throw TokenizerError.unreadable(path: path, reason: "mmap: \(errnoText())")
+        try withMappedGGUFFile(path: path) { bytes in
+            try fromGGUF(GGUFVocabulary(bytes, path: path), path: path)
         }
-        defer { munmap(map, size) }
-        let g = try GGUFVocabulary(UnsafeRawBufferPointer(start: map, count: size), path: path)
-        return try fromGGUF(g, path: path)
     }
+}
+
+/// `body` over the bytes of `path` mapped read-only, when it is a regular file starting with "GGUF";
+/// nil (and `body` not called) for anything else, or a file that cannot be opened.
+func withMappedGGUFFile<T>(path: String, _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T? {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size >= 4 else { return nil }
+    var magic = [UInt8](repeating: 0, count: 4)
+    guard pread(fd, &magic, 4, 0) == 4, magic == Array("GGUF".utf8) else { return nil }
+    let size = Int(st.st_size)
+    guard let map = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED else {
+        throw TokenizerError.unreadable(path: path, reason: "mmap: \(errnoText())")
+    }
+    defer { munmap(map, size) }
+    return try body(UnsafeRawBufferPointer(start: map, count: size))
 }
