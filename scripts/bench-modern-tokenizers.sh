@@ -25,7 +25,8 @@
 # Load: `verba tokenize --threads 1` on one empty line, whole process (best of LOAD_RUNS, default 10), and the
 # library's load time that --stats reports; HF Tokenizer.from_file in-process beside it.
 # Environment: VERBA / VERBA_NATIVE, NATIVE=0 (no -march=native build and runs), SCRATCH, PYTHON, REPEAT
-# (default 2), VERBA_RUNS (default 3), LOAD_RUNS, CORPUS, ONLY (space-separated names to run).
+# (default 2), VERBA_RUNS (default 3), LOAD_RUNS, CORPUS, ONLY (space-separated names to run), LOAD_ONLY=1
+# (llama3 and qwen2: the load figures alone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -154,9 +155,9 @@ only=${ONLY:-llama3 qwen2 llama2 spm-unigram spm-bpe}
 for n in $only; do
     case $n in
         llama3) bench_load llama3 "$toks/llama3/tokenizer.json"
-                bench_one llama3 "$toks/llama3/tokenizer.json" hf "HF tokenizers" ;;
+                [ "${LOAD_ONLY:-0}" = 1 ] || bench_one llama3 "$toks/llama3/tokenizer.json" hf "HF tokenizers" ;;
         qwen2) bench_load qwen2 "$toks/qwen2/tokenizer.json"
-               bench_one qwen2 "$toks/qwen2/tokenizer.json" hf "HF tokenizers" ;;
+               [ "${LOAD_ONLY:-0}" = 1 ] || bench_one qwen2 "$toks/qwen2/tokenizer.json" hf "HF tokenizers" ;;
         llama2) bench_one llama2 "$toks/llama2/tokenizer.json" hf "HF tokenizers" ;;
         spm-unigram) bench_one spm-unigram "$toks/spm-unigram.model" spm "sentencepiece" ;;
         spm-bpe) bench_one spm-bpe "$toks/spm-bpe.model" spm "sentencepiece" ;;

@@ -227,6 +227,11 @@ package struct JSONParser {
         while pos < bytes.count {
             let b = bytes[pos]
             if b == 32 || b == 10 || b == 13 || b == 9 { pos += 1 } else { break }
+            // Indentation (a pretty-printed file's merges are mostly that): eight spaces at a time.
+            while pos + 8 <= bytes.count
+                && UnsafeRawPointer(bytes.baseAddress! + pos).loadUnaligned(as: UInt64.self) == 0x2020_2020_2020_2020 {
+                pos += 8
+            }
         }
     }
 

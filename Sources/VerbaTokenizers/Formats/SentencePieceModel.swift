@@ -363,7 +363,10 @@ extension Tokenizer {
             var first: [any Normalizer] = []
             if let charsmap { first.append(charsmap) }
             if proto.removeExtraWhitespaces { first.append(SentencePieceWhitespaceNormalizer()) }
-            normalizer = SequenceNormalizer(first + n.normalizers)
+            let chain = SequenceNormalizer(first + n.normalizers)
+            // The same chain in one pass for the ids-only path (the chain itself gives the offsets).
+            normalizer = SentencePieceNormalizer(chain: chain, charsmap: charsmap, removeExtraWhitespaces: proto.removeExtraWhitespaces,
+                                                 addDummyPrefix: proto.addDummyPrefix)
         }
         var layout: [TemplateProcessing.Piece] = [.sequence(isB: false, typeId: 0)]
         var specials: [(name: String, token: TemplateProcessing.SpecialToken)] = []

@@ -32,7 +32,9 @@ extension Tokenizer {
                 let p = dir.appendingPathComponent(name).path
                 return FileManager.default.fileExists(atPath: p) ? p : nil
             }
-            if let json = file("tokenizer.json") { return try fromTokenizerJSON(try readFile(json), path: json, threads: threads) }
+            if let json = file("tokenizer.json") {
+                return try mappedTokenizerJSON(json, threads: threads) ?? fromTokenizerJSON(try readFile(json), path: json, threads: threads)
+            }
             if let model = file("tokenizer.model") { return try fromSentencePieceModel(try readFile(model), path: model) }
             if let vocab = file("vocab.json"), let merges = file("merges.txt") {
                 return try gpt2(vocabJSON: vocab, mergesTxt: merges)
@@ -48,6 +50,7 @@ extension Tokenizer {
             throw TokenizerError.noTokenizerFiles(path: path)
         }
         if let gguf = try fromGGUFFile(path: path) { return gguf }   // mapped: a model file may be large
+        if path.hasSuffix(".json"), let t = try mappedTokenizerJSON(path, threads: threads) { return t }
         let data = try readFile(path)
         let name = URL(fileURLWithPath: path).lastPathComponent
         if data.starts(with: Array("GGUF".utf8)) { return try fromGGUF(data, path: path) }
@@ -75,6 +78,28 @@ extension Tokenizer {
             try body(number, start ..< end)
             start = end + 1
         }
+    }
+
+    /// A tokenizer.json file, parsed where the file is mapped (a file of megabytes read into memory
+    /// was that many pages zeroed, then copied into); nil when it is not a regular file that can be
+    /// mapped or does not start with `{` (the caller then reads it and says what it is).
+    static func mappedTokenizerJSON(_ path: String, threads: Int) throws -> Tokenizer? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0 else { return nil }
+        let size = Int(info.st_size)
+        #if os(Linux)
+        let flags = MAP_PRIVATE | MAP_POPULATE  // the whole file is read: its pages mapped in one call
+        #else
+        let flags = MAP_PRIVATE
+        #endif
+        guard let map = mmap(nil, size, PROT_READ, flags, fd, 0), map != MAP_FAILED else { return nil }
+        defer { munmap(map, size) }
+        let text = UnsafeBufferPointer(start: map.assumingMemoryBound(to: UInt8.self), count: size)
+        guard text.first(where: { $0 != 32 && $0 != 9 && $0 != 10 && $0 != 13 }) == UInt8(ascii: "{") else { return nil }
+        return try fromTokenizerJSON(buffer: text, path: path, threads: threads)
     }
 
     /// The whole content of a file, read straight into the array (no intermediate `Data`: a second

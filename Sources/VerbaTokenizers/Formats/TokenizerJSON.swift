@@ -377,14 +377,17 @@ extension Tokenizer {
     /// (each reading the document and stepping over the other's part), and so are the two halves of
     /// the merges when they are resolved to ids; the result is the same.
     public static func fromTokenizerJSON(_ bytes: [UInt8], path: String, threads: Int = 1) throws -> Tokenizer {
+        try bytes.withUnsafeBufferPointer { try fromTokenizerJSON(buffer: $0, path: path, threads: threads) }
+    }
+
+    /// `fromTokenizerJSON(_:path:threads:)` on bytes in place (a mapped file); nothing built keeps them.
+    static func fromTokenizerJSON(buffer: UnsafeBufferPointer<UInt8>, path: String, threads: Int) throws -> Tokenizer {
         do {
-            return try bytes.withUnsafeBufferPointer { buffer in
-                let (root, strings, merges) = try threads > 1 && buffer.count >= 1 << 20
-                    ? readModelTwoWays(buffer) ?? readModel(buffer) : readModel(buffer)
-                let reader = TokenizerJSONReader(path: path, vocabStrings: strings, merges: merges,
-                                                 threads: threads)
-                return try reader.tokenizer(root)
-            }
+            let (root, strings, merges) = try threads > 1 && buffer.count >= 1 << 20
+                ? readModelTwoWays(buffer) ?? readModel(buffer) : readModel(buffer)
+            let reader = TokenizerJSONReader(path: path, vocabStrings: strings, merges: merges,
+                                             threads: threads)
+            return try reader.tokenizer(root)
         } catch let e as JSONParseError {
             throw TokenizerError.malformed(path: path, reason: e.message)
         }

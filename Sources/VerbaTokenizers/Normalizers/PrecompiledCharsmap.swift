@@ -10,7 +10,13 @@
 /// sentencepiece's charsmap normalizer; each replacement's characters map to the matched input range.
 struct PrecompiledCharsmapNormalizer: BuilderNormalizer {
     private let units: [UInt32]
-    private let replacements: [UInt8]
+    let replacements: [UInt8]
+    /// What each ASCII byte becomes when it begins the text to map, for the one-pass normalizer
+    /// (`SentencePieceNormalizer`): `asciiCopied` (no key starts with it: copied), `asciiComplex`
+    /// (a longer key starts with it: take `longestMatch`), else the offset of its replacement.
+    let asciiMap: [Int32]
+    static let asciiCopied: Int32 = -1
+    static let asciiComplex: Int32 = -2
 
     struct Malformed: Error { let reason: String }
 
@@ -28,7 +34,35 @@ struct PrecompiledCharsmapNormalizer: BuilderNormalizer {
             k += 4
         }
         self.units = units
-        replacements = Array(blob[(4 + trieBytes)...])
+        let replacements = Array(blob[(4 + trieBytes)...])
+        self.replacements = replacements
+        asciiMap = Self.asciiMap(units, replacements.count)
+    }
+
+    /// `asciiMap` of a trie: per ASCII byte, its one-byte key's replacement offset, or whether a longer
+    /// key starts with it (any labelled child of the node it reaches).
+    private static func asciiMap(_ units: [UInt32], _ replacementBytes: Int) -> [Int32] {
+        (0 ..< 128).map { (b: Int) -> Int32 in
+            var node = offset(units[0]) ^ b
+            guard node < units.count, units[node] & 0x8000_00FF == UInt32(b) else { return asciiCopied }
+            let unit = units[node]
+            node ^= offset(unit)
+            for c in 1 ..< 256 {
+                let child = node ^ c
+                if child < units.count && units[child] & 0x8000_00FF == UInt32(c) { return asciiComplex }
+            }
+            guard (unit >> 8) & 1 == 1, node < units.count else { return asciiCopied }
+            let value = Int(units[node] & 0x7FFF_FFFF)
+            return value < replacementBytes ? Int32(value) : asciiCopied
+        }
+    }
+
+    /// The longest key at `p[i..<n]`: its length and the offset of its NUL-terminated replacement
+    /// (inside `replacements`), or nil (then the character is copied).
+    @inline(__always)
+    func match(_ p: UnsafePointer<UInt8>, at i: Int, end n: Int) -> (length: Int, value: Int)? {
+        guard let m = longestMatch(p, at: i, end: n), m.value < replacements.count else { return nil }
+        return m
     }
 
     /// The replacement of the shortest key that begins `bytes` (HF's `Precompiled::transform`), nil

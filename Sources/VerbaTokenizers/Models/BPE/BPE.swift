@@ -170,7 +170,9 @@ package final class BPE: TokenizationModel, @unchecked Sendable {
         } else {
             bytePairRanks = nil
             segmentMark = BPE.wordMark(parts)
-            caches = segmentMark == nil ? nil : PieceCaches()
+            // Words, not pieces of a regex split: more of them are distinct, and a miss costs a merge
+            // by characters; 64 MiB of table (pages taken as lines are first written).
+            caches = segmentMark == nil ? nil : PieceCaches(slotCount: PieceCaches.wordSlotCount)
         }
     }
 
@@ -304,30 +306,41 @@ package final class BPE: TokenizationModel, @unchecked Sendable {
     /// `segmentMark`), each word's ids from the cache or merged and cached.
     private func encodeWords(_ p: UnsafePointer<UInt8>, _ n: Int, _ mark: [UInt8], _ cache: PieceCache, _ ids: inout [Int]) {
         let m0 = mark[0], m1 = mark[1], m2 = mark[2]
-        var start = 0
-        var i = 1
-        while start < n {
-            // The next cut: a mark at i > start whose three bytes before are not a mark.
-            var end = n
+        /// The first cut after `start`: a mark at i > start whose three bytes before are not a mark
+        /// (the word's first mark is at `start`), else the end.
+        @inline(__always) func cut(after start: Int) -> Int {
+            var i = start + (start == 0 ? 1 : 3)
             while i + 2 < n {
                 if p[i] == m0 && p[i + 1] == m1 && p[i + 2] == m2
                     && !(i >= 3 && p[i - 3] == m0 && p[i - 2] == m1 && p[i - 1] == m2) {
-                    end = i
-                    break
+                    return i
                 }
                 i += 1
             }
-            encodeWord(p + start, end - start, cache, &ids)
-            start = end
-            i = end + 3
+            return n
+        }
+        /// The first word and hash of `start..<end`; its line of the cache starts loading.
+        @inline(__always) func key(_ start: Int, _ end: Int) -> (w: UInt64, h: UInt64) {
+            let w = firstWord(p + start, end - start)
+            let h = hashBytes(p + start, end - start, firstWord: w)
+            if end - start <= PieceCache.maxKey { cache.prefetch(h) }
+            return (w, h)
+        }
+        var start = 0
+        var end = cut(after: 0)
+        var (w, h) = key(start, end)
+        while start < n {
+            // The next word's line loads while this word is encoded.
+            let next = end < n ? cut(after: end) : n
+            let nextKey: (w: UInt64, h: UInt64) = end < n ? key(end, next) : (0, 0)
+            encodeWord(p + start, end - start, w, h, cache, &ids)
+            (start, end, w, h) = (end, next, nextKey.w, nextKey.h)
         }
     }
 
-    /// One word of `encodeWords`: the cache, else the merges (then cached).
+    /// One word of `encodeWords` (first word `w`, hash `h`): the cache, else the merges (then cached).
     @inline(__always)
-    private func encodeWord(_ p: UnsafePointer<UInt8>, _ n: Int, _ cache: PieceCache, _ ids: inout [Int]) {
-        let w = firstWord(p, n)
-        let h = hashBytes(p, n, firstWord: w)
+    private func encodeWord(_ p: UnsafePointer<UInt8>, _ n: Int, _ w: UInt64, _ h: UInt64, _ cache: PieceCache, _ ids: inout [Int]) {
         if n <= PieceCache.maxKey {
             let found = withUnsafeTemporaryAllocation(of: Int.self, capacity: PieceCache.maxTokens) { out in
                 let c = cache.find(p, n, w, h, into: out.baseAddress!)
@@ -522,6 +535,30 @@ package final class BPE: TokenizationModel, @unchecked Sendable {
     /// byte-level models) with prefix/suffix, byte fallback and unknown handling, then merges.
     private func encodeCharacters(_ p: UnsafePointer<UInt8>, _ n: Int, _ ids: inout [Int],
                                   _ ranges: UnsafeMutablePointer<[Range<Int>]>?) {
+        if prefix.isEmpty && suffix.isEmpty {
+            // At most one symbol per byte: the buffers on the stack, no array per piece.
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: n) { sym in
+                withUnsafeTemporaryAllocation(of: Int32.self, capacity: n + 1) { st in
+                    withUnsafeTemporaryAllocation(of: UInt64.self, capacity: n) { rk in
+                        let s = sym.baseAddress!, t = st.baseAddress!, r = rk.baseAddress!
+                        let count = initialSymbols(p, n, s, t)
+                        if count == 0 { return }
+                        let m: Int
+                        if let pairs = pairsRef {
+                            fillRanks(s, t, r, count, PairTableRanker(table: pairs))
+                            m = count <= BPE.smallPieceLimit ? mergeSmall(s, t, r, count, PairTableRanker(table: pairs))
+                                : mergeLarge(s, t, count, PairTableRanker(table: pairs))
+                        } else {
+                            fillRanks(s, t, r, count, SliceRanker(table: tableRef, base: p))
+                            m = count <= BPE.smallPieceLimit ? mergeSmall(s, t, r, count, SliceRanker(table: tableRef, base: p))
+                                : mergeLarge(s, t, count, SliceRanker(table: tableRef, base: p))
+                        }
+                        BPE.emit(s, t, m, &ids, ranges)
+                    }
+                }
+            }
+            return
+        }
         var sym: [UInt32] = []
         var lens: [Int] = []
         initialSymbols(p, n, &sym, &lens)
@@ -555,67 +592,4 @@ package final class BPE: TokenizationModel, @unchecked Sendable {
             }
         }
     }
-
-    /// Initial symbols of a piece and their byte lengths, exactly as `tokenizers`' `merge_word`.
-    func initialSymbols(_ p: UnsafePointer<UInt8>, _ n: Int, _ sym: inout [UInt32], _ lens: inout [Int]) {
-        var unk: (id: UInt32, len: Int)? = nil
-        var key: [UInt8] = []
-        var fallback: [UInt32] = []
-        let reader = CharReader(p, n)
-        var i = 0
-        while i < n {
-            let len = options.byteLevel ? 1 : reader.at(i).len
-            key.removeAll(keepingCapacity: true)
-            if i > 0 { key.append(contentsOf: prefix) }
-            key.append(contentsOf: UnsafeBufferPointer(start: p + i, count: len))
-            if i + len >= n { key.append(contentsOf: suffix) }
-            let id = table.find(key)
-            if id >= 0 {
-                if let u = unk {
-                    sym.append(u.id)
-                    lens.append(u.len)
-                    unk = nil
-                }
-                sym.append(UInt32(id))
-                lens.append(len)
-            } else {
-                var handled = false
-                if options.byteFallback {
-                    fallback.removeAll(keepingCapacity: true)
-                    for b in key {
-                        let f = fallbackIds[Int(b)]
-                        if f < 0 { break }
-                        fallback.append(UInt32(f))
-                    }
-                    if fallback.count == key.count {
-                        // As in `tokenizers`, a pending unknown is not flushed before byte tokens.
-                        for f in fallback {
-                            sym.append(f)
-                            lens.append(1)
-                        }
-                        handled = true
-                    }
-                }
-                if !handled, let unkId {
-                    if let u = unk {
-                        if options.fuseUnk {
-                            unk = (u.id, u.len + len)
-                        } else {
-                            sym.append(u.id)
-                            lens.append(u.len)
-                            unk = (UInt32(unkId), len)
-                        }
-                    } else {
-                        unk = (UInt32(unkId), len)
-                    }
-                }
-            }
-            i += len
-        }
-        if let u = unk {
-            sym.append(u.id)
-            lens.append(u.len)
-        }
-    }
 }
-

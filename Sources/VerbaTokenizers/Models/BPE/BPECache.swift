@@ -37,7 +37,7 @@ func bytesEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) 
 }
 
 /// The merged pieces of one model, shared by every thread encoding with it: piece bytes -> token ids.
-/// Direct-mapped, `slotCount` slots (16 MiB), each one 64-byte cache line holding a piece of up to 24
+/// Direct-mapped, `slotCount` slots (16 MiB by default), each one 64-byte cache line holding a piece of up to 24
 /// bytes, its up to 8 token ids and its meta word; a new piece replaces whatever held its slot.
 /// Direct-mapped rather than set-associative because a lookup then reads one cache line, not one per
 /// way: with 4 ways in 8 MiB encoding took 4-5% longer on one thread, and on two threads every insert
@@ -52,7 +52,11 @@ func bytesEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) 
 /// guards: a write costs the other cores that one line, where an array of versions (16 to a cache
 /// line) cost them the versions of 15 other slots too.
 final class PieceTable: @unchecked Sendable {
-    static let slotCount = 1 << 18
+    /// The default number of slots (byte-level models: a larger table pushed the other tables out of
+    /// the caches for no more hits).
+    static let defaultSlotCount = 1 << 18
+    /// Slots of this table (a power of two, at most 2^24: the line index stays below the tag's bits).
+    let slotCount: Int
     /// Pieces longer than this are not cached.
     static let maxKey = 24
     /// Pieces of more tokens than this are not cached.
@@ -63,12 +67,14 @@ final class PieceTable: @unchecked Sendable {
     /// version while a writer is inside).
     private let lines: UnsafeMutablePointer<UInt64>
 
-    init() {
-        lines = allocateTable(UInt64.self, count: PieceTable.slotCount * 8)
+    init(slotCount: Int = PieceTable.defaultSlotCount) {
+        precondition(slotCount > 0 && slotCount & (slotCount - 1) == 0 && slotCount <= 1 << 24, "a power of two up to 2^24")
+        self.slotCount = slotCount
+        lines = allocateTable(UInt64.self, count: slotCount * 8)
     }
 
     deinit {
-        freeTable(lines, count: PieceTable.slotCount * 8)
+        freeTable(lines, count: slotCount * 8)
     }
 
     /// The fields of the meta word a lookup of a piece of `n` bytes with hash `h` compares.
@@ -78,11 +84,11 @@ final class PieceTable: @unchecked Sendable {
     /// Tag and length: the fields `meta` sets.
     private static let metaMask: UInt64 = 0xFFFF_FFFF_0000_00FF
 
-    /// The line of hash `h` (its bits 8..<26: the tag is bits 32..<64, and the low bits pick
+    /// The line of hash `h` (its bits from 8 on: the tag is bits 32..<64, and the low bits pick
     /// `BPE.lookahead` slots elsewhere).
     @inline(__always)
     private func line(_ h: UInt64) -> UnsafeMutablePointer<UInt64> {
-        lines + (Int(truncatingIfNeeded: h >> 8) & (PieceTable.slotCount - 1)) * 8
+        lines + (Int(truncatingIfNeeded: h >> 8) & (slotCount - 1)) * 8
     }
 
     /// Starts loading the line of hash `h`.
@@ -245,11 +251,16 @@ final class PieceCaches: @unchecked Sendable {
     private let lock = NSLock()
     private var all: [PieceCache] = []
     /// The table all the threads' caches share.
-    private let table = PieceTable()
+    private let table: PieceTable
+    /// Slots of the table of a model cached by whole words (SentencePiece BPE and Unigram): a text
+    /// holds more distinct words than pieces of a regex split, and 2^18 slots held too few of them.
+    static let wordSlotCount = 1 << 20
 
-    /// Nil when the system has no thread-local key left (the model then encodes without a cache).
-    init?() {
+    /// Caches sharing a table of `slotCount` slots (`PieceTable`). Nil when the system has no
+    /// thread-local key left (the model then encodes without a cache).
+    init?(slotCount: Int = PieceTable.defaultSlotCount) {
         guard pthread_key_create(&key, nil) == 0 else { return nil }
+        table = PieceTable(slotCount: slotCount)
     }
 
     deinit {

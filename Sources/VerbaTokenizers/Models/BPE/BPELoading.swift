@@ -128,7 +128,7 @@ extension BPE {
         let n = merges.count
         guard threads > 1 && n >= 10_000 else {
             let pairs = PairTable(capacity: n)
-            let ok = resolveMerges(merges, ranks: 0..<n, spelledIn: table) { a, b, rank, merged in
+            let ok = resolveMerges(merges, ranks: 0..<n, spelledIn: table, prefetching: pairs) { a, b, rank, merged in
                 pairs.insert(a, b, rank: rank, merged: merged)
             }
             return ok ? pairs : nil
@@ -147,32 +147,71 @@ extension BPE {
 
     /// `resolveMerges(_:spelledIn:threads:)` for the merges of `ranks`, in rank order, each entry
     /// handed to `emit` (ids of the two tokens, rank, id of the merged token); false if a token is
-    /// not found.
+    /// not found. `pairs`: the table `emit` fills, whose slots are loaded ahead.
     private static func resolveMerges(_ merges: PackedMerges, ranks: Range<Int>, spelledIn table: ByteStringTable,
+                                      prefetching pairs: PairTable? = nil,
                                       _ emit: (UInt32, UInt32, UInt32, UInt32) -> Void) -> Bool {
-        var scratch = [UInt8](repeating: 0, count: 256)
-        /// The id of `p[0..<n]` (tokens are nearly always there: no filter first).
-        func find(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
-            let w = firstWord(p, n)
-            return table.find(p, n, firstWord: w, hash: hashBytes(p, n, firstWord: w), filtered: false)
-        }
-        for rank in ranks {
-            let ok = merges.withMerge(rank) { a, b -> Bool in
-                if scratch.count < a.count + b.count { scratch = [UInt8](repeating: 0, count: a.count + b.count) }
-                return scratch.withUnsafeMutableBufferPointer { buffer -> Bool in
-                    // The two tokens' bytes end to end: each one, then both (the merged token).
-                    let p = buffer.baseAddress!
-                    guard let na = ByteLevel.decode(utf8: a, into: p), let nb = ByteLevel.decode(utf8: b, into: p + na),
-                          na > 0, nb > 0 else { return false }
-                    let ia = find(p, na), ib = find(p + na, nb), im = find(p, na + nb)
-                    guard ia >= 0, ib >= 0, im >= 0 else { return false }
-                    emit(UInt32(ia), UInt32(ib), UInt32(rank), UInt32(im))
-                    return true
+        // A block of merges at a time, in three passes: decode and hash the three tokens of each and
+        // start loading their slots; find them (and start loading the pair's slot); emit them one block
+        // later. The slots load together instead of one miss after another (the tables of a large
+        // vocabulary are megabytes).
+        let block = 16
+        var scratch = [UInt8](repeating: 0, count: 4096)
+        var keys = [(at: Int, na: Int, nb: Int, wa: UInt64, ha: UInt64, wb: UInt64, hb: UInt64, wm: UInt64, hm: UInt64)](
+            repeating: (0, 0, 0, 0, 0, 0, 0, 0, 0), count: block)
+        // The ids of the block being found, then (from `block` on) of the block waiting to be emitted.
+        var found = [(a: Int, b: Int, m: Int)](repeating: (0, 0, 0), count: 2 * block)
+        var waiting: Range<Int>? = nil
+        var first = ranks.lowerBound
+        while true {
+            let last = min(first + block, ranks.upperBound)
+            var at = 0
+            for rank in first ..< last {
+                let ok = merges.withMerge(rank) { a, b -> Bool in
+                    if scratch.count < at + a.count + b.count { scratch += repeatElement(0, count: max(scratch.count, a.count + b.count)) }
+                    return scratch.withUnsafeMutableBufferPointer { buffer -> Bool in
+                        // The two tokens' bytes end to end: each one, then both (the merged token).
+                        let p = buffer.baseAddress! + at
+                        guard let na = ByteLevel.decode(utf8: a, into: p), let nb = ByteLevel.decode(utf8: b, into: p + na),
+                              na > 0, nb > 0 else { return false }
+                        let wa = firstWord(p, na), wb = firstWord(p + na, nb), wm = firstWord(p, na + nb)
+                        let k = (at: at, na: na, nb: nb, wa: wa, ha: hashBytes(p, na, firstWord: wa), wb: wb,
+                                 hb: hashBytes(p + na, nb, firstWord: wb), wm: wm, hm: hashBytes(p, na + nb, firstWord: wm))
+                        table.prefetch(hash: k.ha)
+                        table.prefetch(hash: k.hb)
+                        table.prefetch(hash: k.hm)
+                        keys[rank - first] = k
+                        at += na + nb
+                        return true
+                    }
                 }
+                if !ok { return false }
+            }
+            let ok = scratch.withUnsafeBufferPointer { buffer -> Bool in
+                for k in 0 ..< (last - first) {
+                    let e = keys[k], p = buffer.baseAddress! + e.at
+                    // Tokens are nearly always there: no filter first.
+                    let ia = table.find(p, e.na, firstWord: e.wa, hash: e.ha, filtered: false)
+                    let ib = table.find(p + e.na, e.nb, firstWord: e.wb, hash: e.hb, filtered: false)
+                    let im = table.find(p, e.na + e.nb, firstWord: e.wm, hash: e.hm, filtered: false)
+                    guard ia >= 0, ib >= 0, im >= 0 else { return false }
+                    found[k] = (ia, ib, im)
+                    pairs?.prefetch(UInt32(ia), UInt32(ib))
+                }
+                return true
             }
             if !ok { return false }
+            if let waiting {
+                for k in 0 ..< waiting.count {
+                    let f = found[block + k]
+                    emit(UInt32(f.a), UInt32(f.b), UInt32(waiting.lowerBound + k), UInt32(f.m))
+                }
+            }
+            if first == last { return true }
+            for k in 0 ..< (last - first) { found[block + k] = found[k] }
+            waiting = first ..< last
+            first = last
         }
-        return true
     }
 
     /// Merge entries found by the tokens' strings (`aliases` for strings `strings` cannot give); the

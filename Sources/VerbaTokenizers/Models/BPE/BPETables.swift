@@ -304,6 +304,10 @@ final class ByteStringTable: @unchecked Sendable {
         n <= 8 || bytesEqual(arena + offsets[id] + 8, p + 8, n - 8)
     }
 
+    /// Starts loading the slot where a key of hash `h` is looked for.
+    @inline(__always)
+    func prefetch(hash h: UInt64) { verba_prefetch(slots + 2 * (Int(truncatingIfNeeded: h) & mask)) }
+
     /// The id whose bytes are `p[0..<n]`, or -1.
     /// - Complexity: O(n) expected.
     @inline(__always)
@@ -383,13 +387,18 @@ final class PairTable: @unchecked Sendable {
         for e in entries { insert(e.a, e.b, rank: e.rank, merged: e.merged) }
     }
 
-    /// An empty table with room for `count` entries, filled by `insert` before any lookup.
+    /// An empty table with room for `count` entries, filled by `insert` before any lookup. At most two
+    /// thirds full (a large model's table is megabytes, zeroed page by page as it fills).
     init(capacity count: Int) {
         var cap = 16
-        while cap < count * 2 + 16 { cap <<= 1 }
+        while cap < count + count / 2 + 16 { cap <<= 1 }
         slots = allocateTable(UInt64.self, count: 2 * cap)
         mask = cap - 1
     }
+
+    /// Starts loading the slot where the pair (a, b) is looked for.
+    @inline(__always)
+    func prefetch(_ a: UInt32, _ b: UInt32) { verba_prefetch(slots + 2 * (PairTable.slot(PairTable.key(a, b)) & mask)) }
 
     /// Adds an entry (replacing the pair's earlier one). Only while the table is being built: the
     /// table is immutable once shared.

@@ -8,19 +8,22 @@ import Darwin
 
 /// A byte trie over pieces answering "which pieces start here" (all of them, shortest first).
 ///
-/// Nodes live in one flat array of records (first child, child count, terminal id, dense row). The
-/// children of a node lie sorted in flat arrays, found by binary search; a node with many children
+/// Nodes live in one flat array of records (byte, first child, child count, terminal id, dense row),
+/// numbered breadth first, so the children of a node are consecutive records sorted by byte: a step
+/// is a binary search over them, and the child found is already loaded. A node with many children
 /// (the root, the node after `▁`, which holds most of a vocabulary's first letters) also has a dense
 /// row of 256 child indices, so the first steps of every walk are one load each.
 /// Sendable: the storage is written only by init.
 struct PieceTrie: @unchecked Sendable {
     private struct Node {
         var firstChild: Int32
-        var childCount: Int32
         /// The id of the piece ending here, or -1.
         var terminal: Int32
         /// The row of `dense` holding this node's children by byte, or -1.
         var denseRow: Int32
+        var childCount: UInt16
+        /// The byte leading here from the parent.
+        var byte: UInt8
     }
 
     /// Nodes with at least this many children get a dense row.
@@ -28,26 +31,20 @@ struct PieceTrie: @unchecked Sendable {
 
     private final class Storage: @unchecked Sendable {
         let nodes: UnsafeMutableBufferPointer<Node>
-        let childBytes: UnsafeMutableBufferPointer<UInt8>
-        let childNodes: UnsafeMutableBufferPointer<Int32>
         let dense: UnsafeMutableBufferPointer<Int32>
 
-        init(nodes: [Node], childBytes: [UInt8], childNodes: [Int32], dense: [Int32]) {
+        init(nodes: [Node], dense: [Int32]) {
             func copy<T>(_ a: [T]) -> UnsafeMutableBufferPointer<T> {
                 let p = UnsafeMutableBufferPointer<T>.allocate(capacity: max(a.count, 1))
                 _ = p.initialize(from: a)
                 return p
             }
             self.nodes = copy(nodes)
-            self.childBytes = copy(childBytes)
-            self.childNodes = copy(childNodes)
             self.dense = copy(dense)
         }
 
         deinit {
             nodes.deallocate()
-            childBytes.deallocate()
-            childNodes.deallocate()
             dense.deallocate()
         }
     }
@@ -101,40 +98,44 @@ struct PieceTrie: @unchecked Sendable {
                 }
             }
         }
+        // Breadth first: each node's children (already in byte order) take the next numbers.
+        var order: [Int32] = [0]  // built node by new number
+        order.reserveCapacity(byte.count)
         var nodes: [Node] = []
         nodes.reserveCapacity(byte.count)
-        var childBytes: [UInt8] = [], childNodes: [Int32] = [], dense: [Int32] = []
-        childBytes.reserveCapacity(byte.count)
-        childNodes.reserveCapacity(byte.count)
-        for k in 0..<byte.count {
-            let from = childBytes.count
-            var c = Int(first[k])
+        var dense: [Int32] = []
+        var k = 0
+        while k < order.count {
+            let old = Int(order[k])
+            let from = order.count
+            var c = Int(first[old])
             while c >= 0 {
-                childBytes.append(byte[c]); childNodes.append(Int32(c))
+                order.append(Int32(c))
                 c = Int(sibling[c])
             }
-            let count = childBytes.count - from
+            let count = order.count - from
             var row: Int32 = -1
             if count >= PieceTrie.denseFrom {
                 row = Int32(dense.count >> 8)
                 dense.append(contentsOf: repeatElement(-1, count: 256))
-                for i in from..<childBytes.count { dense[Int(row) << 8 | Int(childBytes[i])] = childNodes[i] }
+                for i in from..<order.count { dense[Int(row) << 8 | Int(byte[Int(order[i])])] = Int32(i) }
             }
-            nodes.append(Node(firstChild: Int32(from), childCount: Int32(count), terminal: terminal[k], denseRow: row))
+            nodes.append(Node(firstChild: Int32(from), terminal: terminal[old], denseRow: row, childCount: UInt16(count), byte: byte[old]))
+            k += 1
         }
-        storage = Storage(nodes: nodes, childBytes: childBytes, childNodes: childNodes, dense: dense)
+        storage = Storage(nodes: nodes, dense: dense)
     }
 
     /// The child of `node` by byte `b`, or -1.
     @inline(__always)
     private func child(_ node: Node, _ b: UInt8) -> Int {
         if node.denseRow >= 0 { return Int(storage.dense[Int(node.denseRow) << 8 | Int(b)]) }
-        let bytes = storage.childBytes
+        let nodes = storage.nodes
         var lo = Int(node.firstChild), hi = lo + Int(node.childCount)
         while lo < hi {
             let mid = (lo + hi) >> 1
-            let c = bytes[mid]
-            if c == b { return Int(storage.childNodes[mid]) }
+            let c = nodes[mid].byte
+            if c == b { return mid }
             if c < b { lo = mid + 1 } else { hi = mid }
         }
         return -1

@@ -33,10 +33,16 @@ struct Unigram: TokenizationModel {
     let floatScores: Bool
     private let ids: [String: Int]
     /// `scores` in single precision (read by the Viterbi with `floatScores`).
-    private let floatScoreTable: [Float]
-    private let trie: PieceTrie
+    let floatScoreTable: [Float]
+    let trie: PieceTrie
     /// The id of `<0xXX>` for each byte, or -1 (only read with `byteFallback`).
     private let byteIds: [Int32]
+    /// sentencepiece models (`floatScores`, no `spaceMark`) whose text may be cut before each mark:
+    /// the largest magnitude of a node's score (a matchable piece's or the unknown one's), else nil.
+    /// See UnigramWords.swift.
+    let wordCutScoreBound: Double?
+    /// The cache of words' segmentations (with `wordCutScoreBound`).
+    let wordCaches: PieceCaches?
 
     /// - Throws: `TokenizerError.malformed` (path "") when the vocabulary is empty or `unkId` is out of
     ///   range; the caller names the file.
@@ -76,6 +82,9 @@ struct Unigram: TokenizationModel {
             keyIds.append(Int32(id))
         }
         trie = PieceTrie(keys: keys, ids: keyIds)
+        wordCutScoreBound = floatScores && spaceMark == nil
+            ? Unigram.wordCutBound(keys: keys, ids: keyIds, scores: floatScoreTable, unknownScore: minScore - Unigram.unknownPenalty) : nil
+        wordCaches = wordCutScoreBound == nil ? nil : PieceCaches(slotCount: PieceCaches.wordSlotCount)
         var byteIds = [Int32](repeating: -1, count: 256)
         for b in 0..<256 {
             if let id = ids["<0x" + hex2(UInt8(b)) + ">"] { byteIds[b] = Int32(id) }
@@ -92,6 +101,10 @@ struct Unigram: TokenizationModel {
 
     func encode(piece: UnsafeBufferPointer<UInt8>, ids: inout [Int], ranges: UnsafeMutablePointer<[Range<Int>]>?) {
         guard !piece.isEmpty else { return }
+        if ranges == nil, let bound = wordCutScoreBound, let caches = wordCaches {
+            encodeWords(piece, bound: bound, cache: caches.current(), ids: &ids)
+            return
+        }
         if let mark = spaceMark, prefixEachPiece, piece[0] != 0x20, !startsWith(piece, mark) {
             // Encode " " + piece; byte 0 stands for the first character.
             var spaced: [UInt8] = [0x20]
@@ -132,7 +145,7 @@ struct Unigram: TokenizationModel {
             origin.append(piece.count)
             var local: [Range<Int>] = []
             rewritten.withUnsafeBufferPointer { r in
-                withUnsafeMutablePointer(to: &local) { encodeMarked(r, ids: &ids, ranges: ranges == nil ? nil : $0) }
+                withUnsafeMutablePointer(to: &local) { _ = encodeMarked(r, ids: &ids, ranges: ranges == nil ? nil : $0) }
             }
             if let ranges { for r in local { ranges.pointee.append(origin[r.lowerBound]..<origin[r.upperBound]) } }
             return
@@ -150,14 +163,19 @@ struct Unigram: TokenizationModel {
         return false
     }
 
-    /// Viterbi over `text`, in which a space stands for the mark (see `spaceMark`).
-    private func encodeMarked(_ text: UnsafeBufferPointer<UInt8>, ids out: inout [Int], ranges: UnsafeMutablePointer<[Range<Int>]>?) {
+    /// Viterbi over `text`, in which a space stands for the mark (see `spaceMark`), its paths starting
+    /// from the score `start`; returns the best path's score.
+    @discardableResult
+    func encodeMarked(_ text: UnsafeBufferPointer<UInt8>, start: Double = 0, ids out: inout [Int],
+                      ranges: UnsafeMutablePointer<[Range<Int>]>?) -> Double {
         let n = text.count
-        guard text.baseAddress != nil else { return }
+        guard text.baseAddress != nil else { return start }
         // The best path ending at each byte (on the stack for words of usual length).
-        withUnsafeTemporaryAllocation(of: PathEnd.self, capacity: n + 1) { ends in
+        return withUnsafeTemporaryAllocation(of: PathEnd.self, capacity: n + 1) { ends in
             ends.initialize(repeating: PathEnd(score: 0, from: -1, node: -1))
+            ends[0].score = start
             viterbi(text, ends, ids: &out, ranges: ranges)
+            return ends[n].score
         }
     }
 
