@@ -25,9 +25,9 @@ final class SentencePieceBPETrainingTests: XCTestCase {
             .split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
     }
 
-    /// (text, sentencepiece's ids) from the fixture.
-    private func encodings() throws -> [(String, [Int])] {
-        let text = try String(contentsOf: Self.fixtures.appendingPathComponent("encode.jsonl"), encoding: .utf8)
+    /// (text, sentencepiece's ids) from a fixture file.
+    private func encodings(_ file: String = "encode.jsonl") throws -> [(String, [Int])] {
+        let text = try String(contentsOf: Self.fixtures.appendingPathComponent(file), encoding: .utf8)
         return try text.split(separator: "\n").map { line in
             let v = try parseJSON(Array(line.utf8))
             return (v["text"]?.stringValue ?? "", (v["ids"]?.arrayValue ?? []).compactMap(\.intValue))
@@ -90,6 +90,10 @@ final class SentencePieceBPETrainingTests: XCTestCase {
             for text in texts {
                 XCTAssertEqual(try fromModel.encode(text, addSpecialTokens: false).ids,
                                try fromJSON.encode(text, addSpecialTokens: false).ids, "\(model): \(text)")
+            }
+            // The `sentencepiece` package, loading the .model Verba wrote, encoded as the tokenizer.json does.
+            for (text, ids) in try encodings("verba-model-\(model.rawValue).jsonl") {
+                XCTAssertEqual(try fromJSON.encode(text, addSpecialTokens: false).ids, ids, "\(model): \(text)")
             }
         }
     }
