@@ -204,7 +204,9 @@ extension TokenizerTrainer {
         var words: [[UInt32]] = []
         var wordCounts: [Int] = []
         counts.forEach { bytes, count in
-            words.append(UTF8Codec.decodeScalars(bytes).scalars.map { UTF8Codec.isRawByte($0) ? 0xFFFD : $0 })
+            // A line's last word ends with a NUL (`SentencePieceWords`): BPE does not need it.
+            let end = bytes.last == 0 ? bytes.count - 1 : bytes.count
+            words.append(UTF8Codec.decodeScalars(UnsafeBufferPointer(rebasing: bytes[..<end])).scalars.map { UTF8Codec.isRawByte($0) ? 0xFFFD : $0 })
             wordCounts.append(count)
         }
         if words.isEmpty { throw TrainerError.emptyCorpus }

@@ -205,6 +205,8 @@ extension TokenizerTrainer {
         u.characterCoverage = options.characterCoverage
         u.metaPieceCount = specials.count + bytePieces.count
         u.threads = options.threads
+        // sentencepiece 0.2.3's seed count when none is given: 8 per vocabulary entry, at least 100,000.
+        u.seedSize = max(100_000, 8 * options.vocabSize)
         let learned = try UnigramTrainer(options: u).train(words: words, counts: wordCounts) { [onUnigramStep] line in onUnigramStep?(line) }
         var vocab = specials + bytePieces
         var scores = [Double](repeating: 0, count: vocab.count)
