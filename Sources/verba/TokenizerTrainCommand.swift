@@ -24,7 +24,10 @@ struct TokenizerTrainCommand: ParsableCommand {
         BertPreTokenizer. Unigram follows sentencepiece's trainer (seed pieces from frequent substrings, EM \
         with its digamma M-step, pruning by likelihood loss to the size, --character-coverage, \
         --byte-fallback) on SentencePiece words (spaces as ▁, one before each word), with special tokens \
-        <unk>,<s>,</s> by default; the tokenizer.json has a Metaspace pre-tokenizer. Progress goes to stderr when it is a terminal. Invalid UTF-8 in a corpus: byte-level \
+        <unk>,<s>,</s> by default; the tokenizer.json has a Metaspace pre-tokenizer. --model bpe --metaspace follows \
+        sentencepiece's BPE trainer (the same words and alphabet; the most frequent pair of symbols within \
+        one script merged at each step, equal counts to the shorter then smaller piece); its tokenizer.json \
+        is a byte-fallback BPE with a Metaspace pre-tokenizer, encoding as sentencepiece's model does. Progress goes to stderr when it is a terminal. Invalid UTF-8 in a corpus: byte-level \
         BPE learns the raw bytes; WordPiece and character BPE read each invalid byte as U+FFFD.
 
         Examples:
@@ -34,11 +37,12 @@ struct TokenizerTrainCommand: ParsableCommand {
               --special-tokens '<|endoftext|>,<|pad|>' --vocab-files --output out/tokenizer.json a.txt b.txt
           verba tokenizer train --model bpe --byte-level --vocab-size 32000 --from-counts all.counts --output tok.json
           verba tokenizer train --model unigram --vocab-size 8000 --byte-fallback --threads 2 --output spm.json corpus.txt
+          verba tokenizer train --model bpe --metaspace --byte-fallback --vocab-size 8000 --vocab-files --output out/tokenizer.json corpus.txt
 
         --from-counts learns from word-counts files (verba tokenizer count / merge-counts) instead of a \
         corpus: the same tokenizer.json, byte for byte, as training on the corpus they counted. Their \
         pre-tokenizer must be the one the model trains with (gpt2/cl100k/o200k for byte-level BPE as \
-        --split says, bert for WordPiece, whitespace for character BPE, metaspace for Unigram; --lowercase \
+        --split says, bert for WordPiece, whitespace for character BPE, metaspace for Unigram and --metaspace BPE; --lowercase \
         alike).
         """
     )
@@ -49,8 +53,11 @@ struct TokenizerTrainCommand: ParsableCommand {
     @Flag(help: "Byte-level BPE (GPT-2 style): every byte is in the alphabet, so any input encodes.")
     var byteLevel = false
 
-    @Flag(help: "Unigram: 256 byte pieces <0x00>...<0xFF> after the special tokens, so no text is unknown.")
+    @Flag(help: "Unigram or --metaspace BPE: 256 byte pieces <0x00>...<0xFF> after the special tokens, so no text is unknown.")
     var byteFallback = false
+
+    @Flag(help: "BPE as sentencepiece trains it (model_type=bpe): SentencePiece words, --character-coverage alphabet, Metaspace pre-tokenizer.")
+    var metaspace = false
 
     @Option(help: "Unigram: share of the corpus's characters the alphabet covers (0.98 to 1).")
     var characterCoverage: Double = 0.9995
@@ -76,7 +83,7 @@ struct TokenizerTrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Characters always in the alphabet, given as one string.")
     var initialAlphabet: String?
 
-    @Flag(help: "Also write vocab.json + merges.txt (BPE) or vocab.txt (WordPiece) beside the output.")
+    @Flag(help: "Also write vocab.json + merges.txt (BPE) or vocab.txt (WordPiece, Unigram) beside the output; for Unigram and --metaspace BPE also the sentencepiece model tokenizer.model.")
     var vocabFiles = false
 
     @Option(help: "Threads for counting words (default: all cores).")
@@ -97,7 +104,11 @@ struct TokenizerTrainCommand: ParsableCommand {
     func validate() throws {
         guard ["bpe", "wordpiece", "unigram"].contains(model) else { throw ValidationError("--model must be bpe, wordpiece or unigram, not \(model)") }
         guard (0.98...1).contains(characterCoverage) else { throw ValidationError("--character-coverage must be between 0.98 and 1") }
-        if byteFallback && model != "unigram" { throw ValidationError("--byte-fallback goes with --model unigram") }
+        if metaspace && (model != "bpe" || byteLevel) { throw ValidationError("--metaspace goes with --model bpe, without --byte-level") }
+        if byteFallback && model != "unigram" && !metaspace { throw ValidationError("--byte-fallback goes with --model unigram or --model bpe --metaspace") }
+        if vocabFiles && lowercase && (model == "unigram" || metaspace) {
+            throw ValidationError("--vocab-files writes a sentencepiece .model, which cannot lowercase: drop --lowercase or --vocab-files")
+        }
         guard ["gpt2", "cl100k", "o200k"].contains(split) else { throw ValidationError("--split must be gpt2, cl100k or o200k, not \(split)") }
         guard vocabSize > 0 else { throw ValidationError("--vocab-size must be positive") }
         guard minFrequency >= 0 else { throw ValidationError("--min-frequency must not be negative") }
@@ -110,6 +121,7 @@ struct TokenizerTrainCommand: ParsableCommand {
         var options = TokenizerTrainingOptions()
         options.model = TokenizerTrainingOptions.Model(rawValue: model) ?? .bpe
         options.byteFallback = byteFallback
+        options.metaspace = metaspace
         options.characterCoverage = characterCoverage
         options.byteLevel = byteLevel
         options.split = TokenizerTrainingOptions.Split(rawValue: split) ?? .gpt2

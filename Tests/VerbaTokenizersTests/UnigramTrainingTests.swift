@@ -32,8 +32,7 @@ final class UnigramTrainingTests: XCTestCase {
         XCTAssertEqual(Array(trained.result.vocab.prefix(3)), ["<unk>", "<s>", "</s>"])
         XCTAssertEqual(Set(got).count, got.count, "duplicate pieces")
         let shared = Double(Set(got).intersection(expected).count) / Double(expected.count)
-        // A 157 kB corpus of 10k distinct words: ties and near-ties decide more of it than on a large one.
-        XCTAssertGreaterThanOrEqual(shared, 0.88, "share of sentencepiece's pieces learned")
+        XCTAssertGreaterThanOrEqual(shared, 0.95, "share of sentencepiece's pieces learned")
         // Scores are log-probabilities, best first.
         let scores = Array((trained.scores ?? []).dropFirst(3))
         XCTAssertTrue(scores.allSatisfy { $0 < 0 })

@@ -145,25 +145,36 @@ package struct CorpusCounter {
 
     private static func countLines(_ text: UnsafeBufferPointer<UInt8>, normalizer: (any Normalizer)?,
                                    preTokenizer: any PreTokenizer, into table: inout WordCounts) {
+        guard let base = text.baseAddress else { return }
         var pieces: [Range<Int>] = []
+        // Without a normalizer the words stay in `text`: they are added a batch of lines at a time
+        // (ranges moved from their line to `text`), so the table prefetches across lines.
+        var batch: [Range<Int>] = []
         var start = 0
         while start < text.count {
-            var end = start
-            while end < text.count && text[end] != 10 { end += 1 }
-            if end < text.count { end += 1 }  // keep the newline, as HF's trainers do
+            var end = text.count
+            if let nl = memchr(base + start, 10, text.count - start) {
+                end = base.distance(to: nl.assumingMemoryBound(to: UInt8.self)) + 1  // keep the newline, as HF's trainers do
+            }
             let line = UnsafeBufferPointer(rebasing: text[start..<end])
-            pieces.removeAll(keepingCapacity: true)
             if let normalizer {
+                pieces.removeAll(keepingCapacity: true)
                 let normalized = normalizer.normalize(line)
                 normalized.bytes.withUnsafeBufferPointer { b in
                     preTokenizer.split(b, into: &pieces)
                     for r in pieces { table.add(UnsafeBufferPointer(rebasing: b[r])) }
                 }
             } else {
-                preTokenizer.split(line, into: &pieces)
-                for r in pieces { table.add(UnsafeBufferPointer(rebasing: line[r])) }
+                let first = batch.count
+                preTokenizer.split(line, into: &batch)
+                for k in first..<batch.count { batch[k] = (batch[k].lowerBound + start)..<(batch[k].upperBound + start) }
+                if batch.count >= 4096 {
+                    table.addAll(base, batch)
+                    batch.removeAll(keepingCapacity: true)
+                }
             }
             start = end
         }
+        table.addAll(base, batch)
     }
 }

@@ -32,7 +32,7 @@ package struct CountPipeline: Sendable {
                                  preTokenizer: WhitespacePreTokenizer())
         case "metaspace":
             let words = SentencePieceWords(lowercase: lowercase)
-            return CountPipeline(name: .init(preTokenizer: "metaspace", normalizer: lowerName), normalizer: words,
+            return CountPipeline(name: .init(preTokenizer: "metaspace", normalizer: lowercase ? "lowercase,line-end" : "line-end"), normalizer: words,
                                  preTokenizer: MetaspacePreTokenizer(replacement: "▁", prependScheme: "never", split: true))
         default:
             throw TrainerError.invalidOption("unknown pre-tokenizer \(preTokenizer) (one of \(preTokenizerNames.joined(separator: ", ")))")
@@ -73,7 +73,10 @@ struct WholeTextPreTokenizer: PreTokenizer {
 
 /// SentencePiece's view of a corpus line before it cuts words: the line ending dropped, leading,
 /// trailing and repeated spaces removed (`remove_extra_whitespaces`), each space replaced by `▁` and a
-/// `▁` put in front (`add_dummy_prefix`). Offsets are not kept: only counting uses it.
+/// `▁` put in front (`add_dummy_prefix`). A NUL marks the end of the line, so the last word of a line
+/// is counted apart (`▁word\0`): sentencepiece's Unigram trainer finds its seed pieces in whole lines
+/// ended by NUL, where what follows a word's end (a `▁` or the line's end) decides which substrings
+/// are seeds. Offsets are not kept: only counting uses it.
 struct SentencePieceWords: Normalizer {
     var lowercase: Bool
 
@@ -101,6 +104,7 @@ struct SentencePieceWords: Normalizer {
             }
             i += 1
         }
+        out.append(0)
         if lowercase {
             return out.withUnsafeBufferPointer { LowercaseNormalizer().normalize($0) }
         }

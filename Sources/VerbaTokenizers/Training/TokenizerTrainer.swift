@@ -52,8 +52,12 @@ public struct TokenizerTrainingOptions: Sendable {
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     /// Unigram: the share of the corpus's characters the alphabet covers (sentencepiece's default).
     public var characterCoverage: Double = 0.9995
-    /// Unigram: 256 byte pieces `<0x00>`...`<0xFF>` after the special tokens, so no character is unknown.
+    /// Unigram and SentencePiece BPE: 256 byte pieces `<0x00>`...`<0xFF>` after the special tokens, so no
+    /// character is unknown.
     public var byteFallback: Bool = false
+    /// BPE as sentencepiece trains it (`model_type=bpe`): SentencePiece words (`▁` before each), an alphabet
+    /// by `characterCoverage`, pieces within one script; the tokenizer.json has a Metaspace pre-tokenizer.
+    public var metaspace: Bool = false
 
     public init() {}
 
@@ -61,6 +65,7 @@ public struct TokenizerTrainingOptions: Sendable {
     public var effectiveSpecialTokens: [String] {
         if let s = specialTokens { return s }
         switch model {
+        case .bpe where metaspace: return ["<unk>", "<s>", "</s>"]
         case .bpe: return byteLevel ? ["<|endoftext|>"] : ["[UNK]"]
         case .wordPiece: return ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
         case .unigram: return ["<unk>", "<s>", "</s>"]
@@ -101,6 +106,7 @@ public struct TokenizerTrainer {
         let name: String
         switch options.model {
         case .wordPiece: name = "bert"
+        case .bpe where options.metaspace: name = "metaspace"
         case .bpe where options.byteLevel: name = options.split.rawValue
         case .bpe: name = "whitespace"
         case .unigram: name = "metaspace"
@@ -137,6 +143,7 @@ public struct TokenizerTrainer {
     /// Trains on words already counted.
     public func train(counts: WordCounts) throws -> TrainedTokenizer {
         if options.model == .unigram { return try trainUnigram(counts: counts) }
+        if options.model == .bpe && options.metaspace { return try trainSentencePieceBPE(counts: counts) }
         var words: [[Unicode.Scalar]] = []
         var wordCounts: [Int] = []
         words.reserveCapacity(counts.count)
@@ -198,6 +205,8 @@ extension TokenizerTrainer {
         u.characterCoverage = options.characterCoverage
         u.metaPieceCount = specials.count + bytePieces.count
         u.threads = options.threads
+        // sentencepiece 0.2.3's seed count when none is given: 8 per vocabulary entry, at least 100,000.
+        u.seedSize = max(100_000, 8 * options.vocabSize)
         let learned = try UnigramTrainer(options: u).train(words: words, counts: wordCounts) { [onUnigramStep] line in onUnigramStep?(line) }
         var vocab = specials + bytePieces
         var scores = [Double](repeating: 0, count: vocab.count)

@@ -43,10 +43,13 @@ public struct TrainedTokenizer: Sendable {
         switch options.model {
         case .bpe:
             let merges: [JSONValue] = result.merges.map { .array([.string(result.vocab[$0.0]), .string(result.vocab[$0.1])]) }
-            let unk: JSONValue = options.byteLevel ? .null : (result.specialTokens.contains("[UNK]") ? .string("[UNK]") : .null)
+            let unkName = options.metaspace ? "<unk>" : "[UNK]"
+            let unk: JSONValue = options.byteLevel ? .null : (result.specialTokens.contains(unkName) ? .string(unkName) : .null)
+            // SentencePiece BPE: unknown characters fuse into one <unk>, as sentencepiece encodes them.
             model = .object([("type", .string("BPE")), ("dropout", .null), ("unk_token", unk),
                              ("continuing_subword_prefix", .null), ("end_of_word_suffix", .null),
-                             ("fuse_unk", .bool(false)), ("byte_fallback", .bool(false)), ("ignore_merges", .bool(false)),
+                             ("fuse_unk", .bool(options.metaspace)), ("byte_fallback", .bool(options.metaspace && options.byteFallback)),
+                             ("ignore_merges", .bool(false)),
                              ("vocab", .object(vocab)), ("merges", .array(merges))])
         case .unigram:
             let scores = self.scores ?? []
@@ -58,22 +61,24 @@ public struct TrainedTokenizer: Sendable {
                              ("continuing_subword_prefix", .string("##")), ("max_input_chars_per_word", .int(100)),
                              ("vocab", .object(vocab))])
         }
-        if options.model == .unigram {
-            let metaspace: JSONValue = .object([("type", .string("Metaspace")), ("replacement", .string("▁")),
-                                                ("prepend_scheme", .string("always")), ("split", .bool(true))])
-            normalizer = options.lowercase ? .object([("type", .string("Lowercase"))]) : .null
-            preTokenizer = metaspace
+        if options.model == .unigram || options.metaspace {
+            // sentencepiece's words without its extra-space removal: a `▁` in front of the text (one more
+            // when it starts with a space, as sentencepiece's dummy prefix), each space a `▁` starting a
+            // word; the written `.model` says the same (`sentencePieceModel()`).
+            let prepend: JSONValue = .object([("type", .string("Prepend")), ("prepend", .string("▁"))])
+            normalizer = options.lowercase
+                ? .object([("type", .string("Sequence")), ("normalizers", .array([.object([("type", .string("Lowercase"))]), prepend]))])
+                : prepend
+            preTokenizer = .object([("type", .string("Metaspace")), ("replacement", .string("▁")),
+                                    ("prepend_scheme", .string("never")), ("split", .bool(true))])
             postProcessor = .null
-            if options.byteFallback {
-                decoder = .object([("type", .string("Sequence")), ("decoders", .array([
-                    .object([("type", .string("Replace")), ("pattern", .object([("String", .string("▁"))])), ("content", .string(" "))]),
-                    .object([("type", .string("ByteFallback"))]),
-                    .object([("type", .string("Fuse"))]),
-                    .object([("type", .string("Strip")), ("content", .string(" ")), ("start", .int(1)), ("stop", .int(0))]),
-                ]))])
-            } else {
-                decoder = metaspace
-            }
+            var decoders: [JSONValue] = [
+                .object([("type", .string("Replace")), ("pattern", .object([("String", .string("▁"))])), ("content", .string(" "))]),
+            ]
+            if options.byteFallback { decoders.append(.object([("type", .string("ByteFallback"))])) }
+            decoders.append(.object([("type", .string("Fuse"))]))
+            decoders.append(.object([("type", .string("Strip")), ("content", .string(" ")), ("start", .int(1)), ("stop", .int(0))]))
+            decoder = .object([("type", .string("Sequence")), ("decoders", .array(decoders))])
         } else if options.model == .wordPiece {
             normalizer = .object([("type", .string("BertNormalizer")), ("clean_text", .bool(true)),
                                   ("handle_chinese_chars", .bool(true)), ("strip_accents", .null),
@@ -140,9 +145,13 @@ public struct TrainedTokenizer: Sendable {
     }
 
     /// Writes the vocabulary files of the older formats into `folder`: `vocab.json` + `merges.txt` for
-    /// BPE, `vocab.txt` (one token per line, line number = id) for WordPiece.
+    /// BPE, `vocab.txt` (one token per line, line number = id) for WordPiece and Unigram, and for
+    /// Unigram and SentencePiece BPE the sentencepiece model `tokenizer.model` too.
     public func writeVocabFiles(to folder: String) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        if options.model == .unigram || options.metaspace {
+            try writeSentencePieceModel(to: folder + "/tokenizer.model")
+        }
         switch options.model {
         case .wordPiece, .unigram:
             var text: [UInt8] = []

@@ -120,6 +120,9 @@ struct LatticeScratch {
         }
     }
 
+    /// The score of the segmentation the last `viterbi` call found.
+    var lastViterbiScore: Double { best.last ?? -.infinity }
+
     /// The pieces of the best segmentation (−1 for an unknown character), or none when `excluding`
     /// leaves no path. With `excluding`, that piece is not used (the second-best segmentation of it).
     mutating func viterbi(_ nodes: [UnigramTrainer.Node], length: Int, model: UnigramModelState, unknown: Double,
@@ -148,8 +151,9 @@ struct LatticeScratch {
 }
 
 /// Seed pieces: the alphabet, then substrings of the words (at least two characters, valid pieces)
-/// that occur at least twice and are followed by more than one character (or end a word), the nodes
-/// of sentencepiece's suffix tree, scored frequency × length.
+/// that occur at least twice and are followed by more than one first UTF-8 byte (a word's end counting
+/// as the `▁` after it, a line's end as its NUL), the nodes of sentencepiece's byte suffix tree of its
+/// lines, scored frequency × length.
 struct SeedPieces {
     let words: [[UInt32]]
     let counts: [Int]
@@ -161,8 +165,8 @@ struct SeedPieces {
         self.maxLength = maxLength
     }
 
-    mutating func make(alphabet: [(key: UInt32, value: Int)], limit: Int) -> [(piece: [UInt32], score: Int)] {
-        var result: [(piece: [UInt32], score: Int)] = alphabet.map { ([$0.key], $0.value) }
+    mutating func make(alphabet: [(key: UInt32, value: Int)], limit: Int) -> [(piece: [UInt32], score: Double)] {
+        var result: [(piece: [UInt32], score: Double)] = alphabet.map { ([$0.key], Double($0.value)) }
         // An open-addressing table of substrings, each held as (start in `flat`, length), hashed as
         // they grow one character at a time: frequency, the character after the first occurrence, and
         // whether another occurrence was followed by another character (or ended a word).
@@ -171,9 +175,8 @@ struct SeedPieces {
         for w in words { wordStarts.append(flat.count); flat += w }
         var slots = [Int32](repeating: 0, count: 1 << 16)
         var mask = slots.count - 1
-        var starts: [Int32] = [], lengths: [UInt8] = [], freqs: [Int] = [], nexts: [UInt32] = [], branching: [Bool] = []
+        var starts: [Int32] = [], lengths: [UInt8] = [], freqs: [Int] = [], nexts: [UInt8] = [], branching: [Bool] = []
         var hashes: [UInt64] = []
-        let wordEnd = UInt32.max
         flat.withUnsafeBufferPointer { f in
             for (wi, w) in words.enumerated() {
                 let c = counts[wi], base = wordStarts[wi]
@@ -187,7 +190,10 @@ struct SeedPieces {
                         end += 1
                         let n = end - start
                         if n < 2 { continue }
-                        let next = end < w.count ? w[end] : wordEnd
+                        // The first UTF-8 byte after the occurrence: sentencepiece finds seeds as nodes of
+                        // the byte suffix tree of its lines ended by NUL, where a word is followed by `▁`
+                        // (0xE2) or, last in its line, by the NUL the word keeps here.
+                        let next = end < w.count ? SeedPieces.firstUTF8Byte(w[end]) : 0xE2
                         let mixed = (h ^ (h >> 29)) &* 0xbf58_476d_1ce4_e5b9
                         var slot = Int(truncatingIfNeeded: mixed >> 7) & mask
                         var found = -1
@@ -203,10 +209,10 @@ struct SeedPieces {
                         }
                         if found >= 0 {
                             freqs[found] += c
-                            if nexts[found] != next || next == wordEnd { branching[found] = true }
+                            if nexts[found] != next { branching[found] = true }
                         } else {
                             starts.append(Int32(base + start)); lengths.append(UInt8(n)); freqs.append(c)
-                            nexts.append(next); branching.append(next == wordEnd); hashes.append(mixed)
+                            nexts.append(next); branching.append(false); hashes.append(mixed)
                             slots[slot] = Int32(starts.count)
                             if starts.count * 2 > mask {
                                 slots = [Int32](repeating: 0, count: slots.count * 2)
@@ -222,13 +228,31 @@ struct SeedPieces {
                 }
             }
         }
-        var chosen: [(entry: Int, score: Int)] = []
-        for e in 0..<starts.count where freqs[e] >= 2 && branching[e] { chosen.append((e, freqs[e] * Int(lengths[e]))) }
+        // sentencepiece's order: score frequency × length in single precision, highest first, then the
+        // longer in UTF-8 bytes, then the smaller (code point order is UTF-8 byte order).
+        var chosen: [(entry: Int, score: Float, bytes: Int)] = []
         func piece(_ e: Int) -> ArraySlice<UInt32> { flat[Int(starts[e])..<(Int(starts[e]) + Int(lengths[e]))] }
-        chosen.sort { $0.score != $1.score ? $0.score > $1.score : piece($0.entry).lexicographicallyPrecedes(piece($1.entry)) }
+        for e in 0..<starts.count where freqs[e] >= 2 && branching[e] {
+            var bytes = 0
+            for ch in piece(e) { bytes += ch < 0x80 ? 1 : ch < 0x800 ? 2 : ch < 0x10000 ? 3 : 4 }
+            chosen.append((e, Float(freqs[e]) * Float(lengths[e]), bytes))
+        }
+        chosen.sort {
+            if $0.score != $1.score { return $0.score > $1.score }
+            if $0.bytes != $1.bytes { return $0.bytes > $1.bytes }
+            return piece($0.entry).lexicographicallyPrecedes(piece($1.entry))
+        }
         if chosen.count > limit { chosen.removeLast(chosen.count - limit) }
-        for (e, score) in chosen { result.append((Array(piece(e)), score)) }
+        for c in chosen { result.append((Array(piece(c.entry)), Double(c.score))) }
         return result
+    }
+
+    /// The first byte of the UTF-8 form of `c`.
+    static func firstUTF8Byte(_ c: UInt32) -> UInt8 {
+        if c < 0x80 { return UInt8(c) }
+        if c < 0x800 { return UInt8(0xC0 | (c >> 6)) }
+        if c < 0x10000 { return UInt8(0xE0 | (c >> 12)) }
+        return UInt8(truncatingIfNeeded: 0xF0 | (c >> 18))
     }
 }
 

@@ -10,8 +10,9 @@ package struct UnigramTrainerOptions: Sendable {
     package var metaPieceCount = 3
     /// Longest piece, in characters.
     package var maxPieceLength = 16
-    /// Seed pieces kept from the substrings, the most frequent by frequency × length.
-    package var seedSize = 1_000_000
+    /// Seed pieces kept from the substrings, the most frequent by frequency × length (sentencepiece
+    /// 0.2.3: 8 per vocabulary entry, at least 100,000, which `TokenizerTrainer` sets).
+    package var seedSize = 100_000
     /// Each pruning step keeps this share of the pieces.
     package var shrinkingFactor = 0.75
     /// EM iterations between two pruning steps.
@@ -21,12 +22,15 @@ package struct UnigramTrainerOptions: Sendable {
     package init() {}
 }
 
-/// Learns Unigram pieces and scores from word counts as sentencepiece's trainer does: the alphabet by
-/// character coverage, seed pieces from frequent substrings (score frequency × length), EM with the
-/// Bayesian (digamma) M-step, pruning by the loss of likelihood when a piece is removed down to 110% of
-/// the target size in steps of `shrinkingFactor`, then the final size with every alphabet character.
+/// Learns Unigram pieces and scores from word counts as sentencepiece 0.2.3's trainer does: the alphabet
+/// by character coverage, seed pieces from frequent substrings (the nodes of its byte suffix tree, score
+/// frequency × length, at most `seedSize`), EM with the Bayesian (digamma) M-step, pruning by the loss
+/// of likelihood when a piece is removed down to 110% of the target size in steps of `shrinkingFactor`,
+/// pieces that Viterbi never picks (their split scores higher) dropped, then the final size with every
+/// alphabet character. Scores are kept in single precision where sentencepiece keeps them so.
 ///
-/// Words are SentencePiece's: `▁` then the word (`CountPipeline` `metaspace`). A piece holds at most one
+/// Words are SentencePiece's: `▁` then the word, a line's last word ending with a NUL (`CountPipeline` `metaspace`,
+/// seeds only: EM drops it). A piece holds at most one
 /// Unicode script (digits apart, Inherited marks join the script before them), `▁` only first, and no
 /// unknown character. The lattice of each word is found once against the seed pieces; each step only
 /// changes which of them are alive and their scores. Work is cut into fixed chunks summed in order, so
@@ -49,39 +53,35 @@ package struct UnigramTrainer: Sendable {
                        progress: ((String) -> Void)? = nil) throws -> [(piece: [UInt32], score: Double)] {
         precondition(inputWords.count == inputCounts.count, "one count per word")
         // 1. The alphabet: the most frequent characters up to the coverage.
-        var charCounts: [UInt32: Int] = [:]
-        var allChars = 0
-        for (w, c) in zip(inputWords, inputCounts) {
-            for ch in w where ch != 0 && ch != 0x20 { charCounts[ch, default: 0] += c; allChars += c }
-        }
-        let byCount = charCounts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-        var required: [(UInt32, Int)] = []
-        var accumulated = 0
-        for (ch, c) in byCount {
-            if Double(accumulated) / Double(max(allChars, 1)) >= options.characterCoverage { break }
-            accumulated += c
-            required.append((ch, c))
-        }
+        let required = sentencePieceAlphabet(words: inputWords, counts: inputCounts, coverage: options.characterCoverage)
         let requiredSet = Set(required.map(\.0))
         guard required.count + options.metaPieceCount <= options.vocabSize else {
             throw TrainerError.invalidOption("the vocabulary size \(options.vocabSize) cannot hold the \(required.count) characters of the alphabet and \(options.metaPieceCount) meta pieces: raise --vocab-size or lower --character-coverage")
         }
 
-        // 2. Words with rare characters made unknown, merged, in a canonical order.
-        var merged: [[UInt32]: Int] = [:]
-        for (w, c) in zip(inputWords, inputCounts) {
-            merged[w.map { requiredSet.contains($0) ? $0 : UnigramTrainer.unknownChar }, default: 0] += c
+        // 2. Words with rare characters made unknown, merged, in a canonical order: once as the seed
+        //    search sees them (a line's last word keeps its NUL), once for EM (without it).
+        func canonical(_ merged: [[UInt32]: Int]) -> (words: [[UInt32]], counts: [Int]) {
+            let sorted = merged.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key.lexicographicallyPrecedes($1.key) }
+            return (sorted.map(\.key), sorted.map(\.value))
         }
-        let sortedWords = merged.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key.lexicographicallyPrecedes($1.key) }
-        let words = sortedWords.map(\.key), counts = sortedWords.map(\.value)
+        var mergedSeedWords: [[UInt32]: Int] = [:]
+        var mergedWords: [[UInt32]: Int] = [:]
+        for (w, c) in zip(inputWords, inputCounts) {
+            let known = w.map { requiredSet.contains($0) || $0 == 0 ? $0 : UnigramTrainer.unknownChar }
+            mergedSeedWords[known, default: 0] += c
+            mergedWords[known.last == 0 ? Array(known.dropLast()) : known, default: 0] += c
+        }
+        let (words, counts) = canonical(mergedWords)
+        let seedWords = canonical(mergedSeedWords)
         progress?("\(words.count) distinct words, alphabet of \(required.count) characters")
 
         // 3. Seed pieces: the characters, then substrings by frequency × length.
-        var seeds = SeedPieces(words: words, counts: counts, maxLength: options.maxPieceLength)
-        let pieces = seeds.make(alphabet: byCount.filter { requiredSet.contains($0.key) && $0.key != UnigramTrainer.unknownChar },
+        var seeds = SeedPieces(words: seedWords.words, counts: seedWords.counts, maxLength: options.maxPieceLength)
+        let pieces = seeds.make(alphabet: required.filter { $0.char != UnigramTrainer.unknownChar }.map { (key: $0.char, value: $0.count) },
                                 limit: options.seedSize)
         progress?("\(pieces.count) seed pieces")
-        var model = UnigramModelState(pieces: pieces.map(\.piece), logProbs: UnigramTrainer.toLogProb(pieces.map { Double($0.score) }))
+        var model = UnigramModelState(pieces: pieces.map(\.piece), logProbs: UnigramTrainer.toLogProb(pieces.map(\.score)))
         let wordNodes = model.lattices(words)
         let pieceNodes = model.lattices(model.pieces)
 
@@ -98,6 +98,7 @@ package struct UnigramTrainer: Sendable {
             prune(&model, words: words, nodes: wordNodes, counts: counts, pieceNodes: pieceNodes, desired: desired)
             if model.order.count <= desired { break }
         }
+        pruneUnreachable(&model, pieceNodes: pieceNodes)
 
         // 5. The final size: every alphabet character, then the best scores.
         let target = options.vocabSize - options.metaPieceCount
@@ -124,11 +125,12 @@ package struct UnigramTrainer: Sendable {
     /// UTF-8 byte order of two code point sequences (the same as code point order).
     static func utf8Precedes(_ a: [UInt32], _ b: [UInt32]) -> Bool { a.lexicographicallyPrecedes(b) }
 
+    /// Log-probabilities of the seed scores, summed in double and kept in single precision (0.2.3).
     static func toLogProb(_ scores: [Double]) -> [Double] {
-        var sum: Float = 0
-        for s in scores { sum += Float(s) }
-        let logSum = log(Double(sum))
-        return scores.map { log($0) - logSum }
+        var sum = 0.0
+        for s in scores { sum += s }
+        let logSum = log(sum)
+        return scores.map { Double(Float(log($0) - logSum)) }
     }
 
     /// Runs `body(chunk, range)` over `count` items cut into `chunks` fixed ranges, `threads` at a time.
@@ -170,7 +172,7 @@ package struct UnigramTrainer: Sendable {
             sum += Float(e)
         }
         let logSum = UnigramTrainer.digamma(Double(sum))
-        for id in kept { model.scores[Int(id)] = UnigramTrainer.digamma(Double(Float(expected[Int(id)]))) - logSum }
+        for id in kept { model.scores[Int(id)] = Double(Float(UnigramTrainer.digamma(Double(Float(expected[Int(id)]))) - logSum)) }
         model.order = kept
     }
 
@@ -243,6 +245,27 @@ package struct UnigramTrainer: Sendable {
         }
         let keptSet = Set(kept)
         for id in model.order where !keptSet.contains(id) { model.alive[Int(id)] = false }
+        model.order = kept
+    }
+}
+
+extension UnigramTrainer {
+    /// sentencepiece 0.2.3's last pruning: a piece whose best segmentation without it scores higher
+    /// than the piece itself is never chosen by Viterbi, and goes.
+    func pruneUnreachable(_ model: inout UnigramModelState, pieceNodes: [[Node]]) {
+        let current = model
+        var lattice = LatticeScratch()
+        let unknown = model.minScore - UnigramTrainer.unknownPenalty
+        var kept: [Int32] = []
+        for id in model.order {
+            let length = model.pieces[Int(id)].count
+            let alternative = lattice.viterbi(pieceNodes[Int(id)], length: length, model: current, unknown: unknown, excluding: id)
+            if !alternative.isEmpty && lattice.lastViterbiScore > current.scores[Int(id)] {
+                model.alive[Int(id)] = false
+            } else {
+                kept.append(id)
+            }
+        }
         model.order = kept
     }
 }

@@ -1,3 +1,4 @@
+import CVerbaSupport
 import Foundation
 
 /// Counts of distinct words (pre-tokenized pieces), keyed by their bytes: the input of the trainers.
@@ -29,6 +30,8 @@ public struct WordCounts: Sendable {
     /// Open-addressing slots: the hash's high 32 bits, then the index into `entries` plus one (0 = empty).
     private var slots: [UInt64]
     private var mask: Int
+    /// `addAll`'s hashes of the words of a batch (scratch, kept between calls).
+    private var hashes: [UInt64] = []
 
     package init() {
         slots = [UInt64](repeating: 0, count: 1024)
@@ -84,6 +87,33 @@ public struct WordCounts: Sendable {
     /// Adds `count` occurrences of the word `word`.
     package mutating func add(_ word: UnsafeBufferPointer<UInt8>, count: Int = 1) {
         add(word, hash: WordCounts.hash(word), count: count)
+    }
+
+    /// Adds one occurrence of each word `base[r]`, `r` in `ranges`, in order: the same as `add` on each,
+    /// with the table lines of later words prefetched while earlier ones are added (a large table is
+    /// bound by memory latency: the slot, then the record it points to). Each word's slot is fetched
+    /// `2 * ahead` words early, its record `ahead` words early (the slot then in cache says which).
+    package mutating func addAll(_ base: UnsafePointer<UInt8>, _ ranges: [Range<Int>]) {
+        let n = ranges.count
+        guard n > 0 else { return }
+        let ahead = 8
+        if hashes.count < n { hashes = [UInt64](repeating: 0, count: n) }
+        for k in 0..<n { hashes[k] = WordCounts.hash(UnsafeBufferPointer(start: base + ranges[k].lowerBound, count: ranges[k].count)) }
+        @inline(__always) func prefetchSlot(_ k: Int) {
+            slots.withUnsafeBufferPointer { verba_prefetch($0.baseAddress! + (Int(truncatingIfNeeded: hashes[k]) & mask)) }
+        }
+        @inline(__always) func prefetchRecord(_ k: Int) {
+            let v = slots[Int(truncatingIfNeeded: hashes[k]) & mask]
+            guard v != 0, v >> 32 == hashes[k] >> 32 else { return }
+            entries.withUnsafeBufferPointer { verba_prefetch($0.baseAddress! + (Int(v & 0xffff_ffff) - 1)) }
+        }
+        for k in 0..<min(2 * ahead, n) { prefetchSlot(k) }
+        for k in 0..<min(ahead, n) { prefetchRecord(k) }
+        for k in 0..<n {
+            if k + 2 * ahead < n { prefetchSlot(k + 2 * ahead) }
+            if k + ahead < n { prefetchRecord(k + ahead) }
+            add(UnsafeBufferPointer(start: base + ranges[k].lowerBound, count: ranges[k].count), hash: hashes[k], count: 1)
+        }
     }
 
     private mutating func add(_ word: UnsafeBufferPointer<UInt8>, hash h: UInt64, count: Int) {

@@ -10,7 +10,8 @@ import Foundation
 //
 //     verba-word-counts 1\n                 magic and version
 //     pre-tokenizer NAME\n                  gpt2, cl100k, o200k, bert, whitespace, metaspace, or json:{...}
-//     normalizer NAME\n                     none, lowercase, bert, bert-lowercase, or json:{...}
+//     normalizer NAME\n                     none, lowercase, bert, bert-lowercase, line-end, lowercase,line-end
+//                                           (metaspace: the last word of a line ends with a NUL), or json:{...}
 //     \n                                    end of the header
 //     records                               one per distinct word, sorted by the word's bytes
 //     0x00 varint(distinct) varint(total)   end mark: number of records and sum of their counts
