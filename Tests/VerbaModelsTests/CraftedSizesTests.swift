@@ -52,6 +52,13 @@ final class CraftedSizesTests: XCTestCase {
         assertRefused("block_count") { _ = try loadCausalLM(gguf: path, maxContext: 16) }
     }
 
+    func testGGUFModelWithAnEmptyPositionTable() throws {
+        // A GPT-2 GGUF whose position_embd.weight has 0 rows (found by fuzzing): a context of 0 positions
+        // trapped in the KV cache; now an error naming the tensor.
+        let path = packageFolder().appendingPathComponent("Tests/FuzzCorpus/gguf-model/regression-empty-positions").path
+        assertRefused("position_embd.weight") { _ = try loadCausalLM(gguf: path, maxContext: 16) }
+    }
+
     func testSafetensorsClaimingExabyteTensors() throws {
         for (name, shape) in [("2^62 bytes", "[1152921504606846976]"), ("overflowing", "[4294967296,4294967296,4294967296]")] {
             var header = Array(#"{"w":{"dtype":"F32","shape":\#(shape),"data_offsets":[0,16]}}"#.utf8)

@@ -296,7 +296,10 @@ struct GGUFModelFile {
         guard eps > 0 else { throw GGUFError.wrongKeyType(path: path, key: key("attention.layer_norm_epsilon"), expected: "a positive number") }
         let vocab = try vocabSize()
         let positions: Int
-        if let wpe = file.info("position_embd.weight"), wpe.shape.count == 2 { positions = wpe.shape[0] } else {
+        if let wpe = file.info("position_embd.weight"), wpe.shape.count == 2 {
+            positions = wpe.shape[0]
+            guard positions >= 1 else { throw GGUFError.malformed(path: path, reason: "position_embd.weight has no rows") }
+        } else {
             positions = try header.int(key("context_length"), atLeast: 1)
         }
         return GPT2Config(vocabSize: vocab, contextLength: positions, embeddingSize: c,
