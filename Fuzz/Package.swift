@@ -15,6 +15,7 @@ let package = Package(
             .product(name: "VerbaTokenizers", package: "Verba"),
             .product(name: "VerbaTensor", package: "Verba"),
             .product(name: "VerbaModels", package: "Verba"),
+            .product(name: "VerbaServer", package: "Verba"),
         ], path: "Sources/VerbaFuzz"),
     ],
     swiftLanguageModes: [.v5]  // single-threaded harness: no Sendable annotations

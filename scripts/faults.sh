@@ -112,6 +112,7 @@ for w in "${writers[@]}"; do
     start=$(date +%s%N)
     $verba $(${w}_cmd "$work/time-$w") > /dev/null 2>&1
     span=$(( ($(date +%s%N) - start) / 1000000 + 1 ))
+    kept=0; whole=0; partial=0; resumed=0
     for k in $(seq 1 "$kills"); do
         moment=$(( (RANDOM * 32768 + RANDOM) % span ))
         dir=$work/kill
@@ -125,8 +126,11 @@ for w in "${writers[@]}"; do
         kill_runs=$((kill_runs + 1))
         # Each output file is the previous one or the new one, whole (training exports: the previous
         # one or a complete model of some step, which generate loads).
+        n_new=0; n_old=0; n_other=0
         for f in $(outputs $w); do
-            if cmp -s "$dir/$f" "$work/old-$w/$f" || cmp -s "$dir/$f" "$work/new-$w/$f"; then continue; fi
+            if cmp -s "$dir/$f" "$work/new-$w/$f"; then n_new=$((n_new + 1)); continue; fi
+            if cmp -s "$dir/$f" "$work/old-$w/$f"; then n_old=$((n_old + 1)); continue; fi
+            n_other=$((n_other + 1))
             case $w in
                 lm) echo "the" | $verba generate --model "$dir/lm" --max-tokens 1 --temperature 0 > /dev/null 2>&1 \
                         || fail "lm killed at ${moment} ms: $f is neither a previous nor a loadable model" ;;
@@ -135,15 +139,18 @@ for w in "${writers[@]}"; do
                 *) fail "$w killed at ${moment} ms: $f is neither the previous nor the new file" ;;
             esac
         done
+        if [ $n_other -eq 0 ] && [ $n_new -eq 0 ]; then kept=$((kept + 1)); elif [ $n_other -eq 0 ] && [ $n_old -eq 0 ]; then whole=$((whole + 1)); else partial=$((partial + 1)); fi
         # Training resumes to the uninterrupted result, byte for byte.
         if [ "$w" = lm ] || [ "$w" = clf ]; then
             $verba $(${w}_cmd "$dir") --resume > /dev/null 2> "$work/err.txt" || fail "$w killed at ${moment} ms: resume failed: $(tail -1 "$work/err.txt")"
+            same=1
             for f in $(outputs $w); do
-                cmp -s "$dir/$f" "$work/new-$w/$f" || fail "$w killed at ${moment} ms: resumed $f differs from the uninterrupted run's"
+                cmp -s "$dir/$f" "$work/new-$w/$f" || { same=0; fail "$w killed at ${moment} ms: resumed $f differs from the uninterrupted run's"; }
             done
+            resumed=$((resumed + same))
         fi
     done
-    echo "SIGKILL: $w: $kills moments in 0-$span ms checked"
+    echo "SIGKILL: $w: $kills moments in 0-$span ms: all outputs previous $kept, all complete new $whole, others (a model of an earlier step that loads, or a mix of previous and new files) $partial; resumed byte-identical: $resumed"
 done
 
 echo "faults.sh: $full_disk_runs full-disk runs, $kill_runs kills (seed $seed): $failures failures"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (Fuzz/, with AddressSanitizer) and runs each for SECONDS (default 60)
-# from its seed corpus in Tests/FuzzCorpus/<target>; new inputs go to .build-fuzz/corpus, findings to
-# .build-fuzz/findings/<target>/. Prints one line per target (executions, outcome); exits non-zero
-# if any target found a crash, leak, timeout or failed property.
+# Builds the libFuzzer targets (Fuzz/, with AddressSanitizer) and runs each for SECONDS (default 60) or
+# 1,000,000 executions, whichever comes first, from its seed corpus in Tests/FuzzCorpus/<target>; new
+# inputs go to .build-fuzz/corpus, findings to .build-fuzz/findings/<target>/. Prints one line per
+# target (executions, outcome); exits non-zero if any target found a crash, leak, timeout or failed
+# property.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
-# FUZZ_SEED=N fixes libFuzzer's random seed (0, the default, picks one).
+# FUZZ_RUNS=N changes the execution cap; FUZZ_SEED=N fixes libFuzzer's random seed (0, the default, picks one).
 # A finding is replayed with: VERBA_FUZZ_TARGET=<target> .build-fuzz/release/verba-fuzz <file>
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     targets=(tokenizer-json vocab-txt vocab-json-merges tiktoken gguf-vocab gguf-model spm-model safetensors config-json
-             chat-template encode-bytelevel-bpe encode-tiktoken encode-wordpiece encode-unigram encode-spm-bpe)
+             chat-template http-body encode-bytelevel-bpe encode-tiktoken encode-wordpiece encode-unigram encode-spm-bpe)
 fi
 scratch=.build-fuzz
 mkdir -p "$scratch"
@@ -34,7 +35,7 @@ for target in "${targets[@]}"; do
     findings=$scratch/findings/$target
     mkdir -p "$corpus" "$findings"
     log=$scratch/$target.log
-    VERBA_FUZZ_TARGET=$target nice -n 10 "$binary" "$corpus" "$seeds" -max_total_time="$seconds" -seed="${FUZZ_SEED:-0}" \
+    VERBA_FUZZ_TARGET=$target nice -n 10 "$binary" "$corpus" "$seeds" -max_total_time="$seconds" -runs="${FUZZ_RUNS:-1000000}" -seed="${FUZZ_SEED:-0}" \
         -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
         -artifact_prefix="$findings/" > "$log" 2>&1 &
     pid=$!

@@ -2,7 +2,7 @@
 # The test suite under sanitizers (debug builds, each in its own scratch folder):
 #  - AddressSanitizer + UndefinedBehaviorSanitizer: the whole suite (.build-asan);
 #  - ThreadSanitizer: the threaded parts: batch tokenization, parallel loading and word counting, the
-#    thread pool, embedding, generation, training (.build-tsan).
+#    thread pool, embedding, generation, training, the server's batch scheduler (.build-tsan).
 #   scripts/sanitize.sh [asan|tsan]...   (default both)
 # A sanitizer report fails the test that triggered it (halt_on_error) and so the run; logs go to
 # .build-asan/test.log and .build-tsan/test.log. Heavy: run it niced, on a machine with time to spare.
@@ -12,10 +12,12 @@ kinds=("$@")
 [ ${#kinds[@]} -eq 0 ] && kinds=(asan tsan)
 export SWIFT_BACKTRACE=enable=no
 status=0
-threaded='ThreadPoolTests|EncodingTests|ParallelLoadingTests|LineBatchTests|TrainerTests|WordCountsFileTests|BERTTests|GenerationConcurrencyTests|TrainingTests|EmbedClassifyCLITests|TrainCommandTests'
+threaded='BatchSchedulerTests|ThreadPoolTests|EncodingTests|ParallelLoadingTests|LineBatchTests|TrainerTests|WordCountsFileTests|BERTTests|GenerationConcurrencyTests|TrainingTests|EmbedClassifyCLITests|TrainCommandTests'
 for kind in "${kinds[@]}"; do
     case $kind in
-        asan) flags=(--sanitize=address --sanitize=undefined); filter=(); scratch=.build-asan
+        # swiftc has no UndefinedBehaviorSanitizer on Linux (Swift traps on overflow and bounds itself):
+        # UBSan instruments the C targets, its handlers come with the AddressSanitizer runtime.
+        asan) flags=(--sanitize=address -Xcc -fsanitize=undefined); filter=(); scratch=.build-asan
               export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ;;
         tsan) flags=(--sanitize=thread); filter=(--filter "$threaded"); scratch=.build-tsan
               export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ;;

@@ -52,6 +52,24 @@ final class CraftedSizesTests: XCTestCase {
         assertRefused("block_count") { _ = try loadCausalLM(gguf: path, maxContext: 16) }
     }
 
+    func testGGUFModelWithAnEmptyPositionTable() throws {
+        // A GPT-2 GGUF whose position_embd.weight has 0 rows (found by fuzzing): a context of 0 positions
+        // trapped in the KV cache; now an error naming the tensor.
+        let path = packageFolder().appendingPathComponent("Tests/FuzzCorpus/gguf-model/regression-empty-positions").path
+        assertRefused("position_embd.weight") { _ = try loadCausalLM(gguf: path, maxContext: 16) }
+    }
+
+    func testGGUFModelClaimingMoreBlocksThanTensors() throws {
+        // block_count 2^24 - 1 in a file of 16 tensors: listing the blocks' tensor names ran past the
+        // fuzzer's 10 s timeout; now an error at once.
+        var bytes = Array(try Data(contentsOf: packageFolder().appendingPathComponent("Tests/FuzzCorpus/gguf-model/llama.gguf")))
+        let key = ggufString("llama.block_count") + le(UInt32(4))
+        guard let at = bytes.firstRange(of: key)?.upperBound else { return XCTFail("no llama.block_count in the seed") }
+        bytes.replaceSubrange(at..<(at + 4), with: le(UInt32((1 << 24) - 1)))
+        let path = try file("blocks.gguf", bytes)
+        assertRefused("block_count") { _ = try loadCausalLM(gguf: path, maxContext: 16) }
+    }
+
     func testSafetensorsClaimingExabyteTensors() throws {
         for (name, shape) in [("2^62 bytes", "[1152921504606846976]"), ("overflowing", "[4294967296,4294967296,4294967296]")] {
             var header = Array(#"{"w":{"dtype":"F32","shape":\#(shape),"data_offsets":[0,16]}}"#.utf8)

@@ -245,6 +245,10 @@ final class TokenizerLoadingTests: XCTestCase {
         try write("IQ== 0\nthis is not base64! 1\n", to: tik)
         let bad = errorText { try Tokenizer.load(path: tik.path) }
         XCTAssertTrue(bad.contains(tik.path), bad)
+        // A 23-byte file claiming rank 36,319,306 sized tables of 36 million entries (found by fuzzing).
+        try write("IQ== 36319306\nIG== 209\n", to: tik)
+        let huge = errorText { try Tokenizer.load(path: tik.path) }
+        XCTAssertTrue(huge.contains(tik.path) && huge.contains("36319306"), huge)
 
         let unnamed = folder.appendingPathComponent("mystery.tiktoken")
         try FileManager.default.copyItem(atPath: try asset("downloads/tiktoken/cl100k_base.tiktoken"), toPath: unnamed.path)

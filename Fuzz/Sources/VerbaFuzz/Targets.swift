@@ -82,6 +82,8 @@ let fuzzTargets: [FuzzTarget] = [
         guard let template = try? ChatTemplate(source, bosToken: "<s>", eosToken: "</s>") else { return }
         _ = try? template.render(messagesText: messages, addGenerationPrompt: true)
     },
+    // Request bodies of `verba serve` (HTTPBody.swift).
+    httpBodyTarget,
     // Tokenizer families: arbitrary bytes encoded, then decoded; ids from the bytes decoded.
     encodeTarget("encode-bytelevel-bpe", "Tests/Fixtures/gpt2-small/tokenizer.json", roundTrip: true),
     encodeTarget("encode-tiktoken", "downloads/tiktoken/cl100k_base.tiktoken", roundTrip: true),

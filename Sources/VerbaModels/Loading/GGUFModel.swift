@@ -235,7 +235,7 @@ struct GGUFModelFile {
             }
             scaling = .factors(factors)
         }
-        let layers = try header.int(key("block_count"), atLeast: 1)
+        let layers = try blockCount()
         var windows = [Int?](repeating: nil, count: layers)
         if let w = try header.optionalInt(key("attention.sliding_window"), atLeast: 1) {
             windows = Array(repeating: w, count: layers)
@@ -284,6 +284,16 @@ struct GGUFModelFile {
         return m
     }
 
+    /// `block_count`, at most the number of tensors (every block has some): the names of each block's
+    /// tensors are listed before any is read.
+    func blockCount() throws -> Int {
+        let layers = try header.int(key("block_count"), atLeast: 1)
+        guard layers <= file.tensors.count else {
+            throw GGUFError.malformed(path: path, reason: "block_count \(layers) is more than the file's \(file.tensors.count) tensors")
+        }
+        return layers
+    }
+
     // MARK: GPT-2
 
     func gpt2Config() throws -> GPT2Config {
@@ -296,11 +306,14 @@ struct GGUFModelFile {
         guard eps > 0 else { throw GGUFError.wrongKeyType(path: path, key: key("attention.layer_norm_epsilon"), expected: "a positive number") }
         let vocab = try vocabSize()
         let positions: Int
-        if let wpe = file.info("position_embd.weight"), wpe.shape.count == 2 { positions = wpe.shape[0] } else {
+        if let wpe = file.info("position_embd.weight"), wpe.shape.count == 2 {
+            positions = wpe.shape[0]
+            guard positions >= 1 else { throw GGUFError.malformed(path: path, reason: "position_embd.weight has no rows") }
+        } else {
             positions = try header.int(key("context_length"), atLeast: 1)
         }
         return GPT2Config(vocabSize: vocab, contextLength: positions, embeddingSize: c,
-                          layerCount: try header.int(key("block_count"), atLeast: 1), headCount: heads,
+                          layerCount: try blockCount(), headCount: heads,
                           innerSize: try header.optionalInt(key("feed_forward_length"), atLeast: 1),
                           layerNormEpsilon: Float(eps), activation: .geluNew,
                           bosTokenId: try tokenId("bos_token_id", vocabSize: vocab),

@@ -278,9 +278,9 @@ extension BPE {
     convenience init(rankKeys keys: ByteStringTable.PackedKeys, path: String) throws {
         var maxRank = -1
         for (k, r) in keys.ids.enumerated() {
-            guard r < 1 << 26 else {
+            guard r < 1 << 24 else {   // ranks size tables: real vocabularies are far below 2^24
                 let token = Array(keys.bytes[keys.starts[k]..<keys.starts[k + 1]])
-                throw TokenizerError.malformed(path: path, reason: "token \(ByteLevel.encode(token)) has rank \(r)")
+                throw TokenizerError.malformed(path: path, reason: "token \(ByteLevel.encode(token)) has rank \(r) (ranks are below 2^24)")
             }
             maxRank = max(maxRank, r)
         }
